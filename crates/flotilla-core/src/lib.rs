@@ -1,0 +1,19 @@
+//! flotilla-core: the object tree every flotilla crate works on and its YAML form.
+//!
+//! - `value`: `Value`, an ordered JSON-like tree, and `Mapping`.
+//! - `yaml_read`: YAML/JSON text to `Value`s with go-yaml v3's semantics (what kustomize reads).
+//! - `yaml_write`: `Value`s to text exactly as `kubectl kustomize` prints them.
+//! - `go_format`: the Go scalar rules both directions depend on.
+//! - `base64`: the encoding of Secret data.
+//!
+//! This crate does no I/O.
+
+pub mod base64;
+pub mod go_format;
+pub mod value;
+pub mod yaml_read;
+pub mod yaml_write;
+
+pub use value::{Mapping, Number, Value};
+pub use yaml_read::{parse_documents, parse_single_document, YamlError};
+pub use yaml_write::{write_document, write_documents, WriteError};
