@@ -49,8 +49,9 @@ impl fmt::Display for Number {
 }
 
 /// One node of a document.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub enum Value {
+    #[default]
     Null,
     Bool(bool),
     Number(Number),
@@ -123,7 +124,11 @@ impl Mapping {
     }
 
     /// The value at `key`, inserting `default()` first when the key is absent.
-    pub fn entry_or_insert_with(&mut self, key: &str, default: impl FnOnce() -> Value) -> &mut Value {
+    pub fn entry_or_insert_with(
+        &mut self,
+        key: &str,
+        default: impl FnOnce() -> Value,
+    ) -> &mut Value {
         let position = match self.entries.iter().position(|(k, _)| k == key) {
             Some(position) => position,
             None => {

@@ -1,0 +1,340 @@
+//! The build: from a kustomization directory to the ordered list of resources, in kustomize's
+//! order of operations.
+//!
+//! For one kustomization (`accumulate_target`): resources (files, then sub-kustomizations,
+//! each built recursively), configurations and CRDs, generators, components (applied to what has
+//! accumulated so far), the builtin transformers (`patchesStrategicMerge`, `patches`, namespace,
+//! prefix, suffix, labels, annotations, `patchesJson6902`, replicas, images, replacements), then
+//! `transformers:`, and finally the kustomization's vars are recorded. Only at the top: name
+//! hashes, name references, vars resolution, then the output order and build metadata.
+
+use std::path::{Path, PathBuf};
+
+use flotilla_core::Value;
+
+use crate::config::TransformerConfig;
+use crate::error::{BuildError, Result};
+use crate::kustomization::{Kustomization, KustomizationKind};
+use crate::loader::{self, Fetcher, LoadRestrictor};
+use crate::resource::{ResMap, Resource};
+use crate::{generators, nameref, plugins, sort, transformers, vars};
+
+/// Options of a build, as `kustomize build` flags.
+#[derive(Clone, Copy, Default)]
+pub struct BuildOptions<'a> {
+    pub load_restrictor: LoadRestrictor,
+    pub fetcher: Option<&'a dyn Fetcher>,
+}
+
+/// What accumulates while a kustomization tree is built.
+#[derive(Clone, Debug, Default)]
+pub struct Accumulator {
+    pub resources: ResMap,
+    pub config: TransformerConfig,
+    pub vars: Vec<vars::Var>,
+}
+
+/// Builds `dir` and returns the YAML kustomize would print.
+pub fn build_to_yaml(dir: &Path, options: BuildOptions<'_>) -> Result<String> {
+    let resources = build(dir, options)?;
+    let documents: Vec<&Value> = resources.iter().map(|resource| &resource.object).collect();
+    Ok(flotilla_core::write_documents(documents)?)
+}
+
+/// Builds `dir` into the final, ordered resources.
+pub fn build(dir: &Path, options: BuildOptions<'_>) -> Result<ResMap> {
+    let mut builder = Builder {
+        options,
+        visiting: Vec::new(),
+    };
+    let dir = std::fs::canonicalize(dir).map_err(|source| BuildError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    if !dir.is_dir() {
+        return Err(BuildError::MissingKustomization { dir });
+    }
+    let kustomization = load_kustomization(&dir)?;
+    let mut accumulator = Accumulator {
+        config: TransformerConfig::builtin().clone(),
+        ..Accumulator::default()
+    };
+    builder
+        .accumulate_target(&kustomization, &mut accumulator)
+        .map_err(|error| error.within(kustomization.path.clone()))?;
+    let within = |error: BuildError| error.within(kustomization.path.clone());
+    generators::add_hashes_to_names(&mut accumulator.resources).map_err(within)?;
+    nameref::fix_name_references(&mut accumulator.resources, &accumulator.config)
+        .map_err(within)?;
+    vars::resolve_vars(&mut accumulator).map_err(within)?;
+    sort::apply_sort_options(&kustomization, &mut accumulator.resources).map_err(within)?;
+    transformers::apply_build_metadata(&kustomization, &mut accumulator.resources)
+        .map_err(within)?;
+    Ok(accumulator.resources)
+}
+
+/// Reads the kustomization file in `dir`.
+pub fn load_kustomization(dir: &Path) -> Result<Kustomization> {
+    let path = loader::find_kustomization_file(dir)?;
+    let text = loader::read_text(&path)?;
+    Kustomization::parse(&path, &text)
+}
+
+struct Builder<'a> {
+    options: BuildOptions<'a>,
+    /// Kustomization directories being built, outermost first, to detect cycles.
+    visiting: Vec<PathBuf>,
+}
+
+impl Builder<'_> {
+    fn accumulate_target(
+        &mut self,
+        kustomization: &Kustomization,
+        accumulator: &mut Accumulator,
+    ) -> Result<()> {
+        let dir = kustomization.dir().to_path_buf();
+        if self.visiting.contains(&dir) {
+            return Err(BuildError::Cycle {
+                chain: self
+                    .visiting
+                    .iter()
+                    .map(|path| format!("`{}`", path.display()))
+                    .collect::<Vec<_>>()
+                    .join(" → "),
+                dir,
+            });
+        }
+        self.visiting.push(dir.clone());
+        let result = self.accumulate_target_inner(kustomization, accumulator);
+        self.visiting.pop();
+        result
+    }
+
+    fn accumulate_target_inner(
+        &mut self,
+        kustomization: &Kustomization,
+        accumulator: &mut Accumulator,
+    ) -> Result<()> {
+        if kustomization.has("helmCharts") || kustomization.has("helmChartInflationGenerator") {
+            return Err(BuildError::Unsupported {
+                message: format!(
+                    "`{}` uses helmCharts: helm is not enabled (kustomize needs --enable-helm and a helm binary; flotilla does not run helm)",
+                    kustomization.path.display()
+                ),
+            });
+        }
+        for entry in kustomization.resources()? {
+            self.accumulate_resource_entry(kustomization, &entry, accumulator)?;
+        }
+        let mut config = TransformerConfig::default();
+        for file in kustomization.string_list("configurations")? {
+            let path = self.resolve_file(kustomization, &file)?;
+            let text = loader::read_text(&path)?;
+            let document =
+                flotilla_core::parse_single_document(&text).map_err(|source| BuildError::Yaml {
+                    path: path.clone(),
+                    source,
+                })?;
+            let loaded = TransformerConfig::from_value(&document)
+                .map_err(|error| error.within(path.clone()))?;
+            config.merge(&loaded)?;
+        }
+        accumulator.config.merge(&config)?;
+        for file in kustomization.string_list("crds")? {
+            let path = self.resolve_file(kustomization, &file)?;
+            let crd_config = crate::crds::config_from_crd_file(&path)?;
+            accumulator.config.merge(&crd_config)?;
+        }
+        generators::run_generators(kustomization, self.options, accumulator)?;
+        plugins::run_generator_plugins(kustomization, self.options, accumulator)?;
+        for entry in kustomization.string_list("components")? {
+            self.accumulate_component(kustomization, &entry, accumulator)?;
+        }
+        transformers::run_builtin_transformers(kustomization, self.options, accumulator)?;
+        plugins::run_transformer_plugins(kustomization, self.options, accumulator)?;
+        vars::merge_vars(kustomization, accumulator)?;
+        Ok(())
+    }
+
+    fn resolve_file(&self, kustomization: &Kustomization, relative: &str) -> Result<PathBuf> {
+        loader::resolve_restricted(kustomization.dir(), relative, self.options.load_restrictor)
+    }
+
+    /// A `resources:` entry: a file of manifests, a directory holding a kustomization, or a
+    /// remote base.
+    fn accumulate_resource_entry(
+        &mut self,
+        kustomization: &Kustomization,
+        entry: &str,
+        accumulator: &mut Accumulator,
+    ) -> Result<()> {
+        let context = |error: BuildError| {
+            BuildError::transform(format!("accumulating resources from `{entry}`: {error}"))
+        };
+        if loader::is_remote(entry) {
+            let Some(fetcher) = self.options.fetcher else {
+                return Err(context(BuildError::Unsupported {
+                    message: "remote resources need a fetcher (git); none is configured".into(),
+                }));
+            };
+            let dir = fetcher
+                .fetch(entry)
+                .map_err(|message| context(BuildError::transform(message)))?;
+            return self.accumulate_directory(&dir, accumulator, entry);
+        }
+        let lexical = loader::join_clean(kustomization.dir(), entry);
+        if lexical.is_dir() {
+            // Directories may sit outside the root (bases in ../), as in kustomize.
+            let real = std::fs::canonicalize(&lexical).map_err(|source| BuildError::Io {
+                path: lexical.clone(),
+                source,
+            })?;
+            return self.accumulate_directory(&real, accumulator, entry);
+        }
+        let path = self.resolve_file(kustomization, entry).map_err(context)?;
+        let loaded = load_resource_file(&path).map_err(context)?;
+        for resource in loaded {
+            accumulator.resources.append(resource).map_err(|error| {
+                BuildError::transform(format!("merging resources from `{entry}`: {error}"))
+            })?;
+        }
+        Ok(())
+    }
+
+    fn accumulate_directory(
+        &mut self,
+        dir: &Path,
+        accumulator: &mut Accumulator,
+        entry: &str,
+    ) -> Result<()> {
+        let sub = load_kustomization(dir)?;
+        if sub.kind == KustomizationKind::Component {
+            return Err(sub.invalid(format!(
+                "`{entry}` is a Component: components go under `components:`, not `resources:`"
+            )));
+        }
+        let mut sub_accumulator = Accumulator {
+            config: TransformerConfig::builtin().clone(),
+            ..Accumulator::default()
+        };
+        self.accumulate_target(&sub, &mut sub_accumulator)
+            .map_err(|error| error.within(sub.path.clone()))?;
+        accumulator
+            .resources
+            .append_all(sub_accumulator.resources)
+            .map_err(|error| {
+                BuildError::transform(format!("merging resources from `{entry}`: {error}"))
+            })?;
+        accumulator.config.merge(&sub_accumulator.config)?;
+        vars::absorb_vars(accumulator, sub_accumulator.vars)?;
+        Ok(())
+    }
+
+    fn accumulate_component(
+        &mut self,
+        kustomization: &Kustomization,
+        entry: &str,
+        accumulator: &mut Accumulator,
+    ) -> Result<()> {
+        let lexical = loader::join_clean(kustomization.dir(), entry);
+        if !lexical.is_dir() {
+            if lexical.exists() {
+                return Err(kustomization.invalid(format!(
+                    "component `{entry}` must be a directory holding a kustomization with kind Component"
+                )));
+            }
+            return Err(kustomization.invalid(format!("component `{entry}` not found")));
+        }
+        let dir = std::fs::canonicalize(&lexical).map_err(|source| BuildError::Io {
+            path: lexical.clone(),
+            source,
+        })?;
+        let component = load_kustomization(&dir)?;
+        if component.kind != KustomizationKind::Component {
+            return Err(component.invalid(format!(
+                "`{entry}` is listed under `components:` but is a Kustomization, not a Component"
+            )));
+        }
+        self.accumulate_target(&component, accumulator)
+            .map_err(|error| error.within(component.path.clone()))
+    }
+}
+
+/// Reads a file of manifests: every non-empty document, with `List` kinds expanded.
+pub fn load_resource_file(path: &Path) -> Result<Vec<Resource>> {
+    let text = loader::read_text(path)?;
+    let documents = flotilla_core::parse_documents(&text).map_err(|source| BuildError::Yaml {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    resources_from_documents(documents, path)
+}
+
+/// Turns parsed documents into resources, checking each is an object with a kind and a name.
+pub fn resources_from_documents(documents: Vec<Value>, path: &Path) -> Result<Vec<Resource>> {
+    let mut resources = Vec::new();
+    for document in documents {
+        collect_resource(document, path, &mut resources)?;
+    }
+    Ok(resources)
+}
+
+fn collect_resource(document: Value, path: &Path, resources: &mut Vec<Resource>) -> Result<()> {
+    let invalid = |message: String| BuildError::InvalidResource {
+        path: path.to_path_buf(),
+        message,
+    };
+    match document {
+        Value::Null => Ok(()),
+        Value::Mapping(mapping) if mapping.is_empty() => Ok(()),
+        Value::Mapping(mapping) => {
+            let kind = mapping
+                .get("kind")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
+            if kind.ends_with("List") {
+                if let Some(items) = mapping.get("items") {
+                    let Value::Sequence(items) = items.clone() else {
+                        return Err(invalid(format!("`items` of a {kind} must be a list")));
+                    };
+                    for item in items {
+                        collect_resource(item, path, resources)?;
+                    }
+                    return Ok(());
+                }
+            }
+            let object = Value::Mapping(mapping);
+            if kind.is_empty() {
+                return Err(invalid(format!(
+                    "missing `kind` in object {}",
+                    short_description(&object)
+                )));
+            }
+            let name = object
+                .get_path(&["metadata", "name"])
+                .and_then(Value::scalar_text)
+                .unwrap_or_default();
+            if name.is_empty() && object.get_path(&["metadata", "generateName"]).is_none() {
+                return Err(invalid(format!(
+                    "missing metadata.name in object {}",
+                    short_description(&object)
+                )));
+            }
+            resources.push(Resource::new(object));
+            Ok(())
+        }
+        other => Err(invalid(format!(
+            "expected a YAML mapping (a Kubernetes object), found a {}",
+            other.type_name()
+        ))),
+    }
+}
+
+fn short_description(object: &Value) -> String {
+    format!(
+        "apiVersion `{}`, kind `{}`",
+        object.get_str(&["apiVersion"]).unwrap_or(""),
+        object.get_str(&["kind"]).unwrap_or("")
+    )
+}

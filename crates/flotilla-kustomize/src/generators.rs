@@ -1,0 +1,601 @@
+//! `configMapGenerator` and `secretGenerator`: ConfigMaps and Secrets made from literals, files
+//! and env files, their create/merge/replace behaviours against resources from bases, and the
+//! content-hash name suffix kustomize adds at the end of a build.
+
+use std::path::Path;
+
+use flotilla_core::{Mapping, Value};
+use sha2::{Digest, Sha256};
+
+use crate::build::{Accumulator, BuildOptions};
+use crate::error::{BuildError, Result};
+use crate::kustomization::Kustomization;
+use crate::loader;
+use crate::resource::{GeneratorBehavior, ResMap, Resource};
+
+/// Generator options (`generatorOptions` and per-generator `options`).
+#[derive(Clone, Debug, Default)]
+pub struct GeneratorOptions {
+    pub labels: Vec<(String, String)>,
+    pub annotations: Vec<(String, String)>,
+    pub disable_name_suffix_hash: bool,
+    pub immutable: bool,
+}
+
+impl GeneratorOptions {
+    pub fn from_value(value: Option<&Value>) -> Self {
+        let mut options = GeneratorOptions::default();
+        let Some(mapping) = value.and_then(Value::as_mapping) else {
+            return options;
+        };
+        let pairs = |value: Option<&Value>| -> Vec<(String, String)> {
+            value
+                .and_then(Value::as_mapping)
+                .map(|m| {
+                    m.iter()
+                        .map(|(k, v)| (k.clone(), v.scalar_text().unwrap_or_default()))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        options.labels = pairs(mapping.get("labels"));
+        options.annotations = pairs(mapping.get("annotations"));
+        options.disable_name_suffix_hash = mapping
+            .get("disableNameSuffixHash")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        options.immutable = mapping
+            .get("immutable")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        options
+    }
+
+    /// kustomize's `MergeGlobalOptionsIntoLocal`: global labels and annotations override local
+    /// ones; either flag set globally is set.
+    pub fn merged_with_global(mut self, global: &GeneratorOptions) -> Self {
+        for (key, value) in &global.labels {
+            set_pair(&mut self.labels, key, value);
+        }
+        for (key, value) in &global.annotations {
+            set_pair(&mut self.annotations, key, value);
+        }
+        self.disable_name_suffix_hash |= global.disable_name_suffix_hash;
+        self.immutable |= global.immutable;
+        self
+    }
+}
+
+fn set_pair(pairs: &mut Vec<(String, String)>, key: &str, value: &str) {
+    match pairs.iter_mut().find(|(k, _)| k == key) {
+        Some(pair) => pair.1 = value.to_string(),
+        None => pairs.push((key.to_string(), value.to_string())),
+    }
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum GeneratedKind {
+    ConfigMap,
+    Secret,
+}
+
+/// Runs the kustomization's ConfigMap and Secret generators into the accumulator.
+pub fn run_generators(
+    kustomization: &Kustomization,
+    options: BuildOptions<'_>,
+    accumulator: &mut Accumulator,
+) -> Result<()> {
+    let global = GeneratorOptions::from_value(kustomization.field("generatorOptions"));
+    for (field, kind) in [
+        ("configMapGenerator", GeneratedKind::ConfigMap),
+        ("secretGenerator", GeneratedKind::Secret),
+    ] {
+        for spec in kustomization.list(field) {
+            let resource =
+                generate(kustomization.dir(), spec, kind, &global, options).map_err(|error| {
+                    BuildError::transform(format!(
+                        "{field} in `{}`: {error}",
+                        kustomization.path.display()
+                    ))
+                })?;
+            absorb_generated(&mut accumulator.resources, resource)?;
+        }
+    }
+    Ok(())
+}
+
+/// Builds one ConfigMap or Secret from a generator spec (a kustomization entry or a
+/// `generators:` plugin config).
+pub fn generate_from_plugin_config(
+    dir: &Path,
+    config: &Value,
+    options: BuildOptions<'_>,
+) -> Result<Resource> {
+    let kind = match config.get_str(&["kind"]) {
+        Some("SecretGenerator") => GeneratedKind::Secret,
+        _ => GeneratedKind::ConfigMap,
+    };
+    let mut spec = config.clone();
+    if let Some(mapping) = spec.as_mapping_mut() {
+        // The plugin config carries name and namespace under metadata.
+        if let Some(name) = config.get_str(&["metadata", "name"]) {
+            mapping.insert("name", Value::string(name));
+        }
+        if let Some(namespace) = config.get_str(&["metadata", "namespace"]) {
+            mapping.insert("namespace", Value::string(namespace));
+        }
+    }
+    generate(dir, &spec, kind, &GeneratorOptions::default(), options)
+}
+
+fn string_items(spec: &Value, field: &str) -> Vec<String> {
+    spec.get_path(&[field])
+        .and_then(Value::as_sequence)
+        .map(|items| items.iter().filter_map(Value::scalar_text).collect())
+        .unwrap_or_default()
+}
+
+fn generate(
+    dir: &Path,
+    spec: &Value,
+    kind: GeneratedKind,
+    global: &GeneratorOptions,
+    options: BuildOptions<'_>,
+) -> Result<Resource> {
+    let name = spec.get_str(&["name"]).unwrap_or("").to_string();
+    let namespace = spec.get_str(&["namespace"]).unwrap_or("").to_string();
+    let behavior_text = spec.get_str(&["behavior"]).unwrap_or("");
+    let behavior = GeneratorBehavior::parse(behavior_text).ok_or_else(|| {
+        BuildError::transform(format!(
+            "unknown generator behavior `{behavior_text}`: use create, merge or replace"
+        ))
+    })?;
+    let local = GeneratorOptions::from_value(spec.get_path(&["options"]));
+    let generator_options = local.merged_with_global(global);
+
+    let mut pairs: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut env_files = string_items(spec, "envs");
+    if let Some(env) = spec.get_str(&["env"]) {
+        if !env.is_empty() {
+            env_files.push(env.to_string());
+        }
+    }
+    for env_file in &env_files {
+        let path = loader::resolve_restricted(dir, env_file, options.load_restrictor)?;
+        let text = loader::read_text(&path)?;
+        for (key, value) in parse_env_file(&text, &path)? {
+            pairs.push((key, value.into_bytes()));
+        }
+    }
+    for literal in string_items(spec, "literals") {
+        let (key, value) = parse_literal(&literal)?;
+        pairs.push((key, value.into_bytes()));
+    }
+    for file in string_items(spec, "files") {
+        let (key, relative) = match file.split_once('=') {
+            Some((key, path)) => {
+                if key.is_empty() {
+                    return Err(BuildError::transform(format!(
+                        "key missing in file source `{file}`"
+                    )));
+                }
+                (Some(key.to_string()), path.to_string())
+            }
+            None => (None, file.clone()),
+        };
+        let path = loader::resolve_restricted(dir, &relative, options.load_restrictor)?;
+        if path.is_dir() {
+            if key.is_some() {
+                return Err(BuildError::transform(format!(
+                    "cannot give a key to the directory `{relative}`"
+                )));
+            }
+            let mut entries: Vec<_> = std::fs::read_dir(&path)
+                .map_err(|source| BuildError::Io {
+                    path: path.clone(),
+                    source,
+                })?
+                .filter_map(|entry| entry.ok())
+                .filter(|entry| entry.path().is_file())
+                .collect();
+            entries.sort_by_key(|entry| entry.file_name());
+            for entry in entries {
+                let bytes = loader::read_bytes(&entry.path())?;
+                pairs.push((entry.file_name().to_string_lossy().into_owned(), bytes));
+            }
+            continue;
+        }
+        let key = key.unwrap_or_else(|| {
+            Path::new(&relative)
+                .file_name()
+                .map(|name| name.to_string_lossy().into_owned())
+                .unwrap_or_else(|| relative.clone())
+        });
+        pairs.push((key, loader::read_bytes(&path)?));
+    }
+
+    let mut data = Mapping::new();
+    let mut binary_data = Mapping::new();
+    for (key, bytes) in pairs {
+        if data.contains_key(&key) || binary_data.contains_key(&key) {
+            let kind_name = if kind == GeneratedKind::ConfigMap {
+                "configmap"
+            } else {
+                "secret"
+            };
+            return Err(BuildError::transform(format!(
+                "{kind_name} {name} illegally repeats the key `{key}`"
+            )));
+        }
+        match kind {
+            GeneratedKind::Secret => {
+                data.insert(
+                    key,
+                    Value::String(flotilla_core::base64::encode_standard(&bytes)),
+                );
+            }
+            GeneratedKind::ConfigMap => match String::from_utf8(bytes) {
+                Ok(text) => {
+                    data.insert(key, Value::String(text));
+                }
+                Err(error) => {
+                    binary_data.insert(
+                        key,
+                        Value::String(flotilla_core::base64::encode_standard(error.as_bytes())),
+                    );
+                }
+            },
+        }
+    }
+
+    let mut object = Mapping::new();
+    object.insert("apiVersion", Value::string("v1"));
+    object.insert(
+        "kind",
+        Value::string(if kind == GeneratedKind::ConfigMap {
+            "ConfigMap"
+        } else {
+            "Secret"
+        }),
+    );
+    let mut metadata = Mapping::new();
+    metadata.insert("name", Value::String(name.clone()));
+    if !namespace.is_empty() {
+        metadata.insert("namespace", Value::String(namespace));
+    }
+    if !generator_options.labels.is_empty() {
+        metadata.insert("labels", string_mapping(&generator_options.labels));
+    }
+    if !generator_options.annotations.is_empty() {
+        metadata.insert(
+            "annotations",
+            string_mapping(&generator_options.annotations),
+        );
+    }
+    object.insert("metadata", Value::Mapping(metadata));
+    if kind == GeneratedKind::Secret {
+        let secret_type = spec
+            .get_str(&["type"])
+            .filter(|t| !t.is_empty())
+            .unwrap_or("Opaque");
+        object.insert("type", Value::string(secret_type));
+    }
+    if !data.is_empty() {
+        object.insert("data", Value::Mapping(data));
+    }
+    if !binary_data.is_empty() {
+        object.insert("binaryData", Value::Mapping(binary_data));
+    }
+    if generator_options.immutable {
+        object.insert("immutable", Value::Bool(true));
+    }
+    let mut resource = Resource::new(Value::Mapping(object));
+    resource.behavior = Some(behavior);
+    resource.needs_hash = !generator_options.disable_name_suffix_hash;
+    Ok(resource)
+}
+
+fn string_mapping(pairs: &[(String, String)]) -> Value {
+    Value::Mapping(
+        pairs
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+            .collect(),
+    )
+}
+
+/// `key=value`; a value wrapped in matching quotes loses them.
+fn parse_literal(literal: &str) -> Result<(String, String)> {
+    let Some((key, value)) = literal.split_once('=') else {
+        return Err(BuildError::transform(format!(
+            "invalid literal source `{literal}`, expected key=value"
+        )));
+    };
+    if key.is_empty() {
+        return Err(BuildError::transform(format!(
+            "invalid literal source `{literal}`: the key is empty"
+        )));
+    }
+    let value = if value.len() >= 2
+        && ((value.starts_with('"') && value.ends_with('"'))
+            || (value.starts_with('\'') && value.ends_with('\'')))
+    {
+        &value[1..value.len() - 1]
+    } else {
+        value
+    };
+    Ok((key.to_string(), value.to_string()))
+}
+
+/// An env file: `KEY=value` lines; blank lines and `#` comments skipped; a line without `=`
+/// takes its value from the environment when set.
+fn parse_env_file(text: &str, path: &Path) -> Result<Vec<(String, String)>> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut pairs = Vec::new();
+    for (index, raw_line) in text.lines().enumerate() {
+        let line = raw_line.trim_start_matches([' ', '\t']);
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        if line.trim().is_empty() || line.starts_with('#') {
+            continue;
+        }
+        match line.split_once('=') {
+            Some((key, value)) => {
+                if key.is_empty() || key.chars().any(char::is_whitespace) && key.trim() != key {
+                    return Err(BuildError::transform(format!(
+                        "`{}` line {}: invalid key in `{line}`",
+                        path.display(),
+                        index + 1
+                    )));
+                }
+                pairs.push((key.to_string(), value.to_string()));
+            }
+            None => {
+                let key = line.trim();
+                if let Ok(value) = std::env::var(key) {
+                    pairs.push((key.to_string(), value));
+                }
+            }
+        }
+    }
+    Ok(pairs)
+}
+
+/// Adds a generated resource according to its behaviour (kustomize's `appendReplaceOrMerge`).
+pub fn absorb_generated(resources: &mut ResMap, mut generated: Resource) -> Result<()> {
+    let id = generated.current_id();
+    let matches: Vec<usize> = resources
+        .resources
+        .iter()
+        .enumerate()
+        .filter(|(_, existing)| {
+            existing
+                .all_ids()
+                .iter()
+                .any(|existing_id| existing_id.same_as(&id))
+        })
+        .map(|(index, _)| index)
+        .collect();
+    let behavior = generated.behavior.unwrap_or_default();
+    match matches.as_slice() {
+        [] => match behavior {
+            GeneratorBehavior::Create => resources.append(generated),
+            _ => Err(BuildError::transform(format!(
+                "id {id} does not exist; cannot merge or replace"
+            ))),
+        },
+        [index] => {
+            let existing = resources.resources[*index].clone();
+            match behavior {
+                GeneratorBehavior::Create => {
+                    return Err(BuildError::transform(format!(
+                        "id {id} exists; behavior must be merge or replace"
+                    )))
+                }
+                GeneratorBehavior::Replace => {}
+                GeneratorBehavior::Merge => {
+                    for field in ["data", "binaryData"] {
+                        let old = existing
+                            .object
+                            .get_path(&[field])
+                            .and_then(Value::as_mapping)
+                            .cloned();
+                        let new = generated
+                            .object
+                            .get_path(&[field])
+                            .and_then(Value::as_mapping)
+                            .cloned();
+                        if old.is_none() && new.is_none() {
+                            continue;
+                        }
+                        let mut merged = old.unwrap_or_default();
+                        for (key, value) in new.unwrap_or_default() {
+                            merged.insert(key, value);
+                        }
+                        generated
+                            .mapping_mut()
+                            .insert(field, Value::Mapping(merged));
+                    }
+                }
+            }
+            copy_merge_metadata(&mut generated, &existing);
+            resources.resources[*index] = generated;
+            Ok(())
+        }
+        _ => Err(BuildError::transform(format!(
+            "found multiple objects that could accept merge of {id}"
+        ))),
+    }
+}
+
+/// Labels and annotations merged (the new ones win), name, namespace and build state from the
+/// existing resource.
+fn copy_merge_metadata(generated: &mut Resource, existing: &Resource) {
+    for field in ["labels", "annotations"] {
+        let old = existing
+            .object
+            .get_path(&["metadata", field])
+            .and_then(Value::as_mapping)
+            .cloned();
+        let new = generated
+            .object
+            .get_path(&["metadata", field])
+            .and_then(Value::as_mapping)
+            .cloned();
+        if old.is_none() && new.is_none() {
+            continue;
+        }
+        let mut merged = old.unwrap_or_default();
+        for (key, value) in new.unwrap_or_default() {
+            merged.insert(key, value);
+        }
+        generated
+            .metadata_mut()
+            .insert(field, Value::Mapping(merged));
+    }
+    generated.set_name(existing.name());
+    let namespace = existing.namespace().to_string();
+    if namespace.is_empty() {
+        generated.metadata_mut().remove("namespace");
+    } else {
+        generated.set_namespace(&namespace);
+    }
+    generated.previous_ids = existing.previous_ids.clone();
+    generated.needs_hash = existing.needs_hash;
+    generated.behavior = existing.behavior;
+    generated.origin = existing.origin.clone().or(generated.origin.take());
+    generated.prefixes = existing.prefixes.clone();
+    generated.suffixes = existing.suffixes.clone();
+    generated.referenced_by_var = existing.referenced_by_var.clone();
+}
+
+/// Appends the content hash to the name of every resource that wants one.
+pub fn add_hashes_to_names(resources: &mut ResMap) -> Result<()> {
+    for resource in resources.iter_mut() {
+        if !resource.needs_hash {
+            continue;
+        }
+        let hash = content_hash(&resource.object);
+        resource.remember_id();
+        let name = format!("{}-{}", resource.name(), hash);
+        resource.set_name(&name);
+        resource.needs_hash = false;
+    }
+    Ok(())
+}
+
+/// kustomize's name hash: SHA-256 over a JSON encoding of the fields that define the content,
+/// first ten hex digits, with some letters swapped so the result never reads as a number.
+pub fn content_hash(object: &Value) -> String {
+    let kind = object.get_str(&["kind"]).unwrap_or("");
+    let field = |name: &str| -> Value {
+        match object.get_path(&[name]) {
+            Some(Value::Mapping(mapping)) => Value::Mapping(mapping.clone()),
+            Some(other) => Value::String(other.scalar_text().unwrap_or_default()),
+            None => Value::String(String::new()),
+        }
+    };
+    let name = Value::String(
+        object
+            .get_str(&["metadata", "name"])
+            .unwrap_or("")
+            .to_string(),
+    );
+    let encoded = match kind {
+        "ConfigMap" => {
+            let mut map = Mapping::new();
+            map.insert("kind", Value::string("ConfigMap"));
+            map.insert("name", name);
+            map.insert("data", field("data"));
+            if matches!(object.get_path(&["binaryData"]), Some(Value::Mapping(m)) if !m.is_empty())
+            {
+                map.insert("binaryData", field("binaryData"));
+            }
+            go_json(&Value::Mapping(map))
+        }
+        "Secret" => {
+            let mut map = Mapping::new();
+            map.insert("kind", Value::string("Secret"));
+            map.insert("type", field("type"));
+            map.insert("name", name);
+            map.insert("data", field("data"));
+            if matches!(object.get_path(&["stringData"]), Some(Value::Mapping(m)) if !m.is_empty())
+            {
+                map.insert("stringData", field("stringData"));
+            }
+            go_json(&Value::Mapping(map))
+        }
+        _ => go_json(object),
+    };
+    let digest = Sha256::digest(encoded.as_bytes());
+    let hex: String = digest.iter().map(|byte| format!("{byte:02x}")).collect();
+    hex[..10]
+        .chars()
+        .map(|c| match c {
+            '0' => 'g',
+            '1' => 'h',
+            '3' => 'k',
+            'a' => 'm',
+            'e' => 't',
+            other => other,
+        })
+        .collect()
+}
+
+/// Go's `json.Marshal` of a decoded value: compact, map keys sorted bytewise, HTML-safe escapes.
+pub fn go_json(value: &Value) -> String {
+    let mut out = String::new();
+    write_go_json(value, &mut out);
+    out
+}
+
+fn write_go_json(value: &Value, out: &mut String) {
+    match value {
+        Value::Null => out.push_str("null"),
+        Value::Bool(flag) => out.push_str(if *flag { "true" } else { "false" }),
+        Value::Number(number) => out.push_str(&number.to_string()),
+        Value::String(text) | Value::Timestamp(text) => write_go_json_string(text, out),
+        Value::Sequence(items) => {
+            out.push('[');
+            for (index, item) in items.iter().enumerate() {
+                if index > 0 {
+                    out.push(',');
+                }
+                write_go_json(item, out);
+            }
+            out.push(']');
+        }
+        Value::Mapping(mapping) => {
+            let mut entries: Vec<_> = mapping.iter().collect();
+            entries.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+            out.push('{');
+            for (index, (key, item)) in entries.into_iter().enumerate() {
+                if index > 0 {
+                    out.push(',');
+                }
+                write_go_json_string(key, out);
+                out.push(':');
+                write_go_json(item, out);
+            }
+            out.push('}');
+        }
+    }
+}
+
+fn write_go_json_string(text: &str, out: &mut String) {
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
+                out.push_str(&format!("\\u{:04x}", c as u32))
+            }
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}

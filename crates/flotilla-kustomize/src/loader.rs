@@ -1,0 +1,155 @@
+//! File access for a build: reading files relative to a kustomization root under the load
+//! restrictor, and resolving remote bases through a `Fetcher`.
+//!
+//! Invariant: with `LoadRestrictor::RootOnly`, no file outside the root of the kustomization
+//! that names it is ever read (symlinks are resolved before the check), as kustomize does.
+
+use std::path::{Component, Path, PathBuf};
+
+use crate::error::{BuildError, Result};
+
+/// Largest file the renderer reads; larger inputs fail with a clear error instead of exhausting
+/// memory.
+pub const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Whether a kustomization may read files outside its own directory.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LoadRestrictor {
+    #[default]
+    RootOnly,
+    None,
+}
+
+/// Brings a remote base (`github.com/org/repo//path?ref=v1`, `https://…git`) to a local
+/// directory. The renderer itself never touches the network.
+pub trait Fetcher: Send + Sync {
+    /// Returns a local directory holding the kustomization the URL names.
+    fn fetch(&self, url: &str) -> Result<PathBuf, String>;
+}
+
+/// The names kustomize accepts for a kustomization file, in the order it looks for them.
+pub const KUSTOMIZATION_FILE_NAMES: [&str; 3] =
+    ["kustomization.yaml", "kustomization.yml", "Kustomization"];
+
+/// Reads `path` as UTF-8 text with the size limit.
+pub fn read_text(path: &Path) -> Result<String> {
+    let metadata = std::fs::metadata(path).map_err(|source| BuildError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    if metadata.len() > MAX_FILE_BYTES {
+        return Err(BuildError::TooLarge {
+            path: path.to_path_buf(),
+            size: metadata.len(),
+            limit: MAX_FILE_BYTES,
+        });
+    }
+    let bytes = std::fs::read(path).map_err(|source| BuildError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    String::from_utf8(bytes).map_err(|error| BuildError::NotUtf8 {
+        path: path.to_path_buf(),
+        offset: error.utf8_error().valid_up_to(),
+    })
+}
+
+/// Reads raw bytes (for generator files, which may be binary), with the size limit.
+pub fn read_bytes(path: &Path) -> Result<Vec<u8>> {
+    let metadata = std::fs::metadata(path).map_err(|source| BuildError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    if metadata.len() > MAX_FILE_BYTES {
+        return Err(BuildError::TooLarge {
+            path: path.to_path_buf(),
+            size: metadata.len(),
+            limit: MAX_FILE_BYTES,
+        });
+    }
+    std::fs::read(path).map_err(|source| BuildError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Joins `relative` to `root` lexically (`..` removed), without touching the file system.
+pub fn join_clean(root: &Path, relative: &str) -> PathBuf {
+    let joined = if Path::new(relative).is_absolute() {
+        PathBuf::from(relative)
+    } else {
+        root.join(relative)
+    };
+    let mut clean = PathBuf::new();
+    for component in joined.components() {
+        match component {
+            Component::ParentDir => {
+                clean.pop();
+            }
+            Component::CurDir => {}
+            other => clean.push(other.as_os_str()),
+        }
+    }
+    clean
+}
+
+/// Resolves `relative` against `root` and enforces the restrictor. Returns the real path
+/// (symlinks resolved).
+pub fn resolve_restricted(
+    root: &Path,
+    relative: &str,
+    restrictor: LoadRestrictor,
+) -> Result<PathBuf> {
+    let lexical = join_clean(root, relative);
+    let real = std::fs::canonicalize(&lexical).map_err(|source| BuildError::Io {
+        path: lexical.clone(),
+        source,
+    })?;
+    if restrictor == LoadRestrictor::RootOnly {
+        let real_root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
+        if !real.starts_with(&real_root) {
+            return Err(BuildError::OutsideRoot {
+                path: real,
+                root: real_root,
+            });
+        }
+    }
+    Ok(real)
+}
+
+/// Finds the kustomization file in `dir`.
+pub fn find_kustomization_file(dir: &Path) -> Result<PathBuf> {
+    let found: Vec<PathBuf> = KUSTOMIZATION_FILE_NAMES
+        .iter()
+        .map(|name| dir.join(name))
+        .filter(|path| path.is_file())
+        .collect();
+    match found.len() {
+        0 => Err(BuildError::MissingKustomization {
+            dir: dir.to_path_buf(),
+        }),
+        1 => Ok(found.into_iter().next().expect("one element")),
+        _ => Err(BuildError::MultipleKustomizations {
+            dir: dir.to_path_buf(),
+            names: found
+                .iter()
+                .filter_map(|path| path.file_name())
+                .map(|name| format!("`{}`", name.to_string_lossy()))
+                .collect::<Vec<_>>()
+                .join(", "),
+        }),
+    }
+}
+
+/// Whether a resource entry names a remote base rather than a local path.
+pub fn is_remote(entry: &str) -> bool {
+    entry.starts_with("https://")
+        || entry.starts_with("http://")
+        || entry.starts_with("git@")
+        || entry.starts_with("ssh://")
+        || entry.starts_with("git::")
+        || entry.starts_with("file://")
+        || entry.starts_with("github.com/")
+        || entry.starts_with("gitlab.com/")
+        || entry.starts_with("bitbucket.org/")
+}

@@ -1,0 +1,371 @@
+//! Patches: `patchesStrategicMerge`, `patches` (strategic merge or JSON 6902, with or without a
+//! `target` selector) and `patchesJson6902`, applied to the accumulated resources.
+//!
+//! The merge algorithms live in `flotilla-patch`; this module finds the targets, loads patch
+//! files, and enforces kustomize's rules around them (a patch without a target must match exactly
+//! one resource by its own id; changing a name or kind needs `options`).
+
+use std::path::Path;
+
+use flotilla_core::Value;
+
+use crate::build::BuildOptions;
+use crate::error::{BuildError, Result};
+use crate::kustomization::Kustomization;
+use crate::loader;
+use crate::resource::{Gvk, ResId, ResMap};
+use crate::selector::Selector;
+
+pub use flotilla_patch::Schema;
+
+/// The schema patches of this kustomization use: the builtin Kubernetes schema, or the one the
+/// `openapi:` field names.
+pub fn schema_for(kustomization: &Kustomization, options: BuildOptions<'_>) -> Result<Schema> {
+    let Some(openapi) = kustomization.field("openapi") else {
+        return Ok(Schema::builtin().clone());
+    };
+    let path = openapi.get_str(&["path"]).unwrap_or("");
+    let version = openapi.get_str(&["version"]).unwrap_or("");
+    if !path.is_empty() && !version.is_empty() {
+        return Err(kustomization.invalid(
+            "the openapi field may have either `path` or `version`, not both".to_string(),
+        ));
+    }
+    if !version.is_empty() {
+        if version != "v1.21.2" {
+            return Err(kustomization.invalid(format!(
+                "openapi version `{version}` is not built in: only v1.21.2 is"
+            )));
+        }
+        return Ok(Schema::builtin().clone());
+    }
+    if path.is_empty() {
+        return Ok(Schema::builtin().clone());
+    }
+    let file = loader::resolve_restricted(kustomization.dir(), path, options.load_restrictor)?;
+    let text = loader::read_text(&file)?;
+    let document =
+        flotilla_core::parse_single_document(&text).map_err(|source| BuildError::Yaml {
+            path: file.clone(),
+            source,
+        })?;
+    Schema::from_openapi_document(&document).map_err(|error| BuildError::InvalidResource {
+        path: file,
+        message: error.to_string(),
+    })
+}
+
+/// Parses patch text (inline or from a file) into documents.
+fn patch_documents(text: &str, origin: &str) -> Result<Vec<Value>> {
+    let documents = flotilla_core::parse_documents(text).map_err(|source| BuildError::Yaml {
+        path: origin.into(),
+        source,
+    })?;
+    Ok(documents
+        .into_iter()
+        .filter(|document| !document.is_null())
+        .collect())
+}
+
+/// A `patchesStrategicMerge` entry: a file path or inline YAML.
+pub fn patch_strategic_merge_entry(
+    dir: &Path,
+    entry: &Value,
+    schema: &Schema,
+    options: BuildOptions<'_>,
+    resources: &mut ResMap,
+) -> Result<()> {
+    let text = entry
+        .as_str()
+        .ok_or_else(|| BuildError::transform("a patchesStrategicMerge entry must be a string"))?;
+    let (patch_text, origin) = load_path_or_inline(dir, text, options)?;
+    let documents = patch_documents(&patch_text, &origin)?;
+    if documents.is_empty() {
+        return Err(BuildError::transform(format!("patch `{origin}` is empty")));
+    }
+    for patch in documents {
+        apply_smp_by_id(&patch, schema, resources, &origin)?;
+    }
+    Ok(())
+}
+
+/// Loads `entry` as a file relative to `dir` when it looks like one, or uses it as inline YAML.
+fn load_path_or_inline(
+    dir: &Path,
+    entry: &str,
+    options: BuildOptions<'_>,
+) -> Result<(String, String)> {
+    let looks_inline =
+        entry.contains('\n') || entry.trim_start().starts_with('{') || entry.contains(": ");
+    if !looks_inline {
+        let path = loader::resolve_restricted(dir, entry, options.load_restrictor)?;
+        return Ok((loader::read_text(&path)?, path.display().to_string()));
+    }
+    Ok((entry.to_string(), "inline patch".to_string()))
+}
+
+/// A strategic merge patch without a target: it names its target by apiVersion, kind, name
+/// and namespace.
+fn apply_smp_by_id(
+    patch: &Value,
+    schema: &Schema,
+    resources: &mut ResMap,
+    origin: &str,
+) -> Result<()> {
+    let id = ResId {
+        gvk: Gvk::from_api_version(
+            patch.get_str(&["apiVersion"]).unwrap_or(""),
+            patch.get_str(&["kind"]).unwrap_or(""),
+        ),
+        name: patch
+            .get_str(&["metadata", "name"])
+            .unwrap_or("")
+            .to_string(),
+        namespace: patch
+            .get_str(&["metadata", "namespace"])
+            .unwrap_or("")
+            .to_string(),
+    };
+    let matches: Vec<usize> = resources
+        .resources
+        .iter()
+        .enumerate()
+        .filter(|(_, resource)| {
+            resource
+                .all_ids()
+                .iter()
+                .any(|existing| existing.same_as(&id))
+        })
+        .map(|(index, _)| index)
+        .collect();
+    match matches.as_slice() {
+        [index] => apply_smp_at(*index, patch, schema, resources, PatchOptions::default()),
+        [] => Err(BuildError::transform(format!(
+            "no resource matches strategic merge patch `{origin}`: no object with id {id}"
+        ))),
+        _ => Err(BuildError::transform(format!(
+            "multiple resources match strategic merge patch `{origin}` (id {id})"
+        ))),
+    }
+}
+
+/// kustomize's patch `options`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PatchOptions {
+    pub allow_name_change: bool,
+    pub allow_kind_change: bool,
+}
+
+fn apply_smp_at(
+    index: usize,
+    patch: &Value,
+    schema: &Schema,
+    resources: &mut ResMap,
+    options: PatchOptions,
+) -> Result<()> {
+    let resource = &resources.resources[index];
+    let before = resource.current_id();
+    let outcome =
+        flotilla_patch::strategic_merge(&resource.object, patch, schema).map_err(|error| {
+            BuildError::transform(format!(
+                "applying strategic merge patch to {before}: {error}"
+            ))
+        })?;
+    match outcome {
+        flotilla_patch::MergeOutcome::Delete => {
+            resources.resources.remove(index);
+            Ok(())
+        }
+        flotilla_patch::MergeOutcome::Merged(object) => {
+            replace_object(index, object, resources, options, before)
+        }
+    }
+}
+
+fn replace_object(
+    index: usize,
+    object: Value,
+    resources: &mut ResMap,
+    options: PatchOptions,
+    before: ResId,
+) -> Result<()> {
+    let resource = &mut resources.resources[index];
+    let after_name = object
+        .get_str(&["metadata", "name"])
+        .unwrap_or("")
+        .to_string();
+    let after_kind = object.get_str(&["kind"]).unwrap_or("").to_string();
+    if after_name != before.name && !options.allow_name_change {
+        return Err(BuildError::transform(format!(
+            "a patch changed the name of {before} to `{after_name}`: set `options: {{allowNameChange: true}}` on the patch to allow it"
+        )));
+    }
+    if after_kind != before.gvk.kind && !options.allow_kind_change {
+        return Err(BuildError::transform(format!(
+            "a patch changed the kind of {before} to `{after_kind}`: set `options: {{allowKindChange: true}}` on the patch to allow it"
+        )));
+    }
+    let renamed = after_name != before.name || after_kind != before.gvk.kind;
+    if renamed {
+        resource.previous_ids.push(before);
+    }
+    resource.object = object;
+    Ok(())
+}
+
+/// A `patches:` entry: `path` or `patch`, optional `target` and `options`.
+pub fn patch_entry(
+    dir: &Path,
+    entry: &Value,
+    schema: &Schema,
+    options: BuildOptions<'_>,
+    resources: &mut ResMap,
+) -> Result<()> {
+    let path = entry.get_str(&["path"]).unwrap_or("");
+    let inline = entry.get_str(&["patch"]).unwrap_or("");
+    let (text, origin) = match (path.is_empty(), inline.trim().is_empty()) {
+        (false, false) => {
+            return Err(BuildError::transform(
+                "a patch may have `path` or `patch`, not both",
+            ));
+        }
+        (true, true) => return Err(BuildError::transform("a patch needs `path` or `patch`")),
+        (false, true) => {
+            let file = loader::resolve_restricted(dir, path, options.load_restrictor)?;
+            (loader::read_text(&file)?, file.display().to_string())
+        }
+        (true, false) => (inline.to_string(), "inline patch".to_string()),
+    };
+    let patch_options = PatchOptions {
+        allow_name_change: entry
+            .get_path(&["options", "allowNameChange"])
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+        allow_kind_change: entry
+            .get_path(&["options", "allowKindChange"])
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+    };
+    let target = entry
+        .get_path(&["target"])
+        .map(Selector::from_value)
+        .transpose()?;
+    let documents = patch_documents(&text, &origin)?;
+    if documents.is_empty() {
+        return Err(BuildError::transform(format!("patch `{origin}` is empty")));
+    }
+    let is_json_patch = documents.len() == 1 && matches!(documents[0], Value::Sequence(_));
+    if is_json_patch {
+        let Some(target) = target else {
+            return Err(BuildError::transform(format!(
+                "JSON 6902 patch `{origin}` needs a `target`"
+            )));
+        };
+        for index in target.select(resources)? {
+            apply_json_patch_at(index, &documents[0], resources, patch_options)?;
+        }
+        return Ok(());
+    }
+    match target {
+        None => {
+            for patch in &documents {
+                apply_smp_by_id(patch, schema, resources, &origin)?;
+            }
+        }
+        Some(target) => {
+            for patch in &documents {
+                // Deleting shifts indexes: select again for each patch, and walk backwards.
+                let selected = target.select(resources)?;
+                for index in selected.into_iter().rev() {
+                    let mut patch = patch.clone();
+                    // The target decides which objects; the patch's own name and namespace do not.
+                    if let Some(metadata) = patch
+                        .get_path_mut(&["metadata"])
+                        .and_then(Value::as_mapping_mut)
+                    {
+                        let resource = &resources.resources[index];
+                        if metadata.contains_key("name") {
+                            metadata.insert("name", Value::string(resource.name()));
+                        }
+                        if metadata.contains_key("namespace") {
+                            metadata.insert("namespace", Value::string(resource.namespace()));
+                        }
+                    }
+                    apply_smp_at(index, &patch, schema, resources, patch_options)?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+fn apply_json_patch_at(
+    index: usize,
+    operations: &Value,
+    resources: &mut ResMap,
+    options: PatchOptions,
+) -> Result<()> {
+    let before = resources.resources[index].current_id();
+    let object = flotilla_patch::json_patch(&resources.resources[index].object, operations)
+        .map_err(|error| {
+            BuildError::transform(format!("applying JSON 6902 patch to {before}: {error}"))
+        })?;
+    // JSON patches may rename: kustomize records the rename rather than refusing it.
+    let _ = options;
+    let options = PatchOptions {
+        allow_name_change: true,
+        allow_kind_change: true,
+    };
+    replace_object(index, object, resources, options, before)
+}
+
+/// A `patchesJson6902` entry: `target` (group, version, kind, name, namespace) and `path` or
+/// `patch`.
+pub fn patch_json6902_entry(
+    dir: &Path,
+    entry: &Value,
+    options: BuildOptions<'_>,
+    resources: &mut ResMap,
+) -> Result<()> {
+    let Some(target_value) = entry.get_path(&["target"]) else {
+        return Err(BuildError::transform(
+            "a patchesJson6902 entry needs a `target`",
+        ));
+    };
+    let target = Selector::from_value(target_value)?;
+    let path = entry.get_str(&["path"]).unwrap_or("");
+    let inline = entry.get_str(&["patch"]).unwrap_or("");
+    let (text, origin) = match (path.is_empty(), inline.trim().is_empty()) {
+        (false, false) => {
+            return Err(BuildError::transform(
+                "a patchesJson6902 entry may have `path` or `patch`, not both",
+            ))
+        }
+        (true, true) => {
+            return Err(BuildError::transform(
+                "a patchesJson6902 entry needs `path` or `patch`",
+            ))
+        }
+        (false, true) => {
+            let file = loader::resolve_restricted(dir, path, options.load_restrictor)?;
+            (loader::read_text(&file)?, file.display().to_string())
+        }
+        (true, false) => (inline.to_string(), "inline patch".to_string()),
+    };
+    let documents = patch_documents(&text, &origin)?;
+    let [operations] = documents.as_slice() else {
+        return Err(BuildError::transform(format!(
+            "JSON 6902 patch `{origin}` must be one list of operations"
+        )));
+    };
+    let selected = target.select(resources)?;
+    if selected.is_empty() {
+        return Err(BuildError::transform(format!(
+            "no resource matches the target of JSON 6902 patch `{origin}`"
+        )));
+    }
+    for index in selected {
+        apply_json_patch_at(index, operations, resources, PatchOptions::default())?;
+    }
+    Ok(())
+}

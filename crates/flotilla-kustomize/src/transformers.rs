@@ -1,0 +1,514 @@
+//! The builtin transformers a kustomization's fields configure, in kustomize's order:
+//! `patchesStrategicMerge`, `patches`, `namespace`, `namePrefix`, `nameSuffix`, labels
+//! (`labels` entries then `commonLabels`), `commonAnnotations`, `patchesJson6902`, `replicas`,
+//! `images`, `replacements`. Each is also reachable as a `transformers:` plugin config
+//! (see `plugins`), so each takes its configuration as plain arguments.
+
+use flotilla_core::{Mapping, Value};
+
+use crate::build::{Accumulator, BuildOptions};
+use crate::error::{BuildError, Result};
+use crate::fieldspec::{merge_field_specs, visit_fields, visit_path, FieldSpec};
+use crate::kustomization::Kustomization;
+use crate::resource::{Gvk, ResMap, Resource};
+use crate::{patches, replacements};
+
+/// Runs the transformers the kustomization's own fields configure.
+pub fn run_builtin_transformers(
+    kustomization: &Kustomization,
+    options: BuildOptions<'_>,
+    accumulator: &mut Accumulator,
+) -> Result<()> {
+    let dir = kustomization.dir();
+    let schema = patches::schema_for(kustomization, options)?;
+    for entry in kustomization.list("patchesStrategicMerge") {
+        patches::patch_strategic_merge_entry(
+            dir,
+            entry,
+            &schema,
+            options,
+            &mut accumulator.resources,
+        )?;
+    }
+    for entry in kustomization.list("patches") {
+        patches::patch_entry(dir, entry, &schema, options, &mut accumulator.resources)?;
+    }
+    let namespace = kustomization.string("namespace");
+    if !namespace.is_empty() {
+        let specs = accumulator.config.namespace.clone();
+        set_namespace(
+            &mut accumulator.resources,
+            &namespace,
+            &specs,
+            SubjectMode::DefaultOnly,
+            false,
+        )?;
+    }
+    let prefix = kustomization.string("namePrefix");
+    if !prefix.is_empty() {
+        let specs = accumulator.config.name_prefix.clone();
+        add_prefix_suffix(&mut accumulator.resources, &prefix, "", &specs)?;
+    }
+    let suffix = kustomization.string("nameSuffix");
+    if !suffix.is_empty() {
+        let specs = accumulator.config.name_suffix.clone();
+        add_prefix_suffix(&mut accumulator.resources, "", &suffix, &specs)?;
+    }
+    for entry in kustomization.list("labels") {
+        let pairs = string_pairs(entry.get_path(&["pairs"]));
+        let include_selectors = entry
+            .get_path(&["includeSelectors"])
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        let include_templates = entry
+            .get_path(&["includeTemplates"])
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        let mut specs: Vec<FieldSpec> = Vec::new();
+        if let Some(fields) = entry.get_path(&["fields"]).and_then(Value::as_sequence) {
+            for field in fields {
+                merge_field_specs(&mut specs, &[FieldSpec::from_value(field)?])?;
+            }
+        }
+        if include_selectors {
+            merge_field_specs(&mut specs, &accumulator.config.common_labels)?;
+        } else {
+            merge_field_specs(&mut specs, &[FieldSpec::new("metadata/labels", true)])?;
+            if include_templates {
+                merge_field_specs(&mut specs, &accumulator.config.template_labels)?;
+            }
+        }
+        add_map_entries(&mut accumulator.resources, &pairs, &specs)?;
+    }
+    let common_labels = kustomization.string_map("commonLabels");
+    if !common_labels.is_empty() {
+        let specs = accumulator.config.common_labels.clone();
+        add_map_entries(&mut accumulator.resources, &common_labels, &specs)?;
+    }
+    let common_annotations = kustomization.string_map("commonAnnotations");
+    if !common_annotations.is_empty() {
+        let specs = accumulator.config.common_annotations.clone();
+        add_map_entries(&mut accumulator.resources, &common_annotations, &specs)?;
+    }
+    for entry in kustomization.list("patchesJson6902") {
+        patches::patch_json6902_entry(dir, entry, options, &mut accumulator.resources)?;
+    }
+    for entry in kustomization.list("replicas") {
+        let name = entry.get_str(&["name"]).unwrap_or("").to_string();
+        let count = entry.get_path(&["count"]).cloned().unwrap_or(Value::Null);
+        let specs = accumulator.config.replicas.clone();
+        set_replicas(&mut accumulator.resources, &name, &count, &specs)?;
+    }
+    let mut images: Vec<Value> = kustomization.list("images").to_vec();
+    images.extend(kustomization.list("imageTags").iter().cloned());
+    for image in &images {
+        let specs = accumulator.config.images.clone();
+        update_images(&mut accumulator.resources, image, &specs)?;
+    }
+    for entry in kustomization.list("replacements") {
+        replacements::replacement_entry(dir, entry, options, &mut accumulator.resources)?;
+    }
+    Ok(())
+}
+
+pub fn string_pairs(value: Option<&Value>) -> Vec<(String, String)> {
+    value
+        .and_then(Value::as_mapping)
+        .map(|mapping| {
+            mapping
+                .iter()
+                .map(|(k, v)| (k.clone(), v.scalar_text().unwrap_or_default()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// How the namespace transformer treats `subjects` of RoleBindings and ClusterRoleBindings.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum SubjectMode {
+    /// Only ServiceAccount subjects named `default` (or without a namespace) follow.
+    DefaultOnly,
+    AllServiceAccounts,
+    None,
+}
+
+/// The namespace transformer.
+pub fn set_namespace(
+    resources: &mut ResMap,
+    namespace: &str,
+    specs: &[FieldSpec],
+    subjects: SubjectMode,
+    unset_only: bool,
+) -> Result<()> {
+    for resource in resources.iter_mut() {
+        let gvk = resource.gvk();
+        let kind = gvk.kind.clone();
+        if kind == "RoleBinding" || kind == "ClusterRoleBinding" {
+            let old_namespace = resource.namespace().to_string();
+            if let Some(Value::Sequence(items)) = resource.mapping_mut().get_mut("subjects") {
+                for subject in items.iter_mut() {
+                    let Some(subject) = subject.as_mapping_mut() else {
+                        continue;
+                    };
+                    if subject.get("kind").and_then(Value::as_str) != Some("ServiceAccount") {
+                        continue;
+                    }
+                    let update = match subjects {
+                        SubjectMode::None => false,
+                        SubjectMode::AllServiceAccounts => true,
+                        SubjectMode::DefaultOnly => {
+                            let subject_namespace = subject
+                                .get("namespace")
+                                .and_then(Value::scalar_text)
+                                .unwrap_or_default();
+                            subject.get("name").and_then(Value::as_str) == Some("default")
+                                || subject_namespace == old_namespace
+                        }
+                    };
+                    if update {
+                        subject.insert("namespace", Value::string(namespace));
+                    }
+                }
+            }
+        }
+        if gvk.is_cluster_scoped() {
+            continue;
+        }
+        let mut changed = false;
+        for spec in specs.iter().filter(|spec| spec.applies_to(&gvk)) {
+            if spec.path == "subjects" {
+                continue;
+            }
+            let before = resource.current_id();
+            let mut updated = false;
+            visit_fields(&mut resource.object, spec, &mut |field| {
+                if unset_only && !field.is_null() && field.as_str() != Some("") {
+                    return Ok(());
+                }
+                if field.as_str() != Some(namespace) {
+                    *field = Value::string(namespace);
+                    updated = true;
+                }
+                Ok(())
+            })?;
+            if updated && spec.path == "metadata/namespace" && !changed {
+                resource.previous_ids.push(before);
+                changed = true;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Kinds the prefix and suffix transformers never rename.
+fn skips_prefix_suffix(gvk: &Gvk) -> bool {
+    gvk.kind == "CustomResourceDefinition"
+        || gvk.kind == "Namespace"
+        || (gvk.group == "apiregistration.k8s.io" && gvk.kind == "APIService")
+}
+
+/// The prefix/suffix transformer.
+pub fn add_prefix_suffix(
+    resources: &mut ResMap,
+    prefix: &str,
+    suffix: &str,
+    specs: &[FieldSpec],
+) -> Result<()> {
+    for resource in resources.iter_mut() {
+        let original = resource.original_id();
+        if skips_prefix_suffix(&original.gvk) {
+            continue;
+        }
+        for spec in specs.iter().filter(|spec| spec.applies_to(&original.gvk)) {
+            if spec.path == "metadata/name" {
+                if !prefix.is_empty() {
+                    resource.prefixes.push(prefix.to_string());
+                }
+                if !suffix.is_empty() {
+                    resource.suffixes.push(suffix.to_string());
+                }
+                resource.remember_id();
+            }
+            visit_fields(&mut resource.object, spec, &mut |field| {
+                if let Some(text) = field.scalar_text().filter(|_| !field.is_null()) {
+                    *field = Value::String(format!("{prefix}{text}{suffix}"));
+                }
+                Ok(())
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// Labels and annotations: sets each pair in the map at every field spec.
+pub fn add_map_entries(
+    resources: &mut ResMap,
+    pairs: &[(String, String)],
+    specs: &[FieldSpec],
+) -> Result<()> {
+    if pairs.is_empty() {
+        return Ok(());
+    }
+    for resource in resources.iter_mut() {
+        let gvk = resource.gvk();
+        for spec in specs.iter().filter(|spec| spec.applies_to(&gvk)) {
+            visit_fields(&mut resource.object, spec, &mut |field| {
+                if field.is_null() {
+                    *field = Value::Mapping(Mapping::new());
+                }
+                let Value::Mapping(mapping) = field else {
+                    return Err(BuildError::transform(format!(
+                        "`{}` in {} `{}` is a {}, not a map of labels or annotations",
+                        spec.path,
+                        gvk.kind,
+                        "",
+                        field.type_name()
+                    )));
+                };
+                for (key, value) in pairs {
+                    mapping.insert(key.clone(), Value::String(value.clone()));
+                }
+                Ok(())
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// The replica count transformer: `count` for the named resource at every matching spec.
+pub fn set_replicas(
+    resources: &mut ResMap,
+    name: &str,
+    count: &Value,
+    specs: &[FieldSpec],
+) -> Result<()> {
+    let mut found = false;
+    for spec in specs {
+        for resource in resources.iter_mut() {
+            let matches = resource
+                .all_ids()
+                .iter()
+                .any(|id| id.name == name && spec.gvk.selects(&id.gvk));
+            if !matches {
+                continue;
+            }
+            found = true;
+            visit_fields(&mut resource.object, spec, &mut |field| {
+                *field = count.clone();
+                Ok(())
+            })?;
+        }
+    }
+    if !found {
+        let gvks: Vec<String> = specs
+            .iter()
+            .map(|spec| spec.gvk.kustomize_string())
+            .collect();
+        return Err(BuildError::transform(format!(
+            "resource with name {name} does not match a config with the following GVK [{}]",
+            gvks.join(" ")
+        )));
+    }
+    Ok(())
+}
+
+/// An image rule from `images:`.
+struct ImageRule {
+    name: String,
+    new_name: String,
+    new_tag: String,
+    digest: String,
+    pattern: regex::Regex,
+}
+
+fn image_rule(value: &Value) -> Result<ImageRule> {
+    let text = |field: &str| {
+        value
+            .get_path(&[field])
+            .and_then(Value::scalar_text)
+            .unwrap_or_default()
+    };
+    let name = text("name");
+    let pattern = regex::Regex::new(&format!("^{name}(@sha256)?(:[\\w][\\w.-]{{0,127}})?$"))
+        .map_err(|error| {
+            BuildError::transform(format!(
+                "image name `{name}` is not a valid pattern: {error}"
+            ))
+        })?;
+    Ok(ImageRule {
+        name,
+        new_name: text("newName"),
+        new_tag: text("newTag"),
+        digest: text("digest"),
+        pattern,
+    })
+}
+
+/// Splits an image reference into name, tag and digest as kustomize does.
+pub fn split_image(image: &str) -> (String, String, String) {
+    let slash = image.find('/').filter(|index| *index > 0).unwrap_or(0);
+    let search = &image[slash..];
+    let at = search.find('@');
+    let colon = search.find(':');
+    match (at, colon) {
+        (None, None) => (image.to_string(), String::new(), String::new()),
+        (Some(at), colon) if colon.is_none_or(|colon| at < colon) => {
+            let at = at + slash;
+            (
+                image[..at].to_string(),
+                String::new(),
+                image[at + 1..].to_string(),
+            )
+        }
+        (Some(at), Some(colon)) => {
+            let (at, colon) = (at + slash, colon + slash);
+            (
+                image[..colon].to_string(),
+                image[colon + 1..at].to_string(),
+                image[at + 1..].to_string(),
+            )
+        }
+        (None, Some(colon)) => {
+            let colon = colon + slash;
+            (
+                image[..colon].to_string(),
+                image[colon + 1..].to_string(),
+                String::new(),
+            )
+        }
+        (Some(_), None) => unreachable!("covered by the guard above"),
+    }
+}
+
+fn rewrite_image(rule: &ImageRule, field: &mut Value) {
+    let Some(current) = field.as_str() else {
+        return;
+    };
+    if !rule.pattern.is_match(current) {
+        return;
+    }
+    let (mut name, mut tag, mut digest) = split_image(current);
+    if !rule.new_name.is_empty() {
+        name = rule.new_name.clone();
+    }
+    if !rule.new_tag.is_empty() && !rule.digest.is_empty() {
+        tag = rule.new_tag.clone();
+        digest = rule.digest.clone();
+    } else if !rule.new_tag.is_empty() {
+        tag = rule.new_tag.clone();
+        digest.clear();
+    } else if !rule.digest.is_empty() {
+        tag.clear();
+        digest = rule.digest.clone();
+    }
+    let mut image = name;
+    if !tag.is_empty() {
+        image.push(':');
+        image.push_str(&tag);
+    }
+    if !digest.is_empty() {
+        image.push('@');
+        image.push_str(&digest);
+    }
+    *field = Value::String(image);
+}
+
+/// Walks every `containers` and `initContainers` list anywhere in the object (kustomize's
+/// legacy image filter, which reaches custom resources too).
+fn rewrite_images_everywhere(rule: &ImageRule, node: &mut Value) {
+    match node {
+        Value::Mapping(mapping) => {
+            for (key, value) in mapping.iter_mut() {
+                if key == "containers" || key == "initContainers" {
+                    if let Value::Sequence(items) = value {
+                        for item in items.iter_mut() {
+                            if let Some(image) =
+                                item.as_mapping_mut().and_then(|m| m.get_mut("image"))
+                            {
+                                rewrite_image(rule, image);
+                            }
+                        }
+                        continue;
+                    }
+                }
+                rewrite_images_everywhere(rule, value);
+            }
+        }
+        Value::Sequence(items) => {
+            for item in items.iter_mut() {
+                rewrite_images_everywhere(rule, item);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The image tag transformer for one `images:` entry.
+pub fn update_images(resources: &mut ResMap, image: &Value, specs: &[FieldSpec]) -> Result<()> {
+    let rule = image_rule(image)?;
+    if rule.name.is_empty() {
+        return Err(BuildError::transform("an `images` entry needs a `name`"));
+    }
+    for resource in resources.iter_mut() {
+        rewrite_images_everywhere(&rule, &mut resource.object);
+        let gvk = resource.gvk();
+        for spec in specs.iter().filter(|spec| spec.applies_to(&gvk)) {
+            let spec = FieldSpec {
+                create: false,
+                ..spec.clone()
+            };
+            visit_fields(&mut resource.object, &spec, &mut |field| {
+                rewrite_image(&rule, field);
+                Ok(())
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// `buildMetadata` and the managed-by label, applied after ordering.
+pub fn apply_build_metadata(kustomization: &Kustomization, resources: &mut ResMap) -> Result<()> {
+    let options = kustomization.string_list("buildMetadata")?;
+    for option in &options {
+        if !matches!(
+            option.as_str(),
+            "originAnnotations" | "transformerAnnotations" | "managedByLabel"
+        ) {
+            return Err(kustomization.invalid(format!(
+                "unknown buildMetadata option `{option}`: use originAnnotations, transformerAnnotations or managedByLabel"
+            )));
+        }
+    }
+    if options.iter().any(|option| option == "managedByLabel") {
+        for resource in resources.iter_mut() {
+            visit_path(
+                &mut resource.object,
+                "metadata/labels",
+                true,
+                &mut |field| {
+                    if field.is_null() {
+                        *field = Value::Mapping(Mapping::new());
+                    }
+                    if let Value::Mapping(labels) = field {
+                        labels.insert(
+                            "app.kubernetes.io/managed-by",
+                            Value::string("kustomize-(devel)"),
+                        );
+                    }
+                    Ok(())
+                },
+            )?;
+        }
+    }
+    if options.iter().any(|option| option == "originAnnotations") {
+        for resource in resources.iter_mut() {
+            crate::origin::annotate_origin(resource);
+        }
+    }
+    Ok(())
+}
+
+/// Removes a resource from a map by index, returning it.
+pub fn take(resources: &mut ResMap, index: usize) -> Resource {
+    resources.resources.remove(index)
+}
