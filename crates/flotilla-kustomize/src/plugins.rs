@@ -1,23 +1,41 @@
 //! `generators:` and `transformers:` entries naming kustomize's builtin plugins
 //! (`apiVersion: builtin`), given as files, inline YAML, or kustomizations whose output is
-//! plugin configs.
+//! plugin configs. Each config runs the same code as the kustomization field it mirrors, with
+//! the field specs the config gives (no defaults are added).
+
+use std::path::Path;
 
 use flotilla_core::Value;
 
 use crate::build::{Accumulator, BuildOptions};
 use crate::error::{BuildError, Result};
+use crate::fieldspec::FieldSpec;
 use crate::kustomization::Kustomization;
+use crate::resource::ResMap;
+use crate::transformers::{self, string_pairs, SubjectMode};
+use crate::{generators, loader, patches, replacements};
 
 /// Runs the kustomization's `generators:`.
 pub fn run_generator_plugins(
     kustomization: &Kustomization,
-    _options: BuildOptions<'_>,
-    _accumulator: &mut Accumulator,
+    options: BuildOptions<'_>,
+    accumulator: &mut Accumulator,
 ) -> Result<()> {
-    if kustomization.has("generators") {
-        return Err(BuildError::Unsupported {
-            message: "generator plugins are not supported yet".to_string(),
-        });
+    for entry in kustomization.string_list("generators")? {
+        for config in load_plugin_configs(kustomization, &entry, options)? {
+            let kind = config.get_str(&["kind"]).unwrap_or("").to_string();
+            match kind.as_str() {
+                "ConfigMapGenerator" | "SecretGenerator" => {
+                    let resource = generators::generate_from_plugin_config(
+                        kustomization.dir(),
+                        &config,
+                        options,
+                    )?;
+                    generators::absorb_generated(&mut accumulator.resources, resource)?;
+                }
+                _ => return Err(unsupported_plugin(&kind, &entry)),
+            }
+        }
     }
     Ok(())
 }
@@ -25,14 +43,215 @@ pub fn run_generator_plugins(
 /// Runs the kustomization's `transformers:`.
 pub fn run_transformer_plugins(
     kustomization: &Kustomization,
-    _options: BuildOptions<'_>,
-    _accumulator: &mut Accumulator,
+    options: BuildOptions<'_>,
+    accumulator: &mut Accumulator,
 ) -> Result<()> {
-    if kustomization.has("transformers") {
-        return Err(BuildError::Unsupported {
-            message: "transformer plugins are not supported yet".to_string(),
-        });
+    for entry in kustomization.string_list("transformers")? {
+        for config in load_plugin_configs(kustomization, &entry, options)? {
+            run_transformer_config(
+                kustomization.dir(),
+                &config,
+                &entry,
+                options,
+                &mut accumulator.resources,
+            )
+            .map_err(|error| BuildError::transform(format!("transformer `{entry}`: {error}")))?;
+        }
     }
-    let _ = Value::Null;
     Ok(())
+}
+
+fn unsupported_plugin(kind: &str, entry: &str) -> BuildError {
+    BuildError::Unsupported {
+        message: format!(
+            "`{entry}`: plugin kind `{kind}` is not a builtin kustomize plugin flotilla knows (external plugins are not supported)"
+        ),
+    }
+}
+
+/// The plugin configs an entry stands for: a file (every document), a directory (the built
+/// kustomization's resources), or inline YAML.
+fn load_plugin_configs(
+    kustomization: &Kustomization,
+    entry: &str,
+    options: BuildOptions<'_>,
+) -> Result<Vec<Value>> {
+    let inline = entry.contains('\n') || entry.contains(": ");
+    let documents = if inline {
+        flotilla_core::parse_documents(entry).map_err(|source| BuildError::Yaml {
+            path: "inline plugin config".into(),
+            source,
+        })?
+    } else {
+        let lexical = loader::join_clean(kustomization.dir(), entry);
+        if lexical.is_dir() {
+            let built = crate::build::build(&lexical, options)?;
+            return Ok(built
+                .resources
+                .into_iter()
+                .map(|resource| resource.object)
+                .collect());
+        }
+        let path = loader::resolve_restricted(kustomization.dir(), entry, options.load_restrictor)?;
+        let text = loader::read_text(&path)?;
+        flotilla_core::parse_documents(&text).map_err(|source| BuildError::Yaml { path, source })?
+    };
+    Ok(documents
+        .into_iter()
+        .filter(|document| !document.is_null())
+        .collect())
+}
+
+fn config_field_specs(config: &Value) -> Result<Vec<FieldSpec>> {
+    config
+        .get_path(&["fieldSpecs"])
+        .and_then(Value::as_sequence)
+        .map(|items| items.iter().map(FieldSpec::from_value).collect())
+        .unwrap_or_else(|| Ok(Vec::new()))
+}
+
+fn run_transformer_config(
+    dir: &Path,
+    config: &Value,
+    entry: &str,
+    options: BuildOptions<'_>,
+    resources: &mut ResMap,
+) -> Result<()> {
+    let kind = config.get_str(&["kind"]).unwrap_or("").to_string();
+    let text = |path: &[&str]| {
+        config
+            .get_path(path)
+            .and_then(Value::scalar_text)
+            .unwrap_or_default()
+    };
+    match kind.as_str() {
+        "PatchTransformer" => {
+            let schema = patches::Schema::builtin().clone();
+            let mut patch_entry = config.clone();
+            if let Some(mapping) = patch_entry.as_mapping_mut() {
+                for field in ["apiVersion", "kind", "metadata"] {
+                    mapping.remove(field);
+                }
+            }
+            patches::patch_entry(dir, &patch_entry, &schema, options, resources)
+        }
+        "PatchStrategicMergeTransformer" => {
+            let schema = patches::Schema::builtin().clone();
+            let paths: Vec<Value> = config
+                .get_path(&["paths"])
+                .and_then(Value::as_sequence)
+                .cloned()
+                .unwrap_or_default();
+            let inline = text(&["patches"]);
+            if paths.is_empty() && inline.trim().is_empty() {
+                return Err(BuildError::transform(
+                    "empty file path and empty patch content",
+                ));
+            }
+            if !paths.is_empty() && !inline.trim().is_empty() {
+                return Err(BuildError::transform(
+                    "path and patches may not both be given",
+                ));
+            }
+            for path in &paths {
+                patches::patch_strategic_merge_entry(dir, path, &schema, options, resources)?;
+            }
+            if !inline.trim().is_empty() {
+                patches::patch_strategic_merge_entry(
+                    dir,
+                    &Value::String(inline),
+                    &schema,
+                    options,
+                    resources,
+                )?;
+            }
+            Ok(())
+        }
+        "PatchJson6902Transformer" => {
+            let mut patch_entry = config.clone();
+            if let Some(mapping) = patch_entry.as_mapping_mut() {
+                if let Some(operations) = mapping.remove("jsonOp") {
+                    mapping.insert("patch", operations);
+                }
+            }
+            patches::patch_json6902_entry(dir, &patch_entry, options, resources)
+        }
+        "NamespaceTransformer" => {
+            let namespace = text(&["metadata", "namespace"]);
+            let mode = match text(&["setRoleBindingSubjects"]).as_str() {
+                "" | "defaultOnly" => SubjectMode::DefaultOnly,
+                "allServiceAccounts" => SubjectMode::AllServiceAccounts,
+                "none" => SubjectMode::None,
+                other => {
+                    return Err(BuildError::transform(format!(
+                        "invalid setRoleBindingSubjects `{other}`: use defaultOnly, allServiceAccounts or none"
+                    )))
+                }
+            };
+            let unset_only = config
+                .get_path(&["unsetOnly"])
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
+            transformers::set_namespace(
+                resources,
+                &namespace,
+                &config_field_specs(config)?,
+                mode,
+                unset_only,
+            )
+        }
+        "PrefixTransformer" | "SuffixTransformer" | "PrefixSuffixTransformer" => {
+            transformers::add_prefix_suffix(
+                resources,
+                &text(&["prefix"]),
+                &text(&["suffix"]),
+                &config_field_specs(config)?,
+            )
+        }
+        "LabelTransformer" => transformers::add_map_entries(
+            resources,
+            &string_pairs(config.get_path(&["labels"])),
+            &config_field_specs(config)?,
+        ),
+        "AnnotationsTransformer" => transformers::add_map_entries(
+            resources,
+            &string_pairs(config.get_path(&["annotations"])),
+            &config_field_specs(config)?,
+        ),
+        "ImageTagTransformer" => {
+            let image = config
+                .get_path(&["imageTag"])
+                .cloned()
+                .unwrap_or(Value::Null);
+            transformers::update_images(resources, &image, &config_field_specs(config)?)
+        }
+        "ReplicaCountTransformer" => {
+            let name = text(&["replica", "name"]);
+            let count = config
+                .get_path(&["replica", "count"])
+                .cloned()
+                .unwrap_or(Value::Null);
+            transformers::set_replicas(resources, &name, &count, &config_field_specs(config)?)
+        }
+        "HashTransformer" => {
+            for resource in resources.iter_mut() {
+                if matches!(resource.kind(), "ConfigMap" | "Secret") {
+                    resource.needs_hash = true;
+                }
+            }
+            generators::add_hashes_to_names(resources)
+        }
+        "ReplacementTransformer" => {
+            for replacement in config
+                .get_path(&["replacements"])
+                .and_then(Value::as_sequence)
+                .cloned()
+                .unwrap_or_default()
+            {
+                replacements::replacement_entry(dir, &replacement, options, resources)?;
+            }
+            Ok(())
+        }
+        _ => Err(unsupported_plugin(&kind, entry)),
+    }
 }

@@ -132,7 +132,9 @@ pub enum SubjectMode {
     None,
 }
 
-/// The namespace transformer.
+/// The namespace transformer: `metadata.namespace` of every namespaced object, ServiceAccount
+/// subjects of role bindings as `subjects` says, then the configured field specs (which include
+/// a Namespace object's own name).
 pub fn set_namespace(
     resources: &mut ResMap,
     namespace: &str,
@@ -140,11 +142,39 @@ pub fn set_namespace(
     subjects: SubjectMode,
     unset_only: bool,
 ) -> Result<()> {
+    let specs: Vec<&FieldSpec> = specs
+        .iter()
+        .filter(|spec| spec.path != "metadata/namespace")
+        .filter(|spec| {
+            !((spec.gvk.kind == "RoleBinding" || spec.gvk.kind == "ClusterRoleBinding")
+                && spec.path.starts_with("subjects"))
+        })
+        .collect();
+    let set = |field: &mut Value| -> bool {
+        if unset_only && !field.is_null() && field.as_str() != Some("") {
+            return false;
+        }
+        if field.as_str() == Some(namespace) {
+            return false;
+        }
+        *field = Value::string(namespace);
+        true
+    };
     for resource in resources.iter_mut() {
         let gvk = resource.gvk();
-        let kind = gvk.kind.clone();
-        if kind == "RoleBinding" || kind == "ClusterRoleBinding" {
-            let old_namespace = resource.namespace().to_string();
+        let before = resource.current_id();
+        if !gvk.is_cluster_scoped() {
+            visit_path(
+                &mut resource.object,
+                "metadata/namespace",
+                true,
+                &mut |field| {
+                    set(field);
+                    Ok(())
+                },
+            )?;
+        }
+        if gvk.kind == "RoleBinding" || gvk.kind == "ClusterRoleBinding" {
             if let Some(Value::Sequence(items)) = resource.mapping_mut().get_mut("subjects") {
                 for subject in items.iter_mut() {
                     let Some(subject) = subject.as_mapping_mut() else {
@@ -157,44 +187,24 @@ pub fn set_namespace(
                         SubjectMode::None => false,
                         SubjectMode::AllServiceAccounts => true,
                         SubjectMode::DefaultOnly => {
-                            let subject_namespace = subject
-                                .get("namespace")
-                                .and_then(Value::scalar_text)
-                                .unwrap_or_default();
                             subject.get("name").and_then(Value::as_str) == Some("default")
-                                || subject_namespace == old_namespace
                         }
                     };
                     if update {
-                        subject.insert("namespace", Value::string(namespace));
+                        let field = subject.entry_or_insert_with("namespace", || Value::Null);
+                        set(field);
                     }
                 }
             }
         }
-        if gvk.is_cluster_scoped() {
-            continue;
-        }
-        let mut changed = false;
         for spec in specs.iter().filter(|spec| spec.applies_to(&gvk)) {
-            if spec.path == "subjects" {
-                continue;
-            }
-            let before = resource.current_id();
-            let mut updated = false;
             visit_fields(&mut resource.object, spec, &mut |field| {
-                if unset_only && !field.is_null() && field.as_str() != Some("") {
-                    return Ok(());
-                }
-                if field.as_str() != Some(namespace) {
-                    *field = Value::string(namespace);
-                    updated = true;
-                }
+                set(field);
                 Ok(())
             })?;
-            if updated && spec.path == "metadata/namespace" && !changed {
-                resource.previous_ids.push(before);
-                changed = true;
-            }
+        }
+        if resource.current_id() != before {
+            resource.previous_ids.push(before);
         }
     }
     Ok(())
