@@ -15,5 +15,8 @@ pub mod yaml_read;
 pub mod yaml_write;
 
 pub use value::{Mapping, Number, Value};
-pub use yaml_read::{parse_documents, parse_single_document, YamlError};
+pub use yaml_read::{
+    parse_documents, parse_documents_with, parse_single_document, parse_single_document_with,
+    DuplicateKeys, YamlError,
+};
 pub use yaml_write::{write_document, write_documents, WriteError};

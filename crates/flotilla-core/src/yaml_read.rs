@@ -45,11 +45,29 @@ impl YamlError {
 /// Parses every document in `text`. Empty documents (nothing but comments, or `---` alone) are
 /// returned as `Value::Null`, in their place, so callers can decide whether to skip them.
 pub fn parse_documents(text: &str) -> Result<Vec<Value>, YamlError> {
+    parse_documents_with(text, DuplicateKeys::Reject)
+}
+
+/// What to do with a key that appears twice in one mapping.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DuplicateKeys {
+    /// An error, as go-yaml v3 (how kustomize reads resources).
+    Reject,
+    /// The last one wins, as go-yaml v2 (how kustomize reads kustomization files).
+    LastWins,
+}
+
+/// `parse_documents` with a choice of duplicate-key handling.
+pub fn parse_documents_with(
+    text: &str,
+    duplicate_keys: DuplicateKeys,
+) -> Result<Vec<Value>, YamlError> {
     let mut reader = Reader {
         parser: Parser::new_from_str(text),
         anchors: HashMap::new(),
         expansion_spent: 0,
         depth: 0,
+        duplicate_keys,
     };
     let mut documents = Vec::new();
     loop {
@@ -76,7 +94,15 @@ pub fn parse_documents(text: &str) -> Result<Vec<Value>, YamlError> {
 
 /// Parses text that must hold at most one document; `Value::Null` when it holds none.
 pub fn parse_single_document(text: &str) -> Result<Value, YamlError> {
-    let mut documents = parse_documents(text)?;
+    parse_single_document_with(text, DuplicateKeys::Reject)
+}
+
+/// `parse_single_document` with a choice of duplicate-key handling.
+pub fn parse_single_document_with(
+    text: &str,
+    duplicate_keys: DuplicateKeys,
+) -> Result<Value, YamlError> {
+    let mut documents = parse_documents_with(text, duplicate_keys)?;
     match documents.len() {
         0 => Ok(Value::Null),
         1 => Ok(documents.remove(0)),
@@ -93,6 +119,7 @@ struct Reader<'input> {
     anchors: HashMap<usize, (Value, usize)>,
     expansion_spent: usize,
     depth: usize,
+    duplicate_keys: DuplicateKeys,
 }
 
 impl<'input> Reader<'input> {
@@ -224,7 +251,8 @@ impl<'input> Reader<'input> {
                 }
                 continue;
             }
-            if let Some(first_line) = key_lines.get(&key) {
+            if self.duplicate_keys == DuplicateKeys::Reject && key_lines.contains_key(&key) {
+                let first_line = key_lines[&key];
                 return Err(YamlError::at(
                     &key_span,
                     format!("mapping key {key:?} already defined at line {first_line}"),

@@ -133,7 +133,7 @@ impl Builder<'_> {
             let document =
                 flotilla_core::parse_single_document(&text).map_err(|source| BuildError::Yaml {
                     path: path.clone(),
-                    source,
+                    error: source,
                 })?;
             let loaded = TransformerConfig::from_value(&document)
                 .map_err(|error| error.within(path.clone()))?;
@@ -265,7 +265,7 @@ pub fn load_resource_file(path: &Path) -> Result<Vec<Resource>> {
     let text = loader::read_text(path)?;
     let documents = flotilla_core::parse_documents(&text).map_err(|source| BuildError::Yaml {
         path: path.to_path_buf(),
-        source,
+        error: source,
     })?;
     resources_from_documents(documents, path)
 }

@@ -16,7 +16,7 @@ pub fn config_from_crd_file(path: &Path) -> Result<TransformerConfig> {
     let document =
         flotilla_core::parse_single_document(&text).map_err(|source| BuildError::Yaml {
             path: path.to_path_buf(),
-            source,
+            error: source,
         })?;
     let mut config = TransformerConfig::default();
     let definitions = document

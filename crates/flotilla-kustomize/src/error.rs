@@ -16,8 +16,8 @@ pub enum BuildError {
         #[source]
         source: std::io::Error,
     },
-    #[error("`{}`:{}:{}: {}", path.display(), source.line, source.column, source.message)]
-    Yaml { path: PathBuf, source: YamlError },
+    #[error("`{}`:{}:{}: {}", path.display(), error.line, error.column, error.message)]
+    Yaml { path: PathBuf, error: YamlError },
     #[error("`{}` is not UTF-8 text (invalid byte at offset {offset})", path.display())]
     NotUtf8 { path: PathBuf, offset: usize },
     #[error("`{}` is {size} bytes, more than the {limit}-byte limit for one file", path.display())]
@@ -40,7 +40,7 @@ pub enum BuildError {
     InvalidResource { path: PathBuf, message: String },
     #[error("{message}")]
     Transform { message: String },
-    #[error("while building `{}`: {source}", kustomization.display())]
+    #[error("while building `{}`", kustomization.display())]
     Within {
         kustomization: PathBuf,
         #[source]

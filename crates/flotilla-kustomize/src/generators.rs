@@ -494,12 +494,9 @@ pub fn content_hash(object: &Value) -> String {
             None => Value::String(String::new()),
         }
     };
-    let name = Value::String(
-        object
-            .get_str(&["metadata", "name"])
-            .unwrap_or("")
-            .to_string(),
-    );
+    // kustomize looks the name up under a key literally called `metadata/name`, finds nothing,
+    // and hashes an empty name: the hash depends on the content only.
+    let name = Value::String(String::new());
     let encoded = match kind {
         "ConfigMap" => {
             let mut map = Mapping::new();

@@ -84,10 +84,8 @@ impl Kustomization {
             message,
         };
         let document =
-            flotilla_core::parse_single_document(text).map_err(|source| BuildError::Yaml {
-                path: path.to_path_buf(),
-                source,
-            })?;
+            // kustomization files are read with go-yaml v2 semantics: a repeated key overrides.
+        flotilla_core::parse_single_document_with(text, flotilla_core::DuplicateKeys::LastWins).map_err(|source| BuildError::Yaml { path: path.to_path_buf(), error: source })?;
         let raw = match document {
             Value::Mapping(mapping) => mapping,
             Value::Null => Mapping::new(),

@@ -47,7 +47,7 @@ pub fn schema_for(kustomization: &Kustomization, options: BuildOptions<'_>) -> R
     let document =
         flotilla_core::parse_single_document(&text).map_err(|source| BuildError::Yaml {
             path: file.clone(),
-            source,
+            error: source,
         })?;
     Schema::from_openapi_document(&document).map_err(|error| BuildError::InvalidResource {
         path: file,
@@ -59,7 +59,7 @@ pub fn schema_for(kustomization: &Kustomization, options: BuildOptions<'_>) -> R
 fn patch_documents(text: &str, origin: &str) -> Result<Vec<Value>> {
     let documents = flotilla_core::parse_documents(text).map_err(|source| BuildError::Yaml {
         path: origin.into(),
-        source,
+        error: source,
     })?;
     Ok(documents
         .into_iter()
@@ -165,8 +165,27 @@ fn apply_smp_at(
 ) -> Result<()> {
     let resource = &resources.resources[index];
     let before = resource.current_id();
+    // The patch's own identity only selects; unless renames are allowed, the target keeps its
+    // name, kind and namespace.
+    let mut patch = patch.clone();
+    if let Some(mapping) = patch.as_mapping_mut() {
+        if !options.allow_kind_change {
+            mapping.insert("apiVersion", Value::string(resource.api_version()));
+            mapping.insert("kind", Value::string(resource.kind()));
+        }
+        if let Some(Value::Mapping(metadata)) = mapping.get_mut("metadata") {
+            if !options.allow_name_change {
+                metadata.insert("name", Value::string(resource.name()));
+            }
+            if resource.namespace().is_empty() {
+                metadata.remove("namespace");
+            } else {
+                metadata.insert("namespace", Value::string(resource.namespace()));
+            }
+        }
+    }
     let outcome =
-        flotilla_patch::strategic_merge(&resource.object, patch, schema).map_err(|error| {
+        flotilla_patch::strategic_merge(&resource.object, &patch, schema).map_err(|error| {
             BuildError::transform(format!(
                 "applying strategic merge patch to {before}: {error}"
             ))
@@ -277,21 +296,7 @@ pub fn patch_entry(
                 // Deleting shifts indexes: select again for each patch, and walk backwards.
                 let selected = target.select(resources)?;
                 for index in selected.into_iter().rev() {
-                    let mut patch = patch.clone();
-                    // The target decides which objects; the patch's own name and namespace do not.
-                    if let Some(metadata) = patch
-                        .get_path_mut(&["metadata"])
-                        .and_then(Value::as_mapping_mut)
-                    {
-                        let resource = &resources.resources[index];
-                        if metadata.contains_key("name") {
-                            metadata.insert("name", Value::string(resource.name()));
-                        }
-                        if metadata.contains_key("namespace") {
-                            metadata.insert("namespace", Value::string(resource.namespace()));
-                        }
-                    }
-                    apply_smp_at(index, &patch, schema, resources, patch_options)?;
+                    apply_smp_at(index, patch, schema, resources, patch_options)?;
                 }
             }
         }

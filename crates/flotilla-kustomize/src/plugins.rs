@@ -80,7 +80,7 @@ fn load_plugin_configs(
     let documents = if inline {
         flotilla_core::parse_documents(entry).map_err(|source| BuildError::Yaml {
             path: "inline plugin config".into(),
-            source,
+            error: source,
         })?
     } else {
         let lexical = loader::join_clean(kustomization.dir(), entry);
@@ -94,7 +94,10 @@ fn load_plugin_configs(
         }
         let path = loader::resolve_restricted(kustomization.dir(), entry, options.load_restrictor)?;
         let text = loader::read_text(&path)?;
-        flotilla_core::parse_documents(&text).map_err(|source| BuildError::Yaml { path, source })?
+        flotilla_core::parse_documents(&text).map_err(|source| BuildError::Yaml {
+            path,
+            error: source,
+        })?
     };
     Ok(documents
         .into_iter()
