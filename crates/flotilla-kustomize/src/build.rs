@@ -321,7 +321,7 @@ fn collect_resource(document: Value, path: &Path, resources: &mut Vec<Resource>)
                     short_description(&object)
                 )));
             }
-            resources.push(Resource::new(object));
+            resources.push(Resource::new(stringify_annotations(object)));
             Ok(())
         }
         other => Err(invalid(format!(
@@ -329,6 +329,22 @@ fn collect_resource(document: Value, path: &Path, resources: &mut Vec<Resource>)
             other.type_name()
         ))),
     }
+}
+
+/// kustomize rewrites every resource's annotations as strings while it loads it (`port: 8080`
+/// becomes `port: "8080"`).
+fn stringify_annotations(mut object: Value) -> Value {
+    if let Some(Value::Mapping(annotations)) = object.get_path_mut(&["metadata", "annotations"]) {
+        for (_, value) in annotations.iter_mut() {
+            if !matches!(
+                value,
+                Value::String(_) | Value::Mapping(_) | Value::Sequence(_)
+            ) {
+                *value = Value::String(value.scalar_text().unwrap_or_default());
+            }
+        }
+    }
+    object
 }
 
 fn short_description(object: &Value) -> String {

@@ -229,20 +229,14 @@ fn generate(
         }
         match kind {
             GeneratedKind::Secret => {
-                data.insert(
-                    key,
-                    Value::String(flotilla_core::base64::encode_standard(&bytes)),
-                );
+                data.insert(key, Value::String(encode_base64_lines(&bytes)));
             }
             GeneratedKind::ConfigMap => match String::from_utf8(bytes) {
                 Ok(text) => {
                     data.insert(key, Value::String(text));
                 }
                 Err(error) => {
-                    binary_data.insert(
-                        key,
-                        Value::String(flotilla_core::base64::encode_standard(error.as_bytes())),
-                    );
+                    binary_data.insert(key, Value::String(encode_base64_lines(error.as_bytes())));
                 }
             },
         }
@@ -293,6 +287,22 @@ fn generate(
     resource.behavior = Some(behavior);
     resource.needs_hash = !generator_options.disable_name_suffix_hash;
     Ok(resource)
+}
+
+/// Base64 as kustomize writes generated data: when the encoding is at least one 70-character
+/// line long, every line (the last included) ends with a newline.
+fn encode_base64_lines(bytes: &[u8]) -> String {
+    const LINE: usize = 70;
+    let encoded = flotilla_core::base64::encode_standard(bytes);
+    if encoded.len() < LINE {
+        return encoded;
+    }
+    let mut out = String::with_capacity(encoded.len() + encoded.len() / LINE + 1);
+    for chunk in encoded.as_bytes().chunks(LINE) {
+        out.push_str(std::str::from_utf8(chunk).expect("base64 is ASCII"));
+        out.push('\n');
+    }
+    out
 }
 
 fn string_mapping(pairs: &[(String, String)]) -> Value {

@@ -96,23 +96,20 @@ fn kind_rank(kind: &str, first: Option<&[String]>, last: Option<&[String]>) -> i
     0
 }
 
+/// kyaml's `Gvk.String()`: `group_version_kind`, with `~G`, `~V`, `~K` for empty parts.
 fn gvk_sort_string(gvk: &Gvk) -> String {
-    let kind = if gvk.kind.is_empty() {
-        "[noKind]"
-    } else {
-        &gvk.kind
-    };
-    let version = if gvk.version.is_empty() {
-        "[noVer]"
-    } else {
-        &gvk.version
-    };
     let group = if gvk.group.is_empty() {
-        "[noGrp]"
+        "~G"
     } else {
         &gvk.group
     };
-    format!("{kind}.{version}.{group}")
+    let version = if gvk.version.is_empty() {
+        "~V"
+    } else {
+        &gvk.version
+    };
+    let kind = if gvk.kind.is_empty() { "~K" } else { &gvk.kind };
+    format!("{group}_{version}_{kind}")
 }
 
 /// kustomize's legacy order of two resources, with optional custom first and last kind lists.

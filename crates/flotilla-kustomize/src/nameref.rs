@@ -107,12 +107,17 @@ fn update_field(
         }
         Value::Sequence(items) => {
             for item in items.iter_mut() {
-                if let Value::String(name) = item {
-                    if let Some(referral) =
-                        select_referral(name, spec, target, referrer, candidates)?
-                    {
-                        *name = referral.name().to_string();
+                match item {
+                    Value::String(_) => update_field(item, spec, target, referrer, candidates)?,
+                    Value::Mapping(mapping) => {
+                        // A list of references (e.g. role binding subjects): only entries of
+                        // the referenced kind.
+                        let kind = mapping.get("kind").and_then(Value::as_str);
+                        if kind.is_none_or(|kind| kind == target.kind) {
+                            update_field(item, spec, target, referrer, candidates)?;
+                        }
                     }
+                    _ => {}
                 }
             }
             Ok(())

@@ -170,7 +170,11 @@ fn apply_smp_at(
     let mut patch = patch.clone();
     if let Some(mapping) = patch.as_mapping_mut() {
         if !options.allow_kind_change {
-            mapping.insert("apiVersion", Value::string(resource.api_version()));
+            if resource.api_version().is_empty() {
+                mapping.remove("apiVersion");
+            } else {
+                mapping.insert("apiVersion", Value::string(resource.api_version()));
+            }
             mapping.insert("kind", Value::string(resource.kind()));
         }
         if let Some(Value::Mapping(metadata)) = mapping.get_mut("metadata") {

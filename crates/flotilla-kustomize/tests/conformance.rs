@@ -47,12 +47,24 @@ fn check(case_dir: &Path) -> Outcome {
     match (expected_output, result) {
         (Some(expected), Ok(actual)) if expected == actual => Outcome::Pass,
         (Some(expected), Ok(actual)) => Outcome::Fail(first_difference(&expected, &actual)),
-        (Some(_), Err(error)) => Outcome::Fail(format!("error: {error}")),
+        (Some(_), Err(error)) => Outcome::Fail(format!("error: {}", error_chain(&error))),
         (None, Err(_)) => Outcome::Pass,
         (None, Ok(_)) => {
             Outcome::Fail("kubectl fails on this case but flotilla succeeded".to_string())
         }
     }
+}
+
+/// The error and its causes, `: `-separated.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 fn first_difference(expected: &str, actual: &str) -> String {
