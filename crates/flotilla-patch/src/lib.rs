@@ -1,0 +1,20 @@
+//! flotilla-patch: the three ways kustomize (and the Kubernetes API) patch an object, over
+//! `flotilla_core::Value`.
+//!
+//! - `schema`: patch strategies and merge keys from an OpenAPI v2 document; the Kubernetes
+//!   v1.21.2 document kustomize v5.5 embeds is built in.
+//! - `strategic`: strategic merge patch exactly as `kubectl kustomize` (v5.5) applies it.
+//! - `json_patch`: JSON patch (RFC 6902) with the semantics of the library kustomize uses.
+//! - `merge_patch`: JSON merge patch (RFC 7386).
+//!
+//! This crate does no I/O.
+
+pub mod json_patch;
+pub mod merge_patch;
+pub mod schema;
+pub mod strategic;
+
+pub use json_patch::{json_patch, JsonPatchError};
+pub use merge_patch::merge_patch;
+pub use schema::{Schema, SchemaError, SchemaNode};
+pub use strategic::{strategic_merge, MergeOutcome, StrategicMergeError};
