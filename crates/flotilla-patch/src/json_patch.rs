@@ -212,10 +212,13 @@ fn apply_operation(
             let (parent, key) =
                 find_parent(document, &path).ok_or_else(|| context.missing(&path))?;
             let actual = get(parent, &key).map_err(|e| context.error(&path, e))?;
-            let expected = value.unwrap_or(Value::Null);
-            let passed = match actual {
-                None => expected.is_null(),
-                Some(actual) => values_equal(actual, &expected),
+            // Without a `value` the test fails (kustomize even crashes on a missing path); an
+            // explicit null matches only a missing field, never a null one.
+            let passed = match (actual, &value) {
+                (_, None) => false,
+                (None, Some(expected)) => expected.is_null(),
+                (Some(_), Some(Value::Null)) => false,
+                (Some(actual), Some(expected)) => values_equal(actual, expected),
             };
             if passed {
                 Ok(())
