@@ -44,12 +44,7 @@ pub fn schema_for(kustomization: &Kustomization, options: BuildOptions<'_>) -> R
     }
     let file = loader::resolve_restricted(kustomization.dir(), path, options.load_restrictor)?;
     let text = loader::read_text(&file)?;
-    let document =
-        flotilla_core::parse_single_document(&text).map_err(|source| BuildError::Yaml {
-            path: file.clone(),
-            error: source,
-        })?;
-    Schema::from_openapi_document(&document).map_err(|error| BuildError::InvalidResource {
+    Schema::from_document(&text).map_err(|error| BuildError::InvalidResource {
         path: file,
         message: error.to_string(),
     })
@@ -195,7 +190,7 @@ fn apply_smp_at(
             ))
         })?;
     match outcome {
-        flotilla_patch::MergeOutcome::Delete => {
+        flotilla_patch::MergeOutcome::Deleted => {
             resources.resources.remove(index);
             Ok(())
         }
