@@ -328,29 +328,31 @@ struct ImageRule {
     new_name: String,
     new_tag: String,
     digest: String,
-    pattern: regex::Regex,
 }
 
 fn image_rule(value: &Value) -> Result<ImageRule> {
+    // Go's encoding/json matches field names case-insensitively (`Digest:` works).
     let text = |field: &str| {
         value
-            .get_path(&[field])
-            .and_then(Value::scalar_text)
+            .as_mapping()
+            .and_then(|mapping| {
+                mapping
+                    .iter()
+                    .find(|(key, _)| key.as_str() == field)
+                    .or_else(|| {
+                        mapping
+                            .iter()
+                            .find(|(key, _)| key.eq_ignore_ascii_case(field))
+                    })
+            })
+            .and_then(|(_, value)| value.scalar_text())
             .unwrap_or_default()
     };
-    let name = text("name");
-    let pattern = regex::Regex::new(&format!("^{name}(@sha256)?(:[\\w][\\w.-]{{0,127}})?$"))
-        .map_err(|error| {
-            BuildError::transform(format!(
-                "image name `{name}` is not a valid pattern: {error}"
-            ))
-        })?;
     Ok(ImageRule {
-        name,
+        name: text("name"),
         new_name: text("newName"),
         new_tag: text("newTag"),
         digest: text("digest"),
-        pattern,
     })
 }
 
@@ -394,10 +396,10 @@ fn rewrite_image(rule: &ImageRule, field: &mut Value) {
     let Some(current) = field.as_str() else {
         return;
     };
-    if !rule.pattern.is_match(current) {
+    let (mut name, mut tag, mut digest) = split_image(current);
+    if name != rule.name {
         return;
     }
-    let (mut name, mut tag, mut digest) = split_image(current);
     if !rule.new_name.is_empty() {
         name = rule.new_name.clone();
     }
