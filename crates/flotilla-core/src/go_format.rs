@@ -308,7 +308,9 @@ fn go_integer_radix(digits: &str) -> Option<(u32, &str)> {
     if digits.is_empty() {
         return None;
     }
-    let lower = |prefix: &str| digits.len() > 2 && digits[..2].eq_ignore_ascii_case(prefix);
+    let lower = |prefix: &str| {
+        digits.len() > 2 && digits.as_bytes()[..2].eq_ignore_ascii_case(prefix.as_bytes())
+    };
     if lower("0x") {
         Some((16, &digits[2..]))
     } else if lower("0o") {
