@@ -193,10 +193,13 @@ impl Builder<'_> {
         }
         let path = self.resolve_file(kustomization, entry).map_err(context)?;
         let loaded = load_resource_file(&path).map_err(context)?;
-        for resource in loaded {
-            accumulator.resources.append(resource).map_err(|error| {
-                BuildError::transform(format!("merging resources from `{entry}`: {error}"))
-            })?;
+        {
+            accumulator
+                .resources
+                .append_all(ResMap { resources: loaded })
+                .map_err(|error| {
+                    BuildError::transform(format!("merging resources from `{entry}`: {error}"))
+                })?;
         }
         Ok(())
     }

@@ -373,18 +373,7 @@ fn parse_env_file(text: &str, path: &Path) -> Result<Vec<(String, String)>> {
 /// Adds a generated resource according to its behaviour (kustomize's `appendReplaceOrMerge`).
 pub fn absorb_generated(resources: &mut ResMap, mut generated: Resource) -> Result<()> {
     let id = generated.current_id();
-    let matches: Vec<usize> = resources
-        .resources
-        .iter()
-        .enumerate()
-        .filter(|(_, existing)| {
-            existing
-                .all_ids()
-                .iter()
-                .any(|existing_id| existing_id.same_as(&id))
-        })
-        .map(|(index, _)| index)
-        .collect();
+    let matches = resources.find_by_any_id(&id);
     let behavior = generated.behavior.unwrap_or_default();
     match matches.as_slice() {
         [] => match behavior {

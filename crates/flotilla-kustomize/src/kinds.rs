@@ -1,8 +1,6 @@
 //! What kustomize knows about kinds without a cluster: which are cluster-scoped (from the
 //! Kubernetes schema it embeds) and the legacy output order.
 
-use std::cmp::Ordering;
-
 use crate::resource::{Gvk, ResId};
 
 /// Cluster-scoped kinds of the Kubernetes API kustomize embeds, by group.
@@ -112,32 +110,21 @@ fn gvk_sort_string(gvk: &Gvk) -> String {
     format!("{group}_{version}_{kind}")
 }
 
-/// kustomize's legacy order of two resources, with optional custom first and last kind lists.
-pub fn legacy_compare_with(
-    a: &ResId,
-    b: &ResId,
+/// kustomize's legacy order as a sort key: kind rank (its first and last lists, or custom
+/// ones), then `group_version_kind`, then namespace and name.
+pub fn legacy_sort_key(
+    id: &ResId,
     first: Option<&[String]>,
     last: Option<&[String]>,
-) -> Ordering {
-    if a.gvk != b.gvk {
-        let (rank_a, rank_b) = (
-            kind_rank(&a.gvk.kind, first, last),
-            kind_rank(&b.gvk.kind, first, last),
-        );
-        if rank_a != rank_b {
-            return rank_a.cmp(&rank_b);
-        }
-        return gvk_sort_string(&a.gvk).cmp(&gvk_sort_string(&b.gvk));
-    }
-    let key = |id: &ResId| {
-        let namespace = if id.gvk.is_cluster_scoped() {
-            "_non_namespaceable_".to_string()
-        } else if id.namespace.is_empty() || id.namespace == "default" {
-            "default".to_string()
-        } else {
-            id.namespace.clone()
-        };
-        format!("{}|{}|{}", gvk_sort_string(&id.gvk), namespace, id.name)
+) -> (i64, String, String) {
+    let gvk = gvk_sort_string(&id.gvk);
+    let namespace = if id.gvk.is_cluster_scoped() {
+        "_non_namespaceable_"
+    } else if id.namespace.is_empty() || id.namespace == "default" {
+        "default"
+    } else {
+        &id.namespace
     };
-    key(a).cmp(&key(b))
+    let full = format!("{gvk}|{namespace}|{}", id.name);
+    (kind_rank(&id.gvk.kind, first, last), gvk, full)
 }

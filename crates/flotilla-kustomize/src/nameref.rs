@@ -3,7 +3,7 @@
 //! the object's final name, following kustomize's selection rules when several objects once had
 //! the referenced name.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 
 use flotilla_core::Value;
 
@@ -12,83 +12,133 @@ use crate::error::{BuildError, Result};
 use crate::fieldspec::{visit_fields, FieldSpec};
 use crate::resource::{Gvk, ResMap, Resource};
 
+/// The resources a reference may resolve to, indexed by every earlier name they had.
+struct Candidates<'a> {
+    all: &'a [Resource],
+    by_previous_name: HashMap<&'a str, Vec<usize>>,
+}
+
+impl<'a> Candidates<'a> {
+    fn new(all: &'a [Resource]) -> Self {
+        let mut by_previous_name: HashMap<&'a str, Vec<usize>> = HashMap::new();
+        for (index, resource) in all.iter().enumerate() {
+            let mut names: Vec<&str> = resource
+                .previous_ids
+                .iter()
+                .map(|id| id.name.as_str())
+                .collect();
+            names.sort_unstable();
+            names.dedup();
+            for name in names {
+                by_previous_name.entry(name).or_default().push(index);
+            }
+        }
+        Candidates {
+            all,
+            by_previous_name,
+        }
+    }
+
+    /// Resources once named `old_name` that `referrer` could reference (kustomize's
+    /// `SubsetThatCouldBeReferencedByResource`), in build order.
+    fn named(&self, old_name: &str, referrer: &Resource) -> Vec<&'a Resource> {
+        let Some(indexes) = self.by_previous_name.get(old_name) else {
+            return Vec::new();
+        };
+        let referrer_id = referrer.current_id();
+        let referrer_cluster_scoped = referrer_id.gvk.is_cluster_scoped();
+        let binding_namespaces = role_binding_namespaces(referrer);
+        indexes
+            .iter()
+            .map(|index| &self.all[*index])
+            .filter(|candidate| {
+                if referrer_cluster_scoped {
+                    return true;
+                }
+                let id = candidate.current_id();
+                id.gvk.is_cluster_scoped()
+                    || crate::resource::namespaces_equal(&id.namespace, &referrer_id.namespace)
+                    || binding_namespaces
+                        .iter()
+                        .any(|namespace| namespace == candidate.namespace())
+            })
+            .collect()
+    }
+}
+
+/// Namespaces of the ServiceAccount subjects of a RoleBinding: objects there may be referenced
+/// from the binding's own namespace.
+fn role_binding_namespaces(referrer: &Resource) -> Vec<String> {
+    if referrer.kind() != "RoleBinding" {
+        return Vec::new();
+    }
+    referrer
+        .object
+        .get_path(&["subjects"])
+        .and_then(Value::as_sequence)
+        .map(|subjects| {
+            subjects
+                .iter()
+                .filter(|subject| subject.get_str(&["kind"]) == Some("ServiceAccount"))
+                .filter_map(|subject| subject.get_str(&["namespace"]).map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Fixes every name reference in `resources`.
 pub fn fix_name_references(resources: &mut ResMap, config: &TransformerConfig) -> Result<()> {
-    // (referrer index, field spec, target gvk) in kustomize's order.
-    let mut work: Vec<(usize, FieldSpec, Gvk)> = Vec::new();
-    let mut seen: HashSet<(usize, String, Gvk, Gvk)> = HashSet::new();
-    let mut referrer_order: Vec<usize> = Vec::new();
+    // Per referrer, the (field spec, referenced kind) pairs that apply, in configuration order.
+    let original_gvks: Vec<Gvk> = resources
+        .iter()
+        .map(|resource| resource.original_id().gvk)
+        .collect();
+    let mut work: Vec<Vec<(&FieldSpec, &Gvk)>> = vec![Vec::new(); resources.len()];
     for NameBackReference {
         gvk: target,
         referrers,
     } in &config.name_reference
     {
         for spec in referrers {
-            for (index, resource) in resources.resources.iter().enumerate() {
-                if !spec.applies_to(&resource.original_id().gvk) {
+            for (index, gvk) in original_gvks.iter().enumerate() {
+                if !spec.applies_to(gvk) {
                     continue;
                 }
-                if !seen.insert((index, spec.path.clone(), spec.gvk.clone(), target.clone())) {
-                    continue;
+                let duplicate = work[index]
+                    .iter()
+                    .any(|(seen, seen_target)| seen.same_target(spec) && *seen_target == target);
+                if !duplicate {
+                    work[index].push((spec, target));
                 }
-                if !referrer_order.contains(&index) {
-                    referrer_order.push(index);
-                }
-                work.push((index, spec.clone(), target.clone()));
             }
         }
     }
     let snapshot: Vec<Resource> = resources.resources.clone();
-    for referrer_index in referrer_order {
-        let candidates = candidates_for(&snapshot, &snapshot[referrer_index]);
-        for (index, spec, target) in work.iter().filter(|(index, _, _)| *index == referrer_index) {
-            let referrer_snapshot = &snapshot[*index];
-            let resource = &mut resources.resources[*index];
+    let candidates = Candidates::new(&snapshot);
+    for (index, specs) in work.into_iter().enumerate() {
+        if specs.is_empty() {
+            continue;
+        }
+        let referrer_snapshot = &snapshot[index];
+        let resource = &mut resources.resources[index];
+        let mut object = std::mem::take(&mut resource.object);
+        let mut result = Ok(());
+        for (spec, target) in specs {
             let spec_for_walk = FieldSpec {
                 create: false,
                 ..spec.clone()
             };
-            let mut object = std::mem::take(&mut resource.object);
-            let result = visit_fields(&mut object, &spec_for_walk, &mut |field| {
+            result = visit_fields(&mut object, &spec_for_walk, &mut |field| {
                 update_field(field, spec, target, referrer_snapshot, &candidates)
             });
-            resource.object = object;
-            result?;
-        }
-    }
-    Ok(())
-}
-
-/// kustomize's `SubsetThatCouldBeReferencedByResource`.
-fn candidates_for<'a>(all: &'a [Resource], referrer: &Resource) -> Vec<&'a Resource> {
-    let referrer_id = referrer.current_id();
-    if referrer_id.gvk.is_cluster_scoped() {
-        return all.iter().collect();
-    }
-    let mut binding_namespaces: HashSet<String> = HashSet::new();
-    if referrer.kind() == "RoleBinding" {
-        if let Some(subjects) = referrer
-            .object
-            .get_path(&["subjects"])
-            .and_then(Value::as_sequence)
-        {
-            for subject in subjects {
-                if subject.get_str(&["kind"]) == Some("ServiceAccount") {
-                    if let Some(namespace) = subject.get_str(&["namespace"]) {
-                        binding_namespaces.insert(namespace.to_string());
-                    }
-                }
+            if result.is_err() {
+                break;
             }
         }
+        resource.object = object;
+        result?;
     }
-    all.iter()
-        .filter(|candidate| {
-            let id = candidate.current_id();
-            id.gvk.is_cluster_scoped()
-                || crate::resource::namespaces_equal(&id.namespace, &referrer_id.namespace)
-                || binding_namespaces.contains(candidate.namespace())
-        })
-        .collect()
+    Ok(())
 }
 
 fn update_field(
@@ -96,11 +146,12 @@ fn update_field(
     spec: &FieldSpec,
     target: &Gvk,
     referrer: &Resource,
-    candidates: &[&Resource],
+    candidates: &Candidates<'_>,
 ) -> Result<()> {
     match field {
         Value::String(name) => {
-            if let Some(referral) = select_referral(name, spec, target, referrer, candidates)? {
+            let named = candidates.named(name, referrer);
+            if let Some(referral) = select_referral(name, spec, target, referrer, &named)? {
                 *name = referral.name().to_string();
             }
             Ok(())
@@ -136,8 +187,9 @@ fn update_field(
                 )));
             };
             let namespace_filter = mapping.get("namespace").and_then(Value::scalar_text);
+            let named = candidates.named(&old_name, referrer);
             let filtered: Vec<&Resource> = match &namespace_filter {
-                Some(namespace) => candidates
+                Some(namespace) => named
                     .iter()
                     .copied()
                     .filter(|candidate| {
@@ -147,7 +199,7 @@ fn update_field(
                         )
                     })
                     .collect(),
-                None => candidates.to_vec(),
+                None => named,
             };
             let Some(referral) = select_referral(&old_name, spec, target, referrer, &filtered)?
             else {

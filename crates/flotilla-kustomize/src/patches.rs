@@ -121,18 +121,7 @@ fn apply_smp_by_id(
             .unwrap_or("")
             .to_string(),
     };
-    let matches: Vec<usize> = resources
-        .resources
-        .iter()
-        .enumerate()
-        .filter(|(_, resource)| {
-            resource
-                .all_ids()
-                .iter()
-                .any(|existing| existing.same_as(&id))
-        })
-        .map(|(index, _)| index)
-        .collect();
+    let matches = resources.find_by_any_id(&id);
     match matches.as_slice() {
         [index] => apply_smp_at(*index, patch, schema, resources, PatchOptions::default()),
         [] => Err(BuildError::transform(format!(

@@ -333,12 +333,51 @@ impl ResMap {
         Ok(())
     }
 
-    /// Appends every resource of `other`.
+    /// Appends every resource of `other`; an id already present (or repeated in `other`) is an
+    /// error. Linear in the sizes of both maps.
     pub fn append_all(&mut self, other: ResMap) -> Result<()> {
+        fn key(resource: &Resource) -> (Gvk, String, String) {
+            let namespace = match resource.namespace() {
+                "" => "default".to_string(),
+                other => other.to_string(),
+            };
+            (resource.gvk(), resource.name().to_string(), namespace)
+        }
+        let mut seen: std::collections::HashSet<(Gvk, String, String)> =
+            self.resources.iter().map(key).collect();
         for resource in other.resources {
-            self.append(resource)?;
+            if !seen.insert(key(&resource)) {
+                return Err(BuildError::transform(format!(
+                    "may not add resource with an already registered id: {}",
+                    resource.current_id()
+                )));
+            }
+            self.resources.push(resource);
         }
         Ok(())
+    }
+
+    /// Indexes of resources that have, or once had, `id` (kustomize's
+    /// `GetMatchingResourcesByAnyId`). Compares names first, without allocating.
+    pub fn find_by_any_id(&self, id: &ResId) -> Vec<usize> {
+        self.resources
+            .iter()
+            .enumerate()
+            .filter(|(_, resource)| {
+                resource.name() == id.name
+                    || resource
+                        .previous_ids
+                        .iter()
+                        .any(|previous| previous.name == id.name)
+            })
+            .filter(|(_, resource)| {
+                resource
+                    .all_ids()
+                    .iter()
+                    .any(|existing| existing.same_as(id))
+            })
+            .map(|(index, _)| index)
+            .collect()
     }
 
     /// Indexes of resources whose current id matches.

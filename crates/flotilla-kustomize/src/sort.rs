@@ -4,7 +4,7 @@
 use flotilla_core::Value;
 
 use crate::error::Result;
-use crate::kinds::legacy_compare_with;
+use crate::kinds::legacy_sort_key;
 use crate::kustomization::Kustomization;
 use crate::resource::ResMap;
 
@@ -46,12 +46,7 @@ pub fn apply_sort_options(kustomization: &Kustomization, resources: &mut ResMap)
 }
 
 fn sort_legacy(resources: &mut ResMap, first: Option<Vec<String>>, last: Option<Vec<String>>) {
-    resources.resources.sort_by(|a, b| {
-        legacy_compare_with(
-            &a.current_id(),
-            &b.current_id(),
-            first.as_deref(),
-            last.as_deref(),
-        )
+    resources.resources.sort_by_cached_key(|resource| {
+        legacy_sort_key(&resource.current_id(), first.as_deref(), last.as_deref())
     });
 }
