@@ -143,3 +143,23 @@ fn corpus_matches_kubectl_kustomize() {
         fixed.join("\n")
     );
 }
+
+/// Layouts GitOps repositories use (`tests/realworld/`): all must match kubectl exactly.
+#[test]
+fn realworld_layouts_match_kubectl_kustomize() {
+    let cases_dir = crate_dir().join("tests/realworld");
+    let mut failures = Vec::new();
+    let mut count = 0;
+    for entry in std::fs::read_dir(&cases_dir).expect("tests/realworld exists") {
+        let path = entry.expect("directory entry").path();
+        if !path.is_dir() {
+            continue;
+        }
+        count += 1;
+        if let Outcome::Fail(reason) = check(&path) {
+            failures.push(format!("{}: {reason}", path.display()));
+        }
+    }
+    assert!(count >= 5, "expected the real-world cases, found {count}");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
