@@ -16,7 +16,7 @@ use crate::config::TransformerConfig;
 use crate::error::{BuildError, Result};
 use crate::kustomization::{Kustomization, KustomizationKind};
 use crate::loader::{self, Fetcher, LoadRestrictor};
-use crate::resource::{ResMap, Resource};
+use crate::resource::{IdIndex, ResMap, Resource};
 use crate::{generators, nameref, plugins, sort, transformers, vars};
 
 /// Options of a build, as `kustomize build` flags.
@@ -123,8 +123,13 @@ impl Builder<'_> {
                 ),
             });
         }
+        let mut ids = IdIndex::of(&accumulator.resources);
         for entry in kustomization.resources()? {
-            self.accumulate_resource_entry(kustomization, &entry, accumulator)?;
+            let added = self.accumulate_resource_entry(kustomization, &entry, accumulator)?;
+            ids.admit(&added).map_err(|error| {
+                BuildError::transform(format!("merging resources from `{entry}`: {error}"))
+            })?;
+            accumulator.resources.resources.extend(added.resources);
         }
         let mut config = TransformerConfig::default();
         for file in kustomization.string_list("configurations")? {
@@ -161,13 +166,14 @@ impl Builder<'_> {
     }
 
     /// A `resources:` entry: a file of manifests, a directory holding a kustomization, or a
-    /// remote base.
+    /// remote base. Returns the resources it adds (merging its configuration and vars into the
+    /// accumulator); the caller checks their ids.
     fn accumulate_resource_entry(
         &mut self,
         kustomization: &Kustomization,
         entry: &str,
         accumulator: &mut Accumulator,
-    ) -> Result<()> {
+    ) -> Result<ResMap> {
         let context = |error: BuildError| {
             BuildError::transform(format!("accumulating resources from `{entry}`: {error}"))
         };
@@ -193,15 +199,7 @@ impl Builder<'_> {
         }
         let path = self.resolve_file(kustomization, entry).map_err(context)?;
         let loaded = load_resource_file(&path).map_err(context)?;
-        {
-            accumulator
-                .resources
-                .append_all(ResMap { resources: loaded })
-                .map_err(|error| {
-                    BuildError::transform(format!("merging resources from `{entry}`: {error}"))
-                })?;
-        }
-        Ok(())
+        Ok(ResMap { resources: loaded })
     }
 
     fn accumulate_directory(
@@ -209,7 +207,7 @@ impl Builder<'_> {
         dir: &Path,
         accumulator: &mut Accumulator,
         entry: &str,
-    ) -> Result<()> {
+    ) -> Result<ResMap> {
         let sub = load_kustomization(dir)?;
         if sub.kind == KustomizationKind::Component {
             return Err(sub.invalid(format!(
@@ -222,15 +220,9 @@ impl Builder<'_> {
         };
         self.accumulate_target(&sub, &mut sub_accumulator)
             .map_err(|error| error.within(sub.path.clone()))?;
-        accumulator
-            .resources
-            .append_all(sub_accumulator.resources)
-            .map_err(|error| {
-                BuildError::transform(format!("merging resources from `{entry}`: {error}"))
-            })?;
         accumulator.config.merge(&sub_accumulator.config)?;
         vars::absorb_vars(accumulator, sub_accumulator.vars)?;
-        Ok(())
+        Ok(sub_accumulator.resources)
     }
 
     fn accumulate_component(

@@ -78,20 +78,32 @@ impl FieldSpec {
 }
 
 /// Appends `additions` to `specs`, skipping exact duplicates; a spec for the same gvk and path
-/// with a different `create` is an error, as kustomize's merge has it.
+/// with a different `create` is an error, as kustomize's merge has it. Linear in both lists.
 pub fn merge_field_specs(specs: &mut Vec<FieldSpec>, additions: &[FieldSpec]) -> Result<()> {
+    if additions.is_empty() {
+        return Ok(());
+    }
+    let mut index: std::collections::HashMap<(&Gvk, &str), bool> = specs
+        .iter()
+        .map(|spec| ((&spec.gvk, spec.path.as_str()), spec.create))
+        .collect();
+    let mut new_specs = Vec::new();
     for addition in additions {
-        match specs.iter().find(|existing| existing.same_target(addition)) {
-            Some(existing) if existing.create != addition.create => {
+        match index.get(&(&addition.gvk, addition.path.as_str())) {
+            Some(create) if *create != addition.create => {
                 return Err(BuildError::transform(format!(
                     "conflicting fieldspecs: path `{}` for kind `{}` is given with create true and false",
                     addition.path, addition.gvk.kind
                 )))
             }
             Some(_) => {}
-            None => specs.push(addition.clone()),
+            None => {
+                index.insert((&addition.gvk, addition.path.as_str()), addition.create);
+                new_specs.push(addition.clone());
+            }
         }
     }
+    specs.extend(new_specs);
     Ok(())
 }
 

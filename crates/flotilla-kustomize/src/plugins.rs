@@ -226,7 +226,11 @@ fn run_transformer_config(
                 .get_path(&["imageTag"])
                 .cloned()
                 .unwrap_or(Value::Null);
-            transformers::update_images(resources, &image, &config_field_specs(config)?)
+            transformers::update_images(
+                resources,
+                std::slice::from_ref(&image),
+                &config_field_specs(config)?,
+            )
         }
         "ReplicaCountTransformer" => {
             let name = text(&["replica", "name"]);

@@ -336,24 +336,8 @@ impl ResMap {
     /// Appends every resource of `other`; an id already present (or repeated in `other`) is an
     /// error. Linear in the sizes of both maps.
     pub fn append_all(&mut self, other: ResMap) -> Result<()> {
-        fn key(resource: &Resource) -> (Gvk, String, String) {
-            let namespace = match resource.namespace() {
-                "" => "default".to_string(),
-                other => other.to_string(),
-            };
-            (resource.gvk(), resource.name().to_string(), namespace)
-        }
-        let mut seen: std::collections::HashSet<(Gvk, String, String)> =
-            self.resources.iter().map(key).collect();
-        for resource in other.resources {
-            if !seen.insert(key(&resource)) {
-                return Err(BuildError::transform(format!(
-                    "may not add resource with an already registered id: {}",
-                    resource.current_id()
-                )));
-            }
-            self.resources.push(resource);
-        }
+        IdIndex::of(self).admit(&other)?;
+        self.resources.extend(other.resources);
         Ok(())
     }
 
@@ -388,5 +372,40 @@ impl ResMap {
             .filter(|(_, resource)| resource.current_id().same_as(id))
             .map(|(index, _)| index)
             .collect()
+    }
+}
+
+/// The current ids of a growing set of resources, for kustomize's "already registered id"
+/// check in linear time while a kustomization's resources accumulate.
+pub struct IdIndex {
+    seen: std::collections::HashSet<(Gvk, String, String)>,
+}
+
+impl IdIndex {
+    fn key(resource: &Resource) -> (Gvk, String, String) {
+        let namespace = match resource.namespace() {
+            "" => "default".to_string(),
+            other => other.to_string(),
+        };
+        (resource.gvk(), resource.name().to_string(), namespace)
+    }
+
+    pub fn of(resources: &ResMap) -> Self {
+        IdIndex {
+            seen: resources.iter().map(Self::key).collect(),
+        }
+    }
+
+    /// Records the ids of `incoming`; fails on the first one already recorded.
+    pub fn admit(&mut self, incoming: &ResMap) -> Result<()> {
+        for resource in incoming.iter() {
+            if !self.seen.insert(Self::key(resource)) {
+                return Err(BuildError::transform(format!(
+                    "may not add resource with an already registered id: {}",
+                    resource.current_id()
+                )));
+            }
+        }
+        Ok(())
     }
 }

@@ -14,6 +14,8 @@ pub struct Selector {
     version: String,
     kind: String,
     name: Option<regex::Regex>,
+    /// The name when it has no regular-expression syntax, compared as a string.
+    literal_name: Option<String>,
     namespace: Option<regex::Regex>,
     label_selector: Vec<Requirement>,
     annotation_selector: Vec<Requirement>,
@@ -142,6 +144,12 @@ impl Selector {
             version: text("version"),
             kind: text("kind"),
             name: anchored(&text("name"), "name")?,
+            literal_name: Some(text("name")).filter(|name| {
+                !name.is_empty()
+                    && name
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            }),
             namespace: anchored(&text("namespace"), "namespace")?,
             label_selector: parse_requirements(&text("labelSelector"))?,
             annotation_selector: parse_requirements(&text("annotationSelector"))?,
@@ -152,6 +160,16 @@ impl Selector {
     pub fn select(&self, resources: &ResMap) -> Result<Vec<usize>> {
         let mut selected = Vec::new();
         for (index, resource) in resources.iter().enumerate() {
+            // Cheap checks first: the kind, and a literal name, without building ids.
+            if !self.kind.is_empty() && self.kind != resource.kind() {
+                continue;
+            }
+            if let Some(literal) = &self.literal_name {
+                let original = resource.previous_ids.first().map(|id| id.name.as_str());
+                if resource.name() != literal && original != Some(literal.as_str()) {
+                    continue;
+                }
+            }
             let current = resource.current_id();
             let original = resource.original_id();
             if let Some(namespace) = &self.namespace {

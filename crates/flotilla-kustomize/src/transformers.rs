@@ -101,9 +101,9 @@ pub fn run_builtin_transformers(
     }
     let mut images: Vec<Value> = kustomization.list("images").to_vec();
     images.extend(kustomization.list("imageTags").iter().cloned());
-    for image in &images {
+    if !images.is_empty() {
         let specs = accumulator.config.images.clone();
-        update_images(&mut accumulator.resources, image, &specs)?;
+        update_images(&mut accumulator.resources, &images, &specs)?;
     }
     for entry in kustomization.list("replacements") {
         replacements::replacement_entry(dir, entry, options, &mut accumulator.resources)?;
@@ -427,7 +427,7 @@ fn rewrite_image(rule: &ImageRule, field: &mut Value) {
 
 /// Walks every `containers` and `initContainers` list anywhere in the object (kustomize's
 /// legacy image filter, which reaches custom resources too).
-fn rewrite_images_everywhere(rule: &ImageRule, node: &mut Value) {
+fn rewrite_images_everywhere(rewrite: &dyn Fn(&mut Value), node: &mut Value) {
     match node {
         Value::Mapping(mapping) => {
             for (key, value) in mapping.iter_mut() {
@@ -437,40 +437,50 @@ fn rewrite_images_everywhere(rule: &ImageRule, node: &mut Value) {
                             if let Some(image) =
                                 item.as_mapping_mut().and_then(|m| m.get_mut("image"))
                             {
-                                rewrite_image(rule, image);
+                                rewrite(image);
                             }
                         }
                         continue;
                     }
                 }
-                rewrite_images_everywhere(rule, value);
+                rewrite_images_everywhere(rewrite, value);
             }
         }
         Value::Sequence(items) => {
             for item in items.iter_mut() {
-                rewrite_images_everywhere(rule, item);
+                rewrite_images_everywhere(rewrite, item);
             }
         }
         _ => {}
     }
 }
 
-/// The image tag transformer for one `images:` entry.
-pub fn update_images(resources: &mut ResMap, image: &Value, specs: &[FieldSpec]) -> Result<()> {
-    let rule = image_rule(image)?;
-    if rule.name.is_empty() {
+/// The image tag transformer for `images:` entries, applied in order. All rules are applied to
+/// each image field in one walk per resource: the same result as one pass per rule, because a
+/// rule only rewrites image fields and re-applying a rule to its own result changes nothing.
+pub fn update_images(resources: &mut ResMap, images: &[Value], specs: &[FieldSpec]) -> Result<()> {
+    let rules: Vec<ImageRule> = images.iter().map(image_rule).collect::<Result<_>>()?;
+    if rules.iter().any(|rule| rule.name.is_empty()) {
         return Err(BuildError::transform("an `images` entry needs a `name`"));
     }
+    let specs: Vec<FieldSpec> = specs
+        .iter()
+        .map(|spec| FieldSpec {
+            create: false,
+            ..spec.clone()
+        })
+        .collect();
+    let apply_all = |field: &mut Value| {
+        for rule in &rules {
+            rewrite_image(rule, field);
+        }
+    };
     for resource in resources.iter_mut() {
-        rewrite_images_everywhere(&rule, &mut resource.object);
+        rewrite_images_everywhere(&apply_all, &mut resource.object);
         let gvk = resource.gvk();
         for spec in specs.iter().filter(|spec| spec.applies_to(&gvk)) {
-            let spec = FieldSpec {
-                create: false,
-                ..spec.clone()
-            };
-            visit_fields(&mut resource.object, &spec, &mut |field| {
-                rewrite_image(&rule, field);
+            visit_fields(&mut resource.object, spec, &mut |field| {
+                apply_all(field);
                 Ok(())
             })?;
         }
