@@ -6,10 +6,12 @@
 //! - `strategic`: strategic merge patch exactly as `kubectl kustomize` (v5.5) applies it.
 //! - `json_patch`: JSON patch (RFC 6902) with the semantics of the library kustomize uses.
 //! - `merge_patch`: JSON merge patch (RFC 7386).
+//! - `kustomize`: the steps kustomize's `patches:` transformer adds around them that change results.
 //!
 //! This crate does no I/O.
 
 pub mod json_patch;
+pub mod kustomize;
 pub mod merge_patch;
 pub mod schema;
 pub mod strategic;

@@ -10,7 +10,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use flotilla_core::{parse_documents, write_document, Value};
-use flotilla_patch::{json_patch, merge_patch, strategic_merge, MergeOutcome, Schema};
+use flotilla_patch::{json_patch, kustomize, merge_patch, strategic_merge, MergeOutcome, Schema};
 
 fn cases_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases")
@@ -59,6 +59,12 @@ fn run_case(kind: &str, dir: &Path) -> Option<String> {
             } else {
                 Schema::builtin()
             };
+            // kustomize selects the target by `target:` when the patch has no apiVersion.
+            let patch = if patch.get_path(&["apiVersion"]).is_none() {
+                kustomize::targeted_strategic_patch(&patch, &target)
+            } else {
+                patch
+            };
             match strategic_merge(&target, &patch, schema) {
                 Ok(MergeOutcome::Merged(value)) => Ok(Some(value)),
                 Ok(MergeOutcome::Deleted) => Ok(None),
@@ -66,7 +72,10 @@ fn run_case(kind: &str, dir: &Path) -> Option<String> {
             }
         }
         "json6902" => json_patch(&target, &patch)
-            .map(Some)
+            .map(|mut value| {
+                kustomize::after_json_patch(&mut value);
+                Some(value)
+            })
             .map_err(|e| e.to_string()),
         "merge" => Ok(Some(merge_patch(&target, &patch))),
         other => return Some(format!("unknown case kind {other}")),
