@@ -41,7 +41,18 @@ enum Expected {
 /// Runs one case and returns a description of the difference, if any.
 fn run_case(kind: &str, dir: &Path) -> Option<String> {
     let target = single_document(&dir.join("target.yaml"));
-    let patch = single_document(&dir.join("patch.yaml"));
+    let patch = if kind == "json6902" {
+        let text = read(&dir.join("patch.yaml"));
+        match flotilla_patch::parse_json_patch(&text) {
+            Ok(patch) => patch,
+            Err(error) => {
+                return (!dir.join("expected-error.txt").exists())
+                    .then(|| format!("unexpected error: {error}"))
+            }
+        }
+    } else {
+        single_document(&dir.join("patch.yaml"))
+    };
     let expected = if dir.join("expected.yaml").exists() {
         Expected::Output(read(&dir.join("expected.yaml")))
     } else if dir.join("expected-error.txt").exists() {
