@@ -1,6 +1,8 @@
 //! What kustomize's `patches:` transformer does around the patch functions, where it changes
 //! the result: small, separately callable steps for the renderer.
 //!
+//! - A JSON 6902 patch goes through JSON, where numbers are float64: integers beyond 2^53
+//!   come back rounded.
 //! - After a JSON 6902 patch, kustomize re-sets `metadata.annotations` from their text: every
 //!   value becomes a string (`true` → `"true"`, `1.50` → `"1.5"`, `null` → `"null"`, a
 //!   collection → `""`), and an empty annotations mapping disappears. Labels are left alone.
@@ -8,7 +10,7 @@
 //!   name), kustomize copies the patch and re-sets the copy's `metadata.labels` and
 //!   `metadata.annotations` the same way, and gives it the target's `apiVersion`.
 
-use flotilla_core::{Mapping, Value};
+use flotilla_core::{Mapping, Number, Value};
 
 /// `metadata.<field>` rewritten as kustomize's `SetLabels`/`SetAnnotations` write it.
 fn restring_metadata_map(resource: &mut Value, field: &str) {
@@ -44,10 +46,32 @@ fn text_value(value: &Value) -> Value {
     }
 }
 
-/// Applies what kustomize does to a resource right after a JSON 6902 patch: annotations become
-/// strings.
+/// Applies what kustomize does to a resource right after a JSON 6902 patch: the resource went
+/// through JSON with every number a float64 (integers beyond 2^53 lose precision), and
+/// annotations become strings.
 pub fn after_json_patch(resource: &mut Value) {
+    numbers_through_float64(resource);
     restring_metadata_map(resource, "annotations");
+}
+
+/// Integers too large for a float64 to hold exactly become the float64 nearest to them.
+fn numbers_through_float64(value: &mut Value) {
+    const EXACT: u64 = 1 << 53;
+    match value {
+        Value::Number(Number::Int(i)) if i.unsigned_abs() > EXACT => {
+            *value = Value::Number(Number::Float(*i as f64));
+        }
+        Value::Number(Number::Uint(u)) if *u > EXACT => {
+            *value = Value::Number(Number::Float(*u as f64));
+        }
+        Value::Sequence(items) => items.iter_mut().for_each(numbers_through_float64),
+        Value::Mapping(mapping) => {
+            for (_, item) in mapping.iter_mut() {
+                numbers_through_float64(item);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// The patch kustomize actually merges into `target` when a strategic merge patch is applied
