@@ -13,7 +13,8 @@
 //!   ones, and a target item lacking one of the keys (a port without `protocol`) replaces the
 //!   items sharing its other key values: kyaml's quirks, reproduced.
 //! - Directives `$patch: delete|replace|merge` on a mapping or as a list item are honoured and
-//!   removed; `$patch: delete` on the resource deletes it. `$retainKeys`,
+//!   removed; `$patch: delete` on the resource deletes it, `$patch: replace` on the resource
+//!   leaves it unchanged (kustomize drops the replacement). `$retainKeys`,
 //!   `$setElementOrder/…` and `$deleteFromPrimitiveList/…` are not directives for kyaml: they
 //!   are copied into the result like any other field.
 //!
@@ -67,7 +68,9 @@ pub fn strategic_merge(
     let mut path = Vec::new();
     match merger.walk(Some(target), Some(patch), None, &mut path)? {
         None => Ok(MergeOutcome::Deleted),
-        Some(result) => Ok(MergeOutcome::Merged(merger.tree.export(result))),
+        // kustomize keeps the target node, merged in place, not the node the merge returns:
+        // they differ only for `$patch: replace` on the whole resource, which so changes nothing.
+        Some(_) => Ok(MergeOutcome::Merged(merger.tree.export(target))),
     }
 }
 
