@@ -10,6 +10,32 @@
 //! - `kustomize`: the steps kustomize's `patches:` transformer adds around them that change results.
 //!
 //! This crate does no I/O.
+//!
+//! ```
+//! use flotilla_core::parse_single_document;
+//! use flotilla_patch::{json_patch, parse_json_patch, strategic_merge, MergeOutcome, Schema};
+//!
+//! let target = parse_single_document(
+//!     "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n  - name: a\n    image: a:1\n",
+//! )?;
+//! let patch = parse_single_document(
+//!     "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n  - name: b\n    image: b:1\n",
+//! )?;
+//! let MergeOutcome::Merged(merged) = strategic_merge(&target, &patch, Schema::builtin())? else {
+//!     unreachable!("the patch does not delete the pod")
+//! };
+//! // Containers merge by name; the patch's new container comes first, as in kustomize.
+//! let names: Vec<_> = merged.get_path(&["spec", "containers"]).and_then(|c| c.as_sequence())
+//!     .map(|c| c.iter().filter_map(|c| c.get_str(&["name"])).collect())
+//!     .unwrap_or_default();
+//! assert_eq!(names, ["b", "a"]);
+//!
+//! let operations = parse_json_patch("- op: replace\n  path: /spec/containers/0/image\n  value: b:2\n")?;
+//! let patched = json_patch(&merged, &operations)?;
+//! assert_eq!(patched.get_path(&["spec", "containers"]).and_then(|c| c.as_sequence())
+//!     .and_then(|c| c[0].get_str(&["image"])), Some("b:2"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 pub mod json_patch;
 pub mod json_patch_text;
