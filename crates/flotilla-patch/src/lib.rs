@@ -6,7 +6,7 @@
 //! - `strategic`: strategic merge patch exactly as `kubectl kustomize` (v5.5) applies it.
 //! - `json_patch`: JSON patch (RFC 6902) with the semantics of the library kustomize uses.
 //! - `json_patch_text`: reading a JSON patch's text as kustomize does (YAML 1.1 rules for YAML).
-//! - `merge_patch`: JSON merge patch (RFC 7386).
+//! - `merge_patch`: JSON merge patch (RFC 7386) as the Kubernetes tools apply it.
 //! - `kustomize`: the steps kustomize's `patches:` transformer adds around them that change results.
 //!
 //! This crate does no I/O.
