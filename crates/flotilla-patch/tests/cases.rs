@@ -10,7 +10,10 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use flotilla_core::{parse_documents, write_document, Value};
-use flotilla_patch::{json_patch, kustomize, merge_patch, strategic_merge, MergeOutcome, Schema};
+use flotilla_patch::{
+    json_patch, kustomize, merge_patch, server_strategic_merge, strategic_merge, MergeOutcome,
+    Schema,
+};
 
 fn cases_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases")
@@ -89,6 +92,9 @@ fn run_case(kind: &str, dir: &Path) -> Option<String> {
             })
             .map_err(|e| e.to_string()),
         "merge" => Ok(Some(merge_patch(&target, &patch))),
+        "server-smp" => server_strategic_merge(&target, &patch, Schema::builtin())
+            .map(Some)
+            .map_err(|e| e.to_string()),
         other => return Some(format!("unknown case kind {other}")),
     };
     let written = |value: &Value| {
@@ -106,7 +112,7 @@ fn run_case(kind: &str, dir: &Path) -> Option<String> {
         }
         (Expected::Output(expected), Ok(Some(value))) => {
             let actual = written(&value);
-            let expected = if kind == "merge" {
+            let expected = if kind == "merge" || kind == "server-smp" {
                 // kubectl's YAML style is not kustomize's: compare the documents.
                 parse_documents(&expected)
                     .ok()?

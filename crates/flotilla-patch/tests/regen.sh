@@ -14,6 +14,8 @@
 #             target's kind and name
 #   merge     JSON merge patch (RFC 7386): `kubectl patch --local --type merge` (compared
 #             semantically by the test, since kubectl's YAML style is not kustomize's)
+#   server-smp  strategic merge patch as the API server applies it:
+#             `kubectl patch --local --type strategic` (compared semantically too)
 # On success stdout goes to expected.yaml (empty when the resource was deleted); on failure
 # stderr goes to expected-error.txt, for information only.
 set -u
@@ -62,6 +64,9 @@ run_case() {
       (cd "$work" && $KUBECTL kustomize . >"$out" 2>"$err"); rc=$? ;;
     merge)
       (cd "$work" && $KUBECTL patch --local -f target.yaml --type merge \
+        --patch-file patch.yaml -o yaml >"$out" 2>"$err"); rc=$? ;;
+    server-smp)
+      (cd "$work" && $KUBECTL patch --local -f target.yaml --type strategic \
         --patch-file patch.yaml -o yaml >"$out" 2>"$err"); rc=$? ;;
     *) echo "unknown case kind in $dir" >&2; rc=2 ;;
   esac
