@@ -79,7 +79,7 @@ fn field_meta(schema: Option<SchemaNode<'_>>, path: &[String]) -> Result<(String
         return Ok((String::new(), String::new()));
     };
     let strategies: Vec<&str> = schema
-        .patch_strategy()
+        .declared_patch_strategy()
         .map(|s| s.split(',').collect())
         .unwrap_or_default();
     let strategy = match strategies.as_slice() {
@@ -96,7 +96,10 @@ fn field_meta(schema: Option<SchemaNode<'_>>, path: &[String]) -> Result<(String
     };
     Ok((
         strategy.to_string(),
-        schema.patch_merge_key().unwrap_or_default().to_string(),
+        schema
+            .declared_patch_merge_key()
+            .unwrap_or_default()
+            .to_string(),
     ))
 }
 
