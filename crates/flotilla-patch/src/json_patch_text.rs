@@ -282,7 +282,9 @@ pub fn resolve_plain_v11(text: &str) -> Value {
         "-.inf" | "-.Inf" | "-.INF" => return Value::Number(Number::Float(f64::NEG_INFINITY)),
         _ => {}
     }
-    let first = text.as_bytes()[0];
+    let Some(&first) = text.as_bytes().first() else {
+        return Value::Null;
+    };
     if first == b'.' {
         return match text.parse::<f64>() {
             Ok(value) if is_go_float_syntax(text) => Value::Number(Number::Float(value)),
