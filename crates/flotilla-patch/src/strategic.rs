@@ -12,6 +12,10 @@
 //!   items. With several merge keys the target's items that matched are moved behind the new
 //!   ones, and a target item lacking one of the keys (a port without `protocol`) replaces the
 //!   items sharing its other key values: kyaml's quirks, reproduced.
+//! - More of them: a patch item without the merge key (or with a null one) removes every target
+//!   item that has the key, and is dropped itself; a target item without the key ends up alone
+//!   with the items after it; null and empty-mapping items vanish from merged lists; a scalar
+//!   item in a keyed target list is an error. `tests/cases/smp` shows each.
 //! - Directives `$patch: delete|replace|merge` on a mapping or as a list item are honoured and
 //!   removed; `$patch: delete` on the resource deletes it, `$patch: replace` on the resource
 //!   leaves it unchanged (kustomize drops the replacement). `$retainKeys`,
