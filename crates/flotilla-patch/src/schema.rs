@@ -160,6 +160,7 @@ impl Schema {
         Some(SchemaNode {
             document: &self.inner,
             node,
+            declared: node,
         })
     }
 
@@ -170,22 +171,36 @@ impl Schema {
 }
 
 /// One schema object inside a `Schema`, with its `$ref` already followed.
+///
+/// The `x-kubernetes-*` accessors read the referenced schema, as kyaml does (it drops
+/// extensions written beside a `$ref`); the `declared_*` ones read the field's own declaration
+/// first, as the API server does.
 #[derive(Clone, Copy, Debug)]
 pub struct SchemaNode<'a> {
     document: &'a SchemaDocument,
     node: &'a Json,
+    declared: &'a Json,
 }
 
 impl<'a> SchemaNode<'a> {
     /// Follows `$ref`s until a schema without one; `None` when a reference does not resolve.
-    fn resolved(document: &'a SchemaDocument, mut node: &'a Json) -> Option<SchemaNode<'a>> {
+    fn resolved(document: &'a SchemaDocument, declared: &'a Json) -> Option<SchemaNode<'a>> {
+        let mut node = declared;
         // A cycle of pure references would loop forever; definitions are finite.
         for _ in 0..=document.definitions.len() {
             let Some(reference) = node.get("$ref").and_then(Json::as_str) else {
-                return Some(SchemaNode { document, node });
+                return Some(SchemaNode {
+                    document,
+                    node,
+                    declared,
+                });
             };
             if reference.is_empty() {
-                return Some(SchemaNode { document, node });
+                return Some(SchemaNode {
+                    document,
+                    node,
+                    declared,
+                });
             }
             let name = reference.strip_prefix("#/definitions/")?;
             let name = name.replace("~1", "/").replace("~0", "~");
@@ -251,6 +266,24 @@ impl<'a> SchemaNode<'a> {
             .and_then(Json::as_array)
             .map(|keys| keys.iter().filter_map(Json::as_str).collect())
             .unwrap_or_default()
+    }
+
+    /// `x-kubernetes-patch-strategy` as the field declares it (beside a `$ref`), else as the
+    /// referenced schema has it.
+    pub fn declared_patch_strategy(&self) -> Option<&'a str> {
+        self.declared
+            .get("x-kubernetes-patch-strategy")
+            .and_then(Json::as_str)
+            .or_else(|| self.patch_strategy())
+    }
+
+    /// `x-kubernetes-patch-merge-key` as the field declares it, else as the referenced schema
+    /// has it.
+    pub fn declared_patch_merge_key(&self) -> Option<&'a str> {
+        self.declared
+            .get("x-kubernetes-patch-merge-key")
+            .and_then(Json::as_str)
+            .or_else(|| self.patch_merge_key())
     }
 
     /// Whether one of the comma-separated patch strategies is `strategy`.

@@ -12,8 +12,13 @@
 //!   items. With several merge keys the target's items that matched are moved behind the new
 //!   ones, and a target item lacking one of the keys (a port without `protocol`) replaces the
 //!   items sharing its other key values: kyaml's quirks, reproduced.
+//! - More of them: a patch item without the merge key (or with a null one) removes every target
+//!   item that has the key, and is dropped itself; a target item without the key ends up alone
+//!   with the items after it; null and empty-mapping items vanish from merged lists; a scalar
+//!   item in a keyed target list is an error. `tests/cases/smp` shows each.
 //! - Directives `$patch: delete|replace|merge` on a mapping or as a list item are honoured and
-//!   removed; `$patch: delete` on the resource deletes it. `$retainKeys`,
+//!   removed; `$patch: delete` on the resource deletes it, `$patch: replace` on the resource
+//!   leaves it unchanged (kustomize drops the replacement). `$retainKeys`,
 //!   `$setElementOrder/…` and `$deleteFromPrimitiveList/…` are not directives for kyaml: they
 //!   are copied into the result like any other field.
 //!
@@ -67,7 +72,9 @@ pub fn strategic_merge(
     let mut path = Vec::new();
     match merger.walk(Some(target), Some(patch), None, &mut path)? {
         None => Ok(MergeOutcome::Deleted),
-        Some(result) => Ok(MergeOutcome::Merged(merger.tree.export(result))),
+        // kustomize keeps the target node, merged in place, not the node the merge returns:
+        // they differ only for `$patch: replace` on the whole resource, which so changes nothing.
+        Some(_) => Ok(MergeOutcome::Merged(merger.tree.export(target))),
     }
 }
 

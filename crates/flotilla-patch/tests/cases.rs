@@ -10,7 +10,10 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use flotilla_core::{parse_documents, write_document, Value};
-use flotilla_patch::{json_patch, merge_patch, strategic_merge, MergeOutcome, Schema};
+use flotilla_patch::{
+    json_patch, kustomize, merge_patch, server_strategic_merge, strategic_merge, MergeOutcome,
+    Schema,
+};
 
 fn cases_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases")
@@ -41,7 +44,18 @@ enum Expected {
 /// Runs one case and returns a description of the difference, if any.
 fn run_case(kind: &str, dir: &Path) -> Option<String> {
     let target = single_document(&dir.join("target.yaml"));
-    let patch = single_document(&dir.join("patch.yaml"));
+    let patch = if kind == "json6902" {
+        let text = read(&dir.join("patch.yaml"));
+        match flotilla_patch::parse_json_patch(&text) {
+            Ok(patch) => patch,
+            Err(error) => {
+                return (!dir.join("expected-error.txt").exists())
+                    .then(|| format!("unexpected error: {error}"))
+            }
+        }
+    } else {
+        single_document(&dir.join("patch.yaml"))
+    };
     let expected = if dir.join("expected.yaml").exists() {
         Expected::Output(read(&dir.join("expected.yaml")))
     } else if dir.join("expected-error.txt").exists() {
@@ -59,6 +73,12 @@ fn run_case(kind: &str, dir: &Path) -> Option<String> {
             } else {
                 Schema::builtin()
             };
+            // kustomize selects the target by `target:` when the patch has no apiVersion.
+            let patch = if patch.get_path(&["apiVersion"]).is_none() {
+                kustomize::targeted_strategic_patch(&patch, &target)
+            } else {
+                patch
+            };
             match strategic_merge(&target, &patch, schema) {
                 Ok(MergeOutcome::Merged(value)) => Ok(Some(value)),
                 Ok(MergeOutcome::Deleted) => Ok(None),
@@ -66,9 +86,15 @@ fn run_case(kind: &str, dir: &Path) -> Option<String> {
             }
         }
         "json6902" => json_patch(&target, &patch)
-            .map(Some)
+            .map(|mut value| {
+                kustomize::after_json_patch(&mut value);
+                Some(value)
+            })
             .map_err(|e| e.to_string()),
         "merge" => Ok(Some(merge_patch(&target, &patch))),
+        "server-smp" => server_strategic_merge(&target, &patch, Schema::builtin())
+            .map(Some)
+            .map_err(|e| e.to_string()),
         other => return Some(format!("unknown case kind {other}")),
     };
     let written = |value: &Value| {
@@ -86,7 +112,7 @@ fn run_case(kind: &str, dir: &Path) -> Option<String> {
         }
         (Expected::Output(expected), Ok(Some(value))) => {
             let actual = written(&value);
-            let expected = if kind == "merge" {
+            let expected = if kind == "merge" || kind == "server-smp" {
                 // kubectl's YAML style is not kustomize's: compare the documents.
                 parse_documents(&expected)
                     .ok()?

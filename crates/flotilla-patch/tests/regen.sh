@@ -7,11 +7,15 @@
 #
 # Case layout: tests/cases/<kind>/<name>/{target.yaml,patch.yaml[,schema.json]} where <kind> is
 #   smp       strategic merge patch: `kubectl kustomize` with `patches: [{path: patch.yaml}]`
-#             (and `openapi: {path: schema.json}` when the case has a schema.json)
+#             (plus a `target:` naming the target's kind and name when the patch has no
+#             apiVersion, as kustomize cannot match it by id then), and
+#             `openapi: {path: schema.json}` when the case has a schema.json
 #   json6902  JSON patch: `kubectl kustomize` with a `patches:` entry whose `target:` names the
 #             target's kind and name
 #   merge     JSON merge patch (RFC 7386): `kubectl patch --local --type merge` (compared
 #             semantically by the test, since kubectl's YAML style is not kustomize's)
+#   server-smp  strategic merge patch as the API server applies it:
+#             `kubectl patch --local --type strategic` (compared semantically too)
 # On success stdout goes to expected.yaml (empty when the resource was deleted); on failure
 # stderr goes to expected-error.txt, for information only.
 set -u
@@ -37,6 +41,12 @@ run_case() {
       {
         echo "resources:"; echo "- target.yaml"
         echo "patches:"; echo "- path: patch.yaml"
+        if [ -z "$(top_field apiVersion "$dir/patch.yaml")" ]; then
+          # A patch without apiVersion cannot be matched by its id: select the target.
+          echo "  target:"
+          echo "    kind: $(top_field kind "$dir/target.yaml")"
+          echo "    name: $(metadata_name "$dir/target.yaml")"
+        fi
         if [ -f "$dir/schema.json" ]; then
           cp "$dir/schema.json" "$work/schema.json"
           echo "openapi:"; echo "  path: schema.json"
@@ -54,6 +64,9 @@ run_case() {
       (cd "$work" && $KUBECTL kustomize . >"$out" 2>"$err"); rc=$? ;;
     merge)
       (cd "$work" && $KUBECTL patch --local -f target.yaml --type merge \
+        --patch-file patch.yaml -o yaml >"$out" 2>"$err"); rc=$? ;;
+    server-smp)
+      (cd "$work" && $KUBECTL patch --local -f target.yaml --type strategic \
         --patch-file patch.yaml -o yaml >"$out" 2>"$err"); rc=$? ;;
     *) echo "unknown case kind in $dir" >&2; rc=2 ;;
   esac
