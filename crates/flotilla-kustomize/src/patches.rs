@@ -220,6 +220,37 @@ fn replace_object(
     Ok(())
 }
 
+/// The text of a patch entry given as `path` (a file) or `patch` (inline), and where it came
+/// from for messages. Exactly one of the two must be given.
+fn load_patch_text(
+    dir: &Path,
+    entry: &Value,
+    options: BuildOptions<'_>,
+    field: &str,
+) -> Result<(String, String)> {
+    let path = entry.get_str(&["path"]).unwrap_or("");
+    let inline = entry.get_str(&["patch"]).unwrap_or("");
+    match (path.is_empty(), inline.trim().is_empty()) {
+        (false, false) => Err(BuildError::transform(format!(
+            "a {field} entry may have `path` or `patch`, not both"
+        ))),
+        (true, true) => Err(BuildError::transform(format!(
+            "a {field} entry needs `path` or `patch`"
+        ))),
+        (false, true) => {
+            let file = loader::resolve_restricted(dir, path, options.load_restrictor)?;
+            Ok((loader::read_text(&file)?, file.display().to_string()))
+        }
+        (true, false) => Ok((inline.trim().to_string(), "inline patch".to_string())),
+    }
+}
+
+/// Reads JSON 6902 operations as kustomize does (JSON, or YAML with 1.1 scalars).
+fn json_patch_operations(text: &str, origin: &str) -> Result<Value> {
+    flotilla_patch::parse_json_patch(text)
+        .map_err(|error| BuildError::transform(format!("JSON 6902 patch `{origin}`: {error}")))
+}
+
 /// A `patches:` entry: `path` or `patch`, optional `target` and `options`.
 pub fn patch_entry(
     dir: &Path,
@@ -228,21 +259,7 @@ pub fn patch_entry(
     options: BuildOptions<'_>,
     resources: &mut ResMap,
 ) -> Result<()> {
-    let path = entry.get_str(&["path"]).unwrap_or("");
-    let inline = entry.get_str(&["patch"]).unwrap_or("");
-    let (text, origin) = match (path.is_empty(), inline.trim().is_empty()) {
-        (false, false) => {
-            return Err(BuildError::transform(
-                "a patch may have `path` or `patch`, not both",
-            ));
-        }
-        (true, true) => return Err(BuildError::transform("a patch needs `path` or `patch`")),
-        (false, true) => {
-            let file = loader::resolve_restricted(dir, path, options.load_restrictor)?;
-            (loader::read_text(&file)?, file.display().to_string())
-        }
-        (true, false) => (inline.to_string(), "inline patch".to_string()),
-    };
+    let (text, origin) = load_patch_text(dir, entry, options, "patches")?;
     let patch_options = PatchOptions {
         allow_name_change: entry
             .get_path(&["options", "allowNameChange"])
@@ -261,15 +278,17 @@ pub fn patch_entry(
     if documents.is_empty() {
         return Err(BuildError::transform(format!("patch `{origin}` is empty")));
     }
-    let is_json_patch = documents.len() == 1 && matches!(documents[0], Value::Sequence(_));
+    let is_json_patch =
+        text.starts_with('[') || matches!(documents.as_slice(), [Value::Sequence(_)]);
     if is_json_patch {
         let Some(target) = target else {
             return Err(BuildError::transform(format!(
                 "JSON 6902 patch `{origin}` needs a `target`"
             )));
         };
+        let operations = json_patch_operations(&text, &origin)?;
         for index in target.select(resources)? {
-            apply_json_patch_at(index, &documents[0], resources, patch_options)?;
+            apply_json_patch_at(index, &operations, resources, patch_options)?;
         }
         return Ok(());
     }
@@ -284,7 +303,11 @@ pub fn patch_entry(
                 // Deleting shifts indexes: select again for each patch, and walk backwards.
                 let selected = target.select(resources)?;
                 for index in selected.into_iter().rev() {
-                    apply_smp_at(index, patch, schema, resources, patch_options)?;
+                    let patch = flotilla_patch::kustomize::targeted_strategic_patch(
+                        patch,
+                        &resources.resources[index].object,
+                    );
+                    apply_smp_at(index, &patch, schema, resources, patch_options)?;
                 }
             }
         }
@@ -299,10 +322,11 @@ fn apply_json_patch_at(
     options: PatchOptions,
 ) -> Result<()> {
     let before = resources.resources[index].current_id();
-    let object = flotilla_patch::json_patch(&resources.resources[index].object, operations)
+    let mut object = flotilla_patch::json_patch(&resources.resources[index].object, operations)
         .map_err(|error| {
             BuildError::transform(format!("applying JSON 6902 patch to {before}: {error}"))
         })?;
+    flotilla_patch::kustomize::after_json_patch(&mut object);
     // JSON patches may rename: kustomize records the rename rather than refusing it.
     let _ = options;
     let options = PatchOptions {
@@ -326,31 +350,8 @@ pub fn patch_json6902_entry(
         ));
     };
     let target = Selector::from_value(target_value)?;
-    let path = entry.get_str(&["path"]).unwrap_or("");
-    let inline = entry.get_str(&["patch"]).unwrap_or("");
-    let (text, origin) = match (path.is_empty(), inline.trim().is_empty()) {
-        (false, false) => {
-            return Err(BuildError::transform(
-                "a patchesJson6902 entry may have `path` or `patch`, not both",
-            ))
-        }
-        (true, true) => {
-            return Err(BuildError::transform(
-                "a patchesJson6902 entry needs `path` or `patch`",
-            ))
-        }
-        (false, true) => {
-            let file = loader::resolve_restricted(dir, path, options.load_restrictor)?;
-            (loader::read_text(&file)?, file.display().to_string())
-        }
-        (true, false) => (inline.to_string(), "inline patch".to_string()),
-    };
-    let documents = patch_documents(&text, &origin)?;
-    let [operations] = documents.as_slice() else {
-        return Err(BuildError::transform(format!(
-            "JSON 6902 patch `{origin}` must be one list of operations"
-        )));
-    };
+    let (text, origin) = load_patch_text(dir, entry, options, "patchesJson6902")?;
+    let operations = &json_patch_operations(&text, &origin)?;
     let selected = target.select(resources)?;
     if selected.is_empty() {
         return Err(BuildError::transform(format!(
