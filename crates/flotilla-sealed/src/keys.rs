@@ -1,0 +1,330 @@
+//! Reading the keys sealed-secrets uses: the sealing certificate (what `kubeseal --cert` and the
+//! controller's `/v1/cert.pem` serve) and the private keys for offline unsealing (PEM in PKCS#1
+//! or PKCS#8, or the controller's backed-up key Secrets, alone or in a `v1` `List`).
+//!
+//! Certificates are checked against a `now` the caller passes in; key material never appears in
+//! an error message, and decoded key bytes are zeroed when dropped.
+
+use std::time::SystemTime;
+
+use flotilla_core::Value;
+use rsa::pkcs1::DecodeRsaPrivateKey;
+use rsa::pkcs1::DecodeRsaPublicKey;
+use rsa::pkcs8::{DecodePrivateKey, DecodePublicKey};
+use rsa::{PrivateKey, PublicKey};
+use x509_cert::der::{Decode, Encode};
+use x509_cert::Certificate;
+use zeroize::Zeroizing;
+
+/// The `rsaEncryption` algorithm identifier of an RSA public key.
+const RSA_ENCRYPTION_OID: &str = "1.2.840.113549.1.1.1";
+/// The key of the private key in a `kubernetes.io/tls` Secret.
+pub const TLS_KEY_FIELD: &str = "tls.key";
+/// The key of the certificate in a `kubernetes.io/tls` Secret.
+pub const TLS_CERTIFICATE_FIELD: &str = "tls.crt";
+
+/// The public key to seal with, with the validity of the certificate it came from (if any).
+#[derive(Clone, Debug)]
+pub struct SealingKey {
+    pub public_key: PublicKey,
+    /// `None` when the key came from a bare `PUBLIC KEY` PEM rather than a certificate.
+    pub not_after: Option<SystemTime>,
+}
+
+/// Why a sealing certificate could not be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CertificateError {
+    #[error("no PEM `CERTIFICATE` or `PUBLIC KEY` block found")]
+    NoPemBlock,
+    #[error("the PEM block `{label}` is not base64 PEM")]
+    Pem {
+        label: String,
+        #[source]
+        source: x509_cert::der::pem::Error,
+    },
+    #[error("the PEM `{label}` block is not a valid X.509 certificate or public key")]
+    Der {
+        label: String,
+        #[source]
+        source: x509_cert::der::Error,
+    },
+    #[error("the certificate's public key is not RSA (algorithm {algorithm}); sealed-secrets needs an RSA key")]
+    NotRsa { algorithm: String },
+    #[error("the certificate's RSA public key is invalid")]
+    InvalidRsaKey {
+        #[source]
+        source: rsa::Error,
+    },
+    #[error("the certificate expired at {not_after} (Unix time {not_after_unix}); fetch the controller's current certificate")]
+    Expired {
+        not_after: String,
+        not_after_unix: u64,
+    },
+}
+
+/// Reads the sealing key from the first `CERTIFICATE` (or `PUBLIC KEY`) PEM block of `pem_text`,
+/// refusing a certificate that has expired at `now` or whose key is not RSA.
+pub fn parse_sealing_certificate(
+    pem_text: &str,
+    now: SystemTime,
+) -> Result<SealingKey, CertificateError> {
+    for block in pem_blocks(pem_text) {
+        match block.label {
+            "CERTIFICATE" => {
+                let certificate = decode_certificate(&block)?;
+                let not_after_time = certificate.tbs_certificate().validity().not_after;
+                let not_after = not_after_time.to_system_time();
+                if now > not_after {
+                    return Err(CertificateError::Expired {
+                        not_after: not_after_time.to_string(),
+                        not_after_unix: not_after_time.to_unix_duration().as_secs(),
+                    });
+                }
+                let public_key = rsa_public_key_of(&certificate)?;
+                return Ok(SealingKey {
+                    public_key,
+                    not_after: Some(not_after),
+                });
+            }
+            "PUBLIC KEY" => {
+                let public_key =
+                    PublicKey::from_public_key_pem(block.text).map_err(|source| match source {
+                        rsa::pkcs8::spki::Error::OidUnknown { oid } => CertificateError::NotRsa {
+                            algorithm: oid.to_string(),
+                        },
+                        _ => CertificateError::NotRsa {
+                            algorithm: "unknown".to_string(),
+                        },
+                    })?;
+                return Ok(SealingKey {
+                    public_key,
+                    not_after: None,
+                });
+            }
+            "RSA PUBLIC KEY" => {
+                let public_key = PublicKey::from_pkcs1_pem(block.text).map_err(|_| {
+                    CertificateError::NotRsa {
+                        algorithm: "invalid PKCS#1 public key".to_string(),
+                    }
+                })?;
+                return Ok(SealingKey {
+                    public_key,
+                    not_after: None,
+                });
+            }
+            _ => {}
+        }
+    }
+    Err(CertificateError::NoPemBlock)
+}
+
+/// Every certificate in `pem_text`, decoded (no validity check).
+pub fn parse_certificates(pem_text: &str) -> Result<Vec<Certificate>, CertificateError> {
+    pem_blocks(pem_text)
+        .filter(|block| block.label == "CERTIFICATE")
+        .map(|block| decode_certificate(&block))
+        .collect()
+}
+
+fn decode_certificate(block: &PemBlock<'_>) -> Result<Certificate, CertificateError> {
+    let (_, der) = x509_cert::der::pem::decode_vec(block.text.as_bytes()).map_err(|source| {
+        CertificateError::Pem {
+            label: block.label.to_string(),
+            source,
+        }
+    })?;
+    Certificate::from_der(&der).map_err(|source| CertificateError::Der {
+        label: block.label.to_string(),
+        source,
+    })
+}
+
+/// The RSA public key of `certificate`.
+pub fn rsa_public_key_of(certificate: &Certificate) -> Result<PublicKey, CertificateError> {
+    let spki = certificate.tbs_certificate().subject_public_key_info();
+    let algorithm = spki.algorithm.oid.to_string();
+    if algorithm != RSA_ENCRYPTION_OID {
+        return Err(CertificateError::NotRsa { algorithm });
+    }
+    let spki_der = spki.to_der().map_err(|source| CertificateError::Der {
+        label: "CERTIFICATE".to_string(),
+        source,
+    })?;
+    PublicKey::from_public_key_der(&spki_der).map_err(|_| CertificateError::InvalidRsaKey {
+        source: rsa::Error::InvalidModulus,
+    })
+}
+
+/// Why private keys could not be read. No variant carries key material.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PrivateKeyError {
+    #[error("PEM block {index} (`{label}`) is not a valid RSA private key")]
+    InvalidPemKey { index: usize, label: String },
+    #[error(
+        "PEM block {index} is an encrypted private key; decrypt it first (`openssl pkey -in FILE`)"
+    )]
+    EncryptedPemKey { index: usize },
+    #[error("no private key found: expected PEM `RSA PRIVATE KEY` / `PRIVATE KEY` blocks, or key Secrets with `data.tls.key`")]
+    NoKeys,
+    #[error("not valid YAML or JSON")]
+    Yaml {
+        #[source]
+        source: flotilla_core::YamlError,
+    },
+    #[error("document {document}: expected a `Secret` or a `List` of them, found kind `{kind}`")]
+    UnexpectedKind { document: usize, kind: String },
+    #[error("document {document}{item}: the key Secret has no `data.tls.key`", item = item_suffix(*item))]
+    MissingTlsKey {
+        document: usize,
+        item: Option<usize>,
+    },
+    #[error("document {document}{item}: `data.tls.key` is not valid base64", item = item_suffix(*item))]
+    TlsKeyNotBase64 {
+        document: usize,
+        item: Option<usize>,
+    },
+    #[error("document {document}{item}: `data.tls.key` is not PEM text", item = item_suffix(*item))]
+    TlsKeyNotText {
+        document: usize,
+        item: Option<usize>,
+    },
+    #[error("document {document}{item}: `data.tls.key` holds no valid RSA private key", item = item_suffix(*item))]
+    TlsKeyInvalid {
+        document: usize,
+        item: Option<usize>,
+        #[source]
+        source: Box<PrivateKeyError>,
+    },
+}
+
+fn item_suffix(item: Option<usize>) -> String {
+    item.map(|index| format!(", item {index}"))
+        .unwrap_or_default()
+}
+
+/// Reads every RSA private key in `text`: PEM blocks (PKCS#1 `RSA PRIVATE KEY` or PKCS#8
+/// `PRIVATE KEY`; other blocks such as certificates are skipped), or YAML/JSON documents that are
+/// key Secrets (`data.tls.key`) or `v1` `List`s of them, as the controller's backups are.
+pub fn parse_private_keys(text: &str) -> Result<Vec<PrivateKey>, PrivateKeyError> {
+    let keys = if text.contains("-----BEGIN ") {
+        parse_pem_private_keys(text)?
+    } else {
+        parse_key_secrets(text)?
+    };
+    if keys.is_empty() {
+        return Err(PrivateKeyError::NoKeys);
+    }
+    Ok(keys)
+}
+
+fn parse_pem_private_keys(text: &str) -> Result<Vec<PrivateKey>, PrivateKeyError> {
+    let mut keys = Vec::new();
+    for (index, block) in pem_blocks(text).enumerate() {
+        let key = match block.label {
+            "RSA PRIVATE KEY" => PrivateKey::from_pkcs1_pem(block.text),
+            "PRIVATE KEY" => {
+                PrivateKey::from_pkcs8_pem(block.text).map_err(|_| rsa::pkcs1::Error::KeyMalformed)
+            }
+            "ENCRYPTED PRIVATE KEY" => return Err(PrivateKeyError::EncryptedPemKey { index }),
+            _ => continue,
+        };
+        let key = key.map_err(|_| PrivateKeyError::InvalidPemKey {
+            index,
+            label: block.label.to_string(),
+        })?;
+        keys.push(key);
+    }
+    Ok(keys)
+}
+
+fn parse_key_secrets(text: &str) -> Result<Vec<PrivateKey>, PrivateKeyError> {
+    let documents =
+        flotilla_core::parse_documents(text).map_err(|source| PrivateKeyError::Yaml { source })?;
+    let mut keys = Vec::new();
+    for (document_index, document) in documents.iter().enumerate() {
+        if document.is_null() {
+            continue;
+        }
+        let document_number = document_index + 1;
+        match document.get_str(&["kind"]).unwrap_or_default() {
+            "Secret" => keys.extend(private_keys_of_key_secret(document, document_number, None)?),
+            "List" | "SecretList" => {
+                let items = document.get_path(&["items"]).and_then(Value::as_sequence);
+                for (item_index, item) in items.into_iter().flatten().enumerate() {
+                    keys.extend(private_keys_of_key_secret(
+                        item,
+                        document_number,
+                        Some(item_index),
+                    )?);
+                }
+            }
+            other => {
+                return Err(PrivateKeyError::UnexpectedKind {
+                    document: document_number,
+                    kind: other.to_string(),
+                });
+            }
+        }
+    }
+    Ok(keys)
+}
+
+fn private_keys_of_key_secret(
+    secret: &Value,
+    document: usize,
+    item: Option<usize>,
+) -> Result<Vec<PrivateKey>, PrivateKeyError> {
+    let encoded = secret
+        .get_str(&["data", TLS_KEY_FIELD])
+        .ok_or(PrivateKeyError::MissingTlsKey { document, item })?;
+    let decoded = Zeroizing::new(
+        flotilla_core::base64::decode_standard(encoded.trim())
+            .ok_or(PrivateKeyError::TlsKeyNotBase64 { document, item })?,
+    );
+    let pem_text = std::str::from_utf8(&decoded)
+        .map_err(|_| PrivateKeyError::TlsKeyNotText { document, item })?;
+    let keys =
+        parse_pem_private_keys(pem_text).map_err(|source| PrivateKeyError::TlsKeyInvalid {
+            document,
+            item,
+            source: Box::new(source),
+        })?;
+    if keys.is_empty() {
+        return Err(PrivateKeyError::TlsKeyInvalid {
+            document,
+            item,
+            source: Box::new(PrivateKeyError::NoKeys),
+        });
+    }
+    Ok(keys)
+}
+
+/// One `-----BEGIN label-----` … `-----END label-----` block, `text` including both lines.
+struct PemBlock<'text> {
+    label: &'text str,
+    text: &'text str,
+}
+
+/// The PEM blocks of `text`, in order; text around and between them is ignored.
+fn pem_blocks(text: &str) -> impl Iterator<Item = PemBlock<'_>> {
+    const BEGIN: &str = "-----BEGIN ";
+    let mut position = 0;
+    std::iter::from_fn(move || loop {
+        let begin = position + text.get(position..)?.find(BEGIN)?;
+        let label_start = begin + BEGIN.len();
+        let label_length = text[label_start..].find("-----")?;
+        let label = &text[label_start..label_start + label_length];
+        let end_marker = format!("-----END {label}-----");
+        match text[label_start..].find(&end_marker) {
+            Some(end) => {
+                let block_end = label_start + end + end_marker.len();
+                position = block_end;
+                return Some(PemBlock {
+                    label,
+                    text: &text[begin..block_end],
+                });
+            }
+            None => position = label_start,
+        }
+    })
+}
