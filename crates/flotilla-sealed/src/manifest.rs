@@ -52,8 +52,8 @@ pub struct SealOptions {
 /// Why a Secret could not be sealed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SealError {
-    #[error("expected a `v1` `Secret`, found kind `{kind}`")]
-    NotASecret { kind: String },
+    #[error("expected a `v1` `Secret`, found {found}")]
+    NotASecret { found: String },
     #[error("the Secret has no `metadata.name`")]
     MissingName,
     #[error("the Secret `{name}` has no namespace; give one (`metadata.namespace` or `--namespace`) or use the cluster-wide scope")]
@@ -112,8 +112,8 @@ pub enum MergeError {
 /// Why a document is not a usable SealedSecret.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SealedSecretShapeError {
-    #[error("expected kind `SealedSecret`, found kind `{kind}`")]
-    NotASealedSecret { kind: String },
+    #[error("expected a `SealedSecret`, found {found}")]
+    NotASealedSecret { found: String },
     #[error("the SealedSecret has no `metadata.name`")]
     MissingName,
     #[error("the SealedSecret `{name}` has no namespace and is not cluster-wide")]
@@ -268,6 +268,17 @@ fn optional_mapping<'a>(secret: &'a Value, field: &str) -> Result<Option<&'a Map
             field: field.to_string(),
             found: other.type_name(),
         }),
+    }
+}
+
+/// What a document is, for an error message: "kind `ConfigMap`", "no `kind`" or "a sequence".
+fn describe_kind(document: &Value) -> String {
+    match document {
+        Value::Mapping(_) => match document.get_path(&["kind"]).and_then(Value::scalar_text) {
+            Some(kind) if !kind.is_empty() => format!("kind `{kind}`"),
+            _ => "no `kind`".to_string(),
+        },
+        other => format!("a {}", other.type_name()),
     }
 }
 
