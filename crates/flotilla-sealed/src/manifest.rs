@@ -289,10 +289,9 @@ pub fn seal_secret<R: CryptoRng + ?Sized>(
     secret: &Value,
     options: &SealOptions,
 ) -> Result<Value, SealError> {
-    let kind = secret.get_str(&["kind"]).unwrap_or_default();
-    if kind != "Secret" {
+    if secret.get_str(&["kind"]) != Some("Secret") {
         return Err(SealError::NotASecret {
-            kind: kind.to_string(),
+            found: describe_kind(secret),
         });
     }
     let name = secret
@@ -425,10 +424,9 @@ struct SealedIdentity {
 
 impl SealedIdentity {
     fn of(sealed_secret: &Value) -> Result<SealedIdentity, SealedSecretShapeError> {
-        let kind = sealed_secret.get_str(&["kind"]).unwrap_or_default();
-        if kind != "SealedSecret" {
+        if sealed_secret.get_str(&["kind"]) != Some("SealedSecret") {
             return Err(SealedSecretShapeError::NotASealedSecret {
-                kind: kind.to_string(),
+                found: describe_kind(sealed_secret),
             });
         }
         let name = sealed_secret
