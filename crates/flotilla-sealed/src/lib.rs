@@ -24,4 +24,5 @@ pub use manifest::{
     MergeError, ResealError, SealError, SealOptions, SealRawError, UnsealError, UnsealedSecret,
 };
 pub use rand_core;
+pub use rsa;
 pub use rsa::{PrivateKey, PublicKey};
