@@ -26,3 +26,4 @@ pub use manifest::{
 pub use rand_core;
 pub use rsa;
 pub use rsa::{PrivateKey, PublicKey};
+pub use x509_cert;
