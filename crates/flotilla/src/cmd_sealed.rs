@@ -576,3 +576,22 @@ fn pem_certificates(text: &str) -> Result<Vec<String>> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_output_is_pretty_and_escaped() {
+        let document = flotilla_core::parse_single_document(
+            "a: {b: [1, true, null], c: \"x\\\"y\\n\\u0001\"}\nempty: {}\nlist: []\n",
+        )
+        .expect("parses");
+        let mut out = String::new();
+        write_json(&document, 0, &mut out).expect("writes");
+        assert_eq!(
+            out,
+            "{\n  \"a\": {\n    \"b\": [\n      1,\n      true,\n      null\n    ],\n    \"c\": \"x\\\"y\\n\\u0001\"\n  },\n  \"empty\": {},\n  \"list\": []\n}"
+        );
+    }
+}
