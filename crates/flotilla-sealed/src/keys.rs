@@ -13,6 +13,7 @@ use rsa::pkcs1::DecodeRsaPublicKey;
 use rsa::pkcs8::{DecodePrivateKey, DecodePublicKey};
 use rsa::{PrivateKey, PublicKey};
 use x509_cert::der::{Decode, Encode};
+use x509_cert::spki::SubjectPublicKeyInfoOwned;
 use x509_cert::Certificate;
 use zeroize::Zeroizing;
 
@@ -48,13 +49,10 @@ pub enum CertificateError {
         #[source]
         source: x509_cert::der::Error,
     },
-    #[error("the certificate's public key is not RSA (algorithm {algorithm}); sealed-secrets needs an RSA key")]
+    #[error("the public key is not RSA (algorithm {algorithm}); sealed-secrets needs an RSA key")]
     NotRsa { algorithm: String },
-    #[error("the certificate's RSA public key is invalid")]
-    InvalidRsaKey {
-        #[source]
-        source: rsa::Error,
-    },
+    #[error("the RSA public key in the PEM `{label}` block is invalid")]
+    InvalidRsaKey { label: String },
     #[error("the certificate expired at {not_after} (Unix time {not_after_unix}); fetch the controller's current certificate")]
     Expired {
         not_after: String,
@@ -87,15 +85,20 @@ pub fn parse_sealing_certificate(
                 });
             }
             "PUBLIC KEY" => {
-                let public_key =
-                    PublicKey::from_public_key_pem(block.text).map_err(|source| match source {
-                        rsa::pkcs8::spki::Error::OidUnknown { oid } => CertificateError::NotRsa {
-                            algorithm: oid.to_string(),
-                        },
-                        _ => CertificateError::NotRsa {
-                            algorithm: "unknown".to_string(),
-                        },
+                let (_, der) =
+                    x509_cert::der::pem::decode_vec(block.text.as_bytes()).map_err(|source| {
+                        CertificateError::Pem {
+                            label: block.label.to_string(),
+                            source,
+                        }
                     })?;
+                let spki = SubjectPublicKeyInfoOwned::from_der(&der).map_err(|source| {
+                    CertificateError::Der {
+                        label: block.label.to_string(),
+                        source,
+                    }
+                })?;
+                let public_key = rsa_public_key_from_spki(&spki, block.label)?;
                 return Ok(SealingKey {
                     public_key,
                     not_after: None,
@@ -103,8 +106,8 @@ pub fn parse_sealing_certificate(
             }
             "RSA PUBLIC KEY" => {
                 let public_key = PublicKey::from_pkcs1_pem(block.text).map_err(|_| {
-                    CertificateError::NotRsa {
-                        algorithm: "invalid PKCS#1 public key".to_string(),
+                    CertificateError::InvalidRsaKey {
+                        label: block.label.to_string(),
                     }
                 })?;
                 return Ok(SealingKey {
@@ -141,17 +144,26 @@ fn decode_certificate(block: &PemBlock<'_>) -> Result<Certificate, CertificateEr
 
 /// The RSA public key of `certificate`.
 pub fn rsa_public_key_of(certificate: &Certificate) -> Result<PublicKey, CertificateError> {
-    let spki = certificate.tbs_certificate().subject_public_key_info();
+    rsa_public_key_from_spki(
+        certificate.tbs_certificate().subject_public_key_info(),
+        "CERTIFICATE",
+    )
+}
+
+fn rsa_public_key_from_spki(
+    spki: &SubjectPublicKeyInfoOwned,
+    label: &str,
+) -> Result<PublicKey, CertificateError> {
     let algorithm = spki.algorithm.oid.to_string();
     if algorithm != RSA_ENCRYPTION_OID {
         return Err(CertificateError::NotRsa { algorithm });
     }
     let spki_der = spki.to_der().map_err(|source| CertificateError::Der {
-        label: "CERTIFICATE".to_string(),
+        label: label.to_string(),
         source,
     })?;
     PublicKey::from_public_key_der(&spki_der).map_err(|_| CertificateError::InvalidRsaKey {
-        source: rsa::Error::InvalidModulus,
+        label: label.to_string(),
     })
 }
 

@@ -324,6 +324,14 @@ fn certificate_errors_are_clear() {
         }
     );
     assert!(not_rsa.to_string().contains("not RSA"), "{not_rsa}");
+    let not_rsa_public_key =
+        parse_sealing_certificate(&read_data("not-rsa-pubkey.pem"), now()).expect_err("not RSA");
+    assert_eq!(
+        not_rsa_public_key,
+        CertificateError::NotRsa {
+            algorithm: "1.2.840.10045.2.1".to_string()
+        }
+    );
     let garbage = parse_sealing_certificate("hello", now()).expect_err("no PEM");
     assert_eq!(garbage, CertificateError::NoPemBlock);
     let bad_base64 = "-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n";
