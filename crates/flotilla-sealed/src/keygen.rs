@@ -38,6 +38,8 @@ pub const KEY_NAME_PREFIX: &str = "sealed-secrets-key";
 pub const DEFAULT_KEY_BITS: usize = 4096;
 /// The controller's certificate validity (`--key-ttl`, 10 years).
 pub const DEFAULT_VALIDITY: Duration = Duration::from_secs(10 * 365 * 24 * 60 * 60);
+/// How often the controller makes a new key (`--key-renew-period`, 30 days).
+pub const DEFAULT_RENEWAL_PERIOD: Duration = Duration::from_secs(30 * 24 * 60 * 60);
 /// Characters of Kubernetes' `generateName` suffixes.
 const NAME_SUFFIX_ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
 
@@ -147,6 +149,23 @@ pub fn generate_key<R: CryptoRng + ?Sized>(
         secret_name,
         secret,
     })
+}
+
+/// Whether a new key is due at `now` when the newest key was created at `newest_key_created`
+/// (its certificate's `notBefore`) and keys are renewed every `renewal_period`. A zero period
+/// disables renewal, as in the controller.
+pub fn renewal_due(
+    newest_key_created: Option<SystemTime>,
+    now: SystemTime,
+    renewal_period: Duration,
+) -> bool {
+    match newest_key_created {
+        None => true,
+        Some(_) if renewal_period.is_zero() => false,
+        Some(created) => now
+            .duration_since(created)
+            .is_ok_and(|age| age >= renewal_period),
+    }
 }
 
 /// The key Secret for a private key PEM and its certificate PEM, as the controller writes it.

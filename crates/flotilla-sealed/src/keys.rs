@@ -250,24 +250,33 @@ fn parse_pem_private_keys(text: &str) -> Result<Vec<PrivateKey>, PrivateKeyError
 }
 
 fn parse_key_secrets(text: &str) -> Result<Vec<PrivateKey>, PrivateKeyError> {
+    let mut keys = Vec::new();
+    for_each_key_secret(text, |secret, document, item| {
+        keys.extend(private_keys_of_key_secret(secret, document, item)?);
+        Ok(())
+    })?;
+    Ok(keys)
+}
+
+/// Calls `visit` with every key Secret of `text` (documents and `List` items) and its position
+/// (1-based document, 0-based item).
+fn for_each_key_secret(
+    text: &str,
+    mut visit: impl FnMut(&Value, usize, Option<usize>) -> Result<(), PrivateKeyError>,
+) -> Result<(), PrivateKeyError> {
     let documents =
         flotilla_core::parse_documents(text).map_err(|source| PrivateKeyError::Yaml { source })?;
-    let mut keys = Vec::new();
     for (document_index, document) in documents.iter().enumerate() {
         if document.is_null() {
             continue;
         }
         let document_number = document_index + 1;
         match document.get_str(&["kind"]).unwrap_or_default() {
-            "Secret" => keys.extend(private_keys_of_key_secret(document, document_number, None)?),
+            "Secret" => visit(document, document_number, None)?,
             "List" | "SecretList" => {
                 let items = document.get_path(&["items"]).and_then(Value::as_sequence);
                 for (item_index, item) in items.into_iter().flatten().enumerate() {
-                    keys.extend(private_keys_of_key_secret(
-                        item,
-                        document_number,
-                        Some(item_index),
-                    )?);
+                    visit(item, document_number, Some(item_index))?;
                 }
             }
             other => {
@@ -278,7 +287,57 @@ fn parse_key_secrets(text: &str) -> Result<Vec<PrivateKey>, PrivateKeyError> {
             }
         }
     }
-    Ok(keys)
+    Ok(())
+}
+
+/// What `flotilla keys list` shows of one key Secret; no secret material.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeySecretSummary {
+    pub name: String,
+    pub namespace: String,
+    /// The value of the `sealedsecrets.bitnami.com/sealed-secrets-key` label (`active`, `compromised`).
+    pub status: Option<String>,
+    /// [`key_fingerprint`] of the key.
+    pub fingerprint: String,
+    /// Validity of the first certificate in `tls.crt`, when it parses.
+    pub not_before: Option<SystemTime>,
+    pub not_after: Option<SystemTime>,
+}
+
+/// Summarises the key Secrets of `text` (a backup, or `kubectl get secret -o yaml` output).
+pub fn summarize_key_secrets(text: &str) -> Result<Vec<KeySecretSummary>, PrivateKeyError> {
+    let mut summaries = Vec::new();
+    for_each_key_secret(text, |secret, document, item| {
+        let certificate = secret
+            .get_str(&["data", TLS_CERTIFICATE_FIELD])
+            .and_then(|encoded| flotilla_core::base64::decode_standard(encoded.trim()))
+            .and_then(|decoded| String::from_utf8(decoded).ok())
+            .and_then(|pem| parse_certificates(&pem).ok())
+            .and_then(|certificates| certificates.into_iter().next());
+        let validity = certificate
+            .as_ref()
+            .map(|certificate| certificate.tbs_certificate().validity());
+        for key in private_keys_of_key_secret(secret, document, item)? {
+            summaries.push(KeySecretSummary {
+                name: secret
+                    .get_str(&["metadata", "name"])
+                    .unwrap_or_default()
+                    .to_string(),
+                namespace: secret
+                    .get_str(&["metadata", "namespace"])
+                    .unwrap_or_default()
+                    .to_string(),
+                status: secret
+                    .get_path(&["metadata", "labels", crate::keygen::KEY_LABEL])
+                    .and_then(Value::scalar_text),
+                fingerprint: key_fingerprint(&key.to_public_key()),
+                not_before: validity.map(|validity| validity.not_before.to_system_time()),
+                not_after: validity.map(|validity| validity.not_after.to_system_time()),
+            });
+        }
+        Ok(())
+    })?;
+    Ok(summaries)
 }
 
 fn private_keys_of_key_secret(
@@ -339,4 +398,35 @@ fn pem_blocks(text: &str) -> impl Iterator<Item = PemBlock<'_>> {
             None => position = label_start,
         }
     })
+}
+
+/// The controller's id for a key: Go's `ssh.FingerprintSHA256` of the public key,
+/// `SHA256:` and the unpadded base64 of the SHA-256 of its SSH wire form.
+pub fn key_fingerprint(public_key: &PublicKey) -> String {
+    use rsa::sha2::{Digest, Sha256};
+    use rsa::traits::PublicKeyParts;
+
+    fn put_string(out: &mut Vec<u8>, bytes: &[u8]) {
+        let length = u32::try_from(bytes.len()).expect("RSA key components are far below 4 GiB");
+        out.extend_from_slice(&length.to_be_bytes());
+        out.extend_from_slice(bytes);
+    }
+    /// An SSH `mpint`: big-endian, no leading zeros, a zero byte added when the top bit is set.
+    fn put_positive_mpint(out: &mut Vec<u8>, bytes: &[u8]) {
+        let trimmed = &bytes[bytes.iter().take_while(|&&byte| byte == 0).count()..];
+        let mut encoded = Vec::with_capacity(trimmed.len() + 1);
+        if trimmed.first().is_some_and(|&byte| byte & 0x80 != 0) {
+            encoded.push(0);
+        }
+        encoded.extend_from_slice(trimmed);
+        put_string(out, &encoded);
+    }
+
+    let mut wire = Vec::new();
+    put_string(&mut wire, b"ssh-rsa");
+    put_positive_mpint(&mut wire, &public_key.e_bytes());
+    put_positive_mpint(&mut wire, &public_key.n_bytes());
+    let digest = Sha256::digest(&wire);
+    let encoded = flotilla_core::base64::encode_standard(&digest);
+    format!("SHA256:{}", encoded.trim_end_matches('='))
 }

@@ -71,3 +71,43 @@ fn rsa_bits(generated: &flotilla_sealed::GeneratedKey) -> usize {
     use flotilla_sealed::rsa::traits::PublicKeyParts;
     generated.private_key.to_public_key().size() * 8
 }
+
+#[test]
+fn renewal_is_due_after_the_period() {
+    use flotilla_sealed::keygen::{renewal_due, DEFAULT_RENEWAL_PERIOD};
+    use std::time::Duration;
+    let day = Duration::from_secs(24 * 3600);
+    let cases = [
+        (None, DEFAULT_RENEWAL_PERIOD, true),
+        (Some(now() - day * 29), DEFAULT_RENEWAL_PERIOD, false),
+        (Some(now() - day * 30), DEFAULT_RENEWAL_PERIOD, true),
+        (Some(now() + day), DEFAULT_RENEWAL_PERIOD, false),
+        (Some(now() - day * 400), Duration::ZERO, false),
+    ];
+    for (created, period, due) in cases {
+        assert_eq!(
+            renewal_due(created, now(), period),
+            due,
+            "{created:?} {period:?}"
+        );
+    }
+}
+
+#[test]
+fn key_secret_summaries_show_no_secrets() {
+    let text = common::read_data("sealed-secrets-key-test.yaml");
+    let summaries = flotilla_sealed::keys::summarize_key_secrets(&text).expect("summarises");
+    assert_eq!(summaries.len(), 1);
+    let summary = &summaries[0];
+    assert_eq!(summary.name, "sealed-secrets-keytest1");
+    assert_eq!(summary.namespace, "kube-system");
+    assert_eq!(summary.status.as_deref(), Some("active"));
+    assert_eq!(
+        summary.fingerprint,
+        "SHA256:pK1hUhlAeXK2Uj/9el1TKolobS+18n5VqoND0MTMtlk"
+    );
+    assert!(summary
+        .not_before
+        .is_some_and(|not_before| not_before < now()));
+    assert!(summary.not_after.is_some_and(|not_after| not_after > now()));
+}

@@ -228,3 +228,12 @@ fn certificate_and_public_key_pem_give_the_vector_key() {
         );
     }
 }
+
+/// The Go-style key id the controller uses, from the vector set's README.
+#[test]
+fn key_fingerprint_matches_go() {
+    assert_eq!(
+        flotilla_sealed::keys::key_fingerprint(&test_private_key().to_public_key()),
+        "SHA256:pK1hUhlAeXK2Uj/9el1TKolobS+18n5VqoND0MTMtlk"
+    );
+}
