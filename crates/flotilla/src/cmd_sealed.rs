@@ -128,6 +128,18 @@ pub enum KeysCommand {
     Generate(KeysGenerateArgs),
     /// Print the certificates or private keys held in key Secrets or PEM files
     Export(KeysExportArgs),
+    /// List the keys of key Secrets (a backup file or stdin): name, status, fingerprint, validity
+    List(KeysListArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct KeysListArgs {
+    /// Key Secret(s) or a `v1` `List` of them; stdin when absent or `-`
+    #[arg(value_name = "FILE")]
+    pub input: Option<PathBuf>,
+    /// Renewal period in days, to tell whether a new key is due (0 disables renewal)
+    #[arg(long, default_value_t = 30)]
+    pub renewal_days: u32,
 }
 
 #[derive(Args, Debug)]
@@ -471,7 +483,66 @@ pub fn run_keys(args: &KeysArgs) -> Result<()> {
     match &args.command {
         KeysCommand::Generate(generate) => run_keys_generate(generate),
         KeysCommand::Export(export) => run_keys_export(export),
+        KeysCommand::List(list) => run_keys_list(list),
     }
+}
+
+fn format_time(time: Option<SystemTime>) -> String {
+    time.and_then(|time| flotilla_sealed::x509_cert::time::Time::try_from(time).ok())
+        .map_or_else(|| "-".to_string(), |time| time.to_string())
+}
+
+fn run_keys_list(args: &KeysListArgs) -> Result<()> {
+    let input = args.input.as_deref();
+    let text = Zeroizing::new(read_input(input)?);
+    let summaries = flotilla_sealed::keys::summarize_key_secrets(&text)
+        .with_context(|| format!("reading key Secrets from {}", input_name(input)))?;
+    let mut rows = vec![[
+        "NAME".to_string(),
+        "NAMESPACE".to_string(),
+        "STATUS".to_string(),
+        "FINGERPRINT".to_string(),
+        "NOT BEFORE".to_string(),
+        "NOT AFTER".to_string(),
+    ]];
+    for summary in &summaries {
+        rows.push([
+            summary.name.clone(),
+            summary.namespace.clone(),
+            summary.status.clone().unwrap_or_else(|| "-".to_string()),
+            summary.fingerprint.clone(),
+            format_time(summary.not_before),
+            format_time(summary.not_after),
+        ]);
+    }
+    let mut widths = [0usize; 6];
+    for row in &rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for row in &rows {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(widths)
+            .map(|(cell, width)| format!("{cell:width$}"))
+            .collect();
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
+    }
+    let newest = summaries
+        .iter()
+        .filter_map(|summary| summary.not_before)
+        .max();
+    let period = Duration::from_secs(u64::from(args.renewal_days) * 24 * 60 * 60);
+    if flotilla_sealed::keygen::renewal_due(newest, SystemTime::now(), period) {
+        out.push_str(&format!(
+            "\nrenewal due: the newest key is older than {} days\n\nhint: `flotilla keys generate` makes a new key Secret; keep the old ones for unsealing\n",
+            args.renewal_days
+        ));
+    }
+    write_stdout(&out)
 }
 
 fn run_keys_generate(args: &KeysGenerateArgs) -> Result<()> {

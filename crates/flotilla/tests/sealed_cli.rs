@@ -242,3 +242,17 @@ fn merge_into_and_reseal_with_a_generated_key() {
         resealed.as_bytes(),
     );
 }
+
+#[test]
+fn keys_list_shows_the_go_fingerprint() {
+    let listing = succeed(
+        &["keys", "list", &data("sealed-secrets-key-test.yaml")],
+        b"",
+    );
+    assert!(listing.contains("sealed-secrets-keytest1"), "{listing}");
+    assert!(
+        listing.contains("SHA256:pK1hUhlAeXK2Uj/9el1TKolobS+18n5VqoND0MTMtlk"),
+        "{listing}"
+    );
+    assert!(!listing.contains("LS0t"), "no key material: {listing}");
+}
