@@ -51,34 +51,34 @@ impl From<ScopeArg> for Scope {
 /// `flotilla seal`: Secret manifests in, SealedSecret manifests out (like kubeseal).
 #[derive(Args, Debug)]
 pub struct SealArgs {
-    /// Secret manifest(s), YAML or JSON; stdin when absent or `-`
+    /// Secret manifest(s), YAML or JSON; stdin when absent or `-`.
     #[arg(value_name = "FILE")]
     pub input: Option<PathBuf>,
-    /// The sealing certificate (PEM), as served by the controller's `/v1/cert.pem`
+    /// The sealing certificate (PEM), as served by the controller's `/v1/cert.pem`.
     #[arg(long, value_name = "FILE")]
     pub cert: String,
-    /// Sealing scope; by default the Secret's own scope annotations decide (strict without them)
+    /// Sealing scope; by default the Secret's own scope annotations decide (strict without them).
     #[arg(long, value_enum)]
     pub scope: Option<ScopeArg>,
-    /// Seal one value (from `--from-file` or stdin) and print its base64 ciphertext
+    /// Seal one value (from `--from-file` or stdin) and print its base64 ciphertext.
     #[arg(long)]
     pub raw: bool,
-    /// Name the value is bound to (`--raw`, strict scope)
+    /// Name the value is bound to (`--raw`, strict scope).
     #[arg(long)]
     pub name: Option<String>,
-    /// Namespace: for `--raw`, and for a Secret without `metadata.namespace`
+    /// Namespace: for `--raw`, and for a Secret without `metadata.namespace`.
     #[arg(short = 'n', long)]
     pub namespace: Option<String>,
-    /// File holding the value to seal with `--raw`
+    /// File holding the value to seal with `--raw`.
     #[arg(long, value_name = "FILE", requires = "raw")]
     pub from_file: Option<PathBuf>,
-    /// Seal the Secret's values into this existing SealedSecret file, rewriting it in place
+    /// Seal the Secret's values into this existing SealedSecret file, rewriting it in place.
     #[arg(long, value_name = "FILE", conflicts_with = "raw")]
     pub merge_into: Option<PathBuf>,
-    /// Seal a Secret without `data` and `stringData`
+    /// Seal a Secret without `data` and `stringData`.
     #[arg(long)]
     pub allow_empty_data: bool,
-    /// Output format
+    /// Output format.
     #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Yaml)]
     pub output: OutputFormat,
 }
@@ -87,13 +87,13 @@ pub struct SealArgs {
 #[derive(Args, Debug)]
 pub struct UnsealArgs {
     /// Private key file: PEM (PKCS#1 or PKCS#8), a backed-up key Secret or a `v1` `List` of them;
-    /// repeat for several, every key is tried
+    /// repeat for several, every key is tried.
     #[arg(long = "key", value_name = "FILE", required = true)]
     pub keys: Vec<PathBuf>,
-    /// SealedSecret manifest(s); stdin when absent or `-`
+    /// SealedSecret manifest(s); stdin when absent or `-`.
     #[arg(value_name = "FILE")]
     pub input: Option<PathBuf>,
-    /// Output format
+    /// Output format.
     #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Yaml)]
     pub output: OutputFormat,
 }
@@ -101,16 +101,16 @@ pub struct UnsealArgs {
 /// `flotilla reseal`: re-encrypt SealedSecrets for a new certificate, offline.
 #[derive(Args, Debug)]
 pub struct ResealArgs {
-    /// Private key file(s) that open the current SealedSecrets (same forms as `unseal --key`)
+    /// Private key file(s) that open the current SealedSecrets (same forms as `unseal --key`).
     #[arg(long = "key", value_name = "FILE", required = true)]
     pub keys: Vec<PathBuf>,
-    /// The new sealing certificate (PEM)
+    /// The new sealing certificate (PEM).
     #[arg(long, value_name = "FILE")]
     pub cert: String,
-    /// SealedSecret manifest(s); stdin when absent or `-`
+    /// SealedSecret manifest(s); stdin when absent or `-`.
     #[arg(value_name = "FILE")]
     pub input: Option<PathBuf>,
-    /// Output format
+    /// Output format.
     #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Yaml)]
     pub output: OutputFormat,
 }
@@ -124,42 +124,42 @@ pub struct KeysArgs {
 
 #[derive(Subcommand, Debug)]
 pub enum KeysCommand {
-    /// Generate a new key Secret (RSA-4096, self-signed certificate), printed to stdout
+    /// Generate a new key Secret (RSA-4096, self-signed certificate), printed to stdout.
     Generate(KeysGenerateArgs),
-    /// Print the certificates or private keys held in key Secrets or PEM files
+    /// Print the certificates or private keys held in key Secrets or PEM files.
     Export(KeysExportArgs),
-    /// List the keys of key Secrets (a backup file or stdin): name, status, fingerprint, validity
+    /// List the keys of key Secrets (a backup file or stdin): name, status, fingerprint, validity.
     List(KeysListArgs),
 }
 
 #[derive(Args, Debug)]
 pub struct KeysListArgs {
-    /// Key Secret(s) or a `v1` `List` of them; stdin when absent or `-`
+    /// Key Secret(s) or a `v1` `List` of them; stdin when absent or `-`.
     #[arg(value_name = "FILE")]
     pub input: Option<PathBuf>,
-    /// Renewal period in days, to tell whether a new key is due (0 disables renewal)
+    /// Renewal period in days, to tell whether a new key is due (0 disables renewal).
     #[arg(long, default_value_t = 30)]
     pub renewal_days: u32,
 }
 
 #[derive(Args, Debug)]
 pub struct KeysGenerateArgs {
-    /// Namespace of the controller
+    /// Namespace of the controller.
     #[arg(short = 'n', long, default_value = "kube-system")]
     pub namespace: String,
-    /// RSA key size in bits
+    /// RSA key size in bits.
     #[arg(long, default_value_t = 4096, value_parser = clap::value_parser!(u16).range(2048..=8192))]
     pub bits: u16,
-    /// Common name of the self-signed certificate
+    /// Common name of the self-signed certificate.
     #[arg(long, default_value = "sealed-secret")]
     pub common_name: String,
-    /// Certificate validity in days
+    /// Certificate validity in days.
     #[arg(long, default_value_t = 3650)]
     pub validity_days: u32,
-    /// Also write the certificate (PEM) to this file, for `flotilla seal --cert`
+    /// Also write the certificate (PEM) to this file, for `flotilla seal --cert`.
     #[arg(long, value_name = "FILE")]
     pub cert_out: Option<PathBuf>,
-    /// Output format of the key Secret
+    /// Output format of the key Secret.
     #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Yaml)]
     pub output: OutputFormat,
 }
@@ -167,18 +167,18 @@ pub struct KeysGenerateArgs {
 /// What `keys export` prints.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum ExportWhat {
-    /// The PEM certificates, for `flotilla seal --cert`
+    /// The PEM certificates, for `flotilla seal --cert`.
     Certificate,
-    /// The PKCS#1 PEM private keys, for `kubeseal --recovery-private-key` (handle with care)
+    /// The PKCS#1 PEM private keys, for `kubeseal --recovery-private-key` (handle with care).
     PrivateKey,
 }
 
 #[derive(Args, Debug)]
 pub struct KeysExportArgs {
-    /// Key Secret(s) or a `v1` `List` of them (e.g. a backup), or PEM; stdin when absent or `-`
+    /// Key Secret(s) or a `v1` `List` of them (e.g. a backup), or PEM; stdin when absent or `-`.
     #[arg(value_name = "FILE")]
     pub input: Option<PathBuf>,
-    /// What to print
+    /// What to print.
     #[arg(long, value_enum, default_value_t = ExportWhat::Certificate)]
     pub what: ExportWhat,
 }
@@ -212,7 +212,7 @@ fn input_name(path: Option<&Path>) -> String {
 
 /// The non-empty documents of `text`, flattening `List`s.
 fn read_documents(path: Option<&Path>) -> Result<Vec<Value>> {
-    let text = read_input(path)?;
+    let text = Zeroizing::new(read_input(path)?);
     let documents = flotilla_core::parse_documents(&text)
         .with_context(|| format!("parsing {}", input_name(path)))?;
     let mut flattened = Vec::new();

@@ -14,13 +14,13 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Seal Secrets into SealedSecrets (kubeseal compatible)
+    /// Seal Secrets into SealedSecrets, like kubeseal.
     Seal(cmd_sealed::SealArgs),
-    /// Recover Secrets from SealedSecrets offline with the controller's private keys
+    /// Recover Secrets from SealedSecrets offline with the controller's private keys.
     Unseal(cmd_sealed::UnsealArgs),
-    /// Re-encrypt SealedSecrets for a new certificate, offline
+    /// Re-encrypt SealedSecrets for a new certificate, offline.
     Reseal(cmd_sealed::ResealArgs),
-    /// Manage sealing keys in the Bitnami controller's layout
+    /// Sealing keys in the Bitnami controller's layout.
     Keys(cmd_sealed::KeysArgs),
 }
 
