@@ -237,3 +237,44 @@ fn key_fingerprint_matches_go() {
         "SHA256:pK1hUhlAeXK2Uj/9el1TKolobS+18n5VqoND0MTMtlk"
     );
 }
+
+/// Sealing the Secrets the vector manifests stand for gives the manifests' layout (kubeseal's),
+/// ciphertexts aside.
+#[test]
+fn sealing_the_expected_secrets_gives_the_vector_manifests_layout() {
+    let public_key = common::test_public_key();
+    let expected_secrets = parse_yaml(&read_data("expected-unsealed-secrets.yaml"));
+    for (file, mut secret) in ["sealedsecret-strict.yaml", "sealedsecret-cluster-wide.yaml"]
+        .into_iter()
+        .zip(expected_secrets)
+    {
+        let metadata = secret
+            .get_path_mut(&["metadata"])
+            .and_then(Value::as_mapping_mut)
+            .expect("metadata");
+        metadata.remove("ownerReferences");
+        normalise_empty_data(&mut secret);
+        let sealed = flotilla_sealed::seal_secret(
+            &mut rng(),
+            &public_key,
+            &secret,
+            &flotilla_sealed::SealOptions::default(),
+        )
+        .unwrap_or_else(|error| panic!("{file}: {error}"));
+        let vector = parse_yaml(&read_data(file)).remove(0);
+        assert_eq!(
+            flotilla_core::write_document(&redact_ciphertexts(sealed)).expect("writes"),
+            flotilla_core::write_document(&redact_ciphertexts(vector)).expect("writes"),
+            "{file}"
+        );
+    }
+}
+
+fn redact_ciphertexts(mut sealed_secret: Value) -> Value {
+    if let Some(Value::Mapping(items)) = sealed_secret.get_path_mut(&["spec", "encryptedData"]) {
+        for (_, value) in items.iter_mut() {
+            *value = Value::string("<sealed>");
+        }
+    }
+    sealed_secret
+}
