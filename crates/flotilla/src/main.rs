@@ -7,6 +7,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 
+mod cmd_sealed;
+
 #[derive(Parser)]
 #[command(
     name = "flotilla",
@@ -22,6 +24,14 @@ struct Cli {
 enum Command {
     /// Render a kustomize tree, byte-for-byte like `kubectl kustomize DIR`.
     Build(BuildArgs),
+    /// Seal Secrets into SealedSecrets, like kubeseal.
+    Seal(cmd_sealed::SealArgs),
+    /// Recover Secrets from SealedSecrets offline with the controller's private keys.
+    Unseal(cmd_sealed::UnsealArgs),
+    /// Re-encrypt SealedSecrets for a new certificate, offline.
+    Reseal(cmd_sealed::ResealArgs),
+    /// Sealing keys in the Bitnami controller's layout.
+    Keys(cmd_sealed::KeysArgs),
 }
 
 #[derive(clap::Args)]
@@ -45,13 +55,29 @@ enum LoadRestrictorArg {
     None,
 }
 
+/// Where remote bases are cloned: `$FLOTILLA_CACHE_DIR`, else `$XDG_CACHE_HOME/flotilla`, else
+/// `~/.cache/flotilla`, else a directory under the system temp dir.
+fn cache_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("FLOTILLA_CACHE_DIR") {
+        return PathBuf::from(dir);
+    }
+    if let Some(dir) = std::env::var_os("XDG_CACHE_HOME") {
+        return PathBuf::from(dir).join("flotilla");
+    }
+    if let Some(home) = std::env::var_os("HOME") {
+        return PathBuf::from(home).join(".cache/flotilla");
+    }
+    std::env::temp_dir().join("flotilla-cache")
+}
+
 fn run_build(args: &BuildArgs) -> anyhow::Result<()> {
+    let fetcher = flotilla_source::GitFetcher::new(&cache_dir().join("remote-bases"));
     let options = flotilla_kustomize::BuildOptions {
         load_restrictor: match args.load_restrictor {
             LoadRestrictorArg::RootOnly => flotilla_kustomize::LoadRestrictor::RootOnly,
             LoadRestrictorArg::None => flotilla_kustomize::LoadRestrictor::None,
         },
-        fetcher: None,
+        fetcher: Some(&fetcher),
     };
     let output = flotilla_kustomize::build_to_yaml(&args.dir, options)
         .with_context(|| format!("building `{}`", args.dir.display()))?;
@@ -74,6 +100,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Build(args) => run_build(args),
+        Command::Seal(args) => cmd_sealed::run_seal(args),
+        Command::Unseal(args) => cmd_sealed::run_unseal(args),
+        Command::Reseal(args) => cmd_sealed::run_reseal(args),
+        Command::Keys(args) => cmd_sealed::run_keys(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
