@@ -20,7 +20,13 @@ pub fn run_builtin_transformers(
     accumulator: &mut Accumulator,
 ) -> Result<()> {
     let dir = kustomization.dir();
-    let schema = patches::schema_for(kustomization, options)?;
+    // The schema costs a decompression and a parse: only load it when there are patches.
+    let has_patches = kustomization.has("patchesStrategicMerge") || kustomization.has("patches");
+    let schema = if has_patches {
+        patches::schema_for(kustomization, options)?
+    } else {
+        patches::Schema::empty()
+    };
     for entry in kustomization.list("patchesStrategicMerge") {
         patches::patch_strategic_merge_entry(
             dir,

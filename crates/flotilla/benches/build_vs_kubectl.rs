@@ -3,8 +3,10 @@
 //! byte-identical. Writes its table to `BENCHMARKS.md` (the section between the
 //! `<!-- build-bench -->` markers) and prints it.
 //!
-//! Run: `cargo bench -p flotilla --bench build_vs_kubectl` (options: `--services N`,
-//! `--runs N`, `--small N`). Needs `kubectl` on PATH for the comparison.
+//! Run: `cargo bench -p flotilla --bench build_vs_kubectl` (options: `--services N` (default
+//! 850, about 10,200 resources), `--large-runs N` (default 1: kubectl needs tens of minutes per
+//! run of the large tree), `--runs N` for the small trees (default 5), `--small N` cases).
+//! Needs `kubectl` on PATH for the comparison.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -13,13 +15,16 @@ use std::time::{Duration, Instant};
 
 struct Args {
     services: usize,
+    /// Runs of the large tree (kubectl takes many minutes per run there).
+    large_runs: usize,
     runs: usize,
     small_cases: usize,
 }
 
 fn parse_args() -> Args {
     let mut args = Args {
-        services: 700,
+        services: 850,
+        large_runs: 1,
         runs: 5,
         small_cases: 40,
     };
@@ -30,6 +35,7 @@ fn parse_args() -> Args {
         match (raw[index].as_str(), value) {
             ("--services", Some(v)) => args.services = v,
             ("--runs", Some(v)) => args.runs = v,
+            ("--large-runs", Some(v)) => args.large_runs = v,
             ("--small", Some(v)) => args.small_cases = v,
             _ => {}
         }
@@ -247,7 +253,7 @@ fn main() {
             args.services
         ),
         std::slice::from_ref(&tree),
-        args.runs,
+        args.large_runs,
         flotilla,
         kubectl,
     );
@@ -317,8 +323,8 @@ fn main() {
         .map(|n| n.get())
         .unwrap_or(1);
     let section = format!(
-        "<!-- build-bench -->\n## `flotilla build` vs `kubectl kustomize`\n\nMeasured by `cargo bench -p flotilla --bench build_vs_kubectl` ({} runs each, alternating, medians; {cores} cores). Peak RSS from `wait4`.\n\n{table}\n<!-- /build-bench -->\n",
-        args.runs
+        "<!-- build-bench -->\n## `flotilla build` vs `kubectl kustomize`\n\nMeasured by `cargo bench -p flotilla --bench build_vs_kubectl`: large tree {} run(s) per tool, small trees {} runs per tool, alternating on the same input, medians; {cores} cores. Peak RSS from `wait4`.\n\n{table}\n<!-- /build-bench -->\n",
+        args.large_runs, args.runs
     );
     print!("{section}");
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../BENCHMARKS.md");
