@@ -22,7 +22,7 @@ pub fn run_builtin_transformers(
     let dir = kustomization.dir();
     // The schema costs a decompression and a parse: only load it when there are patches.
     let has_patches = kustomization.has("patchesStrategicMerge") || kustomization.has("patches");
-    let schema = if has_patches {
+    let schema = if has_patches || kustomization.has("openapi") {
         patches::schema_for(kustomization, options)?
     } else {
         patches::Schema::empty()
