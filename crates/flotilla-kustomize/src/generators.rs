@@ -217,6 +217,16 @@ fn generate(
     let mut data = Mapping::new();
     let mut binary_data = Mapping::new();
     for (key, bytes) in pairs {
+        // kustomize writes the key as a plain YAML scalar: one that reads back as null, a bool
+        // or a number makes the object unencodable, and kustomize fails.
+        if !matches!(
+            flotilla_core::go_format::resolve_plain_v3(&key),
+            Value::String(_) | Value::Timestamp(_)
+        ) {
+            return Err(BuildError::transform(format!(
+                "key `{key}` of {name} would not be a string in YAML (kustomize fails with \"json: unsupported type\"): rename the key"
+            )));
+        }
         if data.contains_key(&key) || binary_data.contains_key(&key) {
             let kind_name = if kind == GeneratedKind::ConfigMap {
                 "configmap"

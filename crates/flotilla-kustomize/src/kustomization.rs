@@ -131,6 +131,17 @@ impl Kustomization {
                 )))
             }
         }
+        if fields
+            .keys()
+            .all(|key| matches!(key.as_str(), "apiVersion" | "kind"))
+        {
+            return Err(invalid(format!(
+                "{} is empty: list resources, generators or transformers in it",
+                path.file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            )));
+        }
         let kustomization = Kustomization {
             path: path.to_path_buf(),
             kind,

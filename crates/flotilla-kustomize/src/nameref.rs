@@ -41,14 +41,14 @@ impl<'a> Candidates<'a> {
 
     /// Resources once named `old_name` that `referrer` could reference (kustomize's
     /// `SubsetThatCouldBeReferencedByResource`), in build order.
-    fn named(&self, old_name: &str, referrer: &Resource) -> Vec<&'a Resource> {
+    fn named(&self, old_name: &str, referrer: &Resource) -> Result<Vec<&'a Resource>> {
+        let binding_namespaces = role_binding_namespaces(referrer)?;
         let Some(indexes) = self.by_previous_name.get(old_name) else {
-            return Vec::new();
+            return Ok(Vec::new());
         };
         let referrer_id = referrer.current_id();
         let referrer_cluster_scoped = referrer_id.gvk.is_cluster_scoped();
-        let binding_namespaces = role_binding_namespaces(referrer);
-        indexes
+        Ok(indexes
             .iter()
             .map(|index| &self.all[*index])
             .filter(|candidate| {
@@ -62,28 +62,43 @@ impl<'a> Candidates<'a> {
                         .iter()
                         .any(|namespace| namespace == candidate.namespace())
             })
-            .collect()
+            .collect())
     }
 }
 
 /// Namespaces of the ServiceAccount subjects of a RoleBinding: objects there may be referenced
-/// from the binding's own namespace.
-fn role_binding_namespaces(referrer: &Resource) -> Vec<String> {
+/// from the binding's own namespace. A subject whose `namespace` is present but not a string is
+/// invalid input, as in kustomize.
+fn role_binding_namespaces(referrer: &Resource) -> Result<Vec<String>> {
     if referrer.kind() != "RoleBinding" {
-        return Vec::new();
+        return Ok(Vec::new());
     }
-    referrer
+    let mut namespaces = Vec::new();
+    let subjects = referrer
         .object
         .get_path(&["subjects"])
-        .and_then(Value::as_sequence)
-        .map(|subjects| {
-            subjects
-                .iter()
-                .filter(|subject| subject.get_str(&["kind"]) == Some("ServiceAccount"))
-                .filter_map(|subject| subject.get_str(&["namespace"]).map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default()
+        .and_then(Value::as_sequence);
+    for subject in subjects.map(Vec::as_slice).unwrap_or(&[]) {
+        let Some(namespace) = subject.get_path(&["namespace"]) else {
+            continue;
+        };
+        if subject.get_str(&["kind"]).is_none() {
+            continue;
+        }
+        match namespace.as_str() {
+            Some(namespace) if subject.get_str(&["kind"]) == Some("ServiceAccount") => {
+                namespaces.push(namespace.to_string())
+            }
+            Some(_) => {}
+            None => {
+                return Err(BuildError::transform(format!(
+                    "Invalid Input: namespace is blank for resource \"{}\": give each subject's `namespace` a value or remove it",
+                    referrer.current_id()
+                )))
+            }
+        }
+    }
+    Ok(namespaces)
 }
 
 /// Fixes every name reference in `resources`.
@@ -150,7 +165,7 @@ fn update_field(
 ) -> Result<()> {
     match field {
         Value::String(name) => {
-            let named = candidates.named(name, referrer);
+            let named = candidates.named(name, referrer)?;
             if let Some(referral) = select_referral(name, spec, target, referrer, &named)? {
                 *name = referral.name().to_string();
             }
@@ -187,7 +202,7 @@ fn update_field(
                 )));
             };
             let namespace_filter = mapping.get("namespace").and_then(Value::scalar_text);
-            let named = candidates.named(&old_name, referrer);
+            let named = candidates.named(&old_name, referrer)?;
             let filtered: Vec<&Resource> = match &namespace_filter {
                 Some(namespace) => named
                     .iter()

@@ -205,12 +205,33 @@ pub fn set_namespace(
         }
         for spec in specs.iter().filter(|spec| spec.applies_to(&gvk)) {
             visit_fields(&mut resource.object, spec, &mut |field| {
+                if matches!(field, Value::Mapping(_) | Value::Sequence(_)) {
+                    return Err(BuildError::transform(format!(
+                        "namespace field specs must target scalar nodes: `{}` of {before} is a {}",
+                        spec.path,
+                        field.type_name()
+                    )));
+                }
                 set(field);
                 Ok(())
             })?;
         }
         if resource.current_id() != before {
             resource.previous_ids.push(before);
+        }
+    }
+    let mut ids = std::collections::HashSet::new();
+    for resource in resources.iter() {
+        let id = resource.current_id();
+        let key = (
+            id.gvk.clone(),
+            id.name.clone(),
+            id.effective_namespace().to_string(),
+        );
+        if !ids.insert(key) {
+            return Err(BuildError::transform(format!(
+                "namespace transformation produces ID conflict: more than one {id} after setting namespace `{namespace}`"
+            )));
         }
     }
     Ok(())
