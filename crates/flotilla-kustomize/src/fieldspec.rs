@@ -39,6 +39,8 @@ impl FieldSpec {
     }
 
     /// Reads a field spec from its YAML form (`group`, `version`, `kind`, `path`, `create`).
+    /// Reads a field spec from its YAML form (`group`, `version`, `kind`, `path`, `create`).
+    /// Other keys are ignored, as kustomize's non-strict decoding of plugin configs does.
     pub fn from_value(value: &Value) -> Result<Self> {
         let mapping = value.as_mapping().ok_or_else(|| {
             BuildError::transform(format!(
@@ -48,7 +50,7 @@ impl FieldSpec {
         })?;
         let mut spec = FieldSpec::new("", false);
         for (key, item) in mapping.iter() {
-            let known = ["group", "version", "kind", "path", "create", "behavior"];
+            let known = ["group", "version", "kind", "path", "create"];
             let text = item.scalar_text().unwrap_or_default();
             match canonical_field(key, &known) {
                 Some("group") => spec.gvk.group = text,
@@ -56,12 +58,7 @@ impl FieldSpec {
                 Some("kind") => spec.gvk.kind = text,
                 Some("path") => spec.path = text,
                 Some("create") => spec.create = item.as_bool().unwrap_or(text == "true"),
-                Some(_) => {}
-                None => {
-                    return Err(BuildError::transform(format!(
-                        "unknown field {key:?} in field spec (expected group, version, kind, path, create)"
-                    )))
-                }
+                _ => {}
             }
         }
         Ok(spec)
@@ -218,6 +215,7 @@ fn walk(
         }
     }
     let child = mapping.get_mut(field).expect("present or just inserted");
+
     if rest.is_empty() {
         if child.is_null() && !create {
             return Ok(());

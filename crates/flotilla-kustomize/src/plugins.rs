@@ -240,14 +240,7 @@ fn run_transformer_config(
                 .unwrap_or(Value::Null);
             transformers::set_replicas(resources, &name, &count, &config_field_specs(config)?)
         }
-        "HashTransformer" => {
-            for resource in resources.iter_mut() {
-                if matches!(resource.kind(), "ConfigMap" | "Secret") {
-                    resource.needs_hash = true;
-                }
-            }
-            generators::add_hashes_to_names(resources)
-        }
+        "HashTransformer" => generators::add_hashes_to_names(resources),
         "ReplacementTransformer" => {
             for replacement in config
                 .get_path(&["replacements"])

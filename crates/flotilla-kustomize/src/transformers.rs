@@ -490,6 +490,16 @@ pub fn update_images(resources: &mut ResMap, images: &[Value], specs: &[FieldSpe
     if rules.iter().any(|rule| rule.name.is_empty()) {
         return Err(BuildError::transform("an `images` entry needs a `name`"));
     }
+    // kustomize's image specs never create fields, except that with `create` a null list named
+    // by `containers[]` becomes an empty one.
+    let null_lists: Vec<(Gvk, String)> = specs
+        .iter()
+        .filter(|spec| spec.create)
+        .filter_map(|spec| {
+            let end = spec.path.find("[]")?;
+            Some((spec.gvk.clone(), spec.path[..end].to_string()))
+        })
+        .collect();
     let specs: Vec<FieldSpec> = specs
         .iter()
         .map(|spec| FieldSpec {
@@ -503,6 +513,17 @@ pub fn update_images(resources: &mut ResMap, images: &[Value], specs: &[FieldSpe
         }
     };
     for resource in resources.iter_mut() {
+        let gvk = resource.gvk();
+        for (selector, path) in &null_lists {
+            if selector.selects(&gvk) {
+                visit_path(&mut resource.object, path, false, &mut |field| {
+                    if field.is_null() {
+                        *field = Value::Sequence(Vec::new());
+                    }
+                    Ok(())
+                })?;
+            }
+        }
         rewrite_images_everywhere(&apply_all, &mut resource.object);
         let gvk = resource.gvk();
         for spec in specs.iter().filter(|spec| spec.applies_to(&gvk)) {
