@@ -469,7 +469,7 @@ fn copy_merge_metadata(generated: &mut Resource, existing: &Resource) {
         generated.set_namespace(&namespace);
     }
     generated.previous_ids = existing.previous_ids.clone();
-    generated.needs_hash = existing.needs_hash;
+    // The overlay generator's own options decide the hash suffix.
     generated.behavior = existing.behavior;
     generated.origin = existing.origin.clone().or(generated.origin.take());
     generated.prefixes = existing.prefixes.clone();
