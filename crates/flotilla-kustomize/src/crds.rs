@@ -10,7 +10,9 @@ use crate::error::{BuildError, Result};
 use crate::fieldspec::FieldSpec;
 use crate::resource::Gvk;
 
-/// Reads a `crds:` file (an OpenAPI `definitions` document) into name reference specs.
+/// Reads a `crds:` file: OpenAPI definitions keyed by Go type name (`pkg/path/v1.MyKind`), each
+/// `{Schema, Dependencies}` (or plain schemas under `definitions`). Every property marked with
+/// `x-kubernetes-object-ref-kind` is a reference, by `name`, from that kind to the named kind.
 pub fn config_from_crd_file(path: &Path) -> Result<TransformerConfig> {
     let text = crate::loader::read_text(path)?;
     let document =
@@ -18,101 +20,93 @@ pub fn config_from_crd_file(path: &Path) -> Result<TransformerConfig> {
             path: path.to_path_buf(),
             error: source,
         })?;
-    let mut config = TransformerConfig::default();
     let definitions = document
         .get_path(&["definitions"])
         .and_then(Value::as_mapping)
+        .or_else(|| document.as_mapping())
         .cloned()
         .unwrap_or_default();
-    for (_, definition) in definitions.iter() {
-        let Some(gvk) = definition_gvk(definition) else {
+    let schema_of = |definition: &Value| -> Value {
+        definition
+            .get_path(&["Schema"])
+            .cloned()
+            .unwrap_or_else(|| definition.clone())
+    };
+    let mut config = TransformerConfig::default();
+    for (name, definition) in definitions.iter() {
+        // Only top-level kinds: `….MyKind` whose schema has apiVersion and kind.
+        let schema = schema_of(definition);
+        let is_kind = schema.get_path(&["properties", "kind"]).is_some()
+            && schema.get_path(&["properties", "apiVersion"]).is_some();
+        if !is_kind {
             continue;
+        }
+        let kind = name.rsplit('.').next().unwrap_or(name).to_string();
+        let owner = Gvk {
+            kind,
+            ..Gvk::default()
         };
-        let mut path = Vec::new();
-        collect_references(&definitions, definition, &gvk, &mut path, &mut config, 0);
+        let mut field_path = Vec::new();
+        collect_references(
+            &definitions,
+            &schema,
+            &owner,
+            &mut field_path,
+            &mut config,
+            0,
+        )?;
     }
     Ok(config)
-}
-
-fn definition_gvk(definition: &Value) -> Option<Gvk> {
-    let kind = definition
-        .get_str(&["x-kubernetes-group-version-kind", "kind"])
-        .map(str::to_string);
-    let kind = kind.or_else(|| {
-        definition
-            .get_path(&["x-kubernetes-group-version-kind"])
-            .and_then(Value::as_sequence)
-            .and_then(|items| items.first())
-            .and_then(|item| item.get_str(&["kind"]))
-            .map(str::to_string)
-    })?;
-    let field = |name: &str| {
-        definition
-            .get_str(&["x-kubernetes-group-version-kind", name])
-            .unwrap_or("")
-            .to_string()
-    };
-    Some(Gvk {
-        group: field("group"),
-        version: field("version"),
-        kind,
-    })
 }
 
 fn collect_references(
     definitions: &flotilla_core::Mapping,
     schema: &Value,
     owner: &Gvk,
-    path: &mut Vec<String>,
+    field_path: &mut Vec<String>,
     config: &mut TransformerConfig,
     depth: usize,
-) {
+) -> Result<()> {
     if depth > 32 {
-        return;
+        return Ok(());
     }
     let Some(properties) = schema.get_path(&["properties"]).and_then(Value::as_mapping) else {
-        if let Some(reference) = schema.get_str(&["$ref"]) {
-            let name = reference.trim_start_matches("#/definitions/");
-            if let Some(target) = definitions.get(name) {
-                collect_references(definitions, target, owner, path, config, depth + 1);
-            }
-        }
-        return;
+        return Ok(());
     };
     for (name, property) in properties.iter() {
-        path.push(name.clone());
+        field_path.push(name.clone());
         if let Some(kind) = property.get_str(&["x-kubernetes-object-ref-kind"]) {
-            let name_key = property
-                .get_str(&["x-kubernetes-object-ref-name-key"])
-                .unwrap_or("name");
-            let mut spec_path = path.join("/");
-            if property.get_path(&["properties"]).is_some() || name_key != "name" {
-                spec_path = format!("{spec_path}/{name_key}");
-            }
-            let target = Gvk {
-                group: String::new(),
-                version: property
+            let target = Gvk::from_api_version(
+                property
                     .get_str(&["x-kubernetes-object-ref-api-version"])
-                    .unwrap_or("")
-                    .to_string(),
-                kind: kind.to_string(),
-            };
+                    .unwrap_or(""),
+                kind,
+            );
             let spec = FieldSpec {
                 gvk: owner.clone(),
-                path: spec_path,
+                path: format!("{}/name", field_path.join("/")),
                 create: false,
             };
-            let addition = TransformerConfig {
+            config.merge(&TransformerConfig {
                 name_reference: vec![NameBackReference {
                     gvk: target,
                     referrers: vec![spec],
                 }],
                 ..TransformerConfig::default()
-            };
-            let _ = config.merge(&addition);
+            })?;
+        } else if let Some(reference) = property.get_str(&["$ref"]) {
+            let name = reference.trim_start_matches("#/definitions/");
+            if let Some(target) = definitions.get(name) {
+                let target = target
+                    .get_path(&["Schema"])
+                    .cloned()
+                    .unwrap_or_else(|| target.clone());
+                collect_references(definitions, &target, owner, field_path, config, depth + 1)?;
+            }
         } else {
-            collect_references(definitions, property, owner, path, config, depth + 1);
+            collect_references(definitions, property, owner, field_path, config, depth + 1)?;
         }
-        path.pop();
+        field_path.pop();
     }
+    Ok(())
 }
