@@ -10,9 +10,12 @@ use crate::resource::ResMap;
 /// A compiled target selector.
 #[derive(Debug)]
 pub struct Selector {
-    group: String,
-    version: String,
-    kind: String,
+    /// Group, version and kind are anchored regular expressions too (`Deployment|StatefulSet`).
+    group: Option<regex::Regex>,
+    version: Option<regex::Regex>,
+    kind: Option<regex::Regex>,
+    /// The kind when it has no regular-expression syntax, for a cheap first check.
+    literal_kind: Option<String>,
     name: Option<regex::Regex>,
     /// The name when it has no regular-expression syntax, compared as a string.
     literal_name: Option<String>,
@@ -140,9 +143,11 @@ impl Selector {
                 .unwrap_or_default()
         };
         Ok(Selector {
-            group: text("group"),
-            version: text("version"),
-            kind: text("kind"),
+            group: anchored(&text("group"), "group")?,
+            version: anchored(&text("version"), "version")?,
+            kind: anchored(&text("kind"), "kind")?,
+            literal_kind: Some(text("kind"))
+                .filter(|kind| !kind.is_empty() && kind.chars().all(|c| c.is_ascii_alphanumeric())),
             name: anchored(&text("name"), "name")?,
             literal_name: Some(text("name")).filter(|name| {
                 !name.is_empty()
@@ -161,7 +166,11 @@ impl Selector {
         let mut selected = Vec::new();
         for (index, resource) in resources.iter().enumerate() {
             // Cheap checks first: the kind, and a literal name, without building ids.
-            if !self.kind.is_empty() && self.kind != resource.kind() {
+            if self
+                .literal_kind
+                .as_deref()
+                .is_some_and(|kind| kind != resource.kind())
+            {
                 continue;
             }
             if let Some(literal) = &self.literal_name {
@@ -185,9 +194,14 @@ impl Selector {
                 }
             }
             let gvk = resource.gvk();
-            if (!self.group.is_empty() && self.group != gvk.group)
-                || (!self.version.is_empty() && self.version != gvk.version)
-                || (!self.kind.is_empty() && self.kind != gvk.kind)
+            let gvk_matches = |pattern: &Option<regex::Regex>, value: &str| {
+                pattern
+                    .as_ref()
+                    .is_none_or(|pattern| pattern.is_match(value))
+            };
+            if !gvk_matches(&self.group, &gvk.group)
+                || !gvk_matches(&self.version, &gvk.version)
+                || !gvk_matches(&self.kind, &gvk.kind)
             {
                 continue;
             }
