@@ -348,7 +348,7 @@ fn parse_literal(literal: &str) -> Result<(String, String)> {
 }
 
 /// An env file: `KEY=value` lines; blank lines and `#` comments skipped; a line without `=`
-/// takes its value from the environment when set.
+/// takes its value from the environment (empty when unset).
 fn parse_env_file(text: &str, path: &Path) -> Result<Vec<(String, String)>> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut pairs = Vec::new();
@@ -370,10 +370,9 @@ fn parse_env_file(text: &str, path: &Path) -> Result<Vec<(String, String)>> {
                 pairs.push((key.to_string(), value.to_string()));
             }
             None => {
+                // A bare key takes its value from the environment, empty when unset.
                 let key = line.trim();
-                if let Ok(value) = std::env::var(key) {
-                    pairs.push((key.to_string(), value));
-                }
+                pairs.push((key.to_string(), std::env::var(key).unwrap_or_default()));
             }
         }
     }

@@ -118,10 +118,9 @@ pub fn legacy_sort_key(
     last: Option<&[String]>,
 ) -> (i64, String, String) {
     let gvk = gvk_sort_string(&id.gvk);
-    let namespace = if id.gvk.is_cluster_scoped() {
-        "_non_namespaceable_"
-    } else if id.namespace.is_empty() || id.namespace == "default" {
-        "default"
+    // The namespace as written, `~X` when there is none (so it sorts after named ones).
+    let namespace = if id.namespace.is_empty() {
+        "~X"
     } else {
         &id.namespace
     };
