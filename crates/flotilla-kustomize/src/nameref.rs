@@ -294,10 +294,17 @@ fn select_referral<'a>(
     if selected.len() == 1 {
         return Ok(Some(selected[0]));
     }
-    selected.retain(|candidate| {
-        same_ending(&candidate.prefixes, &referrer.prefixes)
-            && same_ending(&candidate.suffixes, &referrer.suffixes)
-    });
+    // First leniently (a side without prefixes, or without suffixes, does not disqualify),
+    // then strictly, as kustomize does.
+    let lenient: Vec<&Resource> = selected
+        .iter()
+        .copied()
+        .filter(|candidate| prefixes_suffixes_match(candidate, referrer, true))
+        .collect();
+    if lenient.len() == 1 {
+        return Ok(Some(lenient[0]));
+    }
+    selected.retain(|candidate| prefixes_suffixes_match(candidate, referrer, false));
     match selected.len() {
         0 => Ok(None),
         1 => Ok(Some(selected[0])),
@@ -319,6 +326,15 @@ fn select_referral<'a>(
             )))
         }
     }
+}
+
+/// Whether two resources were renamed by the same prefixes and suffixes (the most recent ones
+/// last); with `allow_empty`, a side with none matches anything.
+fn prefixes_suffixes_match(a: &Resource, b: &Resource, allow_empty: bool) -> bool {
+    let matches = |x: &[String], y: &[String]| {
+        (allow_empty && (x.is_empty() || y.is_empty())) || same_ending(x, y)
+    };
+    matches(&a.prefixes, &b.prefixes) && matches(&a.suffixes, &b.suffixes)
 }
 
 /// Whether two lists end the same way (`[a, b, c]` and `[b, c]`); empty matches only empty.

@@ -204,6 +204,11 @@ pub fn set_namespace(
             }
         }
         for spec in specs.iter().filter(|spec| spec.applies_to(&gvk)) {
+            // Only the core Namespace kind is renamed to the namespace; a custom resource that
+            // happens to be called Namespace keeps its name.
+            if spec.path == "metadata/name" && gvk.kind == "Namespace" && !gvk.group.is_empty() {
+                continue;
+            }
             visit_fields(&mut resource.object, spec, &mut |field| {
                 if matches!(field, Value::Mapping(_) | Value::Sequence(_)) {
                     return Err(BuildError::transform(format!(
