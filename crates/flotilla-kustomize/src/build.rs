@@ -67,6 +67,19 @@ pub fn build(dir: &Path, options: BuildOptions<'_>) -> Result<ResMap> {
     nameref::fix_name_references(&mut accumulator.resources, &accumulator.config)
         .map_err(within)?;
     vars::resolve_vars(&mut accumulator).map_err(within)?;
+    // Objects marked local-config take part in the build (as var and replacement sources) but
+    // are not output.
+    accumulator.resources.resources.retain(|resource| {
+        resource
+            .object
+            .get_path(&[
+                "metadata",
+                "annotations",
+                "config.kubernetes.io/local-config",
+            ])
+            .and_then(Value::scalar_text)
+            .is_none_or(|value| value != "true")
+    });
     sort::apply_sort_options(&kustomization, &mut accumulator.resources).map_err(within)?;
     transformers::apply_build_metadata(&kustomization, &mut accumulator.resources)
         .map_err(within)?;

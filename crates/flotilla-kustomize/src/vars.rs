@@ -127,32 +127,25 @@ pub fn resolve_vars(accumulator: &mut Accumulator) -> Result<()> {
     }
     let mut values: Vec<(String, Value)> = Vec::new();
     for var in &accumulator.vars {
-        let matched = matching_resources(&accumulator.resources, var);
-        match matched.as_slice() {
-            [index] => {
-                let object = &accumulator.resources.resources[*index].object;
-                let value = field_value(object, &var.field_path).ok_or_else(|| {
-                    BuildError::transform(format!(
-                        "field specified in var '{}' not found in corresponding resource",
-                        var.describe()
-                    ))
-                })?;
-                values.push((var.name.clone(), value));
-            }
-            [] => {
-                return Err(BuildError::transform(format!(
-                    "var '{}' cannot be mapped to a field in the set of known resources",
-                    var.describe()
-                )))
-            }
-            _ => {
-                return Err(BuildError::transform(format!(
-                    "found {} resId matches for var {} (unable to disambiguate)",
-                    matched.len(),
-                    var.describe()
-                )))
-            }
-        }
+        // The object a var names was fixed when the var was declared (kustomize records the
+        // var's name on it), so copies of a base renamed differently stay unambiguous.
+        let holder = accumulator
+            .resources
+            .iter()
+            .find(|resource| resource.referenced_by_var.contains(&var.name));
+        let Some(holder) = holder else {
+            return Err(BuildError::transform(format!(
+                "var '{}' cannot be mapped to a field in the set of known resources",
+                var.describe()
+            )));
+        };
+        let value = field_value(&holder.object, &var.field_path).ok_or_else(|| {
+            BuildError::transform(format!(
+                "field specified in var '{}' not found in corresponding resource",
+                var.describe()
+            ))
+        })?;
+        values.push((var.name.clone(), value));
     }
     let specs: Vec<FieldSpec> = accumulator.config.var_reference.clone();
     for resource in accumulator.resources.iter_mut() {
