@@ -208,10 +208,12 @@ fn update_field(
                     .iter()
                     .copied()
                     .filter(|candidate| {
+                        // The reference may name the namespace the object came from or the
+                        // one it is in now.
                         crate::resource::namespaces_equal(
                             &candidate.original_id().namespace,
                             namespace,
-                        )
+                        ) || crate::resource::namespaces_equal(candidate.namespace(), namespace)
                     })
                     .collect(),
                 None => named,
