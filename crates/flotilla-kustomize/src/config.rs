@@ -29,6 +29,8 @@ pub struct TransformerConfig {
     pub namespace: Vec<FieldSpec>,
     pub common_labels: Vec<FieldSpec>,
     pub template_labels: Vec<FieldSpec>,
+    /// Extra places every `labels:` entry sets its labels (no defaults).
+    pub labels: Vec<FieldSpec>,
     pub common_annotations: Vec<FieldSpec>,
     pub images: Vec<FieldSpec>,
     pub replicas: Vec<FieldSpec>,
@@ -42,6 +44,7 @@ const CONFIG_FIELDS: &[&str] = &[
     "namespace",
     "commonLabels",
     "templateLabels",
+    "labels",
     "commonAnnotations",
     "images",
     "replicas",
@@ -96,6 +99,7 @@ impl TransformerConfig {
                 "namespace" => config.namespace = field_specs(value, section)?,
                 "commonLabels" => config.common_labels = field_specs(value, section)?,
                 "templateLabels" => config.template_labels = field_specs(value, section)?,
+                "labels" => config.labels = field_specs(value, section)?,
                 "commonAnnotations" => config.common_annotations = field_specs(value, section)?,
                 "images" => config.images = field_specs(value, section)?,
                 "replicas" => config.replicas = field_specs(value, section)?,
@@ -129,6 +133,7 @@ impl TransformerConfig {
         merge_field_specs(&mut self.namespace, &other.namespace)?;
         merge_field_specs(&mut self.common_labels, &other.common_labels)?;
         merge_field_specs(&mut self.template_labels, &other.template_labels)?;
+        merge_field_specs(&mut self.labels, &other.labels)?;
         merge_field_specs(&mut self.common_annotations, &other.common_annotations)?;
         merge_field_specs(&mut self.images, &other.images)?;
         merge_field_specs(&mut self.replicas, &other.replicas)?;

@@ -76,6 +76,7 @@ pub fn run_builtin_transformers(
                 merge_field_specs(&mut specs, &[FieldSpec::from_value(field)?])?;
             }
         }
+        merge_field_specs(&mut specs, &accumulator.config.labels)?;
         if include_selectors {
             merge_field_specs(&mut specs, &accumulator.config.common_labels)?;
         } else {
