@@ -211,7 +211,13 @@ impl Builder<'_> {
             return self.accumulate_directory(&real, accumulator, entry);
         }
         let path = self.resolve_file(kustomization, entry).map_err(context)?;
-        let loaded = load_resource_file(&path).map_err(context)?;
+        let mut loaded = load_resource_file(&path).map_err(context)?;
+        for resource in &mut loaded {
+            resource.origin = Some(crate::resource::Origin {
+                path: path.display().to_string(),
+                ..crate::resource::Origin::default()
+            });
+        }
         Ok(ResMap { resources: loaded })
     }
 

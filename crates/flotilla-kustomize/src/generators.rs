@@ -11,7 +11,7 @@ use crate::build::{Accumulator, BuildOptions};
 use crate::error::{BuildError, Result};
 use crate::kustomization::Kustomization;
 use crate::loader;
-use crate::resource::{GeneratorBehavior, ResMap, Resource};
+use crate::resource::{GeneratorBehavior, Origin, ResMap, Resource};
 
 /// Generator options (`generatorOptions` and per-generator `options`).
 #[derive(Clone, Debug, Default)]
@@ -98,34 +98,68 @@ pub fn run_generators(
                         kustomization.path.display()
                     ))
                 })?;
+            let mut resource = resource;
+            resource.origin = Some(Origin {
+                configured_in: kustomization.path.display().to_string(),
+                configured_by: Some((
+                    "builtin".to_string(),
+                    match kind {
+                        GeneratedKind::ConfigMap => "ConfigMapGenerator",
+                        GeneratedKind::Secret => "SecretGenerator",
+                    }
+                    .to_string(),
+                    String::new(),
+                )),
+                ..Origin::default()
+            });
             absorb_generated(&mut accumulator.resources, resource)?;
         }
     }
     Ok(())
 }
 
-/// Builds one ConfigMap or Secret from a generator spec (a kustomization entry or a
-/// `generators:` plugin config).
+/// Builds one ConfigMap or Secret from a `generators:` plugin config, configured in the
+/// kustomization file `configured_in`.
 pub fn generate_from_plugin_config(
-    dir: &Path,
+    configured_in: &Path,
     config: &Value,
     options: BuildOptions<'_>,
 ) -> Result<Resource> {
-    let kind = match config.get_str(&["kind"]) {
-        Some("SecretGenerator") => GeneratedKind::Secret,
-        _ => GeneratedKind::ConfigMap,
+    let (kind, kind_name) = match config.get_str(&["kind"]) {
+        Some("SecretGenerator") => (GeneratedKind::Secret, "SecretGenerator"),
+        _ => (GeneratedKind::ConfigMap, "ConfigMapGenerator"),
     };
     let mut spec = config.clone();
     if let Some(mapping) = spec.as_mapping_mut() {
-        // The plugin config carries name and namespace under metadata.
-        if let Some(name) = config.get_str(&["metadata", "name"]) {
-            mapping.insert("name", Value::string(name));
-        }
-        if let Some(namespace) = config.get_str(&["metadata", "namespace"]) {
-            mapping.insert("namespace", Value::string(namespace));
+        // The generated object's name and namespace are the config's own `name`/`namespace`,
+        // falling back to the plugin's metadata.
+        for field in ["name", "namespace"] {
+            if mapping
+                .get(field)
+                .and_then(Value::as_str)
+                .is_none_or(str::is_empty)
+            {
+                if let Some(value) = config.get_str(&["metadata", field]) {
+                    mapping.insert(field, Value::string(value));
+                }
+            }
         }
     }
-    generate(dir, &spec, kind, &GeneratorOptions::default(), options)
+    let dir = configured_in.parent().unwrap_or(Path::new("."));
+    let mut resource = generate(dir, &spec, kind, &GeneratorOptions::default(), options)?;
+    resource.origin = Some(Origin {
+        configured_in: configured_in.display().to_string(),
+        configured_by: Some((
+            "builtin".to_string(),
+            kind_name.to_string(),
+            config
+                .get_str(&["metadata", "name"])
+                .unwrap_or("")
+                .to_string(),
+        )),
+        ..Origin::default()
+    });
+    Ok(resource)
 }
 
 fn string_items(spec: &Value, field: &str) -> Vec<String> {

@@ -27,7 +27,7 @@ pub fn run_generator_plugins(
             match kind.as_str() {
                 "ConfigMapGenerator" | "SecretGenerator" => {
                     let resource = generators::generate_from_plugin_config(
-                        kustomization.dir(),
+                        &kustomization.path,
                         &config,
                         options,
                     )?;

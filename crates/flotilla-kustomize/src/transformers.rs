@@ -578,7 +578,7 @@ pub fn apply_build_metadata(kustomization: &Kustomization, resources: &mut ResMa
     }
     if options.iter().any(|option| option == "originAnnotations") {
         for resource in resources.iter_mut() {
-            crate::origin::annotate_origin(resource);
+            crate::origin::annotate_origin(resource, kustomization.dir());
         }
     }
     Ok(())
