@@ -118,9 +118,10 @@ pub fn run_generators(
     Ok(())
 }
 
-/// Builds one ConfigMap or Secret from a `generators:` plugin config, configured in the
-/// kustomization file `configured_in`.
+/// Builds one ConfigMap or Secret from a `generators:` plugin config of the kustomization in
+/// `dir`, written in the file `configured_in`.
 pub fn generate_from_plugin_config(
+    dir: &Path,
     configured_in: &Path,
     config: &Value,
     options: BuildOptions<'_>,
@@ -145,7 +146,6 @@ pub fn generate_from_plugin_config(
             }
         }
     }
-    let dir = configured_in.parent().unwrap_or(Path::new("."));
     let mut resource = generate(dir, &spec, kind, &GeneratorOptions::default(), options)?;
     resource.origin = Some(Origin {
         configured_in: configured_in.display().to_string(),
@@ -459,7 +459,7 @@ pub fn absorb_generated(resources: &mut ResMap, mut generated: Resource) -> Resu
                     }
                 }
             }
-            copy_merge_metadata(&mut generated, &existing);
+            copy_merge_metadata(&mut generated, &existing, behavior);
             resources.resources[*index] = generated;
             Ok(())
         }
@@ -471,7 +471,7 @@ pub fn absorb_generated(resources: &mut ResMap, mut generated: Resource) -> Resu
 
 /// Labels and annotations merged (the new ones win), name, namespace and build state from the
 /// existing resource.
-fn copy_merge_metadata(generated: &mut Resource, existing: &Resource) {
+fn copy_merge_metadata(generated: &mut Resource, existing: &Resource, behavior: GeneratorBehavior) {
     for field in ["labels", "annotations"] {
         let old = existing
             .object
@@ -504,7 +504,10 @@ fn copy_merge_metadata(generated: &mut Resource, existing: &Resource) {
     generated.previous_ids = existing.previous_ids.clone();
     // The overlay generator's own options decide the hash suffix.
     generated.behavior = existing.behavior;
-    generated.origin = existing.origin.clone().or(generated.origin.take());
+    // A merge keeps where the object was first generated; a replace is the new generator's.
+    if behavior == GeneratorBehavior::Merge {
+        generated.origin = existing.origin.clone().or(generated.origin.take());
+    }
     generated.prefixes = existing.prefixes.clone();
     generated.suffixes = existing.suffixes.clone();
     generated.referenced_by_var = existing.referenced_by_var.clone();

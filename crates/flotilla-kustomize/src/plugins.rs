@@ -3,7 +3,7 @@
 //! plugin configs. Each config runs the same code as the kustomization field it mirrors, with
 //! the field specs the config gives (no defaults are added).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use flotilla_core::Value;
 
@@ -22,12 +22,13 @@ pub fn run_generator_plugins(
     accumulator: &mut Accumulator,
 ) -> Result<()> {
     for entry in kustomization.string_list("generators")? {
-        for config in load_plugin_configs(kustomization, &entry, options)? {
+        for (config, source) in load_plugin_configs(kustomization, &entry, options)? {
             let kind = config.get_str(&["kind"]).unwrap_or("").to_string();
             match kind.as_str() {
                 "ConfigMapGenerator" | "SecretGenerator" => {
                     let resource = generators::generate_from_plugin_config(
-                        &kustomization.path,
+                        kustomization.dir(),
+                        &source,
                         &config,
                         options,
                     )?;
@@ -47,7 +48,7 @@ pub fn run_transformer_plugins(
     accumulator: &mut Accumulator,
 ) -> Result<()> {
     for entry in kustomization.string_list("transformers")? {
-        for config in load_plugin_configs(kustomization, &entry, options)? {
+        for (config, _) in load_plugin_configs(kustomization, &entry, options)? {
             run_transformer_config(
                 kustomization.dir(),
                 &config,
@@ -75,13 +76,15 @@ fn load_plugin_configs(
     kustomization: &Kustomization,
     entry: &str,
     options: BuildOptions<'_>,
-) -> Result<Vec<Value>> {
+) -> Result<Vec<(Value, PathBuf)>> {
     let inline = entry.contains('\n') || entry.contains(": ");
-    let documents = if inline {
-        flotilla_core::parse_documents(entry).map_err(|source| BuildError::Yaml {
-            path: "inline plugin config".into(),
-            error: source,
-        })?
+    let (documents, source) = if inline {
+        let documents =
+            flotilla_core::parse_documents(entry).map_err(|source| BuildError::Yaml {
+                path: "inline plugin config".into(),
+                error: source,
+            })?;
+        (documents, kustomization.path.clone())
     } else {
         let lexical = loader::join_clean(kustomization.dir(), entry);
         if lexical.is_dir() {
@@ -89,19 +92,29 @@ fn load_plugin_configs(
             return Ok(built
                 .resources
                 .into_iter()
-                .map(|resource| resource.object)
+                .map(|resource| {
+                    let source = resource
+                        .origin
+                        .as_ref()
+                        .map(|origin| PathBuf::from(&origin.path))
+                        .unwrap_or_else(|| lexical.clone());
+                    (resource.object, source)
+                })
                 .collect());
         }
         let path = loader::resolve_restricted(kustomization.dir(), entry, options.load_restrictor)?;
         let text = loader::read_text(&path)?;
-        flotilla_core::parse_documents(&text).map_err(|source| BuildError::Yaml {
-            path,
-            error: source,
-        })?
+        let documents =
+            flotilla_core::parse_documents(&text).map_err(|source| BuildError::Yaml {
+                path: path.clone(),
+                error: source,
+            })?;
+        (documents, path)
     };
     Ok(documents
         .into_iter()
         .filter(|document| !document.is_null())
+        .map(|document| (document, source.clone()))
         .collect())
 }
 
@@ -113,6 +126,55 @@ fn config_field_specs(config: &Value) -> Result<Vec<FieldSpec>> {
         .unwrap_or_else(|| Ok(Vec::new()))
 }
 
+/// Field names of the builtin plugin configs; Go's decoder matches them case-insensitively
+/// (`Path:` is `path:`).
+const PLUGIN_FIELDS: &[&str] = &[
+    "apiVersion",
+    "kind",
+    "metadata",
+    "path",
+    "patch",
+    "paths",
+    "patches",
+    "target",
+    "options",
+    "jsonOp",
+    "fieldSpecs",
+    "imageTag",
+    "replica",
+    "labels",
+    "annotations",
+    "prefix",
+    "suffix",
+    "unsetOnly",
+    "setRoleBindingSubjects",
+    "replacements",
+    "name",
+    "namespace",
+    "behavior",
+    "literals",
+    "files",
+    "envs",
+    "env",
+    "type",
+];
+
+fn normalize_plugin_keys(config: &Value) -> Value {
+    let Some(mapping) = config.as_mapping() else {
+        return config.clone();
+    };
+    Value::Mapping(
+        mapping
+            .iter()
+            .map(|(key, value)| {
+                let canonical =
+                    crate::kustomization::canonical_field(key, PLUGIN_FIELDS).unwrap_or(key);
+                (canonical.to_string(), value.clone())
+            })
+            .collect(),
+    )
+}
+
 fn run_transformer_config(
     dir: &Path,
     config: &Value,
@@ -120,6 +182,7 @@ fn run_transformer_config(
     options: BuildOptions<'_>,
     resources: &mut ResMap,
 ) -> Result<()> {
+    let config = &normalize_plugin_keys(config);
     let kind = config.get_str(&["kind"]).unwrap_or("").to_string();
     let text = |path: &[&str]| {
         config

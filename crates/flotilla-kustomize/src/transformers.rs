@@ -522,12 +522,12 @@ pub fn update_images(resources: &mut ResMap, images: &[Value], specs: &[FieldSpe
         let gvk = resource.gvk();
         for (selector, path) in &null_lists {
             if selector.selects(&gvk) {
-                visit_path(&mut resource.object, path, false, &mut |field| {
+                let keys: Vec<&str> = path.split('/').collect();
+                if let Some(field) = resource.object.get_path_mut(&keys) {
                     if field.is_null() {
                         *field = Value::Sequence(Vec::new());
                     }
-                    Ok(())
-                })?;
+                }
             }
         }
         rewrite_images_everywhere(&apply_all, &mut resource.object);
