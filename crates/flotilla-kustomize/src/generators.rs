@@ -502,7 +502,8 @@ fn copy_merge_metadata(generated: &mut Resource, existing: &Resource, behavior: 
         generated.set_namespace(&namespace);
     }
     generated.previous_ids = existing.previous_ids.clone();
-    // The overlay generator's own options decide the hash suffix.
+    // A hash suffix only when both the existing object and the merging generator want one.
+    generated.needs_hash &= existing.needs_hash;
     generated.behavior = existing.behavior;
     // A merge keeps where the object was first generated; a replace is the new generator's.
     if behavior == GeneratorBehavior::Merge {

@@ -118,7 +118,7 @@ impl Kustomization {
             .and_then(Value::as_str)
             .unwrap_or("");
         match (kind, api_version) {
-            (KustomizationKind::Component, "kustomize.config.k8s.io/v1alpha1") => {}
+            (KustomizationKind::Component, "" | "kustomize.config.k8s.io/v1alpha1") => {}
             (KustomizationKind::Component, other) => {
                 return Err(invalid(format!(
                     "apiVersion for Component should be kustomize.config.k8s.io/v1alpha1, not `{other}`"
