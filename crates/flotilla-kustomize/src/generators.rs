@@ -99,19 +99,11 @@ pub fn run_generators(
                     ))
                 })?;
             let mut resource = resource;
-            resource.origin = Some(Origin {
-                configured_in: kustomization.path.display().to_string(),
-                configured_by: Some((
-                    "builtin".to_string(),
-                    match kind {
-                        GeneratedKind::ConfigMap => "ConfigMapGenerator",
-                        GeneratedKind::Secret => "SecretGenerator",
-                    }
-                    .to_string(),
-                    String::new(),
-                )),
-                ..Origin::default()
-            });
+            let kind_name = match kind {
+                GeneratedKind::ConfigMap => "ConfigMapGenerator",
+                GeneratedKind::Secret => "SecretGenerator",
+            };
+            resource.origin = Some(Origin::builtin(&kustomization.path, kind_name, "", ""));
             absorb_generated(&mut accumulator.resources, resource)?;
         }
     }
@@ -147,18 +139,12 @@ pub fn generate_from_plugin_config(
         }
     }
     let mut resource = generate(dir, &spec, kind, &GeneratorOptions::default(), options)?;
-    resource.origin = Some(Origin {
-        configured_in: configured_in.display().to_string(),
-        configured_by: Some((
-            "builtin".to_string(),
-            kind_name.to_string(),
-            config
-                .get_str(&["metadata", "name"])
-                .unwrap_or("")
-                .to_string(),
-        )),
-        ..Origin::default()
-    });
+    resource.origin = Some(Origin::builtin(
+        configured_in,
+        kind_name,
+        config.get_str(&["metadata", "name"]).unwrap_or(""),
+        "",
+    ));
     Ok(resource)
 }
 

@@ -48,7 +48,7 @@ pub fn run_transformer_plugins(
     accumulator: &mut Accumulator,
 ) -> Result<()> {
     for entry in kustomization.string_list("transformers")? {
-        for (config, _) in load_plugin_configs(kustomization, &entry, options)? {
+        for (config, source) in load_plugin_configs(kustomization, &entry, options)? {
             run_transformer_config(
                 kustomization.dir(),
                 &config,
@@ -57,6 +57,13 @@ pub fn run_transformer_plugins(
                 &mut accumulator.resources,
             )
             .map_err(|error| BuildError::transform(format!("transformer `{entry}`: {error}")))?;
+            crate::transformers::record_transformation(
+                &mut accumulator.resources,
+                &source,
+                config.get_str(&["kind"]).unwrap_or(""),
+                config.get_str(&["metadata", "name"]).unwrap_or(""),
+                config.get_str(&["metadata", "namespace"]).unwrap_or(""),
+            );
         }
     }
     Ok(())

@@ -147,7 +147,35 @@ pub struct Origin {
     pub repo: String,
     pub git_ref: String,
     pub configured_in: String,
-    pub configured_by: Option<(String, String, String)>,
+    pub configured_by: Option<ConfiguredBy>,
+}
+
+/// The builtin plugin that generated or transformed a resource.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ConfiguredBy {
+    pub kind: String,
+    pub name: String,
+    pub namespace: String,
+}
+
+impl Origin {
+    /// An origin or transformation by a builtin plugin configured in `configured_in`.
+    pub fn builtin(
+        configured_in: &std::path::Path,
+        kind: &str,
+        name: &str,
+        namespace: &str,
+    ) -> Self {
+        Origin {
+            configured_in: configured_in.display().to_string(),
+            configured_by: Some(ConfiguredBy {
+                kind: kind.to_string(),
+                name: name.to_string(),
+                namespace: namespace.to_string(),
+            }),
+            ..Origin::default()
+        }
+    }
 }
 
 /// One resource in a build.

@@ -20,6 +20,11 @@ pub fn run_builtin_transformers(
     accumulator: &mut Accumulator,
 ) -> Result<()> {
     let dir = kustomization.dir();
+    // Every transformer that runs is recorded on every object present, for
+    // `buildMetadata: [transformerAnnotations]`.
+    let record = |resources: &mut ResMap, kind: &str| {
+        record_transformation(resources, &kustomization.path, kind, "", "")
+    };
     // The schema costs a decompression and a parse: only load it when there are patches.
     let has_patches = kustomization.has("patchesStrategicMerge") || kustomization.has("patches");
     let schema = if has_patches || kustomization.has("openapi") {
@@ -36,8 +41,12 @@ pub fn run_builtin_transformers(
             &mut accumulator.resources,
         )?;
     }
+    if kustomization.has("patchesStrategicMerge") {
+        record(&mut accumulator.resources, "PatchStrategicMergeTransformer");
+    }
     for entry in kustomization.list("patches") {
         patches::patch_entry(dir, entry, &schema, options, &mut accumulator.resources)?;
+        record(&mut accumulator.resources, "PatchTransformer");
     }
     let namespace = kustomization.string("namespace");
     if !namespace.is_empty() {
@@ -49,16 +58,19 @@ pub fn run_builtin_transformers(
             SubjectMode::DefaultOnly,
             false,
         )?;
+        record(&mut accumulator.resources, "NamespaceTransformer");
     }
     let prefix = kustomization.string("namePrefix");
     if !prefix.is_empty() {
         let specs = accumulator.config.name_prefix.clone();
         add_prefix_suffix(&mut accumulator.resources, &prefix, "", &specs)?;
+        record(&mut accumulator.resources, "PrefixTransformer");
     }
     let suffix = kustomization.string("nameSuffix");
     if !suffix.is_empty() {
         let specs = accumulator.config.name_suffix.clone();
         add_prefix_suffix(&mut accumulator.resources, "", &suffix, &specs)?;
+        record(&mut accumulator.resources, "SuffixTransformer");
     }
     for entry in kustomization.list("labels") {
         let pairs = string_pairs(entry.get_path(&["pairs"]));
@@ -86,36 +98,61 @@ pub fn run_builtin_transformers(
             }
         }
         add_map_entries(&mut accumulator.resources, &pairs, &specs)?;
+        record(&mut accumulator.resources, "LabelTransformer");
     }
     let common_labels = kustomization.string_map("commonLabels");
     if !common_labels.is_empty() {
         let specs = accumulator.config.common_labels.clone();
         add_map_entries(&mut accumulator.resources, &common_labels, &specs)?;
+        record(&mut accumulator.resources, "LabelTransformer");
     }
     let common_annotations = kustomization.string_map("commonAnnotations");
     if !common_annotations.is_empty() {
         let specs = accumulator.config.common_annotations.clone();
         add_map_entries(&mut accumulator.resources, &common_annotations, &specs)?;
+        record(&mut accumulator.resources, "AnnotationsTransformer");
     }
     for entry in kustomization.list("patchesJson6902") {
         patches::patch_json6902_entry(dir, entry, options, &mut accumulator.resources)?;
+        record(&mut accumulator.resources, "PatchJson6902Transformer");
     }
     for entry in kustomization.list("replicas") {
         let name = entry.get_str(&["name"]).unwrap_or("").to_string();
         let count = entry.get_path(&["count"]).cloned().unwrap_or(Value::Null);
         let specs = accumulator.config.replicas.clone();
         set_replicas(&mut accumulator.resources, &name, &count, &specs)?;
+        record(&mut accumulator.resources, "ReplicaCountTransformer");
     }
     let mut images: Vec<Value> = kustomization.list("images").to_vec();
     images.extend(kustomization.list("imageTags").iter().cloned());
     if !images.is_empty() {
         let specs = accumulator.config.images.clone();
         update_images(&mut accumulator.resources, &images, &specs)?;
+        for _ in &images {
+            record(&mut accumulator.resources, "ImageTagTransformer");
+        }
     }
     for entry in kustomization.list("replacements") {
         replacements::replacement_entry(dir, entry, options, &mut accumulator.resources)?;
     }
+    if kustomization.has("replacements") {
+        record(&mut accumulator.resources, "ReplacementTransformer");
+    }
     Ok(())
+}
+
+/// Records that a builtin transformer configured in `configured_in` ran over every resource.
+pub fn record_transformation(
+    resources: &mut ResMap,
+    configured_in: &std::path::Path,
+    kind: &str,
+    name: &str,
+    namespace: &str,
+) {
+    let origin = crate::resource::Origin::builtin(configured_in, kind, name, namespace);
+    for resource in resources.iter_mut() {
+        resource.transformations.push(origin.clone());
+    }
 }
 
 pub fn string_pairs(value: Option<&Value>) -> Vec<(String, String)> {
@@ -574,6 +611,14 @@ pub fn apply_build_metadata(kustomization: &Kustomization, resources: &mut ResMa
                     Ok(())
                 },
             )?;
+        }
+    }
+    if options
+        .iter()
+        .any(|option| option == "transformerAnnotations")
+    {
+        for resource in resources.iter_mut() {
+            crate::origin::annotate_transformations(resource, kustomization.dir());
         }
     }
     if options.iter().any(|option| option == "originAnnotations") {
