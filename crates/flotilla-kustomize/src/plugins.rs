@@ -34,11 +34,59 @@ pub fn run_generator_plugins(
                     )?;
                     generators::absorb_generated(&mut accumulator.resources, resource)?;
                 }
+                "IAMPolicyGenerator" => {
+                    let resource = iam_policy_service_account(&config)?;
+                    accumulator.resources.append(resource)?;
+                }
                 _ => return Err(unsupported_plugin(&kind, &entry)),
             }
         }
     }
     Ok(())
+}
+
+/// kustomize's IAMPolicyGenerator (`cloud: gke`): a ServiceAccount annotated with the Google
+/// service account it may act as (GKE workload identity).
+fn iam_policy_service_account(config: &Value) -> Result<crate::resource::Resource> {
+    let text = |path: &[&str]| {
+        config
+            .get_path(path)
+            .and_then(Value::scalar_text)
+            .unwrap_or_default()
+    };
+    let cloud = text(&["cloud"]);
+    if cloud != "gke" {
+        return Err(BuildError::transform(format!(
+            "IAMPolicyGenerator: cloud `{cloud}` is not supported (only `gke`)"
+        )));
+    }
+    let name = text(&["kubernetesService", "name"]);
+    if name.is_empty() {
+        return Err(BuildError::transform(
+            "IAMPolicyGenerator needs `kubernetesService.name`",
+        ));
+    }
+    let mut annotations = flotilla_core::Mapping::new();
+    annotations.insert(
+        "iam.gke.io/gcp-service-account",
+        Value::String(format!(
+            "{}@{}.iam.gserviceaccount.com",
+            text(&["serviceAccount", "name"]),
+            text(&["serviceAccount", "projectId"])
+        )),
+    );
+    let mut metadata = flotilla_core::Mapping::new();
+    metadata.insert("annotations", Value::Mapping(annotations));
+    metadata.insert("name", Value::String(name));
+    let namespace = text(&["kubernetesService", "namespace"]);
+    if !namespace.is_empty() {
+        metadata.insert("namespace", Value::String(namespace));
+    }
+    let mut object = flotilla_core::Mapping::new();
+    object.insert("apiVersion", Value::string("v1"));
+    object.insert("kind", Value::string("ServiceAccount"));
+    object.insert("metadata", Value::Mapping(metadata));
+    Ok(crate::resource::Resource::new(Value::Mapping(object)))
 }
 
 /// Runs the kustomization's `transformers:`.
