@@ -422,26 +422,13 @@ pub fn absorb_generated(resources: &mut ResMap, mut generated: Resource) -> Resu
                 GeneratorBehavior::Replace => {}
                 GeneratorBehavior::Merge => {
                     for field in ["data", "binaryData"] {
-                        let old = existing
-                            .object
-                            .get_path(&[field])
-                            .and_then(Value::as_mapping)
-                            .cloned();
-                        let new = generated
-                            .object
-                            .get_path(&[field])
-                            .and_then(Value::as_mapping)
-                            .cloned();
-                        if old.is_none() && new.is_none() {
-                            continue;
+                        if let Some(merged) =
+                            merged_mapping(&existing.object, &generated.object, &[field])
+                        {
+                            generated
+                                .mapping_mut()
+                                .insert(field, Value::Mapping(merged));
                         }
-                        let mut merged = old.unwrap_or_default();
-                        for (key, value) in new.unwrap_or_default() {
-                            merged.insert(key, value);
-                        }
-                        generated
-                            .mapping_mut()
-                            .insert(field, Value::Mapping(merged));
                     }
                 }
             }
@@ -455,30 +442,32 @@ pub fn absorb_generated(resources: &mut ResMap, mut generated: Resource) -> Resu
     }
 }
 
+/// The mapping at `path` in `old` with the one in `new` laid over it (new keys win); `None`
+/// when neither has one.
+fn merged_mapping(old: &Value, new: &Value, path: &[&str]) -> Option<Mapping> {
+    let old = old.get_path(path).and_then(Value::as_mapping);
+    let new = new.get_path(path).and_then(Value::as_mapping);
+    if old.is_none() && new.is_none() {
+        return None;
+    }
+    let mut merged = old.cloned().unwrap_or_default();
+    for (key, value) in new.into_iter().flat_map(Mapping::iter) {
+        merged.insert(key.clone(), value.clone());
+    }
+    Some(merged)
+}
+
 /// Labels and annotations merged (the new ones win), name, namespace and build state from the
 /// existing resource.
 fn copy_merge_metadata(generated: &mut Resource, existing: &Resource, behavior: GeneratorBehavior) {
     for field in ["labels", "annotations"] {
-        let old = existing
-            .object
-            .get_path(&["metadata", field])
-            .and_then(Value::as_mapping)
-            .cloned();
-        let new = generated
-            .object
-            .get_path(&["metadata", field])
-            .and_then(Value::as_mapping)
-            .cloned();
-        if old.is_none() && new.is_none() {
-            continue;
+        if let Some(merged) =
+            merged_mapping(&existing.object, &generated.object, &["metadata", field])
+        {
+            generated
+                .metadata_mut()
+                .insert(field, Value::Mapping(merged));
         }
-        let mut merged = old.unwrap_or_default();
-        for (key, value) in new.unwrap_or_default() {
-            merged.insert(key, value);
-        }
-        generated
-            .metadata_mut()
-            .insert(field, Value::Mapping(merged));
     }
     generated.set_name(existing.name());
     let namespace = existing.namespace().to_string();

@@ -33,22 +33,7 @@ pub const KUSTOMIZATION_FILE_NAMES: [&str; 3] =
 
 /// Reads `path` as UTF-8 text with the size limit.
 pub fn read_text(path: &Path) -> Result<String> {
-    let metadata = std::fs::metadata(path).map_err(|source| BuildError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    if metadata.len() > MAX_FILE_BYTES {
-        return Err(BuildError::TooLarge {
-            path: path.to_path_buf(),
-            size: metadata.len(),
-            limit: MAX_FILE_BYTES,
-        });
-    }
-    let bytes = std::fs::read(path).map_err(|source| BuildError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    String::from_utf8(bytes).map_err(|error| BuildError::NotUtf8 {
+    String::from_utf8(read_bytes(path)?).map_err(|error| BuildError::NotUtf8 {
         path: path.to_path_buf(),
         offset: error.utf8_error().valid_up_to(),
     })
