@@ -163,3 +163,43 @@ fn realworld_layouts_match_kubectl_kustomize() {
     assert!(count >= 5, "expected the real-world cases, found {count}");
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// The committed expectations of `tests/realworld/` still match `kubectl kustomize` when it is
+/// on this machine (skipped with a notice otherwise).
+#[test]
+fn realworld_expectations_match_kubectl_when_present() {
+    let available = std::process::Command::new("kubectl")
+        .args(["version", "--client"])
+        .output()
+        .is_ok_and(|output| output.status.success());
+    if !available {
+        let _ = writeln!(
+            std::io::stderr(),
+            "kubectl not found: realworld expectations not re-checked"
+        );
+        return;
+    }
+    let cases_dir = crate_dir().join("tests/realworld");
+    for entry in std::fs::read_dir(&cases_dir).expect("tests/realworld exists") {
+        let case = entry.expect("directory entry").path();
+        if !case.is_dir() {
+            continue;
+        }
+        let mut input = case.join("input");
+        if let Ok(entry) = std::fs::read_to_string(case.join("entry")) {
+            input = input.join(entry.trim());
+        }
+        let output = std::process::Command::new("kubectl")
+            .arg("kustomize")
+            .arg(&input)
+            .output()
+            .expect("kubectl runs");
+        let expected = std::fs::read(case.join("expected.yaml")).expect("expected.yaml");
+        assert_eq!(
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&expected),
+            "kubectl's output for {} changed; regenerate expected.yaml",
+            case.display()
+        );
+    }
+}
