@@ -46,6 +46,7 @@ pub fn build(dir: &Path, options: BuildOptions<'_>) -> Result<ResMap> {
     let mut builder = Builder {
         options,
         visiting: Vec::new(),
+        schema: None,
     };
     let dir = std::fs::canonicalize(dir).map_err(|source| BuildError::Io {
         path: dir.to_path_buf(),
@@ -97,6 +98,9 @@ struct Builder<'a> {
     options: BuildOptions<'a>,
     /// Kustomization directories being built, outermost first, to detect cycles.
     visiting: Vec<PathBuf>,
+    /// The patch schema of the whole build: the top kustomization's `openapi:`, else the first
+    /// one met in build order; later ones are ignored, as in kustomize. `None`: the builtin.
+    schema: Option<crate::patches::Schema>,
 }
 
 impl Builder<'_> {
@@ -128,6 +132,9 @@ impl Builder<'_> {
         kustomization: &Kustomization,
         accumulator: &mut Accumulator,
     ) -> Result<()> {
+        if self.schema.is_none() && kustomization.has("openapi") {
+            self.schema = Some(crate::patches::schema_for(kustomization, self.options)?);
+        }
         if kustomization.has("helmCharts") || kustomization.has("helmChartInflationGenerator") {
             return Err(BuildError::Unsupported {
                 message: format!(
@@ -168,8 +175,18 @@ impl Builder<'_> {
         for entry in kustomization.string_list("components")? {
             self.accumulate_component(kustomization, &entry, accumulator)?;
         }
-        transformers::run_builtin_transformers(kustomization, self.options, accumulator)?;
-        plugins::run_transformer_plugins(kustomization, self.options, accumulator)?;
+        transformers::run_builtin_transformers(
+            kustomization,
+            self.options,
+            self.schema.as_ref(),
+            accumulator,
+        )?;
+        plugins::run_transformer_plugins(
+            kustomization,
+            self.options,
+            self.schema.as_ref(),
+            accumulator,
+        )?;
         vars::merge_vars(kustomization, accumulator)?;
         Ok(())
     }

@@ -93,6 +93,7 @@ fn iam_policy_service_account(config: &Value) -> Result<crate::resource::Resourc
 pub fn run_transformer_plugins(
     kustomization: &Kustomization,
     options: BuildOptions<'_>,
+    custom_schema: Option<&patches::Schema>,
     accumulator: &mut Accumulator,
 ) -> Result<()> {
     for entry in kustomization.string_list("transformers")? {
@@ -102,6 +103,7 @@ pub fn run_transformer_plugins(
                 &config,
                 &entry,
                 options,
+                custom_schema,
                 &mut accumulator.resources,
             )
             .map_err(|error| BuildError::transform(format!("transformer `{entry}`: {error}")))?;
@@ -235,8 +237,14 @@ fn run_transformer_config(
     config: &Value,
     entry: &str,
     options: BuildOptions<'_>,
+    custom_schema: Option<&patches::Schema>,
     resources: &mut ResMap,
 ) -> Result<()> {
+    let schema = || {
+        custom_schema
+            .cloned()
+            .unwrap_or_else(|| patches::Schema::builtin().clone())
+    };
     let config = &normalize_plugin_keys(config);
     let kind = config.get_str(&["kind"]).unwrap_or("").to_string();
     let text = |path: &[&str]| {
@@ -247,7 +255,7 @@ fn run_transformer_config(
     };
     match kind.as_str() {
         "PatchTransformer" => {
-            let schema = patches::Schema::builtin().clone();
+            let schema = schema();
             let mut patch_entry = config.clone();
             if let Some(mapping) = patch_entry.as_mapping_mut() {
                 for field in ["apiVersion", "kind", "metadata"] {
@@ -257,7 +265,7 @@ fn run_transformer_config(
             patches::patch_entry(dir, &patch_entry, &schema, options, resources)
         }
         "PatchStrategicMergeTransformer" => {
-            let schema = patches::Schema::builtin().clone();
+            let schema = schema();
             let paths: Vec<Value> = config
                 .get_path(&["paths"])
                 .and_then(Value::as_sequence)

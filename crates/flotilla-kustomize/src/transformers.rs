@@ -17,6 +17,7 @@ use crate::{patches, replacements};
 pub fn run_builtin_transformers(
     kustomization: &Kustomization,
     options: BuildOptions<'_>,
+    custom_schema: Option<&patches::Schema>,
     accumulator: &mut Accumulator,
 ) -> Result<()> {
     let dir = kustomization.dir();
@@ -27,10 +28,10 @@ pub fn run_builtin_transformers(
     };
     // The schema costs a decompression and a parse: only load it when there are patches.
     let has_patches = kustomization.has("patchesStrategicMerge") || kustomization.has("patches");
-    let schema = if has_patches || kustomization.has("openapi") {
-        patches::schema_for(kustomization, options)?
-    } else {
-        patches::Schema::empty()
+    let schema = match custom_schema {
+        Some(schema) => schema.clone(),
+        None if has_patches => patches::Schema::builtin().clone(),
+        None => patches::Schema::empty(),
     };
     for entry in kustomization.list("patchesStrategicMerge") {
         patches::patch_strategic_merge_entry(
