@@ -298,6 +298,12 @@ pub fn patch_entry(
                 apply_smp_by_id(patch, schema, resources, &origin)?;
             }
         }
+        Some(_) if documents.len() > 1 => {
+            return Err(BuildError::transform(format!(
+                "patch `{origin}` holds {} strategic merge patches: several patches in one `patches` entry may not set `target`; give each its own entry",
+                documents.len()
+            )));
+        }
         Some(target) => {
             for patch in &documents {
                 // Deleting shifts indexes: select again for each patch, and walk backwards.
