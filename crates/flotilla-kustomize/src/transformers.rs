@@ -192,7 +192,7 @@ pub fn set_namespace(
         .filter(|spec| spec.path != "metadata/namespace")
         .filter(|spec| {
             !((spec.gvk.kind == "RoleBinding" || spec.gvk.kind == "ClusterRoleBinding")
-                && spec.path.starts_with("subjects"))
+                && spec.path == "subjects/namespace")
         })
         .collect();
     let set = |field: &mut Value| -> bool {
