@@ -151,7 +151,18 @@ pub type Visitor<'a> = dyn FnMut(&mut Value) -> Result<()> + 'a;
 /// Visits every field `spec.path` reaches in `object` (the caller checks `applies_to`).
 pub fn visit_fields(object: &mut Value, spec: &FieldSpec, visitor: &mut Visitor<'_>) -> Result<()> {
     let segments = split_path(&spec.path);
-    walk(object, &segments, spec.create, visitor)
+    walk(object, &segments, spec.create, false, visitor)
+}
+
+/// Like `visit_fields`, but a scalar met where the path goes on is an error (kustomize's name
+/// reference walk: "expected sequence or mapping node").
+pub fn visit_fields_strict(
+    object: &mut Value,
+    spec: &FieldSpec,
+    visitor: &mut Visitor<'_>,
+) -> Result<()> {
+    let segments = split_path(&spec.path);
+    walk(object, &segments, spec.create, true, visitor)
 }
 
 /// Like `visit_fields` with a path of its own.
@@ -161,13 +172,14 @@ pub fn visit_path(
     create: bool,
     visitor: &mut Visitor<'_>,
 ) -> Result<()> {
-    walk(object, &split_path(path), create, visitor)
+    walk(object, &split_path(path), create, false, visitor)
 }
 
 fn walk(
     node: &mut Value,
     segments: &[Segment],
     create: bool,
+    strict: bool,
     visitor: &mut Visitor<'_>,
 ) -> Result<()> {
     let Some((segment, rest)) = segments.split_first() else {
@@ -183,13 +195,13 @@ fn walk(
                     .and_then(Value::scalar_text)
                     .is_some_and(|text| &text == wanted);
                 if matches {
-                    walk(item, rest, create, visitor)?;
+                    walk(item, rest, create, strict, visitor)?;
                 }
             }
             return Ok(());
         }
         for item in items.iter_mut() {
-            walk(item, segments, create, visitor)?;
+            walk(item, segments, create, strict, visitor)?;
         }
         return Ok(());
     }
@@ -202,6 +214,12 @@ fn walk(
         *node = Value::Mapping(Mapping::new());
     }
     let Value::Mapping(mapping) = node else {
+        if strict && !node.is_null() {
+            return Err(BuildError::transform(format!(
+                "considering field `{field}`: expected a sequence or mapping, found a {}",
+                node.type_name()
+            )));
+        }
         return Ok(());
     };
     if !mapping.contains_key(field) {
@@ -234,7 +252,7 @@ fn walk(
         }
         *child = Value::Mapping(Mapping::new());
     }
-    walk(child, rest, create, visitor)
+    walk(child, rest, create, strict, visitor)
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use flotilla_core::Value;
 
 use crate::config::{NameBackReference, TransformerConfig};
 use crate::error::{BuildError, Result};
-use crate::fieldspec::{visit_fields, FieldSpec};
+use crate::fieldspec::{visit_fields_strict, FieldSpec};
 use crate::resource::{Gvk, ResMap, Resource};
 
 /// The resources a reference may resolve to, indexed by every earlier name they had.
@@ -143,7 +143,7 @@ pub fn fix_name_references(resources: &mut ResMap, config: &TransformerConfig) -
                 create: false,
                 ..spec.clone()
             };
-            result = visit_fields(&mut object, &spec_for_walk, &mut |field| {
+            result = visit_fields_strict(&mut object, &spec_for_walk, &mut |field| {
                 update_field(field, spec, target, referrer_snapshot, &candidates)
             });
             if result.is_err() {
