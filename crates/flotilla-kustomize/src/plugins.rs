@@ -378,6 +378,83 @@ fn run_transformer_config(
             }
             Ok(())
         }
+        "ValueAddTransformer" => value_add(dir, config, options, resources),
         _ => Err(unsupported_plugin(&kind, entry)),
     }
+}
+
+/// kustomize's ValueAddTransformer: puts `value` (default: the name of the kustomization's
+/// directory) at each target's `fieldPath` (default `metadata/namespace`, created when missing),
+/// or, with `filePathPosition: N`, inserts it as the N-th segment of a `/`-separated value.
+fn value_add(
+    dir: &Path,
+    config: &Value,
+    options: BuildOptions<'_>,
+    resources: &mut ResMap,
+) -> Result<()> {
+    let value = match config.get_path(&["value"]).and_then(Value::scalar_text) {
+        Some(value) if !value.is_empty() => value,
+        _ => dir
+            .file_name()
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+    };
+    let mut targets = config
+        .get_path(&["targets"])
+        .and_then(Value::as_sequence)
+        .cloned()
+        .unwrap_or_default();
+    if let Some(file) = config
+        .get_str(&["targetFilePath"])
+        .filter(|file| !file.is_empty())
+    {
+        let path = loader::resolve_restricted(dir, file, options.load_restrictor)?;
+        let text = loader::read_text(&path)?;
+        let document =
+            flotilla_core::parse_single_document(&text).map_err(|source| BuildError::Yaml {
+                path: path.clone(),
+                error: source,
+            })?;
+        targets.extend(
+            document
+                .get_path(&["targets"])
+                .and_then(Value::as_sequence)
+                .cloned()
+                .unwrap_or_default(),
+        );
+    }
+    for target in &targets {
+        let field_path = target
+            .get_str(&["fieldPath"])
+            .filter(|p| !p.is_empty())
+            .unwrap_or("metadata/namespace");
+        let position = match target.get_path(&["filePathPosition"]) {
+            Some(Value::Number(number)) => number.to_string().parse::<usize>().unwrap_or(0),
+            _ => 0,
+        };
+        let selected: Vec<usize> = match target.get_path(&["selector"]) {
+            Some(selector) => crate::selector::Selector::from_value(selector)?.select(resources)?,
+            None => (0..resources.len()).collect(),
+        };
+        for index in selected {
+            let resource = &mut resources.resources[index];
+            if field_path == "metadata/namespace" && resource.gvk().is_cluster_scoped() {
+                continue;
+            }
+            crate::fieldspec::visit_path(&mut resource.object, field_path, true, &mut |field| {
+                let current = field.as_str().unwrap_or("").to_string();
+                *field = Value::String(if position == 0 {
+                    value.clone()
+                } else {
+                    let mut parts: Vec<&str> =
+                        current.split('/').filter(|part| !part.is_empty()).collect();
+                    let at = (position - 1).min(parts.len());
+                    parts.insert(at, &value);
+                    parts.join("/")
+                });
+                Ok(())
+            })?;
+        }
+    }
+    Ok(())
 }
