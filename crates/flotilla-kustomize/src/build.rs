@@ -164,6 +164,14 @@ impl Builder<'_> {
                 .map_err(|error| error.within(path.clone()))?;
             config.merge(&loaded)?;
         }
+        // Name prefix and suffix specs from `configurations:` replace the defaults (which rename
+        // every object) instead of adding to them, as in kustomize.
+        if !config.name_prefix.is_empty() {
+            accumulator.config.name_prefix.clear();
+        }
+        if !config.name_suffix.is_empty() {
+            accumulator.config.name_suffix.clear();
+        }
         accumulator.config.merge(&config)?;
         for file in kustomization.string_list("crds")? {
             let path = self.resolve_file(kustomization, &file)?;
