@@ -278,8 +278,9 @@ pub fn patch_entry(
     if documents.is_empty() {
         return Err(BuildError::transform(format!("patch `{origin}` is empty")));
     }
+    // A list is a JSON 6902 patch; of several documents only the first counts, as in kustomize.
     let is_json_patch =
-        text.starts_with('[') || matches!(documents.as_slice(), [Value::Sequence(_)]);
+        text.starts_with('[') || matches!(documents.first(), Some(Value::Sequence(_)));
     if is_json_patch {
         let Some(target) = target else {
             return Err(BuildError::transform(format!(
