@@ -149,18 +149,10 @@ fn apply_smp_at(
 ) -> Result<()> {
     let resource = &resources.resources[index];
     let before = resource.current_id();
-    // The patch's own identity only selects; unless renames are allowed, the target keeps its
-    // name, kind and namespace.
+    // The patch's own name and namespace only select; unless renames are allowed, the target
+    // keeps its name and namespace.
     let mut patch = patch.clone();
     if let Some(mapping) = patch.as_mapping_mut() {
-        if !options.allow_kind_change {
-            if resource.api_version().is_empty() {
-                mapping.remove("apiVersion");
-            } else {
-                mapping.insert("apiVersion", Value::string(resource.api_version()));
-            }
-            mapping.insert("kind", Value::string(resource.kind()));
-        }
         if let Some(Value::Mapping(metadata)) = mapping.get_mut("metadata") {
             if !options.allow_name_change {
                 metadata.insert("name", Value::string(resource.name()));
@@ -183,7 +175,20 @@ fn apply_smp_at(
             resources.resources.remove(index);
             Ok(())
         }
-        flotilla_patch::MergeOutcome::Merged(object) => {
+        flotilla_patch::MergeOutcome::Merged(mut object) => {
+            // The schema was chosen with the patch's own kind (a Deployment patch merges
+            // containers by name even into a custom kind); the target keeps its kind unless
+            // the patch may change it.
+            if !options.allow_kind_change {
+                if let Some(mapping) = object.as_mapping_mut() {
+                    if before.gvk.api_version().is_empty() {
+                        mapping.remove("apiVersion");
+                    } else {
+                        mapping.insert("apiVersion", Value::String(before.gvk.api_version()));
+                    }
+                    mapping.insert("kind", Value::String(before.gvk.kind.clone()));
+                }
+            }
             replace_object(index, object, resources, options, before)
         }
     }
