@@ -184,10 +184,12 @@ fn apply_replacement(replacement: &Value, resources: &mut ResMap) -> Result<()> 
             .map(|items| items.iter().filter_map(Value::scalar_text).collect())
             .unwrap_or_default();
         for resource in resources.iter_mut() {
-            let selected = resource
-                .all_ids()
-                .iter()
-                .any(|id| select.selects(id) && !rejects.iter().any(|reject| reject.selects(id)));
+            // Selected by any id the object has had, rejected by any too.
+            let ids = resource.all_ids();
+            let selected = ids.iter().any(|id| select.selects(id))
+                && !ids
+                    .iter()
+                    .any(|id| rejects.iter().any(|reject| reject.selects(id)));
             if !selected {
                 continue;
             }
