@@ -422,10 +422,20 @@ async fn server_side_apply_ownership_and_conflicts() {
     server.shutdown().await;
 }
 
+/// (method, path, content type, body, expected code, expected reason)
+type BadInputCase = (
+    &'static str,
+    &'static str,
+    &'static str,
+    Vec<u8>,
+    u16,
+    &'static str,
+);
+
 #[tokio::test]
 async fn bad_input_is_a_status_never_a_panic() {
     let server = start().await;
-    let cases: Vec<(&str, &str, &str, Vec<u8>, u16, &str)> = vec![
+    let cases: Vec<BadInputCase> = vec![
         (
             "POST",
             CONFIGMAPS,
