@@ -3,7 +3,7 @@
 //! `openAPIV3Schema` (types, required fields, enums, pruning of unknown fields unless
 //! `x-kubernetes-preserve-unknown-fields`, strict field validation).
 
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use crate::error::{ApiError, StatusCause};
 use crate::registry::ResourceType;
@@ -492,9 +492,4 @@ pub fn guess_plural(kind: &str) -> String {
     } else {
         format!("{lower}s")
     }
-}
-
-#[allow(dead_code)]
-fn empty_object() -> Value {
-    Value::Object(Map::new())
 }

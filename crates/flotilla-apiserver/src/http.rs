@@ -190,6 +190,17 @@ async fn route(
                 None => ok(&discovery::group_list(registry)),
             })
         }
+        ["openapi", "v3"] if is_get => return Ok(ok(&crate::openapi::index(registry))),
+        ["openapi", "v3", "api", version] if is_get => {
+            return crate::openapi::document(registry, "", version)
+                .map(|document| ok(&document))
+                .ok_or(ApiError::UnknownResource)
+        }
+        ["openapi", "v3", "apis", group, version] if is_get => {
+            return crate::openapi::document(registry, group, version)
+                .map(|document| ok(&document))
+                .ok_or(ApiError::UnknownResource)
+        }
         ["api", "v1"] if is_get => {
             return discovery::resource_list(registry, "", "v1")
                 .map(|list| ok(&list))

@@ -17,6 +17,7 @@ pub mod error;
 pub mod gc;
 pub mod http;
 pub mod kubeconfig;
+pub mod openapi;
 pub mod persist;
 pub mod registry;
 pub mod rest;
