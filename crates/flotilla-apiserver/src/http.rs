@@ -415,7 +415,7 @@ fn core_to_json(value: &flotilla_core::Value) -> Value {
             mapping
                 .iter()
                 .map(|(key, value)| (key.clone(), core_to_json(value)))
-                .collect::<Map<String, Value>>(),
+                .collect::<serde_json::Map<String, Value>>(),
         ),
     }
 }

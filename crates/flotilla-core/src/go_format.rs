@@ -33,7 +33,9 @@ fn shortest_digits(value: f64) -> (String, i32) {
     let (mantissa, exponent) = scientific
         .split_once('e')
         .expect("Rust's {:e} always has an exponent");
-    let exponent: i32 = exponent.parse().expect("Rust's {:e} exponent is an integer");
+    let exponent: i32 = exponent
+        .parse()
+        .expect("Rust's {:e} exponent is an integer");
     let digits: String = mantissa.chars().filter(|c| c.is_ascii_digit()).collect();
     let digits = digits.trim_end_matches('0');
     if digits.is_empty() {
@@ -59,7 +61,10 @@ fn go_format_float_f(value: f64) -> String {
         out.push_str(&digits);
     } else if decimal_point as usize >= digits.len() {
         out.push_str(&digits);
-        out.extend(std::iter::repeat_n('0', decimal_point as usize - digits.len()));
+        out.extend(std::iter::repeat_n(
+            '0',
+            decimal_point as usize - digits.len(),
+        ));
     } else {
         out.push_str(&digits[..decimal_point as usize]);
         out.push('.');
@@ -159,10 +164,8 @@ pub fn v2_string_needs_quotes(text: &str) -> bool {
             )
         }
         b'.' => {
-            matches!(
-                text,
-                ".nan" | ".NaN" | ".NAN" | ".inf" | ".Inf" | ".INF"
-            ) || go_parse_float(text).is_some()
+            matches!(text, ".nan" | ".NaN" | ".NAN" | ".inf" | ".Inf" | ".INF")
+                || go_parse_float(text).is_some()
         }
         b'+' | b'-' | b'0'..=b'9' => {
             if matches!(
@@ -181,7 +184,10 @@ pub fn v2_string_needs_quotes(text: &str) -> bool {
             if is_yaml_style_float(&plain) && go_parse_float(&plain).is_some() {
                 return true;
             }
-            if let Some(binary) = plain.strip_prefix("0b").or_else(|| plain.strip_prefix("-0b")) {
+            if let Some(binary) = plain
+                .strip_prefix("0b")
+                .or_else(|| plain.strip_prefix("-0b"))
+            {
                 if !binary.is_empty() && binary.bytes().all(|b| b == b'0' || b == b'1') {
                     return true;
                 }
@@ -302,9 +308,7 @@ fn go_integer_radix(digits: &str) -> Option<(u32, &str)> {
     if digits.is_empty() {
         return None;
     }
-    let lower = |prefix: &str| {
-        digits.len() > 2 && digits[..2].eq_ignore_ascii_case(prefix)
-    };
+    let lower = |prefix: &str| digits.len() > 2 && digits[..2].eq_ignore_ascii_case(prefix);
     if lower("0x") {
         Some((16, &digits[2..]))
     } else if lower("0o") {
@@ -459,13 +463,17 @@ impl Cursor<'_> {
     }
     fn number(&mut self, min_digits: usize, max_digits: usize) -> Option<u32> {
         let start = self.position;
-        while self.position - start < max_digits && self.peek().is_some_and(|b| b.is_ascii_digit()) {
+        while self.position - start < max_digits && self.peek().is_some_and(|b| b.is_ascii_digit())
+        {
             self.position += 1;
         }
         if self.position - start < min_digits {
             return None;
         }
-        std::str::from_utf8(&self.bytes[start..self.position]).ok()?.parse().ok()
+        std::str::from_utf8(&self.bytes[start..self.position])
+            .ok()?
+            .parse()
+            .ok()
     }
 }
 
@@ -565,12 +573,16 @@ pub fn natural_key_cmp(a: &str, b: &str) -> std::cmp::Ordering {
         }
         let mut a_end = i;
         while a_end < ar.len() && ar[a_end].is_ascii_digit() {
-            a_number = a_number.wrapping_mul(10).wrapping_add(ar[a_end] as i64 - '0' as i64);
+            a_number = a_number
+                .wrapping_mul(10)
+                .wrapping_add(ar[a_end] as i64 - '0' as i64);
             a_end += 1;
         }
         let mut b_end = i;
         while b_end < br.len() && br[b_end].is_ascii_digit() {
-            b_number = b_number.wrapping_mul(10).wrapping_add(br[b_end] as i64 - '0' as i64);
+            b_number = b_number
+                .wrapping_mul(10)
+                .wrapping_add(br[b_end] as i64 - '0' as i64);
             b_end += 1;
         }
         if a_number != b_number {
@@ -597,9 +609,18 @@ mod tests {
             Some("3.141592653589793")
         );
         assert_eq!(float_after_json_round_trip(1e20).as_deref(), Some("1e+20"));
-        assert_eq!(float_after_json_round_trip(1234567.5).as_deref(), Some("1.2345675e+06"));
-        assert_eq!(float_after_json_round_trip(0.0001).as_deref(), Some("0.0001"));
-        assert_eq!(float_after_json_round_trip(0.00001).as_deref(), Some("1e-05"));
+        assert_eq!(
+            float_after_json_round_trip(1234567.5).as_deref(),
+            Some("1.2345675e+06")
+        );
+        assert_eq!(
+            float_after_json_round_trip(0.0001).as_deref(),
+            Some("0.0001")
+        );
+        assert_eq!(
+            float_after_json_round_trip(0.00001).as_deref(),
+            Some("1e-05")
+        );
         assert_eq!(float_after_json_round_trip(-0.0).as_deref(), Some("0"));
         assert_eq!(float_after_json_round_trip(f64::INFINITY), None);
     }
@@ -607,8 +628,25 @@ mod tests {
     #[test]
     fn strings_that_v2_would_misread_need_quotes() {
         for text in [
-            "", "yes", "Y", "on", "null", "~", "123", "0123", "1.5", "1e3", "0x1F", "2024-01-01",
-            ".inf", "1.10", "1:20", "-1", "+1", "1_000", "09",
+            "",
+            "yes",
+            "Y",
+            "on",
+            "null",
+            "~",
+            "123",
+            "0123",
+            "1.5",
+            "1e3",
+            "0x1F",
+            "2024-01-01",
+            ".inf",
+            "1.10",
+            "1:20",
+            "-1",
+            "+1",
+            "1_000",
+            "09",
         ] {
             assert!(v2_string_needs_quotes(text), "{text:?} should be quoted");
         }
@@ -621,12 +659,18 @@ mod tests {
     fn natural_order() {
         let mut keys = vec!["a10", "a2", "B", "b", "_x", "1", "10", "2", "-", "Z", "é"];
         keys.sort_by(|a, b| natural_key_cmp(a, b));
-        assert_eq!(keys, vec!["-", "_x", "1", "2", "10", "B", "Z", "a2", "a10", "b", "é"]);
+        assert_eq!(
+            keys,
+            vec!["-", "_x", "1", "2", "10", "B", "Z", "a2", "a10", "b", "é"]
+        );
     }
 
     #[test]
     fn timestamps() {
-        assert_eq!(is_go_yaml_timestamp("2024-01-01").as_deref(), Some("2024-01-01T00:00:00Z"));
+        assert_eq!(
+            is_go_yaml_timestamp("2024-01-01").as_deref(),
+            Some("2024-01-01T00:00:00Z")
+        );
         assert_eq!(
             is_go_yaml_timestamp("2001-12-14t21:59:43.10-05:00").as_deref(),
             Some("2001-12-14T21:59:43.1-05:00")

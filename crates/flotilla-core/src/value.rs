@@ -123,7 +123,11 @@ impl Mapping {
     }
 
     /// The value at `key`, inserting `default()` first when the key is absent.
-    pub fn entry_or_insert_with(&mut self, key: &str, default: impl FnOnce() -> Value) -> &mut Value {
+    pub fn entry_or_insert_with(
+        &mut self,
+        key: &str,
+        default: impl FnOnce() -> Value,
+    ) -> &mut Value {
         let position = match self.entries.iter().position(|(k, _)| k == key) {
             Some(position) => position,
             None => {

@@ -110,7 +110,8 @@ impl<'input> Reader<'input> {
 
     fn remember(&mut self, anchor: usize, value: &Value) {
         if anchor != 0 {
-            self.anchors.insert(anchor, (value.clone(), count_nodes(value)));
+            self.anchors
+                .insert(anchor, (value.clone(), count_nodes(value)));
         }
     }
 
@@ -163,7 +164,10 @@ impl<'input> Reader<'input> {
     fn enter(&mut self, span: &Span) -> Result<(), YamlError> {
         self.depth += 1;
         if self.depth > MAX_DEPTH {
-            return Err(YamlError::at(span, format!("nesting deeper than {MAX_DEPTH} levels")));
+            return Err(YamlError::at(
+                span,
+                format!("nesting deeper than {MAX_DEPTH} levels"),
+            ));
         }
         Ok(())
     }
@@ -329,7 +333,10 @@ mod tests {
     fn duplicate_keys_are_errors_with_positions() {
         let error = parse_documents("a: 1\nb: 2\na: 3\n").expect_err("duplicate");
         assert_eq!((error.line, error.column), (3, 1));
-        assert!(error.message.contains("already defined at line 1"), "{error}");
+        assert!(
+            error.message.contains("already defined at line 1"),
+            "{error}"
+        );
     }
 
     #[test]
@@ -337,8 +344,14 @@ mod tests {
         let value = parse_single_document("base: &b {x: 1, y: 2}\nderived:\n  <<: *b\n  y: 3\n")
             .expect("valid");
         let derived = value.get_path(&["derived"]).expect("derived");
-        assert_eq!(derived.get_path(&["x"]), Some(&Value::Number(Number::Int(1))));
-        assert_eq!(derived.get_path(&["y"]), Some(&Value::Number(Number::Int(3))));
+        assert_eq!(
+            derived.get_path(&["x"]),
+            Some(&Value::Number(Number::Int(1)))
+        );
+        assert_eq!(
+            derived.get_path(&["y"]),
+            Some(&Value::Number(Number::Int(3)))
+        );
     }
 
     #[test]

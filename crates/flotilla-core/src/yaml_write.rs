@@ -30,7 +30,9 @@ pub enum WriteError {
 }
 
 /// Writes documents separated by `---\n`, as `kustomize build` does.
-pub fn write_documents<'a>(documents: impl IntoIterator<Item = &'a Value>) -> Result<String, WriteError> {
+pub fn write_documents<'a>(
+    documents: impl IntoIterator<Item = &'a Value>,
+) -> Result<String, WriteError> {
     let mut out = String::new();
     for (index, document) in documents.into_iter().enumerate() {
         if index > 0 {
@@ -344,7 +346,13 @@ impl Emitter {
         self.indention = true;
     }
 
-    fn write_indicator(&mut self, indicator: &str, need_whitespace: bool, is_whitespace: bool, is_indention: bool) {
+    fn write_indicator(
+        &mut self,
+        indicator: &str,
+        need_whitespace: bool,
+        is_whitespace: bool,
+        is_indention: bool,
+    ) {
         if need_whitespace && !self.whitespace {
             self.put(' ');
         }
@@ -369,7 +377,9 @@ impl Emitter {
             }
             Value::Sequence(_) => self.empty_flow_collection("[", "]"),
             Value::Null => self.scalar("null", Style::Plain, context),
-            Value::Bool(value) => self.scalar(if *value { "true" } else { "false" }, Style::Plain, context),
+            Value::Bool(value) => {
+                self.scalar(if *value { "true" } else { "false" }, Style::Plain, context)
+            }
             Value::Number(Number::Float(float)) => {
                 let text = float_after_json_round_trip(*float).unwrap_or_default();
                 self.scalar(&text, Style::Plain, context)
@@ -378,7 +388,11 @@ impl Emitter {
             Value::String(text) => self.scalar(text, requested_style_for_string(text), context),
             Value::Timestamp(text) => {
                 let normalized = is_go_yaml_timestamp(text).unwrap_or_else(|| text.clone());
-                self.scalar(&normalized, requested_style_for_string(&normalized), context)
+                self.scalar(
+                    &normalized,
+                    requested_style_for_string(&normalized),
+                    context,
+                )
             }
         }
     }
@@ -446,7 +460,8 @@ impl Emitter {
         if style == Style::SingleQuoted && !analysis.single_quoted_allowed {
             style = Style::DoubleQuoted;
         }
-        if style == Style::Literal && (!analysis.block_allowed || self.flow_level > 0 || simple_key) {
+        if style == Style::Literal && (!analysis.block_allowed || self.flow_level > 0 || simple_key)
+        {
             style = Style::DoubleQuoted;
         }
         self.increase_indent(true, false);
@@ -582,7 +597,12 @@ impl Emitter {
                 }
                 spaces = false;
             } else if c == ' ' {
-                if allow_breaks && !spaces && self.column > BEST_WIDTH && i != 0 && i != chars.len() - 1 {
+                if allow_breaks
+                    && !spaces
+                    && self.column > BEST_WIDTH
+                    && i != 0
+                    && i != chars.len() - 1
+                {
                     self.write_indent();
                     if chars.get(i + 1) == Some(&' ') {
                         self.put('\\');
@@ -660,11 +680,17 @@ mod tests {
 
     #[test]
     fn quotes_what_go_yaml_v2_would_misread() {
-        assert_eq!(round_trip("a: 'yes'\nb: ''\nc: '*x'\nd: \"a\\tb\"\n"), "a: \"yes\"\nb: \"\"\nc: '*x'\nd: \"a\\tb\"\n");
+        assert_eq!(
+            round_trip("a: 'yes'\nb: ''\nc: '*x'\nd: \"a\\tb\"\n"),
+            "a: \"yes\"\nb: \"\"\nc: '*x'\nd: \"a\\tb\"\n"
+        );
     }
 
     #[test]
     fn literal_blocks_and_hints() {
-        assert_eq!(round_trip("a: \"x\\n\\n\"\nb: \"\\nx\"\n"), "a: |+\n  x\n\nb: |2-\n\n  x\n");
+        assert_eq!(
+            round_trip("a: \"x\\n\\n\"\nb: \"\\nx\"\n"),
+            "a: |+\n  x\n\nb: |2-\n\n  x\n"
+        );
     }
 }
