@@ -44,6 +44,8 @@ pub struct ChangeEvent {
     pub name: String,
     pub event_type: EventType,
     pub object: Arc<Value>,
+    /// The object before a modification (for watches whose selector it enters or leaves).
+    pub previous: Option<Arc<Value>>,
     pub resource_version: u64,
 }
 
@@ -199,10 +201,10 @@ impl Store {
                 };
                 (event_type, Arc::new(object))
             }
-            Outcome::Delete => match current {
+            Outcome::Delete => match &current {
                 None => return Ok(None),
                 Some(current) => {
-                    let mut object = (*current).clone();
+                    let mut object = (**current).clone();
                     if let Some(metadata) =
                         object.get_mut("metadata").and_then(Value::as_object_mut)
                     {
@@ -247,6 +249,11 @@ impl Store {
             name: name.to_string(),
             event_type,
             object: object.clone(),
+            previous: if event_type == EventType::Modified {
+                current
+            } else {
+                None
+            },
             resource_version,
         };
         state.history.push_back(event.clone());

@@ -18,7 +18,7 @@ use crate::http::{App, Query};
 use crate::registry::ResourceType;
 use crate::rest;
 use crate::select::{FieldSelector, LabelSelector};
-use crate::storage::{ChangeEvent, Subscription};
+use crate::storage::{ChangeEvent, EventType, Subscription};
 use crate::table;
 use crate::util::metadata_str;
 
@@ -34,14 +34,28 @@ struct Filter {
 }
 
 impl Filter {
-    fn matches_event(&self, event: &ChangeEvent) -> bool {
-        *event.storage_key == *self.storage_key
+    /// The event type this watch sees for a change, if any: a modification that moves an object
+    /// into the selector is ADDED for this watch, one that moves it out is DELETED.
+    fn event_type_for(&self, event: &ChangeEvent) -> Option<&'static str> {
+        let in_scope = *event.storage_key == *self.storage_key
             && self
                 .namespace
                 .as_ref()
                 .is_none_or(|namespace| *namespace == event.namespace)
-            && self.name.as_ref().is_none_or(|name| *name == event.name)
-            && self.matches_object(&event.object)
+            && self.name.as_ref().is_none_or(|name| *name == event.name);
+        if !in_scope {
+            return None;
+        }
+        let now = self.matches_object(&event.object);
+        match (&event.previous, event.event_type) {
+            (Some(previous), EventType::Modified) => match (self.matches_object(previous), now) {
+                (true, true) => Some("MODIFIED"),
+                (false, true) => Some("ADDED"),
+                (true, false) => Some("DELETED"),
+                (false, false) => None,
+            },
+            _ => now.then(|| event.event_type.as_str()),
+        }
     }
 
     fn matches_object(&self, object: &Value) -> bool {
@@ -151,10 +165,13 @@ pub fn serve(
                 return;
             }
         }
-        for event in backlog.iter().filter(|event| filter.matches_event(event)) {
+        for event in backlog.iter() {
             last_version = last_version.max(event.resource_version);
+            let Some(event_type) = filter.event_type_for(event) else {
+                continue;
+            };
             if sender
-                .send(line(event.event_type.as_str(), &wrap(&event.object)))
+                .send(line(event_type, &wrap(&event.object)))
                 .await
                 .is_err()
             {
@@ -177,15 +194,15 @@ pub fn serve(
                 }
                 received = live.recv() => match received {
                     Ok(event) => {
-                        if event.resource_version <= resource_version && backlog.iter().any(|seen| seen.resource_version == event.resource_version) {
-                            continue;
-                        }
+                        // Already delivered from the backlog (or before the snapshot).
                         if event.resource_version <= resource_version {
                             continue;
                         }
                         last_version = event.resource_version;
-                        if filter.matches_event(&event) && sender.send(line(event.event_type.as_str(), &wrap(&event.object))).await.is_err() {
-                            return;
+                        if let Some(event_type) = filter.event_type_for(&event) {
+                            if sender.send(line(event_type, &wrap(&event.object))).await.is_err() {
+                                return;
+                            }
                         }
                     }
                     // A watcher that falls too far behind is closed; the client re-lists.

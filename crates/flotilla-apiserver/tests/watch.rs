@@ -230,3 +230,34 @@ async fn discovery_documents() {
     );
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn objects_leaving_a_selector_are_deleted_for_the_watch() {
+    let server = start().await;
+    let mut object = configmap("mover", json!({}));
+    object["metadata"]["labels"] = json!({"pick": "yes"});
+    let created = send_json(&server, "POST", CONFIGMAPS, &object).await;
+    let version = resource_version(&created.body);
+    let mut stream = watch(&server, &format!("{CONFIGMAPS}?watch=true&labelSelector=pick%3Dyes&resourceVersion={version}&timeoutSeconds=5")).await;
+    let path = format!("{CONFIGMAPS}/mover");
+    patch(
+        &server,
+        &path,
+        "application/merge-patch+json",
+        &json!({"metadata": {"labels": {"pick": "no"}}}),
+    )
+    .await;
+    patch(
+        &server,
+        &path,
+        "application/merge-patch+json",
+        &json!({"metadata": {"labels": {"pick": "yes"}}}),
+    )
+    .await;
+    assert_eq!(stream.next_change().await.expect("left")["type"], "DELETED");
+    assert_eq!(
+        stream.next_change().await.expect("entered")["type"],
+        "ADDED"
+    );
+    server.shutdown().await;
+}
