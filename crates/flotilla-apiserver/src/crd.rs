@@ -91,6 +91,18 @@ pub fn validate_definition(object: &Value) -> Result<(), ApiError> {
             "Invalid value: must have exactly one version marked as storage version",
         ));
     }
+    if versions.iter().any(|version| {
+        version
+            .get("name")
+            .and_then(Value::as_str)
+            .is_none_or(|name| util::dns_label_problem(name).is_some())
+    }) {
+        return Err(invalid_definition(
+            name,
+            "spec.versions[].name",
+            "Invalid value: must be a DNS label",
+        ));
+    }
     let storage_count = versions
         .iter()
         .filter(|version| version.get("storage").and_then(Value::as_bool) == Some(true))

@@ -184,7 +184,7 @@ fn comparable(object: &Value) -> Value {
 }
 
 fn uses_generation(resource: &ResourceType) -> bool {
-    resource.custom || resource.has_status
+    (resource.custom || resource.has_status) && !is_namespace(resource)
 }
 
 /// Drops fields a schema does not know when asked to, or reports them under `Strict`.

@@ -334,7 +334,10 @@ fn reconcile(state: &ApiState, resource: &ResourceType, object: &Value) {
                         let _ =
                             rest::create(state, &replica_sets, Some(&namespace), set, &options());
                     }
-                    Some(set) if set["spec"]["replicas"].as_i64() != Some(replicas) => {
+                    Some(set)
+                        if set["spec"].is_object()
+                            && set["spec"]["replicas"].as_i64() != Some(replicas) =>
+                    {
                         let mut next = (*set).clone();
                         next["spec"]["replicas"] = json!(replicas);
                         let _ = rest::replace(

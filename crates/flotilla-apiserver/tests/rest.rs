@@ -604,3 +604,69 @@ async fn bad_input_is_a_status_never_a_panic() {
     assert_eq!(get(&server, "/version").await.code, 200);
     server.shutdown().await;
 }
+
+/// Every combination of method, path, content type and malformed body gets an HTTP answer (a
+/// `Status` for errors), and the server keeps serving afterwards.
+#[tokio::test]
+async fn garbage_sweep_keeps_the_server_serving() {
+    let server = start().await;
+    send_json(&server, "POST", CONFIGMAPS, &configmap("target", json!({}))).await;
+    let bodies: Vec<Vec<u8>> = vec![
+        Vec::new(),
+        b"null".to_vec(),
+        b"\"text\"".to_vec(),
+        b"12".to_vec(),
+        b"[]".to_vec(),
+        b"{\"metadata\": 5}".to_vec(),
+        b"{\"metadata\": {\"name\": 5, \"labels\": []}}".to_vec(),
+        b"{\"apiVersion\": 1, \"kind\": [], \"metadata\": {\"name\": \"target\"}, \"spec\": \"x\", \"status\": 3}".to_vec(),
+        b"[{\"op\": \"replace\", \"path\": \"\", \"value\": 1}]".to_vec(),
+        b"[{\"op\": \"remove\", \"path\": \"/metadata\"}]".to_vec(),
+        b"{\"metadata\": null}".to_vec(),
+        vec![0xff, 0xfe, 0x00],
+        b"{\"a\":".repeat(200),
+    ];
+    let content_types = [
+        "",
+        "application/json",
+        "application/merge-patch+json",
+        "application/json-patch+json",
+        "application/apply-patch+yaml",
+        "application/strategic-merge-patch+json",
+        "text/plain",
+    ];
+    let paths = [
+        CONFIGMAPS.to_string(),
+        format!("{CONFIGMAPS}/target"),
+        format!("{CONFIGMAPS}/target?fieldManager=x&force=true"),
+        "/apis/apps/v1/namespaces/default/deployments/target/status".to_string(),
+        "/api/v1/namespaces/default".to_string(),
+        "/apis/apiextensions.k8s.io/v1/customresourcedefinitions".to_string(),
+    ];
+    let mut answered = 0;
+    for method in ["POST", "PUT", "PATCH", "DELETE"] {
+        for path in &paths {
+            for content_type in content_types {
+                for body in &bodies {
+                    let reply = request(&server, method, path, content_type, body.clone()).await;
+                    assert!(
+                        reply.code >= 200 && reply.code < 500,
+                        "{method} {path} {content_type}: {} {}",
+                        reply.code,
+                        reply.body
+                    );
+                    if reply.code >= 400 {
+                        assert_eq!(
+                            reply.body["kind"], "Status",
+                            "{method} {path} {content_type}"
+                        );
+                    }
+                    answered += 1;
+                }
+            }
+        }
+    }
+    assert!(answered > 1000);
+    assert_eq!(get(&server, "/version").await.code, 200);
+    server.shutdown().await;
+}
