@@ -39,6 +39,8 @@ async fn kubectl(kubeconfig: &Path, arguments: &[&str], stdin: Option<&str>) -> 
             .arg("kubectl")
             .arg("--kubeconfig")
             .arg(&kubeconfig)
+            .arg("--cache-dir")
+            .arg(kubeconfig.with_file_name("kube-cache"))
             .args(&arguments);
         command
             .stdin(std::process::Stdio::piped())
@@ -269,6 +271,8 @@ async fn kubectl_end_to_end() {
         Command::new("timeout")
             .args(["4", "kubectl", "--kubeconfig"])
             .arg(&watcher_config)
+            .arg("--cache-dir")
+            .arg(watcher_config.with_file_name("kube-cache"))
             .args(["get", "configmaps", "-w", "--output-watch-events"])
             .output()
             .expect("kubectl watch runs")
