@@ -33,6 +33,89 @@ const IGNORED_METADATA: [&str; 8] = [
     "selfLink",
 ];
 
+/// What is known about the shape of a value: nothing (built-in kinds, where kube's merge keys are
+/// recognised by field name), or a CRD's structural schema for it (absent inside
+/// `x-kubernetes-preserve-unknown-fields`, where lists are atomic as in kube-apiserver).
+#[derive(Clone, Copy, Debug)]
+pub enum Shape<'a> {
+    Heuristic,
+    Schema(Option<&'a Value>),
+}
+
+impl<'a> Shape<'a> {
+    /// The shape of an object's top level for a resource with this (optional) schema.
+    pub fn for_schema(schema: Option<&'a Value>) -> Shape<'a> {
+        match schema {
+            None => Shape::Heuristic,
+            Some(schema) => Shape::Schema(Some(schema)),
+        }
+    }
+
+    fn child(self, key: &str) -> Shape<'a> {
+        match self {
+            Shape::Heuristic => Shape::Heuristic,
+            Shape::Schema(schema) => Shape::Schema(schema.and_then(|schema| {
+                schema
+                    .get("properties")
+                    .and_then(|properties| properties.get(key))
+                    .or_else(|| {
+                        schema
+                            .get("additionalProperties")
+                            .filter(|additional| additional.is_object())
+                    })
+            })),
+        }
+    }
+
+    fn items(self) -> Shape<'a> {
+        match self {
+            Shape::Heuristic => Shape::Heuristic,
+            Shape::Schema(schema) => Shape::Schema(schema.and_then(|schema| schema.get("items"))),
+        }
+    }
+
+    /// A map the schema declares atomic (`x-kubernetes-map-type: atomic`).
+    fn atomic_map(self) -> bool {
+        matches!(self, Shape::Schema(Some(schema)) if schema.get("x-kubernetes-map-type").and_then(Value::as_str) == Some("atomic"))
+    }
+}
+
+fn list_type(field: &str, items: &[Value], shape: Shape<'_>) -> ListType {
+    let Shape::Schema(schema) = shape else {
+        return list_keys(field, items);
+    };
+    match schema
+        .and_then(|schema| schema.get("x-kubernetes-list-type"))
+        .and_then(Value::as_str)
+    {
+        Some("map") => {
+            let keys: Vec<String> = schema
+                .and_then(|schema| schema.get("x-kubernetes-list-map-keys"))
+                .and_then(Value::as_array)
+                .map(|keys| {
+                    keys.iter()
+                        .filter_map(Value::as_str)
+                        .map(str::to_string)
+                        .collect()
+                })
+                .unwrap_or_default();
+            if keys.is_empty() || !items.iter().all(Value::is_object) {
+                ListType::Atomic
+            } else {
+                ListType::Map(keys)
+            }
+        }
+        Some("set")
+            if items
+                .iter()
+                .all(|item| !item.is_object() && !item.is_array()) =>
+        {
+            ListType::Set
+        }
+        _ => ListType::Atomic,
+    }
+}
+
 /// The merge keys of a list field, from kube's schemas for the common cases.
 fn list_keys(field: &str, items: &[Value]) -> ListType {
     if items.is_empty() {
@@ -89,7 +172,7 @@ fn item_key(keys: &[String], item: &Value) -> String {
 }
 
 /// The field set of an object (identity metadata and, unless `with_status`, status left out).
-pub fn field_set(object: &Value, with_status: bool) -> FieldSet {
+pub fn field_set(object: &Value, with_status: bool, shape: Shape<'_>) -> FieldSet {
     let mut set = FieldSet::new();
     let Some(map) = object.as_object() else {
         return set;
@@ -108,27 +191,34 @@ pub fn field_set(object: &Value, with_status: bool) -> FieldSet {
                         value,
                         vec!["f:metadata".to_string(), format!("f:{field}")],
                         field,
+                        Shape::Heuristic,
                         &mut set,
                     );
                 }
             }
             continue;
         }
-        collect(value, vec![format!("f:{key}")], key, &mut set);
+        collect(
+            value,
+            vec![format!("f:{key}")],
+            key,
+            shape.child(key),
+            &mut set,
+        );
     }
     set
 }
 
-fn collect(value: &Value, path: FieldPath, field: &str, set: &mut FieldSet) {
+fn collect(value: &Value, path: FieldPath, field: &str, shape: Shape<'_>, set: &mut FieldSet) {
     match value {
-        Value::Object(map) if !map.is_empty() => {
+        Value::Object(map) if !map.is_empty() && !shape.atomic_map() => {
             for (key, child) in map {
                 let mut child_path = path.clone();
                 child_path.push(format!("f:{key}"));
-                collect(child, child_path, key, set);
+                collect(child, child_path, key, shape.child(key), set);
             }
         }
-        Value::Array(items) => match list_keys(field, items) {
+        Value::Array(items) => match list_type(field, items, shape) {
             ListType::Atomic => {
                 set.insert(path);
             }
@@ -145,10 +235,11 @@ fn collect(value: &Value, path: FieldPath, field: &str, set: &mut FieldSet) {
                     item_path.push(item_key(&keys, item));
                     set.insert(item_path.clone());
                     if let Some(fields) = item.as_object() {
+                        let item_shape = shape.items();
                         for (key, child) in fields {
                             let mut child_path = item_path.clone();
                             child_path.push(format!("f:{key}"));
-                            collect(child, child_path, key, set);
+                            collect(child, child_path, key, item_shape.child(key), set);
                         }
                     }
                 }
@@ -289,12 +380,20 @@ fn step_mut<'a>(value: &'a mut Value, element: &str) -> Option<&'a mut Value> {
 
 /// Merges an applied configuration into the live object: maps field by field, associative lists
 /// item by item (by merge key), sets by union, anything else replaced.
-pub fn merge_into(live: &mut Value, config: &Value, field: &str) {
+pub fn merge_into(live: &mut Value, config: &Value, field: &str, shape: Shape<'_>) {
     match (live, config) {
-        (Value::Object(live_map), Value::Object(config_map)) => {
+        (Value::Object(live_map), Value::Object(config_map)) if !shape.atomic_map() => {
             for (key, config_value) in config_map {
                 match live_map.get_mut(key) {
-                    Some(live_value) => merge_into(live_value, config_value, key),
+                    Some(live_value) => {
+                        // Object metadata is never described by a CRD schema.
+                        let child = if key == "metadata" {
+                            Shape::Heuristic
+                        } else {
+                            shape.child(key)
+                        };
+                        merge_into(live_value, config_value, key, child)
+                    }
                     None => {
                         live_map.insert(key.clone(), config_value.clone());
                     }
@@ -302,12 +401,14 @@ pub fn merge_into(live: &mut Value, config: &Value, field: &str) {
             }
         }
         (Value::Array(live_items), Value::Array(config_items)) => {
-            match list_keys(field, config_items) {
+            match list_type(field, config_items, shape) {
                 ListType::Map(keys) if live_items.iter().all(Value::is_object) => {
                     for config_item in config_items {
                         let key = item_key(&keys, config_item);
                         match live_items.iter_mut().find(|item| step_matches(item, &key)) {
-                            Some(live_item) => merge_into(live_item, config_item, ""),
+                            Some(live_item) => {
+                                merge_into(live_item, config_item, "", shape.items())
+                            }
                             None => live_items.push(config_item.clone()),
                         }
                     }
@@ -407,6 +508,7 @@ pub fn record_update(
     manager: &str,
     api_version: &str,
     subresource: &str,
+    shape: Shape<'_>,
 ) {
     let with_status = subresource == "status";
     let mut entries = current.map(decode_managed).unwrap_or_default();
@@ -414,7 +516,7 @@ pub fn record_update(
         // Whatever a client sent in managedFields on create is ignored.
         entries.clear();
     }
-    let next_fields = field_set(next, with_status);
+    let next_fields = field_set(next, with_status, shape);
     let changed: FieldSet = match current {
         None => next_fields,
         Some(current) => next_fields
@@ -424,7 +526,7 @@ pub fn record_update(
     };
     let removed: FieldSet = match current {
         None => FieldSet::new(),
-        Some(current) => field_set(current, with_status)
+        Some(current) => field_set(current, with_status, shape)
             .into_iter()
             .filter(|path| value_at(next, path).is_none())
             .collect(),
@@ -475,9 +577,10 @@ pub fn apply(
     api_version: &str,
     subresource: &str,
     force: bool,
+    shape: Shape<'_>,
 ) -> ApplyResult {
     let with_status = subresource == "status";
-    let applied = field_set(config, with_status);
+    let applied = field_set(config, with_status, shape);
     let mut entries = live.map(decode_managed).unwrap_or_default();
     let mut conflicts = Vec::new();
     let mut forced = FieldSet::new();
@@ -542,7 +645,7 @@ pub fn apply(
         remove_at(&mut next, path);
     }
     prune_empty_parents(&mut next, config);
-    merge_into(&mut next, config, "");
+    merge_into(&mut next, config, "", shape);
     for entry in &mut entries {
         if entry.manager == manager
             && entry.operation == "Apply"
@@ -629,7 +732,15 @@ mod tests {
         force: bool,
         expected: Result<Value, Vec<&str>>,
     ) {
-        let result = apply(live.as_ref(), &config, manager, "v1", "", force);
+        let result = apply(
+            live.as_ref(),
+            &config,
+            manager,
+            "v1",
+            "",
+            force,
+            Shape::Heuristic,
+        );
         match (result, expected) {
             (ApplyResult::Merged(mut merged), Ok(expected)) => {
                 util::metadata_mut(&mut merged).shift_remove("managedFields");
@@ -645,7 +756,15 @@ mod tests {
     }
 
     fn applied(live: Option<Value>, config: Value, manager: &str) -> Value {
-        match apply(live.as_ref(), &config, manager, "v1", "", false) {
+        match apply(
+            live.as_ref(),
+            &config,
+            manager,
+            "v1",
+            "",
+            false,
+            Shape::Heuristic,
+        ) {
             ApplyResult::Merged(merged) => merged,
             ApplyResult::Conflicts(causes) => panic!("unexpected conflicts {causes:?}"),
         }
@@ -655,7 +774,7 @@ mod tests {
     fn fields_round_trip_through_fields_v1() {
         let object = json!({"metadata": {"name": "x", "labels": {"a": "1"}, "finalizers": ["f"]},
             "spec": {"containers": [{"name": "c", "image": "i"}], "args": ["x"]}});
-        let set = field_set(&object, false);
+        let set = field_set(&object, false, Shape::Heuristic);
         let encoded = encode_fields(&set);
         assert_eq!(
             encoded,
@@ -721,5 +840,39 @@ mod tests {
             .filter_map(|item| item["name"].as_str())
             .collect();
         assert_eq!(names, ["a", "b", "c"]);
+    }
+}
+
+#[cfg(test)]
+mod schema_tests {
+    use super::*;
+
+    #[test]
+    fn crd_schemas_decide_list_types() {
+        let schema = json!({"type": "object", "properties": {"spec": {"type": "object", "properties": {
+            "byName": {"type": "array", "x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["id"],
+                "items": {"type": "object", "properties": {"id": {"type": "string"}, "name": {"type": "string"}}}},
+            "plain": {"type": "array", "items": {"type": "object", "properties": {"name": {"type": "string"}}}},
+            "tags": {"type": "array", "x-kubernetes-list-type": "set", "items": {"type": "string"}},
+            "whole": {"type": "object", "x-kubernetes-map-type": "atomic", "additionalProperties": {"type": "string"}}}}}});
+        let shape = Shape::for_schema(Some(&schema));
+        let object = json!({"spec": {"byName": [{"id": "a", "name": "x"}], "plain": [{"name": "p"}], "tags": ["t"], "whole": {"k": "v"}}});
+        let encoded = encode_fields(&field_set(&object, false, shape));
+        assert_eq!(
+            encoded,
+            json!({"f:spec": {"f:byName": {"k:{\"id\":\"a\"}": {".": {}, "f:id": {}, "f:name": {}}}, "f:plain": {}, "f:tags": {"v:\"t\"": {}}, "f:whole": {}}})
+        );
+        // Without a list type a CRD list is atomic: an applied list replaces the live one.
+        let mut live = json!({"spec": {"plain": [{"name": "old"}], "byName": [{"id": "a"}]}});
+        merge_into(
+            &mut live,
+            &json!({"spec": {"plain": [{"name": "new"}], "byName": [{"id": "b"}]}}),
+            "",
+            shape,
+        );
+        assert_eq!(
+            live,
+            json!({"spec": {"plain": [{"name": "new"}], "byName": [{"id": "a"}, {"id": "b"}]}})
+        );
     }
 }

@@ -845,6 +845,7 @@ fn server_side_apply(
             &resource.api_version(),
             subresource,
             options.force,
+            apply::Shape::for_schema(resource.schema.as_ref()),
         ) {
             ApplyResult::Conflicts(causes) => {
                 return Err(ApiError::ApplyConflict {

@@ -292,7 +292,14 @@ pub fn create(
                 .field_manager
                 .clone()
                 .unwrap_or_else(|| "unknown".to_string());
-            apply::record_update(None, &mut body, &manager, &resource.api_version(), "");
+            apply::record_update(
+                None,
+                &mut body,
+                &manager,
+                &resource.api_version(),
+                "",
+                apply::Shape::for_schema(resource.schema.as_ref()),
+            );
         }
     }
     check_size(&body)?;
@@ -442,6 +449,7 @@ pub fn replace(
                         &manager,
                         &resource.api_version(),
                         subresource,
+                        apply::Shape::for_schema(resource.schema.as_ref()),
                     );
                 }
                 ReplaceOperation::Apply { managed_fields } => {
