@@ -170,7 +170,7 @@ fn owner_uids(object: &Value) -> Vec<String> {
 /// Objects whose ownerReferences name `uid`: in the owner's namespace, or anywhere for a
 /// cluster-scoped owner.
 fn dependents(state: &ApiState, uid: &str, namespace: &str) -> Vec<(String, Arc<Value>)> {
-    if uid.is_empty() {
+    if uid.is_empty() || !state.store.is_owner(uid) {
         return Vec::new();
     }
     let mut found = Vec::new();
@@ -270,13 +270,7 @@ fn empty_namespace(state: &ApiState, namespace: &str) {
 
 /// Removes a terminating namespace once nothing is left in it.
 fn finish_namespace(state: &ApiState, namespace: &str) {
-    let empty = state
-        .store
-        .storage_keys()
-        .iter()
-        .filter(|key| key.as_str() != "/namespaces")
-        .all(|key| state.store.list(key, Some(namespace)).0.is_empty());
-    if !empty {
+    if state.store.namespace_has_objects(namespace, "/namespaces") {
         return;
     }
     let _ = state

@@ -6,7 +6,7 @@
 //! All changes go through [`Store::transact`], which runs a closure on the current object under
 //! the store's lock, so the REST layer's read-modify-write sequences never lose an update.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde_json::Value;
@@ -74,6 +74,34 @@ struct StoreState {
     history: VecDeque<ChangeEvent>,
     /// Events with a resourceVersion above this one are all in `history`.
     history_floor: u64,
+    /// How many stored objects name each uid in their ownerReferences (garbage collection only
+    /// looks for dependents of owners that have some).
+    owner_references: HashMap<String, usize>,
+}
+
+fn owner_uids(object: &Value) -> impl Iterator<Item = &str> {
+    object
+        .get("metadata")
+        .and_then(|metadata| metadata.get("ownerReferences"))
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|reference| reference.get("uid").and_then(Value::as_str))
+}
+
+impl StoreState {
+    fn count_references(&mut self, object: &Value, added: bool) {
+        for uid in owner_uids(object) {
+            if added {
+                *self.owner_references.entry(uid.to_string()).or_default() += 1;
+            } else if let Some(count) = self.owner_references.get_mut(uid) {
+                *count = count.saturating_sub(1);
+                if *count == 0 {
+                    self.owner_references.remove(uid);
+                }
+            }
+        }
+    }
 }
 
 /// The in-memory store, shared by all requests.
@@ -100,6 +128,7 @@ impl Store {
             state.resource_version = loaded.resource_version;
             state.history_floor = loaded.resource_version;
             for (storage_key, namespace, name, object) in loaded.objects {
+                state.count_references(&object, true);
                 state
                     .objects
                     .entry(Arc::from(storage_key.as_str()))
@@ -150,6 +179,23 @@ impl Store {
             },
         };
         (objects, state.resource_version)
+    }
+
+    /// Whether any stored object names `uid` as an owner.
+    pub fn is_owner(&self, uid: &str) -> bool {
+        self.lock().owner_references.contains_key(uid)
+    }
+
+    /// Whether any object of a storage key other than `except` lives in `namespace`.
+    pub fn namespace_has_objects(&self, namespace: &str, except: &str) -> bool {
+        let state = self.lock();
+        state.objects.iter().any(|(key, objects)| {
+            &**key != except
+                && objects
+                    .range((namespace.to_string(), String::new())..)
+                    .next()
+                    .is_some_and(|((object_namespace, _), _)| object_namespace == namespace)
+        })
     }
 
     /// Storage keys that currently hold objects.
@@ -230,6 +276,12 @@ impl Store {
                 })?;
         }
         state.resource_version = resource_version;
+        if let Some(previous) = &current {
+            state.count_references(previous, false);
+        }
+        if event_type != EventType::Deleted {
+            state.count_references(&object, true);
+        }
         let storage_key: Arc<str> = match state.objects.get_key_value(storage_key) {
             Some((existing, _)) => existing.clone(),
             None => Arc::from(storage_key),
