@@ -48,7 +48,8 @@ pub struct ServerConfig {
     /// Where to listen; port 0 picks a free port.
     pub listen: SocketAddr,
     /// Keeps the CA, token, kubeconfig and (durably) the objects. Without it the state is in
-    /// memory only and the CA and kubeconfig go to a fresh temporary directory.
+    /// memory only and the CA and kubeconfig go to a fresh temporary directory, removed by
+    /// [`RunningServer::shutdown`].
     pub data_dir: Option<PathBuf>,
     /// Serve plain HTTP without authentication (tests that ask for it only).
     pub insecure_http: bool,
@@ -113,6 +114,8 @@ pub struct RunningServer {
     /// The CA certificate clients trust (None over insecure HTTP).
     pub ca_pem: Option<String>,
     app: Arc<http::App>,
+    /// Whether `data_dir` is a temporary directory this server made (removed at shutdown).
+    temporary_data_dir: bool,
     shutdown: signal::Sender<bool>,
     accept_task: tokio::task::JoinHandle<()>,
 }
@@ -122,6 +125,9 @@ impl RunningServer {
     pub async fn shutdown(self) {
         let _ = self.shutdown.send(true);
         let _ = self.accept_task.await;
+        if self.temporary_data_dir {
+            let _ = std::fs::remove_dir_all(&self.data_dir);
+        }
     }
 
     /// The shared state (tests use it to inspect or compact the store).
@@ -234,6 +240,7 @@ pub async fn serve(config: ServerConfig) -> Result<RunningServer, ServeError> {
         token,
         ca_pem,
         app,
+        temporary_data_dir: !persistent,
         shutdown,
         accept_task,
     })
