@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 
+mod cmd_cluster;
 mod cmd_sealed;
 
 #[derive(Parser)]
@@ -24,6 +25,9 @@ struct Cli {
 enum Command {
     /// Render a kustomize tree, byte-for-byte like `kubectl kustomize DIR`.
     Build(BuildArgs),
+    /// Run or manage the embedded Kubernetes-compatible cluster.
+    #[command(subcommand)]
+    Cluster(cmd_cluster::ClusterCommand),
     /// Seal Secrets into SealedSecrets, like kubeseal.
     Seal(cmd_sealed::SealArgs),
     /// Recover Secrets from SealedSecrets offline with the controller's private keys.
@@ -100,6 +104,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Build(args) => run_build(args),
+        Command::Cluster(command) => cmd_cluster::run_cluster(command),
         Command::Seal(args) => cmd_sealed::run_seal(args),
         Command::Unseal(args) => cmd_sealed::run_unseal(args),
         Command::Reseal(args) => cmd_sealed::run_reseal(args),

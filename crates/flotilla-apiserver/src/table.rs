@@ -1,0 +1,105 @@
+//! `meta.k8s.io/v1` `Table` responses for `kubectl get`: a Name and an Age column (plus a Status
+//! column for Pods and Namespaces), with each row carrying the object's metadata or the object.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde_json::{json, Value};
+
+use crate::registry::ResourceType;
+use crate::util::metadata_str;
+
+/// Seconds since the epoch of an RFC 3339 `YYYY-MM-DDTHH:MM:SSZ` timestamp.
+pub fn parse_rfc3339(text: &str) -> Option<u64> {
+    let bytes = text.as_bytes();
+    if bytes.len() < 20 {
+        return None;
+    }
+    let number = |range: std::ops::Range<usize>| text.get(range)?.parse::<i64>().ok();
+    let (year, month, day) = (number(0..4)?, number(5..7)?, number(8..10)?);
+    let (hour, minute, second) = (number(11..13)?, number(14..16)?, number(17..19)?);
+    let shifted_year = if month <= 2 { year - 1 } else { year };
+    let era = shifted_year.div_euclid(400);
+    let year_of_era = shifted_year - era * 400;
+    let month_index = if month > 2 { month - 3 } else { month + 9 };
+    let day_of_year = (153 * month_index + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    let days = era * 146_097 + day_of_era - 719_468;
+    u64::try_from(days * 86_400 + hour * 3600 + minute * 60 + second).ok()
+}
+
+/// kubectl's short age format.
+pub fn age(created: Option<&str>) -> String {
+    let Some(created) = created.and_then(parse_rfc3339) else {
+        return "<unknown>".to_string();
+    };
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_secs())
+        .unwrap_or(0);
+    let seconds = now.saturating_sub(created);
+    match seconds {
+        0..=119 => format!("{seconds}s"),
+        120..=7199 => format!("{}m", seconds / 60),
+        7200..=172_799 => format!("{}h", seconds / 3600),
+        _ => format!("{}d", seconds / 86_400),
+    }
+}
+
+fn status_column(resource: &ResourceType) -> bool {
+    resource.group.is_empty() && (resource.plural == "pods" || resource.plural == "namespaces")
+}
+
+/// A table of `objects`; `list` carries the list's resourceVersion and continue token.
+pub fn table(
+    resource: &ResourceType,
+    objects: &[Value],
+    list: Option<(u64, Option<String>)>,
+    include_object: Option<&str>,
+) -> Value {
+    let mut columns = vec![
+        json!({"name": "Name", "type": "string", "format": "name", "description": "Name must be unique within a namespace.", "priority": 0}),
+    ];
+    if status_column(resource) {
+        columns.push(json!({"name": "Status", "type": "string", "format": "", "description": "The phase of the object.", "priority": 0}));
+    }
+    columns.push(json!({"name": "Age", "type": "string", "format": "", "description": "CreationTimestamp of the object.", "priority": 0}));
+    let rows: Vec<Value> = objects
+        .iter()
+        .map(|object| {
+            let mut cells = vec![json!(metadata_str(object, "name").unwrap_or_default())];
+            if status_column(resource) {
+                cells.push(json!(object["status"]["phase"].as_str().unwrap_or("")));
+            }
+            cells.push(json!(age(metadata_str(object, "creationTimestamp"))));
+            let embedded = match include_object {
+                Some("None") => Value::Null,
+                Some("Object") => object.clone(),
+                _ => json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": object.get("metadata").cloned().unwrap_or(json!({}))}),
+            };
+            json!({"cells": cells, "object": embedded})
+        })
+        .collect();
+    let mut metadata = json!({});
+    if let Some((resource_version, next)) = list {
+        metadata["resourceVersion"] = json!(resource_version.to_string());
+        if let Some(next) = next {
+            metadata["continue"] = json!(next);
+        }
+    }
+    json!({"kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": metadata, "columnDefinitions": columns, "rows": rows})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_round_trip() {
+        for seconds in [0u64, 951_782_400, 1_700_000_000] {
+            assert_eq!(
+                parse_rfc3339(&crate::util::format_rfc3339(seconds)),
+                Some(seconds)
+            );
+        }
+    }
+}
