@@ -102,13 +102,13 @@ fn run_build(args: &BuildArgs) -> anyhow::Result<()> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match &cli.command {
-        Command::Build(args) => run_build(args),
+    let result = match cli.command {
+        Command::Build(args) => run_build(&args),
         Command::Cluster(command) => cmd_cluster::run_cluster(command),
-        Command::Seal(args) => cmd_sealed::run_seal(args),
-        Command::Unseal(args) => cmd_sealed::run_unseal(args),
-        Command::Reseal(args) => cmd_sealed::run_reseal(args),
-        Command::Keys(args) => cmd_sealed::run_keys(args),
+        Command::Seal(args) => cmd_sealed::run_seal(&args),
+        Command::Unseal(args) => cmd_sealed::run_unseal(&args),
+        Command::Reseal(args) => cmd_sealed::run_reseal(&args),
+        Command::Keys(args) => cmd_sealed::run_keys(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
