@@ -383,12 +383,6 @@ fn parse_json(body: &Bytes) -> Result<Value, ApiError> {
     })
 }
 
-#[cfg(not(feature = "yaml"))]
-fn parse_yaml(_body: &Bytes) -> Result<Value, ApiError> {
-    Err(ApiError::bad_request("error decoding request body: only JSON documents are accepted (YAML needs the `yaml` feature)"))
-}
-
-#[cfg(feature = "yaml")]
 fn parse_yaml(body: &Bytes) -> Result<Value, ApiError> {
     let text = std::str::from_utf8(body)
         .map_err(|_| ApiError::bad_request("the request body is not UTF-8"))?;
@@ -398,7 +392,6 @@ fn parse_yaml(body: &Bytes) -> Result<Value, ApiError> {
     Ok(core_to_json(&document))
 }
 
-#[cfg(feature = "yaml")]
 fn core_to_json(value: &flotilla_core::Value) -> Value {
     use flotilla_core::{Number, Value as Core};
     match value {
@@ -418,6 +411,58 @@ fn core_to_json(value: &flotilla_core::Value) -> Value {
                 .collect::<serde_json::Map<String, Value>>(),
         ),
     }
+}
+
+fn json_to_core(value: &Value) -> flotilla_core::Value {
+    use flotilla_core::{Number, Value as Core};
+    match value {
+        Value::Null => Core::Null,
+        Value::Bool(flag) => Core::Bool(*flag),
+        Value::Number(number) => Core::Number(if let Some(integer) = number.as_i64() {
+            Number::Int(integer)
+        } else if let Some(integer) = number.as_u64() {
+            Number::Uint(integer)
+        } else {
+            Number::Float(number.as_f64().unwrap_or(0.0))
+        }),
+        Value::String(text) => Core::String(text.clone()),
+        Value::Array(items) => Core::Sequence(items.iter().map(json_to_core).collect()),
+        Value::Object(map) => Core::Mapping(
+            map.iter()
+                .map(|(key, value)| (key.clone(), json_to_core(value)))
+                .collect(),
+        ),
+    }
+}
+
+/// A strategic merge patch as kube-apiserver applies it, with the patch strategies and merge
+/// keys of the built-in types; custom resources have none and refuse it, as in Kubernetes.
+fn strategic_merge(
+    resource: &ResourceType,
+    target: &Value,
+    patch: &Value,
+) -> Result<Value, ApiError> {
+    let schema = flotilla_patch::Schema::builtin();
+    let api_version = target
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    if schema.resource(api_version, &resource.kind).is_none() {
+        return Err(ApiError::UnsupportedMediaType {
+            message: format!(
+                "the body of the request was in an unknown format - strategic merge patch is not supported for {} (no patch schema); use a JSON merge patch, a JSON patch or server-side apply",
+                resource.kind
+            ),
+        });
+    }
+    let merged =
+        flotilla_patch::server_strategic_merge(&json_to_core(target), &json_to_core(patch), schema)
+            .map_err(|error| {
+                ApiError::bad_request(format!(
+                    "the strategic merge patch could not be applied: {error}"
+                ))
+            })?;
+    Ok(core_to_json(&merged))
 }
 
 fn wants_table(accept: &str) -> bool {
@@ -742,7 +787,7 @@ fn patch(
         });
     }
     match content_type.as_str() {
-        "application/json-patch+json" | "application/merge-patch+json" => {
+        "application/json-patch+json" | "application/merge-patch+json" | "application/strategic-merge-patch+json" => {
             let patch_body = parse_json(body)?;
             for _attempt in 0..8 {
                 let current = rest::get(state, resource, namespace, name)?;
@@ -760,6 +805,11 @@ fn patch(
                             field: String::new(),
                         }],
                     })?;
+                } else if content_type == "application/strategic-merge-patch+json" {
+                    if !patch_body.is_object() {
+                        return Err(ApiError::bad_request("a strategic merge patch must be a JSON object"));
+                    }
+                    next = strategic_merge(resource, &next, &patch_body)?;
                 } else {
                     if !patch_body.is_object() {
                         return Err(ApiError::bad_request("a merge patch must be a JSON object"));
@@ -783,9 +833,6 @@ fn patch(
             Err(ApiError::Internal { message: "too many concurrent writes to the object".to_string() })
         }
         "application/apply-patch+yaml" => server_side_apply(state, resource, namespace, name, part, headers, body, options),
-        "application/strategic-merge-patch+json" => Err(ApiError::UnsupportedMediaType {
-            message: "strategic merge patch is not supported yet by this server; use a JSON merge patch, a JSON patch or server-side apply".to_string(),
-        }),
         other => Err(ApiError::UnsupportedMediaType {
             message: format!("the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml (got {other})"),
         }),

@@ -215,6 +215,21 @@ async fn kubectl_end_to_end() {
         applied.contains("configmap/client-side created"),
         "{applied}"
     );
+    // Client-side apply of a change to an existing object: kubectl sends a strategic merge patch.
+    let reapplied = expect_ok(
+        &kubeconfig,
+        &["apply", "-f", "-"],
+        Some(
+            &CONFIGMAP
+                .replace("demo", "client-side")
+                .replace("a: \"1\"", "a: \"2\""),
+        ),
+    )
+    .await;
+    assert!(
+        reapplied.contains("configmap/client-side configured"),
+        "{reapplied}"
+    );
     let tree = write_kustomization(&directory);
     let kustomized = expect_ok(
         &kubeconfig,

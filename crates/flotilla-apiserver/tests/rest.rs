@@ -315,10 +315,14 @@ async fn json_and_merge_patches() {
         &server,
         &format!("{CONFIGMAPS}/p"),
         "application/strategic-merge-patch+json",
-        &json!({"data": {}}),
+        &json!({"data": {"e": "5", "c": null}}),
     )
     .await;
-    assert_eq!(strategic.code, 415);
+    assert_eq!(strategic.code, 200, "{}", strategic.body);
+    assert_eq!(
+        strategic.body["data"],
+        json!({"b": "20", "d": "4", "e": "5"})
+    );
     let missing = patch(
         &server,
         &format!("{CONFIGMAPS}/none"),
@@ -669,4 +673,41 @@ async fn garbage_sweep_keeps_the_server_serving() {
     assert!(answered > 1000);
     assert_eq!(get(&server, "/version").await.code, 200);
     server.shutdown().await;
+}
+
+#[tokio::test]
+async fn strategic_merge_patch_merges_containers_by_name() {
+    let server = start().await;
+    let created = send_json(&server, "POST", DEPLOYMENTS, &deployment("smp", 1)).await;
+    assert_eq!(created.code, 201, "{}", created.body);
+    let patched = patch(
+        &server,
+        &format!("{DEPLOYMENTS}/smp"),
+        "application/strategic-merge-patch+json",
+        &json!({"spec": {"template": {"spec": {"containers": [
+            {"name": "sidecar", "image": "envoy"},
+            {"name": "main", "image": "nginx:2"}
+        ]}}}}),
+    )
+    .await;
+    assert_eq!(patched.code, 200, "{}", patched.body);
+    let containers = &patched.body["spec"]["template"]["spec"]["containers"];
+    let names: Vec<&str> = containers
+        .as_array()
+        .expect("containers")
+        .iter()
+        .filter_map(|container| container["name"].as_str())
+        .collect();
+    assert_eq!(names.len(), 2, "{containers}");
+    assert!(
+        names.contains(&"main") && names.contains(&"sidecar"),
+        "{containers}"
+    );
+    let main = containers
+        .as_array()
+        .expect("containers")
+        .iter()
+        .find(|container| container["name"] == "main")
+        .expect("main container kept");
+    assert_eq!(main["image"], "nginx:2");
 }
