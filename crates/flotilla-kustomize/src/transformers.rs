@@ -260,9 +260,9 @@ pub fn set_namespace(
                 Ok(())
             })?;
         }
-        if resource.current_id() != before {
-            resource.previous_ids.push(before);
-        }
+        // kustomize records the id every object had before the namespace transformer, changed
+        // or not; name references rely on it to find objects the transformer met.
+        resource.previous_ids.push(before);
     }
     let mut ids = std::collections::HashSet::new();
     for resource in resources.iter() {
