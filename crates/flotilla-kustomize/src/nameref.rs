@@ -311,8 +311,12 @@ fn select_referral<'a>(
         0 => Ok(None),
         1 => Ok(Some(selected[0])),
         _ => {
-            let first = selected[0].name();
-            if selected.iter().all(|candidate| candidate.name() == first) {
+            // Copies with one final name and namespace are interchangeable; otherwise the
+            // reference is ambiguous.
+            let (first, first_namespace) = (selected[0].name(), selected[0].namespace());
+            if selected.iter().all(|candidate| {
+                candidate.name() == first && candidate.namespace() == first_namespace
+            }) {
                 return Ok(Some(selected[0]));
             }
             let ids: Vec<String> = selected
