@@ -44,10 +44,12 @@ pub fn schema_for(kustomization: &Kustomization, options: BuildOptions<'_>) -> R
     }
     let file = loader::resolve_restricted(kustomization.dir(), path, options.load_restrictor)?;
     let text = loader::read_text(&file)?;
-    Schema::from_document(&text).map_err(|error| BuildError::InvalidResource {
-        path: file,
-        message: error.to_string(),
-    })
+    Schema::builtin()
+        .extended_with(&text)
+        .map_err(|error| BuildError::InvalidResource {
+            path: file,
+            message: error.to_string(),
+        })
 }
 
 /// Parses patch text (inline or from a file) into documents.

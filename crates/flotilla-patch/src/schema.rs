@@ -150,6 +150,27 @@ impl Schema {
         })
     }
 
+    /// This schema with a custom document's definitions laid over it: its kinds are added (or
+    /// replace ones of the same name), and its `$ref`s may name definitions of this schema. This
+    /// is how kustomize's `openapi: path:` reaches the builtin types it refers to.
+    pub fn extended_with(&self, text: &str) -> Result<Schema, SchemaError> {
+        let custom = Schema::from_document(text)?;
+        let mut definitions = self.inner.definitions.clone();
+        let mut by_type = self.inner.by_type.clone();
+        for (name, definition) in &custom.inner.definitions {
+            definitions.insert(name.clone(), definition.clone());
+        }
+        for (key, name) in &custom.inner.by_type {
+            by_type.insert(key.clone(), name.clone());
+        }
+        Ok(Schema {
+            inner: Arc::new(SchemaDocument {
+                definitions,
+                by_type,
+            }),
+        })
+    }
+
     /// The definition of a resource type, if the document has one.
     pub fn resource(&self, api_version: &str, kind: &str) -> Option<SchemaNode<'_>> {
         let name = self
