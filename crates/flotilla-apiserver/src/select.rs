@@ -1,4 +1,4 @@
-//! Label selectors (`a=b`, `a!=b`, `a in (x,y)`, `a notin (x)`, `a`, `!a`) and field selectors
+//! Label selectors over objects (parsing is `flotilla_core::label_selector`) and field selectors
 //! (`metadata.name`, `metadata.namespace`, with `=`, `==`, `!=`).
 
 use serde_json::Value;
@@ -6,132 +6,32 @@ use serde_json::Value;
 use crate::error::ApiError;
 use crate::util::metadata;
 
-#[derive(Clone, Debug, PartialEq)]
-enum Requirement {
-    Equals(String, String),
-    NotEquals(String, String),
-    In(String, Vec<String>),
-    NotIn(String, Vec<String>),
-    Exists(String),
-    NotExists(String),
-}
-
-/// A parsed label selector; empty matches everything.
+/// A parsed label selector (the syntax lives in `flotilla_core::label_selector`); empty
+/// matches everything.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct LabelSelector {
-    requirements: Vec<Requirement>,
-}
-
-/// Splits on commas that are not inside parentheses.
-fn split_top_level(text: &str) -> Vec<String> {
-    let mut parts = Vec::new();
-    let mut depth = 0usize;
-    let mut current = String::new();
-    for character in text.chars() {
-        match character {
-            '(' => {
-                depth += 1;
-                current.push(character);
-            }
-            ')' => {
-                depth = depth.saturating_sub(1);
-                current.push(character);
-            }
-            ',' if depth == 0 => parts.push(std::mem::take(&mut current)),
-            _ => current.push(character),
-        }
-    }
-    parts.push(current);
-    parts
-        .into_iter()
-        .map(|part| part.trim().to_string())
-        .filter(|part| !part.is_empty())
-        .collect()
-}
-
-fn bad_selector(text: &str) -> ApiError {
-    ApiError::bad_request(format!(
-        "unable to parse requirement: found '{text}', expected: selector"
-    ))
-}
-
-fn parse_set(text: &str, whole: &str) -> Result<Vec<String>, ApiError> {
-    let inner = text
-        .trim()
-        .strip_prefix('(')
-        .and_then(|rest| rest.strip_suffix(')'))
-        .ok_or_else(|| bad_selector(whole))?;
-    Ok(inner
-        .split(',')
-        .map(|value| value.trim().to_string())
-        .collect())
+    selector: flotilla_core::label_selector::LabelSelector,
 }
 
 impl LabelSelector {
     pub fn parse(text: &str) -> Result<LabelSelector, ApiError> {
-        let mut requirements = Vec::new();
-        for part in split_top_level(text) {
-            let requirement = if let Some((key, values)) = part.split_once(" notin ") {
-                Requirement::NotIn(key.trim().to_string(), parse_set(values, &part)?)
-            } else if let Some((key, values)) = part.split_once(" in ") {
-                Requirement::In(key.trim().to_string(), parse_set(values, &part)?)
-            } else if let Some((key, value)) = part.split_once("!=") {
-                Requirement::NotEquals(key.trim().to_string(), value.trim().to_string())
-            } else if let Some((key, value)) = part.split_once("==") {
-                Requirement::Equals(key.trim().to_string(), value.trim().to_string())
-            } else if let Some((key, value)) = part.split_once('=') {
-                Requirement::Equals(key.trim().to_string(), value.trim().to_string())
-            } else if let Some(key) = part.strip_prefix('!') {
-                Requirement::NotExists(key.trim().to_string())
-            } else {
-                Requirement::Exists(part.clone())
-            };
-            let key = match &requirement {
-                Requirement::Equals(key, _)
-                | Requirement::NotEquals(key, _)
-                | Requirement::In(key, _)
-                | Requirement::NotIn(key, _)
-                | Requirement::Exists(key)
-                | Requirement::NotExists(key) => key,
-            };
-            if key.is_empty()
-                || key.contains(|character: char| {
-                    character.is_whitespace() || "()!=".contains(character)
-                })
-            {
-                return Err(bad_selector(&part));
-            }
-            requirements.push(requirement);
-        }
-        Ok(LabelSelector { requirements })
+        flotilla_core::label_selector::LabelSelector::parse(text)
+            .map(|selector| LabelSelector { selector })
+            .map_err(|error| ApiError::bad_request(error.to_string()))
     }
 
     pub fn matches(&self, object: &Value) -> bool {
-        if self.requirements.is_empty() {
+        if self.selector.is_empty() {
             return true;
         }
         let labels = metadata(object)
             .and_then(|metadata| metadata.get("labels"))
             .and_then(Value::as_object);
-        let label = |key: &str| {
+        self.selector.matches(|key| {
             labels
                 .and_then(|labels| labels.get(key))
                 .and_then(Value::as_str)
-        };
-        self.requirements
-            .iter()
-            .all(|requirement| match requirement {
-                Requirement::Equals(key, value) => label(key) == Some(value.as_str()),
-                Requirement::NotEquals(key, value) => label(key) != Some(value.as_str()),
-                Requirement::In(key, values) => {
-                    label(key).is_some_and(|found| values.iter().any(|value| value == found))
-                }
-                Requirement::NotIn(key, values) => {
-                    !label(key).is_some_and(|found| values.iter().any(|value| value == found))
-                }
-                Requirement::Exists(key) => label(key).is_some(),
-                Requirement::NotExists(key) => label(key).is_none(),
-            })
+        })
     }
 }
 

@@ -5,11 +5,13 @@
 //! - `yaml_write`: `Value`s to text exactly as `kubectl kustomize` prints them.
 //! - `go_format`: the Go scalar rules both directions depend on.
 //! - `base64`: the encoding of Secret data.
+//! - `label_selector`: Kubernetes label selector syntax.
 //!
 //! This crate does no I/O.
 
 pub mod base64;
 pub mod go_format;
+pub mod label_selector;
 pub mod value;
 pub mod yaml_read;
 pub mod yaml_write;

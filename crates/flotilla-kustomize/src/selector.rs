@@ -2,6 +2,7 @@
 //! namespaces are anchored regular expressions, as in kustomize), label and annotation
 //! selectors in Kubernetes syntax.
 
+use flotilla_core::label_selector::LabelSelector;
 use flotilla_core::Value;
 
 use crate::error::{BuildError, Result};
@@ -20,18 +21,8 @@ pub struct Selector {
     /// The name when it has no regular-expression syntax, compared as a string.
     literal_name: Option<String>,
     namespace: Option<regex::Regex>,
-    label_selector: Vec<Requirement>,
-    annotation_selector: Vec<Requirement>,
-}
-
-#[derive(Debug)]
-enum Requirement {
-    Equals(String, String),
-    NotEquals(String, String),
-    In(String, Vec<String>),
-    NotIn(String, Vec<String>),
-    Exists(String),
-    DoesNotExist(String),
+    label_selector: LabelSelector,
+    annotation_selector: LabelSelector,
 }
 
 fn anchored(pattern: &str, what: &str) -> Result<Option<regex::Regex>> {
@@ -47,90 +38,17 @@ fn anchored(pattern: &str, what: &str) -> Result<Option<regex::Regex>> {
         })
 }
 
-/// Parses a Kubernetes label selector (`a=b,c!=d,e in (x,y),!f,g`).
-fn parse_requirements(text: &str) -> Result<Vec<Requirement>> {
-    let mut requirements = Vec::new();
-    let mut parts = Vec::new();
-    let mut depth = 0;
-    let mut current = String::new();
-    for c in text.chars() {
-        match c {
-            '(' => {
-                depth += 1;
-                current.push(c);
-            }
-            ')' => {
-                depth -= 1;
-                current.push(c);
-            }
-            ',' if depth == 0 => parts.push(std::mem::take(&mut current)),
-            _ => current.push(c),
-        }
-    }
-    parts.push(current);
-    for part in parts {
-        let part = part.trim();
-        if part.is_empty() {
-            continue;
-        }
-        let set = |rest: &str| -> Result<Vec<String>> {
-            let rest = rest.trim();
-            let inner = rest
-                .strip_prefix('(')
-                .and_then(|r| r.strip_suffix(')'))
-                .ok_or_else(|| {
-                    BuildError::transform(format!(
-                        "invalid selector `{text}`: expected a set in parentheses"
-                    ))
-                })?;
-            Ok(inner
-                .split(',')
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
-                .collect())
-        };
-        if let Some(key) = part.strip_prefix('!') {
-            requirements.push(Requirement::DoesNotExist(key.trim().to_string()));
-        } else if let Some((key, value)) = part.split_once("!=") {
-            requirements.push(Requirement::NotEquals(
-                key.trim().to_string(),
-                value.trim().to_string(),
-            ));
-        } else if let Some((key, value)) = part.split_once("==") {
-            requirements.push(Requirement::Equals(
-                key.trim().to_string(),
-                value.trim().to_string(),
-            ));
-        } else if let Some((key, value)) = part.split_once('=') {
-            requirements.push(Requirement::Equals(
-                key.trim().to_string(),
-                value.trim().to_string(),
-            ));
-        } else if let Some((key, rest)) = part.split_once(" notin ") {
-            requirements.push(Requirement::NotIn(key.trim().to_string(), set(rest)?));
-        } else if let Some((key, rest)) = part.split_once(" in ") {
-            requirements.push(Requirement::In(key.trim().to_string(), set(rest)?));
-        } else {
-            requirements.push(Requirement::Exists(part.to_string()));
-        }
-    }
-    Ok(requirements)
+fn parse_selector(text: &str, what: &str) -> Result<LabelSelector> {
+    LabelSelector::parse(text)
+        .map_err(|error| BuildError::transform(format!("target {what} `{text}`: {error}")))
 }
 
-fn matches(requirements: &[Requirement], pairs: &[(String, String)]) -> bool {
-    let get = |key: &str| {
+fn matches(selector: &LabelSelector, pairs: &[(String, String)]) -> bool {
+    selector.matches(|key| {
         pairs
             .iter()
             .find(|(k, _)| k == key)
             .map(|(_, v)| v.as_str())
-    };
-    requirements.iter().all(|requirement| match requirement {
-        Requirement::Equals(key, value) => get(key) == Some(value.as_str()),
-        Requirement::NotEquals(key, value) => get(key) != Some(value.as_str()),
-        Requirement::In(key, values) => get(key).is_some_and(|v| values.iter().any(|x| x == v)),
-        Requirement::NotIn(key, values) => get(key).is_none_or(|v| !values.iter().any(|x| x == v)),
-        Requirement::Exists(key) => get(key).is_some(),
-        Requirement::DoesNotExist(key) => get(key).is_none(),
     })
 }
 
@@ -156,8 +74,8 @@ impl Selector {
                         .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
             }),
             namespace: anchored(&text("namespace"), "namespace")?,
-            label_selector: parse_requirements(&text("labelSelector"))?,
-            annotation_selector: parse_requirements(&text("annotationSelector"))?,
+            label_selector: parse_selector(&text("labelSelector"), "labelSelector")?,
+            annotation_selector: parse_selector(&text("annotationSelector"), "annotationSelector")?,
         })
     }
 
