@@ -9,6 +9,10 @@
 //! Invariant: a cache entry is complete or absent. Clones go to a temporary directory that is
 //! renamed into place only after checkout succeeds.
 
+pub mod repository;
+
+pub use repository::{Repositories, ResolvedRevision};
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -46,6 +50,11 @@ pub enum FetchError {
         path: PathBuf,
         #[source]
         source: std::io::Error,
+    },
+    #[error("`{repository}` has no branch, tag or commit `{revision}`")]
+    UnknownRevision {
+        repository: String,
+        revision: String,
     },
     #[error("`{path}` does not exist in `{repository}` at `{git_ref}`")]
     MissingPath {
