@@ -392,48 +392,7 @@ fn parse_yaml(body: &Bytes) -> Result<Value, ApiError> {
     Ok(core_to_json(&document))
 }
 
-fn core_to_json(value: &flotilla_core::Value) -> Value {
-    use flotilla_core::{Number, Value as Core};
-    match value {
-        Core::Null => Value::Null,
-        Core::Bool(flag) => Value::Bool(*flag),
-        Core::Number(Number::Int(number)) => json!(number),
-        Core::Number(Number::Uint(number)) => json!(number),
-        Core::Number(Number::Float(number)) => serde_json::Number::from_f64(*number)
-            .map(Value::Number)
-            .unwrap_or(Value::Null),
-        Core::String(text) | Core::Timestamp(text) => Value::String(text.clone()),
-        Core::Sequence(items) => Value::Array(items.iter().map(core_to_json).collect()),
-        Core::Mapping(mapping) => Value::Object(
-            mapping
-                .iter()
-                .map(|(key, value)| (key.clone(), core_to_json(value)))
-                .collect::<serde_json::Map<String, Value>>(),
-        ),
-    }
-}
-
-fn json_to_core(value: &Value) -> flotilla_core::Value {
-    use flotilla_core::{Number, Value as Core};
-    match value {
-        Value::Null => Core::Null,
-        Value::Bool(flag) => Core::Bool(*flag),
-        Value::Number(number) => Core::Number(if let Some(integer) = number.as_i64() {
-            Number::Int(integer)
-        } else if let Some(integer) = number.as_u64() {
-            Number::Uint(integer)
-        } else {
-            Number::Float(number.as_f64().unwrap_or(0.0))
-        }),
-        Value::String(text) => Core::String(text.clone()),
-        Value::Array(items) => Core::Sequence(items.iter().map(json_to_core).collect()),
-        Value::Object(map) => Core::Mapping(
-            map.iter()
-                .map(|(key, value)| (key.clone(), json_to_core(value)))
-                .collect(),
-        ),
-    }
-}
+use flotilla_core::{from_json as json_to_core, to_json as core_to_json};
 
 /// A strategic merge patch as kube-apiserver applies it, with the patch strategies and merge
 /// keys of the built-in types; custom resources have none and refuse it, as in Kubernetes.

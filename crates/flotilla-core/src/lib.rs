@@ -11,11 +11,13 @@
 
 pub mod base64;
 pub mod go_format;
+pub mod json;
 pub mod label_selector;
 pub mod value;
 pub mod yaml_read;
 pub mod yaml_write;
 
+pub use json::{from_json, to_json};
 pub use value::{Mapping, Number, Value};
 pub use yaml_read::{
     parse_documents, parse_documents_with, parse_single_document, parse_single_document_with,
