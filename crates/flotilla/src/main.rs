@@ -8,7 +8,9 @@ use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 
 mod cmd_cluster;
+mod cmd_engine;
 mod cmd_sealed;
+mod cmd_up;
 
 #[derive(Parser)]
 #[command(
@@ -36,6 +38,12 @@ enum Command {
     Reseal(cmd_sealed::ResealArgs),
     /// Sealing keys in the Bitnami controller's layout.
     Keys(cmd_sealed::KeysArgs),
+    /// Start the embedded cluster, the controller and an example GitOps repository, and keep them running.
+    Up(cmd_up::UpArgs),
+    /// Run the GitOps controller against a cluster.
+    Controller(cmd_engine::ControllerArgs),
+    /// Inspect and operate Applications (list, get, diff, sync, wait, history, rollback).
+    App(cmd_engine::AppArgs),
 }
 
 #[derive(clap::Args)]
@@ -61,7 +69,7 @@ enum LoadRestrictorArg {
 
 /// Where remote bases are cloned: `$FLOTILLA_CACHE_DIR`, else `$XDG_CACHE_HOME/flotilla`, else
 /// `~/.cache/flotilla`, else a directory under the system temp dir.
-fn cache_dir() -> PathBuf {
+pub(crate) fn cache_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("FLOTILLA_CACHE_DIR") {
         return PathBuf::from(dir);
     }
@@ -74,7 +82,7 @@ fn cache_dir() -> PathBuf {
     std::env::temp_dir().join("flotilla-cache")
 }
 
-fn run_build(args: &BuildArgs) -> anyhow::Result<()> {
+pub(crate) fn run_build(args: &BuildArgs) -> anyhow::Result<()> {
     let fetcher = flotilla_source::GitFetcher::new(&cache_dir().join("remote-bases"));
     let options = flotilla_kustomize::BuildOptions {
         load_restrictor: match args.load_restrictor {
@@ -109,6 +117,12 @@ fn main() -> ExitCode {
         Command::Unseal(args) => cmd_sealed::run_unseal(&args),
         Command::Reseal(args) => cmd_sealed::run_reseal(&args),
         Command::Keys(args) => cmd_sealed::run_keys(&args),
+        Command::Up(args) => cmd_up::run_up(args),
+        Command::Controller(args) => cmd_engine::run_controller(args),
+        Command::App(args) => match cmd_engine::run_app(args) {
+            Ok(code) => return ExitCode::from(code),
+            Err(error) => Err(error),
+        },
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,416 @@
+//! One Kubernetes API server the engine talks to: a kube-rs client, a cache of which resource
+//! (plural, scope) serves each `apiVersion`/`kind`, and the JSON requests the engine makes
+//! (get, list, watch, server-side apply, replace, delete), all over kube-rs's HTTP client, the
+//! same path against the embedded API server and a real cluster.
+//!
+//! Clusters come from a kubeconfig (the controller's own, `in-cluster`) or from Argo CD cluster
+//! Secrets (`argocd.argoproj.io/secret-type: cluster`: `name`, `server`, `config` with
+//! `bearerToken` and `tlsClientConfig`).
+//!
+//! Invariant: a discovery miss is never cached, so a kind whose CRD was just established is
+//! found on the next lookup.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::RwLock;
+
+use base64::Engine as _;
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams, WatchParams};
+use kube::core::{ApiResource, Request};
+use kube::Client;
+use serde_json::Value;
+
+/// The field manager of every write the engine makes.
+pub const FIELD_MANAGER: &str = "flotilla";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    #[error("the cluster has no resource for `{api_version}` kind `{kind}`")]
+    UnknownKind { api_version: String, kind: String },
+    #[error("{0}")]
+    Api(String),
+    #[error("cannot reach the cluster: {0}")]
+    Transport(String),
+    #[error("invalid cluster configuration: {0}")]
+    Config(String),
+}
+
+impl ClusterError {
+    fn from_kube(error: kube::Error) -> Self {
+        match error {
+            kube::Error::Api(status) => ClusterError::Api(status.message.clone()),
+            other => ClusterError::Transport(other.to_string()),
+        }
+    }
+
+    /// The HTTP status code of an API error, when the server answered.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, ClusterError::Api(message) if message.contains("not found"))
+            || matches!(self, ClusterError::UnknownKind { .. })
+    }
+}
+
+/// Which resource serves a kind, and its scope.
+#[derive(Clone, Debug)]
+pub struct ResourceInfo {
+    pub resource: ApiResource,
+    pub namespaced: bool,
+}
+
+impl ResourceInfo {
+    /// The collection path, in `namespace` for namespaced resources.
+    pub fn collection_path(&self, namespace: Option<&str>) -> String {
+        let base = if self.resource.group.is_empty() {
+            format!("/api/{}", self.resource.version)
+        } else {
+            format!("/apis/{}/{}", self.resource.group, self.resource.version)
+        };
+        match namespace.filter(|namespace| self.namespaced && !namespace.is_empty()) {
+            Some(namespace) => format!("{base}/namespaces/{namespace}/{}", self.resource.plural),
+            None => format!("{base}/{}", self.resource.plural),
+        }
+    }
+}
+
+/// A cluster the engine deploys to.
+pub struct Cluster {
+    pub name: String,
+    pub server: String,
+    pub client: Client,
+    resources: RwLock<HashMap<(String, String), ResourceInfo>>,
+}
+
+impl Cluster {
+    pub fn new(name: &str, server: &str, client: Client) -> Self {
+        Cluster {
+            name: name.to_string(),
+            server: server.to_string(),
+            client,
+            resources: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// The resource serving `api_version`/`kind`, from the cache or discovery.
+    pub async fn resource(
+        &self,
+        api_version: &str,
+        kind: &str,
+    ) -> Result<ResourceInfo, ClusterError> {
+        let key = (api_version.to_string(), kind.to_string());
+        if let Some(found) = self
+            .resources
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .get(&key)
+        {
+            return Ok(found.clone());
+        }
+        let list = if api_version.contains('/') {
+            self.client.list_api_group_resources(api_version).await
+        } else {
+            self.client.list_core_api_resources(api_version).await
+        };
+        let unknown = || ClusterError::UnknownKind {
+            api_version: api_version.to_string(),
+            kind: kind.to_string(),
+        };
+        let list = match list {
+            Ok(list) => list,
+            Err(kube::Error::Api(status)) if status.code == 404 => return Err(unknown()),
+            Err(error) => return Err(ClusterError::from_kube(error)),
+        };
+        let (group, version) = match api_version.split_once('/') {
+            Some((group, version)) => (group.to_string(), version.to_string()),
+            None => (String::new(), api_version.to_string()),
+        };
+        let mut cache = self
+            .resources
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        for entry in list
+            .resources
+            .iter()
+            .filter(|entry| !entry.name.contains('/'))
+        {
+            cache.insert(
+                (api_version.to_string(), entry.kind.clone()),
+                ResourceInfo {
+                    resource: ApiResource {
+                        group: group.clone(),
+                        version: version.clone(),
+                        api_version: api_version.to_string(),
+                        kind: entry.kind.clone(),
+                        plural: entry.name.clone(),
+                    },
+                    namespaced: entry.namespaced,
+                },
+            );
+        }
+        cache.get(&key).cloned().ok_or_else(unknown)
+    }
+
+    /// Forgets what discovery said (after a CRD changed).
+    pub fn forget_discovery(&self) {
+        self.resources
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clear();
+    }
+
+    async fn send(
+        &self,
+        request: Result<http::Request<Vec<u8>>, kube::core::request::Error>,
+    ) -> Result<Value, ClusterError> {
+        let request = request.map_err(|error| ClusterError::Config(error.to_string()))?;
+        self.client
+            .request::<Value>(request)
+            .await
+            .map_err(ClusterError::from_kube)
+    }
+
+    pub async fn get(
+        &self,
+        info: &ResourceInfo,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Result<Option<Value>, ClusterError> {
+        let request = Request::new(info.collection_path(namespace)).get(name, &Default::default());
+        match self.send(request).await {
+            Ok(object) => Ok(Some(object)),
+            Err(ClusterError::Api(message)) if message.contains("not found") => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// A list (all namespaces for namespaced resources when `namespace` is None).
+    pub async fn list(
+        &self,
+        info: &ResourceInfo,
+        namespace: Option<&str>,
+        parameters: &ListParams,
+    ) -> Result<Value, ClusterError> {
+        self.send(Request::new(info.collection_path(namespace)).list(parameters))
+            .await
+    }
+
+    /// A watch stream of JSON events from `resource_version`.
+    pub async fn watch(
+        &self,
+        info: &ResourceInfo,
+        namespace: Option<&str>,
+        resource_version: &str,
+        timeout_seconds: u32,
+    ) -> Result<
+        impl futures_util::Stream<Item = Result<kube::api::WatchEvent<Value>, kube::Error>> + use<>,
+        ClusterError,
+    > {
+        let parameters = WatchParams::default().timeout(timeout_seconds);
+        let request = Request::new(info.collection_path(namespace))
+            .watch(&parameters, resource_version)
+            .map_err(|error| ClusterError::Config(error.to_string()))?;
+        self.client
+            .request_events::<Value>(request)
+            .await
+            .map_err(ClusterError::from_kube)
+    }
+
+    /// Server-side apply of `object` with the engine's field manager.
+    pub async fn apply(
+        &self,
+        info: &ResourceInfo,
+        object: &Value,
+        force: bool,
+        dry_run: bool,
+    ) -> Result<Value, ClusterError> {
+        let namespace = object["metadata"]["namespace"].as_str();
+        let name = object["metadata"]["name"].as_str().unwrap_or_default();
+        let mut parameters = PatchParams::apply(FIELD_MANAGER);
+        parameters.force = force;
+        parameters.dry_run = dry_run;
+        let request = Request::new(info.collection_path(namespace)).patch(
+            name,
+            &parameters,
+            &Patch::Apply(object),
+        );
+        self.send(request).await
+    }
+
+    /// A merge patch (status writes, annotations).
+    pub async fn merge_patch(
+        &self,
+        info: &ResourceInfo,
+        namespace: Option<&str>,
+        name: &str,
+        patch: &Value,
+    ) -> Result<Value, ClusterError> {
+        let parameters = PatchParams::default();
+        let request = Request::new(info.collection_path(namespace)).patch(
+            name,
+            &parameters,
+            &Patch::Merge(patch),
+        );
+        self.send(request).await
+    }
+
+    pub async fn create(&self, info: &ResourceInfo, object: &Value) -> Result<Value, ClusterError> {
+        let namespace = object["metadata"]["namespace"].as_str();
+        let parameters = PostParams {
+            field_manager: Some(FIELD_MANAGER.to_string()),
+            ..Default::default()
+        };
+        let body =
+            serde_json::to_vec(object).map_err(|error| ClusterError::Config(error.to_string()))?;
+        self.send(Request::new(info.collection_path(namespace)).create(&parameters, body))
+            .await
+    }
+
+    /// Replaces `object` (the `Replace=true` sync option): create when absent.
+    pub async fn replace(
+        &self,
+        info: &ResourceInfo,
+        object: &Value,
+    ) -> Result<Value, ClusterError> {
+        let namespace = object["metadata"]["namespace"].as_str();
+        let name = object["metadata"]["name"].as_str().unwrap_or_default();
+        let Some(live) = self.get(info, namespace, name).await? else {
+            return self.create(info, object).await;
+        };
+        let mut replacement = object.clone();
+        replacement["metadata"]["resourceVersion"] = live["metadata"]["resourceVersion"].clone();
+        let parameters = PostParams {
+            field_manager: Some(FIELD_MANAGER.to_string()),
+            ..Default::default()
+        };
+        let body = serde_json::to_vec(&replacement)
+            .map_err(|error| ClusterError::Config(error.to_string()))?;
+        self.send(Request::new(info.collection_path(namespace)).replace(name, &parameters, body))
+            .await
+    }
+
+    /// Deletes an object; an absent object is not an error.
+    pub async fn delete(
+        &self,
+        info: &ResourceInfo,
+        namespace: Option<&str>,
+        name: &str,
+        propagation: &str,
+    ) -> Result<(), ClusterError> {
+        let parameters = match propagation {
+            "background" => DeleteParams::background(),
+            "orphan" => DeleteParams::orphan(),
+            _ => DeleteParams::foreground(),
+        };
+        match self
+            .send(Request::new(info.collection_path(namespace)).delete(name, &parameters))
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(ClusterError::Api(message)) if message.contains("not found") => Ok(()),
+            Err(error) => Err(error),
+        }
+    }
+}
+
+/// A client from a kubeconfig file (or the default one when `path` is None), with `context`.
+pub async fn client_from_kubeconfig(
+    path: Option<&Path>,
+    context: Option<&str>,
+) -> Result<(Client, String), ClusterError> {
+    let options = kube::config::KubeConfigOptions {
+        context: context.map(str::to_string),
+        ..Default::default()
+    };
+    let config = match path {
+        Some(path) => {
+            let kubeconfig = kube::config::Kubeconfig::read_from(path)
+                .map_err(|error| ClusterError::Config(format!("`{}`: {error}", path.display())))?;
+            kube::Config::from_custom_kubeconfig(kubeconfig, &options).await
+        }
+        None => kube::Config::from_kubeconfig(&options).await,
+    }
+    .map_err(|error| ClusterError::Config(error.to_string()))?;
+    let server = config.cluster_url.to_string();
+    let client =
+        Client::try_from(config).map_err(|error| ClusterError::Config(error.to_string()))?;
+    Ok((client, server))
+}
+
+/// A cluster from an Argo CD cluster Secret (`data` or `stringData`).
+pub fn cluster_from_secret(secret: &Value) -> Result<Cluster, ClusterError> {
+    let field = |key: &str| -> Option<String> {
+        if let Some(text) = secret["stringData"][key].as_str() {
+            return Some(text.to_string());
+        }
+        let encoded = secret["data"][key].as_str()?;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(encoded)
+            .ok()?;
+        String::from_utf8(bytes).ok()
+    };
+    let secret_name = secret["metadata"]["name"].as_str().unwrap_or("?");
+    let server = field("server").ok_or_else(|| {
+        ClusterError::Config(format!("cluster Secret `{secret_name}` has no `server`"))
+    })?;
+    let name = field("name").unwrap_or_else(|| server.clone());
+    let settings: Value = match field("config") {
+        Some(text) => serde_json::from_str(&text).map_err(|error| {
+            ClusterError::Config(format!(
+                "cluster Secret `{secret_name}`: `config` is not JSON: {error}"
+            ))
+        })?,
+        None => Value::Null,
+    };
+    let url = server.parse().map_err(|error| {
+        ClusterError::Config(format!(
+            "cluster Secret `{secret_name}`: server `{server}`: {error}"
+        ))
+    })?;
+    let mut config = kube::Config::new(url);
+    if let Some(token) = settings["bearerToken"].as_str() {
+        config.auth_info.token = Some(token.to_string().into());
+    }
+    let tls = &settings["tlsClientConfig"];
+    config.accept_invalid_certs = tls["insecure"].as_bool().unwrap_or(false);
+    if let Some(server_name) = tls["serverName"].as_str() {
+        config.tls_server_name = Some(server_name.to_string());
+    }
+    if let Some(ca) = tls["caData"].as_str() {
+        let pem = base64::engine::general_purpose::STANDARD
+            .decode(ca)
+            .map_err(|_| {
+                ClusterError::Config(format!(
+                    "cluster Secret `{secret_name}`: `tlsClientConfig.caData` is not base64"
+                ))
+            })?;
+        config.root_cert = Some(pem_certificates(&pem));
+    }
+    if let (Some(certificate), Some(key)) = (tls["certData"].as_str(), tls["keyData"].as_str()) {
+        config.auth_info.client_certificate_data = Some(certificate.to_string());
+        config.auth_info.client_key_data = Some(key.to_string().into());
+    }
+    let client =
+        Client::try_from(config).map_err(|error| ClusterError::Config(error.to_string()))?;
+    Ok(Cluster::new(&name, &server, client))
+}
+
+/// The DER certificates in a PEM bundle.
+fn pem_certificates(pem: &[u8]) -> Vec<Vec<u8>> {
+    let text = String::from_utf8_lossy(pem);
+    let mut certificates = Vec::new();
+    let mut current: Option<String> = None;
+    for line in text.lines() {
+        let line = line.trim();
+        if line == "-----BEGIN CERTIFICATE-----" {
+            current = Some(String::new());
+        } else if line == "-----END CERTIFICATE-----" {
+            if let Some(body) = current.take() {
+                if let Ok(der) = base64::engine::general_purpose::STANDARD.decode(body) {
+                    certificates.push(der);
+                }
+            }
+        } else if let Some(body) = current.as_mut() {
+            body.push_str(line);
+        }
+    }
+    certificates
+}

@@ -1,0 +1,27 @@
+//! flotilla-engine: the GitOps sync engine.
+//!
+//! [`Engine::start`] runs the controller against one cluster: it installs the Argo CD
+//! `Application`/`AppProject` CRDs when absent, watches Applications, resolves and renders their
+//! sources (`flotilla-source`, `flotilla-kustomize`), compares the desired objects with a
+//! watch-fed live cache (`flotilla-diff`), syncs by server-side apply in phases and waves
+//! (`flotilla-plan`), assesses health (`flotilla-health`) and writes `Application.status` as
+//! Argo CD does. Drift on a tracked object arrives as a watch event and, with `selfHeal`, is
+//! repaired at once.
+//!
+//! Modules: `model` (Argo CD types, project rules), `cluster` (kube-rs client, discovery, JSON
+//! requests), `live` (watch caches), `render` (sources → objects), `controller` (queue, routing,
+//! poller), `reconcile` (one Application), `sync` (plan execution, hooks, prune), `crds`,
+//! `metrics`.
+
+pub mod cluster;
+pub mod controller;
+pub mod crds;
+pub mod live;
+pub mod metrics;
+pub mod model;
+pub mod reconcile;
+pub mod render;
+pub mod sync;
+
+pub use cluster::{client_from_kubeconfig, Cluster, ClusterError, FIELD_MANAGER};
+pub use controller::{Engine, EngineConfig};

@@ -1,0 +1,402 @@
+//! The live state of one cluster, kept by watches: one list-then-watch task per kind the engine
+//! has needed (cluster wide), holding each object (trimmed: only the engine's own managedFields
+//! entries, no last-applied annotation) and reporting every change as a [`LiveEvent`].
+//!
+//! Invariants: a kind's cache answers only after its first list completed ([`LiveCache::ensure`]
+//! waits for it); after a watch error or an expired resourceVersion the kind is listed again and
+//! objects that disappeared meanwhile are reported as deleted, so no change is lost silently.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use kube::api::{ListParams, WatchEvent};
+use serde_json::Value;
+use tokio::sync::{mpsc, watch};
+
+use crate::cluster::{Cluster, ClusterError, ResourceInfo, FIELD_MANAGER};
+
+pub const TRACKING_ANNOTATION: &str = "argocd.argoproj.io/tracking-id";
+
+/// A change to a live object.
+#[derive(Clone, Debug)]
+pub struct LiveEvent {
+    pub cluster: String,
+    pub api_version: String,
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+    /// The tracking annotation of the object (new state, or last state when deleted).
+    pub tracking_id: Option<String>,
+    pub deleted: bool,
+}
+
+type ObjectKey = (String, String);
+
+/// The cached objects of one kind.
+pub struct KindCache {
+    pub info: ResourceInfo,
+    objects: RwLock<HashMap<ObjectKey, Arc<Value>>>,
+    listed: watch::Receiver<bool>,
+}
+
+impl KindCache {
+    pub fn get(&self, namespace: &str, name: &str) -> Option<Arc<Value>> {
+        self.objects
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .get(&(namespace.to_string(), name.to_string()))
+            .cloned()
+    }
+
+    /// Every cached object (a snapshot).
+    pub fn all(&self) -> Vec<Arc<Value>> {
+        self.objects
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    pub fn len(&self) -> usize {
+        self.objects
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Watches of one cluster.
+pub struct LiveCache {
+    pub cluster: Arc<Cluster>,
+    kinds: Mutex<HashMap<(String, String), Arc<KindCache>>>,
+    events: mpsc::UnboundedSender<LiveEvent>,
+    shutdown: watch::Receiver<bool>,
+}
+
+impl LiveCache {
+    pub fn new(
+        cluster: Arc<Cluster>,
+        events: mpsc::UnboundedSender<LiveEvent>,
+        shutdown: watch::Receiver<bool>,
+    ) -> Self {
+        LiveCache {
+            cluster,
+            kinds: Mutex::new(HashMap::new()),
+            events,
+            shutdown,
+        }
+    }
+
+    /// The cache of `api_version`/`kind`, starting its watch and waiting for the first list.
+    pub async fn ensure(
+        &self,
+        api_version: &str,
+        kind: &str,
+    ) -> Result<Arc<KindCache>, ClusterError> {
+        let key = (api_version.to_string(), kind.to_string());
+        let existing = self
+            .kinds
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .get(&key)
+            .cloned();
+        let cache = match existing {
+            Some(cache) => cache,
+            None => {
+                let info = self.cluster.resource(api_version, kind).await?;
+                let mut kinds = self
+                    .kinds
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                if let Some(cache) = kinds.get(&key) {
+                    cache.clone()
+                } else {
+                    let (listed_sender, listed) = watch::channel(false);
+                    let cache = Arc::new(KindCache {
+                        info,
+                        objects: RwLock::new(HashMap::new()),
+                        listed,
+                    });
+                    kinds.insert(key, cache.clone());
+                    tokio::spawn(run_watch(
+                        self.cluster.clone(),
+                        cache.clone(),
+                        listed_sender,
+                        self.events.clone(),
+                        self.shutdown.clone(),
+                    ));
+                    cache
+                }
+            }
+        };
+        let mut listed = cache.listed.clone();
+        while !*listed.borrow_and_update() {
+            if listed.changed().await.is_err() {
+                break;
+            }
+        }
+        Ok(cache)
+    }
+
+    /// The cache of a kind if it is already watched.
+    pub fn watched(&self, api_version: &str, kind: &str) -> Option<Arc<KindCache>> {
+        self.kinds
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .get(&(api_version.to_string(), kind.to_string()))
+            .cloned()
+    }
+
+    /// Every watched kind.
+    pub fn all_kinds(&self) -> Vec<Arc<KindCache>> {
+        self.kinds
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    /// Objects whose tracking annotation names `app_instance` (`<app>:` prefix), in every
+    /// watched kind.
+    pub fn tracked_by(&self, app_instance: &str) -> Vec<Arc<Value>> {
+        let prefix = format!("{app_instance}:");
+        let mut found = Vec::new();
+        for cache in self.all_kinds() {
+            for object in cache.all() {
+                if object["metadata"]["annotations"][TRACKING_ANNOTATION]
+                    .as_str()
+                    .is_some_and(|tracking| tracking.starts_with(&prefix))
+                {
+                    found.push(object);
+                }
+            }
+        }
+        found
+    }
+
+    /// Puts the server's answer to a write into the cache at once, so the next reconcile sees it
+    /// even before its watch event arrives (the event then overwrites it with the same state).
+    pub fn record(&self, object: &Value) {
+        let api_version = object["apiVersion"].as_str().unwrap_or("");
+        let kind = object["kind"].as_str().unwrap_or("");
+        if let Some(cache) = self.watched(api_version, kind) {
+            let object = trim(object.clone());
+            let key = object_key(&object);
+            let mut objects = cache
+                .objects
+                .write()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let newer = objects.get(&key).is_none_or(|current| {
+                let version = |value: &Value| {
+                    value["metadata"]["resourceVersion"]
+                        .as_str()
+                        .and_then(|text| text.parse::<u64>().ok())
+                        .unwrap_or(0)
+                };
+                version(&object) >= version(current)
+            });
+            if newer {
+                objects.insert(key, Arc::new(object));
+            }
+        }
+    }
+
+    /// Removes a deleted object from the cache at once.
+    pub fn forget(&self, api_version: &str, kind: &str, namespace: &str, name: &str) {
+        if let Some(cache) = self.watched(api_version, kind) {
+            cache
+                .objects
+                .write()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .remove(&(namespace.to_string(), name.to_string()));
+        }
+    }
+
+    /// The number of objects held, over all kinds.
+    pub fn object_count(&self) -> usize {
+        self.all_kinds().iter().map(|cache| cache.len()).sum()
+    }
+}
+
+/// Drops what the engine never reads, to keep memory per object small.
+fn trim(mut object: Value) -> Value {
+    if let Some(metadata) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+        if let Some(Value::Array(entries)) = metadata.get_mut("managedFields") {
+            entries.retain(|entry| entry["manager"].as_str() == Some(FIELD_MANAGER));
+        }
+        if let Some(Value::Object(annotations)) = metadata.get_mut("annotations") {
+            annotations.remove("kubectl.kubernetes.io/last-applied-configuration");
+        }
+    }
+    object
+}
+
+fn object_key(object: &Value) -> ObjectKey {
+    (
+        object["metadata"]["namespace"]
+            .as_str()
+            .unwrap_or("")
+            .to_string(),
+        object["metadata"]["name"]
+            .as_str()
+            .unwrap_or("")
+            .to_string(),
+    )
+}
+
+fn tracking_of(object: &Value) -> Option<String> {
+    object["metadata"]["annotations"][TRACKING_ANNOTATION]
+        .as_str()
+        .map(str::to_string)
+}
+
+async fn run_watch(
+    cluster: Arc<Cluster>,
+    cache: Arc<KindCache>,
+    listed: watch::Sender<bool>,
+    events: mpsc::UnboundedSender<LiveEvent>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let notify = |object: &Value, deleted: bool| {
+        let (namespace, name) = object_key(object);
+        let _ = events.send(LiveEvent {
+            cluster: cluster.name.clone(),
+            api_version: cache.info.resource.api_version.clone(),
+            kind: cache.info.resource.kind.clone(),
+            namespace,
+            name,
+            tracking_id: tracking_of(object),
+            deleted,
+        });
+    };
+    let mut failures = 0u32;
+    loop {
+        if *shutdown.borrow() {
+            return;
+        }
+        // List, replacing the cache, and report what changed since the last list.
+        let list = match cluster
+            .list(&cache.info, None, &ListParams::default())
+            .await
+        {
+            Ok(list) => list,
+            Err(error) => {
+                failures += 1;
+                tracing::warn!(kind = %cache.info.resource.kind, %error, "listing failed; retrying");
+                let delay = Duration::from_millis(200 * u64::from(failures.min(25)));
+                tokio::select! {
+                    _ = tokio::time::sleep(delay) => continue,
+                    _ = shutdown.changed() => return,
+                }
+            }
+        };
+        failures = 0;
+        let mut resource_version = list["metadata"]["resourceVersion"]
+            .as_str()
+            .unwrap_or("0")
+            .to_string();
+        {
+            let mut fresh = HashMap::new();
+            if let Some(items) = list["items"].as_array() {
+                for item in items {
+                    let mut item = item.clone();
+                    // Lists leave apiVersion/kind off their items.
+                    item["apiVersion"] = Value::String(cache.info.resource.api_version.clone());
+                    item["kind"] = Value::String(cache.info.resource.kind.clone());
+                    let item = trim(item);
+                    fresh.insert(object_key(&item), Arc::new(item));
+                }
+            }
+            let mut objects = cache
+                .objects
+                .write()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            for (key, old) in objects.iter() {
+                match fresh.get(key) {
+                    None => notify(old, true),
+                    Some(new)
+                        if new["metadata"]["resourceVersion"]
+                            != old["metadata"]["resourceVersion"] =>
+                    {
+                        notify(new, false)
+                    }
+                    _ => {}
+                }
+            }
+            if *listed.borrow() {
+                for (key, new) in &fresh {
+                    if !objects.contains_key(key) {
+                        notify(new, false);
+                    }
+                }
+            }
+            *objects = fresh;
+        }
+        let _ = listed.send(true);
+        // Watch until the stream ends or the resourceVersion expires.
+        loop {
+            let stream = match cluster
+                .watch(&cache.info, None, &resource_version, 290)
+                .await
+            {
+                Ok(stream) => stream,
+                Err(error) => {
+                    tracing::warn!(kind = %cache.info.resource.kind, %error, "watch failed; listing again");
+                    break;
+                }
+            };
+            let mut stream = std::pin::pin!(stream);
+            let mut relist = false;
+            loop {
+                let next = tokio::select! {
+                    next = stream.next() => next,
+                    _ = shutdown.changed() => return,
+                };
+                let Some(event) = next else { break };
+                match event {
+                    Ok(WatchEvent::Added(object)) | Ok(WatchEvent::Modified(object)) => {
+                        if let Some(version) = object["metadata"]["resourceVersion"].as_str() {
+                            resource_version = version.to_string();
+                        }
+                        let object = trim(object);
+                        notify(&object, false);
+                        cache
+                            .objects
+                            .write()
+                            .unwrap_or_else(|poisoned| poisoned.into_inner())
+                            .insert(object_key(&object), Arc::new(object));
+                    }
+                    Ok(WatchEvent::Deleted(object)) => {
+                        if let Some(version) = object["metadata"]["resourceVersion"].as_str() {
+                            resource_version = version.to_string();
+                        }
+                        cache
+                            .objects
+                            .write()
+                            .unwrap_or_else(|poisoned| poisoned.into_inner())
+                            .remove(&object_key(&object));
+                        notify(&object, true);
+                    }
+                    Ok(WatchEvent::Bookmark(bookmark)) => {
+                        resource_version = bookmark.metadata.resource_version.clone();
+                    }
+                    Ok(WatchEvent::Error(_)) | Err(_) => {
+                        relist = true;
+                        break;
+                    }
+                }
+            }
+            if relist {
+                break;
+            }
+        }
+    }
+}

@@ -1,0 +1,1535 @@
+//! Reconciling one Application: read it, check its project, resolve and render its sources,
+//! compare the desired objects with the live cache, sync when an operation was requested or
+//! automated sync applies, assess health, and write `Application.status` as Argo CD does.
+//!
+//! Invariants: nothing is applied when the spec, the project or the render is invalid (those
+//! become conditions); status is written only when it changed (or on a refresh, which moves
+//! `reconciledAt`), so the controller's own status writes settle after one extra pass.
+
+use std::collections::{BTreeSet, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use flotilla_health::HealthStatus;
+use serde_json::{json, Map, Value};
+
+use crate::cluster::{ClusterError, ResourceInfo};
+use crate::controller::{instance_name, AppKey, AppMemory, Shared};
+use crate::live::{LiveCache, TRACKING_ANNOTATION};
+use crate::model::{
+    AppProjectSpec, ApplicationSource, ApplicationSpec, GROUP, IN_CLUSTER_NAME, IN_CLUSTER_SERVER,
+    VERSION,
+};
+use crate::render::{render_source, Rendered};
+use crate::sync::{run_sync, SyncRequest};
+
+/// One desired object, normalised for the destination.
+#[derive(Clone, Debug)]
+pub(crate) struct Desired {
+    pub object: Value,
+    /// None while the kind is unknown to the cluster (its CRD may be in the same sync).
+    pub info: Option<ResourceInfo>,
+    pub hook: bool,
+    pub key: ObjectKey,
+}
+
+/// (group, kind, namespace, name)
+pub(crate) type ObjectKey = (String, String, String, String);
+
+pub(crate) fn object_key(object: &Value) -> ObjectKey {
+    let api_version = object["apiVersion"].as_str().unwrap_or("");
+    let group = api_version
+        .rsplit_once('/')
+        .map(|(group, _)| group)
+        .unwrap_or("");
+    (
+        group.to_string(),
+        object["kind"].as_str().unwrap_or("").to_string(),
+        object["metadata"]["namespace"]
+            .as_str()
+            .unwrap_or("")
+            .to_string(),
+        object["metadata"]["name"]
+            .as_str()
+            .unwrap_or("")
+            .to_string(),
+    )
+}
+
+pub(crate) fn is_hook(object: &Value) -> bool {
+    let annotations = &object["metadata"]["annotations"];
+    annotations["argocd.argoproj.io/hook"].is_string() || annotations["helm.sh/hook"].is_string()
+}
+
+fn condition(kind: &str, message: impl Into<String>) -> Value {
+    json!({"type": kind, "message": message.into(), "lastTransitionTime": now()})
+}
+
+pub(crate) fn now() -> String {
+    let seconds = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_secs())
+        .unwrap_or(0);
+    format_timestamp(seconds)
+}
+
+/// RFC 3339 UTC, second precision, as Kubernetes writes times.
+pub(crate) fn format_timestamp(seconds: u64) -> String {
+    let days = (seconds / 86_400) as i64;
+    let rest = seconds % 86_400;
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z - era * 146_097;
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
+    let month = if month_index < 10 {
+        month_index + 3
+    } else {
+        month_index - 9
+    };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        rest / 3600,
+        (rest % 3600) / 60,
+        rest % 60
+    )
+}
+
+/// What one pass found, before any sync.
+struct Evaluation {
+    spec: ApplicationSpec,
+    sources: Vec<ApplicationSource>,
+    revisions: Vec<String>,
+    source_type: Option<&'static str>,
+    cache: Arc<LiveCache>,
+    desired: Vec<Desired>,
+    to_prune: Vec<Arc<Value>>,
+    project: String,
+}
+
+pub(crate) async fn reconcile(shared: &Arc<Shared>, key: &AppKey) {
+    let api_version = format!("{GROUP}/{VERSION}");
+    let Some(applications) = shared.home.watched(&api_version, "Application") else {
+        return;
+    };
+    let Some(application) = applications.get(&key.0, &key.1) else {
+        forget(shared, key);
+        return;
+    };
+    if application["metadata"]["deletionTimestamp"].is_string() {
+        finalize_deletion(shared, key, &application).await;
+        return;
+    }
+    let started_at = Instant::now();
+    let refreshed = shared
+        .refreshed
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .remove(key);
+    let mut status = application["status"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    let previous_status = status.clone();
+    let mut clear_operation = false;
+    let mut requeue_after: Option<Duration> = None;
+
+    match evaluate(shared, key, &application).await {
+        Err(conditions) => {
+            status.insert("conditions".into(), Value::Array(conditions));
+            status.insert(
+                "sync".into(),
+                json!({"status": "Unknown", "revision": previous_status.get("sync").and_then(|sync| sync.get("revision")).cloned().unwrap_or(Value::Null)}),
+            );
+            if !status.contains_key("health") {
+                status.insert("health".into(), json!({"status": "Unknown"}));
+            }
+            // Errors are retried with backoff: repositories come back, renders get fixed.
+            requeue_after = Some(next_retry(shared, key, None));
+            if application["operation"].is_object() {
+                status.insert(
+                    "operationState".into(),
+                    json!({"operation": application["operation"], "phase": "Error", "message": status["conditions"][0]["message"], "startedAt": now(), "finishedAt": now()}),
+                );
+                clear_operation = true;
+            }
+        }
+        Ok(evaluation) => {
+            let mut conditions: Vec<Value> = Vec::new();
+            let (mut resources, mut out_of_sync) =
+                compare_all(shared, &evaluation, &mut conditions);
+            let automated = evaluation.spec.automated().cloned();
+            let operation = application["operation"]["sync"].as_object().cloned();
+            let memory = shared
+                .memory
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .get(key)
+                .cloned()
+                .unwrap_or_default();
+            let mut request: Option<SyncRequest> = None;
+            if let Some(operation) = operation {
+                request = Some(SyncRequest {
+                    prune: operation
+                        .get("prune")
+                        .and_then(Value::as_bool)
+                        .unwrap_or(false),
+                    dry_run: operation
+                        .get("dryRun")
+                        .and_then(Value::as_bool)
+                        .unwrap_or(false),
+                    extra_options: operation
+                        .get("syncOptions")
+                        .and_then(Value::as_array)
+                        .map(|options| {
+                            options
+                                .iter()
+                                .filter_map(Value::as_str)
+                                .map(str::to_string)
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                    automated: false,
+                    operation: application["operation"].clone(),
+                });
+                clear_operation = true;
+            } else if let Some(automated) = &automated {
+                let empty_refused =
+                    evaluation.desired.is_empty() && automated.prune && !automated.allow_empty;
+                let new_revision = memory.synced_revisions.as_ref() != Some(&evaluation.revisions);
+                let retry_ready = memory
+                    .retry_not_before
+                    .is_none_or(|at| Instant::now() >= at);
+                if empty_refused && !out_of_sync.is_empty() {
+                    conditions.push(condition(
+                        "SyncError",
+                        "automated sync refused: the sources render no objects and allowEmpty is false",
+                    ));
+                } else if !out_of_sync.is_empty()
+                    && (new_revision || automated.self_heal)
+                    && retry_ready
+                {
+                    request = Some(SyncRequest {
+                        prune: automated.prune,
+                        dry_run: false,
+                        extra_options: Vec::new(),
+                        automated: true,
+                        operation: json!({"sync": {"revision": evaluation.revisions.first().cloned().unwrap_or_default(), "prune": automated.prune}, "initiatedBy": {"username": "flotilla", "automated": true}}),
+                    });
+                }
+            }
+            if let Some(request) = request {
+                let drift_repair = request.automated
+                    && memory.synced_revisions.as_ref() == Some(&evaluation.revisions);
+                let started = now();
+                let outcome = run_sync(
+                    shared,
+                    &evaluation.cache,
+                    &evaluation.spec,
+                    &evaluation.desired,
+                    &out_of_sync,
+                    &evaluation.to_prune,
+                    &request,
+                    &instance_name(shared, key),
+                )
+                .await;
+                shared.metrics.count_sync(&key.0, &key.1, outcome.phase);
+                if drift_repair && outcome.phase == "Succeeded" {
+                    shared.metrics.count_drift_repair(outcome.applied as u64);
+                }
+                let source =
+                    serde_json::to_value(evaluation.sources.first()).unwrap_or(Value::Null);
+                let mut operation_state = json!({
+                    "operation": request.operation,
+                    "phase": outcome.phase,
+                    "message": outcome.message,
+                    "startedAt": started,
+                    "finishedAt": now(),
+                    "syncResult": {
+                        "resources": outcome.resources,
+                        "revision": evaluation.revisions.first().cloned().unwrap_or_default(),
+                        "source": source,
+                    }
+                });
+                if evaluation.revisions.len() > 1 {
+                    operation_state["syncResult"]["revisions"] = json!(evaluation.revisions);
+                }
+                if request.automated && outcome.phase != "Succeeded" {
+                    let retry = evaluation
+                        .spec
+                        .sync_policy
+                        .as_ref()
+                        .and_then(|policy| policy.retry.clone());
+                    operation_state["retryCount"] = json!(memory.retry_attempt);
+                    requeue_after = Some(next_retry(shared, key, retry.as_ref()));
+                } else {
+                    let mut memory_map = shared
+                        .memory
+                        .lock()
+                        .unwrap_or_else(|poisoned| poisoned.into_inner());
+                    let remembered = memory_map.entry(key.clone()).or_default();
+                    remembered.retry_attempt = 0;
+                    remembered.retry_not_before = None;
+                    if !request.dry_run {
+                        remembered.synced_revisions = Some(evaluation.revisions.clone());
+                    }
+                }
+                if outcome.phase == "Succeeded" && !request.dry_run {
+                    append_history(
+                        &mut status,
+                        &evaluation,
+                        &started,
+                        &request,
+                        evaluation.spec.revision_history_limit,
+                    );
+                }
+                status.insert("operationState".into(), operation_state);
+                // Compare again: the writes are in the cache now.
+                let mut after_conditions = Vec::new();
+                let refreshed_evaluation = Evaluation {
+                    to_prune: evaluation
+                        .cache
+                        .tracked_by(&instance_name(shared, key))
+                        .into_iter()
+                        .filter(|live| {
+                            let live_key = object_key(live);
+                            !evaluation
+                                .desired
+                                .iter()
+                                .any(|desired| desired.key == live_key)
+                        })
+                        .collect(),
+                    ..evaluation
+                };
+                let (after_resources, after_out_of_sync) =
+                    compare_all(shared, &refreshed_evaluation, &mut after_conditions);
+                resources = after_resources;
+                out_of_sync = after_out_of_sync;
+                conditions.extend(after_conditions);
+                return finish(
+                    shared,
+                    key,
+                    &application,
+                    status,
+                    previous_status,
+                    refreshed_evaluation,
+                    resources,
+                    out_of_sync,
+                    conditions,
+                    clear_operation,
+                    refreshed,
+                    requeue_after,
+                    started_at,
+                )
+                .await;
+            }
+            return finish(
+                shared,
+                key,
+                &application,
+                status,
+                previous_status,
+                evaluation,
+                resources,
+                out_of_sync,
+                conditions,
+                clear_operation,
+                refreshed,
+                requeue_after,
+                started_at,
+            )
+            .await;
+        }
+    }
+    write_status(
+        shared,
+        key,
+        &application,
+        status,
+        &previous_status,
+        clear_operation,
+        refreshed,
+    )
+    .await;
+    if let Some(delay) = requeue_after {
+        schedule(shared, key, delay);
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn finish(
+    shared: &Arc<Shared>,
+    key: &AppKey,
+    application: &Value,
+    mut status: Map<String, Value>,
+    previous_status: Map<String, Value>,
+    evaluation: Evaluation,
+    resources: Vec<Value>,
+    out_of_sync: HashSet<ObjectKey>,
+    conditions: Vec<Value>,
+    clear_operation: bool,
+    refreshed: bool,
+    requeue_after: Option<Duration>,
+    _started_at: Instant,
+) {
+    let mut health = HealthStatus::Healthy;
+    let mut health_message: Option<String> = None;
+    for resource in &resources {
+        if let Some(text) = resource["health"]["status"].as_str() {
+            if let Ok(status) = serde_json::from_value::<HealthStatus>(json!(text)) {
+                if status.is_worse_than(health) {
+                    health = status;
+                    health_message = resource["health"]["message"].as_str().map(|message| {
+                        format!(
+                            "{}/{}: {message}",
+                            resource["kind"].as_str().unwrap_or(""),
+                            resource["name"].as_str().unwrap_or("")
+                        )
+                    });
+                }
+            }
+        }
+    }
+    let sync_status = if out_of_sync.is_empty() {
+        "Synced"
+    } else {
+        "OutOfSync"
+    };
+    let source = serde_json::to_value(evaluation.sources.first()).unwrap_or(Value::Null);
+    let mut sync = json!({
+        "status": sync_status,
+        "revision": evaluation.revisions.first().cloned().unwrap_or_default(),
+        "comparedTo": {"source": source, "destination": evaluation.spec.destination},
+    });
+    if evaluation.revisions.len() > 1 {
+        sync["revisions"] = json!(evaluation.revisions);
+        sync["comparedTo"]["sources"] =
+            serde_json::to_value(&evaluation.sources).unwrap_or(Value::Null);
+    }
+    status.insert("sync".into(), sync);
+    let mut health_value = json!({"status": health.as_str()});
+    if let Some(message) = health_message.filter(|_| health != HealthStatus::Healthy) {
+        health_value["message"] = json!(message);
+    }
+    status.insert("health".into(), health_value);
+    status.insert("resources".into(), Value::Array(resources));
+    if let Some(source_type) = evaluation.source_type {
+        status.insert("sourceType".into(), json!(source_type));
+    }
+    let images: BTreeSet<String> = evaluation
+        .desired
+        .iter()
+        .flat_map(|desired| images_of(&desired.object))
+        .collect();
+    status.insert("summary".into(), json!({"images": images}));
+    // Keep the first transition time of conditions that persist.
+    let previous_conditions = previous_status
+        .get("conditions")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let conditions: Vec<Value> = conditions
+        .into_iter()
+        .map(|mut condition| {
+            if let Some(previous) = previous_conditions.iter().find(|previous| {
+                previous["type"] == condition["type"] && previous["message"] == condition["message"]
+            }) {
+                condition["lastTransitionTime"] = previous["lastTransitionTime"].clone();
+            }
+            condition
+        })
+        .collect();
+    if conditions.is_empty() {
+        status.remove("conditions");
+    } else {
+        status.insert("conditions".into(), Value::Array(conditions));
+    }
+    shared.metrics.set_app(
+        &key.0,
+        &key.1,
+        crate::metrics::AppInfo {
+            project: evaluation.project.clone(),
+            sync_status: sync_status.to_string(),
+            health_status: health.as_str().to_string(),
+            repository: evaluation
+                .sources
+                .first()
+                .map(|source| source.repo_url.clone())
+                .unwrap_or_default(),
+            destination_server: evaluation
+                .spec
+                .destination
+                .server
+                .clone()
+                .unwrap_or_default(),
+            destination_namespace: evaluation.spec.destination.namespace().to_string(),
+        },
+    );
+    write_status(
+        shared,
+        key,
+        application,
+        status,
+        &previous_status,
+        clear_operation,
+        refreshed,
+    )
+    .await;
+    if let Some(delay) = requeue_after {
+        schedule(shared, key, delay);
+    }
+}
+
+/// Argo CD's cascading delete: with the `resources-finalizer.argocd.argoproj.io` finalizer, the
+/// Application's tracked objects are deleted (except `Delete=false` ones) before the finalizer is
+/// removed; without it the objects stay.
+async fn finalize_deletion(shared: &Arc<Shared>, key: &AppKey, application: &Value) {
+    let finalizers: Vec<String> = application["metadata"]["finalizers"]
+        .as_array()
+        .map(|entries| {
+            entries
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    let cascade = finalizers
+        .iter()
+        .any(|finalizer| finalizer.starts_with(RESOURCES_FINALIZER));
+    if !cascade {
+        forget(shared, key);
+        return;
+    }
+    let instance = instance_name(shared, key);
+    let spec: ApplicationSpec =
+        serde_json::from_value(application["spec"].clone()).unwrap_or_default();
+    let cache = match destination_cluster(shared, &spec).await {
+        Ok((cache, _, _)) => cache,
+        Err(_) => shared.home.clone(),
+    };
+    let propagation = if finalizers
+        .iter()
+        .any(|finalizer| finalizer.ends_with("/background"))
+    {
+        "background"
+    } else {
+        "foreground"
+    };
+    let mut failed = false;
+    for live in cache.tracked_by(&instance) {
+        let keeps = live["metadata"]["annotations"]["argocd.argoproj.io/sync-options"]
+            .as_str()
+            .is_some_and(|options| {
+                options
+                    .split(',')
+                    .any(|option| option.trim() == "Delete=false")
+            });
+        if keeps {
+            continue;
+        }
+        let api_version = live["apiVersion"].as_str().unwrap_or("");
+        let kind = live["kind"].as_str().unwrap_or("");
+        let namespace = live["metadata"]["namespace"].as_str();
+        let name = live["metadata"]["name"].as_str().unwrap_or("");
+        let deleted = match cache.cluster.resource(api_version, kind).await {
+            Ok(info) => {
+                cache
+                    .cluster
+                    .delete(&info, namespace, name, propagation)
+                    .await
+            }
+            Err(error) => Err(error),
+        };
+        if let Err(error) = deleted {
+            tracing::warn!(application = %key.1, %error, "cannot delete a tracked object");
+            failed = true;
+        }
+    }
+    if failed {
+        schedule(shared, key, Duration::from_secs(5));
+        return;
+    }
+    let remaining: Vec<String> = finalizers
+        .into_iter()
+        .filter(|finalizer| !finalizer.starts_with(RESOURCES_FINALIZER))
+        .collect();
+    if let Ok(info) = shared
+        .home
+        .cluster
+        .resource(&format!("{GROUP}/{VERSION}"), "Application")
+        .await
+    {
+        let patch = json!({"metadata": {"finalizers": remaining}});
+        if let Err(error) = shared
+            .home
+            .cluster
+            .merge_patch(&info, Some(&key.0), &key.1, &patch)
+            .await
+        {
+            tracing::warn!(application = %key.1, %error, "cannot remove the Application finalizer");
+            schedule(shared, key, Duration::from_secs(5));
+            return;
+        }
+    }
+    forget(shared, key);
+}
+
+/// Argo CD's cascading-delete finalizer (optionally `/foreground` or `/background`).
+pub const RESOURCES_FINALIZER: &str = "resources-finalizer.argocd.argoproj.io";
+
+fn images_of(object: &Value) -> Vec<String> {
+    let mut images = Vec::new();
+    let spec = &object["spec"];
+    let pod_specs = [
+        &spec["template"]["spec"],
+        spec,
+        &spec["jobTemplate"]["spec"]["template"]["spec"],
+    ];
+    for pod_spec in pod_specs {
+        for list in ["containers", "initContainers"] {
+            if let Some(containers) = pod_spec[list].as_array() {
+                for container in containers {
+                    if let Some(image) = container["image"].as_str() {
+                        images.push(image.to_string());
+                    }
+                }
+            }
+        }
+    }
+    images
+}
+
+fn append_history(
+    status: &mut Map<String, Value>,
+    evaluation: &Evaluation,
+    started: &str,
+    request: &SyncRequest,
+    limit: Option<i64>,
+) {
+    let history = status.entry("history").or_insert_with(|| json!([]));
+    if !history.is_array() {
+        *history = json!([]);
+    }
+    let Value::Array(entries) = history else {
+        return;
+    };
+    let next_id = entries
+        .iter()
+        .filter_map(|entry| entry["id"].as_i64())
+        .max()
+        .unwrap_or(-1)
+        + 1;
+    let mut entry = json!({
+        "id": next_id,
+        "revision": evaluation.revisions.first().cloned().unwrap_or_default(),
+        "deployStartedAt": started,
+        "deployedAt": now(),
+        "source": evaluation.sources.first(),
+        "initiatedBy": request.operation["initiatedBy"].clone(),
+    });
+    if evaluation.revisions.len() > 1 {
+        entry["revisions"] = json!(evaluation.revisions);
+        entry["sources"] = json!(evaluation.sources);
+    }
+    entries.push(entry);
+    let limit = limit.unwrap_or(10).max(1) as usize;
+    if entries.len() > limit {
+        let excess = entries.len() - limit;
+        entries.drain(..excess);
+    }
+}
+
+fn next_retry(
+    shared: &Shared,
+    key: &AppKey,
+    retry: Option<&crate::model::RetryPolicy>,
+) -> Duration {
+    let mut memory = shared
+        .memory
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let remembered = memory.entry(key.clone()).or_default();
+    let policy = retry.cloned().unwrap_or(crate::model::RetryPolicy {
+        limit: -1,
+        backoff: None,
+    });
+    let delay = policy.delay(remembered.retry_attempt);
+    remembered.retry_attempt = remembered.retry_attempt.saturating_add(1);
+    remembered.retry_not_before = Some(Instant::now() + delay);
+    if retry.is_some() && !policy.allows(remembered.retry_attempt) {
+        // Out of retries: wait for the next revision or refresh.
+        return shared.config.repo_poll;
+    }
+    delay
+}
+
+fn schedule(shared: &Arc<Shared>, key: &AppKey, delay: Duration) {
+    let shared = shared.clone();
+    let key = key.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(delay).await;
+        shared.queue.push(key);
+    });
+}
+
+fn forget(shared: &Shared, key: &AppKey) {
+    shared
+        .memory
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .remove(key);
+    shared
+        .desired_index
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .retain(|_, owner| owner != key);
+    shared.metrics.remove_app(&key.0, &key.1);
+}
+
+async fn write_status(
+    shared: &Shared,
+    key: &AppKey,
+    application: &Value,
+    mut status: Map<String, Value>,
+    previous: &Map<String, Value>,
+    clear_operation: bool,
+    refreshed: bool,
+) {
+    let unchanged = {
+        let mut without_time = status.clone();
+        without_time.remove("reconciledAt");
+        let mut previous_without_time = previous.clone();
+        previous_without_time.remove("reconciledAt");
+        without_time == previous_without_time
+    };
+    if unchanged && !clear_operation && !refreshed && previous.contains_key("reconciledAt") {
+        return;
+    }
+    status.insert("reconciledAt".into(), json!(now()));
+    let mut patch = json!({"status": status});
+    if clear_operation {
+        patch["operation"] = Value::Null;
+    }
+    let Ok(info) = shared
+        .home
+        .cluster
+        .resource(&format!("{GROUP}/{VERSION}"), "Application")
+        .await
+    else {
+        return;
+    };
+    match shared
+        .home
+        .cluster
+        .merge_patch(&info, Some(&key.0), &key.1, &patch)
+        .await
+    {
+        Ok(updated) => shared.home.record(&updated),
+        Err(error) => {
+            tracing::warn!(application = %key.1, %error, "cannot write the Application status");
+            let _ = application;
+        }
+    }
+}
+
+/// Checks the spec and project, resolves and renders the sources, normalises the desired objects
+/// and makes sure their kinds are watched. Errors are the conditions to report.
+async fn evaluate(
+    shared: &Arc<Shared>,
+    key: &AppKey,
+    application: &Value,
+) -> Result<Evaluation, Vec<Value>> {
+    let spec: ApplicationSpec =
+        serde_json::from_value(application["spec"].clone()).map_err(|error| {
+            vec![condition(
+                "InvalidSpecError",
+                format!("the Application spec is malformed: {error}"),
+            )]
+        })?;
+    let sources: Vec<ApplicationSource> = spec.all_sources().into_iter().cloned().collect();
+    if sources.is_empty() {
+        return Err(vec![condition(
+            "InvalidSpecError",
+            "spec.source or spec.sources is required",
+        )]);
+    }
+    for source in &sources {
+        if source.repo_url.is_empty() {
+            return Err(vec![condition(
+                "InvalidSpecError",
+                "spec.source.repoURL is required",
+            )]);
+        }
+    }
+    let project_name = if spec.project.is_empty() {
+        "default".to_string()
+    } else {
+        spec.project.clone()
+    };
+    {
+        let mut memory = shared
+            .memory
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let remembered: &mut AppMemory = memory.entry(key.clone()).or_default();
+        remembered.instance = instance_name(shared, key);
+        remembered.project = project_name.clone();
+        remembered.repositories = sources
+            .iter()
+            .map(|source| (source.repo_url.clone(), source.target_revision.clone()))
+            .collect();
+    }
+    let project = find_project(shared, key, &project_name).ok_or_else(|| {
+        vec![condition(
+            "InvalidSpecError",
+            format!("Application referencing project {project_name} which does not exist"),
+        )]
+    })?;
+    for source in &sources {
+        if !project.permits_source(&source.repo_url) {
+            return Err(vec![condition(
+                "InvalidSpecError",
+                format!(
+                    "application repo {} is not permitted in project '{project_name}'",
+                    source.repo_url
+                ),
+            )]);
+        }
+    }
+    let (cache, server, cluster_name) = destination_cluster(shared, &spec).await?;
+    let destination_namespace = spec.destination.namespace().to_string();
+    if !project.permits_destination(&server, &cluster_name, &destination_namespace) {
+        return Err(vec![condition(
+            "InvalidSpecError",
+            format!(
+                "application destination server '{server}' and namespace '{destination_namespace}' do not match any of the allowed destinations in project '{project_name}'"
+            ),
+        )]);
+    }
+
+    // Resolve and render every source.
+    let operation_revision = application["operation"]["sync"]["revision"]
+        .as_str()
+        .filter(|revision| !revision.is_empty())
+        .map(str::to_string);
+    let mut revisions = Vec::new();
+    let mut objects = Vec::new();
+    let mut source_type = None;
+    for (index, source) in sources.iter().enumerate() {
+        let wanted = match (&operation_revision, index) {
+            (Some(revision), 0) => revision.clone(),
+            _ => source.target_revision.clone(),
+        };
+        let commit = resolve_revision(shared, &source.repo_url, &wanted)
+            .await
+            .map_err(|message| vec![condition("ComparisonError", message)])?;
+        if source.reference.is_some() && source.path.is_empty() {
+            // A `ref` source only provides files to other sources (Helm values).
+            revisions.push(commit);
+            continue;
+        }
+        let rendered = render_cached(shared, source, &commit)
+            .await
+            .map_err(|message| vec![condition("ComparisonError", message)])?;
+        source_type = Some(match rendered.source_type {
+            crate::render::SourceType::Kustomize => "Kustomize",
+            crate::render::SourceType::Directory => "Directory",
+        });
+        objects.extend(rendered.objects.iter().cloned());
+        revisions.push(commit);
+    }
+
+    // Normalise: namespace, tracking id, scope; check the project's resource rules.
+    let instance = instance_name(shared, key);
+    // Kinds defined by CRDs in this same sync, with their scope.
+    let defined_by_crds: std::collections::HashMap<(String, String), bool> = objects
+        .iter()
+        .filter(|object| object["kind"] == "CustomResourceDefinition")
+        .map(|crd| {
+            (
+                (
+                    crd["spec"]["group"].as_str().unwrap_or("").to_string(),
+                    crd["spec"]["names"]["kind"]
+                        .as_str()
+                        .unwrap_or("")
+                        .to_string(),
+                ),
+                crd["spec"]["scope"].as_str() != Some("Cluster"),
+            )
+        })
+        .collect();
+    let mut desired = Vec::new();
+    let mut errors = Vec::new();
+    let mut kinds = BTreeSet::new();
+    for mut object in objects {
+        let api_version = object["apiVersion"].as_str().unwrap_or("").to_string();
+        let kind = object["kind"].as_str().unwrap_or("").to_string();
+        let group = api_version
+            .rsplit_once('/')
+            .map(|(group, _)| group.to_string())
+            .unwrap_or_default();
+        let info = match cache.cluster.resource(&api_version, &kind).await {
+            Ok(info) => Some(info),
+            Err(ClusterError::UnknownKind { .. })
+                if defined_by_crds.contains_key(&(group.clone(), kind.clone())) =>
+            {
+                None
+            }
+            Err(ClusterError::UnknownKind { .. }) => {
+                errors.push(condition(
+                    "ComparisonError",
+                    format!("{kind}/{}: the server could not find the requested resource ({api_version} {kind} is not served; install its CRD)", object["metadata"]["name"].as_str().unwrap_or("")),
+                ));
+                continue;
+            }
+            Err(error) => {
+                return Err(vec![condition(
+                    "ComparisonError",
+                    format!("discovery failed: {error}"),
+                )])
+            }
+        };
+        // Custom resources of a CRD in this sync are namespaced unless the CRD says otherwise.
+        let namespaced = match &info {
+            Some(info) => info.namespaced,
+            None => defined_by_crds
+                .get(&(group.clone(), kind.clone()))
+                .copied()
+                .unwrap_or(true),
+        };
+        let metadata = object["metadata"].as_object_mut();
+        let Some(metadata) = metadata else {
+            errors.push(condition(
+                "ComparisonError",
+                format!("a {kind} has no metadata"),
+            ));
+            continue;
+        };
+        if namespaced {
+            let has_namespace = metadata
+                .get("namespace")
+                .and_then(Value::as_str)
+                .is_some_and(|namespace| !namespace.is_empty());
+            if !has_namespace {
+                if destination_namespace.is_empty() {
+                    errors.push(condition(
+                        "ComparisonError",
+                        format!(
+                            "{kind}/{} has no namespace and the destination names none",
+                            metadata.get("name").and_then(Value::as_str).unwrap_or("")
+                        ),
+                    ));
+                    continue;
+                }
+                metadata.insert("namespace".into(), json!(destination_namespace));
+            }
+        } else {
+            metadata.remove("namespace");
+        }
+        let hook = is_hook(&object);
+        if !project.permits_resource(&group, &kind, namespaced) {
+            errors.push(condition(
+                "InvalidSpecError",
+                format!(
+                    "resource {}:{kind} is not permitted in project {project_name}",
+                    group
+                ),
+            ));
+            continue;
+        }
+        let key_of = object_key(&object);
+        let tracking = format!(
+            "{instance}:{}/{}:{}/{}",
+            key_of.0, key_of.1, key_of.2, key_of.3
+        );
+        let annotations = object["metadata"]
+            .as_object_mut()
+            .expect("checked above")
+            .entry("annotations")
+            .or_insert_with(|| json!({}));
+        if let Value::Object(annotations) = annotations {
+            annotations.insert(TRACKING_ANNOTATION.into(), json!(tracking));
+        }
+        kinds.insert((api_version.clone(), kind.clone()));
+        desired.push(Desired {
+            key: object_key(&object),
+            object,
+            info,
+            hook,
+        });
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    // Watch every kind involved, including kinds this Application had before (for pruning).
+    let previous_kinds: Vec<(String, String)> = application["status"]["resources"]
+        .as_array()
+        .map(|resources| {
+            resources
+                .iter()
+                .map(|resource| {
+                    let group = resource["group"].as_str().unwrap_or("");
+                    let version = resource["version"].as_str().unwrap_or("v1");
+                    let api_version = if group.is_empty() {
+                        version.to_string()
+                    } else {
+                        format!("{group}/{version}")
+                    };
+                    (
+                        api_version,
+                        resource["kind"].as_str().unwrap_or("").to_string(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let remembered_kinds = shared
+        .memory
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .get(key)
+        .map(|memory| memory.kinds.clone())
+        .unwrap_or_default();
+    for (api_version, kind) in kinds
+        .iter()
+        .chain(previous_kinds.iter())
+        .chain(remembered_kinds.iter())
+    {
+        if kind.is_empty() {
+            continue;
+        }
+        match cache.ensure(api_version, kind).await {
+            Ok(_) | Err(ClusterError::UnknownKind { .. }) => {}
+            Err(error) => {
+                return Err(vec![condition(
+                    "ComparisonError",
+                    format!("cannot watch {kind}: {error}"),
+                )])
+            }
+        }
+    }
+    {
+        let mut memory = shared
+            .memory
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(remembered) = memory.get_mut(key) {
+            remembered.kinds.extend(kinds.iter().cloned());
+        }
+        let mut index = shared
+            .desired_index
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        index.retain(|_, owner| owner != key);
+        for entry in &desired {
+            index.insert(
+                (
+                    cache.cluster.name.clone(),
+                    entry.key.1.clone(),
+                    entry.key.2.clone(),
+                    entry.key.3.clone(),
+                ),
+                key.clone(),
+            );
+        }
+    }
+    let desired_keys: HashSet<&ObjectKey> = desired.iter().map(|entry| &entry.key).collect();
+    let to_prune: Vec<Arc<Value>> = cache
+        .tracked_by(&instance)
+        .into_iter()
+        .filter(|live| !desired_keys.contains(&object_key(live)) && !is_hook(live))
+        .filter(|live| {
+            // Only objects this Application's tracking id names exactly (not copies).
+            let live_key = object_key(live);
+            live["metadata"]["annotations"][TRACKING_ANNOTATION].as_str()
+                == Some(&format!(
+                    "{instance}:{}/{}:{}/{}",
+                    live_key.0, live_key.1, live_key.2, live_key.3
+                ))
+        })
+        .collect();
+    Ok(Evaluation {
+        spec,
+        sources,
+        revisions,
+        source_type,
+        cache,
+        desired,
+        to_prune,
+        project: project_name,
+    })
+}
+
+/// Compares every desired object with the live cache: `status.resources` entries and the keys
+/// that are out of sync (objects to prune included).
+fn compare_all(
+    shared: &Shared,
+    evaluation: &Evaluation,
+    conditions: &mut Vec<Value>,
+) -> (Vec<Value>, HashSet<ObjectKey>) {
+    let rules: Vec<flotilla_diff::IgnoreDifference> = evaluation
+        .spec
+        .ignore_differences
+        .iter()
+        .filter_map(|rule| match serde_json::from_value(rule.clone()) {
+            Ok(rule) => Some(rule),
+            Err(error) => {
+                conditions.push(condition(
+                    "InvalidSpecError",
+                    format!("ignoreDifferences entry is malformed: {error}"),
+                ));
+                None
+            }
+        })
+        .collect();
+    let _ = shared;
+    let mut resources = Vec::new();
+    let mut out_of_sync = HashSet::new();
+    for desired in &evaluation.desired {
+        if desired.hook {
+            continue;
+        }
+        let live = live_object(&evaluation.cache, &desired.object);
+        let comparison = flotilla_diff::compare(
+            &desired.object,
+            live.as_deref(),
+            crate::cluster::FIELD_MANAGER,
+            &rules,
+        );
+        let (in_sync, reasons) = match comparison {
+            Ok(comparison) => (comparison.in_sync, comparison.reasons),
+            Err(error) => {
+                conditions.push(condition(
+                    "ComparisonError",
+                    format!("{}/{}: {error}", desired.key.1, desired.key.3),
+                ));
+                (false, vec![error.to_string()])
+            }
+        };
+        if !in_sync {
+            out_of_sync.insert(desired.key.clone());
+        }
+        let mut entry = resource_entry(&desired.object);
+        entry["status"] = json!(if in_sync { "Synced" } else { "OutOfSync" });
+        if !in_sync && !reasons.is_empty() {
+            entry["message"] = json!(reasons.join("; "));
+        }
+        let health = match &live {
+            None => Some(flotilla_health::Health {
+                status: HealthStatus::Missing,
+                message: None,
+            }),
+            Some(live) => flotilla_health::assess(live),
+        };
+        if let Some(health) = health {
+            let mut health_value = json!({"status": health.status.as_str()});
+            if let Some(message) = health.message.filter(|message| !message.is_empty()) {
+                health_value["message"] = json!(message);
+            }
+            entry["health"] = health_value;
+        }
+        resources.push(entry);
+    }
+    for live in &evaluation.to_prune {
+        let mut entry = resource_entry(live);
+        entry["status"] = json!("OutOfSync");
+        entry["requiresPruning"] = json!(true);
+        entry["message"] = json!("no longer in Git: will be pruned");
+        out_of_sync.insert(object_key(live));
+        resources.push(entry);
+    }
+    resources.sort_by(|left, right| {
+        let key = |value: &Value| {
+            (
+                value["group"].as_str().unwrap_or("").to_string(),
+                value["kind"].as_str().unwrap_or("").to_string(),
+                value["namespace"].as_str().unwrap_or("").to_string(),
+                value["name"].as_str().unwrap_or("").to_string(),
+            )
+        };
+        key(left).cmp(&key(right))
+    });
+    (resources, out_of_sync)
+}
+
+pub(crate) fn resource_entry(object: &Value) -> Value {
+    let api_version = object["apiVersion"].as_str().unwrap_or("");
+    let (group, version) = match api_version.rsplit_once('/') {
+        Some((group, version)) => (group, version),
+        None => ("", api_version),
+    };
+    let mut entry =
+        json!({"version": version, "kind": object["kind"], "name": object["metadata"]["name"]});
+    if !group.is_empty() {
+        entry["group"] = json!(group);
+    }
+    if let Some(namespace) = object["metadata"]["namespace"]
+        .as_str()
+        .filter(|namespace| !namespace.is_empty())
+    {
+        entry["namespace"] = json!(namespace);
+    }
+    entry
+}
+
+pub(crate) fn live_object(cache: &LiveCache, object: &Value) -> Option<Arc<Value>> {
+    let api_version = object["apiVersion"].as_str()?;
+    let kind = object["kind"].as_str()?;
+    let kind_cache = cache.watched(api_version, kind)?;
+    kind_cache.get(
+        object["metadata"]["namespace"].as_str().unwrap_or(""),
+        object["metadata"]["name"].as_str()?,
+    )
+}
+
+fn find_project(shared: &Shared, key: &AppKey, name: &str) -> Option<AppProjectSpec> {
+    let projects = shared
+        .home
+        .watched(&format!("{GROUP}/{VERSION}"), "AppProject");
+    let found = projects.and_then(|projects| {
+        projects
+            .get(&shared.config.control_namespace, name)
+            .or_else(|| projects.get(&key.0, name))
+    });
+    match found {
+        Some(project) => serde_json::from_value(project["spec"].clone()).ok(),
+        None if name == "default" => Some(AppProjectSpec::permissive()),
+        None => None,
+    }
+}
+
+/// The cluster an Application deploys to: the controller's own, or one registered as an Argo CD
+/// cluster Secret in the control namespace.
+async fn destination_cluster(
+    shared: &Arc<Shared>,
+    spec: &ApplicationSpec,
+) -> Result<(Arc<LiveCache>, String, String), Vec<Value>> {
+    let server = spec.destination.server.clone().unwrap_or_default();
+    let name = spec.destination.name.clone().unwrap_or_default();
+    if !server.is_empty() && !name.is_empty() {
+        return Err(vec![condition(
+            "InvalidSpecError",
+            "application destination can't have both name and server defined",
+        )]);
+    }
+    if server == IN_CLUSTER_SERVER
+        || name == IN_CLUSTER_NAME
+        || (server.is_empty() && name.is_empty())
+    {
+        if server.is_empty() && name.is_empty() {
+            return Err(vec![condition(
+                "InvalidSpecError",
+                "application destination needs a server or a name",
+            )]);
+        }
+        return Ok((
+            shared.home.clone(),
+            IN_CLUSTER_SERVER.to_string(),
+            IN_CLUSTER_NAME.to_string(),
+        ));
+    }
+    if let Some(cache) = shared
+        .remotes
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .values()
+        .find(|cache| {
+            (!server.is_empty() && cache.cluster.server == server)
+                || (!name.is_empty() && cache.cluster.name == name)
+        })
+        .cloned()
+    {
+        return Ok((
+            cache.clone(),
+            cache.cluster.server.clone(),
+            cache.cluster.name.clone(),
+        ));
+    }
+    // Look the cluster up among the Argo CD cluster Secrets.
+    let secrets_info = shared
+        .home
+        .cluster
+        .resource("v1", "Secret")
+        .await
+        .map_err(|error| vec![condition("ComparisonError", error.to_string())])?;
+    let parameters =
+        kube::api::ListParams::default().labels("argocd.argoproj.io/secret-type=cluster");
+    let list = shared
+        .home
+        .cluster
+        .list(
+            &secrets_info,
+            Some(&shared.config.control_namespace),
+            &parameters,
+        )
+        .await
+        .map_err(|error| {
+            vec![condition(
+                "ComparisonError",
+                format!("cannot list cluster Secrets: {error}"),
+            )]
+        })?;
+    for secret in list["items"].as_array().cloned().unwrap_or_default() {
+        let cluster = match crate::cluster::cluster_from_secret(&secret) {
+            Ok(cluster) => cluster,
+            Err(error) => {
+                tracing::warn!(%error, "skipping a cluster Secret");
+                continue;
+            }
+        };
+        if (!server.is_empty() && same_server(&cluster.server, &server))
+            || (!name.is_empty() && cluster.name == name)
+        {
+            let (found_server, found_name) = (cluster.server.clone(), cluster.name.clone());
+            let cache = Arc::new(LiveCache::new(
+                Arc::new(cluster),
+                shared.events.clone(),
+                shared.shutdown.clone(),
+            ));
+            shared
+                .remotes
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .insert(found_server.clone(), cache.clone());
+            return Ok((cache, found_server, found_name));
+        }
+    }
+    let wanted = if server.is_empty() {
+        format!("name `{name}`")
+    } else {
+        format!("server `{server}`")
+    };
+    Err(vec![condition(
+        "InvalidSpecError",
+        format!("there are no clusters with this {wanted}: register it as a Secret labelled argocd.argoproj.io/secret-type=cluster in `{}`", shared.config.control_namespace),
+    )])
+}
+
+fn same_server(left: &str, right: &str) -> bool {
+    left.trim_end_matches('/') == right.trim_end_matches('/')
+}
+
+async fn resolve_revision(
+    shared: &Arc<Shared>,
+    repository: &str,
+    revision: &str,
+) -> Result<String, String> {
+    let key = (repository.to_string(), revision.to_string());
+    if let Some(commit) = shared
+        .revisions
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .get(&key)
+    {
+        return Ok(commit.clone());
+    }
+    let resolver = shared.clone();
+    let (repository_owned, revision_owned) = key.clone();
+    let resolved = tokio::task::spawn_blocking(move || {
+        resolver
+            .repositories
+            .resolve(&repository_owned, &revision_owned)
+    })
+    .await
+    .map_err(|error| format!("resolving {revision} of {repository}: {error}"))?
+    .map_err(|error| {
+        format!(
+            "rpc error: unable to resolve '{}' to a commit SHA: {error}",
+            if revision.is_empty() {
+                "HEAD"
+            } else {
+                revision
+            }
+        )
+    })?;
+    shared
+        .revisions
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .insert(key, resolved.commit.clone());
+    Ok(resolved.commit)
+}
+
+async fn render_cached(
+    shared: &Arc<Shared>,
+    source: &ApplicationSource,
+    commit: &str,
+) -> Result<Arc<Rendered>, String> {
+    let options = json!({"kustomize": source.kustomize, "directory": source.directory, "chart": source.chart});
+    let cache_key = format!(
+        "{commit}\n{}\n{}\n{}",
+        source.repo_url, source.path, options
+    );
+    if let Some(rendered) = shared
+        .renders
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .get(&cache_key)
+    {
+        return Ok(rendered.clone());
+    }
+    let renderer = shared.clone();
+    let source_owned = source.clone();
+    let commit_owned = commit.to_string();
+    let rendered = tokio::task::spawn_blocking(move || -> Result<Rendered, String> {
+        let snapshot = renderer
+            .repositories
+            .snapshot(&source_owned.repo_url, &commit_owned)
+            .map_err(|error| error.to_string())?;
+        let fetcher =
+            flotilla_source::GitFetcher::new(&renderer.config.cache_dir.join("remote-bases"));
+        render_source(
+            &snapshot,
+            &source_owned,
+            &renderer.config.cache_dir.join("overrides"),
+            Some(&fetcher),
+        )
+        .map_err(|error| {
+            let mut message = error.to_string();
+            let mut cause = std::error::Error::source(&error);
+            while let Some(inner) = cause {
+                message.push_str(": ");
+                message.push_str(&inner.to_string());
+                cause = inner.source();
+            }
+            message
+        })
+    })
+    .await
+    .map_err(|error| format!("rendering failed: {error}"))??;
+    let rendered = Arc::new(rendered);
+    let mut renders = shared
+        .renders
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if renders.len() > 4096 {
+        renders.clear();
+    }
+    renders.insert(cache_key, rendered.clone());
+    Ok(rendered)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_are_rfc3339() {
+        assert_eq!(format_timestamp(0), "1970-01-01T00:00:00Z");
+        assert_eq!(format_timestamp(1_795_478_400), "2026-11-24T00:00:00Z");
+        assert_eq!(format_timestamp(951_782_400), "2000-02-29T00:00:00Z");
+    }
+}
+
+/// One object of a preview (`flotilla app diff`).
+#[derive(Clone, Debug)]
+pub struct PreviewEntry {
+    /// `Kind/namespace/name`.
+    pub resource: String,
+    pub desired: Option<Value>,
+    pub live: Option<Value>,
+    pub in_sync: bool,
+    pub reasons: Vec<String>,
+}
+
+/// What a sync would change, without changing anything.
+#[derive(Clone, Debug, Default)]
+pub struct Preview {
+    pub entries: Vec<PreviewEntry>,
+    pub rules: Vec<flotilla_diff::IgnoreDifference>,
+}
+
+impl Preview {
+    pub fn has_differences(&self) -> bool {
+        self.entries.iter().any(|entry| !entry.in_sync)
+    }
+
+    /// A unified diff per object that differs (Secrets masked).
+    pub fn render(&self) -> String {
+        let mut text = String::new();
+        for entry in self.entries.iter().filter(|entry| !entry.in_sync) {
+            text.push_str(&format!("===== {} ======\n", entry.resource));
+            for reason in &entry.reasons {
+                text.push_str(&format!("# {reason}\n"));
+            }
+            match flotilla_diff::render_diff(
+                entry.desired.as_ref(),
+                entry.live.as_ref(),
+                crate::cluster::FIELD_MANAGER,
+                &self.rules,
+            ) {
+                Ok(diff) => text.push_str(&diff),
+                Err(error) => text.push_str(&format!("# cannot render the diff: {error}\n")),
+            }
+            if !text.ends_with('\n') {
+                text.push('\n');
+            }
+        }
+        text
+    }
+}
+
+/// Compares an Application's desired objects with the cluster without syncing.
+pub(crate) async fn preview(shared: &Arc<Shared>, key: &AppKey) -> Result<Preview, String> {
+    let api_version = format!("{GROUP}/{VERSION}");
+    let application = shared
+        .home
+        .watched(&api_version, "Application")
+        .and_then(|applications| applications.get(&key.0, &key.1))
+        .ok_or_else(|| format!("application `{}` not found in namespace `{}`", key.1, key.0))?;
+    let evaluation = evaluate(shared, key, &application)
+        .await
+        .map_err(|conditions| {
+            conditions
+                .iter()
+                .filter_map(|condition| condition["message"].as_str())
+                .collect::<Vec<_>>()
+                .join("; ")
+        })?;
+    let mut conditions = Vec::new();
+    let rules: Vec<flotilla_diff::IgnoreDifference> = evaluation
+        .spec
+        .ignore_differences
+        .iter()
+        .filter_map(|rule| serde_json::from_value(rule.clone()).ok())
+        .collect();
+    let (resources, _) = compare_all(shared, &evaluation, &mut conditions);
+    let mut entries = Vec::new();
+    for desired in evaluation.desired.iter().filter(|desired| !desired.hook) {
+        let live = live_object(&evaluation.cache, &desired.object).map(|live| (*live).clone());
+        let status = resources.iter().find(|resource| {
+            resource["kind"] == desired.object["kind"]
+                && resource["name"] == desired.object["metadata"]["name"]
+                && resource["namespace"].as_str().unwrap_or("") == desired.key.2
+        });
+        let in_sync = status.is_some_and(|status| status["status"] == "Synced");
+        let reasons = status
+            .and_then(|status| status["message"].as_str())
+            .map(|message| message.split("; ").map(str::to_string).collect())
+            .unwrap_or_default();
+        entries.push(PreviewEntry {
+            resource: format!("{}/{}/{}", desired.key.1, desired.key.2, desired.key.3),
+            desired: Some(desired.object.clone()),
+            live,
+            in_sync,
+            reasons,
+        });
+    }
+    for live in &evaluation.to_prune {
+        let key_of = object_key(live);
+        entries.push(PreviewEntry {
+            resource: format!("{}/{}/{}", key_of.1, key_of.2, key_of.3),
+            desired: None,
+            live: Some((**live).clone()),
+            in_sync: false,
+            reasons: vec!["no longer in Git: will be pruned".into()],
+        });
+    }
+    Ok(Preview { entries, rules })
+}

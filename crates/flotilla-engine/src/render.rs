@@ -1,0 +1,521 @@
+//! Rendering an Application source at a commit into desired objects.
+//!
+//! A path holding a kustomization is built with `flotilla-kustomize`; the Application's
+//! `kustomize` overrides are applied the way Argo CD applies them (`kustomize edit set|add …` on
+//! the kustomization file), to a hard-linked copy of the snapshot so the snapshot itself stays
+//! immutable. Any other path is a directory of manifests (YAML or JSON, `recurse`, `include`,
+//! `exclude` as Argo CD; `List` documents are expanded).
+//!
+//! Invariant: rendering is a pure function of (snapshot contents, path, options); the engine
+//! caches on that key.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{json, Map, Value};
+use sha2::{Digest, Sha256};
+
+use crate::model::{ApplicationSource, DirectoryOptions, KustomizeOptions};
+
+/// How a source was rendered (`status.sourceType`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SourceType {
+    Kustomize,
+    Directory,
+}
+
+impl SourceType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceType::Kustomize => "Kustomize",
+            SourceType::Directory => "Directory",
+        }
+    }
+}
+
+/// The desired objects of one source.
+#[derive(Clone, Debug)]
+pub struct Rendered {
+    pub objects: Vec<Value>,
+    pub source_type: SourceType,
+}
+
+/// Why a source could not be rendered.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error("path `{path}` does not exist in the repository")]
+    MissingPath { path: String },
+    #[error("path `{path}` leaves the repository")]
+    PathEscapes { path: String },
+    #[error("Helm charts are not supported yet (source chart `{chart}`)")]
+    Helm { chart: String },
+    #[error("kustomize build of `{path}` failed")]
+    Kustomize {
+        path: String,
+        #[source]
+        source: flotilla_kustomize::BuildError,
+    },
+    #[error("`{file}`: {message}")]
+    Manifest { file: String, message: String },
+    #[error("cannot prepare the kustomize overrides in `{}`", path.display())]
+    Scratch {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("kustomize override: {message}")]
+    Override { message: String },
+}
+
+const KUSTOMIZATION_FILES: [&str; 3] = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
+
+/// Renders `source` from the checked-out `snapshot`. `scratch` is where override copies go;
+/// `fetcher` resolves remote bases.
+pub fn render_source(
+    snapshot: &Path,
+    source: &ApplicationSource,
+    scratch: &Path,
+    fetcher: Option<&dyn flotilla_kustomize::Fetcher>,
+) -> Result<Rendered, RenderError> {
+    if let Some(chart) = &source.chart {
+        return Err(RenderError::Helm {
+            chart: chart.clone(),
+        });
+    }
+    let relative = source.path.trim_matches('/');
+    if relative.split('/').any(|segment| segment == "..") {
+        return Err(RenderError::PathEscapes {
+            path: source.path.clone(),
+        });
+    }
+    let directory = if relative.is_empty() || relative == "." {
+        snapshot.to_path_buf()
+    } else {
+        snapshot.join(relative)
+    };
+    if !directory.is_dir() {
+        return Err(RenderError::MissingPath {
+            path: source.path.clone(),
+        });
+    }
+    let kustomization = KUSTOMIZATION_FILES
+        .iter()
+        .map(|name| directory.join(name))
+        .find(|path| path.is_file());
+    match kustomization {
+        Some(kustomization_file) => {
+            let options = source.kustomize.clone().unwrap_or_default();
+            let build_dir = if options.is_empty() {
+                directory
+            } else {
+                let copy = overridden_copy(snapshot, scratch, &options)?;
+                let copied_dir = copy.join(relative);
+                let copied_file = copied_dir.join(
+                    kustomization_file
+                        .file_name()
+                        .expect("a kustomization file has a name"),
+                );
+                apply_overrides(&copied_file, &options)?;
+                copied_dir
+            };
+            let build_options = flotilla_kustomize::BuildOptions {
+                fetcher,
+                ..Default::default()
+            };
+            let resources =
+                flotilla_kustomize::build(&build_dir, build_options).map_err(|source_error| {
+                    RenderError::Kustomize {
+                        path: source.path.clone(),
+                        source: source_error,
+                    }
+                })?;
+            Ok(Rendered {
+                objects: resources
+                    .iter()
+                    .map(|resource| flotilla_core::to_json(&resource.object))
+                    .collect(),
+                source_type: SourceType::Kustomize,
+            })
+        }
+        None => {
+            let options = source.directory.clone().unwrap_or_default();
+            let objects = render_directory(&directory, &options)?;
+            Ok(Rendered {
+                objects,
+                source_type: SourceType::Directory,
+            })
+        }
+    }
+}
+
+/// A hard-linked copy of `snapshot` for these overrides (made once; the kustomization file is
+/// then replaced, never edited through the link).
+fn overridden_copy(
+    snapshot: &Path,
+    scratch: &Path,
+    options: &KustomizeOptions,
+) -> Result<PathBuf, RenderError> {
+    let key: String = Sha256::digest(
+        format!(
+            "{}\n{}",
+            snapshot.display(),
+            serde_json::to_string(options).unwrap_or_default()
+        )
+        .as_bytes(),
+    )
+    .iter()
+    .take(12)
+    .map(|byte| format!("{byte:02x}"))
+    .collect();
+    let destination = scratch.join(key);
+    let scratch_error = |source| RenderError::Scratch {
+        path: destination.clone(),
+        source,
+    };
+    if destination.is_dir() {
+        std::fs::remove_dir_all(&destination).map_err(scratch_error)?;
+    }
+    link_tree(snapshot, &destination).map_err(scratch_error)?;
+    Ok(destination)
+}
+
+fn link_tree(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let kind = entry.file_type()?;
+        let target = to.join(entry.file_name());
+        if kind.is_dir() {
+            link_tree(&entry.path(), &target)?;
+        } else if std::fs::hard_link(entry.path(), &target).is_err() {
+            std::fs::copy(entry.path(), &target)?;
+        }
+    }
+    Ok(())
+}
+
+/// Edits the kustomization as `kustomize edit` does for each Argo CD override.
+fn apply_overrides(file: &Path, options: &KustomizeOptions) -> Result<(), RenderError> {
+    let scratch_error = |source| RenderError::Scratch {
+        path: file.to_path_buf(),
+        source,
+    };
+    let text = std::fs::read_to_string(file).map_err(scratch_error)?;
+    let document =
+        flotilla_core::parse_single_document(&text).map_err(|error| RenderError::Manifest {
+            file: file.display().to_string(),
+            message: error.to_string(),
+        })?;
+    let mut kustomization = match flotilla_core::to_json(&document) {
+        Value::Object(map) => map,
+        Value::Null => Map::new(),
+        _ => {
+            return Err(RenderError::Override {
+                message: "the kustomization is not a mapping".into(),
+            })
+        }
+    };
+    if !options.name_prefix.is_empty() {
+        kustomization.insert("namePrefix".into(), json!(options.name_prefix));
+    }
+    if !options.name_suffix.is_empty() {
+        kustomization.insert("nameSuffix".into(), json!(options.name_suffix));
+    }
+    if !options.namespace.is_empty() {
+        kustomization.insert("namespace".into(), json!(options.namespace));
+    }
+    merge_map(&mut kustomization, "commonLabels", &options.common_labels);
+    merge_map(
+        &mut kustomization,
+        "commonAnnotations",
+        &options.common_annotations,
+    );
+    for image in &options.images {
+        set_image(&mut kustomization, image)?;
+    }
+    for replica in &options.replicas {
+        let count = match &replica.count {
+            Value::Number(number) => number.as_i64(),
+            Value::String(text) => text.trim().parse().ok(),
+            _ => None,
+        }
+        .ok_or_else(|| RenderError::Override {
+            message: format!("replica count for `{}` is not an integer", replica.name),
+        })?;
+        let list = list_entry(&mut kustomization, "replicas");
+        list.retain(|entry| entry["name"] != json!(replica.name));
+        list.push(json!({"name": replica.name, "count": count}));
+    }
+    for component in &options.components {
+        let list = list_entry(&mut kustomization, "components");
+        if !list.contains(&json!(component)) {
+            list.push(json!(component));
+        }
+    }
+    for patch in &options.patches {
+        list_entry(&mut kustomization, "patches").push(patch.clone());
+    }
+    let written =
+        flotilla_core::write_document(&flotilla_core::from_json(&Value::Object(kustomization)))
+            .map_err(|error| RenderError::Override {
+                message: error.to_string(),
+            })?;
+    std::fs::remove_file(file).map_err(scratch_error)?;
+    std::fs::write(file, written).map_err(scratch_error)
+}
+
+fn merge_map(kustomization: &mut Map<String, Value>, key: &str, values: &Map<String, Value>) {
+    if values.is_empty() {
+        return;
+    }
+    let entry = kustomization
+        .entry(key.to_string())
+        .or_insert_with(|| json!({}));
+    if !entry.is_object() {
+        *entry = json!({});
+    }
+    if let Value::Object(map) = entry {
+        for (name, value) in values {
+            map.insert(name.clone(), value.clone());
+        }
+    }
+}
+
+fn list_entry<'a>(kustomization: &'a mut Map<String, Value>, key: &str) -> &'a mut Vec<Value> {
+    let entry = kustomization
+        .entry(key.to_string())
+        .or_insert_with(|| json!([]));
+    if !entry.is_array() {
+        *entry = json!([]);
+    }
+    match entry {
+        Value::Array(list) => list,
+        _ => unreachable!("just made an array"),
+    }
+}
+
+/// `kustomize edit set image [old=]new[:tag|@digest]`.
+fn set_image(kustomization: &mut Map<String, Value>, spec: &str) -> Result<(), RenderError> {
+    let (name, replacement) = match spec.split_once('=') {
+        Some((old, new)) => (old.to_string(), new.to_string()),
+        None => (image_name(spec).to_string(), spec.to_string()),
+    };
+    if name.is_empty() || replacement.is_empty() {
+        return Err(RenderError::Override {
+            message: format!("image override `{spec}` is not `[name=]image[:tag|@digest]`"),
+        });
+    }
+    let mut entry = Map::new();
+    entry.insert("name".into(), json!(name));
+    let (image, digest) = match replacement.split_once('@') {
+        Some((image, digest)) => (image.to_string(), Some(digest.to_string())),
+        None => (replacement.clone(), None),
+    };
+    let (new_name, tag) = split_tag(&image);
+    if new_name != name {
+        entry.insert("newName".into(), json!(new_name));
+    }
+    if let Some(tag) = tag {
+        entry.insert("newTag".into(), json!(tag));
+    }
+    if let Some(digest) = digest {
+        entry.insert("digest".into(), json!(digest));
+    }
+    let list = list_entry(kustomization, "images");
+    match list
+        .iter_mut()
+        .find(|existing| existing["name"] == json!(name))
+    {
+        Some(existing) => *existing = Value::Object(entry),
+        None => list.push(Value::Object(entry)),
+    }
+    Ok(())
+}
+
+fn image_name(spec: &str) -> &str {
+    let without_digest = spec.split('@').next().unwrap_or(spec);
+    split_tag(without_digest).0
+}
+
+/// Splits `registry:5000/repo:tag` into (`registry:5000/repo`, `tag`).
+fn split_tag(image: &str) -> (&str, Option<&str>) {
+    let last_slash = image.rfind('/').map(|index| index + 1).unwrap_or(0);
+    match image[last_slash..].rfind(':') {
+        Some(colon) => (
+            &image[..last_slash + colon],
+            Some(&image[last_slash + colon + 1..]),
+        ),
+        None => (image, None),
+    }
+}
+
+/// A directory of manifests, as Argo CD reads one.
+fn render_directory(
+    directory: &Path,
+    options: &DirectoryOptions,
+) -> Result<Vec<Value>, RenderError> {
+    let mut files = Vec::new();
+    collect_files(directory, directory, options.recurse, &mut files).map_err(|source| {
+        RenderError::Scratch {
+            path: directory.to_path_buf(),
+            source,
+        }
+    })?;
+    files.sort();
+    let includes = expand_braces(&options.include);
+    let excludes = expand_braces(&options.exclude);
+    let mut objects = Vec::new();
+    for relative in files {
+        let relative_text = relative.to_string_lossy().replace('\\', "/");
+        let file_name = relative
+            .file_name()
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let matches = |patterns: &[String]| {
+            patterns.iter().any(|pattern| {
+                crate::model::glob_match(pattern, &relative_text)
+                    || crate::model::glob_match(pattern, &file_name)
+            })
+        };
+        if !includes.is_empty() && !matches(&includes) {
+            continue;
+        }
+        if matches(&excludes) {
+            continue;
+        }
+        let path = directory.join(&relative);
+        let manifest_error = |message: String| RenderError::Manifest {
+            file: relative_text.clone(),
+            message,
+        };
+        let text =
+            std::fs::read_to_string(&path).map_err(|error| manifest_error(error.to_string()))?;
+        let documents: Vec<Value> = if relative_text.ends_with(".json") {
+            vec![serde_json::from_str(&text).map_err(|error| {
+                manifest_error(format!(
+                    "line {} column {}: {error}",
+                    error.line(),
+                    error.column()
+                ))
+            })?]
+        } else {
+            flotilla_core::parse_documents(&text)
+                .map_err(|error| manifest_error(error.to_string()))?
+                .iter()
+                .map(flotilla_core::to_json)
+                .collect()
+        };
+        for document in documents {
+            expand_document(document, &relative_text, &mut objects)?;
+        }
+    }
+    Ok(objects)
+}
+
+fn expand_document(
+    document: Value,
+    file: &str,
+    objects: &mut Vec<Value>,
+) -> Result<(), RenderError> {
+    match document {
+        Value::Null => Ok(()),
+        Value::Object(map) if map.is_empty() => Ok(()),
+        Value::Object(map) => {
+            let kind = map.get("kind").and_then(Value::as_str).unwrap_or("");
+            if kind.ends_with("List") && map.get("items").is_some_and(Value::is_array) {
+                if let Some(Value::Array(items)) = map.get("items") {
+                    for item in items {
+                        expand_document(item.clone(), file, objects)?;
+                    }
+                }
+                return Ok(());
+            }
+            if kind.is_empty() || map.get("apiVersion").and_then(Value::as_str).is_none() {
+                return Err(RenderError::Manifest {
+                    file: file.to_string(),
+                    message:
+                        "a document without `apiVersion` and `kind` is not a Kubernetes object"
+                            .into(),
+                });
+            }
+            objects.push(Value::Object(map));
+            Ok(())
+        }
+        _ => Err(RenderError::Manifest {
+            file: file.to_string(),
+            message: "a document is not a mapping".into(),
+        }),
+    }
+}
+
+fn collect_files(
+    root: &Path,
+    directory: &Path,
+    recurse: bool,
+    files: &mut Vec<PathBuf>,
+) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(directory)? {
+        let entry = entry?;
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') {
+            continue;
+        }
+        if entry.file_type()?.is_dir() {
+            if recurse {
+                collect_files(root, &path, recurse, files)?;
+            }
+        } else if name.ends_with(".yaml") || name.ends_with(".yml") || name.ends_with(".json") {
+            if let Ok(relative) = path.strip_prefix(root) {
+                files.push(relative.to_path_buf());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `{a,b}` alternatives expanded into plain globs (Argo CD's include/exclude form).
+fn expand_braces(pattern: &str) -> Vec<String> {
+    let pattern = pattern.trim();
+    if pattern.is_empty() {
+        return Vec::new();
+    }
+    match (pattern.find('{'), pattern.find('}')) {
+        (Some(open), Some(close)) if open < close => {
+            let (prefix, inner, suffix) = (
+                &pattern[..open],
+                &pattern[open + 1..close],
+                &pattern[close + 1..],
+            );
+            inner
+                .split(',')
+                .flat_map(|alternative| {
+                    expand_braces(&format!("{prefix}{}{suffix}", alternative.trim()))
+                })
+                .collect()
+        }
+        _ => vec![pattern.to_string()],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn image_specs_split_like_kustomize_edit() {
+        assert_eq!(
+            split_tag("registry:5000/team/app:1.2"),
+            ("registry:5000/team/app", Some("1.2"))
+        );
+        assert_eq!(split_tag("nginx"), ("nginx", None));
+        let mut kustomization = Map::new();
+        set_image(&mut kustomization, "nginx:1.27").expect("valid");
+        set_image(&mut kustomization, "app=quay.io/team/app@sha256:abc").expect("valid");
+        set_image(&mut kustomization, "nginx:1.28").expect("valid");
+        assert_eq!(
+            Value::Object(kustomization)["images"],
+            json!([{"name": "nginx", "newTag": "1.28"}, {"name": "app", "newName": "quay.io/team/app", "digest": "sha256:abc"}])
+        );
+        assert_eq!(expand_braces("{a.yaml,dir/*}"), vec!["a.yaml", "dir/*"]);
+    }
+}

@@ -1,0 +1,593 @@
+//! Executing a sync: the plan from `flotilla-plan` (phases, waves, kind order, hooks) applied
+//! with server-side apply (field manager `flotilla`, force, as Argo CD's server-side apply),
+//! waiting for each wave to become healthy before the next, hooks created and awaited with their
+//! delete policies, then the prune of tracked objects no longer in Git.
+//!
+//! Invariant: a sync never half-applies silently. The first failed apply, hook or unhealthy wave
+//! stops the sync; the operation state names the object and carries the server's message, and
+//! `SyncFail` hooks run.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Instant;
+
+use flotilla_health::HealthStatus;
+use flotilla_plan::{HookDeletePolicy, Phase, SyncOptions, Task};
+use serde_json::{json, Value};
+
+use crate::cluster::{ClusterError, ResourceInfo};
+use crate::controller::Shared;
+use crate::live::LiveCache;
+use crate::model::ApplicationSpec;
+use crate::reconcile::{object_key, resource_entry, Desired, ObjectKey};
+
+/// What to sync.
+pub(crate) struct SyncRequest {
+    pub prune: bool,
+    pub dry_run: bool,
+    /// Options of this operation on top of the Application's.
+    pub extra_options: Vec<String>,
+    pub automated: bool,
+    /// The `operation` recorded in `status.operationState`.
+    pub operation: Value,
+}
+
+/// How a sync ended.
+pub(crate) struct SyncOutcome {
+    /// `Succeeded`, `Failed` or `Error`, as Argo CD's operation phases.
+    pub phase: &'static str,
+    pub message: String,
+    /// `syncResult.resources`.
+    pub resources: Vec<Value>,
+    /// Objects written.
+    pub applied: usize,
+}
+
+fn phase_name(phase: Phase) -> &'static str {
+    match phase {
+        Phase::PreSync => "PreSync",
+        Phase::Sync => "Sync",
+        Phase::PostSync => "PostSync",
+        Phase::SyncFail => "SyncFail",
+    }
+}
+
+struct Failure {
+    message: String,
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn run_sync(
+    shared: &Arc<Shared>,
+    cache: &Arc<LiveCache>,
+    spec: &ApplicationSpec,
+    desired: &[Desired],
+    out_of_sync: &HashSet<ObjectKey>,
+    to_prune: &[Arc<Value>],
+    request: &SyncRequest,
+    instance: &str,
+) -> SyncOutcome {
+    let _ = instance;
+    let mut option_entries: Vec<String> = spec.sync_options().to_vec();
+    option_entries.extend(request.extra_options.iter().cloned());
+    let options = match flotilla_plan::parse_sync_options(&option_entries) {
+        Ok(options) => options,
+        Err(error) => {
+            return SyncOutcome {
+                phase: "Error",
+                message: format!("invalid sync options: {error}"),
+                resources: Vec::new(),
+                applied: 0,
+            }
+        }
+    };
+    let mut results = Vec::new();
+    let mut applied = 0usize;
+    let destination_namespace = spec.destination.namespace();
+    if options.create_namespace && !destination_namespace.is_empty() && !request.dry_run {
+        if let Err(message) = ensure_namespace(cache, destination_namespace).await {
+            return SyncOutcome {
+                phase: "Failed",
+                message: format!("cannot create namespace {destination_namespace}: {message}"),
+                resources: results,
+                applied,
+            };
+        }
+    }
+    let plan = match flotilla_plan::plan(
+        desired.iter().map(|entry| entry.object.clone()).collect(),
+        &options,
+    ) {
+        Ok(plan) => plan,
+        Err(error) => {
+            return SyncOutcome {
+                phase: "Failed",
+                message: error.to_string(),
+                resources: results,
+                applied,
+            }
+        }
+    };
+    let step_count = plan.steps.len();
+    let mut failure: Option<Failure> = None;
+    'steps: for (index, step) in plan.steps.iter().enumerate() {
+        let mut wave_objects: Vec<Value> = Vec::new();
+        for task in &step.tasks {
+            let key = object_key(&task.object);
+            let info = desired
+                .iter()
+                .find(|entry| entry.key == key)
+                .and_then(|entry| entry.info.clone());
+            if task.hook.is_some() {
+                match run_hook(shared, cache, task, info, request.dry_run).await {
+                    Ok(entry) => {
+                        applied += 1;
+                        results.push(entry);
+                    }
+                    Err((entry, message)) => {
+                        results.push(entry);
+                        failure = Some(Failure { message });
+                        break 'steps;
+                    }
+                }
+                continue;
+            }
+            if task.options.apply_out_of_sync_only && !out_of_sync.contains(&key) {
+                continue;
+            }
+            let mut entry = resource_entry(&task.object);
+            entry["syncPhase"] = json!(phase_name(step.phase));
+            let outcome = apply_one(
+                shared,
+                cache,
+                &task.object,
+                info,
+                &task.options,
+                request.dry_run,
+            )
+            .await;
+            match outcome {
+                Ok((live, verb)) => {
+                    applied += 1;
+                    entry["status"] = json!("Synced");
+                    entry["message"] = json!(format!("{} {verb}", display_name(&task.object)));
+                    if !request.dry_run {
+                        cache.record(&live);
+                        wave_objects.push(task.object.clone());
+                    }
+                    results.push(entry);
+                }
+                Err(message) => {
+                    entry["status"] = json!("SyncFailed");
+                    entry["message"] = json!(message);
+                    results.push(entry);
+                    failure = Some(Failure {
+                        message: format!("{}: {message}", display_name(&task.object)),
+                    });
+                    break 'steps;
+                }
+            }
+        }
+        // Wait for this wave to be healthy before the next one starts.
+        if index + 1 < step_count && !request.dry_run && !wave_objects.is_empty() {
+            if let Err(message) = wait_healthy(shared, cache, &wave_objects).await {
+                failure = Some(Failure { message });
+                break 'steps;
+            }
+        }
+    }
+    if let Some(failure) = failure {
+        for task in &plan.sync_fail {
+            let key = object_key(&task.object);
+            let info = desired
+                .iter()
+                .find(|entry| entry.key == key)
+                .and_then(|entry| entry.info.clone());
+            match run_hook(shared, cache, task, info, request.dry_run).await {
+                Ok(entry) | Err((entry, _)) => results.push(entry),
+            }
+        }
+        return SyncOutcome {
+            phase: "Failed",
+            message: format!(
+                "one or more objects failed to apply, reason: {}",
+                failure.message
+            ),
+            resources: results,
+            applied,
+        };
+    }
+    // Prune what Git no longer declares.
+    let prune_groups = match flotilla_plan::prune_order(
+        to_prune.iter().map(|live| (**live).clone()).collect(),
+        &options,
+    ) {
+        Ok(groups) => groups,
+        Err(error) => {
+            return SyncOutcome {
+                phase: "Failed",
+                message: error.to_string(),
+                resources: results,
+                applied,
+            }
+        }
+    };
+    let mut skipped_prunes = 0;
+    for group in prune_groups {
+        for object in group {
+            let mut entry = resource_entry(&object);
+            entry["syncPhase"] = json!("Sync");
+            let object_options = flotilla_plan::object_sync_options(&object, &options)
+                .unwrap_or_else(|_| options.clone());
+            if !object_options.prune {
+                entry["status"] = json!("PruneSkipped");
+                entry["message"] = json!("ignored (no prune)");
+                skipped_prunes += 1;
+            } else if !request.prune {
+                entry["status"] = json!("PruneSkipped");
+                entry["message"] = json!("ignored (requires pruning)");
+                skipped_prunes += 1;
+            } else if request.dry_run {
+                entry["status"] = json!("Pruned");
+                entry["message"] = json!("pruned (dry run)");
+            } else {
+                let propagation = propagation_name(&object_options);
+                let api_version = object["apiVersion"].as_str().unwrap_or("");
+                let kind = object["kind"].as_str().unwrap_or("");
+                let namespace = object["metadata"]["namespace"].as_str();
+                let name = object["metadata"]["name"].as_str().unwrap_or("");
+                let deleted = match cache.cluster.resource(api_version, kind).await {
+                    Ok(info) => {
+                        cache
+                            .cluster
+                            .delete(&info, namespace, name, propagation)
+                            .await
+                    }
+                    Err(error) => Err(error),
+                };
+                match deleted {
+                    Ok(()) => {
+                        cache.forget(api_version, kind, namespace.unwrap_or(""), name);
+                        entry["status"] = json!("Pruned");
+                        entry["message"] = json!("pruned");
+                        applied += 1;
+                    }
+                    Err(error) => {
+                        entry["status"] = json!("SyncFailed");
+                        entry["message"] = json!(error.to_string());
+                        results.push(entry);
+                        return SyncOutcome {
+                            phase: "Failed",
+                            message: format!(
+                                "one or more objects failed to prune, reason: {}: {error}",
+                                display_name(&object)
+                            ),
+                            resources: results,
+                            applied,
+                        };
+                    }
+                }
+            }
+            results.push(entry);
+        }
+    }
+    let _ = skipped_prunes;
+    SyncOutcome {
+        phase: "Succeeded",
+        message: if request.dry_run {
+            "successfully synced (dry run)".into()
+        } else {
+            "successfully synced (all tasks run)".into()
+        },
+        resources: results,
+        applied,
+    }
+}
+
+fn propagation_name(options: &SyncOptions) -> &'static str {
+    match format!("{:?}", options.prune_propagation_policy)
+        .to_ascii_lowercase()
+        .as_str()
+    {
+        "background" => "background",
+        "orphan" => "orphan",
+        _ => "foreground",
+    }
+}
+
+/// `deployment.apps/web`, as kubectl and Argo CD name objects in messages.
+fn display_name(object: &Value) -> String {
+    let api_version = object["apiVersion"].as_str().unwrap_or("");
+    let group = api_version
+        .rsplit_once('/')
+        .map(|(group, _)| group)
+        .unwrap_or("");
+    let kind = object["kind"].as_str().unwrap_or("").to_ascii_lowercase();
+    let name = object["metadata"]["name"]
+        .as_str()
+        .or_else(|| object["metadata"]["generateName"].as_str())
+        .unwrap_or("");
+    if group.is_empty() {
+        format!("{kind}/{name}")
+    } else {
+        format!("{kind}.{group}/{name}")
+    }
+}
+
+async fn ensure_namespace(cache: &LiveCache, namespace: &str) -> Result<(), String> {
+    let info = cache
+        .cluster
+        .resource("v1", "Namespace")
+        .await
+        .map_err(|error| error.to_string())?;
+    if cache
+        .cluster
+        .get(&info, None, namespace)
+        .await
+        .map_err(|error| error.to_string())?
+        .is_some()
+    {
+        return Ok(());
+    }
+    let object = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}});
+    cache
+        .cluster
+        .apply(&info, &object, true, false)
+        .await
+        .map(|_| ())
+        .map_err(|error| error.to_string())
+}
+
+/// The resource for an object, waiting (up to the wave timeout) for a CRD created earlier in
+/// this sync to be established.
+async fn resource_for(
+    shared: &Shared,
+    cache: &LiveCache,
+    object: &Value,
+    known: Option<ResourceInfo>,
+) -> Result<ResourceInfo, String> {
+    if let Some(info) = known {
+        return Ok(info);
+    }
+    let api_version = object["apiVersion"].as_str().unwrap_or("");
+    let kind = object["kind"].as_str().unwrap_or("");
+    let deadline = Instant::now() + shared.config.wave_timeout;
+    loop {
+        cache.cluster.forget_discovery();
+        match cache.cluster.resource(api_version, kind).await {
+            Ok(info) => return Ok(info),
+            Err(ClusterError::UnknownKind { .. }) if Instant::now() < deadline => {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            Err(error) => return Err(error.to_string()),
+        }
+    }
+}
+
+async fn apply_one(
+    shared: &Shared,
+    cache: &LiveCache,
+    object: &Value,
+    info: Option<ResourceInfo>,
+    options: &SyncOptions,
+    dry_run: bool,
+) -> Result<(Value, &'static str), String> {
+    let info = resource_for(shared, cache, object, info).await?;
+    if options.replace && !dry_run {
+        return cache
+            .cluster
+            .replace(&info, object)
+            .await
+            .map(|live| (live, "replaced"))
+            .map_err(|error| error.to_string());
+    }
+    let result = cache.cluster.apply(&info, object, true, dry_run).await;
+    match result {
+        Ok(live) => {
+            if object["kind"] == "CustomResourceDefinition" {
+                cache.cluster.forget_discovery();
+            }
+            Ok((
+                live,
+                if dry_run {
+                    "serverside-applied (dry run)"
+                } else {
+                    "serverside-applied"
+                },
+            ))
+        }
+        Err(error) => Err(error.to_string()),
+    }
+}
+
+/// Waits until every object is healthy (or has no health rule); Degraded fails the wave.
+async fn wait_healthy(shared: &Shared, cache: &LiveCache, objects: &[Value]) -> Result<(), String> {
+    let deadline = Instant::now() + shared.config.wave_timeout;
+    loop {
+        let mut waiting_on: Option<String> = None;
+        for object in objects {
+            let live = crate::reconcile::live_object(cache, object);
+            let Some(live) = live else {
+                waiting_on = Some(format!("{} to appear", display_name(object)));
+                break;
+            };
+            match flotilla_health::assess(&live) {
+                Some(health) if health.status == HealthStatus::Degraded => {
+                    return Err(format!(
+                        "{} is Degraded: {}",
+                        display_name(object),
+                        health.message.unwrap_or_default()
+                    ));
+                }
+                Some(health)
+                    if matches!(
+                        health.status,
+                        HealthStatus::Progressing | HealthStatus::Missing | HealthStatus::Unknown
+                    ) =>
+                {
+                    waiting_on = Some(format!(
+                        "{} to become healthy ({})",
+                        display_name(object),
+                        health
+                            .message
+                            .unwrap_or_else(|| health.status.as_str().to_string())
+                    ));
+                    break;
+                }
+                _ => {}
+            }
+        }
+        let Some(waiting_on) = waiting_on else {
+            return Ok(());
+        };
+        if Instant::now() >= deadline {
+            return Err(format!(
+                "timed out after {:?} waiting for {waiting_on}",
+                shared.config.wave_timeout
+            ));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// Creates a hook, waits for it to finish, and applies its delete policies.
+async fn run_hook(
+    shared: &Shared,
+    cache: &LiveCache,
+    task: &Task,
+    info: Option<ResourceInfo>,
+    dry_run: bool,
+) -> Result<Value, (Value, String)> {
+    let mut entry = resource_entry(&task.object);
+    entry["syncPhase"] = json!(phase_name(task.phase));
+    entry["hookType"] = json!(phase_name(task.phase));
+    let fail = |mut entry: Value, message: String| {
+        entry["status"] = json!("SyncFailed");
+        entry["hookPhase"] = json!("Failed");
+        entry["message"] = json!(message.clone());
+        Err((entry, message))
+    };
+    let info = match resource_for(shared, cache, &task.object, info).await {
+        Ok(info) => info,
+        Err(message) => return fail(entry, message),
+    };
+    let policies: Vec<HookDeletePolicy> = task
+        .hook
+        .as_ref()
+        .map(|hook| hook.delete_policies.clone())
+        .unwrap_or_default();
+    let policies = if policies.is_empty() {
+        vec![HookDeletePolicy::BeforeHookCreation]
+    } else {
+        policies
+    };
+    let namespace = task.object["metadata"]["namespace"]
+        .as_str()
+        .map(str::to_string);
+    if dry_run {
+        entry["status"] = json!("Synced");
+        entry["hookPhase"] = json!("Succeeded");
+        entry["message"] = json!("hook (dry run)");
+        return Ok(entry);
+    }
+    if let Err(error) = cache
+        .ensure(&info.resource.api_version, &info.resource.kind)
+        .await
+    {
+        return fail(entry, error.to_string());
+    }
+    if let Some(name) = task.object["metadata"]["name"].as_str() {
+        if policies.contains(&HookDeletePolicy::BeforeHookCreation) {
+            if let Err(error) = cache
+                .cluster
+                .delete(&info, namespace.as_deref(), name, "background")
+                .await
+            {
+                return fail(entry, error.to_string());
+            }
+            // Wait until it is gone, so the create below does not collide with it.
+            let deadline = Instant::now() + shared.config.wave_timeout;
+            while cache
+                .cluster
+                .get(&info, namespace.as_deref(), name)
+                .await
+                .ok()
+                .flatten()
+                .is_some()
+                && Instant::now() < deadline
+            {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        }
+    }
+    let created = match cache.cluster.create(&info, &task.object).await {
+        Ok(created) => created,
+        Err(error) => return fail(entry, format!("{}: {error}", display_name(&task.object))),
+    };
+    cache.record(&created);
+    let name = created["metadata"]["name"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    entry["name"] = json!(name);
+    let waits = matches!(info.resource.kind.as_str(), "Job" | "Pod");
+    let deadline = Instant::now() + shared.config.wave_timeout;
+    let mut outcome: Result<String, String> = Ok(format!("{} created", display_name(&created)));
+    while waits && outcome.is_ok() {
+        let live = cache
+            .watched(&info.resource.api_version, &info.resource.kind)
+            .and_then(|kind_cache| kind_cache.get(namespace.as_deref().unwrap_or(""), &name));
+        if let Some(live) = live {
+            let finished = if info.resource.kind == "Pod" {
+                match live["status"]["phase"].as_str() {
+                    Some("Succeeded") => Some(Ok("pod completed".to_string())),
+                    Some("Failed") => Some(Err(live["status"]["message"]
+                        .as_str()
+                        .unwrap_or("pod failed")
+                        .to_string())),
+                    _ => None,
+                }
+            } else {
+                match flotilla_health::assess(&live) {
+                    Some(health) if health.status == HealthStatus::Healthy => {
+                        Some(Ok(health.message.unwrap_or_else(|| "job completed".into())))
+                    }
+                    Some(health) if health.status == HealthStatus::Degraded => {
+                        Some(Err(health.message.unwrap_or_else(|| "job failed".into())))
+                    }
+                    _ => None,
+                }
+            };
+            if let Some(finished) = finished {
+                outcome = finished;
+                break;
+            }
+        }
+        if Instant::now() >= deadline {
+            outcome = Err(format!(
+                "timed out after {:?} waiting for the hook to finish",
+                shared.config.wave_timeout
+            ));
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let succeeded = outcome.is_ok();
+    let delete = (succeeded && policies.contains(&HookDeletePolicy::HookSucceeded))
+        || (!succeeded && policies.contains(&HookDeletePolicy::HookFailed));
+    if delete {
+        let _ = cache
+            .cluster
+            .delete(&info, namespace.as_deref(), &name, "background")
+            .await;
+    }
+    match outcome {
+        Ok(message) => {
+            entry["status"] = json!("Synced");
+            entry["hookPhase"] = json!("Succeeded");
+            entry["message"] = json!(message);
+            Ok(entry)
+        }
+        Err(message) => fail(entry, format!("{}: {message}", display_name(&created))),
+    }
+}

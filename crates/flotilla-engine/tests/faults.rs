@@ -1,0 +1,244 @@
+//! Hooks, CRDs, projects and bad input, end to end against the embedded API server: a failing
+//! hook fails the sync with its message; a CRD and its custom resources sync together; a denied
+//! destination is refused with nothing applied; malformed Applications, unknown projects,
+//! unreachable repositories and failing renders become conditions while the controller keeps
+//! serving other Applications.
+
+mod common;
+
+use common::*;
+use serde_json::json;
+
+const CONFIGMAP: &str =
+    "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  mode: fast\n";
+
+fn job(name: &str, hook: &str, fail: bool) -> String {
+    let failure = if fail {
+        "\n    flotilla.dev/simulate-failure: \"database unreachable\""
+    } else {
+        ""
+    };
+    format!(
+        "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: {name}\n  annotations:\n    argocd.argoproj.io/hook: {hook}\n    argocd.argoproj.io/hook-delete-policy: BeforeHookCreation{failure}\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n      - name: migrate\n        image: busybox\n"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hooks_run_in_order_and_a_failing_hook_fails_the_sync() {
+    let harness = Harness::start(
+        "hooks",
+        &[
+            ("ok/migrate.yaml", &job("migrate", "PreSync", false)),
+            ("ok/cm.yaml", CONFIGMAP),
+            ("bad/migrate.yaml", &job("migrate-bad", "PreSync", true)),
+            ("bad/cm.yaml", &CONFIGMAP.replace("settings", "after-hook")),
+        ],
+    )
+    .await;
+    harness
+        .apply(&app_manifest(
+            "good-hooks",
+            "ok",
+            "default",
+            json!({"automated": {}}),
+        ))
+        .await;
+    let application = harness
+        .wait_app("good-hooks", "the sync with a hook", |application| {
+            application["status"]["operationState"]["phase"] == "Succeeded"
+        })
+        .await;
+    let results = application["status"]["operationState"]["syncResult"]["resources"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let hook = results
+        .iter()
+        .find(|result| result["kind"] == "Job")
+        .expect("hook result");
+    assert_eq!(hook["hookType"], "PreSync");
+    assert_eq!(hook["hookPhase"], "Succeeded");
+    assert!(harness
+        .get("v1", "ConfigMap", Some("default"), "settings")
+        .await
+        .is_some());
+
+    harness
+        .apply(&app_manifest(
+            "bad-hooks",
+            "bad",
+            "default",
+            json!({"automated": {}}),
+        ))
+        .await;
+    let application = harness
+        .wait_app("bad-hooks", "the failed sync", |application| {
+            application["status"]["operationState"]["phase"] == "Failed"
+        })
+        .await;
+    let message = application["status"]["operationState"]["message"]
+        .as_str()
+        .unwrap_or("");
+    assert!(message.contains("migrate-bad"), "{message}");
+    assert!(message.contains("database unreachable"), "{message}");
+    assert!(
+        harness
+            .get("v1", "ConfigMap", Some("default"), "after-hook")
+            .await
+            .is_none(),
+        "nothing after a failed PreSync hook is applied"
+    );
+    harness.stop().await;
+}
+
+const CRD: &str = r#"apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: kafkatopics.kafka.strimzi.io
+spec:
+  group: kafka.strimzi.io
+  names: {kind: KafkaTopic, plural: kafkatopics, singular: kafkatopic, shortNames: [kt]}
+  scope: Namespaced
+  versions:
+  - name: v1beta2
+    served: true
+    storage: true
+    subresources: {status: {}}
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec: {type: object, x-kubernetes-preserve-unknown-fields: true}
+          status: {type: object, x-kubernetes-preserve-unknown-fields: true}
+"#;
+
+const TOPIC: &str = "apiVersion: kafka.strimzi.io/v1beta2\nkind: KafkaTopic\nmetadata:\n  name: sales\n  labels:\n    strimzi.io/cluster: events\nspec:\n  partitions: 3\n  replicas: 1\n";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crd_and_its_custom_resources_sync_together() {
+    let harness = Harness::start(
+        "crd",
+        &[("events/crd.yaml", CRD), ("events/topic.yaml", TOPIC)],
+    )
+    .await;
+    harness
+        .apply(&app_manifest(
+            "events",
+            "events",
+            "streams",
+            json!({"automated": {"prune": true}, "syncOptions": ["CreateNamespace=true"]}),
+        ))
+        .await;
+    let application = harness
+        .wait_app("events", "the CRD and topic", synced_and_healthy)
+        .await;
+    let topic = harness
+        .get(
+            "kafka.strimzi.io/v1beta2",
+            "KafkaTopic",
+            Some("streams"),
+            "sales",
+        )
+        .await
+        .expect("topic created");
+    assert_eq!(topic["spec"]["partitions"], 3);
+    let kinds: Vec<&str> = application["status"]["resources"]
+        .as_array()
+        .expect("resources")
+        .iter()
+        .filter_map(|resource| resource["kind"].as_str())
+        .collect();
+    assert!(
+        kinds.contains(&"CustomResourceDefinition") && kinds.contains(&"KafkaTopic"),
+        "{kinds:?}"
+    );
+    harness.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn projects_are_enforced_and_bad_input_becomes_conditions() {
+    let harness = Harness::start(
+        "projects",
+        &[
+            ("app/cm.yaml", CONFIGMAP),
+            ("broken/kustomization.yaml", "resources:\n- missing.yaml\n"),
+        ],
+    )
+    .await;
+    harness
+        .apply(&json!({
+            "apiVersion": "argoproj.io/v1alpha1", "kind": "AppProject",
+            "metadata": {"name": "team", "namespace": "argocd"},
+            "spec": {"sourceRepos": ["*"], "destinations": [{"server": "https://kubernetes.default.svc", "namespace": "team-*"}]}
+        }))
+        .await;
+    let mut denied = app_manifest("denied", "app", "kube-system", json!({"automated": {}}));
+    denied["spec"]["project"] = json!("team");
+    harness.apply(&denied).await;
+    let mut unknown_project = app_manifest("orphan", "app", "team-a", json!({"automated": {}}));
+    unknown_project["spec"]["project"] = json!("nobody");
+    harness.apply(&unknown_project).await;
+    let mut unreachable = app_manifest("unreachable", "app", "default", json!({"automated": {}}));
+    unreachable["spec"]["source"]["repoURL"] = json!("file:///nonexistent/repository.git");
+    harness.apply(&unreachable).await;
+    harness
+        .apply(&app_manifest(
+            "broken",
+            "broken",
+            "default",
+            json!({"automated": {}}),
+        ))
+        .await;
+    let mut malformed = app_manifest("malformed", "app", "default", json!({"automated": {}}));
+    malformed["spec"]["syncPolicy"] = json!({"automated": "yes please"});
+    harness.apply(&malformed).await;
+    let mut allowed = app_manifest(
+        "allowed",
+        "app",
+        "team-a",
+        json!({"automated": {}, "syncOptions": ["CreateNamespace=true"]}),
+    );
+    allowed["spec"]["project"] = json!("team");
+    harness.apply(&allowed).await;
+
+    let condition = |name: &'static str, fragment: &'static str| {
+        let harness = &harness;
+        async move {
+            let application = harness
+                .wait_app(name, fragment, |application| {
+                    application["status"]["conditions"]
+                        .as_array()
+                        .is_some_and(|conditions| {
+                            conditions.iter().any(|condition| {
+                                condition["message"]
+                                    .as_str()
+                                    .is_some_and(|message| message.contains(fragment))
+                            })
+                        })
+                })
+                .await;
+            assert_eq!(application["status"]["sync"]["status"], "Unknown", "{name}");
+        }
+    };
+    condition(
+        "denied",
+        "do not match any of the allowed destinations in project 'team'",
+    )
+    .await;
+    condition("orphan", "project nobody which does not exist").await;
+    condition("unreachable", "unable to resolve").await;
+    condition("broken", "missing.yaml").await;
+    condition("malformed", "malformed").await;
+    assert!(
+        harness
+            .get("v1", "ConfigMap", Some("kube-system"), "settings")
+            .await
+            .is_none(),
+        "a denied destination gets nothing"
+    );
+    // The controller keeps serving the valid Application.
+    harness
+        .wait_app("allowed", "the allowed Application", synced_and_healthy)
+        .await;
+    harness.stop().await;
+}

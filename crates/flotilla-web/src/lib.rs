@@ -1,0 +1,247 @@
+//! flotilla-web: the controller's HTTP surface. It owns no business logic: `/metrics` renders
+//! the engine's metrics, `/healthz` answers while the process serves, and `/api/webhook` accepts
+//! GitHub-style push events (`X-Hub-Signature-256` HMAC-SHA256 over the body, checked in constant
+//! time when a secret is configured) and asks the engine to refresh the pushed repository.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
+use axum::Router;
+use hmac::{KeyInit, Mac};
+
+/// What the endpoints need from the engine.
+pub trait Backend: Send + Sync + 'static {
+    fn metrics_text(&self) -> String;
+    /// Refresh the repository a push named (every URL form the payload gives).
+    fn refresh(&self, repositories: Vec<String>);
+}
+
+impl Backend for flotilla_engine::Engine {
+    fn metrics_text(&self) -> String {
+        flotilla_engine::Engine::metrics_text(self)
+    }
+
+    fn refresh(&self, repositories: Vec<String>) {
+        let engine = self.clone();
+        tokio::spawn(async move {
+            for repository in repositories {
+                engine.refresh(Some(&repository)).await;
+            }
+        });
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WebError {
+    #[error("cannot listen on {address}")]
+    Bind {
+        address: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+struct AppState {
+    backend: Arc<dyn Backend>,
+    webhook_secret: Option<Vec<u8>>,
+}
+
+/// The router (tests serve it on their own listener).
+pub fn router(backend: Arc<dyn Backend>, webhook_secret: Option<Vec<u8>>) -> Router {
+    let state = Arc::new(AppState {
+        backend,
+        webhook_secret,
+    });
+    Router::new()
+        .route("/metrics", get(metrics))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/api/webhook", post(webhook))
+        .with_state(state)
+}
+
+/// Serves the router on `address` until the task is dropped; returns the bound address.
+pub async fn serve(
+    address: SocketAddr,
+    backend: Arc<dyn Backend>,
+    webhook_secret: Option<Vec<u8>>,
+) -> Result<(SocketAddr, tokio::task::JoinHandle<()>), WebError> {
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .map_err(|source| WebError::Bind { address, source })?;
+    let bound = listener.local_addr().unwrap_or(address);
+    let app = router(backend, webhook_secret);
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Ok((bound, task))
+}
+
+async fn metrics(
+    State(state): State<Arc<AppState>>,
+) -> ([(&'static str, &'static str); 1], String) {
+    (
+        [("content-type", "text/plain; version=0.0.4; charset=utf-8")],
+        state.backend.metrics_text(),
+    )
+}
+
+/// Whether `signature` (`sha256=<hex>`) is the HMAC-SHA256 of `body` under `secret`.
+pub fn signature_matches(secret: &[u8], body: &[u8], signature: &str) -> bool {
+    let Some(hex) = signature.strip_prefix("sha256=") else {
+        return false;
+    };
+    let Some(expected) = decode_hex(hex) else {
+        return false;
+    };
+    let Ok(mut mac) = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret) else {
+        return false;
+    };
+    mac.update(body);
+    mac.verify_slice(&expected).is_ok()
+}
+
+fn decode_hex(text: &str) -> Option<Vec<u8>> {
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|index| u8::from_str_radix(text.get(index..index + 2)?, 16).ok())
+        .collect()
+}
+
+async fn webhook(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> (StatusCode, String) {
+    if let Some(secret) = &state.webhook_secret {
+        let signature = headers
+            .get("x-hub-signature-256")
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or("");
+        if !signature_matches(secret, &body, signature) {
+            return (
+                StatusCode::UNAUTHORIZED,
+                "webhook signature is missing or does not match the configured secret\n".into(),
+            );
+        }
+    }
+    let event = headers
+        .get("x-github-event")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("push");
+    if event == "ping" {
+        return (StatusCode::OK, "pong\n".into());
+    }
+    let payload: serde_json::Value = match serde_json::from_slice(&body) {
+        Ok(payload) => payload,
+        Err(error) => {
+            return (
+                StatusCode::BAD_REQUEST,
+                format!("the webhook body is not JSON: {error}\n"),
+            )
+        }
+    };
+    let repository = &payload["repository"];
+    let urls: Vec<String> = ["clone_url", "html_url", "ssh_url", "git_url", "url"]
+        .iter()
+        .filter_map(|field| repository[*field].as_str())
+        .map(str::to_string)
+        .collect();
+    if urls.is_empty() {
+        return (
+            StatusCode::BAD_REQUEST,
+            "the push event names no repository (repository.clone_url)\n".into(),
+        );
+    }
+    state.backend.refresh(urls.clone());
+    (StatusCode::OK, format!("refreshing {}\n", urls[0]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Mutex;
+
+    struct Recorder(Mutex<Vec<String>>);
+
+    impl Backend for Recorder {
+        fn metrics_text(&self) -> String {
+            "flotilla_drift_repairs_total 0\n".into()
+        }
+        fn refresh(&self, repositories: Vec<String>) {
+            self.0.lock().expect("lock").extend(repositories);
+        }
+    }
+
+    fn sign(secret: &[u8], body: &[u8]) -> String {
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret).expect("any key length");
+        mac.update(body);
+        let bytes = mac.finalize().into_bytes();
+        format!(
+            "sha256={}",
+            bytes
+                .iter()
+                .map(|byte| format!("{byte:02x}"))
+                .collect::<String>()
+        )
+    }
+
+    async fn post(address: SocketAddr, signature: Option<&str>, body: &str) -> String {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = tokio::net::TcpStream::connect(address)
+            .await
+            .expect("connect");
+        let mut request = format!(
+            "POST /api/webhook HTTP/1.1\r\nhost: x\r\ncontent-length: {}\r\nconnection: close\r\nx-github-event: push\r\n",
+            body.len()
+        );
+        if let Some(signature) = signature {
+            request.push_str(&format!("x-hub-signature-256: {signature}\r\n"));
+        }
+        request.push_str("\r\n");
+        request.push_str(body);
+        stream.write_all(request.as_bytes()).await.expect("write");
+        let mut response = String::new();
+        stream.read_to_string(&mut response).await.expect("read");
+        response
+    }
+
+    #[tokio::test]
+    async fn webhook_checks_the_signature_and_refreshes() {
+        let recorder = Arc::new(Recorder(Mutex::new(Vec::new())));
+        let (address, _task) = serve(
+            "127.0.0.1:0".parse().expect("address"),
+            recorder.clone(),
+            Some(b"s3cret".to_vec()),
+        )
+        .await
+        .expect("serve");
+        let body = r#"{"ref":"refs/heads/main","repository":{"clone_url":"https://github.com/org/repo.git"}}"#;
+        let unsigned = post(address, None, body).await;
+        assert!(unsigned.starts_with("HTTP/1.1 401"), "{unsigned}");
+        let wrong = post(address, Some(&sign(b"other", body.as_bytes())), body).await;
+        assert!(wrong.starts_with("HTTP/1.1 401"), "{wrong}");
+        assert!(recorder.0.lock().expect("lock").is_empty());
+        let good = post(address, Some(&sign(b"s3cret", body.as_bytes())), body).await;
+        assert!(good.starts_with("HTTP/1.1 200"), "{good}");
+        assert_eq!(
+            recorder.0.lock().expect("lock").as_slice(),
+            ["https://github.com/org/repo.git"]
+        );
+        let malformed = post(address, Some(&sign(b"s3cret", b"{")), "{").await;
+        assert!(malformed.starts_with("HTTP/1.1 400"), "{malformed}");
+    }
+
+    #[test]
+    fn signatures() {
+        assert!(!signature_matches(b"k", b"body", "sha1=00"));
+        assert!(!signature_matches(b"k", b"body", "sha256=zz"));
+        assert!(!signature_matches(b"k", b"body", "sha256=0"));
+    }
+}

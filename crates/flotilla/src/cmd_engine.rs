@@ -1,0 +1,561 @@
+//! The GitOps commands: `flotilla controller` (run the engine against a cluster), `flotilla app
+//! …` (inspect and operate Applications, like the `argocd app` CLI) and the helpers `flotilla up`
+//! uses. A thin layer over `flotilla-engine` and `flotilla-web`.
+
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+use clap::{Args, Subcommand, ValueEnum};
+use flotilla_engine::cluster::ResourceInfo;
+use flotilla_engine::{Cluster, Engine, EngineConfig};
+use serde_json::{json, Value};
+
+/// Where the controller finds its cluster.
+#[derive(Clone, Debug, Args)]
+pub struct ClusterArgs {
+    /// Kubeconfig file (default: $KUBECONFIG or ~/.kube/config)
+    #[arg(long, global = true)]
+    pub kubeconfig: Option<PathBuf>,
+    /// Kubeconfig context (default: the current context)
+    #[arg(long, global = true)]
+    pub context: Option<String>,
+}
+
+/// `flotilla controller`
+#[derive(Debug, Args)]
+pub struct ControllerArgs {
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}
+
+#[derive(Clone, Debug, Args)]
+pub struct EngineArgs {
+    /// How often repositories are asked for new commits (e.g. 60s, 5m)
+    #[arg(long, default_value = "60s", value_parser = parse_duration_arg)]
+    pub repo_poll: Duration,
+    /// Rewrite repository URLs starting with FROM to start with TO (mirrors, air-gapped use)
+    #[arg(long = "repo-mirror", value_name = "FROM=TO")]
+    pub repo_mirrors: Vec<String>,
+    /// Reconcile only Applications in these namespaces (default: all)
+    #[arg(long = "app-namespace", value_name = "NAMESPACE")]
+    pub app_namespaces: Vec<String>,
+    /// Namespace of projects and cluster Secrets (Argo CD's `argocd`)
+    #[arg(long, default_value = "argocd")]
+    pub control_namespace: String,
+    /// Applications reconciled at once
+    #[arg(long, default_value_t = 8)]
+    pub workers: usize,
+    /// Where /metrics, /healthz and /api/webhook are served
+    #[arg(long, default_value = "127.0.0.1:8089")]
+    pub listen: SocketAddr,
+    /// File holding the push webhook's shared secret (X-Hub-Signature-256 is then required)
+    #[arg(long)]
+    pub webhook_secret_file: Option<PathBuf>,
+    /// Mirrors, snapshots and rendered overrides (default: the user cache directory)
+    #[arg(long)]
+    pub cache_dir: Option<PathBuf>,
+}
+
+fn parse_duration_arg(text: &str) -> Result<Duration, String> {
+    flotilla_engine::model::parse_duration(text)
+        .ok_or_else(|| format!("`{text}` is not a duration such as 30s, 5m or 1h"))
+}
+
+impl EngineArgs {
+    pub fn config(&self) -> Result<EngineConfig> {
+        let mut mirrors = Vec::new();
+        for entry in &self.repo_mirrors {
+            let (from, to) = entry
+                .split_once('=')
+                .ok_or_else(|| anyhow!("`--repo-mirror {entry}` is not FROM=TO"))?;
+            mirrors.push((from.to_string(), to.to_string()));
+        }
+        Ok(EngineConfig {
+            cache_dir: self
+                .cache_dir
+                .clone()
+                .unwrap_or_else(|| crate::cache_dir().join("engine")),
+            repo_poll: self.repo_poll,
+            repo_mirrors: mirrors,
+            app_namespaces: self.app_namespaces.clone(),
+            control_namespace: self.control_namespace.clone(),
+            workers: self.workers.max(1),
+            ..EngineConfig::default()
+        })
+    }
+
+    fn webhook_secret(&self) -> Result<Option<Vec<u8>>> {
+        match &self.webhook_secret_file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading the webhook secret `{}`", path.display()))?;
+                Ok(Some(text.trim().as_bytes().to_vec()))
+            }
+            None => Ok(None),
+        }
+    }
+}
+
+pub fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+pub async fn connect(cluster: &ClusterArgs) -> Result<Cluster> {
+    let (client, server) = flotilla_engine::client_from_kubeconfig(
+        cluster.kubeconfig.as_deref(),
+        cluster.context.as_deref(),
+    )
+    .await
+    .context("cannot load the kubeconfig")?;
+    Ok(Cluster::new("in-cluster", &server, client))
+}
+
+/// Starts the engine and its HTTP endpoints.
+pub async fn start_engine(cluster: Cluster, engine_args: &EngineArgs) -> Result<Engine> {
+    let server = cluster.server.clone();
+    let engine = Engine::start(cluster, engine_args.config()?)
+        .await
+        .with_context(|| format!("cannot start the controller against {server}"))?;
+    let backend: Arc<dyn flotilla_web::Backend> = Arc::new(engine.clone());
+    match flotilla_web::serve(engine_args.listen, backend, engine_args.webhook_secret()?).await {
+        Ok((address, _task)) => {
+            println!("metrics: http://{address}/metrics   webhook: http://{address}/api/webhook");
+        }
+        Err(error) => eprintln!("warning: {error:#}; metrics and the webhook are not served"),
+    }
+    Ok(engine)
+}
+
+pub fn run_controller(arguments: ControllerArgs) -> Result<()> {
+    runtime()?.block_on(async move {
+        let cluster = connect(&arguments.cluster).await?;
+        println!(
+            "flotilla controller: reconciling Applications on {}",
+            cluster.server
+        );
+        let engine = start_engine(cluster, &arguments.engine).await?;
+        tokio::signal::ctrl_c()
+            .await
+            .context("cannot wait for Ctrl-C")?;
+        engine.shutdown();
+        Ok(())
+    })
+}
+
+/// Output of data commands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    Wide,
+    Json,
+    Yaml,
+}
+
+/// `flotilla app …`
+#[derive(Debug, Args)]
+pub struct AppArgs {
+    #[command(subcommand)]
+    pub command: AppCommand,
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+    /// Namespace of the Applications
+    #[arg(long, short = 'n', global = true, default_value = "argocd")]
+    pub namespace: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AppCommand {
+    /// List Applications with their sync and health status
+    List {
+        #[arg(short = 'o', long, value_enum, default_value = "wide")]
+        output: Output,
+    },
+    /// Show one Application: status, conditions and resources
+    Get {
+        name: String,
+        #[arg(short = 'o', long, value_enum, default_value = "wide")]
+        output: Output,
+    },
+    /// Show what a sync would change (exit 0: no difference, 1: differences, 2: error)
+    Diff {
+        name: String,
+        #[command(flatten)]
+        engine: DiffEngineArgs,
+    },
+    /// Sync an Application now and wait for the result
+    Sync {
+        name: String,
+        /// Delete tracked objects that are no longer in Git
+        #[arg(long)]
+        prune: bool,
+        /// Ask the server to validate everything without changing anything
+        #[arg(long)]
+        dry_run: bool,
+        /// Sync to this revision instead of the target revision
+        #[arg(long)]
+        revision: Option<String>,
+        /// Extra sync options (Key=value)
+        #[arg(long = "sync-option")]
+        sync_options: Vec<String>,
+        #[arg(long, default_value = "5m", value_parser = parse_duration_arg)]
+        timeout: Duration,
+    },
+    /// Wait until an Application is synced and/or healthy
+    Wait {
+        name: String,
+        #[arg(long)]
+        sync: bool,
+        #[arg(long)]
+        health: bool,
+        #[arg(long, default_value = "5m", value_parser = parse_duration_arg)]
+        timeout: Duration,
+    },
+    /// Show the deployment history
+    History {
+        name: String,
+        #[arg(short = 'o', long, value_enum, default_value = "wide")]
+        output: Output,
+    },
+    /// Sync to the revision of a history entry (automated sync must be off, as in Argo CD)
+    Rollback {
+        name: String,
+        /// History id (default: the previous deployment)
+        id: Option<i64>,
+        #[arg(long, default_value = "5m", value_parser = parse_duration_arg)]
+        timeout: Duration,
+    },
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DiffEngineArgs {
+    #[arg(long = "repo-mirror", value_name = "FROM=TO")]
+    pub repo_mirrors: Vec<String>,
+    #[arg(long, default_value = "argocd")]
+    pub control_namespace: String,
+}
+
+async fn applications(cluster: &Cluster) -> Result<ResourceInfo> {
+    cluster
+        .resource("argoproj.io/v1alpha1", "Application")
+        .await
+        .context(
+            "the cluster serves no Applications (is a flotilla or Argo CD controller installed?)",
+        )
+}
+
+async fn get_application(cluster: &Cluster, namespace: &str, name: &str) -> Result<Value> {
+    let info = applications(cluster).await?;
+    cluster
+        .get(&info, Some(namespace), name)
+        .await
+        .with_context(|| format!("reading application `{name}`"))?
+        .ok_or_else(|| anyhow!("application `{name}` not found in namespace `{namespace}`\n\nhint: `flotilla app list -n NAMESPACE` shows the Applications of a namespace"))
+}
+
+fn print_data(value: &Value, output: Output) -> Result<()> {
+    match output {
+        Output::Json => println!("{}", serde_json::to_string_pretty(value)?),
+        _ => print!(
+            "{}",
+            flotilla_core::write_document(&flotilla_core::from_json(value))
+                .map_err(|error| anyhow!("cannot write YAML: {error}"))?
+        ),
+    }
+    Ok(())
+}
+
+fn text<'a>(value: &'a Value, fallback: &'a str) -> &'a str {
+    value
+        .as_str()
+        .filter(|text| !text.is_empty())
+        .unwrap_or(fallback)
+}
+
+/// Runs `flotilla app …`; returns the process exit code.
+pub fn run_app(arguments: AppArgs) -> Result<u8> {
+    runtime()?.block_on(async move {
+        let cluster = connect(&arguments.cluster).await?;
+        let namespace = arguments.namespace.clone();
+        match arguments.command {
+            AppCommand::List { output } => {
+                let info = applications(&cluster).await?;
+                let list = cluster.list(&info, Some(&namespace), &Default::default()).await.context("listing Applications")?;
+                let items = list["items"].as_array().cloned().unwrap_or_default();
+                if output != Output::Wide {
+                    print_data(&json!({"apiVersion": "v1", "kind": "List", "items": items}), output)?;
+                    return Ok(0);
+                }
+                println!("{:<32} {:<12} {:<12} {:<10} {:<16} PATH", "NAME", "SYNC", "HEALTH", "REVISION", "PROJECT");
+                for item in items {
+                    let status = &item["status"];
+                    let revision = text(&status["sync"]["revision"], "");
+                    println!(
+                        "{:<32} {:<12} {:<12} {:<10} {:<16} {}",
+                        text(&item["metadata"]["name"], "?"),
+                        text(&status["sync"]["status"], "Unknown"),
+                        text(&status["health"]["status"], "Unknown"),
+                        &revision[..revision.len().min(8)],
+                        text(&item["spec"]["project"], "default"),
+                        text(&item["spec"]["source"]["path"], ""),
+                    );
+                }
+                Ok(0)
+            }
+            AppCommand::Get { name, output } => {
+                let application = get_application(&cluster, &namespace, &name).await?;
+                if output != Output::Wide {
+                    print_data(&application, output)?;
+                    return Ok(0);
+                }
+                print_application(&application);
+                Ok(0)
+            }
+            AppCommand::History { name, output } => {
+                let application = get_application(&cluster, &namespace, &name).await?;
+                let history = application["status"]["history"].clone();
+                if output != Output::Wide {
+                    print_data(&history, output)?;
+                    return Ok(0);
+                }
+                println!("{:<4} {:<22} {:<42} INITIATED BY", "ID", "DEPLOYED AT", "REVISION");
+                for entry in history.as_array().cloned().unwrap_or_default() {
+                    println!(
+                        "{:<4} {:<22} {:<42} {}",
+                        entry["id"],
+                        text(&entry["deployedAt"], ""),
+                        text(&entry["revision"], ""),
+                        if entry["initiatedBy"]["automated"] == json!(true) { "automated".to_string() } else { text(&entry["initiatedBy"]["username"], "").to_string() },
+                    );
+                }
+                Ok(0)
+            }
+            AppCommand::Diff { name, engine } => {
+                let mirrors = engine.repo_mirrors.iter().map(|entry| entry.split_once('=').map(|(from, to)| (from.to_string(), to.to_string())).ok_or_else(|| anyhow!("`--repo-mirror {entry}` is not FROM=TO"))).collect::<Result<Vec<_>>>();
+                let result: Result<u8> = async {
+                    let config = EngineConfig {
+                        cache_dir: crate::cache_dir().join("engine"),
+                        repo_mirrors: mirrors?,
+                        control_namespace: engine.control_namespace.clone(),
+                        workers: 0,
+                        install_crds: false,
+                        ..EngineConfig::default()
+                    };
+                    let preview_engine = Engine::start(cluster, config).await.context("cannot read the cluster")?;
+                    let preview = preview_engine.preview(&namespace, &name).await.map_err(|message| anyhow!("cannot compare `{name}`: {message}"))?;
+                    preview_engine.shutdown();
+                    print!("{}", preview.render());
+                    Ok(u8::from(preview.has_differences()))
+                }
+                .await;
+                match result {
+                    Ok(code) => Ok(code),
+                    Err(error) => {
+                        eprintln!("error: {error:#}");
+                        Ok(2)
+                    }
+                }
+            }
+            AppCommand::Sync { name, prune, dry_run, revision, sync_options, timeout } => {
+                let operation = json!({
+                    "sync": {"revision": revision.unwrap_or_default(), "prune": prune, "dryRun": dry_run, "syncOptions": sync_options},
+                    "initiatedBy": {"username": whoami()},
+                });
+                request_operation(&cluster, &namespace, &name, operation, timeout).await
+            }
+            AppCommand::Rollback { name, id, timeout } => {
+                let application = get_application(&cluster, &namespace, &name).await?;
+                if application["spec"]["syncPolicy"]["automated"].is_object() {
+                    bail!("rollback cannot be initiated when auto-sync is enabled\n\nhint: turn automated sync off in `spec.syncPolicy` first, as with Argo CD");
+                }
+                let history = application["status"]["history"].as_array().cloned().unwrap_or_default();
+                let entry = match id {
+                    Some(id) => history.iter().find(|entry| entry["id"] == json!(id)).cloned(),
+                    None => history.iter().rev().nth(1).cloned(),
+                }
+                .ok_or_else(|| anyhow!("application `{name}` has no history entry {}", id.map(|id| id.to_string()).unwrap_or_else(|| "before the current one".into())))?;
+                let operation = json!({
+                    "sync": {"revision": entry["revision"], "prune": true, "source": entry["source"]},
+                    "initiatedBy": {"username": whoami()},
+                });
+                request_operation(&cluster, &namespace, &name, operation, timeout).await
+            }
+            AppCommand::Wait { name, sync, health, timeout } => {
+                let deadline = Instant::now() + timeout;
+                let (want_sync, want_health) = if !sync && !health { (true, true) } else { (sync, health) };
+                let terminal = std::io::stdout().is_terminal();
+                let mut last_line = String::new();
+                loop {
+                    let application = get_application(&cluster, &namespace, &name).await?;
+                    let sync_status = text(&application["status"]["sync"]["status"], "Unknown").to_string();
+                    let health_status = text(&application["status"]["health"]["status"], "Unknown").to_string();
+                    let line = format!("{name}: sync {sync_status}, health {health_status}");
+                    if line != last_line {
+                        if terminal { print!("\r\x1b[2K{line}"); } else { println!("{line}"); }
+                        use std::io::Write;
+                        let _ = std::io::stdout().flush();
+                        last_line = line;
+                    }
+                    if (!want_sync || sync_status == "Synced") && (!want_health || health_status == "Healthy") {
+                        if terminal { println!(); }
+                        return Ok(0);
+                    }
+                    if Instant::now() >= deadline {
+                        if terminal { println!(); }
+                        bail!("timed out after {timeout:?} waiting for `{name}` (sync {sync_status}, health {health_status})");
+                    }
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                }
+            }
+        }
+    })
+}
+
+fn whoami() -> String {
+    std::env::var("USER").unwrap_or_else(|_| "flotilla-cli".into())
+}
+
+/// Writes `operation` on the Application and waits for the controller to finish it.
+async fn request_operation(
+    cluster: &Cluster,
+    namespace: &str,
+    name: &str,
+    operation: Value,
+    timeout: Duration,
+) -> Result<u8> {
+    let info = applications(cluster).await?;
+    let before = get_application(cluster, namespace, name).await?;
+    if before["operation"].is_object() {
+        bail!("another operation is already in progress on `{name}`");
+    }
+    let previous_start = before["status"]["operationState"]["startedAt"].clone();
+    let previous_finish = before["status"]["operationState"]["finishedAt"].clone();
+    cluster
+        .merge_patch(
+            &info,
+            Some(namespace),
+            name,
+            &json!({"operation": operation}),
+        )
+        .await
+        .with_context(|| format!("requesting the operation on `{name}`"))?;
+    let deadline = Instant::now() + timeout;
+    let terminal = std::io::stdout().is_terminal();
+    loop {
+        let application = get_application(cluster, namespace, name).await?;
+        let state = &application["status"]["operationState"];
+        let finished = !application["operation"].is_object()
+            && (state["startedAt"] != previous_start || state["finishedAt"] != previous_finish)
+            && state["finishedAt"].is_string();
+        if finished {
+            if terminal {
+                println!();
+            }
+            let phase = text(&state["phase"], "Unknown");
+            println!("{name}: operation {phase}: {}", text(&state["message"], ""));
+            for resource in state["syncResult"]["resources"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+            {
+                println!(
+                    "  {:<12} {:<28} {:<16} {}",
+                    text(&resource["status"], ""),
+                    format!(
+                        "{}/{}",
+                        text(&resource["kind"], ""),
+                        text(&resource["name"], "")
+                    ),
+                    text(&resource["namespace"], ""),
+                    text(&resource["message"], "")
+                );
+            }
+            return Ok(if phase == "Succeeded" { 0 } else { 1 });
+        }
+        if terminal {
+            print!("\r\x1b[2K{name}: waiting for the controller…");
+            use std::io::Write;
+            let _ = std::io::stdout().flush();
+        }
+        if Instant::now() >= deadline {
+            bail!("timed out after {timeout:?} waiting for the operation on `{name}`\n\nhint: is a controller running (`flotilla controller` or `flotilla up`)?");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn print_application(application: &Value) {
+    let status = &application["status"];
+    let spec = &application["spec"];
+    println!(
+        "Name:          {}",
+        text(&application["metadata"]["name"], "?")
+    );
+    println!("Project:       {}", text(&spec["project"], "default"));
+    println!("Repo:          {}", text(&spec["source"]["repoURL"], ""));
+    println!("Path:          {}", text(&spec["source"]["path"], ""));
+    println!(
+        "Target:        {}",
+        text(&spec["source"]["targetRevision"], "HEAD")
+    );
+    println!(
+        "Destination:   {} {}",
+        text(
+            &spec["destination"]["server"],
+            text(&spec["destination"]["name"], "")
+        ),
+        text(&spec["destination"]["namespace"], "")
+    );
+    println!(
+        "Sync Status:   {} ({})",
+        text(&status["sync"]["status"], "Unknown"),
+        text(&status["sync"]["revision"], "")
+    );
+    println!(
+        "Health Status: {}",
+        text(&status["health"]["status"], "Unknown")
+    );
+    if let Some(phase) = status["operationState"]["phase"].as_str() {
+        println!(
+            "Last Sync:     {phase}: {}",
+            text(&status["operationState"]["message"], "")
+        );
+    }
+    for condition in status["conditions"].as_array().cloned().unwrap_or_default() {
+        println!(
+            "Condition:     {}: {}",
+            text(&condition["type"], ""),
+            text(&condition["message"], "")
+        );
+    }
+    println!();
+    println!(
+        "{:<28} {:<20} {:<32} {:<10} {:<12} MESSAGE",
+        "GROUP/KIND", "NAMESPACE", "NAME", "STATUS", "HEALTH"
+    );
+    for resource in status["resources"].as_array().cloned().unwrap_or_default() {
+        let group_kind = match resource["group"].as_str() {
+            Some(group) => format!("{group}/{}", text(&resource["kind"], "")),
+            None => text(&resource["kind"], "").to_string(),
+        };
+        println!(
+            "{:<28} {:<20} {:<32} {:<10} {:<12} {}",
+            group_kind,
+            text(&resource["namespace"], ""),
+            text(&resource["name"], ""),
+            text(&resource["status"], ""),
+            text(&resource["health"]["status"], ""),
+            text(
+                &resource["message"],
+                text(&resource["health"]["message"], "")
+            )
+        );
+    }
+}

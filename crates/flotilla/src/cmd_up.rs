@@ -1,0 +1,247 @@
+//! `flotilla up`: the one-command main job. Starts the embedded cluster (simulation on, state
+//! under `./.flotilla`), the controller and a GitOps repository (the bundled example solution
+//! committed into a local git repository, or `--repo URL|PATH`), applies the root Application,
+//! prints where everything is and keeps running, reporting Application status changes, until
+//! interrupted.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context, Result};
+use clap::Args;
+use serde_json::{json, Value};
+
+use crate::cmd_engine::{self, EngineArgs};
+
+mod example {
+    include!(concat!(env!("OUT_DIR"), "/example_files.rs"));
+}
+
+/// The URL the example's Applications name; `flotilla up` mirrors it to the local repository.
+pub const EXAMPLE_REPOSITORY: &str = "https://github.com/flotilla-dev/inventory-demo.git";
+
+#[derive(Debug, Args)]
+pub struct UpArgs {
+    /// A GitOps repository (URL or local git directory) instead of the bundled example
+    #[arg(long)]
+    pub repo: Option<String>,
+    /// Path inside --repo of the root (an app-of-apps, a kustomization or a directory)
+    #[arg(long, default_value = ".", requires = "repo")]
+    pub path: String,
+    /// Revision of --repo to follow
+    #[arg(long, default_value = "HEAD", requires = "repo")]
+    pub revision: String,
+    /// Where the cluster state, the example repository and caches live
+    #[arg(long, default_value = ".flotilla")]
+    pub data_dir: PathBuf,
+    /// Address of the embedded API server
+    #[arg(long, default_value = "127.0.0.1:6443")]
+    pub cluster_listen: SocketAddr,
+    /// Milliseconds before a simulated workload becomes ready
+    #[arg(long, default_value_t = 500)]
+    pub simulate_delay_ms: u64,
+    /// How often the repository is polled for new commits
+    #[arg(long, default_value = "5s", value_parser = parse_duration_arg)]
+    pub repo_poll: Duration,
+    /// Where /metrics, /healthz and /api/webhook are served
+    #[arg(long, default_value = "127.0.0.1:8089")]
+    pub listen: SocketAddr,
+}
+
+fn parse_duration_arg(text: &str) -> Result<Duration, String> {
+    flotilla_engine::model::parse_duration(text)
+        .ok_or_else(|| format!("`{text}` is not a duration such as 30s, 5m or 1h"))
+}
+
+fn git(directory: &Path, arguments: &[&str]) -> Result<String> {
+    let output = Command::new("git")
+        .args(arguments)
+        .current_dir(directory)
+        .env("GIT_AUTHOR_NAME", "flotilla")
+        .env("GIT_AUTHOR_EMAIL", "flotilla@localhost")
+        .env("GIT_COMMITTER_NAME", "flotilla")
+        .env("GIT_COMMITTER_EMAIL", "flotilla@localhost")
+        .output()
+        .context("cannot run `git`\n\nhint: install git; flotilla reads repositories with it")?;
+    if !output.status.success() {
+        bail!(
+            "`git {}` failed in `{}`: {}",
+            arguments.join(" "),
+            directory.display(),
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    Ok(String::from_utf8_lossy(&output.stdout).trim().to_string())
+}
+
+/// Writes the bundled example as a git repository (once; later runs keep the user's edits).
+pub fn materialise_example(directory: &Path) -> Result<()> {
+    if directory.join(".git").exists() {
+        return Ok(());
+    }
+    if example::EXAMPLE_FILES.is_empty() {
+        bail!("this build has no bundled example solution");
+    }
+    for (relative, contents) in example::EXAMPLE_FILES {
+        let path = directory.join(relative);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("creating `{}`", parent.display()))?;
+        }
+        std::fs::write(&path, contents).with_context(|| format!("writing `{}`", path.display()))?;
+    }
+    git(directory, &["init", "--quiet", "--initial-branch=main"])?;
+    git(directory, &["add", "--all"])?;
+    git(
+        directory,
+        &["commit", "--quiet", "-m", "Example inventory solution"],
+    )?;
+    Ok(())
+}
+
+/// The root Application for a repository path.
+pub fn root_application(repository: &str, path: &str, revision: &str) -> Value {
+    let name = Path::new(path.trim_matches('/'))
+        .file_name()
+        .map(|name| {
+            name.to_string_lossy()
+                .to_ascii_lowercase()
+                .replace(['_', '.'], "-")
+        })
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "root".into());
+    json!({
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Application",
+        "metadata": {"name": name, "namespace": "argocd"},
+        "spec": {
+            "project": "default",
+            "source": {"repoURL": repository, "path": path, "targetRevision": revision},
+            "destination": {"server": "https://kubernetes.default.svc", "namespace": "default"},
+            "syncPolicy": {"automated": {"prune": true, "selfHeal": true}, "syncOptions": ["CreateNamespace=true"]}
+        }
+    })
+}
+
+pub fn run_up(arguments: UpArgs) -> Result<()> {
+    std::fs::create_dir_all(&arguments.data_dir)
+        .with_context(|| format!("creating `{}`", arguments.data_dir.display()))?;
+    let data_dir = std::fs::canonicalize(&arguments.data_dir)
+        .with_context(|| format!("resolving `{}`", arguments.data_dir.display()))?;
+    let mut mirrors = Vec::new();
+    let (root, repository_note) = match &arguments.repo {
+        None => {
+            let repository = data_dir.join("example-repo");
+            materialise_example(&repository)?;
+            mirrors.push(format!(
+                "{EXAMPLE_REPOSITORY}=file://{}",
+                repository.display()
+            ));
+            let text = example::EXAMPLE_FILES
+                .iter()
+                .find(|(path, _)| *path == "bootstrap/root-app.yaml")
+                .map(|(_, text)| *text)
+                .ok_or_else(|| anyhow!("the bundled example has no bootstrap/root-app.yaml"))?;
+            let root = flotilla_core::to_json(
+                &flotilla_core::parse_single_document(text)
+                    .map_err(|error| anyhow!("bootstrap/root-app.yaml: {error}"))?,
+            );
+            (root, format!("example repository: `{}` (edit and commit; changes reach the cluster within a poll)", repository.display()))
+        }
+        Some(repository) => {
+            let local = Path::new(repository);
+            let url = if local.is_dir() {
+                let absolute = std::fs::canonicalize(local)
+                    .with_context(|| format!("resolving `{repository}`"))?;
+                if git(&absolute, &["rev-parse", "--git-dir"]).is_err() {
+                    bail!("`{repository}` is not a git repository\n\nhint: run `git init && git add -A && git commit -m init` in it first");
+                }
+                format!("file://{}", absolute.display())
+            } else {
+                repository.clone()
+            };
+            (
+                root_application(&url, &arguments.path, &arguments.revision),
+                format!("repository: {url} path `{}`", arguments.path),
+            )
+        }
+    };
+    let runtime = cmd_engine::runtime()?;
+    runtime.block_on(async move {
+        let server = flotilla_apiserver::serve(flotilla_apiserver::ServerConfig {
+            listen: arguments.cluster_listen,
+            data_dir: Some(data_dir.join("cluster")),
+            simulate: Some(flotilla_apiserver::simulate::SimulationConfig {
+                delay: Duration::from_millis(arguments.simulate_delay_ms),
+            }),
+            ..flotilla_apiserver::ServerConfig::default()
+        })
+        .await
+        .with_context(|| format!("cannot start the embedded cluster on {}\n\nhint: is another `flotilla up` running? use --cluster-listen to pick another address", arguments.cluster_listen))?;
+        let cluster_args = cmd_engine::ClusterArgs {
+            kubeconfig: Some(server.kubeconfig_path.clone()),
+            context: None,
+        };
+        let cluster = cmd_engine::connect(&cluster_args).await?;
+        let engine_args = EngineArgs {
+            repo_poll: arguments.repo_poll,
+            repo_mirrors: mirrors,
+            app_namespaces: Vec::new(),
+            control_namespace: "argocd".into(),
+            workers: 8,
+            listen: arguments.listen,
+            webhook_secret_file: None,
+            cache_dir: Some(data_dir.join("cache")),
+        };
+        let engine = cmd_engine::start_engine(cluster, &engine_args).await?;
+        // The root Application, applied like `kubectl apply --server-side`.
+        let bootstrap = cmd_engine::connect(&cluster_args).await?;
+        let namespace_info = bootstrap.resource("v1", "Namespace").await?;
+        let namespace = root["metadata"]["namespace"].as_str().unwrap_or("argocd").to_string();
+        bootstrap
+            .apply(&namespace_info, &json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}), true, false)
+            .await
+            .context("creating the Applications namespace")?;
+        let application_info = bootstrap.resource("argoproj.io/v1alpha1", "Application").await?;
+        bootstrap.apply(&application_info, &root, true, false).await.context("applying the root Application")?;
+        let kubeconfig = server.kubeconfig_path.display().to_string();
+        println!("flotilla is up");
+        println!("  cluster:    {} (simulated; state in `{}`)", server.url, data_dir.join("cluster").display());
+        println!("  kubeconfig: `{kubeconfig}`");
+        println!("  {repository_note}");
+        println!("  root app:   {}/{}", namespace, root["metadata"]["name"].as_str().unwrap_or(""));
+        println!("try:");
+        println!("  kubectl --kubeconfig {kubeconfig} get applications -A");
+        println!("  flotilla app list --kubeconfig {kubeconfig}");
+        println!("press Ctrl-C to stop");
+        let mut reported: BTreeMap<String, String> = BTreeMap::new();
+        let mut interval = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => break,
+                _ = interval.tick() => {}
+            }
+            let Ok(list) = bootstrap.list(&application_info, None, &Default::default()).await else { continue };
+            for item in list["items"].as_array().cloned().unwrap_or_default() {
+                let name = format!("{}/{}", item["metadata"]["namespace"].as_str().unwrap_or(""), item["metadata"]["name"].as_str().unwrap_or(""));
+                let line = format!(
+                    "sync {}, health {}{}",
+                    item["status"]["sync"]["status"].as_str().unwrap_or("Unknown"),
+                    item["status"]["health"]["status"].as_str().unwrap_or("Unknown"),
+                    item["status"]["conditions"][0]["message"].as_str().map(|message| format!(" ({message})")).unwrap_or_default()
+                );
+                if reported.get(&name) != Some(&line) {
+                    println!("{name}: {line}");
+                    reported.insert(name, line);
+                }
+            }
+        }
+        println!("stopping");
+        engine.shutdown();
+        server.shutdown().await;
+        Ok(())
+    })
+}
