@@ -329,7 +329,7 @@ pub fn run_app(arguments: AppArgs) -> Result<u8> {
                 for entry in history.as_array().cloned().unwrap_or_default() {
                     println!(
                         "{:<4} {:<22} {:<42} {}",
-                        entry["id"],
+                        entry["id"].as_i64().map(|id| id.to_string()).unwrap_or_default(),
                         text(&entry["deployedAt"], ""),
                         text(&entry["revision"], ""),
                         if entry["initiatedBy"]["automated"] == json!(true) { "automated".to_string() } else { text(&entry["initiatedBy"]["username"], "").to_string() },
@@ -340,9 +340,11 @@ pub fn run_app(arguments: AppArgs) -> Result<u8> {
             AppCommand::Diff { name, engine } => {
                 let mirrors = engine.repo_mirrors.iter().map(|entry| entry.split_once('=').map(|(from, to)| (from.to_string(), to.to_string())).ok_or_else(|| anyhow!("`--repo-mirror {entry}` is not FROM=TO"))).collect::<Result<Vec<_>>>();
                 let result: Result<u8> = async {
+                    let mut mirrors = mirrors?;
+                    mirrors.extend(recorded_mirrors(&cluster, &engine.control_namespace).await);
                     let config = EngineConfig {
                         cache_dir: crate::cache_dir().join("engine"),
-                        repo_mirrors: mirrors?,
+                        repo_mirrors: mirrors,
                         control_namespace: engine.control_namespace.clone(),
                         workers: 0,
                         install_crds: false,
@@ -358,7 +360,7 @@ pub fn run_app(arguments: AppArgs) -> Result<u8> {
                 match result {
                     Ok(code) => Ok(code),
                     Err(error) => {
-                        eprintln!("error: {error:#}");
+                        eprintln!("{}", crate::render_error(&error));
                         Ok(2)
                     }
                 }
@@ -416,6 +418,26 @@ pub fn run_app(arguments: AppArgs) -> Result<u8> {
             }
         }
     })
+}
+
+/// The ConfigMap (in the control namespace) where `flotilla up` records its repository mirrors,
+/// one `FROM=TO` per line in `data.mirrors`.
+pub const MIRRORS_CONFIGMAP: &str = "flotilla-repository-mirrors";
+
+async fn recorded_mirrors(cluster: &Cluster, namespace: &str) -> Vec<(String, String)> {
+    let Ok(info) = cluster.resource("v1", "ConfigMap").await else {
+        return Vec::new();
+    };
+    let Ok(Some(configmap)) = cluster.get(&info, Some(namespace), MIRRORS_CONFIGMAP).await else {
+        return Vec::new();
+    };
+    configmap["data"]["mirrors"]
+        .as_str()
+        .unwrap_or("")
+        .lines()
+        .filter_map(|line| line.split_once('='))
+        .map(|(from, to)| (from.trim().to_string(), to.trim().to_string()))
+        .collect()
 }
 
 fn whoami() -> String {

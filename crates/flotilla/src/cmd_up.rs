@@ -205,6 +205,18 @@ pub fn run_up(arguments: UpArgs) -> Result<()> {
             .apply(&namespace_info, &json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}), true, false)
             .await
             .context("creating the Applications namespace")?;
+        // Record the repository mirrors so `flotilla app diff` renders from the same place.
+        let configmap_info = bootstrap.resource("v1", "ConfigMap").await?;
+        let mirrors_text: String = engine_args.repo_mirrors.iter().map(|entry| format!("{entry}\n")).collect();
+        bootstrap
+            .apply(
+                &configmap_info,
+                &json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": cmd_engine::MIRRORS_CONFIGMAP, "namespace": namespace}, "data": {"mirrors": mirrors_text}}),
+                true,
+                false,
+            )
+            .await
+            .context("recording the repository mirrors")?;
         let application_info = bootstrap.resource("argoproj.io/v1alpha1", "Application").await?;
         bootstrap.apply(&application_info, &root, true, false).await.context("applying the root Application")?;
         let kubeconfig = server.kubeconfig_path.display().to_string();

@@ -127,8 +127,30 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            eprintln!("{}", render_error(&error));
             ExitCode::FAILURE
         }
     }
+}
+
+/// `error: outer: inner: cause`, with every `hint:` a context carried moved after a blank line at
+/// the end, so hints never sit in the middle of the cause chain.
+pub(crate) fn render_error(error: &anyhow::Error) -> String {
+    let mut causes = Vec::new();
+    let mut hints = Vec::new();
+    for cause in error.chain() {
+        let text = cause.to_string();
+        match text.split_once("\n\nhint: ") {
+            Some((message, hint)) => {
+                causes.push(message.to_string());
+                hints.push(hint.to_string());
+            }
+            None => causes.push(text),
+        }
+    }
+    let mut rendered = format!("error: {}", causes.join(": "));
+    for hint in hints {
+        rendered.push_str(&format!("\n\nhint: {hint}"));
+    }
+    rendered
 }
