@@ -162,6 +162,8 @@ pub(crate) struct Shared {
     pub memory: Mutex<HashMap<AppKey, AppMemory>>,
     /// Desired objects → their Application, for live events of objects without a tracking id.
     pub desired_index: Mutex<HashMap<(String, String, String, String), AppKey>>,
+    /// Instance names (tracking ids' first part) → their Application.
+    pub instances: Mutex<HashMap<String, AppKey>>,
     pub queue: Queue,
     pub metrics: Metrics,
     pub events: mpsc::UnboundedSender<LiveEvent>,
@@ -202,6 +204,7 @@ impl Engine {
             renders: Mutex::new(HashMap::new()),
             memory: Mutex::new(HashMap::new()),
             desired_index: Mutex::new(HashMap::new()),
+            instances: Mutex::new(HashMap::new()),
             queue: Queue::default(),
             metrics: Metrics::default(),
             events,
@@ -344,7 +347,6 @@ pub(crate) fn instance_name(shared: &Shared, key: &AppKey) -> String {
 }
 
 fn route(shared: &Shared, event: LiveEvent) {
-    let group = event.api_version.split('/').next().unwrap_or("");
     if event.api_version == format!("{GROUP}/{VERSION}")
         && event.cluster == shared.home.cluster.name
     {
@@ -352,11 +354,12 @@ fn route(shared: &Shared, event: LiveEvent) {
             if shared.config.app_namespaces.is_empty()
                 || shared.config.app_namespaces.contains(&event.namespace)
             {
-                shared.queue.push((event.namespace, event.name));
+                shared
+                    .queue
+                    .push((event.namespace.clone(), event.name.clone()));
             }
-            return;
-        }
-        if event.kind == "AppProject" {
+            // An app-of-apps parent tracks this Application too: fall through to route it.
+        } else if event.kind == "AppProject" {
             let memory = shared
                 .memory
                 .lock()
@@ -366,21 +369,18 @@ fn route(shared: &Shared, event: LiveEvent) {
                     shared.queue.push(key.clone());
                 }
             }
-            return;
         }
     }
-    let _ = group;
     if let Some(tracking) = &event.tracking_id {
         if let Some((instance, _)) = tracking.split_once(':') {
-            let memory = shared
-                .memory
+            let owner = shared
+                .instances
                 .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            if let Some((key, _)) = memory
-                .iter()
-                .find(|(_, remembered)| remembered.instance == instance)
-            {
-                shared.queue.push(key.clone());
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .get(instance)
+                .cloned();
+            if let Some(key) = owner {
+                shared.queue.push(key);
                 return;
             }
         }

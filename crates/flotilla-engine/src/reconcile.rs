@@ -580,6 +580,36 @@ async fn finalize_deletion(shared: &Arc<Shared>, key: &AppKey, application: &Val
     forget(shared, key);
 }
 
+/// The JSON merge patch that turns `old` into `new` (removed keys become null).
+fn merge_patch_between(old: &Value, new: &Value) -> Value {
+    match (old, new) {
+        (Value::Object(old_map), Value::Object(new_map)) => {
+            let mut patch = Map::new();
+            for (key, new_value) in new_map {
+                match old_map.get(key) {
+                    Some(old_value) if old_value == new_value => {}
+                    Some(old_value) => {
+                        patch.insert(key.clone(), merge_patch_between(old_value, new_value));
+                    }
+                    None => {
+                        patch.insert(key.clone(), new_value.clone());
+                    }
+                }
+            }
+            for key in old_map.keys() {
+                if !new_map.contains_key(key) {
+                    patch.insert(key.clone(), Value::Null);
+                }
+            }
+            Value::Object(patch)
+        }
+        _ => new.clone(),
+    }
+}
+
+/// Argo CD's refresh request annotation (`normal` or `hard`); removed once handled.
+pub const REFRESH_ANNOTATION: &str = "argocd.argoproj.io/refresh";
+
 /// Argo CD's cascading-delete finalizer (optionally `/foreground` or `/background`).
 pub const RESOURCES_FINALIZER: &str = "resources-finalizer.argocd.argoproj.io";
 
@@ -689,6 +719,11 @@ fn forget(shared: &Shared, key: &AppKey) {
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
         .retain(|_, owner| owner != key);
+    shared
+        .instances
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .retain(|_, owner| owner != key);
     shared.metrics.remove_app(&key.0, &key.1);
 }
 
@@ -708,13 +743,23 @@ async fn write_status(
         previous_without_time.remove("reconciledAt");
         without_time == previous_without_time
     };
-    if unchanged && !clear_operation && !refreshed && previous.contains_key("reconciledAt") {
+    let refresh_requested = application["metadata"]["annotations"][REFRESH_ANNOTATION].is_string();
+    if unchanged
+        && !clear_operation
+        && !refreshed
+        && !refresh_requested
+        && previous.contains_key("reconciledAt")
+    {
         return;
     }
     status.insert("reconciledAt".into(), json!(now()));
-    let mut patch = json!({"status": status});
+    // A merge patch would keep nested keys the new status no longer has: send their removal.
+    let mut patch = json!({"status": merge_patch_between(&Value::Object(previous.clone()), &Value::Object(status))});
     if clear_operation {
         patch["operation"] = Value::Null;
+    }
+    if application["metadata"]["annotations"][REFRESH_ANNOTATION].is_string() {
+        patch["metadata"] = json!({"annotations": {REFRESH_ANNOTATION: null}});
     }
     let Ok(info) = shared
         .home
@@ -779,6 +824,11 @@ async fn evaluate(
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         let remembered: &mut AppMemory = memory.entry(key.clone()).or_default();
         remembered.instance = instance_name(shared, key);
+        shared
+            .instances
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(remembered.instance.clone(), key.clone());
         remembered.project = project_name.clone();
         remembered.repositories = sources
             .iter()
@@ -826,6 +876,17 @@ async fn evaluate(
             (Some(revision), 0) => revision.clone(),
             _ => source.target_revision.clone(),
         };
+        // A requested operation or a refresh annotation asks the repository again, as Argo CD's
+        // sync and hard refresh do; otherwise the poller keeps revisions current.
+        let fresh = application["operation"].is_object()
+            || application["metadata"]["annotations"][REFRESH_ANNOTATION].is_string();
+        if fresh {
+            shared
+                .revisions
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .remove(&(source.repo_url.clone(), wanted.clone()));
+        }
         let commit = resolve_revision(shared, &source.repo_url, &wanted)
             .await
             .map_err(|message| vec![condition("ComparisonError", message)])?;

@@ -457,8 +457,7 @@ async fn request_operation(
     if before["operation"].is_object() {
         bail!("another operation is already in progress on `{name}`");
     }
-    let previous_start = before["status"]["operationState"]["startedAt"].clone();
-    let previous_finish = before["status"]["operationState"]["finishedAt"].clone();
+    let previous_state = before["status"]["operationState"].clone();
     cluster
         .merge_patch(
             &info,
@@ -473,8 +472,10 @@ async fn request_operation(
     loop {
         let application = get_application(cluster, namespace, name).await?;
         let state = &application["status"]["operationState"];
+        // Done when the controller cleared the request and recorded a new operation state
+        // (states differ at least in the operation or its times; times have second precision).
         let finished = !application["operation"].is_object()
-            && (state["startedAt"] != previous_start || state["finishedAt"] != previous_finish)
+            && *state != previous_state
             && state["finishedAt"].is_string();
         if finished {
             if terminal {
