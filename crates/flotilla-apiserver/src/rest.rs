@@ -201,8 +201,42 @@ fn prepare_custom(
     if resource.group == "apiextensions.k8s.io" && resource.plural == "customresourcedefinitions" {
         crd::validate_definition(object)?;
     }
+    if resource.group.is_empty() && resource.plural == "secrets" {
+        fold_string_data(object);
+    }
     let _ = state;
     Ok(())
+}
+
+/// A Secret's `stringData` is write-only: kube-apiserver merges it into `data` (base64, winning
+/// over the same key in `data`) and never stores it.
+fn fold_string_data(object: &mut Value) {
+    use base64::Engine as _;
+    let Some(map) = object.as_object_mut() else {
+        return;
+    };
+    let Some(Value::Object(string_data)) = map.shift_remove("stringData") else {
+        return;
+    };
+    let data = map
+        .entry("data".to_string())
+        .or_insert_with(|| Value::Object(Map::new()));
+    if !data.is_object() {
+        *data = Value::Object(Map::new());
+    }
+    if let Value::Object(data) = data {
+        for (key, value) in string_data {
+            let text = match value {
+                Value::String(text) => text,
+                Value::Null => String::new(),
+                other => other.to_string(),
+            };
+            data.insert(
+                key,
+                Value::String(base64::engine::general_purpose::STANDARD.encode(text.as_bytes())),
+            );
+        }
+    }
 }
 
 /// Creates an object from a POST body.

@@ -41,6 +41,8 @@ pub struct EngineConfig {
     pub wave_timeout: Duration,
     /// Install the Application and AppProject CRDs when absent.
     pub install_crds: bool,
+    /// Unseal SealedSecrets in the target cluster (None when a Bitnami controller owns the keys).
+    pub sealed_secrets: Option<crate::sealed::SealedSecretsConfig>,
 }
 
 impl Default for EngineConfig {
@@ -54,6 +56,7 @@ impl Default for EngineConfig {
             workers: 8,
             wave_timeout: Duration::from_secs(300),
             install_crds: true,
+            sealed_secrets: None,
         }
     }
 }
@@ -74,6 +77,23 @@ pub(crate) struct AppMemory {
     pub instance: String,
     pub project: String,
     pub repositories: Vec<(String, String)>,
+    /// The rendered and normalised desired objects, valid while their inputs are unchanged.
+    pub desired_cache: Option<DesiredCache>,
+    /// Bumped whenever the desired objects are rebuilt (invalidates `comparisons`).
+    pub desired_epoch: u64,
+    /// Comparison results by object, valid for one desired epoch and one live resourceVersion.
+    pub comparisons: HashMap<crate::reconcile::ObjectKey, crate::reconcile::CachedComparison>,
+    /// The desired-index entries this Application added (removed on the next rebuild).
+    pub index_keys: Vec<(String, String, String, String)>,
+}
+
+/// Desired objects cached per Application.
+#[derive(Clone, Debug)]
+pub(crate) struct DesiredCache {
+    pub key: String,
+    pub desired: Arc<Vec<crate::reconcile::Desired>>,
+    pub kinds: BTreeSet<(String, String)>,
+    pub source_type: Option<&'static str>,
 }
 
 #[derive(Default)]
@@ -162,12 +182,17 @@ pub(crate) struct Shared {
     pub memory: Mutex<HashMap<AppKey, AppMemory>>,
     /// Desired objects → their Application, for live events of objects without a tracking id.
     pub desired_index: Mutex<HashMap<(String, String, String, String), AppKey>>,
+    /// The resourceVersion of each Application's last status write by this engine: the watch
+    /// event echoing it needs no reconcile of that Application.
+    pub written: Mutex<HashMap<AppKey, String>>,
     /// Instance names (tracking ids' first part) → their Application.
     pub instances: Mutex<HashMap<String, AppKey>>,
     pub queue: Queue,
     pub metrics: Metrics,
     pub events: mpsc::UnboundedSender<LiveEvent>,
     pub shutdown: watch::Receiver<bool>,
+    /// The in-engine SealedSecrets controller, when enabled.
+    pub unsealer: std::sync::OnceLock<Arc<crate::sealed::Unsealer>>,
     /// Applications that should record `reconciledAt` on their next reconcile.
     pub refreshed: Mutex<HashSet<AppKey>>,
 }
@@ -205,11 +230,13 @@ impl Engine {
             memory: Mutex::new(HashMap::new()),
             desired_index: Mutex::new(HashMap::new()),
             instances: Mutex::new(HashMap::new()),
+            written: Mutex::new(HashMap::new()),
             queue: Queue::default(),
             metrics: Metrics::default(),
             events,
             shutdown: shutdown.clone(),
             refreshed: Mutex::new(HashSet::new()),
+            unsealer: std::sync::OnceLock::new(),
         });
         let engine = Engine {
             shared: shared.clone(),
@@ -231,6 +258,12 @@ impl Engine {
             if let Some(key) = app_key(&shared, &application) {
                 shared.queue.push(key);
             }
+        }
+        if let Some(sealed_config) = config.sealed_secrets.clone().filter(|_| config.workers > 0) {
+            let unsealer =
+                crate::sealed::Unsealer::start(home.clone(), sealed_config, shutdown.clone())
+                    .await?;
+            let _ = shared.unsealer.set(unsealer);
         }
         if config.workers == 0 {
             // A read-only engine (`flotilla app diff`): caches only, no workers, no poller.
@@ -315,6 +348,11 @@ impl Engine {
         self.shared.home.object_count() + remotes
     }
 
+    /// The in-engine SealedSecrets controller, when enabled.
+    pub fn unsealer(&self) -> Option<Arc<crate::sealed::Unsealer>> {
+        self.shared.unsealer.get().cloned()
+    }
+
     /// Stops every task.
     pub fn shutdown(&self) {
         let _ = self.stop.send(true);
@@ -347,12 +385,29 @@ pub(crate) fn instance_name(shared: &Shared, key: &AppKey) -> String {
 }
 
 fn route(shared: &Shared, event: LiveEvent) {
+    if event.api_version == crate::sealed::API_VERSION
+        && event.kind == "SealedSecret"
+        && event.cluster == shared.home.cluster.name
+    {
+        if let Some(unsealer) = shared.unsealer.get() {
+            if !event.deleted {
+                unsealer.enqueue(&event.namespace, &event.name);
+            }
+        }
+    }
     if event.api_version == format!("{GROUP}/{VERSION}")
         && event.cluster == shared.home.cluster.name
     {
         if event.kind == "Application" {
-            if shared.config.app_namespaces.is_empty()
-                || shared.config.app_namespaces.contains(&event.namespace)
+            let own_write = shared
+                .written
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .get(&(event.namespace.clone(), event.name.clone()))
+                .is_some_and(|version| *version == event.resource_version);
+            if !own_write
+                && (shared.config.app_namespaces.is_empty()
+                    || shared.config.app_namespaces.contains(&event.namespace))
             {
                 shared
                     .queue

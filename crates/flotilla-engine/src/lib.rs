@@ -11,7 +11,7 @@
 //! Modules: `model` (Argo CD types, project rules), `cluster` (kube-rs client, discovery, JSON
 //! requests), `live` (watch caches), `render` (sources → objects), `controller` (queue, routing,
 //! poller), `reconcile` (one Application), `sync` (plan execution, hooks, prune), `crds`,
-//! `metrics`.
+//! `metrics`, `sealed` (SealedSecrets unsealed in the cluster, Bitnami-compatible keys).
 
 pub mod cluster;
 pub mod controller;
@@ -21,6 +21,7 @@ pub mod metrics;
 pub mod model;
 pub mod reconcile;
 pub mod render;
+pub mod sealed;
 pub mod sync;
 
 pub use cluster::{client_from_kubeconfig, Cluster, ClusterError, FIELD_MANAGER};

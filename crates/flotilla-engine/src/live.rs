@@ -30,6 +30,8 @@ pub struct LiveEvent {
     /// The tracking annotation of the object (new state, or last state when deleted).
     pub tracking_id: Option<String>,
     pub deleted: bool,
+    /// The object's resourceVersion in this event.
+    pub resource_version: String,
 }
 
 type ObjectKey = (String, String);
@@ -38,10 +40,110 @@ type ObjectKey = (String, String);
 pub struct KindCache {
     pub info: ResourceInfo,
     objects: RwLock<HashMap<ObjectKey, Arc<Value>>>,
+    /// Tracking instance (the tracking id's first part) → the objects that carry it, so finding
+    /// an Application's objects does not scan the whole cache.
+    by_instance: RwLock<HashMap<String, std::collections::HashSet<ObjectKey>>>,
     listed: watch::Receiver<bool>,
 }
 
+fn instance_of(object: &Value) -> Option<&str> {
+    object["metadata"]["annotations"][TRACKING_ANNOTATION]
+        .as_str()
+        .and_then(|tracking| tracking.split_once(':'))
+        .map(|(instance, _)| instance)
+}
+
 impl KindCache {
+    fn index_remove(&self, object: &Value, key: &ObjectKey) {
+        if let Some(instance) = instance_of(object) {
+            let mut index = self
+                .by_instance
+                .write()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            if let Some(keys) = index.get_mut(instance) {
+                keys.remove(key);
+                if keys.is_empty() {
+                    index.remove(instance);
+                }
+            }
+        }
+    }
+
+    fn index_add(&self, object: &Value, key: &ObjectKey) {
+        if let Some(instance) = instance_of(object) {
+            self.by_instance
+                .write()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .entry(instance.to_string())
+                .or_default()
+                .insert(key.clone());
+        }
+    }
+
+    /// Inserts or replaces an object, keeping the instance index current.
+    fn upsert(&self, object: Value) {
+        let key = object_key(&object);
+        let object = Arc::new(object);
+        let previous = self
+            .objects
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(key.clone(), object.clone());
+        if let Some(previous) = previous {
+            self.index_remove(&previous, &key);
+        }
+        self.index_add(&object, &key);
+    }
+
+    fn remove(&self, key: &ObjectKey) {
+        let previous = self
+            .objects
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .remove(key);
+        if let Some(previous) = previous {
+            self.index_remove(&previous, key);
+        }
+    }
+
+    fn replace_all(&self, fresh: HashMap<ObjectKey, Arc<Value>>) {
+        let mut index: HashMap<String, std::collections::HashSet<ObjectKey>> = HashMap::new();
+        for (key, object) in &fresh {
+            if let Some(instance) = instance_of(object) {
+                index
+                    .entry(instance.to_string())
+                    .or_default()
+                    .insert(key.clone());
+            }
+        }
+        *self
+            .objects
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = fresh;
+        *self
+            .by_instance
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = index;
+    }
+
+    /// The objects whose tracking id names `instance`.
+    pub fn tracked_by(&self, instance: &str) -> Vec<Arc<Value>> {
+        let keys: Vec<ObjectKey> = self
+            .by_instance
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .get(instance)
+            .map(|keys| keys.iter().cloned().collect())
+            .unwrap_or_default();
+        let objects = self
+            .objects
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        keys.iter()
+            .filter_map(|key| objects.get(key).cloned())
+            .collect()
+    }
+
     pub fn get(&self, namespace: &str, name: &str) -> Option<Arc<Value>> {
         self.objects
             .read()
@@ -122,6 +224,7 @@ impl LiveCache {
                     let cache = Arc::new(KindCache {
                         info,
                         objects: RwLock::new(HashMap::new()),
+                        by_instance: RwLock::new(HashMap::new()),
                         listed,
                     });
                     kinds.insert(key, cache.clone());
@@ -167,19 +270,10 @@ impl LiveCache {
     /// Objects whose tracking annotation names `app_instance` (`<app>:` prefix), in every
     /// watched kind.
     pub fn tracked_by(&self, app_instance: &str) -> Vec<Arc<Value>> {
-        let prefix = format!("{app_instance}:");
-        let mut found = Vec::new();
-        for cache in self.all_kinds() {
-            for object in cache.all() {
-                if object["metadata"]["annotations"][TRACKING_ANNOTATION]
-                    .as_str()
-                    .is_some_and(|tracking| tracking.starts_with(&prefix))
-                {
-                    found.push(object);
-                }
-            }
-        }
-        found
+        self.all_kinds()
+            .iter()
+            .flat_map(|cache| cache.tracked_by(app_instance))
+            .collect()
     }
 
     /// Puts the server's answer to a write into the cache at once, so the next reconcile sees it
@@ -189,22 +283,20 @@ impl LiveCache {
         let kind = object["kind"].as_str().unwrap_or("");
         if let Some(cache) = self.watched(api_version, kind) {
             let object = trim(object.clone());
-            let key = object_key(&object);
-            let mut objects = cache
-                .objects
-                .write()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            let newer = objects.get(&key).is_none_or(|current| {
-                let version = |value: &Value| {
-                    value["metadata"]["resourceVersion"]
-                        .as_str()
-                        .and_then(|text| text.parse::<u64>().ok())
-                        .unwrap_or(0)
-                };
-                version(&object) >= version(current)
-            });
+            let version = |value: &Value| {
+                value["metadata"]["resourceVersion"]
+                    .as_str()
+                    .and_then(|text| text.parse::<u64>().ok())
+                    .unwrap_or(0)
+            };
+            let newer = cache
+                .get(
+                    object["metadata"]["namespace"].as_str().unwrap_or(""),
+                    object["metadata"]["name"].as_str().unwrap_or(""),
+                )
+                .is_none_or(|current| version(&object) >= version(&current));
             if newer {
-                objects.insert(key, Arc::new(object));
+                cache.upsert(object);
             }
         }
     }
@@ -212,11 +304,7 @@ impl LiveCache {
     /// Removes a deleted object from the cache at once.
     pub fn forget(&self, api_version: &str, kind: &str, namespace: &str, name: &str) {
         if let Some(cache) = self.watched(api_version, kind) {
-            cache
-                .objects
-                .write()
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-                .remove(&(namespace.to_string(), name.to_string()));
+            cache.remove(&(namespace.to_string(), name.to_string()));
         }
     }
 
@@ -275,6 +363,10 @@ async fn run_watch(
             name,
             tracking_id: tracking_of(object),
             deleted,
+            resource_version: object["metadata"]["resourceVersion"]
+                .as_str()
+                .unwrap_or("")
+                .to_string(),
         });
     };
     let mut failures = 0u32;
@@ -315,10 +407,11 @@ async fn run_watch(
                     fresh.insert(object_key(&item), Arc::new(item));
                 }
             }
-            let mut objects = cache
+            let objects = cache
                 .objects
-                .write()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
+                .read()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .clone();
             for (key, old) in objects.iter() {
                 match fresh.get(key) {
                     None => notify(old, true),
@@ -338,7 +431,7 @@ async fn run_watch(
                     }
                 }
             }
-            *objects = fresh;
+            cache.replace_all(fresh);
         }
         let _ = listed.send(true);
         // Watch until the stream ends or the resourceVersion expires.
@@ -367,22 +460,14 @@ async fn run_watch(
                             resource_version = version.to_string();
                         }
                         let object = trim(object);
+                        cache.upsert(object.clone());
                         notify(&object, false);
-                        cache
-                            .objects
-                            .write()
-                            .unwrap_or_else(|poisoned| poisoned.into_inner())
-                            .insert(object_key(&object), Arc::new(object));
                     }
                     Ok(WatchEvent::Deleted(object)) => {
                         if let Some(version) = object["metadata"]["resourceVersion"].as_str() {
                             resource_version = version.to_string();
                         }
-                        cache
-                            .objects
-                            .write()
-                            .unwrap_or_else(|poisoned| poisoned.into_inner())
-                            .remove(&object_key(&object));
+                        cache.remove(&object_key(&object));
                         notify(&object, true);
                     }
                     Ok(WatchEvent::Bookmark(bookmark)) => {

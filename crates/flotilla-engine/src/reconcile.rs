@@ -23,6 +23,16 @@ use crate::model::{
 use crate::render::{render_source, Rendered};
 use crate::sync::{run_sync, SyncRequest};
 
+/// A comparison result, reusable while the desired objects (epoch) and the live object
+/// (resourceVersion) are unchanged: a no-op reconcile then does no diffing at all.
+#[derive(Clone, Debug)]
+pub(crate) struct CachedComparison {
+    pub epoch: u64,
+    pub live_version: Option<String>,
+    /// The `status.resources` entry (status, message, health).
+    pub entry: Value,
+}
+
 /// One desired object, normalised for the destination.
 #[derive(Clone, Debug)]
 pub(crate) struct Desired {
@@ -107,7 +117,7 @@ struct Evaluation {
     revisions: Vec<String>,
     source_type: Option<&'static str>,
     cache: Arc<LiveCache>,
-    desired: Vec<Desired>,
+    desired: Arc<Vec<Desired>>,
     to_prune: Vec<Arc<Value>>,
     project: String,
 }
@@ -162,7 +172,7 @@ pub(crate) async fn reconcile(shared: &Arc<Shared>, key: &AppKey) {
         Ok(evaluation) => {
             let mut conditions: Vec<Value> = Vec::new();
             let (mut resources, mut out_of_sync) =
-                compare_all(shared, &evaluation, &mut conditions);
+                compare_all(shared, key, &evaluation, &mut conditions);
             let automated = evaluation.spec.automated().cloned();
             let operation = application["operation"]["sync"].as_object().cloned();
             let memory = shared
@@ -307,7 +317,7 @@ pub(crate) async fn reconcile(shared: &Arc<Shared>, key: &AppKey) {
                     ..evaluation
                 };
                 let (after_resources, after_out_of_sync) =
-                    compare_all(shared, &refreshed_evaluation, &mut after_conditions);
+                    compare_all(shared, key, &refreshed_evaluation, &mut after_conditions);
                 resources = after_resources;
                 out_of_sync = after_out_of_sync;
                 conditions.extend(after_conditions);
@@ -736,13 +746,12 @@ async fn write_status(
     clear_operation: bool,
     refreshed: bool,
 ) {
-    let unchanged = {
-        let mut without_time = status.clone();
-        without_time.remove("reconciledAt");
-        let mut previous_without_time = previous.clone();
-        previous_without_time.remove("reconciledAt");
-        without_time == previous_without_time
-    };
+    let unchanged = status.len() + usize::from(!status.contains_key("reconciledAt"))
+        == previous.len() + usize::from(!previous.contains_key("reconciledAt"))
+        && status
+            .iter()
+            .filter(|(name, _)| name.as_str() != "reconciledAt")
+            .all(|(name, value)| previous.get(name) == Some(value));
     let refresh_requested = application["metadata"]["annotations"][REFRESH_ANNOTATION].is_string();
     if unchanged
         && !clear_operation
@@ -775,7 +784,16 @@ async fn write_status(
         .merge_patch(&info, Some(&key.0), &key.1, &patch)
         .await
     {
-        Ok(updated) => shared.home.record(&updated),
+        Ok(updated) => {
+            if let Some(version) = updated["metadata"]["resourceVersion"].as_str() {
+                shared
+                    .written
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                    .insert(key.clone(), version.to_string());
+            }
+            shared.home.record(&updated)
+        }
         Err(error) => {
             tracing::warn!(application = %key.1, %error, "cannot write the Application status");
             let _ = application;
@@ -863,14 +881,12 @@ async fn evaluate(
         )]);
     }
 
-    // Resolve and render every source.
+    // Resolve every source to a commit.
     let operation_revision = application["operation"]["sync"]["revision"]
         .as_str()
         .filter(|revision| !revision.is_empty())
         .map(str::to_string);
     let mut revisions = Vec::new();
-    let mut objects = Vec::new();
-    let mut source_type = None;
     for (index, source) in sources.iter().enumerate() {
         let wanted = match (&operation_revision, index) {
             (Some(revision), 0) => revision.clone(),
@@ -890,144 +906,187 @@ async fn evaluate(
         let commit = resolve_revision(shared, &source.repo_url, &wanted)
             .await
             .map_err(|message| vec![condition("ComparisonError", message)])?;
-        if source.reference.is_some() && source.path.is_empty() {
-            // A `ref` source only provides files to other sources (Helm values).
-            revisions.push(commit);
-            continue;
-        }
-        let rendered = render_cached(shared, source, &commit)
-            .await
-            .map_err(|message| vec![condition("ComparisonError", message)])?;
-        source_type = Some(match rendered.source_type {
-            crate::render::SourceType::Kustomize => "Kustomize",
-            crate::render::SourceType::Directory => "Directory",
-        });
-        objects.extend(rendered.objects.iter().cloned());
         revisions.push(commit);
     }
-
-    // Normalise: namespace, tracking id, scope; check the project's resource rules.
     let instance = instance_name(shared, key);
-    // Kinds defined by CRDs in this same sync, with their scope.
-    let defined_by_crds: std::collections::HashMap<(String, String), bool> = objects
-        .iter()
-        .filter(|object| object["kind"] == "CustomResourceDefinition")
-        .map(|crd| {
-            (
-                (
-                    crd["spec"]["group"].as_str().unwrap_or("").to_string(),
-                    crd["spec"]["names"]["kind"]
-                        .as_str()
-                        .unwrap_or("")
-                        .to_string(),
-                ),
-                crd["spec"]["scope"].as_str() != Some("Cluster"),
-            )
-        })
-        .collect();
-    let mut desired = Vec::new();
-    let mut errors = Vec::new();
-    let mut kinds = BTreeSet::new();
-    for mut object in objects {
-        let api_version = object["apiVersion"].as_str().unwrap_or("").to_string();
-        let kind = object["kind"].as_str().unwrap_or("").to_string();
-        let group = api_version
-            .rsplit_once('/')
-            .map(|(group, _)| group.to_string())
-            .unwrap_or_default();
-        let info = match cache.cluster.resource(&api_version, &kind).await {
-            Ok(info) => Some(info),
-            Err(ClusterError::UnknownKind { .. })
-                if defined_by_crds.contains_key(&(group.clone(), kind.clone())) =>
-            {
-                None
+    // Rendering and normalising are pure in these inputs: reuse the last result when none moved.
+    let desired_key = serde_json::to_string(&json!([
+        revisions,
+        sources,
+        spec.destination,
+        spec.ignore_differences,
+        instance,
+        serde_json::to_value(&project).unwrap_or(Value::Null),
+        cache.cluster.server,
+    ]))
+    .unwrap_or_default();
+    let cached = shared
+        .memory
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .get(key)
+        .and_then(|memory| memory.desired_cache.clone())
+        .filter(|cached| cached.key == desired_key);
+    let (desired, kinds, source_type) = match cached {
+        Some(cached) => (cached.desired, cached.kinds, cached.source_type),
+        None => {
+            let mut objects = Vec::new();
+            let mut source_type = None;
+            for (source, commit) in sources.iter().zip(&revisions) {
+                if source.reference.is_some() && source.path.is_empty() {
+                    // A `ref` source only provides files to other sources (Helm values).
+                    continue;
+                }
+                let rendered = render_cached(shared, source, commit)
+                    .await
+                    .map_err(|message| vec![condition("ComparisonError", message)])?;
+                source_type = Some(match rendered.source_type {
+                    crate::render::SourceType::Kustomize => "Kustomize",
+                    crate::render::SourceType::Directory => "Directory",
+                });
+                objects.extend(rendered.objects.iter().cloned());
             }
-            Err(ClusterError::UnknownKind { .. }) => {
-                errors.push(condition(
+
+            // Normalise: namespace, tracking id, scope; check the project's resource rules.
+            // Kinds defined by CRDs in this same sync, with their scope.
+            let defined_by_crds: std::collections::HashMap<(String, String), bool> = objects
+                .iter()
+                .filter(|object| object["kind"] == "CustomResourceDefinition")
+                .map(|crd| {
+                    (
+                        (
+                            crd["spec"]["group"].as_str().unwrap_or("").to_string(),
+                            crd["spec"]["names"]["kind"]
+                                .as_str()
+                                .unwrap_or("")
+                                .to_string(),
+                        ),
+                        crd["spec"]["scope"].as_str() != Some("Cluster"),
+                    )
+                })
+                .collect();
+            let mut desired = Vec::new();
+            let mut errors = Vec::new();
+            let mut kinds = BTreeSet::new();
+            for mut object in objects {
+                let api_version = object["apiVersion"].as_str().unwrap_or("").to_string();
+                let kind = object["kind"].as_str().unwrap_or("").to_string();
+                let group = api_version
+                    .rsplit_once('/')
+                    .map(|(group, _)| group.to_string())
+                    .unwrap_or_default();
+                let info = match cache.cluster.resource(&api_version, &kind).await {
+                    Ok(info) => Some(info),
+                    Err(ClusterError::UnknownKind { .. })
+                        if defined_by_crds.contains_key(&(group.clone(), kind.clone())) =>
+                    {
+                        None
+                    }
+                    Err(ClusterError::UnknownKind { .. }) => {
+                        errors.push(condition(
                     "ComparisonError",
                     format!("{kind}/{}: the server could not find the requested resource ({api_version} {kind} is not served; install its CRD)", object["metadata"]["name"].as_str().unwrap_or("")),
                 ));
-                continue;
-            }
-            Err(error) => {
-                return Err(vec![condition(
-                    "ComparisonError",
-                    format!("discovery failed: {error}"),
-                )])
-            }
-        };
-        // Custom resources of a CRD in this sync are namespaced unless the CRD says otherwise.
-        let namespaced = match &info {
-            Some(info) => info.namespaced,
-            None => defined_by_crds
-                .get(&(group.clone(), kind.clone()))
-                .copied()
-                .unwrap_or(true),
-        };
-        let metadata = object["metadata"].as_object_mut();
-        let Some(metadata) = metadata else {
-            errors.push(condition(
-                "ComparisonError",
-                format!("a {kind} has no metadata"),
-            ));
-            continue;
-        };
-        if namespaced {
-            let has_namespace = metadata
-                .get("namespace")
-                .and_then(Value::as_str)
-                .is_some_and(|namespace| !namespace.is_empty());
-            if !has_namespace {
-                if destination_namespace.is_empty() {
+                        continue;
+                    }
+                    Err(error) => {
+                        return Err(vec![condition(
+                            "ComparisonError",
+                            format!("discovery failed: {error}"),
+                        )])
+                    }
+                };
+                // Custom resources of a CRD in this sync are namespaced unless the CRD says otherwise.
+                let namespaced = match &info {
+                    Some(info) => info.namespaced,
+                    None => defined_by_crds
+                        .get(&(group.clone(), kind.clone()))
+                        .copied()
+                        .unwrap_or(true),
+                };
+                let metadata = object["metadata"].as_object_mut();
+                let Some(metadata) = metadata else {
                     errors.push(condition(
                         "ComparisonError",
+                        format!("a {kind} has no metadata"),
+                    ));
+                    continue;
+                };
+                if namespaced {
+                    let has_namespace = metadata
+                        .get("namespace")
+                        .and_then(Value::as_str)
+                        .is_some_and(|namespace| !namespace.is_empty());
+                    if !has_namespace {
+                        if destination_namespace.is_empty() {
+                            errors.push(condition(
+                                "ComparisonError",
+                                format!(
+                                    "{kind}/{} has no namespace and the destination names none",
+                                    metadata.get("name").and_then(Value::as_str).unwrap_or("")
+                                ),
+                            ));
+                            continue;
+                        }
+                        metadata.insert("namespace".into(), json!(destination_namespace));
+                    }
+                } else {
+                    metadata.remove("namespace");
+                }
+                let hook = is_hook(&object);
+                if !project.permits_resource(&group, &kind, namespaced) {
+                    errors.push(condition(
+                        "InvalidSpecError",
                         format!(
-                            "{kind}/{} has no namespace and the destination names none",
-                            metadata.get("name").and_then(Value::as_str).unwrap_or("")
+                            "resource {}:{kind} is not permitted in project {project_name}",
+                            group
                         ),
                     ));
                     continue;
                 }
-                metadata.insert("namespace".into(), json!(destination_namespace));
+                let key_of = object_key(&object);
+                let tracking = format!(
+                    "{instance}:{}/{}:{}/{}",
+                    key_of.0, key_of.1, key_of.2, key_of.3
+                );
+                let annotations = object["metadata"]
+                    .as_object_mut()
+                    .expect("checked above")
+                    .entry("annotations")
+                    .or_insert_with(|| json!({}));
+                if let Value::Object(annotations) = annotations {
+                    annotations.insert(TRACKING_ANNOTATION.into(), json!(tracking));
+                }
+                kinds.insert((api_version.clone(), kind.clone()));
+                desired.push(Desired {
+                    key: object_key(&object),
+                    object,
+                    info,
+                    hook,
+                });
             }
-        } else {
-            metadata.remove("namespace");
+            if !errors.is_empty() {
+                return Err(errors);
+            }
+            let desired = Arc::new(desired);
+            {
+                let mut memory = shared
+                    .memory
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                let remembered = memory.entry(key.clone()).or_default();
+                remembered.desired_epoch += 1;
+                remembered.desired_cache = Some(crate::controller::DesiredCache {
+                    key: desired_key,
+                    desired: desired.clone(),
+                    kinds: kinds.clone(),
+                    source_type,
+                });
+            }
+            (desired, kinds, source_type)
         }
-        let hook = is_hook(&object);
-        if !project.permits_resource(&group, &kind, namespaced) {
-            errors.push(condition(
-                "InvalidSpecError",
-                format!(
-                    "resource {}:{kind} is not permitted in project {project_name}",
-                    group
-                ),
-            ));
-            continue;
-        }
-        let key_of = object_key(&object);
-        let tracking = format!(
-            "{instance}:{}/{}:{}/{}",
-            key_of.0, key_of.1, key_of.2, key_of.3
-        );
-        let annotations = object["metadata"]
-            .as_object_mut()
-            .expect("checked above")
-            .entry("annotations")
-            .or_insert_with(|| json!({}));
-        if let Value::Object(annotations) = annotations {
-            annotations.insert(TRACKING_ANNOTATION.into(), json!(tracking));
-        }
-        kinds.insert((api_version.clone(), kind.clone()));
-        desired.push(Desired {
-            key: object_key(&object),
-            object,
-            info,
-            hook,
-        });
-    }
-    if !errors.is_empty() {
-        return Err(errors);
-    }
+    };
+
     // Watch every kind involved, including kinds this Application had before (for pruning).
     let previous_kinds: Vec<(String, String)> = application["status"]["resources"]
         .as_array()
@@ -1082,22 +1141,33 @@ async fn evaluate(
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         if let Some(remembered) = memory.get_mut(key) {
             remembered.kinds.extend(kinds.iter().cloned());
-        }
-        let mut index = shared
-            .desired_index
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        index.retain(|_, owner| owner != key);
-        for entry in &desired {
-            index.insert(
-                (
-                    cache.cluster.name.clone(),
-                    entry.key.1.clone(),
-                    entry.key.2.clone(),
-                    entry.key.3.clone(),
-                ),
-                key.clone(),
-            );
+            // Re-index only when the desired objects were rebuilt (epoch moved).
+            let wanted: Vec<(String, String, String, String)> = desired
+                .iter()
+                .map(|entry| {
+                    (
+                        cache.cluster.name.clone(),
+                        entry.key.1.clone(),
+                        entry.key.2.clone(),
+                        entry.key.3.clone(),
+                    )
+                })
+                .collect();
+            if remembered.index_keys != wanted {
+                let mut index = shared
+                    .desired_index
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+                for stale in &remembered.index_keys {
+                    if index.get(stale) == Some(key) {
+                        index.remove(stale);
+                    }
+                }
+                for entry in &wanted {
+                    index.insert(entry.clone(), key.clone());
+                }
+                remembered.index_keys = wanted;
+            }
         }
     }
     let desired_keys: HashSet<&ObjectKey> = desired.iter().map(|entry| &entry.key).collect();
@@ -1131,6 +1201,7 @@ async fn evaluate(
 /// that are out of sync (objects to prune included).
 fn compare_all(
     shared: &Shared,
+    key: &AppKey,
     evaluation: &Evaluation,
     conditions: &mut Vec<Value>,
 ) -> (Vec<Value>, HashSet<ObjectKey>) {
@@ -1149,14 +1220,42 @@ fn compare_all(
             }
         })
         .collect();
-    let _ = shared;
     let mut resources = Vec::new();
     let mut out_of_sync = HashSet::new();
-    for desired in &evaluation.desired {
+    let mut memory_map = shared
+        .memory
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let remembered = memory_map.entry(key.clone()).or_default();
+    let epoch = remembered.desired_epoch;
+    remembered
+        .comparisons
+        .retain(|_, cached| cached.epoch == epoch);
+    for desired in evaluation.desired.iter() {
         if desired.hook {
             continue;
         }
         let live = live_object(&evaluation.cache, &desired.object);
+        let live_version = live.as_ref().map(|live| {
+            live["metadata"]["resourceVersion"]
+                .as_str()
+                .unwrap_or("")
+                .to_string()
+        });
+        if let Some(cached) = remembered
+            .comparisons
+            .get(&desired.key)
+            .filter(|cached| cached.live_version == live_version)
+        {
+            if !cached.entry["status"]
+                .as_str()
+                .is_some_and(|status| status == "Synced")
+            {
+                out_of_sync.insert(desired.key.clone());
+            }
+            resources.push(cached.entry.clone());
+            continue;
+        }
         let comparison = flotilla_diff::compare(
             &desired.object,
             live.as_deref(),
@@ -1195,8 +1294,17 @@ fn compare_all(
             }
             entry["health"] = health_value;
         }
+        remembered.comparisons.insert(
+            desired.key.clone(),
+            CachedComparison {
+                epoch,
+                live_version,
+                entry: entry.clone(),
+            },
+        );
         resources.push(entry);
     }
+    drop(memory_map);
     for live in &evaluation.to_prune {
         let mut entry = resource_entry(live);
         entry["status"] = json!("OutOfSync");
@@ -1469,7 +1577,9 @@ async fn render_cached(
         .renders
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    if renders.len() > 4096 {
+    // Applications keep their own normalised copy; this cache only spares re-rendering a
+    // source several Applications share, so it stays small.
+    if renders.len() > 256 {
         renders.clear();
     }
     renders.insert(cache_key, rendered.clone());
@@ -1560,7 +1670,7 @@ pub(crate) async fn preview(shared: &Arc<Shared>, key: &AppKey) -> Result<Previe
         .iter()
         .filter_map(|rule| serde_json::from_value(rule.clone()).ok())
         .collect();
-    let (resources, _) = compare_all(shared, &evaluation, &mut conditions);
+    let (resources, _) = compare_all(shared, key, &evaluation, &mut conditions);
     let mut entries = Vec::new();
     for desired in evaluation.desired.iter().filter(|desired| !desired.hook) {
         let live = live_object(&evaluation.cache, &desired.object).map(|live| (*live).clone());

@@ -71,6 +71,16 @@ impl Harness {
         files: &[(&str, &str)],
         adjust: impl FnOnce(&mut EngineConfig),
     ) -> Harness {
+        Harness::start_prepared(label, files, adjust, &[]).await
+    }
+
+    /// Like `start_with`, applying `prepare` (as a user) before the engine starts.
+    pub async fn start_prepared(
+        label: &str,
+        files: &[(&str, &str)],
+        adjust: impl FnOnce(&mut EngineConfig),
+        prepare: &[Value],
+    ) -> Harness {
         let root = scratch(label);
         let repository = root.join("repo");
         std::fs::create_dir_all(&repository).expect("repository directory");
@@ -109,6 +119,20 @@ impl Harness {
             ..EngineConfig::default()
         };
         adjust(&mut config);
+        let setup = Cluster::new("setup", &server.url, client(&server));
+        for object in prepare {
+            let info = setup
+                .resource(
+                    object["apiVersion"].as_str().expect("apiVersion"),
+                    object["kind"].as_str().expect("kind"),
+                )
+                .await
+                .expect("kind");
+            setup
+                .apply(&info, object, true, false)
+                .await
+                .expect("prepare");
+        }
         let engine = tokio::time::timeout(
             DEADLINE,
             Engine::start(
