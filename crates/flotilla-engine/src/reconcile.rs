@@ -1247,9 +1247,7 @@ fn compare_all(
             .get(&desired.key)
             .filter(|cached| cached.live_version == live_version)
         {
-            if !cached.entry["status"]
-                .as_str()
-                .is_some_and(|status| status == "Synced")
+            if cached.entry["status"] != "Synced"
             {
                 out_of_sync.insert(desired.key.clone());
             }
