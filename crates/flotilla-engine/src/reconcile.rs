@@ -83,6 +83,39 @@ pub(crate) fn now() -> String {
     format_timestamp(seconds)
 }
 
+/// Reads `YYYY-MM-DDTHH:MM:SS[.frac]Z` (how Kubernetes writes times).
+pub(crate) fn parse_timestamp(text: &str) -> Option<std::time::SystemTime> {
+    let (date, time) = text.trim_end_matches('Z').split_once('T')?;
+    let mut date_parts = date.split('-').map(|part| part.parse::<i64>().ok());
+    let (year, month, day) = (
+        date_parts.next()??,
+        date_parts.next()??,
+        date_parts.next()??,
+    );
+    let mut time_parts = time.split(':').map(|part| part.parse::<f64>().ok());
+    let (hour, minute, second) = (
+        time_parts.next()??,
+        time_parts.next()??,
+        time_parts.next()??,
+    );
+    let (year, month) = if month <= 2 {
+        (year - 1, month + 9)
+    } else {
+        (year, month - 3)
+    };
+    let era = year.div_euclid(400);
+    let year_of_era = year - era * 400;
+    let day_of_year = (153 * month + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    let days = era * 146_097 + day_of_era - 719_468;
+    let seconds = days as f64 * 86_400.0 + hour * 3600.0 + minute * 60.0 + second;
+    (seconds >= 0.0).then(|| std::time::UNIX_EPOCH + Duration::from_secs_f64(seconds))
+}
+
+/// How stale `reconciledAt` may get before a no-op refresh writes it again (Argo CD's default
+/// reconciliation timeout): no-op passes then cost no writes.
+const RECONCILED_AT_RESOLUTION: Duration = Duration::from_secs(180);
+
 /// RFC 3339 UTC, second precision, as Kubernetes writes times.
 pub(crate) fn format_timestamp(seconds: u64) -> String {
     let days = (seconds / 86_400) as i64;
@@ -753,11 +786,17 @@ async fn write_status(
             .filter(|(name, _)| name.as_str() != "reconciledAt")
             .all(|(name, value)| previous.get(name) == Some(value));
     let refresh_requested = application["metadata"]["annotations"][REFRESH_ANNOTATION].is_string();
+    let recently_reconciled = previous
+        .get("reconciledAt")
+        .and_then(Value::as_str)
+        .and_then(parse_timestamp)
+        .and_then(|at| std::time::SystemTime::now().duration_since(at).ok())
+        .is_some_and(|age| age < RECONCILED_AT_RESOLUTION);
     if unchanged
         && !clear_operation
-        && !refreshed
         && !refresh_requested
         && previous.contains_key("reconciledAt")
+        && (!refreshed || recently_reconciled)
     {
         return;
     }
@@ -1247,8 +1286,7 @@ fn compare_all(
             .get(&desired.key)
             .filter(|cached| cached.live_version == live_version)
         {
-            if cached.entry["status"] != "Synced"
-            {
+            if cached.entry["status"] != "Synced" {
                 out_of_sync.insert(desired.key.clone());
             }
             resources.push(cached.entry.clone());

@@ -76,35 +76,6 @@ fn decode(value: &Value) -> Option<String> {
     String::from_utf8(bytes).ok()
 }
 
-fn parse_time(text: &str) -> Option<SystemTime> {
-    // `YYYY-MM-DDTHH:MM:SSZ`
-    let (date, time) = text.trim_end_matches('Z').split_once('T')?;
-    let mut date_parts = date.split('-').map(|part| part.parse::<i64>().ok());
-    let (year, month, day) = (
-        date_parts.next()??,
-        date_parts.next()??,
-        date_parts.next()??,
-    );
-    let mut time_parts = time.split(':').map(|part| part.parse::<f64>().ok());
-    let (hour, minute, second) = (
-        time_parts.next()??,
-        time_parts.next()??,
-        time_parts.next()??,
-    );
-    let (year, month) = if month <= 2 {
-        (year - 1, month + 9)
-    } else {
-        (year, month - 3)
-    };
-    let era = year.div_euclid(400);
-    let year_of_era = year - era * 400;
-    let day_of_year = (153 * month + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    let days = era * 146_097 + day_of_era - 719_468;
-    let seconds = days as f64 * 86_400.0 + hour * 3600.0 + minute * 60.0 + second;
-    (seconds >= 0.0).then(|| SystemTime::UNIX_EPOCH + Duration::from_secs_f64(seconds))
-}
-
 impl Unsealer {
     /// Loads (or creates) the sealing keys, installs the SealedSecret CRD when absent, and starts
     /// the worker and the key renewal task. `events` receives SealedSecret changes from the
@@ -199,7 +170,7 @@ impl Unsealer {
                 Ok(parsed) => {
                     let created = secret["metadata"]["creationTimestamp"]
                         .as_str()
-                        .and_then(parse_time)
+                        .and_then(crate::reconcile::parse_timestamp)
                         .unwrap_or(SystemTime::UNIX_EPOCH);
                     for private_key in parsed {
                         keys.push(Key {
@@ -597,13 +568,13 @@ mod tests {
 
     #[test]
     fn parses_kubernetes_times() {
-        let time = parse_time("2026-11-24T00:00:00Z").expect("valid");
+        let time = crate::reconcile::parse_timestamp("2026-11-24T00:00:00Z").expect("valid");
         assert_eq!(
             time.duration_since(SystemTime::UNIX_EPOCH)
                 .expect("after epoch")
                 .as_secs(),
             1_795_478_400
         );
-        assert!(parse_time("yesterday").is_none());
+        assert!(crate::reconcile::parse_timestamp("yesterday").is_none());
     }
 }

@@ -18,11 +18,41 @@ pub trait Backend: Send + Sync + 'static {
     fn metrics_text(&self) -> String;
     /// Refresh the repository a push named (every URL form the payload gives).
     fn refresh(&self, repositories: Vec<String>);
+    /// The sealing certificate (`GET /v1/cert.pem`); None when sealed secrets are not handled.
+    fn certificate_pem(&self) -> Option<String> {
+        None
+    }
+    /// Whether a SealedSecret (JSON) unseals (`POST /v1/verify`); None when not handled.
+    fn verify(&self, _sealed_secret: &serde_json::Value) -> Option<Result<(), String>> {
+        None
+    }
+    /// The SealedSecret re-encrypted for the newest key (`POST /v1/rotate`).
+    fn rotate(
+        &self,
+        _sealed_secret: &serde_json::Value,
+    ) -> Option<Result<serde_json::Value, String>> {
+        None
+    }
 }
 
 impl Backend for flotilla_engine::Engine {
     fn metrics_text(&self) -> String {
         flotilla_engine::Engine::metrics_text(self)
+    }
+
+    fn certificate_pem(&self) -> Option<String> {
+        self.unsealer()?.certificate_pem()
+    }
+
+    fn verify(&self, sealed_secret: &serde_json::Value) -> Option<Result<(), String>> {
+        Some(self.unsealer()?.verify(sealed_secret))
+    }
+
+    fn rotate(
+        &self,
+        sealed_secret: &serde_json::Value,
+    ) -> Option<Result<serde_json::Value, String>> {
+        Some(self.unsealer()?.reseal(sealed_secret))
     }
 
     fn refresh(&self, repositories: Vec<String>) {
@@ -60,6 +90,9 @@ pub fn router(backend: Arc<dyn Backend>, webhook_secret: Option<Vec<u8>>) -> Rou
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok" }))
         .route("/api/webhook", post(webhook))
+        .route("/v1/cert.pem", get(certificate))
+        .route("/v1/verify", post(verify))
+        .route("/v1/rotate", post(rotate))
         .with_state(state)
 }
 
@@ -87,6 +120,72 @@ async fn metrics(
         [("content-type", "text/plain; version=0.0.4; charset=utf-8")],
         state.backend.metrics_text(),
     )
+}
+
+const NOT_HANDLED: &str = "this controller does not handle sealed secrets (started without them, or a Bitnami controller owns the keys)\n";
+
+async fn certificate(
+    State(state): State<Arc<AppState>>,
+) -> (StatusCode, [(&'static str, &'static str); 1], String) {
+    match state.backend.certificate_pem() {
+        Some(pem) => (
+            StatusCode::OK,
+            [("content-type", "application/x-pem-file")],
+            pem,
+        ),
+        None => (
+            StatusCode::NOT_FOUND,
+            [("content-type", "text/plain")],
+            NOT_HANDLED.into(),
+        ),
+    }
+}
+
+fn sealed_secret_body(body: &[u8]) -> Result<serde_json::Value, (StatusCode, String)> {
+    let text = std::str::from_utf8(body).map_err(|_| {
+        (
+            StatusCode::BAD_REQUEST,
+            "the body is not UTF-8\n".to_string(),
+        )
+    })?;
+    if let Ok(value) = serde_json::from_str::<serde_json::Value>(text) {
+        return Ok(value);
+    }
+    flotilla_core::parse_single_document(text)
+        .map(|document| flotilla_core::to_json(&document))
+        .map_err(|error| {
+            (
+                StatusCode::BAD_REQUEST,
+                format!("the body is not a SealedSecret in JSON or YAML: {error}\n"),
+            )
+        })
+}
+
+async fn verify(State(state): State<Arc<AppState>>, body: Bytes) -> (StatusCode, String) {
+    let sealed_secret = match sealed_secret_body(&body) {
+        Ok(value) => value,
+        Err(error) => return error,
+    };
+    match state.backend.verify(&sealed_secret) {
+        None => (StatusCode::NOT_FOUND, NOT_HANDLED.into()),
+        Some(Ok(())) => (StatusCode::OK, "OK\n".into()),
+        Some(Err(message)) => (StatusCode::CONFLICT, format!("{message}\n")),
+    }
+}
+
+async fn rotate(State(state): State<Arc<AppState>>, body: Bytes) -> (StatusCode, String) {
+    let sealed_secret = match sealed_secret_body(&body) {
+        Ok(value) => value,
+        Err(error) => return error,
+    };
+    match state.backend.rotate(&sealed_secret) {
+        None => (StatusCode::NOT_FOUND, NOT_HANDLED.into()),
+        Some(Ok(resealed)) => (
+            StatusCode::OK,
+            serde_json::to_string_pretty(&resealed).unwrap_or_default(),
+        ),
+        Some(Err(message)) => (StatusCode::CONFLICT, format!("{message}\n")),
+    }
 }
 
 /// Whether `signature` (`sha256=<hex>`) is the HMAC-SHA256 of `body` under `secret`.

@@ -60,6 +60,18 @@ pub struct EngineArgs {
     /// Mirrors, snapshots and rendered overrides (default: the user cache directory)
     #[arg(long)]
     pub cache_dir: Option<PathBuf>,
+    /// Leave SealedSecrets alone (a Bitnami controller owns the keys)
+    #[arg(long)]
+    pub no_sealed_secrets: bool,
+    /// Namespace of the sealing keys (the Bitnami controller's namespace)
+    #[arg(long, default_value = "kube-system")]
+    pub sealed_secrets_namespace: String,
+    /// Generate a new sealing key after this long (0 never renews)
+    #[arg(long, default_value = "720h", value_parser = parse_duration_arg)]
+    pub key_renewal: Duration,
+    /// RSA size of generated sealing keys (tests use smaller keys to run fast)
+    #[arg(long, default_value_t = 4096, hide = true)]
+    pub sealing_key_bits: usize,
 }
 
 fn parse_duration_arg(text: &str) -> Result<Duration, String> {
@@ -86,6 +98,13 @@ impl EngineArgs {
             app_namespaces: self.app_namespaces.clone(),
             control_namespace: self.control_namespace.clone(),
             workers: self.workers.max(1),
+            sealed_secrets: (!self.no_sealed_secrets).then(|| {
+                flotilla_engine::sealed::SealedSecretsConfig {
+                    controller_namespace: self.sealed_secrets_namespace.clone(),
+                    key_renewal: self.key_renewal,
+                    key_bits: self.sealing_key_bits,
+                }
+            }),
             ..EngineConfig::default()
         })
     }

@@ -1,7 +1,7 @@
 //! The sealed-secrets subcommands: `seal`, `unseal`, `reseal` and `keys`, a thin layer over
 //! `flotilla-sealed` that reads files or stdin, supplies the system RNG and clock, and writes
-//! YAML or JSON. Everything works offline from files; fetching the certificate or keys from a
-//! cluster is not implemented yet.
+//! YAML or JSON. Everything works offline from files; the sealing certificate may also come
+//! from a controller's `http://…/v1/cert.pem` (flotilla's own, or a port-forwarded Bitnami one).
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -236,14 +236,70 @@ fn read_documents(path: Option<&Path>) -> Result<Vec<Value>> {
 }
 
 fn read_sealing_key(cert: &str, now: SystemTime) -> Result<SealingKey> {
-    if cert.starts_with("http://") || cert.starts_with("https://") {
-        bail!(
-            "fetching the certificate from `{cert}` is not supported yet\n\nhint: download it first (`curl -o cert.pem {cert}`) and pass `--cert cert.pem`"
-        );
-    }
-    let text =
-        std::fs::read_to_string(cert).with_context(|| format!("reading certificate `{cert}`"))?;
+    let text = if cert.starts_with("http://") {
+        fetch_http(cert).with_context(|| format!("fetching certificate `{cert}`"))?
+    } else if cert.starts_with("https://") {
+        bail!("fetching the certificate over https is not supported\n\nhint: download it first (`curl -o cert.pem {cert}`) and pass `--cert cert.pem`, or use the controller's http address")
+    } else {
+        std::fs::read_to_string(cert).with_context(|| format!("reading certificate `{cert}`"))?
+    };
     parse_sealing_certificate(&text, now).with_context(|| format!("reading certificate `{cert}`"))
+}
+
+/// A plain HTTP/1.1 GET (the controller's `/v1/cert.pem`), with timeouts; the body on 200.
+fn fetch_http(url: &str) -> Result<String> {
+    use std::net::ToSocketAddrs;
+    let rest = url.strip_prefix("http://").unwrap_or(url);
+    let (authority, path) = match rest.find('/') {
+        Some(index) => (&rest[..index], &rest[index..]),
+        None => (rest, "/"),
+    };
+    let address = if authority.contains(':') {
+        authority.to_string()
+    } else {
+        format!("{authority}:80")
+    };
+    let socket = address
+        .to_socket_addrs()
+        .with_context(|| format!("resolving `{authority}`"))?
+        .next()
+        .ok_or_else(|| anyhow!("`{authority}` resolves to no address"))?;
+    let mut stream = std::net::TcpStream::connect_timeout(&socket, Duration::from_secs(10))
+        .with_context(|| format!("connecting to {authority}"))?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\nAccept: application/x-pem-file\r\n\r\n")?;
+    let mut response = Vec::new();
+    stream.take(8 * 1024 * 1024).read_to_end(&mut response)?;
+    let response = String::from_utf8_lossy(&response);
+    let (head, body) = response
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| anyhow!("the response is not HTTP"))?;
+    let status_line = head.lines().next().unwrap_or("");
+    if !status_line
+        .split_whitespace()
+        .nth(1)
+        .is_some_and(|code| code == "200")
+    {
+        bail!("the server answered `{status_line}`: {}", body.trim());
+    }
+    if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        // Reassemble chunks: size line, data, CRLF.
+        let mut decoded = String::new();
+        let mut remaining = body;
+        while let Some((size_line, after)) = remaining.split_once("\r\n") {
+            let size = usize::from_str_radix(size_line.trim(), 16).unwrap_or(0);
+            if size == 0 || after.len() < size {
+                break;
+            }
+            decoded.push_str(&after[..size]);
+            remaining = after[size..].trim_start_matches("\r\n");
+        }
+        return Ok(decoded);
+    }
+    Ok(body.to_string())
 }
 
 fn read_private_keys(paths: &[PathBuf]) -> Result<Vec<PrivateKey>> {

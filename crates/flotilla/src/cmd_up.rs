@@ -49,6 +49,9 @@ pub struct UpArgs {
     /// Where /metrics, /healthz and /api/webhook are served
     #[arg(long, default_value = "127.0.0.1:8089")]
     pub listen: SocketAddr,
+    /// RSA size of the generated sealing key (tests use smaller keys to run fast)
+    #[arg(long, default_value_t = 4096, hide = true)]
+    pub sealing_key_bits: usize,
 }
 
 fn parse_duration_arg(text: &str) -> Result<Duration, String> {
@@ -194,7 +197,11 @@ pub fn run_up(arguments: UpArgs) -> Result<()> {
             workers: 8,
             listen: arguments.listen,
             webhook_secret_file: None,
-            cache_dir: Some(data_dir.join("cache")),
+                        cache_dir: Some(data_dir.join("cache")),
+            no_sealed_secrets: false,
+            sealed_secrets_namespace: "kube-system".into(),
+                        key_renewal: Duration::from_secs(30 * 24 * 3600),
+            sealing_key_bits: arguments.sealing_key_bits,
         };
         let engine = cmd_engine::start_engine(cluster, &engine_args).await?;
         // The root Application, applied like `kubectl apply --server-side`.
@@ -225,6 +232,7 @@ pub fn run_up(arguments: UpArgs) -> Result<()> {
         println!("  kubeconfig: `{kubeconfig}`");
         println!("  {repository_note}");
         println!("  root app:   {}/{}", namespace, root["metadata"]["name"].as_str().unwrap_or(""));
+        println!("  sealing:    flotilla seal --cert http://{}/v1/cert.pem < secret.yaml", arguments.listen);
         println!("try:");
         println!("  kubectl --kubeconfig {kubeconfig} get applications -A");
         println!("  flotilla app list --kubeconfig {kubeconfig}");

@@ -71,7 +71,15 @@ fn up_runs_the_example_and_the_app_commands_operate_it() {
     std::fs::create_dir_all(&root).expect("scratch");
     let data_dir = root.join(".flotilla");
     let mut child = flotilla()
-        .args(["up", "--repo-poll", "1h", "--simulate-delay-ms", "50"])
+        .args([
+            "up",
+            "--repo-poll",
+            "1h",
+            "--simulate-delay-ms",
+            "50",
+            "--sealing-key-bits",
+            "1024",
+        ])
         .arg("--data-dir")
         .arg(&data_dir)
         .args(["--cluster-listen", &format!("127.0.0.1:{}", free_port())])
