@@ -170,6 +170,20 @@ fn cpu_seconds() -> f64 {
     (ticks(11) + ticks(12)) / 100.0
 }
 
+fn current_rss_megabytes() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find(|line| line.starts_with("VmRSS:"))
+                .and_then(|line| line.split_whitespace().nth(1))
+                .and_then(|value| value.parse::<f64>().ok())
+        })
+        .map(|kilobytes| kilobytes / 1024.0)
+        .unwrap_or(0.0)
+}
+
 fn peak_rss_megabytes() -> f64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -353,6 +367,11 @@ async fn scale(apps: usize, root: &Path) -> ScaleResult {
         "all synced"
     );
     let first_sync = started.elapsed();
+    eprintln!(
+        "RSS after the first sync: {:.0} MB (peak {:.0} MB)",
+        current_rss_megabytes(),
+        peak_rss_megabytes()
+    );
     // Let the status writes settle, then time one full no-op pass.
     while engine.busy() > 0 {
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -368,6 +387,10 @@ async fn scale(apps: usize, root: &Path) -> ScaleResult {
     let noop_wall = pass_started.elapsed();
     let noop_cpu = cpu_seconds() - cpu_before;
     let objects = engine.cached_objects();
+    eprintln!(
+        "RSS after the no-op pass: {:.0} MB",
+        current_rss_megabytes()
+    );
     engine.shutdown();
     ScaleResult {
         apps,
@@ -410,6 +433,10 @@ fn main() {
         .build()
         .expect("runtime");
     let (p50, p99, max) = runtime.block_on(drift_latency(changes, &root));
+    eprintln!(
+        "RSS after the drift phase: {:.0} MB",
+        current_rss_megabytes()
+    );
     println!("drift repair over {changes} changes: p50 {p50:?}, p99 {p99:?}, max {max:?}");
     let result = runtime.block_on(scale(apps, &root));
     let rate = result.apps as f64 / result.first_sync.as_secs_f64();

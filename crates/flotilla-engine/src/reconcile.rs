@@ -1615,7 +1615,7 @@ async fn render_cached(
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     // Applications keep their own normalised copy; this cache only spares re-rendering a
     // source several Applications share, so it stays small.
-    if renders.len() > 256 {
+    if renders.len() > 32 {
         renders.clear();
     }
     renders.insert(cache_key, rendered.clone());

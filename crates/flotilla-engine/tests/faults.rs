@@ -242,3 +242,76 @@ async fn projects_are_enforced_and_bad_input_becomes_conditions() {
         .await;
     harness.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejected_object_stops_the_sync_keeps_earlier_waves_and_retries() {
+    let rejected = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: Not_A_Valid_Name\n  annotations:\n    argocd.argoproj.io/sync-wave: \"1\"\ndata:\n  a: b\n";
+    let later = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: later\n  annotations:\n    argocd.argoproj.io/sync-wave: \"2\"\n";
+    let harness = Harness::start(
+        "rejected",
+        &[
+            ("app/first.yaml", CONFIGMAP),
+            ("app/rejected.yaml", rejected),
+            ("app/later.yaml", later),
+        ],
+    )
+    .await;
+    let mut manifest = app_manifest(
+        "rejected",
+        "app",
+        "default",
+        json!({"automated": {}, "retry": {"limit": 3, "backoff": {"duration": "200ms", "factor": 1}}}),
+    );
+    manifest["spec"]["syncPolicy"]["retry"] =
+        json!({"limit": 3, "backoff": {"duration": "200ms", "factor": 1}});
+    harness.apply(&manifest).await;
+    let application = harness
+        .wait_app(
+            "rejected",
+            "the sync to fail on the invalid name",
+            |application| application["status"]["operationState"]["phase"] == "Failed",
+        )
+        .await;
+    let message = application["status"]["operationState"]["message"]
+        .as_str()
+        .unwrap_or("");
+    assert!(message.contains("Not_A_Valid_Name"), "{message}");
+    assert!(
+        harness
+            .get("v1", "ConfigMap", Some("default"), "settings")
+            .await
+            .is_some(),
+        "the earlier wave stays applied"
+    );
+    assert!(
+        harness
+            .get("v1", "ConfigMap", Some("default"), "later")
+            .await
+            .is_none(),
+        "nothing after the failed wave"
+    );
+    // Retries with backoff, then fixing the file in Git lets the next sync succeed.
+    harness
+        .wait_app("rejected", "a retry", |application| {
+            application["status"]["operationState"]["retryCount"]
+                .as_u64()
+                .unwrap_or(0)
+                >= 1
+        })
+        .await;
+    harness.commit(
+        &[(
+            "app/rejected.yaml",
+            Some(&rejected.replace("Not_A_Valid_Name", "now-valid")),
+        )],
+        "fix the name",
+    );
+    harness
+        .wait_app("rejected", "the fixed sync", synced_and_healthy)
+        .await;
+    assert!(harness
+        .get("v1", "ConfigMap", Some("default"), "later")
+        .await
+        .is_some());
+    harness.stop().await;
+}
