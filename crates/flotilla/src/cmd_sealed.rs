@@ -275,11 +275,7 @@ fn fetch_http(url: &str) -> Result<String> {
         .split_once("\r\n\r\n")
         .ok_or_else(|| anyhow!("the response is not HTTP"))?;
     let status_line = head.lines().next().unwrap_or("");
-    if !status_line
-        .split_whitespace()
-        .nth(1)
-        .is_some_and(|code| code == "200")
-    {
+    if status_line.split_whitespace().nth(1) != Some("200") {
         bail!("the server answered `{status_line}`: {}", body.trim());
     }
     if head
