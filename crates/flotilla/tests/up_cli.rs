@@ -70,6 +70,7 @@ fn up_runs_the_example_and_the_app_commands_operate_it() {
     let _ = std::fs::remove_dir_all(&root);
     std::fs::create_dir_all(&root).expect("scratch");
     let data_dir = root.join(".flotilla");
+    let web_address = format!("127.0.0.1:{}", free_port());
     let mut child = flotilla()
         .args([
             "up",
@@ -83,7 +84,7 @@ fn up_runs_the_example_and_the_app_commands_operate_it() {
         .arg("--data-dir")
         .arg(&data_dir)
         .args(["--cluster-listen", &format!("127.0.0.1:{}", free_port())])
-        .args(["--listen", &format!("127.0.0.1:{}", free_port())])
+        .args(["--listen", &web_address])
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -176,6 +177,63 @@ fn up_runs_the_example_and_the_app_commands_operate_it() {
     assert!(
         entries.as_array().is_some_and(|entries| entries.len() >= 2),
         "{entries}"
+    );
+
+    // Seal a Secret with the certificate the controller serves, commit it, and sync: the
+    // SealedSecret unseals in the cluster (its health follows the Synced condition).
+    let secret_file = root.join("db-credentials.yaml");
+    std::fs::write(&secret_file, "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db-credentials\n  namespace: inventory-dev\nstringData:\n  password: s3cret-value\n").expect("write");
+    let sealed = flotilla()
+        .args([
+            "seal",
+            "--cert",
+            &format!("http://{web_address}/v1/cert.pem"),
+        ])
+        .arg(&secret_file)
+        .output()
+        .expect("run flotilla seal");
+    assert!(sealed.status.success(), "{}", text(&sealed));
+    let sealed_text = String::from_utf8_lossy(&sealed.stdout).to_string();
+    assert!(
+        sealed_text.contains("kind: SealedSecret") && !sealed_text.contains("s3cret-value"),
+        "{sealed_text}"
+    );
+    std::fs::write(
+        repository.join("environments/dev/apps/db-credentials.yaml"),
+        &sealed_text,
+    )
+    .expect("write");
+    let kustomization = std::fs::read_to_string(&file).expect("read").replace(
+        "- ../../../base/apps\n",
+        "- ../../../base/apps\n- db-credentials.yaml\n",
+    );
+    std::fs::write(&file, kustomization).expect("write");
+    git(&repository, &["add", "--all"]);
+    git(
+        &repository,
+        &["commit", "--quiet", "-m", "database credentials"],
+    );
+    let synced = app(&kubeconfig, &["sync", "apps-dev", "--timeout", "60s"]);
+    assert!(synced.status.success(), "{}", text(&synced));
+    let waited = app(
+        &kubeconfig,
+        &["wait", "apps-dev", "--health", "--timeout", "60s"],
+    );
+    assert!(waited.status.success(), "{}", text(&waited));
+    let got = app(&kubeconfig, &["get", "apps-dev", "-o", "json"]);
+    let application: serde_json::Value = serde_json::from_slice(&got.stdout).expect("JSON");
+    let sealed_entry = application["status"]["resources"]
+        .as_array()
+        .and_then(|resources| {
+            resources
+                .iter()
+                .find(|resource| resource["kind"] == "SealedSecret")
+                .cloned()
+        })
+        .expect("SealedSecret tracked");
+    assert_eq!(
+        sealed_entry["health"]["status"], "Healthy",
+        "{sealed_entry}"
     );
 
     let rollback = app(&kubeconfig, &["rollback", "apps-dev"]);
