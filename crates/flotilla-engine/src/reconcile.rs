@@ -1345,8 +1345,15 @@ fn compare_all(
         let mut entry = resource_entry(live);
         entry["status"] = json!("OutOfSync");
         entry["requiresPruning"] = json!(true);
-        entry["message"] = json!("no longer in Git: will be pruned");
-        out_of_sync.insert(object_key(live));
+        // `argocd.argoproj.io/compare-options: IgnoreExtraneous` keeps such an object from
+        // making the Application OutOfSync (it is still listed, and pruned when pruning runs).
+        if flotilla_diff::compare_options(live).ignore_extraneous {
+            entry["status"] = json!("Synced");
+            entry["message"] = json!("no longer in Git (IgnoreExtraneous)");
+        } else {
+            entry["message"] = json!("no longer in Git: will be pruned");
+            out_of_sync.insert(object_key(live));
+        }
         resources.push(entry);
     }
     resources.sort_by(|left, right| {

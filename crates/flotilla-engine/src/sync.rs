@@ -285,14 +285,7 @@ pub(crate) async fn run_sync(
 }
 
 fn propagation_name(options: &SyncOptions) -> &'static str {
-    match format!("{:?}", options.prune_propagation_policy)
-        .to_ascii_lowercase()
-        .as_str()
-    {
-        "background" => "background",
-        "orphan" => "orphan",
-        _ => "foreground",
-    }
+    options.prune_propagation_policy.as_str()
 }
 
 /// `deployment.apps/web`, as kubectl and Argo CD name objects in messages.
