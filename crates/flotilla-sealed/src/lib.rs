@@ -11,6 +11,7 @@ pub mod crypto;
 pub mod keygen;
 pub mod keys;
 pub mod manifest;
+pub mod template;
 
 pub use crypto::{
     hybrid_decrypt, hybrid_decrypt_with_any, hybrid_encrypt, DecryptError, EncryptError, Scope,

@@ -145,10 +145,12 @@ pub enum UnsealError {
         #[source]
         source: DecryptError,
     },
-    #[error(
-        "`spec.template.data.{key}` is a Go template, which offline unsealing does not support"
-    )]
-    TemplateDataUnsupported { key: String },
+    #[error("`spec.template.data.{key}` cannot be evaluated")]
+    Template {
+        key: String,
+        #[source]
+        source: crate::template::TemplateError,
+    },
 }
 
 /// Why a SealedSecret could not be resealed.
@@ -587,12 +589,31 @@ pub fn unseal_sealed_secret<R: CryptoRng + ?Sized>(
     if let Some(Value::Mapping(template_data)) =
         sealed_secret.get_path(&["spec", "template", "data"])
     {
+        // Template data is evaluated over the decrypted values (the controller's Go templates).
+        let decrypted: std::collections::BTreeMap<String, Vec<u8>> = items
+            .iter()
+            .map(|(key, plaintext)| (key.clone(), plaintext.to_vec()))
+            .collect();
         for (key, value) in template_data.iter() {
             let text = value.scalar_text().unwrap_or_default();
-            if text.contains("{{") {
-                return Err(UnsealError::TemplateDataUnsupported { key: key.clone() });
-            }
-            data.insert(key.clone(), Value::string(encode_standard(text.as_bytes())));
+            let rendered = if text.contains("{{") {
+                crate::template::render(&text, &decrypted).map_err(|source| {
+                    UnsealError::Template {
+                        key: key.clone(),
+                        source,
+                    }
+                })?
+            } else {
+                text
+            };
+            data.insert(
+                key.clone(),
+                Value::string(encode_standard(rendered.as_bytes())),
+            );
+        }
+        let mut decrypted = decrypted;
+        for plaintext in decrypted.values_mut() {
+            plaintext.zeroize();
         }
     }
 
