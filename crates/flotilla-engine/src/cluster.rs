@@ -311,6 +311,11 @@ impl Cluster {
     }
 }
 
+/// List parameters selecting by label.
+pub fn list_params_with_labels(selector: &str) -> ListParams {
+    ListParams::default().labels(selector)
+}
+
 /// A client from a kubeconfig file (or the default one when `path` is None), with `context`.
 pub async fn client_from_kubeconfig(
     path: Option<&Path>,

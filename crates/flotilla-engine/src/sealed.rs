@@ -128,6 +128,9 @@ impl Unsealer {
                     _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
                     _ = renew_shutdown.changed() => return,
                 }
+                if let Err(error) = renewer.load_keys().await {
+                    tracing::warn!(%error, "reloading the sealing keys failed");
+                }
                 if let Err(error) = renewer.renew_if_due().await {
                     tracing::warn!(%error, "sealing key renewal failed");
                 }
@@ -308,7 +311,13 @@ impl Unsealer {
         if sealed_secret["metadata"]["deletionTimestamp"].is_string() {
             return;
         }
-        let outcome = self.produce_secret(sealed_secret).await;
+        let mut outcome = self.produce_secret(sealed_secret).await;
+        if outcome.is_err() {
+            // A key added by `flotilla keys rotate` or another controller: reload and retry once.
+            if self.load_keys().await.is_ok() {
+                outcome = self.produce_secret(sealed_secret).await;
+            }
+        }
         let (status, message, reason) = match &outcome {
             Ok(()) => ("True", String::new(), "Unsealed"),
             Err(message) => ("False", message.clone(), "ErrUnsealFailed"),

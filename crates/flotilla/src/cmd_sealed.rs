@@ -130,13 +130,34 @@ pub enum KeysCommand {
     Export(KeysExportArgs),
     /// List the keys of key Secrets (a backup file or stdin): name, status, fingerprint, validity.
     List(KeysListArgs),
+    /// Generate a new active key in a cluster (old keys stay for decryption), as the controller's renewal does.
+    Rotate(KeysRotateArgs),
+}
+
+/// `flotilla keys rotate`
+#[derive(Debug, Args)]
+pub struct KeysRotateArgs {
+    #[command(flatten)]
+    pub cluster: crate::cmd_engine::ClusterArgs,
+    /// Namespace of the key Secrets (the controller's namespace)
+    #[arg(long, default_value = "kube-system")]
+    pub controller_namespace: String,
+    /// RSA key size
+    #[arg(long, default_value_t = 4096, hide = true)]
+    pub bits: usize,
 }
 
 #[derive(Args, Debug)]
 pub struct KeysListArgs {
     /// Key Secret(s) or a `v1` `List` of them; stdin when absent or `-`.
-    #[arg(value_name = "FILE")]
+    #[arg(value_name = "FILE", conflicts_with = "kubeconfig")]
     pub input: Option<PathBuf>,
+    /// Read the key Secrets from the cluster of this kubeconfig instead of a file
+    #[arg(long)]
+    pub kubeconfig: Option<PathBuf>,
+    /// Namespace of the key Secrets in the cluster
+    #[arg(long, default_value = "kube-system")]
+    pub controller_namespace: String,
     /// Renewal period in days, to tell whether a new key is due (0 disables renewal).
     #[arg(long, default_value_t = 30)]
     pub renewal_days: u32,
@@ -536,7 +557,62 @@ pub fn run_keys(args: &KeysArgs) -> Result<()> {
         KeysCommand::Generate(generate) => run_keys_generate(generate),
         KeysCommand::Export(export) => run_keys_export(export),
         KeysCommand::List(list) => run_keys_list(list),
+        KeysCommand::Rotate(rotate) => run_keys_rotate(rotate),
     }
+}
+
+/// The key Secrets of a cluster, as a JSON `v1` `List`.
+fn cluster_key_secrets(kubeconfig: &Path, namespace: &str) -> Result<String> {
+    let runtime = crate::cmd_engine::runtime()?;
+    runtime.block_on(async {
+        let cluster_args = crate::cmd_engine::ClusterArgs {
+            kubeconfig: Some(kubeconfig.to_path_buf()),
+            context: None,
+        };
+        let cluster = crate::cmd_engine::connect(&cluster_args).await?;
+        let info = cluster.resource("v1", "Secret").await?;
+        let parameters =
+            flotilla_engine::cluster::list_params_with_labels(flotilla_engine::sealed::KEY_LABEL);
+        let list = cluster
+            .list(&info, Some(namespace), &parameters)
+            .await
+            .with_context(|| format!("listing the key Secrets in `{namespace}`"))?;
+        Ok(
+            serde_json::json!({"apiVersion": "v1", "kind": "List", "items": list["items"]})
+                .to_string(),
+        )
+    })
+}
+
+fn run_keys_rotate(args: &KeysRotateArgs) -> Result<()> {
+    let options = KeyGenerationOptions {
+        bits: args.bits,
+        namespace: args.controller_namespace.clone(),
+        ..Default::default()
+    };
+    let generated = generate_key(&mut system_rng(), SystemTime::now(), &options)
+        .context("generating the key")?;
+    let secret = flotilla_core::to_json(&generated.secret);
+    let runtime = crate::cmd_engine::runtime()?;
+    runtime.block_on(async {
+        let cluster = crate::cmd_engine::connect(&args.cluster).await?;
+        let namespace_info = cluster.resource("v1", "Namespace").await?;
+        if cluster.get(&namespace_info, None, &args.controller_namespace).await?.is_none() {
+            let namespace = serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": args.controller_namespace}});
+            cluster.apply(&namespace_info, &namespace, true, false).await?;
+        }
+        let info = cluster.resource("v1", "Secret").await?;
+        cluster
+            .create(&info, &secret)
+            .await
+            .with_context(|| format!("creating the key Secret in `{}`", args.controller_namespace))?;
+        anyhow::Ok(())
+    })?;
+    println!(
+        "created key Secret `{}/{}`; controllers pick it up for sealing on their next key reload",
+        args.controller_namespace, generated.secret_name
+    );
+    Ok(())
 }
 
 fn format_time(time: Option<SystemTime>) -> String {
@@ -546,7 +622,10 @@ fn format_time(time: Option<SystemTime>) -> String {
 
 fn run_keys_list(args: &KeysListArgs) -> Result<()> {
     let input = args.input.as_deref();
-    let text = Zeroizing::new(read_input(input)?);
+    let text = Zeroizing::new(match &args.kubeconfig {
+        Some(kubeconfig) => cluster_key_secrets(kubeconfig, &args.controller_namespace)?,
+        None => read_input(input)?,
+    });
     let summaries = flotilla_sealed::keys::summarize_key_secrets(&text)
         .with_context(|| format!("reading key Secrets from {}", input_name(input)))?;
     let mut rows = vec![[

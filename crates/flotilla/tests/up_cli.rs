@@ -236,6 +236,25 @@ fn up_runs_the_example_and_the_app_commands_operate_it() {
         "{sealed_entry}"
     );
 
+    // Keys in the cluster: rotate adds a key Secret, list shows both.
+    let rotated = flotilla()
+        .args(["keys", "rotate", "--bits", "1024", "--kubeconfig"])
+        .arg(&kubeconfig)
+        .output()
+        .expect("run keys rotate");
+    assert!(rotated.status.success(), "{}", text(&rotated));
+    let listed_keys = flotilla()
+        .args(["keys", "list", "--kubeconfig"])
+        .arg(&kubeconfig)
+        .output()
+        .expect("run keys list");
+    assert!(listed_keys.status.success(), "{}", text(&listed_keys));
+    let key_rows = String::from_utf8_lossy(&listed_keys.stdout)
+        .lines()
+        .filter(|line| line.starts_with("sealed-secrets-key"))
+        .count();
+    assert_eq!(key_rows, 2, "{}", text(&listed_keys));
+
     let rollback = app(&kubeconfig, &["rollback", "apps-dev"]);
     assert_eq!(rollback.status.code(), Some(1), "{}", text(&rollback));
     assert!(
