@@ -54,9 +54,20 @@ pub struct SealArgs {
     /// Secret manifest(s), YAML or JSON; stdin when absent or `-`.
     #[arg(value_name = "FILE")]
     pub input: Option<PathBuf>,
-    /// The sealing certificate (PEM), as served by the controller's `/v1/cert.pem`.
-    #[arg(long, value_name = "FILE")]
-    pub cert: String,
+    /// The sealing certificate: a PEM file, or a controller's `http://…/v1/cert.pem`.
+    #[arg(long, value_name = "FILE|URL", required_unless_present = "kubeconfig")]
+    pub cert: Option<String>,
+    /// Fetch the certificate from this cluster instead: the newest key Secret in
+    /// `--controller-namespace`, else the Bitnami controller's `/v1/cert.pem` through the API
+    /// server's service proxy
+    #[arg(long, conflicts_with = "cert")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Namespace of the sealing keys and the controller
+    #[arg(long, default_value = "kube-system")]
+    pub controller_namespace: String,
+    /// Service name of a Bitnami controller (for the service proxy)
+    #[arg(long, default_value = "sealed-secrets-controller")]
+    pub controller_name: String,
     /// Sealing scope; by default the Secret's own scope annotations decide (strict without them).
     #[arg(long, value_enum)]
     pub scope: Option<ScopeArg>,
@@ -256,6 +267,62 @@ fn read_documents(path: Option<&Path>) -> Result<Vec<Value>> {
     Ok(flattened)
 }
 
+/// The certificate `flotilla seal` uses: `--cert`, or fetched from the cluster.
+fn seal_certificate(args: &SealArgs) -> Result<SealingKey> {
+    let now = SystemTime::now();
+    if let Some(cert) = &args.cert {
+        return read_sealing_key(cert, now);
+    }
+    let kubeconfig = args
+        .kubeconfig
+        .as_ref()
+        .ok_or_else(|| anyhow!("pass --cert or --kubeconfig"))?;
+    // flotilla's own keys: the newest key Secret's certificate.
+    if let Ok(list) = cluster_key_secrets(kubeconfig, &args.controller_namespace) {
+        let list: serde_json::Value = serde_json::from_str(&list).unwrap_or_default();
+        let mut items: Vec<serde_json::Value> =
+            list["items"].as_array().cloned().unwrap_or_default();
+        // Newest first (RFC 3339 times sort as text).
+        items.sort_by(|left, right| {
+            right["metadata"]["creationTimestamp"]
+                .as_str()
+                .unwrap_or("")
+                .cmp(left["metadata"]["creationTimestamp"].as_str().unwrap_or(""))
+        });
+        for item in items {
+            let name = item["metadata"]["name"].as_str().unwrap_or("?").to_string();
+            let Some(pem) = item["data"]["tls.crt"]
+                .as_str()
+                .and_then(flotilla_core::base64::decode_standard)
+            else {
+                continue;
+            };
+            if let Ok(key) = parse_sealing_certificate(&String::from_utf8_lossy(&pem), now) {
+                eprintln!(
+                    "sealing with the certificate of key Secret `{}/{name}`",
+                    args.controller_namespace
+                );
+                return Ok(key);
+            }
+        }
+    }
+    // A Bitnami controller: its certificate through the API server's service proxy.
+    let path = format!(
+        "/api/v1/namespaces/{}/services/http:{}:/proxy/v1/cert.pem",
+        args.controller_namespace, args.controller_name
+    );
+    let runtime = crate::cmd_engine::runtime()?;
+    let text = runtime.block_on(async {
+        let cluster_args = crate::cmd_engine::ClusterArgs { kubeconfig: Some(kubeconfig.clone()), context: None };
+        let cluster = crate::cmd_engine::connect(&cluster_args).await?;
+        let request = http::Request::get(&path).body(Vec::new()).context("building the request")?;
+        cluster.client.request_text(request).await.map_err(anyhow::Error::from)
+    })
+    .with_context(|| format!("the cluster has no readable sealing key in `{}` and its service proxy `{path}` failed", args.controller_namespace))?;
+    parse_sealing_certificate(&text, now)
+        .with_context(|| format!("reading the certificate from `{path}`"))
+}
+
 fn read_sealing_key(cert: &str, now: SystemTime) -> Result<SealingKey> {
     let text = if cert.starts_with("http://") {
         fetch_http(cert).with_context(|| format!("fetching certificate `{cert}`"))?
@@ -427,7 +494,7 @@ fn write_stdout(text: &str) -> Result<()> {
 
 /// `flotilla seal`.
 pub fn run_seal(args: &SealArgs) -> Result<()> {
-    let sealing_key = read_sealing_key(&args.cert, SystemTime::now())?;
+    let sealing_key = seal_certificate(args)?;
     let mut rng = system_rng();
     if args.raw {
         let value = Zeroizing::new(match &args.from_file {

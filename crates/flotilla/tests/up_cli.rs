@@ -236,6 +236,33 @@ fn up_runs_the_example_and_the_app_commands_operate_it() {
         "{sealed_entry}"
     );
 
+    // The certificate can also come straight from the cluster's key Secrets.
+    let from_cluster = flotilla()
+        .args(["seal", "--kubeconfig"])
+        .arg(&kubeconfig)
+        .arg(&secret_file)
+        .output()
+        .expect("run flotilla seal");
+    assert!(from_cluster.status.success(), "{}", text(&from_cluster));
+    assert!(String::from_utf8_lossy(&from_cluster.stdout).contains("kind: SealedSecret"));
+    let no_keys = flotilla()
+        .args([
+            "seal",
+            "--controller-namespace",
+            "no-keys-here",
+            "--kubeconfig",
+        ])
+        .arg(&kubeconfig)
+        .arg(&secret_file)
+        .output()
+        .expect("run flotilla seal");
+    assert_eq!(no_keys.status.code(), Some(1), "{}", text(&no_keys));
+    assert!(
+        String::from_utf8_lossy(&no_keys.stderr).contains("service proxy"),
+        "{}",
+        text(&no_keys)
+    );
+
     // Keys in the cluster: rotate adds a key Secret, list shows both.
     let rotated = flotilla()
         .args(["keys", "rotate", "--bits", "1024", "--kubeconfig"])
