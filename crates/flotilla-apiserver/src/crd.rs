@@ -176,6 +176,11 @@ pub fn resource_types(object: &Value) -> Vec<ResourceType> {
                         .and_then(|schema| schema.get("openAPIV3Schema"))
                         .cloned(),
                     custom: true,
+                    printer_columns: version
+                        .get("additionalPrinterColumns")
+                        .and_then(Value::as_array)
+                        .cloned()
+                        .unwrap_or_default(),
                 })
                 .collect()
         })

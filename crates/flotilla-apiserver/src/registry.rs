@@ -24,6 +24,8 @@ pub struct ResourceType {
     pub schema: Option<Value>,
     /// Whether this entry comes from a CustomResourceDefinition.
     pub custom: bool,
+    /// A CRD version's `additionalPrinterColumns` (name, type, jsonPath, priority) for tables.
+    pub printer_columns: Vec<Value>,
 }
 
 /// The verbs every resource supports here.
@@ -456,6 +458,7 @@ pub fn builtin_types() -> Vec<ResourceType> {
                     storage_version: true,
                     schema: None,
                     custom: false,
+                    printer_columns: Vec::new(),
                 }
             },
         )

@@ -49,6 +49,30 @@ fn status_column(resource: &ResourceType) -> bool {
     resource.group.is_empty() && (resource.plural == "pods" || resource.plural == "namespaces")
 }
 
+/// The value at a simple JSONPath (`.status.sync.status`, `.status.conditions[0].type`), as
+/// printer columns use them.
+fn json_path<'a>(object: &'a Value, path: &str) -> Option<&'a Value> {
+    let mut current = object;
+    for segment in path
+        .trim_start_matches('.')
+        .split('.')
+        .filter(|segment| !segment.is_empty())
+    {
+        let (field, indexes) = match segment.find('[') {
+            Some(open) => (&segment[..open], &segment[open..]),
+            None => (segment, ""),
+        };
+        if !field.is_empty() {
+            current = current.get(field)?;
+        }
+        for index in indexes.split('[').filter(|part| !part.is_empty()) {
+            let index: usize = index.trim_end_matches(']').parse().ok()?;
+            current = current.get(index)?;
+        }
+    }
+    Some(current)
+}
+
 /// A table of `objects`; `list` carries the list's resourceVersion and continue token.
 pub fn table(
     resource: &ResourceType,
@@ -62,7 +86,22 @@ pub fn table(
     if status_column(resource) {
         columns.push(json!({"name": "Status", "type": "string", "format": "", "description": "The phase of the object.", "priority": 0}));
     }
-    columns.push(json!({"name": "Age", "type": "string", "format": "", "description": "CreationTimestamp of the object.", "priority": 0}));
+    for column in &resource.printer_columns {
+        columns.push(json!({
+            "name": column["name"].as_str().unwrap_or(""),
+            "type": column["type"].as_str().unwrap_or("string"),
+            "format": column["format"].as_str().unwrap_or(""),
+            "description": column["description"].as_str().unwrap_or(""),
+            "priority": column["priority"].as_i64().unwrap_or(0),
+        }));
+    }
+    let lists_age = resource
+        .printer_columns
+        .iter()
+        .any(|column| column["name"] == "Age");
+    if !lists_age {
+        columns.push(json!({"name": "Age", "type": "string", "format": "", "description": "CreationTimestamp of the object.", "priority": 0}));
+    }
     let rows: Vec<Value> = objects
         .iter()
         .map(|object| {
@@ -70,7 +109,17 @@ pub fn table(
             if status_column(resource) {
                 cells.push(json!(object["status"]["phase"].as_str().unwrap_or("")));
             }
-            cells.push(json!(age(metadata_str(object, "creationTimestamp"))));
+            for column in &resource.printer_columns {
+                let value = json_path(object, column["jsonPath"].as_str().unwrap_or(""));
+                cells.push(match (column["type"].as_str(), value) {
+                    (Some("date"), Some(Value::String(time))) => json!(age(Some(time))),
+                    (_, Some(value)) => value.clone(),
+                    (_, None) => Value::Null,
+                });
+            }
+            if !lists_age {
+                cells.push(json!(age(metadata_str(object, "creationTimestamp"))));
+            }
             let embedded = match include_object {
                 Some("None") => Value::Null,
                 Some("Object") => object.clone(),
@@ -92,6 +141,21 @@ pub fn table(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn printer_column_paths() {
+        let object =
+            json!({"status": {"sync": {"status": "Synced"}, "conditions": [{"type": "Ready"}]}});
+        assert_eq!(
+            json_path(&object, ".status.sync.status"),
+            Some(&json!("Synced"))
+        );
+        assert_eq!(
+            json_path(&object, ".status.conditions[0].type"),
+            Some(&json!("Ready"))
+        );
+        assert_eq!(json_path(&object, ".status.missing"), None);
+    }
 
     #[test]
     fn timestamps_round_trip() {
