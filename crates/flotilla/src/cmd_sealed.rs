@@ -208,8 +208,14 @@ pub enum ExportWhat {
 #[derive(Args, Debug)]
 pub struct KeysExportArgs {
     /// Key Secret(s) or a `v1` `List` of them (e.g. a backup), or PEM; stdin when absent or `-`.
-    #[arg(value_name = "FILE")]
+    #[arg(value_name = "FILE", conflicts_with = "kubeconfig")]
     pub input: Option<PathBuf>,
+    /// Read the key Secrets from the cluster of this kubeconfig instead of a file
+    #[arg(long)]
+    pub kubeconfig: Option<PathBuf>,
+    /// Namespace of the key Secrets in the cluster
+    #[arg(long, default_value = "kube-system")]
+    pub controller_namespace: String,
     /// What to print.
     #[arg(long, value_enum, default_value_t = ExportWhat::Certificate)]
     pub what: ExportWhat,
@@ -762,7 +768,10 @@ fn run_keys_generate(args: &KeysGenerateArgs) -> Result<()> {
 
 fn run_keys_export(args: &KeysExportArgs) -> Result<()> {
     let input = args.input.as_deref();
-    let text = Zeroizing::new(read_input(input)?);
+    let text = Zeroizing::new(match &args.kubeconfig {
+        Some(kubeconfig) => cluster_key_secrets(kubeconfig, &args.controller_namespace)?,
+        None => read_input(input)?,
+    });
     let mut out = Zeroizing::new(String::new());
     match args.what {
         ExportWhat::PrivateKey => {

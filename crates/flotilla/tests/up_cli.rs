@@ -281,6 +281,20 @@ fn up_runs_the_example_and_the_app_commands_operate_it() {
         .filter(|line| line.starts_with("sealed-secrets-key"))
         .count();
     assert_eq!(key_rows, 2, "{}", text(&listed_keys));
+    let exported = flotilla()
+        .args(["keys", "export", "--kubeconfig"])
+        .arg(&kubeconfig)
+        .output()
+        .expect("run keys export");
+    assert!(exported.status.success(), "{}", text(&exported));
+    assert_eq!(
+        String::from_utf8_lossy(&exported.stdout)
+            .matches("BEGIN CERTIFICATE")
+            .count(),
+        2,
+        "{}",
+        text(&exported)
+    );
 
     let rollback = app(&kubeconfig, &["rollback", "apps-dev"]);
     assert_eq!(rollback.status.code(), Some(1), "{}", text(&rollback));
