@@ -86,6 +86,13 @@ pub fn assess(object: &Value) -> Option<Health> {
         .unwrap_or("");
     let kind = object["kind"].as_str().unwrap_or("");
     let rule = kinds::rule_for(group, kind)?;
+    // gitops-engine: an object being deleted (not a hook) is Progressing, whatever its kind says.
+    let annotations = &object["metadata"]["annotations"];
+    let is_hook = annotations["argocd.argoproj.io/hook"].is_string()
+        || annotations["helm.sh/hook"].is_string();
+    if object["metadata"]["deletionTimestamp"].is_string() && !is_hook {
+        return Some(Health::new(HealthStatus::Progressing, "Pending deletion"));
+    }
     // The workload rules check the generation themselves, with Argo CD's messages.
     let own_check = matches!(group, "apps" | "extensions");
     if let Some(waiting) = kinds::common::generation_not_observed(object).filter(|_| !own_check) {
