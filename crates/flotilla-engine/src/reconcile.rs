@@ -966,6 +966,7 @@ async fn evaluate(
         .get(key)
         .and_then(|memory| memory.desired_cache.clone())
         .filter(|cached| cached.key == desired_key);
+    let rebuilt = cached.is_none();
     let (desired, kinds, source_type) = match cached {
         Some(cached) => (cached.desired, cached.kinds, cached.source_type),
         None => {
@@ -1115,97 +1116,104 @@ async fn evaluate(
                     .unwrap_or_else(|poisoned| poisoned.into_inner());
                 let remembered = memory.entry(key.clone()).or_default();
                 remembered.desired_epoch += 1;
-                remembered.desired_cache = Some(crate::controller::DesiredCache {
-                    key: desired_key,
-                    desired: desired.clone(),
-                    kinds: kinds.clone(),
-                    source_type,
-                });
+                // Kinds still unknown (their CRD is in this sync) are resolved again next time.
+                remembered.desired_cache =
+                    desired.iter().all(|entry| entry.info.is_some()).then(|| {
+                        crate::controller::DesiredCache {
+                            key: desired_key,
+                            desired: desired.clone(),
+                            kinds: kinds.clone(),
+                            source_type,
+                        }
+                    });
             }
             (desired, kinds, source_type)
         }
     };
 
-    // Watch every kind involved, including kinds this Application had before (for pruning).
-    let previous_kinds: Vec<(String, String)> = application["status"]["resources"]
-        .as_array()
-        .map(|resources| {
-            resources
-                .iter()
-                .map(|resource| {
-                    let group = resource["group"].as_str().unwrap_or("");
-                    let version = resource["version"].as_str().unwrap_or("v1");
-                    let api_version = if group.is_empty() {
-                        version.to_string()
-                    } else {
-                        format!("{group}/{version}")
-                    };
-                    (
-                        api_version,
-                        resource["kind"].as_str().unwrap_or("").to_string(),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    let remembered_kinds = shared
-        .memory
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-        .get(key)
-        .map(|memory| memory.kinds.clone())
-        .unwrap_or_default();
-    for (api_version, kind) in kinds
-        .iter()
-        .chain(previous_kinds.iter())
-        .chain(remembered_kinds.iter())
-    {
-        if kind.is_empty() {
-            continue;
-        }
-        match cache.ensure(api_version, kind).await {
-            Ok(_) | Err(ClusterError::UnknownKind { .. }) => {}
-            Err(error) => {
-                return Err(vec![condition(
-                    "ComparisonError",
-                    format!("cannot watch {kind}: {error}"),
-                )])
-            }
-        }
-    }
-    {
-        let mut memory = shared
+    // Watch every kind involved, including kinds this Application had before (for pruning),
+    // and index the desired objects: needed only when they were rebuilt.
+    if rebuilt {
+        let previous_kinds: Vec<(String, String)> = application["status"]["resources"]
+            .as_array()
+            .map(|resources| {
+                resources
+                    .iter()
+                    .map(|resource| {
+                        let group = resource["group"].as_str().unwrap_or("");
+                        let version = resource["version"].as_str().unwrap_or("v1");
+                        let api_version = if group.is_empty() {
+                            version.to_string()
+                        } else {
+                            format!("{group}/{version}")
+                        };
+                        (
+                            api_version,
+                            resource["kind"].as_str().unwrap_or("").to_string(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let remembered_kinds = shared
             .memory
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some(remembered) = memory.get_mut(key) {
-            remembered.kinds.extend(kinds.iter().cloned());
-            // Re-index only when the desired objects were rebuilt (epoch moved).
-            let wanted: Vec<(String, String, String, String)> = desired
-                .iter()
-                .map(|entry| {
-                    (
-                        cache.cluster.name.clone(),
-                        entry.key.1.clone(),
-                        entry.key.2.clone(),
-                        entry.key.3.clone(),
-                    )
-                })
-                .collect();
-            if remembered.index_keys != wanted {
-                let mut index = shared
-                    .desired_index
-                    .lock()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner());
-                for stale in &remembered.index_keys {
-                    if index.get(stale) == Some(key) {
-                        index.remove(stale);
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .get(key)
+            .map(|memory| memory.kinds.clone())
+            .unwrap_or_default();
+        for (api_version, kind) in kinds
+            .iter()
+            .chain(previous_kinds.iter())
+            .chain(remembered_kinds.iter())
+        {
+            if kind.is_empty() {
+                continue;
+            }
+            match cache.ensure(api_version, kind).await {
+                Ok(_) | Err(ClusterError::UnknownKind { .. }) => {}
+                Err(error) => {
+                    return Err(vec![condition(
+                        "ComparisonError",
+                        format!("cannot watch {kind}: {error}"),
+                    )])
+                }
+            }
+        }
+        {
+            let mut memory = shared
+                .memory
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            if let Some(remembered) = memory.get_mut(key) {
+                remembered.kinds.extend(kinds.iter().cloned());
+                // Re-index only when the desired objects were rebuilt (epoch moved).
+                let wanted: Vec<(String, String, String, String)> = desired
+                    .iter()
+                    .map(|entry| {
+                        (
+                            cache.cluster.name.clone(),
+                            entry.key.1.clone(),
+                            entry.key.2.clone(),
+                            entry.key.3.clone(),
+                        )
+                    })
+                    .collect();
+                if remembered.index_keys != wanted {
+                    let mut index = shared
+                        .desired_index
+                        .lock()
+                        .unwrap_or_else(|poisoned| poisoned.into_inner());
+                    for stale in &remembered.index_keys {
+                        if index.get(stale) == Some(key) {
+                            index.remove(stale);
+                        }
                     }
+                    for entry in &wanted {
+                        index.insert(entry.clone(), key.clone());
+                    }
+                    remembered.index_keys = wanted;
                 }
-                for entry in &wanted {
-                    index.insert(entry.clone(), key.clone());
-                }
-                remembered.index_keys = wanted;
             }
         }
     }
