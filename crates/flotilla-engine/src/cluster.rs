@@ -287,6 +287,27 @@ impl Cluster {
             .await
     }
 
+    /// Deletes the object `object` names (apiVersion, kind, namespace, name).
+    pub async fn delete_object(
+        &self,
+        object: &Value,
+        propagation: &str,
+    ) -> Result<(), ClusterError> {
+        let info = self
+            .resource(
+                object["apiVersion"].as_str().unwrap_or(""),
+                object["kind"].as_str().unwrap_or(""),
+            )
+            .await?;
+        self.delete(
+            &info,
+            object["metadata"]["namespace"].as_str(),
+            object["metadata"]["name"].as_str().unwrap_or(""),
+            propagation,
+        )
+        .await
+    }
+
     /// Deletes an object; an absent object is not an error.
     pub async fn delete(
         &self,

@@ -266,7 +266,7 @@ pub(crate) async fn reconcile(shared: &Arc<Shared>, key: &AppKey) {
                     });
                 }
             }
-            if let Some(request) = request {
+            let evaluation = if let Some(request) = request {
                 let drift_repair = request.automated
                     && memory.synced_revisions.as_ref() == Some(&evaluation.revisions);
                 let started = now();
@@ -354,23 +354,10 @@ pub(crate) async fn reconcile(shared: &Arc<Shared>, key: &AppKey) {
                 resources = after_resources;
                 out_of_sync = after_out_of_sync;
                 conditions.extend(after_conditions);
-                return finish(
-                    shared,
-                    key,
-                    &application,
-                    status,
-                    previous_status,
-                    refreshed_evaluation,
-                    resources,
-                    out_of_sync,
-                    conditions,
-                    clear_operation,
-                    refreshed,
-                    requeue_after,
-                    started_at,
-                )
-                .await;
-            }
+                refreshed_evaluation
+            } else {
+                evaluation
+            };
             return finish(
                 shared,
                 key,
@@ -576,20 +563,7 @@ async fn finalize_deletion(shared: &Arc<Shared>, key: &AppKey, application: &Val
         if keeps {
             continue;
         }
-        let api_version = live["apiVersion"].as_str().unwrap_or("");
-        let kind = live["kind"].as_str().unwrap_or("");
-        let namespace = live["metadata"]["namespace"].as_str();
-        let name = live["metadata"]["name"].as_str().unwrap_or("");
-        let deleted = match cache.cluster.resource(api_version, kind).await {
-            Ok(info) => {
-                cache
-                    .cluster
-                    .delete(&info, namespace, name, propagation)
-                    .await
-            }
-            Err(error) => Err(error),
-        };
-        if let Err(error) = deleted {
+        if let Err(error) = cache.cluster.delete_object(&live, propagation).await {
             tracing::warn!(application = %key.1, %error, "cannot delete a tracked object");
             failed = true;
         }

@@ -232,22 +232,14 @@ pub(crate) async fn run_sync(
                 entry["message"] = json!("pruned (dry run)");
             } else {
                 let propagation = propagation_name(&object_options);
-                let api_version = object["apiVersion"].as_str().unwrap_or("");
-                let kind = object["kind"].as_str().unwrap_or("");
-                let namespace = object["metadata"]["namespace"].as_str();
-                let name = object["metadata"]["name"].as_str().unwrap_or("");
-                let deleted = match cache.cluster.resource(api_version, kind).await {
-                    Ok(info) => {
-                        cache
-                            .cluster
-                            .delete(&info, namespace, name, propagation)
-                            .await
-                    }
-                    Err(error) => Err(error),
-                };
-                match deleted {
+                match cache.cluster.delete_object(&object, propagation).await {
                     Ok(()) => {
-                        cache.forget(api_version, kind, namespace.unwrap_or(""), name);
+                        cache.forget(
+                            object["apiVersion"].as_str().unwrap_or(""),
+                            object["kind"].as_str().unwrap_or(""),
+                            object["metadata"]["namespace"].as_str().unwrap_or(""),
+                            object["metadata"]["name"].as_str().unwrap_or(""),
+                        );
                         entry["status"] = json!("Pruned");
                         entry["message"] = json!("pruned");
                         applied += 1;
