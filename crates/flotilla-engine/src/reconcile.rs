@@ -174,6 +174,39 @@ pub(crate) async fn reconcile(shared: &Arc<Shared>, key: &AppKey) {
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
         .remove(key);
+    let evaluated = evaluate(shared, key, &application).await;
+    let mut precompared = None;
+    if let Ok(evaluation) = &evaluated {
+        let mut conditions = Vec::new();
+        let comparisons = compare_all(shared, key, evaluation, &mut conditions);
+        // Nothing moved since this engine last wrote the status: there is no status to build.
+        // A refresh still rewrites a stale `reconciledAt`.
+        let status_is_ours = shared
+            .written
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .get(key)
+            .is_some_and(|version| {
+                application["metadata"]["resourceVersion"].as_str() == Some(version.as_str())
+            });
+        let reconciled_recently = application["status"]["reconciledAt"]
+            .as_str()
+            .and_then(parse_timestamp)
+            .and_then(|at| std::time::SystemTime::now().duration_since(at).ok())
+            .is_some_and(|age| age < RECONCILED_AT_RESOLUTION);
+        let quiet = comparisons.all_cached
+            && comparisons.out_of_sync.is_empty()
+            && evaluation.to_prune.is_empty()
+            && conditions.is_empty()
+            && status_is_ours
+            && !application["operation"].is_object()
+            && !application["metadata"]["annotations"][REFRESH_ANNOTATION].is_string()
+            && (!refreshed || reconciled_recently);
+        if quiet {
+            return;
+        }
+        precompared = Some((comparisons, conditions));
+    }
     let mut status = application["status"]
         .as_object()
         .cloned()
@@ -182,7 +215,7 @@ pub(crate) async fn reconcile(shared: &Arc<Shared>, key: &AppKey) {
     let mut clear_operation = false;
     let mut requeue_after: Option<Duration> = None;
 
-    match evaluate(shared, key, &application).await {
+    match evaluated {
         Err(conditions) => {
             status.insert("conditions".into(), Value::Array(conditions));
             status.insert(
@@ -204,8 +237,11 @@ pub(crate) async fn reconcile(shared: &Arc<Shared>, key: &AppKey) {
         }
         Ok(evaluation) => {
             let mut conditions: Vec<Value> = Vec::new();
-            let (mut resources, mut out_of_sync) =
-                compare_all(shared, key, &evaluation, &mut conditions);
+            let (comparisons, precompared_conditions) = precompared
+                .take()
+                .expect("compared before the status was read");
+            conditions.extend(precompared_conditions);
+            let (mut resources, mut out_of_sync) = (comparisons.resources, comparisons.out_of_sync);
             let automated = evaluation.spec.automated().cloned();
             let operation = application["operation"]["sync"].as_object().cloned();
             let memory = shared
@@ -349,10 +385,9 @@ pub(crate) async fn reconcile(shared: &Arc<Shared>, key: &AppKey) {
                         .collect(),
                     ..evaluation
                 };
-                let (after_resources, after_out_of_sync) =
-                    compare_all(shared, key, &refreshed_evaluation, &mut after_conditions);
-                resources = after_resources;
-                out_of_sync = after_out_of_sync;
+                let after = compare_all(shared, key, &refreshed_evaluation, &mut after_conditions);
+                resources = after.resources;
+                out_of_sync = after.out_of_sync;
                 conditions.extend(after_conditions);
                 refreshed_evaluation
             } else {
@@ -772,6 +807,14 @@ async fn write_status(
         && previous.contains_key("reconciledAt")
         && (!refreshed || recently_reconciled)
     {
+        // The status is what this engine would write: later passes may take the quiet path.
+        if let Some(version) = application["metadata"]["resourceVersion"].as_str() {
+            shared
+                .written
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .insert(key.clone(), version.to_string());
+        }
         return;
     }
     status.insert("reconciledAt".into(), json!(now()));
@@ -1225,7 +1268,7 @@ fn compare_all(
     key: &AppKey,
     evaluation: &Evaluation,
     conditions: &mut Vec<Value>,
-) -> (Vec<Value>, HashSet<ObjectKey>) {
+) -> Comparisons {
     let rules: Vec<flotilla_diff::IgnoreDifference> = evaluation
         .spec
         .ignore_differences
@@ -1243,6 +1286,7 @@ fn compare_all(
         .collect();
     let mut resources = Vec::new();
     let mut out_of_sync = HashSet::new();
+    let mut all_cached = true;
     let mut memory_map = shared
         .memory
         .lock()
@@ -1274,6 +1318,7 @@ fn compare_all(
             resources.push(cached.entry.clone());
             continue;
         }
+        all_cached = false;
         let comparison = flotilla_diff::compare(
             &desired.object,
             live.as_deref(),
@@ -1349,7 +1394,20 @@ fn compare_all(
         };
         key(left).cmp(&key(right))
     });
-    (resources, out_of_sync)
+    Comparisons {
+        resources,
+        out_of_sync,
+        all_cached,
+    }
+}
+
+/// What `compare_all` found.
+struct Comparisons {
+    /// `status.resources`.
+    resources: Vec<Value>,
+    out_of_sync: HashSet<ObjectKey>,
+    /// Every result came from the comparison cache (nothing live or desired changed).
+    all_cached: bool,
 }
 
 pub(crate) fn resource_entry(object: &Value) -> Value {
@@ -1695,7 +1753,7 @@ pub(crate) async fn preview(shared: &Arc<Shared>, key: &AppKey) -> Result<Previe
         .iter()
         .filter_map(|rule| serde_json::from_value(rule.clone()).ok())
         .collect();
-    let (resources, _) = compare_all(shared, key, &evaluation, &mut conditions);
+    let resources = compare_all(shared, key, &evaluation, &mut conditions).resources;
     let mut entries = Vec::new();
     for desired in evaluation.desired.iter().filter(|desired| !desired.hook) {
         let live = live_object(&evaluation.cache, &desired.object).map(|live| (*live).clone());
