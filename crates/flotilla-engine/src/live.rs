@@ -36,13 +36,64 @@ pub struct LiveEvent {
 
 type ObjectKey = (String, String);
 
+/// One cached object: kept as compact JSON text for the kinds an engine only diffs (a parsed
+/// tree costs several times the memory), parsed for the few kinds read on every pass
+/// (Applications, AppProjects). The resourceVersion and tracking instance are kept beside it so
+/// the comparison cache and the instance index never parse.
+#[derive(Clone)]
+struct Stored {
+    version: Box<str>,
+    instance: Option<Box<str>>,
+    representation: Representation,
+}
+
+#[derive(Clone)]
+enum Representation {
+    Parsed(Arc<Value>),
+    Compact(Arc<str>),
+}
+
+impl Stored {
+    fn new(object: Value, compact: bool) -> Stored {
+        let version = object["metadata"]["resourceVersion"]
+            .as_str()
+            .unwrap_or("")
+            .into();
+        let instance = instance_of(&object).map(Into::into);
+        let representation = if compact {
+            match serde_json::to_string(&object) {
+                Ok(text) => Representation::Compact(text.into()),
+                Err(_) => Representation::Parsed(Arc::new(object)),
+            }
+        } else {
+            Representation::Parsed(Arc::new(object))
+        };
+        Stored {
+            version,
+            instance,
+            representation,
+        }
+    }
+
+    fn value(&self) -> Arc<Value> {
+        match &self.representation {
+            Representation::Parsed(value) => value.clone(),
+            Representation::Compact(text) => {
+                Arc::new(serde_json::from_str(text).unwrap_or(Value::Null))
+            }
+        }
+    }
+}
+
 /// The cached objects of one kind.
 pub struct KindCache {
     pub info: ResourceInfo,
-    objects: RwLock<HashMap<ObjectKey, Arc<Value>>>,
+    objects: RwLock<HashMap<ObjectKey, Stored>>,
     /// Tracking instance (the tracking id's first part) → the objects that carry it, so finding
     /// an Application's objects does not scan the whole cache.
     by_instance: RwLock<HashMap<String, std::collections::HashSet<ObjectKey>>>,
+    /// Store objects as compact JSON (all kinds but the engine's own).
+    compact: bool,
     listed: watch::Receiver<bool>,
 }
 
@@ -54,8 +105,8 @@ fn instance_of(object: &Value) -> Option<&str> {
 }
 
 impl KindCache {
-    fn index_remove(&self, object: &Value, key: &ObjectKey) {
-        if let Some(instance) = instance_of(object) {
+    fn index_remove(&self, instance: Option<&str>, key: &ObjectKey) {
+        if let Some(instance) = instance {
             let mut index = self
                 .by_instance
                 .write()
@@ -69,8 +120,8 @@ impl KindCache {
         }
     }
 
-    fn index_add(&self, object: &Value, key: &ObjectKey) {
-        if let Some(instance) = instance_of(object) {
+    fn index_add(&self, instance: Option<&str>, key: &ObjectKey) {
+        if let Some(instance) = instance {
             self.by_instance
                 .write()
                 .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -83,16 +134,17 @@ impl KindCache {
     /// Inserts or replaces an object, keeping the instance index current.
     fn upsert(&self, object: Value) {
         let key = object_key(&object);
-        let object = Arc::new(object);
+        let stored = Stored::new(object, self.compact);
+        let instance = stored.instance.clone();
         let previous = self
             .objects
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .insert(key.clone(), object.clone());
+            .insert(key.clone(), stored);
         if let Some(previous) = previous {
-            self.index_remove(&previous, &key);
+            self.index_remove(previous.instance.as_deref(), &key);
         }
-        self.index_add(&object, &key);
+        self.index_add(instance.as_deref(), &key);
     }
 
     fn remove(&self, key: &ObjectKey) {
@@ -102,45 +154,52 @@ impl KindCache {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .remove(key);
         if let Some(previous) = previous {
-            self.index_remove(&previous, key);
+            self.index_remove(previous.instance.as_deref(), key);
         }
     }
 
-    fn replace_all(&self, fresh: HashMap<ObjectKey, Arc<Value>>) {
+    fn replace_all(&self, fresh: HashMap<ObjectKey, Value>) {
         let mut index: HashMap<String, std::collections::HashSet<ObjectKey>> = HashMap::new();
-        for (key, object) in &fresh {
-            if let Some(instance) = instance_of(object) {
+        let mut stored = HashMap::with_capacity(fresh.len());
+        for (key, object) in fresh {
+            let entry = Stored::new(object, self.compact);
+            if let Some(instance) = &entry.instance {
                 index
                     .entry(instance.to_string())
                     .or_default()
                     .insert(key.clone());
             }
+            stored.insert(key, entry);
         }
         *self
             .objects
             .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = fresh;
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = stored;
         *self
             .by_instance
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = index;
     }
 
-    /// The objects whose tracking id names `instance`.
-    pub fn tracked_by(&self, instance: &str) -> Vec<Arc<Value>> {
-        let keys: Vec<ObjectKey> = self
-            .by_instance
+    /// The keys (namespace, name) of the objects whose tracking id names `instance`.
+    pub fn tracked_keys(&self, instance: &str) -> Vec<(String, String)> {
+        self.by_instance
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .get(instance)
             .map(|keys| keys.iter().cloned().collect())
-            .unwrap_or_default();
+            .unwrap_or_default()
+    }
+
+    /// The objects whose tracking id names `instance`.
+    pub fn tracked_by(&self, instance: &str) -> Vec<Arc<Value>> {
+        let keys = self.tracked_keys(instance);
         let objects = self
             .objects
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         keys.iter()
-            .filter_map(|key| objects.get(key).cloned())
+            .filter_map(|key| objects.get(key).map(Stored::value))
             .collect()
     }
 
@@ -149,7 +208,16 @@ impl KindCache {
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .get(&(namespace.to_string(), name.to_string()))
-            .cloned()
+            .map(Stored::value)
+    }
+
+    /// The resourceVersion of a cached object, without parsing it.
+    pub fn version(&self, namespace: &str, name: &str) -> Option<String> {
+        self.objects
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .get(&(namespace.to_string(), name.to_string()))
+            .map(|stored| stored.version.to_string())
     }
 
     /// Every cached object (a snapshot).
@@ -158,7 +226,7 @@ impl KindCache {
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .values()
-            .cloned()
+            .map(Stored::value)
             .collect()
     }
 
@@ -225,6 +293,7 @@ impl LiveCache {
                         info,
                         objects: RwLock::new(HashMap::new()),
                         by_instance: RwLock::new(HashMap::new()),
+                        compact: api_version != "argoproj.io/v1alpha1",
                         listed,
                     });
                     kinds.insert(key, cache.clone());
@@ -269,6 +338,28 @@ impl LiveCache {
 
     /// Objects whose tracking annotation names `app_instance` (`<app>:` prefix), in every
     /// watched kind.
+    /// Like `tracked_by`, parsing only the objects `keep` accepts by (group, kind, namespace,
+    /// name): finding what to prune then costs no parsing when nothing is to be pruned.
+    pub fn tracked_where(
+        &self,
+        app_instance: &str,
+        keep: impl Fn(&str, &str, &str, &str) -> bool,
+    ) -> Vec<Arc<Value>> {
+        let mut found = Vec::new();
+        for cache in self.all_kinds() {
+            let group = &cache.info.resource.group;
+            let kind = &cache.info.resource.kind;
+            for (namespace, name) in cache.tracked_keys(app_instance) {
+                if keep(group, kind, &namespace, &name) {
+                    if let Some(object) = cache.get(&namespace, &name) {
+                        found.push(object);
+                    }
+                }
+            }
+        }
+        found
+    }
+
     pub fn tracked_by(&self, app_instance: &str) -> Vec<Arc<Value>> {
         self.all_kinds()
             .iter()
@@ -404,7 +495,7 @@ async fn run_watch(
                     item["apiVersion"] = Value::String(cache.info.resource.api_version.clone());
                     item["kind"] = Value::String(cache.info.resource.kind.clone());
                     let item = trim(item);
-                    fresh.insert(object_key(&item), Arc::new(item));
+                    fresh.insert(object_key(&item), item);
                 }
             }
             let objects = cache
@@ -414,10 +505,9 @@ async fn run_watch(
                 .clone();
             for (key, old) in objects.iter() {
                 match fresh.get(key) {
-                    None => notify(old, true),
+                    None => notify(&old.value(), true),
                     Some(new)
-                        if new["metadata"]["resourceVersion"]
-                            != old["metadata"]["resourceVersion"] =>
+                        if new["metadata"]["resourceVersion"].as_str() != Some(&*old.version) =>
                     {
                         notify(new, false)
                     }

@@ -1236,9 +1236,16 @@ async fn evaluate(
     }
     let desired_keys: HashSet<&ObjectKey> = desired.iter().map(|entry| &entry.key).collect();
     let to_prune: Vec<Arc<Value>> = cache
-        .tracked_by(&instance)
+        .tracked_where(&instance, |group, kind, namespace, name| {
+            !desired_keys.contains(&(
+                group.to_string(),
+                kind.to_string(),
+                namespace.to_string(),
+                name.to_string(),
+            ))
+        })
         .into_iter()
-        .filter(|live| !desired_keys.contains(&object_key(live)) && !is_hook(live))
+        .filter(|live| !is_hook(live))
         .filter(|live| {
             // Only objects this Application's tracking id names exactly (not copies).
             let live_key = object_key(live);
@@ -1300,13 +1307,9 @@ fn compare_all(
         if desired.hook {
             continue;
         }
-        let live = live_object(&evaluation.cache, &desired.object);
-        let live_version = live.as_ref().map(|live| {
-            live["metadata"]["resourceVersion"]
-                .as_str()
-                .unwrap_or("")
-                .to_string()
-        });
+        // The resourceVersion alone decides whether the cached comparison still holds; the
+        // object itself is parsed only when it must be compared again.
+        let live_version = live_version(&evaluation.cache, &desired.object);
         if let Some(cached) = remembered
             .comparisons
             .get(&desired.key)
@@ -1319,6 +1322,7 @@ fn compare_all(
             continue;
         }
         all_cached = false;
+        let live = live_object(&evaluation.cache, &desired.object);
         let comparison = flotilla_diff::compare(
             &desired.object,
             live.as_deref(),
@@ -1428,6 +1432,14 @@ pub(crate) fn resource_entry(object: &Value) -> Value {
         entry["namespace"] = json!(namespace);
     }
     entry
+}
+
+fn live_version(cache: &LiveCache, object: &Value) -> Option<String> {
+    let kind_cache = cache.watched(object["apiVersion"].as_str()?, object["kind"].as_str()?)?;
+    kind_cache.version(
+        object["metadata"]["namespace"].as_str().unwrap_or(""),
+        object["metadata"]["name"].as_str()?,
+    )
 }
 
 pub(crate) fn live_object(cache: &LiveCache, object: &Value) -> Option<Arc<Value>> {
