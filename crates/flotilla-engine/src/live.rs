@@ -92,7 +92,8 @@ pub struct KindCache {
     /// Tracking instance (the tracking id's first part) → the objects that carry it, so finding
     /// an Application's objects does not scan the whole cache.
     by_instance: RwLock<HashMap<String, std::collections::HashSet<ObjectKey>>>,
-    /// Store objects as compact JSON (all kinds but the engine's own).
+    /// Store objects as compact JSON (every kind today; kept switchable for kinds read on
+    /// every pass, should parsing them ever cost more than the memory saved).
     compact: bool,
     listed: watch::Receiver<bool>,
 }
@@ -293,7 +294,7 @@ impl LiveCache {
                         info,
                         objects: RwLock::new(HashMap::new()),
                         by_instance: RwLock::new(HashMap::new()),
-                        compact: api_version != "argoproj.io/v1alpha1",
+                        compact: true,
                         listed,
                     });
                     kinds.insert(key, cache.clone());

@@ -29,8 +29,9 @@ use crate::sync::{run_sync, SyncRequest};
 pub(crate) struct CachedComparison {
     pub epoch: u64,
     pub live_version: Option<String>,
-    /// The `status.resources` entry (status, message, health).
-    pub entry: Value,
+    /// The `status.resources` entry (status, message, health) as compact JSON.
+    pub entry: Box<str>,
+    pub in_sync: bool,
 }
 
 /// One desired object, normalised for the destination.
@@ -1315,10 +1316,10 @@ fn compare_all(
             .get(&desired.key)
             .filter(|cached| cached.live_version == live_version)
         {
-            if cached.entry["status"] != "Synced" {
+            if !cached.in_sync {
                 out_of_sync.insert(desired.key.clone());
             }
-            resources.push(cached.entry.clone());
+            resources.push(serde_json::from_str(&cached.entry).unwrap_or(Value::Null));
             continue;
         }
         all_cached = false;
@@ -1366,7 +1367,8 @@ fn compare_all(
             CachedComparison {
                 epoch,
                 live_version,
-                entry: entry.clone(),
+                entry: entry.to_string().into(),
+                in_sync,
             },
         );
         resources.push(entry);
