@@ -37,11 +37,34 @@ pub(crate) struct CachedComparison {
 /// One desired object, normalised for the destination.
 #[derive(Clone, Debug)]
 pub(crate) struct Desired {
-    pub object: Value,
+    /// The object as compact JSON (parsed only to compare or apply it: a cached Application
+    /// keeps thousands of these).
+    pub object_text: Arc<str>,
+    pub api_version: String,
     /// None while the kind is unknown to the cluster (its CRD may be in the same sync).
     pub info: Option<ResourceInfo>,
     pub hook: bool,
     pub key: ObjectKey,
+    /// The container images it names (`status.summary.images`).
+    pub images: Vec<String>,
+}
+
+impl Desired {
+    pub(crate) fn new(object: Value, info: Option<ResourceInfo>, hook: bool) -> Desired {
+        Desired {
+            object_text: object.to_string().into(),
+            api_version: object["apiVersion"].as_str().unwrap_or("").to_string(),
+            key: object_key(&object),
+            images: images_of(&object),
+            info,
+            hook,
+        }
+    }
+
+    /// The object, parsed.
+    pub(crate) fn object(&self) -> Value {
+        serde_json::from_str(&self.object_text).unwrap_or(Value::Null)
+    }
 }
 
 /// (group, kind, namespace, name)
@@ -490,7 +513,7 @@ async fn finish(
     let images: BTreeSet<String> = evaluation
         .desired
         .iter()
-        .flat_map(|desired| images_of(&desired.object))
+        .flat_map(|desired| desired.images.iter().cloned())
         .collect();
     status.insert("summary".into(), json!({"images": images}));
     // Keep the first transition time of conditions that persist.
@@ -1116,12 +1139,7 @@ async fn evaluate(
                     annotations.insert(TRACKING_ANNOTATION.into(), json!(tracking));
                 }
                 kinds.insert((api_version.clone(), kind.clone()));
-                desired.push(Desired {
-                    key: object_key(&object),
-                    object,
-                    info,
-                    hook,
-                });
+                desired.push(Desired::new(object, info, hook));
             }
             if !errors.is_empty() {
                 return Err(errors);
@@ -1310,7 +1328,7 @@ fn compare_all(
         }
         // The resourceVersion alone decides whether the cached comparison still holds; the
         // object itself is parsed only when it must be compared again.
-        let live_version = live_version(&evaluation.cache, &desired.object);
+        let live_version = live_version(&evaluation.cache, desired);
         if let Some(cached) = remembered
             .comparisons
             .get(&desired.key)
@@ -1323,9 +1341,10 @@ fn compare_all(
             continue;
         }
         all_cached = false;
-        let live = live_object(&evaluation.cache, &desired.object);
+        let desired_object = desired.object();
+        let live = live_object(&evaluation.cache, &desired_object);
         let comparison = flotilla_diff::compare(
-            &desired.object,
+            &desired_object,
             live.as_deref(),
             crate::cluster::FIELD_MANAGER,
             &rules,
@@ -1343,7 +1362,7 @@ fn compare_all(
         if !in_sync {
             out_of_sync.insert(desired.key.clone());
         }
-        let mut entry = resource_entry(&desired.object);
+        let mut entry = resource_entry(&desired_object);
         entry["status"] = json!(if in_sync { "Synced" } else { "OutOfSync" });
         if !in_sync && !reasons.is_empty() {
             entry["message"] = json!(reasons.join("; "));
@@ -1436,12 +1455,9 @@ pub(crate) fn resource_entry(object: &Value) -> Value {
     entry
 }
 
-fn live_version(cache: &LiveCache, object: &Value) -> Option<String> {
-    let kind_cache = cache.watched(object["apiVersion"].as_str()?, object["kind"].as_str()?)?;
-    kind_cache.version(
-        object["metadata"]["namespace"].as_str().unwrap_or(""),
-        object["metadata"]["name"].as_str()?,
-    )
+fn live_version(cache: &LiveCache, desired: &Desired) -> Option<String> {
+    let kind_cache = cache.watched(&desired.api_version, &desired.key.1)?;
+    kind_cache.version(&desired.key.2, &desired.key.3)
 }
 
 pub(crate) fn live_object(cache: &LiveCache, object: &Value) -> Option<Arc<Value>> {
@@ -1770,10 +1786,11 @@ pub(crate) async fn preview(shared: &Arc<Shared>, key: &AppKey) -> Result<Previe
     let resources = compare_all(shared, key, &evaluation, &mut conditions).resources;
     let mut entries = Vec::new();
     for desired in evaluation.desired.iter().filter(|desired| !desired.hook) {
-        let live = live_object(&evaluation.cache, &desired.object).map(|live| (*live).clone());
+        let desired_object = desired.object();
+        let live = live_object(&evaluation.cache, &desired_object).map(|live| (*live).clone());
         let status = resources.iter().find(|resource| {
-            resource["kind"] == desired.object["kind"]
-                && resource["name"] == desired.object["metadata"]["name"]
+            resource["kind"] == desired_object["kind"]
+                && resource["name"] == desired_object["metadata"]["name"]
                 && resource["namespace"].as_str().unwrap_or("") == desired.key.2
         });
         let in_sync = status.is_some_and(|status| status["status"] == "Synced");
@@ -1783,7 +1800,7 @@ pub(crate) async fn preview(shared: &Arc<Shared>, key: &AppKey) -> Result<Previe
             .unwrap_or_default();
         entries.push(PreviewEntry {
             resource: format!("{}/{}/{}", desired.key.1, desired.key.2, desired.key.3),
-            desired: Some(desired.object.clone()),
+            desired: Some(desired_object.clone()),
             live,
             in_sync,
             reasons,

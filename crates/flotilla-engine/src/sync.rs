@@ -95,7 +95,7 @@ pub(crate) async fn run_sync(
         }
     }
     let plan = match flotilla_plan::plan(
-        desired.iter().map(|entry| entry.object.clone()).collect(),
+        desired.iter().map(|entry| entry.object()).collect(),
         &options,
     ) {
         Ok(plan) => plan,
