@@ -77,6 +77,28 @@ impl Metrics {
         self.drift_repairs.load(Ordering::Relaxed)
     }
 
+    /// Applications that are Synced and have had a successful sync (what a benchmark or a
+    /// readiness probe waits for), without reading them from the cluster.
+    pub fn synced_applications(&self) -> usize {
+        let syncs = self
+            .syncs
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        self.apps
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .iter()
+            .filter(|((namespace, name), info)| {
+                info.sync_status == "Synced"
+                    && syncs.contains_key(&(
+                        namespace.clone(),
+                        name.clone(),
+                        "Succeeded".to_string(),
+                    ))
+            })
+            .count()
+    }
+
     pub fn reconciles(&self) -> u64 {
         self.reconcile_count.load(Ordering::Relaxed)
     }
