@@ -22,9 +22,6 @@ use crate::live::LiveCache;
 use crate::model::ApplicationSpec;
 use crate::reconcile::{object_key, resource_entry, Desired, ObjectKey};
 
-/// The live object and the verb (`serverside-applied`, `replaced`), or the server's message.
-type ApplyOutcome = Result<(Value, &'static str), String>;
-
 /// Applies in flight at once within one run of same-ranked objects.
 const APPLY_CONCURRENCY: usize = 8;
 
@@ -179,10 +176,11 @@ pub(crate) async fn run_sync(
                     (task, outcome)
                 }));
             }
-            let outcomes: Vec<(&Task, ApplyOutcome)> = futures_util::stream::iter(applies)
-                .buffered(APPLY_CONCURRENCY)
-                .collect()
-                .await;
+            let outcomes: Vec<(&Task, Result<(Value, &'static str), String>)> =
+                futures_util::stream::iter(applies)
+                    .buffered(APPLY_CONCURRENCY)
+                    .collect()
+                    .await;
             let mut group_failure: Option<Failure> = None;
             for (task, outcome) in outcomes {
                 let mut entry = resource_entry(&task.object);
