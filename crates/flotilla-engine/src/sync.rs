@@ -13,7 +13,6 @@ use std::time::Instant;
 
 use flotilla_health::HealthStatus;
 use flotilla_plan::{HookDeletePolicy, Phase, SyncOptions, Task};
-use futures_util::StreamExt;
 use serde_json::{json, Value};
 
 use crate::cluster::{ClusterError, ResourceInfo};
@@ -21,9 +20,6 @@ use crate::controller::Shared;
 use crate::live::LiveCache;
 use crate::model::ApplicationSpec;
 use crate::reconcile::{object_key, resource_entry, Desired, ObjectKey};
-
-/// Applies in flight at once within one run of same-ranked objects.
-const APPLY_CONCURRENCY: usize = 8;
 
 /// What to sync.
 pub(crate) struct SyncRequest {
@@ -116,19 +112,14 @@ pub(crate) async fn run_sync(
     let mut failure: Option<Failure> = None;
     'steps: for (index, step) in plan.steps.iter().enumerate() {
         let mut wave_objects: Vec<Value> = Vec::new();
-        let mut position = 0;
-        while position < step.tasks.len() {
-            let task = &step.tasks[position];
-            let info_of = |task: &Task| {
-                let key = object_key(&task.object);
-                desired
-                    .iter()
-                    .find(|entry| entry.key == key)
-                    .and_then(|entry| entry.info.clone())
-            };
+        for task in &step.tasks {
+            let key = object_key(&task.object);
+            let info = desired
+                .iter()
+                .find(|entry| entry.key == key)
+                .and_then(|entry| entry.info.clone());
             if task.hook.is_some() {
-                position += 1;
-                match run_hook(shared, cache, task, info_of(task), request.dry_run).await {
+                match run_hook(shared, cache, task, info, request.dry_run).await {
                     Ok(entry) => {
                         applied += 1;
                         results.push(entry);
@@ -141,75 +132,40 @@ pub(crate) async fn run_sync(
                 }
                 continue;
             }
-            // A run of objects of the same kind rank is applied concurrently (as gitops-engine
-            // applies a wave); ranks stay in order, so Namespaces and CRDs still come first.
-            let rank =
-                |task: &Task| flotilla_plan::kind_order(task.object["kind"].as_str().unwrap_or(""));
-            let mut end = position;
-            while end < step.tasks.len()
-                && step.tasks[end].hook.is_none()
-                && rank(&step.tasks[end]) == rank(task)
-            {
-                end += 1;
+            if task.options.apply_out_of_sync_only && !out_of_sync.contains(&key) {
+                continue;
             }
-            let group: Vec<&Task> = step.tasks[position..end]
-                .iter()
-                .filter(|task| {
-                    !task.options.apply_out_of_sync_only
-                        || out_of_sync.contains(&object_key(&task.object))
-                })
-                .collect();
-            position = end;
-            let mut applies = Vec::with_capacity(group.len());
-            for task in group {
-                let info = info_of(task);
-                applies.push(Box::pin(async move {
-                    let outcome = apply_one(
-                        shared,
-                        cache,
-                        &task.object,
-                        info,
-                        &task.options,
-                        request.dry_run,
-                    )
-                    .await;
-                    (task, outcome)
-                }));
-            }
-            let outcomes: Vec<(&Task, Result<(Value, &'static str), String>)> =
-                futures_util::stream::iter(applies)
-                    .buffered(APPLY_CONCURRENCY)
-                    .collect()
-                    .await;
-            let mut group_failure: Option<Failure> = None;
-            for (task, outcome) in outcomes {
-                let mut entry = resource_entry(&task.object);
-                entry["syncPhase"] = json!(phase_name(step.phase));
-                match outcome {
-                    Ok((live, verb)) => {
-                        applied += 1;
-                        entry["status"] = json!("Synced");
-                        entry["message"] = json!(format!("{} {verb}", display_name(&task.object)));
-                        if !request.dry_run {
-                            cache.record(&live);
-                            wave_objects.push(task.object.clone());
-                        }
+            let mut entry = resource_entry(&task.object);
+            entry["syncPhase"] = json!(phase_name(step.phase));
+            let outcome = apply_one(
+                shared,
+                cache,
+                &task.object,
+                info,
+                &task.options,
+                request.dry_run,
+            )
+            .await;
+            match outcome {
+                Ok((live, verb)) => {
+                    applied += 1;
+                    entry["status"] = json!("Synced");
+                    entry["message"] = json!(format!("{} {verb}", display_name(&task.object)));
+                    if !request.dry_run {
+                        cache.record(&live);
+                        wave_objects.push(task.object.clone());
                     }
-                    Err(message) => {
-                        entry["status"] = json!("SyncFailed");
-                        entry["message"] = json!(message);
-                        if group_failure.is_none() {
-                            group_failure = Some(Failure {
-                                message: format!("{}: {message}", display_name(&task.object)),
-                            });
-                        }
-                    }
+                    results.push(entry);
                 }
-                results.push(entry);
-            }
-            if let Some(group_failure) = group_failure {
-                failure = Some(group_failure);
-                break 'steps;
+                Err(message) => {
+                    entry["status"] = json!("SyncFailed");
+                    entry["message"] = json!(message);
+                    results.push(entry);
+                    failure = Some(Failure {
+                        message: format!("{}: {message}", display_name(&task.object)),
+                    });
+                    break 'steps;
+                }
             }
         }
         // Wait for this wave to be healthy before the next one starts.
