@@ -1,51 +1,10 @@
 //! Small helpers shared by the server modules: RFC 3339 timestamps, random names and uids,
 //! Kubernetes name validation, and access to `metadata` fields of a JSON object.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use rand::Rng;
 use serde_json::{Map, Value};
 
-/// Now as an RFC 3339 UTC timestamp with second precision, like `metav1.Time`.
-pub fn now_rfc3339() -> String {
-    let seconds = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|elapsed| elapsed.as_secs())
-        .unwrap_or(0);
-    format_rfc3339(seconds)
-}
-
-/// Seconds since the Unix epoch as an RFC 3339 UTC timestamp.
-pub fn format_rfc3339(seconds: u64) -> String {
-    let days = seconds / 86_400;
-    let remainder = seconds % 86_400;
-    let (year, month, day) = civil_from_days(days as i64);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        remainder / 3600,
-        (remainder % 3600) / 60,
-        remainder % 60
-    )
-}
-
-/// Howard Hinnant's days-to-civil algorithm.
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let shifted = days + 719_468;
-    let era = shifted.div_euclid(146_097);
-    let day_of_era = shifted.rem_euclid(146_097);
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_index = (5 * day_of_year + 2) / 153;
-    let day = (day_of_year - (153 * month_index + 2) / 5 + 1) as u32;
-    let month = if month_index < 10 {
-        month_index + 3
-    } else {
-        month_index - 9
-    } as u32;
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    (year, month, day)
-}
+pub use flotilla_core::time::{format_rfc3339, now_rfc3339};
 
 /// A random version-4 UUID.
 pub fn new_uid() -> String {

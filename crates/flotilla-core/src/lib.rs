@@ -13,6 +13,7 @@ pub mod base64;
 pub mod go_format;
 pub mod json;
 pub mod label_selector;
+pub mod time;
 pub mod value;
 pub mod yaml_read;
 pub mod yaml_write;

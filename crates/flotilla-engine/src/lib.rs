@@ -26,3 +26,15 @@ pub mod sync;
 
 pub use cluster::{client_from_kubeconfig, Cluster, ClusterError, FIELD_MANAGER};
 pub use controller::{Engine, EngineConfig};
+
+/// An error and its causes on one line (`outer: inner: root`), for conditions and messages.
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        message.push_str(": ");
+        message.push_str(&inner.to_string());
+        cause = inner.source();
+    }
+    message
+}

@@ -100,72 +100,18 @@ fn condition(kind: &str, message: impl Into<String>) -> Value {
 }
 
 pub(crate) fn now() -> String {
-    let seconds = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|elapsed| elapsed.as_secs())
-        .unwrap_or(0);
-    format_timestamp(seconds)
+    flotilla_core::time::now_rfc3339()
 }
 
-/// Reads `YYYY-MM-DDTHH:MM:SS[.frac]Z` (how Kubernetes writes times).
+/// A Kubernetes timestamp as a `SystemTime`.
 pub(crate) fn parse_timestamp(text: &str) -> Option<std::time::SystemTime> {
-    let (date, time) = text.trim_end_matches('Z').split_once('T')?;
-    let mut date_parts = date.split('-').map(|part| part.parse::<i64>().ok());
-    let (year, month, day) = (
-        date_parts.next()??,
-        date_parts.next()??,
-        date_parts.next()??,
-    );
-    let mut time_parts = time.split(':').map(|part| part.parse::<f64>().ok());
-    let (hour, minute, second) = (
-        time_parts.next()??,
-        time_parts.next()??,
-        time_parts.next()??,
-    );
-    let (year, month) = if month <= 2 {
-        (year - 1, month + 9)
-    } else {
-        (year, month - 3)
-    };
-    let era = year.div_euclid(400);
-    let year_of_era = year - era * 400;
-    let day_of_year = (153 * month + 2) / 5 + day - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    let days = era * 146_097 + day_of_era - 719_468;
-    let seconds = days as f64 * 86_400.0 + hour * 3600.0 + minute * 60.0 + second;
-    (seconds >= 0.0).then(|| std::time::UNIX_EPOCH + Duration::from_secs_f64(seconds))
+    flotilla_core::time::parse_rfc3339(text)
+        .map(|seconds| std::time::UNIX_EPOCH + Duration::from_secs(seconds))
 }
 
 /// How stale `reconciledAt` may get before a no-op refresh writes it again (Argo CD's default
 /// reconciliation timeout): no-op passes then cost no writes.
 const RECONCILED_AT_RESOLUTION: Duration = Duration::from_secs(180);
-
-/// RFC 3339 UTC, second precision, as Kubernetes writes times.
-pub(crate) fn format_timestamp(seconds: u64) -> String {
-    let days = (seconds / 86_400) as i64;
-    let rest = seconds % 86_400;
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let day_of_era = z - era * 146_097;
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_index = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
-    let month = if month_index < 10 {
-        month_index + 3
-    } else {
-        month_index - 9
-    };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rest / 3600,
-        (rest % 3600) / 60,
-        rest % 60
-    )
-}
 
 /// What one pass found, before any sync.
 struct Evaluation {
@@ -1672,16 +1618,7 @@ async fn render_cached(
             &renderer.config.cache_dir.join("overrides"),
             Some(&fetcher),
         )
-        .map_err(|error| {
-            let mut message = error.to_string();
-            let mut cause = std::error::Error::source(&error);
-            while let Some(inner) = cause {
-                message.push_str(": ");
-                message.push_str(&inner.to_string());
-                cause = inner.source();
-            }
-            message
-        })
+        .map_err(|error| crate::error_chain(&error))
     })
     .await
     .map_err(|error| format!("rendering failed: {error}"))??;
@@ -1697,18 +1634,6 @@ async fn render_cached(
     }
     renders.insert(cache_key, rendered.clone());
     Ok(rendered)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn timestamps_are_rfc3339() {
-        assert_eq!(format_timestamp(0), "1970-01-01T00:00:00Z");
-        assert_eq!(format_timestamp(1_795_478_400), "2026-11-24T00:00:00Z");
-        assert_eq!(format_timestamp(951_782_400), "2000-02-29T00:00:00Z");
-    }
 }
 
 /// One object of a preview (`flotilla app diff`).

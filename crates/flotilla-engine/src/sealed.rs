@@ -413,16 +413,7 @@ impl Unsealer {
             &keys,
             &flotilla_core::from_json(sealed_secret),
         )
-        .map_err(|error| {
-            let mut message = error.to_string();
-            let mut cause = std::error::Error::source(&error);
-            while let Some(inner) = cause {
-                message.push_str(": ");
-                message.push_str(&inner.to_string());
-                cause = inner.source();
-            }
-            message
-        })?;
+        .map_err(|error| crate::error_chain(&error))?;
         let mut secret = flotilla_core::to_json(unsealed.document());
         let (namespace, name) = key_of(sealed_secret);
         let info = self

@@ -11,10 +11,10 @@
 
 pub mod repository;
 
+use repository::run_git;
 pub use repository::{Repositories, ResolvedRevision};
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use sha2::{Digest, Sha256};
 
@@ -234,22 +234,6 @@ impl GitFetcher {
         }
         Ok(directory)
     }
-}
-
-fn run_git(arguments: &[&str], repository: &str) -> Result<(), FetchError> {
-    let output = Command::new("git")
-        .args(arguments)
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .output()
-        .map_err(|source| FetchError::GitMissing { source })?;
-    if output.status.success() {
-        return Ok(());
-    }
-    Err(FetchError::Git {
-        command: arguments.first().copied().unwrap_or("").to_string(),
-        repository: repository.to_string(),
-        stderr: String::from_utf8_lossy(&output.stderr).trim().to_string(),
-    })
 }
 
 impl flotilla_kustomize::Fetcher for GitFetcher {

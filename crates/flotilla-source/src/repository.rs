@@ -342,7 +342,8 @@ fn git_output(arguments: &[&str], url: &str) -> Result<String, FetchError> {
     finish(git_command(arguments).output(), arguments, url)
 }
 
-fn run_git(arguments: &[&str], url: &str) -> Result<(), FetchError> {
+/// Runs git (no prompts, no stdin); a failure names the subcommand, the URL and git's message.
+pub(crate) fn run_git(arguments: &[&str], url: &str) -> Result<(), FetchError> {
     git_output(arguments, url).map(|_| ())
 }
 
