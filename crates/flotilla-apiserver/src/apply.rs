@@ -1,17 +1,24 @@
 //! Field ownership and server-side apply, in a simplified structured-merge-diff model.
 //!
 //! A field set is a set of paths; each path element is encoded as in `FieldsV1`: `f:<field>` for
-//! a map field, `k:<json object>` for an item of an associative list (identified by its merge
-//! keys), `v:<json>` for an item of a set of primitives. List types come from field-name
-//! heuristics (kube's merge keys: `name` for containers, env, volumes…, `containerPort`/`port` for
-//! ports, `mountPath`, `type` for conditions, `uid` for ownerReferences); any other list is
-//! atomic. Managers own the fields they set; an applier that stops sending a field it alone owned
-//! removes it; setting a field another manager owns with a different value is a conflict unless
-//! `force=true`, which transfers ownership.
+//! a map field, `k:<json object>` for an item of an associative list (identified by its keys),
+//! `v:<json>` for an item of a set of primitives. A list's type comes from the resource's schema,
+//! as structured-merge-diff derives it from OpenAPI: built-in kinds use the embedded Kubernetes
+//! OpenAPI document (`x-kubernetes-list-type`/`-list-map-keys`, else a `merge` patch strategy
+//! with its merge key makes an associative list, a `merge` list of scalars a set, anything else
+//! atomic); CRDs use their `openAPIV3Schema` (atomic unless it declares a list type); kinds with
+//! no schema at all (`--accept-unknown-kinds`) fall back to kube's merge-key field names. Object
+//! metadata always follows `ObjectMeta`. Managers own the fields they set; an applier that stops
+//! sending a field it alone owned removes it; setting a field another manager owns with a
+//! different value is a conflict unless `force=true`, which transfers ownership. An object that
+//! has no managed fields when first applied gets a `before-first-apply` Update entry owning what
+//! it had, as kube-apiserver does.
 
 use std::collections::BTreeSet;
 
 use serde_json::{json, Map, Value};
+
+use flotilla_patch::SchemaNode;
 
 use crate::error::StatusCause;
 use crate::util;
@@ -33,17 +40,19 @@ const IGNORED_METADATA: [&str; 8] = [
     "selfLink",
 ];
 
-/// What is known about the shape of a value: nothing (built-in kinds, where kube's merge keys are
-/// recognised by field name), or a CRD's structural schema for it (absent inside
-/// `x-kubernetes-preserve-unknown-fields`, where lists are atomic as in kube-apiserver).
+/// What is known about the shape of a value: a built-in kind's OpenAPI definition (absent below a
+/// field the document does not describe), a CRD's structural schema for it (absent inside
+/// `x-kubernetes-preserve-unknown-fields`, where lists are atomic as in kube-apiserver), or
+/// nothing (kinds served without a schema, where kube's merge keys are recognised by field name).
 #[derive(Clone, Copy, Debug)]
 pub enum Shape<'a> {
     Heuristic,
+    Builtin(Option<SchemaNode<'a>>),
     Schema(Option<&'a Value>),
 }
 
 impl<'a> Shape<'a> {
-    /// The shape of an object's top level for a resource with this (optional) schema.
+    /// The shape of a value described by this (optional) CRD schema; no schema means heuristics.
     pub fn for_schema(schema: Option<&'a Value>) -> Shape<'a> {
         match schema {
             None => Shape::Heuristic,
@@ -51,9 +60,32 @@ impl<'a> Shape<'a> {
         }
     }
 
+    /// The shape of an object's top level for a resource (`schema` is a CRD version's).
+    pub fn of(resource: &'a crate::registry::ResourceType) -> Shape<'a> {
+        match &resource.schema {
+            Some(schema) => Shape::Schema(Some(schema)),
+            None => match flotilla_patch::Schema::builtin()
+                .resource(&resource.api_version(), &resource.kind)
+            {
+                Some(node) => Shape::Builtin(Some(node)),
+                None => Shape::Heuristic,
+            },
+        }
+    }
+
+    /// The shape of `metadata`, whatever the kind: `ObjectMeta`.
+    fn object_meta() -> Shape<'static> {
+        Shape::Builtin(
+            flotilla_patch::Schema::builtin()
+                .resource("v1", "ConfigMap")
+                .and_then(|config_map| config_map.field("metadata")),
+        )
+    }
+
     fn child(self, key: &str) -> Shape<'a> {
         match self {
             Shape::Heuristic => Shape::Heuristic,
+            Shape::Builtin(node) => Shape::Builtin(node.and_then(|node| node.field(key))),
             Shape::Schema(schema) => Shape::Schema(schema.and_then(|schema| {
                 schema
                     .get("properties")
@@ -67,45 +99,73 @@ impl<'a> Shape<'a> {
         }
     }
 
+    /// The shape of a field named `metadata`: `ObjectMeta` unless a built-in definition says
+    /// otherwise (CRD schemas never describe object metadata).
+    fn metadata_child(self) -> Shape<'a> {
+        match self {
+            Shape::Builtin(_) => self.child("metadata"),
+            _ => Shape::object_meta(),
+        }
+    }
+
     fn items(self) -> Shape<'a> {
         match self {
             Shape::Heuristic => Shape::Heuristic,
+            Shape::Builtin(node) => Shape::Builtin(node.and_then(|node| node.elements())),
             Shape::Schema(schema) => Shape::Schema(schema.and_then(|schema| schema.get("items"))),
         }
     }
 
     /// A map the schema declares atomic (`x-kubernetes-map-type: atomic`).
     fn atomic_map(self) -> bool {
-        matches!(self, Shape::Schema(Some(schema)) if schema.get("x-kubernetes-map-type").and_then(Value::as_str) == Some("atomic"))
+        match self {
+            Shape::Schema(Some(schema)) => {
+                schema.get("x-kubernetes-map-type").and_then(Value::as_str) == Some("atomic")
+            }
+            Shape::Builtin(Some(node)) => node.map_type() == Some("atomic") || node.is_untyped(),
+            _ => false,
+        }
     }
 }
 
 fn list_type(field: &str, items: &[Value], shape: Shape<'_>) -> ListType {
-    let Shape::Schema(schema) = shape else {
-        return list_keys(field, items);
+    let declared = match shape {
+        Shape::Heuristic => return list_keys(field, items),
+        Shape::Builtin(None) => return ListType::Atomic,
+        Shape::Builtin(Some(node)) => match node.list_type() {
+            Some(declared) => Some((declared, node.list_map_keys())),
+            None if node
+                .declared_patch_strategy()
+                .is_some_and(|strategies| strategies.split(',').any(|s| s == "merge")) =>
+            {
+                match node.declared_patch_merge_key() {
+                    Some(key) => Some(("map", vec![key])),
+                    None => Some(("set", Vec::new())),
+                }
+            }
+            None => None,
+        },
+        Shape::Schema(schema) => schema
+            .and_then(|schema| schema.get("x-kubernetes-list-type"))
+            .and_then(Value::as_str)
+            .map(|declared| {
+                let keys = schema
+                    .and_then(|schema| schema.get("x-kubernetes-list-map-keys"))
+                    .and_then(Value::as_array)
+                    .map(|keys| keys.iter().filter_map(Value::as_str).collect())
+                    .unwrap_or_default();
+                (declared, keys)
+            }),
     };
-    match schema
-        .and_then(|schema| schema.get("x-kubernetes-list-type"))
-        .and_then(Value::as_str)
-    {
-        Some("map") => {
-            let keys: Vec<String> = schema
-                .and_then(|schema| schema.get("x-kubernetes-list-map-keys"))
-                .and_then(Value::as_array)
-                .map(|keys| {
-                    keys.iter()
-                        .filter_map(Value::as_str)
-                        .map(str::to_string)
-                        .collect()
-                })
-                .unwrap_or_default();
+    match declared {
+        Some(("map", keys)) => {
             if keys.is_empty() || !items.iter().all(Value::is_object) {
                 ListType::Atomic
             } else {
-                ListType::Map(keys)
+                ListType::Map(keys.into_iter().map(str::to_string).collect())
             }
         }
-        Some("set")
+        Some(("set", _))
             if items
                 .iter()
                 .all(|item| !item.is_object() && !item.is_array()) =>
@@ -191,7 +251,7 @@ pub fn field_set(object: &Value, with_status: bool, shape: Shape<'_>) -> FieldSe
                         value,
                         vec!["f:metadata".to_string(), format!("f:{field}")],
                         field,
-                        Shape::Heuristic,
+                        Shape::object_meta().child(field),
                         &mut set,
                     );
                 }
@@ -388,7 +448,7 @@ pub fn merge_into(live: &mut Value, config: &Value, field: &str, shape: Shape<'_
                     Some(live_value) => {
                         // Object metadata is never described by a CRD schema.
                         let child = if key == "metadata" {
-                            Shape::Heuristic
+                            shape.metadata_child()
                         } else {
                             shape.child(key)
                         };
@@ -511,11 +571,20 @@ pub fn record_update(
     shape: Shape<'_>,
 ) {
     let with_status = subresource == "status";
-    let mut entries = current.map(decode_managed).unwrap_or_default();
-    if current.is_none() {
-        // Whatever a client sent in managedFields on create is ignored.
-        entries.clear();
+    let sent = util::metadata(next).and_then(|metadata| metadata.get("managedFields"));
+    if current.is_some() && sent == Some(&json!([{}])) {
+        // `managedFields: [{}]` is the documented way to clear ownership: nobody manages the
+        // object afterwards (its next apply meets `before-first-apply`).
+        util::metadata_mut(next).shift_remove("managedFields");
+        return;
     }
+    let mut entries = match (current, sent) {
+        // Whatever a client sent in managedFields on create is ignored.
+        (None, _) => Vec::new(),
+        // An update that sends managedFields replaces them; one that leaves them out keeps them.
+        (Some(_), Some(Value::Array(_))) => decode_managed(next),
+        (Some(current), _) => decode_managed(current),
+    };
     let next_fields = field_set(next, with_status, shape);
     let changed: FieldSet = match current {
         None => next_fields,
@@ -582,6 +651,21 @@ pub fn apply(
     let with_status = subresource == "status";
     let applied = field_set(config, with_status, shape);
     let mut entries = live.map(decode_managed).unwrap_or_default();
+    if let Some(live) = live.filter(|_| entries.is_empty()) {
+        // An object nobody manages yet (created before managed fields were tracked, or with them
+        // cleared): what it has belongs to `before-first-apply`, as in kube-apiserver.
+        let existing = field_set(live, with_status, shape);
+        if !existing.is_empty() {
+            entries.push(ManagedEntry {
+                manager: "before-first-apply".to_string(),
+                operation: "Update".to_string(),
+                api_version: api_version.to_string(),
+                time: util::now_rfc3339(),
+                subresource: String::new(),
+                fields: existing,
+            });
+        }
+    }
     let mut conflicts = Vec::new();
     let mut forced = FieldSet::new();
     if let Some(live) = live {
@@ -874,5 +958,75 @@ mod schema_tests {
             live,
             json!({"spec": {"plain": [{"name": "new"}], "byName": [{"id": "a"}, {"id": "b"}]}})
         );
+    }
+
+    /// Every path of a field set and every prefix of one (structured-merge-diff's full set marks
+    /// every node, an Apply entry only leaves and list items).
+    fn with_prefixes(set: &FieldSet) -> FieldSet {
+        let mut closed = FieldSet::new();
+        for path in set {
+            for length in 1..=path.len() {
+                closed.insert(path[..length].to_vec());
+            }
+        }
+        closed
+    }
+
+    #[test]
+    fn field_sets_match_structured_merge_diff() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/field-sets");
+        let mut cases: Vec<_> = std::fs::read_dir(&root)
+            .expect("tests/field-sets")
+            .map(|entry| entry.expect("entry").path())
+            .filter(|path| path.is_dir())
+            .collect();
+        cases.sort();
+        assert!(
+            cases.len() >= 4,
+            "the four structured-merge-diff cases are present"
+        );
+        for case in cases {
+            let text = std::fs::read_to_string(case.join("object.yaml")).expect("object.yaml");
+            let object = flotilla_core::to_json(
+                &flotilla_core::parse_single_document(&text).expect("object.yaml is YAML"),
+            );
+            let expected: Value = serde_json::from_str(
+                &std::fs::read_to_string(case.join("expected-fields.json")).expect("expected"),
+            )
+            .expect("expected-fields.json is JSON");
+            let api_version = object["apiVersion"].as_str().expect("apiVersion");
+            let kind = object["kind"].as_str().expect("kind");
+            let node = flotilla_patch::Schema::builtin()
+                .resource(api_version, kind)
+                .expect("a built-in kind");
+            let has_status = node.field("status").is_some();
+            let ours = with_prefixes(&field_set(&object, false, Shape::Builtin(Some(node))));
+            let never_recorded = |path: &FieldPath| {
+                let top = path[0].as_str();
+                top == "f:apiVersion"
+                    || top == "f:kind"
+                    || (top == "f:status" && has_status)
+                    || path == &["f:metadata".to_string()]
+                    || (top == "f:metadata"
+                        && IGNORED_METADATA
+                            .iter()
+                            .any(|field| path[1] == format!("f:{field}")))
+            };
+            let expected: FieldSet = with_prefixes(&decode_fields(&expected))
+                .into_iter()
+                .filter(|path| !never_recorded(path))
+                .collect();
+            let ours: FieldSet = ours
+                .into_iter()
+                .filter(|path| !never_recorded(path))
+                .collect();
+            let missing: Vec<_> = expected.difference(&ours).collect();
+            let extra: Vec<_> = ours.difference(&expected).collect();
+            assert!(
+                missing.is_empty() && extra.is_empty(),
+                "{}: missing {missing:?}, extra {extra:?}",
+                case.display()
+            );
+        }
     }
 }

@@ -63,6 +63,9 @@ pub enum ApiError {
     Expired { message: String },
     #[error("{message}")]
     MethodNotAllowed { message: String },
+    /// 504: e.g. a list at a resourceVersion newer than the server has.
+    #[error("Timeout: {message}")]
+    Timeout { message: String },
     #[error("{message}")]
     Forbidden {
         group: String,
@@ -150,6 +153,7 @@ impl ApiError {
             ApiError::RequestEntityTooLarge { .. } => 413,
             ApiError::Expired { .. } => 410,
             ApiError::MethodNotAllowed { .. } => 405,
+            ApiError::Timeout { .. } => 504,
             ApiError::Forbidden { .. } => 403,
             ApiError::Unauthorized => 401,
             ApiError::Internal { .. } => 500,
@@ -169,6 +173,7 @@ impl ApiError {
             ApiError::RequestEntityTooLarge { .. } => "RequestEntityTooLarge",
             ApiError::Expired { .. } => "Expired",
             ApiError::MethodNotAllowed { .. } => "MethodNotAllowed",
+            ApiError::Timeout { .. } => "Timeout",
             ApiError::Forbidden { .. } => "Forbidden",
             ApiError::Unauthorized => "Unauthorized",
             ApiError::Internal { .. } => "InternalError",

@@ -24,6 +24,7 @@ use crate::rest::{
 use crate::select::{FieldSelector, LabelSelector};
 use crate::table;
 use crate::util::{self, metadata_str};
+use crate::validate::{self, FieldValidation};
 use crate::watch;
 
 /// Everything a handler needs.
@@ -83,22 +84,15 @@ impl Query {
     }
 
     fn write_options(&self) -> Result<WriteOptions, ApiError> {
-        let strict_fields = match self.get("fieldValidation") {
-            None | Some("") | Some("Ignore") | Some("Warn") => false,
-            Some("Strict") => true,
-            Some(other) => {
-                return Err(ApiError::bad_request(format!(
-                "fieldValidation must be one of \"Ignore\", \"Warn\", or \"Strict\", got {other}"
-            )))
-            }
-        };
+        let field_validation = validate::parse_field_validation(self.get("fieldValidation"))?;
         Ok(WriteOptions {
             dry_run: self.dry_run()?,
             field_manager: self
                 .get("fieldManager")
                 .filter(|manager| !manager.is_empty())
                 .map(str::to_string),
-            strict_fields,
+            strict_fields: field_validation == FieldValidation::Strict,
+            field_validation,
             force: self.flag("force"),
             initial_managed_fields: None,
         })
@@ -377,6 +371,20 @@ fn decode_body(headers: &HeaderMap, body: &Bytes) -> Result<Value, ApiError> {
     }
 }
 
+/// Adds kube-apiserver's `Warning: 299 - "…"` headers, which kubectl prints as `Warning: …`.
+fn with_warnings(mut response: Response, warnings: &[String]) -> Response {
+    for warning in warnings {
+        let text = format!(
+            "299 - \"{}\"",
+            warning.replace('\\', "\\\\").replace('"', "\\\"")
+        );
+        if let Ok(value) = axum::http::HeaderValue::from_str(&text) {
+            response.headers_mut().append("warning", value);
+        }
+    }
+    response
+}
+
 fn parse_json(body: &Bytes) -> Result<Value, ApiError> {
     serde_json::from_slice(body).map_err(|error| {
         ApiError::bad_request(format!("error decoding request body as JSON: {error}"))
@@ -484,14 +492,21 @@ async fn dispatch(
         (&Method::POST, None) => {
             let body = decode_body(headers, &body)?;
             let options = query.write_options()?;
+            let warnings =
+                validate::check_builtin_fields(resource, &body, options.field_validation)?;
             let created =
                 rest::create(state, resource, target.namespace.as_deref(), body, &options)?;
-            Ok(json_response(StatusCode::CREATED, &created))
+            Ok(with_warnings(
+                json_response(StatusCode::CREATED, &created),
+                &warnings,
+            ))
         }
         (&Method::PUT, Some(name)) => {
             let namespace = object_namespace(resource, &namespace_for_object, name)?;
             let body = decode_body(headers, &body)?;
             let options = query.write_options()?;
+            let warnings =
+                validate::check_builtin_fields(resource, &body, options.field_validation)?;
             let replaced = rest::replace(
                 state,
                 resource,
@@ -502,7 +517,7 @@ async fn dispatch(
                 &options,
                 ReplaceOperation::Update,
             )?;
-            Ok(ok(&replaced))
+            Ok(with_warnings(ok(&replaced), &warnings))
         }
         (&Method::PATCH, Some(name)) => {
             let namespace = object_namespace(resource, &namespace_for_object, name)?;
@@ -660,6 +675,59 @@ fn decode_continue(token: &str) -> Result<(u64, String, String), ApiError> {
     ))
 }
 
+/// `resourceVersion` and `resourceVersionMatch` of a list, as kube-apiserver checks them. Only
+/// the current state is kept, so `Exact` of an older version is 410 Expired (as after an etcd
+/// compaction), and any version newer than the current one is 504 "Too large resource version".
+fn check_list_version(query: &Query, has_continue: bool, current: u64) -> Result<(), ApiError> {
+    let requested = query
+        .get("resourceVersion")
+        .filter(|version| !version.is_empty());
+    let matching = query
+        .get("resourceVersionMatch")
+        .filter(|matching| !matching.is_empty());
+    if let Some(matching) = matching {
+        if requested.is_none() {
+            return Err(ApiError::bad_request(
+                "resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden unless resourceVersion is provided",
+            ));
+        }
+        if has_continue {
+            return Err(ApiError::bad_request(
+                "resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden when continue is provided",
+            ));
+        }
+        if matching != "Exact" && matching != "NotOlderThan" {
+            return Err(ApiError::bad_request(format!(
+                "resourceVersionMatch: Unsupported value: \"{matching}\": supported values: \"Exact\", \"NotOlderThan\""
+            )));
+        }
+    }
+    let Some(requested) = requested else {
+        return Ok(());
+    };
+    let version: u64 = requested
+        .parse()
+        .map_err(|_| ApiError::bad_request(format!("invalid resource version: {requested}")))?;
+    if matching == Some("Exact") && version == 0 {
+        return Err(ApiError::bad_request(
+            "resourceVersionMatch: Forbidden: resourceVersionMatch \"exact\" is forbidden for resourceVersion \"0\"",
+        ));
+    }
+    if version > current {
+        return Err(ApiError::Timeout {
+            message: format!("Too large resource version: {version}, current: {current}"),
+        });
+    }
+    if matching == Some("Exact") && version < current {
+        return Err(ApiError::Expired {
+            message: format!(
+                "The resourceVersion for the provided list is too old: {version} (this server keeps only the current state, at {current})"
+            ),
+        });
+    }
+    Ok(())
+}
+
 fn list(
     state: &ApiState,
     resource: &ResourceType,
@@ -680,6 +748,7 @@ fn list(
         None => None,
     };
     let (objects, current_version) = state.store.list(&resource.storage_key(), namespace);
+    check_list_version(query, start.is_some(), current_version)?;
     let list_version = start
         .as_ref()
         .map(|(version, _, _)| *version)
@@ -748,6 +817,11 @@ fn patch(
     match content_type.as_str() {
         "application/json-patch+json" | "application/merge-patch+json" | "application/strategic-merge-patch+json" => {
             let patch_body = parse_json(body)?;
+            let warnings = if content_type == "application/json-patch+json" {
+                Vec::new()
+            } else {
+                validate::check_builtin_fields(resource, &patch_body, options.field_validation)?
+            };
             for _attempt in 0..8 {
                 let current = rest::get(state, resource, namespace, name)?;
                 let mut next = rest::present(resource, &current);
@@ -786,7 +860,7 @@ fn patch(
                 }
                 match rest::replace(state, resource, namespace, name, part, next, options, ReplaceOperation::Update) {
                     Err(ApiError::Conflict { .. }) if !pinned => continue,
-                    result => return result.map(|object| ok(&object)),
+                    result => return result.map(|object| with_warnings(ok(&object), &warnings)),
                 }
             }
             Err(ApiError::Internal { message: "too many concurrent writes to the object".to_string() })
@@ -838,6 +912,7 @@ fn server_side_apply(
             )));
         }
     }
+    let warnings = validate::check_builtin_fields(resource, &config, options.field_validation)?;
     let subresource = if part == Part::Status { "status" } else { "" };
     for _attempt in 0..8 {
         let current = state.store.get(&resource.storage_key(), namespace, name);
@@ -851,7 +926,7 @@ fn server_side_apply(
             &resource.api_version(),
             subresource,
             options.force,
-            apply::Shape::for_schema(resource.schema.as_ref()),
+            apply::Shape::of(resource),
         ) {
             ApplyResult::Conflicts(causes) => {
                 return Err(ApiError::ApplyConflict {
@@ -880,7 +955,12 @@ fn server_side_apply(
                     match rest::create(state, resource, url_namespace, merged, &create_options) {
                         Err(ApiError::AlreadyExists { .. }) => continue,
                         result => {
-                            return result.map(|object| json_response(StatusCode::CREATED, &object))
+                            return result.map(|object| {
+                                with_warnings(
+                                    json_response(StatusCode::CREATED, &object),
+                                    &warnings,
+                                )
+                            })
                         }
                     }
                 }
@@ -904,7 +984,9 @@ fn server_side_apply(
                         ReplaceOperation::Apply { managed_fields },
                     ) {
                         Err(ApiError::Conflict { .. }) => continue,
-                        result => return result.map(|object| ok(&object)),
+                        result => {
+                            return result.map(|object| with_warnings(ok(&object), &warnings))
+                        }
                     }
                 }
             },

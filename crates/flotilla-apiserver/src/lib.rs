@@ -27,6 +27,7 @@ pub mod storage;
 pub mod table;
 pub mod tls;
 pub mod util;
+pub mod validate;
 pub mod watch;
 
 use std::net::SocketAddr;

@@ -30,6 +30,8 @@ pub struct WriteOptions {
     pub dry_run: bool,
     pub field_manager: Option<String>,
     pub strict_fields: bool,
+    /// `fieldValidation` as asked (`strict_fields` is its `Strict` case, used for CRDs).
+    pub field_validation: crate::validate::FieldValidation,
     pub force: bool,
     /// managedFields to store on create instead of an Update entry (server-side apply).
     pub initial_managed_fields: Option<Value>,
@@ -332,7 +334,7 @@ pub fn create(
                 &manager,
                 &resource.api_version(),
                 "",
-                apply::Shape::for_schema(resource.schema.as_ref()),
+                apply::Shape::of(resource),
             );
         }
     }
@@ -483,7 +485,7 @@ pub fn replace(
                         &manager,
                         &resource.api_version(),
                         subresource,
-                        apply::Shape::for_schema(resource.schema.as_ref()),
+                        apply::Shape::of(resource),
                     );
                 }
                 ReplaceOperation::Apply { managed_fields } => {

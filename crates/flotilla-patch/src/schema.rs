@@ -280,6 +280,47 @@ impl<'a> SchemaNode<'a> {
             .and_then(Json::as_str)
     }
 
+    /// A schema that says nothing of its shape (no `type`, `properties`, `additionalProperties`
+    /// or `items`, e.g. `JSON`, `JSONSchemaPropsOrArray`): structured-merge-diff treats such a
+    /// value as one atomic unit.
+    pub fn is_untyped(&self) -> bool {
+        ["type", "properties", "additionalProperties", "items"]
+            .iter()
+            .all(|key| self.node.get(*key).is_none())
+    }
+
+    /// Whether this object schema lists `properties`.
+    pub fn has_properties(&self) -> bool {
+        self.node
+            .get("properties")
+            .is_some_and(|properties| properties.is_object())
+    }
+
+    /// Whether this object schema has an `additionalProperties` schema (it is a map).
+    pub fn has_additional_properties(&self) -> bool {
+        self.node
+            .get("additionalProperties")
+            .is_some_and(|additional| additional.is_object() || additional == &Json::Bool(true))
+    }
+
+    /// The name of the definition this schema is (after `$ref`s), e.g.
+    /// `io.k8s.api.core.v1.PodSpec`; `None` for an inline schema. Linear in the number of
+    /// definitions: meant for rare lookups.
+    pub fn definition_name(&self) -> Option<&'a str> {
+        self.document
+            .definitions
+            .iter()
+            .find(|(_, definition)| std::ptr::eq(*definition, self.node))
+            .map(|(name, _)| name.as_str())
+    }
+
+    /// `x-kubernetes-map-type`: `atomic` or `granular`.
+    pub fn map_type(&self) -> Option<&'a str> {
+        self.node
+            .get("x-kubernetes-map-type")
+            .and_then(Json::as_str)
+    }
+
     /// `x-kubernetes-list-map-keys`; empty when absent.
     pub fn list_map_keys(&self) -> Vec<&'a str> {
         self.node

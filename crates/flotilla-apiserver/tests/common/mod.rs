@@ -59,6 +59,8 @@ fn rand_suffix() -> u128 {
 pub struct Reply {
     pub code: u16,
     pub body: Value,
+    /// The `Warning` headers, as sent.
+    pub warnings: Vec<String>,
 }
 
 impl Reply {
@@ -112,6 +114,13 @@ pub async fn request_with_headers(
         let request = builder.body(Full::new(Bytes::from(body))).expect("request");
         let response = sender.send_request(request).await.expect("response");
         let code = response.status().as_u16();
+        let warnings = response
+            .headers()
+            .get_all("warning")
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .map(str::to_string)
+            .collect();
         let bytes = response
             .into_body()
             .collect()
@@ -120,7 +129,11 @@ pub async fn request_with_headers(
             .to_bytes();
         let body = serde_json::from_slice(&bytes)
             .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).to_string()));
-        Reply { code, body }
+        Reply {
+            code,
+            body,
+            warnings,
+        }
     })
     .await
 }
