@@ -365,8 +365,12 @@ fn decode_body(headers: &HeaderMap, body: &Bytes) -> Result<Value, ApiError> {
     match content_type.as_str() {
         "" | "application/json" | "application/merge-patch+json" | "application/json-patch+json" | "*/*" => parse_json(body),
         "application/yaml" | "application/apply-patch+yaml" | "application/x-yaml" | "text/yaml" => parse_json(body).or_else(|_| parse_yaml(body)),
+        // What typed kubectl commands (`create namespace`, `create configmap`, `run`…) send.
+        "application/vnd.kubernetes.protobuf" => crate::protobuf::decode_object(body).map_err(|error| {
+            ApiError::bad_request(format!("error decoding request body as protobuf: {error}"))
+        }),
         other => Err(ApiError::UnsupportedMediaType {
-            message: format!("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (got {other})"),
+            message: format!("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf (got {other})"),
         }),
     }
 }

@@ -6,7 +6,8 @@
 //!
 //! Modules: `storage` (objects, resourceVersion, history), `persist` (redb), `registry`
 //! (resource table), `rest` (object semantics), `apply` (field ownership, server-side apply),
-//! `crd` (custom resources), `http` (routing, negotiation, patches), `watch`, `discovery`,
+//! `crd` (custom resources), `http` (routing, negotiation, patches), `protobuf` (decoding
+//! protobuf request bodies), `watch`, `discovery`,
 //! `table`, `select` (selectors), `gc` (garbage collection and namespace deletion), `simulate`
 //! (controllers that make workloads ready), `tls`, `kubeconfig`.
 
@@ -19,6 +20,7 @@ pub mod http;
 pub mod kubeconfig;
 pub mod openapi;
 pub mod persist;
+pub mod protobuf;
 pub mod registry;
 pub mod rest;
 pub mod select;

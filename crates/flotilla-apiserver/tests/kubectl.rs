@@ -347,6 +347,101 @@ async fn kubectl_end_to_end() {
         gone.stderr
     );
 
+    // Typed commands send protobuf bodies.
+    let namespace = expect_ok(&kubeconfig, &["create", "namespace", "typed"], None).await;
+    assert!(namespace.contains("namespace/typed created"), "{namespace}");
+    expect_ok(
+        &kubeconfig,
+        &[
+            "-n",
+            "typed",
+            "create",
+            "configmap",
+            "settings",
+            "--from-literal=mode=fast",
+        ],
+        None,
+    )
+    .await;
+    expect_ok(
+        &kubeconfig,
+        &[
+            "-n",
+            "typed",
+            "create",
+            "secret",
+            "generic",
+            "token",
+            "--from-literal=key=s3cret",
+        ],
+        None,
+    )
+    .await;
+    expect_ok(
+        &kubeconfig,
+        &[
+            "-n",
+            "typed",
+            "create",
+            "deployment",
+            "api",
+            "--image=nginx",
+            "--replicas=2",
+        ],
+        None,
+    )
+    .await;
+    expect_ok(
+        &kubeconfig,
+        &[
+            "-n",
+            "typed",
+            "run",
+            "shell",
+            "--image=busybox",
+            "--labels=role=debug",
+            "--",
+            "sleep",
+            "60",
+        ],
+        None,
+    )
+    .await;
+    let typed = expect_ok(
+        &kubeconfig,
+        &[
+            "-n",
+            "typed",
+            "get",
+            "configmap/settings",
+            "secret/token",
+            "deployment/api",
+            "pod/shell",
+            "-o",
+            "jsonpath={.items[0].data.mode} {.items[1].data.key} {.items[2].spec.replicas} {.items[3].metadata.labels.role} {.items[3].spec.containers[0].args}",
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(typed, "fast czNjcmV0 2 debug [\"sleep\",\"60\"]");
+
+    // Default validation is Strict: a misspelt field of a built-in kind is refused.
+    let typo = kubectl(
+        &kubeconfig,
+        &["apply", "-f", "-"],
+        Some(
+            &DEPLOYMENT
+                .replace("replicas: 2", "replica: 2")
+                .replace("name: web", "name: typo"),
+        ),
+    )
+    .await;
+    assert!(
+        !typo.success && typo.stderr.contains("unknown field \"spec.replica\""),
+        "{}",
+        typo.stderr
+    );
+
     server.shutdown().await;
     let _ = std::fs::remove_dir_all(&directory);
 }
