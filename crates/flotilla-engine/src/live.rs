@@ -204,6 +204,18 @@ impl KindCache {
             .collect()
     }
 
+    /// Whether the cache holds `object` at exactly its resourceVersion.
+    fn holds_version(&self, object: &Value) -> bool {
+        let Some(version) = object["metadata"]["resourceVersion"].as_str() else {
+            return false;
+        };
+        self.objects
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .get(&object_key(object))
+            .is_some_and(|stored| &*stored.version == version)
+    }
+
     pub fn get(&self, namespace: &str, name: &str) -> Option<Arc<Value>> {
         self.objects
             .read()
@@ -374,21 +386,17 @@ impl LiveCache {
         let api_version = object["apiVersion"].as_str().unwrap_or("");
         let kind = object["kind"].as_str().unwrap_or("");
         if let Some(cache) = self.watched(api_version, kind) {
-            let object = trim(object.clone());
-            let version = |value: &Value| {
-                value["metadata"]["resourceVersion"]
-                    .as_str()
-                    .and_then(|text| text.parse::<u64>().ok())
-                    .unwrap_or(0)
-            };
+            let version = |text: &str| text.parse::<u64>().unwrap_or(0);
+            let written = object["metadata"]["resourceVersion"].as_str().unwrap_or("");
+            // Only the version is compared: the cached object is not parsed.
             let newer = cache
-                .get(
+                .version(
                     object["metadata"]["namespace"].as_str().unwrap_or(""),
                     object["metadata"]["name"].as_str().unwrap_or(""),
                 )
-                .is_none_or(|current| version(&object) >= version(&current));
+                .is_none_or(|current| version(written) > version(&current));
             if newer {
-                cache.upsert(object);
+                cache.upsert(trim(object.clone()));
             }
         }
     }
@@ -417,6 +425,13 @@ fn trim(mut object: Value) -> Value {
         }
     }
     object
+}
+
+fn is_application(object: &Value) -> bool {
+    object["kind"].as_str() == Some("Application")
+        && object["apiVersion"]
+            .as_str()
+            .is_some_and(|api_version| api_version.starts_with("argoproj.io/"))
 }
 
 fn object_key(object: &Value) -> ObjectKey {
@@ -549,6 +564,14 @@ async fn run_watch(
                     Ok(WatchEvent::Added(object)) | Ok(WatchEvent::Modified(object)) => {
                         if let Some(version) = object["metadata"]["resourceVersion"].as_str() {
                             resource_version = version.to_string();
+                        }
+                        if cache.holds_version(&object) && !is_application(&object) {
+                            // This exact state is already cached: the engine wrote it and
+                            // recorded the server's answer (`LiveCache::record`), and the
+                            // Application that wrote it compared it then. Nothing changed.
+                            // Applications are still announced: an app-of-apps parent tracks its
+                            // children's status, which the children's reconciles write.
+                            continue;
                         }
                         let object = trim(object);
                         cache.upsert(object.clone());

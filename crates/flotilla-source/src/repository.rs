@@ -12,9 +12,10 @@
 //! (`--repo-mirror FROM=TO`) are applied before any git command and never change the cache key,
 //! which is the URL the Application names.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
 
@@ -35,6 +36,9 @@ pub struct Repositories {
     /// Serialises git commands per process: git itself locks refs, but two fetches into one
     /// mirror at once would make one of them fail spuriously.
     fetch_lock: Mutex<()>,
+    /// One lock per commit being written as a snapshot, so Applications of one commit that
+    /// reconcile at once wait for a single checkout instead of each writing their own.
+    snapshot_locks: Mutex<HashMap<String, Arc<Mutex<()>>>>,
 }
 
 impl Repositories {
@@ -43,6 +47,7 @@ impl Repositories {
             cache_dir: cache_dir.to_path_buf(),
             mirrors: Vec::new(),
             fetch_lock: Mutex::new(()),
+            snapshot_locks: Mutex::new(HashMap::new()),
         }
     }
 
@@ -161,6 +166,36 @@ impl Repositories {
         if destination.is_dir() {
             return Ok(destination);
         }
+        let lock = self
+            .snapshot_locks
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .entry(commit.to_string())
+            .or_default()
+            .clone();
+        let written = {
+            let _writing = lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+            if destination.is_dir() {
+                Ok(destination)
+            } else {
+                self.write_snapshot(repository, commit, destination)
+            }
+        };
+        self.snapshot_locks
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .remove(commit);
+        written
+    }
+
+    /// Checks `commit` out into a staging directory and renames it to `destination` (atomic, so
+    /// another process never sees a half-written snapshot).
+    fn write_snapshot(
+        &self,
+        repository: &str,
+        commit: &str,
+        destination: PathBuf,
+    ) -> Result<PathBuf, FetchError> {
         let url = self.effective_url(repository);
         let mirror = self.mirror_dir(repository);
         let mirror_text = mirror.to_string_lossy().into_owned();
