@@ -479,14 +479,12 @@ async fn dispatch(
         (&Method::GET, None) => list(state, resource, target.namespace.as_deref(), query, accept),
         (&Method::GET, Some(name)) => {
             let namespace = object_namespace(resource, &namespace_for_object, name)?;
-            let object = rest::present(
-                resource,
-                rest::get(state, resource, &namespace, name)?.as_ref(),
-            );
+            let stored = rest::get(state, resource, &namespace, name)?;
+            let object = rest::present(resource, stored.as_ref());
             if wants_table(accept) {
                 return Ok(ok(&table::table(
                     resource,
-                    &[object],
+                    std::slice::from_ref(object.as_ref()),
                     None,
                     query.get("includeObject"),
                 )));
@@ -561,7 +559,7 @@ async fn dispatch(
                     .to_string();
                 let name = metadata_str(object, "name").unwrap_or_default().to_string();
                 if let Ok(deleted) = rest::delete(state, resource, &namespace, &name, &options) {
-                    items.push(deleted);
+                    items.push(Value::clone(&deleted));
                 }
             }
             Ok(ok(
@@ -779,7 +777,7 @@ fn list(
             ));
             break;
         }
-        items.push(rest::present(resource, object));
+        items.push(rest::present(resource, object).into_owned());
     }
     if wants_table(accept) {
         return Ok(ok(&table::table(
@@ -828,7 +826,7 @@ fn patch(
             };
             for _attempt in 0..8 {
                 let current = rest::get(state, resource, namespace, name)?;
-                let mut next = rest::present(resource, &current);
+                let mut next = rest::present(resource, &current).into_owned();
                 if content_type == "application/json-patch+json" {
                     let operations: json_patch::Patch = serde_json::from_value(patch_body.clone())
                         .map_err(|error| ApiError::bad_request(format!("the JSON patch is not valid: {error}")))?;
@@ -924,7 +922,7 @@ fn server_side_apply(
             .as_deref()
             .map(|object| rest::present(resource, object));
         match apply::apply(
-            live.as_ref(),
+            live.as_deref(),
             &config,
             &manager,
             &resource.api_version(),

@@ -3,6 +3,7 @@
 //! subresource, namespaces that must exist, finalizers and `deletionTimestamp`, preconditions,
 //! `dryRun`).
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use serde_json::{json, Map, Value};
@@ -84,18 +85,29 @@ fn conflict(resource: &ResourceType, name: &str, message: &str) -> ApiError {
 pub const STALE_MESSAGE: &str =
     "the object has been modified; please apply your changes to the latest version and try again";
 
-/// The object as served in `resource`'s version (objects of all versions share storage).
-pub fn present(resource: &ResourceType, object: &Value) -> Value {
-    let mut object = object.clone();
-    if resource.custom {
-        if let Some(map) = object.as_object_mut() {
-            map.insert(
-                "apiVersion".to_string(),
-                Value::String(resource.api_version()),
-            );
-        }
+/// The object as served in `resource`'s version (objects of all versions share storage): the
+/// stored object itself unless it was stored in another version of a CRD.
+pub fn present<'a>(resource: &ResourceType, object: &'a Value) -> Cow<'a, Value> {
+    if !resource.custom {
+        return Cow::Borrowed(object);
     }
-    object
+    let api_version = resource.api_version();
+    if object.get("apiVersion").and_then(Value::as_str) == Some(api_version.as_str()) {
+        return Cow::Borrowed(object);
+    }
+    let mut object = object.clone();
+    if let Some(map) = object.as_object_mut() {
+        map.insert("apiVersion".to_string(), Value::String(api_version));
+    }
+    Cow::Owned(object)
+}
+
+/// [`present`] for a stored object, sharing it when it needs no change.
+fn present_shared(resource: &ResourceType, stored: &Arc<Value>) -> Arc<Value> {
+    match present(resource, stored) {
+        Cow::Borrowed(_) => stored.clone(),
+        Cow::Owned(object) => Arc::new(object),
+    }
 }
 
 /// Checks that a body is an object of `resource`'s kind and version.
@@ -248,7 +260,7 @@ pub fn create(
     namespace: Option<&str>,
     mut body: Value,
     options: &WriteOptions,
-) -> Result<Value, ApiError> {
+) -> Result<Arc<Value>, ApiError> {
     check_body_identity(resource, &body)?;
     let mut name = metadata_str(&body, "name").unwrap_or_default().to_string();
     if name.is_empty() {
@@ -358,7 +370,7 @@ pub fn create(
             })?;
     let stored = stored.expect("a put returns the object");
     after_write(state, resource, &stored);
-    Ok(present(resource, &stored))
+    Ok(present_shared(resource, &stored))
 }
 
 fn check_size(object: &Value) -> Result<(), ApiError> {
@@ -427,7 +439,7 @@ pub fn replace(
     body: Value,
     options: &WriteOptions,
     operation: ReplaceOperation,
-) -> Result<Value, ApiError> {
+) -> Result<Arc<Value>, ApiError> {
     check_body_identity(resource, &body)?;
     if let Some(body_name) = metadata_str(&body, "name") {
         if body_name != name {
@@ -514,7 +526,7 @@ pub fn replace(
     let stored =
         stored.ok_or_else(|| ApiError::not_found(&resource.group, &resource.plural, name))?;
     after_write(state, resource, &stored);
-    Ok(present(resource, &stored))
+    Ok(present_shared(resource, &stored))
 }
 
 /// How a replacement records field ownership.
@@ -597,7 +609,7 @@ pub fn delete(
     namespace: &str,
     name: &str,
     options: &DeleteOptions,
-) -> Result<Value, ApiError> {
+) -> Result<Arc<Value>, ApiError> {
     let now = util::now_rfc3339();
     let result = state.store.transact(&resource.storage_key(), namespace, name, |current, _| {
         let current = current.ok_or_else(|| ApiError::not_found(&resource.group, &resource.plural, name))?;
@@ -667,7 +679,7 @@ pub fn delete(
     {
         crd::definition_deleted(state, &object);
     }
-    Ok(present(resource, &object))
+    Ok(present_shared(resource, &object))
 }
 
 /// Removes a finalizer from a terminating object, deleting it once none remain.

@@ -63,10 +63,15 @@ impl Filter {
     }
 }
 
+/// One watch event as a line, `{"type":…,"object":…}`, serialised straight from the object.
 fn line(event_type: &str, object: &Value) -> Bytes {
-    let mut bytes = serde_json::to_vec(&json!({"type": event_type, "object": object}))
-        .expect("a JSON value always serialises");
-    bytes.push(b'\n');
+    let mut bytes = Vec::with_capacity(256);
+    bytes.extend_from_slice(b"{\"type\":");
+    // Serialising a string or a JSON value into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut bytes, event_type);
+    bytes.extend_from_slice(b",\"object\":");
+    let _ = serde_json::to_writer(&mut bytes, object);
+    bytes.extend_from_slice(b"}\n");
     Bytes::from(bytes)
 }
 
@@ -120,16 +125,19 @@ pub fn serve(
         };
     let (sender, receiver) = mpsc::channel::<Bytes>(1024);
     let bookmark_type = (resource.kind.clone(), resource.api_version());
-    let wrap = move |object: &Value| -> Value {
+    let event_line = move |event_type: &str, object: &Value| -> Bytes {
         if as_table {
-            table::table(
-                &resource,
-                std::slice::from_ref(object),
-                None,
-                Some("Object"),
+            line(
+                event_type,
+                &table::table(
+                    &resource,
+                    std::slice::from_ref(object),
+                    None,
+                    Some("Object"),
+                ),
             )
         } else {
-            rest::present(&resource, object)
+            line(event_type, &rest::present(&resource, object))
         }
     };
     let bookmark_interval = app.bookmark_interval;
@@ -154,7 +162,7 @@ pub fn serve(
                 .is_none_or(|name| metadata_str(object, "name") == Some(name))
         }) {
             if filter.matches_object(object)
-                && sender.send(line("ADDED", &wrap(object))).await.is_err()
+                && sender.send(event_line("ADDED", object)).await.is_err()
             {
                 return;
             }
@@ -171,7 +179,7 @@ pub fn serve(
                 continue;
             };
             if sender
-                .send(line(event_type, &wrap(&event.object)))
+                .send(event_line(event_type, &event.object))
                 .await
                 .is_err()
             {
@@ -200,7 +208,7 @@ pub fn serve(
                         }
                         last_version = event.resource_version;
                         if let Some(event_type) = filter.event_type_for(&event) {
-                            if sender.send(line(event_type, &wrap(&event.object))).await.is_err() {
+                            if sender.send(event_line(event_type, &event.object)).await.is_err() {
                                 return;
                             }
                         }

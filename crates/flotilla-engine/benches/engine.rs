@@ -21,6 +21,9 @@ use flotilla_engine::{Cluster, Engine, EngineConfig};
 use futures_util::StreamExt;
 use serde_json::{json, Value};
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const REPOSITORY: &str = "https://git.example.com/bench/repo.git";
 
 fn git(directory: &Path, arguments: &[&str]) {

@@ -7,6 +7,12 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 
+/// mimalloc instead of glibc's malloc: the controller and the API server allocate and free many
+/// small JSON values per request; under glibc that was a quarter of the controller's CPU
+/// (`malloc_consolidate`, arena trimming), and the no-op reconcile pass took 2.6x the CPU.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod cmd_cluster;
 mod cmd_engine;
 mod cmd_sealed;
