@@ -341,18 +341,11 @@ pub(crate) async fn reconcile(shared: &Arc<Shared>, key: &AppKey) {
                 // Compare again: the writes are in the cache now.
                 let mut after_conditions = Vec::new();
                 let refreshed_evaluation = Evaluation {
-                    to_prune: evaluation
-                        .cache
-                        .tracked_by(&instance_name(shared, key))
-                        .into_iter()
-                        .filter(|live| {
-                            let live_key = object_key(live);
-                            !evaluation
-                                .desired
-                                .iter()
-                                .any(|desired| desired.key == live_key)
-                        })
-                        .collect(),
+                    to_prune: prunable(
+                        &evaluation.cache,
+                        &instance_name(shared, key),
+                        &evaluation.desired,
+                    ),
                     ..evaluation
                 };
                 let after = compare_all(shared, key, &refreshed_evaluation, &mut after_conditions);
@@ -1199,9 +1192,25 @@ async fn evaluate(
             }
         }
     }
+    let to_prune = prunable(&cache, &instance, &desired);
+    Ok(Evaluation {
+        spec,
+        sources,
+        revisions,
+        source_type,
+        cache,
+        desired,
+        to_prune,
+        project: project_name,
+    })
+}
+
+/// The live objects this Application's tracking id names exactly that are no longer desired
+/// (hooks excepted). Only those are parsed: when nothing is to be pruned this parses nothing.
+fn prunable(cache: &LiveCache, instance: &str, desired: &[Desired]) -> Vec<Arc<Value>> {
     let desired_keys: HashSet<&ObjectKey> = desired.iter().map(|entry| &entry.key).collect();
-    let to_prune: Vec<Arc<Value>> = cache
-        .tracked_where(&instance, |group, kind, namespace, name| {
+    cache
+        .tracked_where(instance, |group, kind, namespace, name| {
             !desired_keys.contains(&(
                 group.to_string(),
                 kind.to_string(),
@@ -1220,17 +1229,7 @@ async fn evaluate(
                     live_key.0, live_key.1, live_key.2, live_key.3
                 ))
         })
-        .collect();
-    Ok(Evaluation {
-        spec,
-        sources,
-        revisions,
-        source_type,
-        cache,
-        desired,
-        to_prune,
-        project: project_name,
-    })
+        .collect()
 }
 
 /// Compares every desired object with the live cache: `status.resources` entries and the keys
