@@ -214,6 +214,30 @@ impl Cluster {
             .map_err(ClusterError::from_kube)
     }
 
+    /// Like [`Cluster::watch`], with each event's object left as unparsed JSON text, so a
+    /// consumer can look at its metadata before paying for a full parse.
+    pub async fn watch_raw(
+        &self,
+        info: &ResourceInfo,
+        namespace: Option<&str>,
+        resource_version: &str,
+        timeout_seconds: u32,
+    ) -> Result<
+        impl futures_util::Stream<
+                Item = Result<kube::api::WatchEvent<Box<serde_json::value::RawValue>>, kube::Error>,
+            > + use<>,
+        ClusterError,
+    > {
+        let parameters = WatchParams::default().timeout(timeout_seconds);
+        let request = Request::new(info.collection_path(namespace))
+            .watch(&parameters, resource_version)
+            .map_err(|error| ClusterError::Config(error.to_string()))?;
+        self.client
+            .request_events::<Box<serde_json::value::RawValue>>(request)
+            .await
+            .map_err(ClusterError::from_kube)
+    }
+
     /// Server-side apply of `object` with the engine's field manager.
     pub async fn apply(
         &self,

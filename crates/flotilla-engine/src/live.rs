@@ -204,16 +204,20 @@ impl KindCache {
             .collect()
     }
 
-    /// Whether the cache holds `object` at exactly its resourceVersion.
-    fn holds_version(&self, object: &Value) -> bool {
-        let Some(version) = object["metadata"]["resourceVersion"].as_str() else {
+    /// Whether the cache holds the object an event names at exactly the event's resourceVersion.
+    fn holds(&self, head: &EventHead<'_>) -> bool {
+        let Some(version) = &head.metadata.resource_version else {
             return false;
         };
+        let key = (
+            head.metadata.namespace.as_deref().unwrap_or("").to_string(),
+            head.metadata.name.as_deref().unwrap_or("").to_string(),
+        );
         self.objects
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .get(&object_key(object))
-            .is_some_and(|stored| &*stored.version == version)
+            .get(&key)
+            .is_some_and(|stored| &*stored.version == version.as_ref())
     }
 
     pub fn get(&self, namespace: &str, name: &str) -> Option<Arc<Value>> {
@@ -427,11 +431,35 @@ fn trim(mut object: Value) -> Value {
     object
 }
 
-fn is_application(object: &Value) -> bool {
-    object["kind"].as_str() == Some("Application")
-        && object["apiVersion"]
-            .as_str()
-            .is_some_and(|api_version| api_version.starts_with("argoproj.io/"))
+/// What a watch event's object says of itself, read without building the object.
+#[derive(serde::Deserialize)]
+struct EventHead<'a> {
+    #[serde(borrow, rename = "apiVersion", default)]
+    api_version: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow, default)]
+    kind: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow, default)]
+    metadata: EventMetadata<'a>,
+}
+
+#[derive(serde::Deserialize, Default)]
+struct EventMetadata<'a> {
+    #[serde(borrow, default)]
+    name: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow, default)]
+    namespace: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow, rename = "resourceVersion", default)]
+    resource_version: Option<std::borrow::Cow<'a, str>>,
+}
+
+impl EventHead<'_> {
+    fn is_application(&self) -> bool {
+        self.kind.as_deref() == Some("Application")
+            && self
+                .api_version
+                .as_deref()
+                .is_some_and(|api_version| api_version.starts_with("argoproj.io/"))
+    }
 }
 
 fn object_key(object: &Value) -> ObjectKey {
@@ -543,7 +571,7 @@ async fn run_watch(
         // Watch until the stream ends or the resourceVersion expires.
         loop {
             let stream = match cluster
-                .watch(&cache.info, None, &resource_version, 290)
+                .watch_raw(&cache.info, None, &resource_version, 290)
                 .await
             {
                 Ok(stream) => stream,
@@ -561,11 +589,16 @@ async fn run_watch(
                 };
                 let Some(event) = next else { break };
                 match event {
-                    Ok(WatchEvent::Added(object)) | Ok(WatchEvent::Modified(object)) => {
-                        if let Some(version) = object["metadata"]["resourceVersion"].as_str() {
+                    Ok(WatchEvent::Added(raw)) | Ok(WatchEvent::Modified(raw)) => {
+                        // Metadata first: most events carry a state the engine itself wrote.
+                        let Ok(head) = serde_json::from_str::<EventHead<'_>>(raw.get()) else {
+                            relist = true;
+                            break;
+                        };
+                        if let Some(version) = &head.metadata.resource_version {
                             resource_version = version.to_string();
                         }
-                        if cache.holds_version(&object) && !is_application(&object) {
+                        if !head.is_application() && cache.holds(&head) {
                             // This exact state is already cached: the engine wrote it and
                             // recorded the server's answer (`LiveCache::record`), and the
                             // Application that wrote it compared it then. Nothing changed.
@@ -573,11 +606,19 @@ async fn run_watch(
                             // children's status, which the children's reconciles write.
                             continue;
                         }
+                        let Ok(object) = serde_json::from_str::<Value>(raw.get()) else {
+                            relist = true;
+                            break;
+                        };
                         let object = trim(object);
                         cache.upsert(object.clone());
                         notify(&object, false);
                     }
-                    Ok(WatchEvent::Deleted(object)) => {
+                    Ok(WatchEvent::Deleted(raw)) => {
+                        let Ok(object) = serde_json::from_str::<Value>(raw.get()) else {
+                            relist = true;
+                            break;
+                        };
                         if let Some(version) = object["metadata"]["resourceVersion"].as_str() {
                             resource_version = version.to_string();
                         }
