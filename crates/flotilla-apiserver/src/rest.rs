@@ -175,26 +175,39 @@ fn check_namespace(state: &ApiState, namespace: &str, creating: bool) -> Result<
     }
 }
 
-/// Everything but `metadata` and `status`, to decide whether `generation` moves.
-fn spec_part(object: &Value) -> Value {
-    let mut copy = object.clone();
-    if let Some(map) = copy.as_object_mut() {
-        map.remove("metadata");
-        map.remove("status");
-        map.remove("apiVersion");
-        map.remove("kind");
-    }
-    copy
+/// Whether two objects agree on everything but `metadata` and `status` (and the type fields):
+/// what decides whether `generation` moves. Compares in place, copying nothing.
+fn same_spec(left: &Value, right: &Value) -> bool {
+    same_fields_except(left, right, &["metadata", "status", "apiVersion", "kind"])
 }
 
-/// Metadata that changes with every write and does not make a write meaningful.
-fn comparable(object: &Value) -> Value {
-    let mut copy = object.clone();
-    if let Some(metadata) = copy.get_mut("metadata").and_then(Value::as_object_mut) {
-        metadata.remove("resourceVersion");
-        metadata.remove("managedFields");
-    }
-    copy
+/// Whether a write changes nothing but the bookkeeping every write changes (`resourceVersion`,
+/// `managedFields`). Compares in place, copying nothing.
+fn same_but_bookkeeping(left: &Value, right: &Value) -> bool {
+    same_fields_except(left, right, &["metadata"])
+        && same_fields_except(
+            &left["metadata"],
+            &right["metadata"],
+            &["resourceVersion", "managedFields"],
+        )
+}
+
+/// Whether two JSON objects have the same fields with equal values, leaving out `ignored`.
+/// Values that are not objects compare whole.
+fn same_fields_except(left: &Value, right: &Value, ignored: &[&str]) -> bool {
+    let (Some(left), Some(right)) = (left.as_object(), right.as_object()) else {
+        return left == right;
+    };
+    let counted = |map: &Map<String, Value>| {
+        map.keys()
+            .filter(|key| !ignored.contains(&key.as_str()))
+            .count()
+    };
+    counted(left) == counted(right)
+        && left
+            .iter()
+            .filter(|(key, _)| !ignored.contains(&key.as_str()))
+            .all(|(key, value)| right.get(key) == Some(value))
 }
 
 fn uses_generation(resource: &ResourceType) -> bool {
@@ -374,9 +387,20 @@ pub fn create(
 }
 
 fn check_size(object: &Value) -> Result<(), ApiError> {
-    let size = serde_json::to_vec(object)
-        .map(|bytes| bytes.len())
-        .unwrap_or(0);
+    /// Counts the bytes serialised into it, keeping none.
+    struct ByteCount(usize);
+    impl std::io::Write for ByteCount {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0 += bytes.len();
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut counter = ByteCount(0);
+    let _ = serde_json::to_writer(&mut counter, object);
+    let size = counter.0;
     if size > MAX_OBJECT_BYTES {
         return Err(ApiError::RequestEntityTooLarge {
             limit: MAX_OBJECT_BYTES,
@@ -477,10 +501,7 @@ pub fn replace(
                 }
             }
             let mut next = merge_replacement(resource, current, body, part);
-            if uses_generation(resource)
-                && part == Part::Main
-                && spec_part(&next) != spec_part(current)
-            {
+            if uses_generation(resource) && part == Part::Main && !same_spec(&next, current) {
                 let generation = metadata(current)
                     .and_then(|metadata| metadata.get("generation"))
                     .and_then(Value::as_i64)
@@ -505,7 +526,7 @@ pub fn replace(
                         .insert("managedFields".to_string(), managed_fields.clone());
                 }
             }
-            if comparable(&next) == comparable(current)
+            if same_but_bookkeeping(&next, current)
                 && metadata(&next).and_then(|m| m.get("managedFields"))
                     == metadata(current).and_then(|m| m.get("managedFields"))
             {
@@ -666,7 +687,7 @@ pub fn delete(
         if namespace_finalizing {
             next["status"] = json!({"phase": "Terminating"});
         }
-        if comparable(&next) == comparable(current) || options.dry_run {
+        if same_but_bookkeeping(&next, current) || options.dry_run {
             return Ok(Outcome::Unchanged(Some(next)));
         }
         Ok(Outcome::Put(next))
