@@ -24,6 +24,7 @@
 //! captured from kubectl v1.32.4.
 
 use base64::Engine as _;
+use flotilla_core::time::format_rfc3339_signed as format_rfc3339;
 use serde_json::{Map, Number, Value};
 
 /// The `Content-Type` of a Kubernetes protobuf body.
@@ -928,38 +929,6 @@ fn decode_time(
             path: location.path.to_string(),
             seconds,
         })
-}
-
-/// `2006-01-02T15:04:05Z` for seconds since 1970 in UTC; `None` outside years 0 to 9999.
-fn format_rfc3339(seconds: i64) -> Option<String> {
-    const SECONDS_PER_DAY: i64 = 86_400;
-    // 0000-01-01T00:00:00Z and 9999-12-31T23:59:59Z.
-    if !(-62_167_219_200..=253_402_300_799).contains(&seconds) {
-        return None;
-    }
-    let days = seconds.div_euclid(SECONDS_PER_DAY);
-    let second_of_day = seconds.rem_euclid(SECONDS_PER_DAY);
-    // Howard Hinnant's days-to-civil algorithm.
-    let shifted = days + 719_468;
-    let era = shifted.div_euclid(146_097);
-    let day_of_era = shifted.rem_euclid(146_097);
-    let year_of_era =
-        (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_index = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
-    let month = if month_index < 10 {
-        month_index + 3
-    } else {
-        month_index - 9
-    };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    Some(format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        second_of_day / 3_600,
-        second_of_day % 3_600 / 60,
-        second_of_day % 60
-    ))
 }
 
 /// `resource.Quantity`: string 1, passed on as sent (kubectl sends the canonical form).

@@ -26,6 +26,24 @@ pub fn format_rfc3339(seconds: u64) -> String {
     )
 }
 
+/// Seconds since the Unix epoch, possibly before it, as an RFC 3339 UTC timestamp; `None`
+/// outside the years 0 to 9999, which the format cannot write.
+pub fn format_rfc3339_signed(seconds: i64) -> Option<String> {
+    // 0000-01-01T00:00:00Z and 9999-12-31T23:59:59Z.
+    if !(-62_167_219_200..=253_402_300_799).contains(&seconds) {
+        return None;
+    }
+    let days = seconds.div_euclid(86_400);
+    let remainder = seconds.rem_euclid(86_400);
+    let (year, month, day) = civil_from_days(days);
+    Some(format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        remainder / 3600,
+        (remainder % 3600) / 60,
+        remainder % 60
+    ))
+}
+
 /// Howard Hinnant's days-to-civil algorithm.
 fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let shifted = days + 719_468;

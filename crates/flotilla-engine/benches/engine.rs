@@ -293,7 +293,7 @@ async fn drift_latency(changes: usize, root: &Path) -> (Duration, Duration, Dura
             .unwrap_or("0")
             .to_string();
         let stream = cluster
-            .watch(&configmaps, Some("drift"), &version, 30)
+            .watch::<Value>(&configmaps, Some("drift"), &version, 30)
             .await
             .expect("watch");
         let mut stream = std::pin::pin!(stream);

@@ -193,47 +193,27 @@ impl Cluster {
             .await
     }
 
-    /// A watch stream of JSON events from `resource_version`.
-    pub async fn watch(
+    /// A watch stream of events from `resource_version`, each object read as `T`: `Value`, or
+    /// `Box<RawValue>` to look at an event before paying for a full parse.
+    pub async fn watch<T>(
         &self,
         info: &ResourceInfo,
         namespace: Option<&str>,
         resource_version: &str,
         timeout_seconds: u32,
     ) -> Result<
-        impl futures_util::Stream<Item = Result<kube::api::WatchEvent<Value>, kube::Error>> + use<>,
+        impl futures_util::Stream<Item = Result<kube::api::WatchEvent<T>, kube::Error>> + use<T>,
         ClusterError,
-    > {
+    >
+    where
+        T: Clone + serde::de::DeserializeOwned,
+    {
         let parameters = WatchParams::default().timeout(timeout_seconds);
         let request = Request::new(info.collection_path(namespace))
             .watch(&parameters, resource_version)
             .map_err(|error| ClusterError::Config(error.to_string()))?;
         self.client
-            .request_events::<Value>(request)
-            .await
-            .map_err(ClusterError::from_kube)
-    }
-
-    /// Like [`Cluster::watch`], with each event's object left as unparsed JSON text, so a
-    /// consumer can look at its metadata before paying for a full parse.
-    pub async fn watch_raw(
-        &self,
-        info: &ResourceInfo,
-        namespace: Option<&str>,
-        resource_version: &str,
-        timeout_seconds: u32,
-    ) -> Result<
-        impl futures_util::Stream<
-                Item = Result<kube::api::WatchEvent<Box<serde_json::value::RawValue>>, kube::Error>,
-            > + use<>,
-        ClusterError,
-    > {
-        let parameters = WatchParams::default().timeout(timeout_seconds);
-        let request = Request::new(info.collection_path(namespace))
-            .watch(&parameters, resource_version)
-            .map_err(|error| ClusterError::Config(error.to_string()))?;
-        self.client
-            .request_events::<Box<serde_json::value::RawValue>>(request)
+            .request_events::<T>(request)
             .await
             .map_err(ClusterError::from_kube)
     }

@@ -571,7 +571,12 @@ async fn run_watch(
         // Watch until the stream ends or the resourceVersion expires.
         loop {
             let stream = match cluster
-                .watch_raw(&cache.info, None, &resource_version, 290)
+                .watch::<Box<serde_json::value::RawValue>>(
+                    &cache.info,
+                    None,
+                    &resource_version,
+                    290,
+                )
                 .await
             {
                 Ok(stream) => stream,
