@@ -64,9 +64,7 @@ impl<'a> Shape<'a> {
     pub fn of(resource: &'a crate::registry::ResourceType) -> Shape<'a> {
         match &resource.schema {
             Some(schema) => Shape::Schema(Some(schema)),
-            None => match flotilla_patch::Schema::builtin()
-                .resource(&resource.api_version(), &resource.kind)
-            {
+            None => match resource.builtin_definition() {
                 Some(node) => Shape::Builtin(Some(node)),
                 None => Shape::Heuristic,
             },
@@ -75,11 +73,13 @@ impl<'a> Shape<'a> {
 
     /// The shape of `metadata`, whatever the kind: `ObjectMeta`.
     fn object_meta() -> Shape<'static> {
-        Shape::Builtin(
+        static OBJECT_META: std::sync::OnceLock<Option<SchemaNode<'static>>> =
+            std::sync::OnceLock::new();
+        Shape::Builtin(*OBJECT_META.get_or_init(|| {
             flotilla_patch::Schema::builtin()
                 .resource("v1", "ConfigMap")
-                .and_then(|config_map| config_map.field("metadata")),
-        )
+                .and_then(|config_map| config_map.field("metadata"))
+        }))
     }
 
     fn child(self, key: &str) -> Shape<'a> {

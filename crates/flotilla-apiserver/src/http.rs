@@ -24,7 +24,7 @@ use crate::rest::{
 use crate::select::{FieldSelector, LabelSelector};
 use crate::table;
 use crate::util::{self, metadata_str};
-use crate::validate::{self, FieldValidation};
+use crate::validate;
 use crate::watch;
 
 /// Everything a handler needs.
@@ -91,7 +91,6 @@ impl Query {
                 .get("fieldManager")
                 .filter(|manager| !manager.is_empty())
                 .map(str::to_string),
-            strict_fields: field_validation == FieldValidation::Strict,
             field_validation,
             force: self.flag("force"),
             initial_managed_fields: None,

@@ -50,6 +50,15 @@ impl ResourceType {
         }
     }
 
+    /// The embedded Kubernetes OpenAPI definition of this kind; `None` for CRDs and for kinds
+    /// the document does not define.
+    pub fn builtin_definition(&self) -> Option<flotilla_patch::SchemaNode<'static>> {
+        if self.custom {
+            return None;
+        }
+        flotilla_patch::Schema::builtin().resource(&self.api_version(), &self.kind)
+    }
+
     pub fn list_kind(&self) -> String {
         format!("{}List", self.kind)
     }

@@ -30,8 +30,7 @@ pub struct ApiState {
 pub struct WriteOptions {
     pub dry_run: bool,
     pub field_manager: Option<String>,
-    pub strict_fields: bool,
-    /// `fieldValidation` as asked (`strict_fields` is its `Strict` case, used for CRDs).
+    /// `fieldValidation` as asked.
     pub field_validation: crate::validate::FieldValidation,
     pub force: bool,
     /// managedFields to store on create instead of an Update entry (server-side apply).
@@ -223,7 +222,13 @@ fn prepare_custom(
     options: &WriteOptions,
 ) -> Result<(), ApiError> {
     if let Some(schema) = &resource.schema {
-        crd::validate_and_prune(resource, name, schema, object, options.strict_fields)?;
+        crd::validate_and_prune(
+            resource,
+            name,
+            schema,
+            object,
+            options.field_validation == crate::validate::FieldValidation::Strict,
+        )?;
     }
     if resource.group == "apiextensions.k8s.io" && resource.plural == "customresourcedefinitions" {
         crd::validate_definition(object)?;

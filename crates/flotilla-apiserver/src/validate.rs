@@ -124,12 +124,10 @@ pub fn check_builtin_fields(
     object: &Value,
     validation: FieldValidation,
 ) -> Result<Vec<String>, ApiError> {
-    if validation == FieldValidation::Ignore || resource.custom {
+    if validation == FieldValidation::Ignore {
         return Ok(Vec::new());
     }
-    let Some(node) =
-        flotilla_patch::Schema::builtin().resource(&resource.api_version(), &resource.kind)
-    else {
+    let Some(node) = resource.builtin_definition() else {
         return Ok(Vec::new());
     };
     let mut unknown = Vec::new();

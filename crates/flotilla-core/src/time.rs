@@ -15,15 +15,7 @@ pub fn now_rfc3339() -> String {
 
 /// Seconds since the Unix epoch as an RFC 3339 UTC timestamp.
 pub fn format_rfc3339(seconds: u64) -> String {
-    let days = seconds / 86_400;
-    let remainder = seconds % 86_400;
-    let (year, month, day) = civil_from_days(days as i64);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        remainder / 3600,
-        (remainder % 3600) / 60,
-        remainder % 60
-    )
+    format_days((seconds / 86_400) as i64, (seconds % 86_400) as i64)
 }
 
 /// Seconds since the Unix epoch, possibly before it, as an RFC 3339 UTC timestamp; `None`
@@ -33,15 +25,21 @@ pub fn format_rfc3339_signed(seconds: i64) -> Option<String> {
     if !(-62_167_219_200..=253_402_300_799).contains(&seconds) {
         return None;
     }
-    let days = seconds.div_euclid(86_400);
-    let remainder = seconds.rem_euclid(86_400);
-    let (year, month, day) = civil_from_days(days);
-    Some(format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        remainder / 3600,
-        (remainder % 3600) / 60,
-        remainder % 60
+    Some(format_days(
+        seconds.div_euclid(86_400),
+        seconds.rem_euclid(86_400),
     ))
+}
+
+/// `days` since the epoch and `second_of_day` (0..86,400) as an RFC 3339 UTC timestamp.
+fn format_days(days: i64, second_of_day: i64) -> String {
+    let (year, month, day) = civil_from_days(days);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        second_of_day / 3600,
+        (second_of_day % 3600) / 60,
+        second_of_day % 60
+    )
 }
 
 /// Howard Hinnant's days-to-civil algorithm.

@@ -282,9 +282,6 @@ impl Engine {
                     crate::reconcile::reconcile(&worker, &key).await;
                     worker.metrics.observe_reconcile(started.elapsed());
                     worker.queue.done(&key);
-                    if worker.metrics.reconciles().is_multiple_of(32) {
-                        return_freed_memory();
-                    }
                 }
             });
         }
@@ -527,16 +524,4 @@ pub fn same_repository(left: &str, right: &str) -> bool {
             .to_ascii_lowercase()
     };
     normalise(left) == normalise(right)
-}
-
-/// Hands memory freed by reconciles back to the operating system. Rendering and comparing churn
-/// through many short-lived JSON trees; glibc keeps the freed pages in its arenas, which shows as
-/// resident memory long after the work is done.
-fn return_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only releases free memory held by the allocator; it has no
-    // preconditions and touches no live allocation.
-    unsafe {
-        libc::malloc_trim(0);
-    }
 }
