@@ -379,9 +379,10 @@ async fn scale(apps: usize, root: &Path) -> ScaleResult {
     let _ = &applications;
     let first_sync = started.elapsed();
     eprintln!(
-        "RSS after the first sync: {:.0} MB (peak {:.0} MB)",
+        "RSS after the first sync: {:.0} MB (peak {:.0} MB); {} reconciles",
         current_rss_megabytes(),
-        peak_rss_megabytes()
+        peak_rss_megabytes(),
+        engine.metrics().reconciles()
     );
     // Let the status writes settle, then time one full no-op pass.
     while engine.busy() > 0 {

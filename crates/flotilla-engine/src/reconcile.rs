@@ -1605,19 +1605,16 @@ async fn render_cached(
     let source_owned = source.clone();
     let commit_owned = commit.to_string();
     let rendered = tokio::task::spawn_blocking(move || -> Result<Rendered, String> {
-        let snapshot = renderer
+        let tree = renderer
             .repositories
-            .snapshot(&source_owned.repo_url, &commit_owned)
+            .tree(&source_owned.repo_url, &commit_owned)
             .map_err(|error| error.to_string())?;
-        let fetcher =
-            flotilla_source::GitFetcher::new(&renderer.config.cache_dir.join("remote-bases"));
-        render_source(
-            &snapshot,
-            &source_owned,
-            &renderer.config.cache_dir.join("overrides"),
-            Some(&fetcher),
-        )
-        .map_err(|error| crate::error_chain(&error))
+        // Absolute, as the tree allows the remote bases directory by its absolute path.
+        let remote_bases = std::path::absolute(renderer.config.cache_dir.join("remote-bases"))
+            .map_err(|error| format!("the cache directory: {error}"))?;
+        let fetcher = flotilla_source::GitFetcher::new(&remote_bases);
+        render_source(&*tree, tree.root(), &source_owned, Some(&fetcher))
+            .map_err(|error| crate::error_chain(&error))
     })
     .await
     .map_err(|error| format!("rendering failed: {error}"))??;

@@ -1,18 +1,20 @@
 //! Rendering an Application source at a commit into desired objects.
 //!
-//! A path holding a kustomization is built with `flotilla-kustomize`; the Application's
-//! `kustomize` overrides are applied the way Argo CD applies them (`kustomize edit set|add …` on
-//! the kustomization file), to a hard-linked copy of the snapshot so the snapshot itself stays
-//! immutable. Any other path is a directory of manifests (YAML or JSON, `recurse`, `include`,
-//! `exclude` as Argo CD; `List` documents are expanded).
+//! Sources are read through a [`FileSystem`] (the engine gives a commit's tree straight from the
+//! git object database). A path holding a kustomization is built with `flotilla-kustomize`; the
+//! Application's `kustomize` overrides are applied the way Argo CD applies them (`kustomize edit
+//! set|add …` on the kustomization file), as an edited copy of that one file laid over the tree
+//! ([`Overlay`]), so nothing is copied or written. Any other path is a directory of manifests
+//! (YAML or JSON, `recurse`, `include`, `exclude` as Argo CD; `List` documents are expanded).
 //!
-//! Invariant: rendering is a pure function of (snapshot contents, path, options); the engine
-//! caches on that key.
+//! Invariant: rendering is a pure function of (tree contents, path, options); the engine caches
+//! on that key.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use flotilla_kustomize::loader::{EntryKind, FileSystem};
 use serde_json::{json, Map, Value};
-use sha2::{Digest, Sha256};
 
 use crate::model::{ApplicationSource, DirectoryOptions, KustomizeOptions};
 
@@ -56,8 +58,8 @@ pub enum RenderError {
     },
     #[error("`{file}`: {message}")]
     Manifest { file: String, message: String },
-    #[error("cannot prepare the kustomize overrides in `{}`", path.display())]
-    Scratch {
+    #[error("cannot read `{}`", path.display())]
+    Read {
         path: PathBuf,
         #[source]
         source: std::io::Error,
@@ -68,12 +70,11 @@ pub enum RenderError {
 
 const KUSTOMIZATION_FILES: [&str; 3] = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
 
-/// Renders `source` from the checked-out `snapshot`. `scratch` is where override copies go;
-/// `fetcher` resolves remote bases.
+/// Renders `source` from the tree `files` holds at `root`; `fetcher` resolves remote bases.
 pub fn render_source(
-    snapshot: &Path,
+    files: &dyn FileSystem,
+    root: &Path,
     source: &ApplicationSource,
-    scratch: &Path,
     fetcher: Option<&dyn flotilla_kustomize::Fetcher>,
 ) -> Result<Rendered, RenderError> {
     if let Some(chart) = &source.chart {
@@ -88,11 +89,11 @@ pub fn render_source(
         });
     }
     let directory = if relative.is_empty() || relative == "." {
-        snapshot.to_path_buf()
+        root.to_path_buf()
     } else {
-        snapshot.join(relative)
+        root.join(relative)
     };
-    if !directory.is_dir() {
+    if !files.is_dir(&directory) {
         return Err(RenderError::MissingPath {
             path: source.path.clone(),
         });
@@ -100,29 +101,24 @@ pub fn render_source(
     let kustomization = KUSTOMIZATION_FILES
         .iter()
         .map(|name| directory.join(name))
-        .find(|path| path.is_file());
+        .find(|path| files.is_file(path));
     match kustomization {
         Some(kustomization_file) => {
             let options = source.kustomize.clone().unwrap_or_default();
-            let build_dir = if options.is_empty() {
-                directory
+            let overlay;
+            let build_files: &dyn FileSystem = if options.is_empty() {
+                files
             } else {
-                let copy = overridden_copy(snapshot, scratch, &options)?;
-                let copied_dir = copy.join(relative);
-                let copied_file = copied_dir.join(
-                    kustomization_file
-                        .file_name()
-                        .expect("a kustomization file has a name"),
-                );
-                apply_overrides(&copied_file, &options)?;
-                copied_dir
+                overlay = Overlay::with_overrides(files, &kustomization_file, &options)?;
+                &overlay
             };
             let build_options = flotilla_kustomize::BuildOptions {
                 fetcher,
+                file_system: Some(build_files),
                 ..Default::default()
             };
             let resources =
-                flotilla_kustomize::build(&build_dir, build_options).map_err(|source_error| {
+                flotilla_kustomize::build(&directory, build_options).map_err(|source_error| {
                     RenderError::Kustomize {
                         path: source.path.clone(),
                         source: source_error,
@@ -138,7 +134,7 @@ pub fn render_source(
         }
         None => {
             let options = source.directory.clone().unwrap_or_default();
-            let objects = render_directory(&directory, &options)?;
+            let objects = render_directory(files, &directory, &options)?;
             Ok(Rendered {
                 objects,
                 source_type: SourceType::Directory,
@@ -147,61 +143,83 @@ pub fn render_source(
     }
 }
 
-/// A hard-linked copy of `snapshot` for these overrides (made once; the kustomization file is
-/// then replaced, never edited through the link).
-fn overridden_copy(
-    snapshot: &Path,
-    scratch: &Path,
-    options: &KustomizeOptions,
-) -> Result<PathBuf, RenderError> {
-    let key: String = Sha256::digest(
-        format!(
-            "{}\n{}",
-            snapshot.display(),
-            serde_json::to_string(options).unwrap_or_default()
-        )
-        .as_bytes(),
-    )
-    .iter()
-    .take(12)
-    .map(|byte| format!("{byte:02x}"))
-    .collect();
-    let destination = scratch.join(key);
-    let scratch_error = |source| RenderError::Scratch {
-        path: destination.clone(),
-        source,
-    };
-    if destination.is_dir() {
-        std::fs::remove_dir_all(&destination).map_err(scratch_error)?;
-    }
-    link_tree(snapshot, &destination).map_err(scratch_error)?;
-    Ok(destination)
+/// A file system showing some files with new contents over another (the kustomization file
+/// with an Application's overrides applied).
+struct Overlay<'a> {
+    base: &'a dyn FileSystem,
+    /// Replaced files by their canonical path.
+    replaced: HashMap<PathBuf, Vec<u8>>,
 }
 
-fn link_tree(from: &Path, to: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(to)?;
-    for entry in std::fs::read_dir(from)? {
-        let entry = entry?;
-        let kind = entry.file_type()?;
-        let target = to.join(entry.file_name());
-        if kind.is_dir() {
-            link_tree(&entry.path(), &target)?;
-        } else if std::fs::hard_link(entry.path(), &target).is_err() {
-            std::fs::copy(entry.path(), &target)?;
+impl<'a> Overlay<'a> {
+    /// `base` with the kustomization `file` edited as `kustomize edit` does for `options`.
+    fn with_overrides(
+        base: &'a dyn FileSystem,
+        file: &Path,
+        options: &KustomizeOptions,
+    ) -> Result<Overlay<'a>, RenderError> {
+        let read_error = |source| RenderError::Read {
+            path: file.to_path_buf(),
+            source,
+        };
+        let text = base.read(file).map_err(read_error)?;
+        let edited = apply_overrides(file, &String::from_utf8_lossy(&text), options)?;
+        // Keyed as the build will ask for it: its canonical directory joined with the name.
+        let canonical = match (file.parent(), file.file_name()) {
+            (Some(directory), Some(name)) => {
+                base.canonicalize(directory).map_err(read_error)?.join(name)
+            }
+            _ => file.to_path_buf(),
+        };
+        Ok(Overlay {
+            base,
+            replaced: HashMap::from([(canonical, edited.into_bytes())]),
+        })
+    }
+}
+
+impl FileSystem for Overlay<'_> {
+    fn canonicalize(&self, path: &Path) -> std::io::Result<PathBuf> {
+        self.base.canonicalize(path)
+    }
+
+    fn kind(&self, path: &Path) -> Option<EntryKind> {
+        match self.replaced.get(path) {
+            Some(bytes) => Some(EntryKind::File {
+                len: bytes.len() as u64,
+            }),
+            None => self.base.kind(path),
         }
     }
-    Ok(())
+
+    fn read(&self, path: &Path) -> std::io::Result<Vec<u8>> {
+        match self.replaced.get(path) {
+            Some(bytes) => Ok(bytes.clone()),
+            None => self.base.read(path),
+        }
+    }
+
+    fn read_dir(&self, path: &Path) -> std::io::Result<Vec<(String, EntryKind)>> {
+        let mut entries = self.base.read_dir(path)?;
+        for (name, kind) in &mut entries {
+            if let Some(bytes) = self.replaced.get(&path.join(&*name)) {
+                *kind = EntryKind::File {
+                    len: bytes.len() as u64,
+                };
+            }
+        }
+        Ok(entries)
+    }
 }
 
-/// Edits the kustomization as `kustomize edit` does for each Argo CD override.
-fn apply_overrides(file: &Path, options: &KustomizeOptions) -> Result<(), RenderError> {
-    let scratch_error = |source| RenderError::Scratch {
-        path: file.to_path_buf(),
-        source,
-    };
-    let text = std::fs::read_to_string(file).map_err(scratch_error)?;
+/// Edits the kustomization text as `kustomize edit` does for each Argo CD override.
+fn apply_overrides(
+    file: &Path,
+    text: &str,
+    options: &KustomizeOptions,
+) -> Result<String, RenderError> {
     let document =
-        flotilla_core::parse_single_document(&text).map_err(|error| RenderError::Manifest {
+        flotilla_core::parse_single_document(text).map_err(|error| RenderError::Manifest {
             file: file.display().to_string(),
             message: error.to_string(),
         })?;
@@ -254,13 +272,11 @@ fn apply_overrides(file: &Path, options: &KustomizeOptions) -> Result<(), Render
     for patch in &options.patches {
         list_entry(&mut kustomization, "patches").push(patch.clone());
     }
-    let written =
-        flotilla_core::write_document(&flotilla_core::from_json(&Value::Object(kustomization)))
-            .map_err(|error| RenderError::Override {
-                message: error.to_string(),
-            })?;
-    std::fs::remove_file(file).map_err(scratch_error)?;
-    std::fs::write(file, written).map_err(scratch_error)
+    flotilla_core::write_document(&flotilla_core::from_json(&Value::Object(kustomization))).map_err(
+        |error| RenderError::Override {
+            message: error.to_string(),
+        },
+    )
 }
 
 fn merge_map(kustomization: &mut Map<String, Value>, key: &str, values: &Map<String, Value>) {
@@ -350,15 +366,21 @@ fn split_tag(image: &str) -> (&str, Option<&str>) {
 
 /// A directory of manifests, as Argo CD reads one.
 fn render_directory(
+    file_system: &dyn FileSystem,
     directory: &Path,
     options: &DirectoryOptions,
 ) -> Result<Vec<Value>, RenderError> {
     let mut files = Vec::new();
-    collect_files(directory, directory, options.recurse, &mut files).map_err(|source| {
-        RenderError::Scratch {
-            path: directory.to_path_buf(),
-            source,
-        }
+    collect_files(
+        file_system,
+        directory,
+        Path::new(""),
+        options.recurse,
+        &mut files,
+    )
+    .map_err(|source| RenderError::Read {
+        path: directory.to_path_buf(),
+        source,
     })?;
     files.sort();
     let includes = expand_braces(&options.include);
@@ -387,8 +409,11 @@ fn render_directory(
             file: relative_text.clone(),
             message,
         };
-        let text =
-            std::fs::read_to_string(&path).map_err(|error| manifest_error(error.to_string()))?;
+        let bytes = file_system
+            .read(&path)
+            .map_err(|error| manifest_error(error.to_string()))?;
+        let text = String::from_utf8(bytes)
+            .map_err(|_| manifest_error("the file is not UTF-8 text".into()))?;
         let documents: Vec<Value> = if relative_text.ends_with(".json") {
             vec![serde_json::from_str(&text).map_err(|error| {
                 manifest_error(format!(
@@ -447,26 +472,33 @@ fn expand_document(
     }
 }
 
+/// The manifest files under `directory` (paths relative to it), skipping hidden entries.
 fn collect_files(
-    root: &Path,
+    file_system: &dyn FileSystem,
     directory: &Path,
+    relative: &Path,
     recurse: bool,
     files: &mut Vec<PathBuf>,
 ) -> std::io::Result<()> {
-    for entry in std::fs::read_dir(directory)? {
-        let entry = entry?;
-        let path = entry.path();
-        let name = entry.file_name().to_string_lossy().into_owned();
+    for (name, kind) in file_system.read_dir(&directory.join(relative))? {
         if name.starts_with('.') {
             continue;
         }
-        if entry.file_type()?.is_dir() {
-            if recurse {
-                collect_files(root, &path, recurse, files)?;
+        match kind {
+            EntryKind::Directory if recurse => {
+                collect_files(
+                    file_system,
+                    directory,
+                    &relative.join(&name),
+                    recurse,
+                    files,
+                )?;
             }
-        } else if name.ends_with(".yaml") || name.ends_with(".yml") || name.ends_with(".json") {
-            if let Ok(relative) = path.strip_prefix(root) {
-                files.push(relative.to_path_buf());
+            EntryKind::Directory => {}
+            EntryKind::File { .. } => {
+                if name.ends_with(".yaml") || name.ends_with(".yml") || name.ends_with(".json") {
+                    files.push(relative.join(&name));
+                }
             }
         }
     }

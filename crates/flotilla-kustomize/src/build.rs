@@ -15,7 +15,7 @@ use flotilla_core::Value;
 use crate::config::TransformerConfig;
 use crate::error::{BuildError, Result};
 use crate::kustomization::{Kustomization, KustomizationKind};
-use crate::loader::{self, Fetcher, LoadRestrictor};
+use crate::loader::{self, Fetcher, FileSystem, LoadRestrictor};
 use crate::resource::{IdIndex, ResMap, Resource};
 use crate::{generators, nameref, plugins, sort, transformers, vars};
 
@@ -24,6 +24,15 @@ use crate::{generators, nameref, plugins, sort, transformers, vars};
 pub struct BuildOptions<'a> {
     pub load_restrictor: LoadRestrictor,
     pub fetcher: Option<&'a dyn Fetcher>,
+    /// Where files are read from; the disk when `None`.
+    pub file_system: Option<&'a dyn FileSystem>,
+}
+
+impl<'a> BuildOptions<'a> {
+    /// The file system the build reads.
+    pub fn files(&self) -> &'a dyn FileSystem {
+        self.file_system.unwrap_or(&loader::DISK)
+    }
 }
 
 /// What accumulates while a kustomization tree is built.
@@ -48,14 +57,15 @@ pub fn build(dir: &Path, options: BuildOptions<'_>) -> Result<ResMap> {
         visiting: Vec::new(),
         schema: None,
     };
-    let dir = std::fs::canonicalize(dir).map_err(|source| BuildError::Io {
+    let files = options.files();
+    let dir = files.canonicalize(dir).map_err(|source| BuildError::Io {
         path: dir.to_path_buf(),
         source,
     })?;
-    if !dir.is_dir() {
+    if !files.is_dir(&dir) {
         return Err(BuildError::MissingKustomization { dir });
     }
-    let kustomization = load_kustomization(&dir)?;
+    let kustomization = load_kustomization(files, &dir)?;
     let mut accumulator = Accumulator {
         config: TransformerConfig::builtin().clone(),
         ..Accumulator::default()
@@ -88,9 +98,9 @@ pub fn build(dir: &Path, options: BuildOptions<'_>) -> Result<ResMap> {
 }
 
 /// Reads the kustomization file in `dir`.
-pub fn load_kustomization(dir: &Path) -> Result<Kustomization> {
-    let path = loader::find_kustomization_file(dir)?;
-    let text = loader::read_text(&path)?;
+pub fn load_kustomization(files: &dyn FileSystem, dir: &Path) -> Result<Kustomization> {
+    let path = loader::find_kustomization_file(files, dir)?;
+    let text = loader::read_text(files, &path)?;
     Kustomization::parse(&path, &text)
 }
 
@@ -154,7 +164,7 @@ impl Builder<'_> {
         let mut config = TransformerConfig::default();
         for file in kustomization.string_list("configurations")? {
             let path = self.resolve_file(kustomization, &file)?;
-            let text = loader::read_text(&path)?;
+            let text = loader::read_text(self.options.files(), &path)?;
             let document =
                 flotilla_core::parse_single_document(&text).map_err(|source| BuildError::Yaml {
                     path: path.clone(),
@@ -175,7 +185,7 @@ impl Builder<'_> {
         accumulator.config.merge(&config)?;
         for file in kustomization.string_list("crds")? {
             let path = self.resolve_file(kustomization, &file)?;
-            let crd_config = crate::crds::config_from_crd_file(&path)?;
+            let crd_config = crate::crds::config_from_crd_file(self.options.files(), &path)?;
             accumulator.config.merge(&crd_config)?;
         }
         generators::run_generators(kustomization, self.options, accumulator)?;
@@ -200,7 +210,12 @@ impl Builder<'_> {
     }
 
     fn resolve_file(&self, kustomization: &Kustomization, relative: &str) -> Result<PathBuf> {
-        loader::resolve_restricted(kustomization.dir(), relative, self.options.load_restrictor)
+        loader::resolve_restricted(
+            self.options.files(),
+            kustomization.dir(),
+            relative,
+            self.options.load_restrictor,
+        )
     }
 
     /// A `resources:` entry: a file of manifests, a directory holding a kustomization, or a
@@ -227,16 +242,19 @@ impl Builder<'_> {
             return self.accumulate_directory(&dir, accumulator, entry);
         }
         let lexical = loader::join_clean(kustomization.dir(), entry);
-        if lexical.is_dir() {
+        let files = self.options.files();
+        if files.is_dir(&lexical) {
             // Directories may sit outside the root (bases in ../), as in kustomize.
-            let real = std::fs::canonicalize(&lexical).map_err(|source| BuildError::Io {
-                path: lexical.clone(),
-                source,
-            })?;
+            let real = files
+                .canonicalize(&lexical)
+                .map_err(|source| BuildError::Io {
+                    path: lexical.clone(),
+                    source,
+                })?;
             return self.accumulate_directory(&real, accumulator, entry);
         }
         let path = self.resolve_file(kustomization, entry).map_err(context)?;
-        let mut loaded = load_resource_file(&path).map_err(context)?;
+        let mut loaded = load_resource_file(files, &path).map_err(context)?;
         for resource in &mut loaded {
             resource.origin = Some(crate::resource::Origin {
                 path: path.display().to_string(),
@@ -252,7 +270,7 @@ impl Builder<'_> {
         accumulator: &mut Accumulator,
         entry: &str,
     ) -> Result<ResMap> {
-        let sub = load_kustomization(dir)?;
+        let sub = load_kustomization(self.options.files(), dir)?;
         if sub.kind == KustomizationKind::Component {
             return Err(sub.invalid(format!(
                 "`{entry}` is a Component: components go under `components:`, not `resources:`"
@@ -276,19 +294,22 @@ impl Builder<'_> {
         accumulator: &mut Accumulator,
     ) -> Result<()> {
         let lexical = loader::join_clean(kustomization.dir(), entry);
-        if !lexical.is_dir() {
-            if lexical.exists() {
+        let files = self.options.files();
+        if !files.is_dir(&lexical) {
+            if files.exists(&lexical) {
                 return Err(kustomization.invalid(format!(
                     "component `{entry}` must be a directory holding a kustomization with kind Component"
                 )));
             }
             return Err(kustomization.invalid(format!("component `{entry}` not found")));
         }
-        let dir = std::fs::canonicalize(&lexical).map_err(|source| BuildError::Io {
-            path: lexical.clone(),
-            source,
-        })?;
-        let component = load_kustomization(&dir)?;
+        let dir = files
+            .canonicalize(&lexical)
+            .map_err(|source| BuildError::Io {
+                path: lexical.clone(),
+                source,
+            })?;
+        let component = load_kustomization(files, &dir)?;
         if component.kind != KustomizationKind::Component {
             return Err(component.invalid(format!(
                 "`{entry}` is listed under `components:` but is a Kustomization, not a Component"
@@ -300,8 +321,8 @@ impl Builder<'_> {
 }
 
 /// Reads a file of manifests: every non-empty document, with `List` kinds expanded.
-pub fn load_resource_file(path: &Path) -> Result<Vec<Resource>> {
-    let text = loader::read_text(path)?;
+pub fn load_resource_file(files: &dyn FileSystem, path: &Path) -> Result<Vec<Resource>> {
+    let text = loader::read_text(files, path)?;
     let documents = flotilla_core::parse_documents(&text).map_err(|source| BuildError::Yaml {
         path: path.to_path_buf(),
         error: source,

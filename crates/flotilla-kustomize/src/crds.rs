@@ -13,8 +13,11 @@ use crate::resource::Gvk;
 /// Reads a `crds:` file: OpenAPI definitions keyed by Go type name (`pkg/path/v1.MyKind`), each
 /// `{Schema, Dependencies}` (or plain schemas under `definitions`). Every property marked with
 /// `x-kubernetes-object-ref-kind` is a reference, by `name`, from that kind to the named kind.
-pub fn config_from_crd_file(path: &Path) -> Result<TransformerConfig> {
-    let text = crate::loader::read_text(path)?;
+pub fn config_from_crd_file(
+    files: &dyn crate::loader::FileSystem,
+    path: &Path,
+) -> Result<TransformerConfig> {
+    let text = crate::loader::read_text(files, path)?;
     let document =
         flotilla_core::parse_single_document(&text).map_err(|source| BuildError::Yaml {
             path: path.to_path_buf(),

@@ -181,8 +181,9 @@ fn generate(
         }
     }
     for env_file in &env_files {
-        let path = loader::resolve_restricted(dir, env_file, options.load_restrictor)?;
-        let text = loader::read_text(&path)?;
+        let path =
+            loader::resolve_restricted(options.files(), dir, env_file, options.load_restrictor)?;
+        let text = loader::read_text(options.files(), &path)?;
         for (key, value) in parse_env_file(&text, &path)? {
             pairs.push((key, value.into_bytes()));
         }
@@ -203,25 +204,29 @@ fn generate(
             }
             None => (None, file.clone()),
         };
-        let path = loader::resolve_restricted(dir, &relative, options.load_restrictor)?;
-        if path.is_dir() {
+        let path =
+            loader::resolve_restricted(options.files(), dir, &relative, options.load_restrictor)?;
+        if options.files().is_dir(&path) {
             if key.is_some() {
                 return Err(BuildError::transform(format!(
                     "cannot give a key to the directory `{relative}`"
                 )));
             }
-            let mut entries: Vec<_> = std::fs::read_dir(&path)
+            let mut names: Vec<String> = options
+                .files()
+                .read_dir(&path)
                 .map_err(|source| BuildError::Io {
                     path: path.clone(),
                     source,
                 })?
-                .filter_map(|entry| entry.ok())
-                .filter(|entry| entry.path().is_file())
+                .into_iter()
+                .filter(|(_, kind)| matches!(kind, loader::EntryKind::File { .. }))
+                .map(|(name, _)| name)
                 .collect();
-            entries.sort_by_key(|entry| entry.file_name());
-            for entry in entries {
-                let bytes = loader::read_bytes(&entry.path())?;
-                pairs.push((entry.file_name().to_string_lossy().into_owned(), bytes));
+            names.sort();
+            for name in names {
+                let bytes = loader::read_bytes(options.files(), &path.join(&name))?;
+                pairs.push((name, bytes));
             }
             continue;
         }
@@ -231,7 +236,7 @@ fn generate(
                 .map(|name| name.to_string_lossy().into_owned())
                 .unwrap_or_else(|| relative.clone())
         });
-        pairs.push((key, loader::read_bytes(&path)?));
+        pairs.push((key, loader::read_bytes(options.files(), &path)?));
     }
 
     let mut data = Mapping::new();

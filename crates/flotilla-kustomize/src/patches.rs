@@ -42,8 +42,13 @@ pub fn schema_for(kustomization: &Kustomization, options: BuildOptions<'_>) -> R
     if path.is_empty() {
         return Ok(Schema::builtin().clone());
     }
-    let file = loader::resolve_restricted(kustomization.dir(), path, options.load_restrictor)?;
-    let text = loader::read_text(&file)?;
+    let file = loader::resolve_restricted(
+        options.files(),
+        kustomization.dir(),
+        path,
+        options.load_restrictor,
+    )?;
+    let text = loader::read_text(options.files(), &file)?;
     Schema::builtin()
         .extended_with(&text)
         .map_err(|error| BuildError::InvalidResource {
@@ -95,8 +100,12 @@ fn load_path_or_inline(
     let looks_inline =
         entry.contains('\n') || entry.trim_start().starts_with('{') || entry.contains(": ");
     if !looks_inline {
-        let path = loader::resolve_restricted(dir, entry, options.load_restrictor)?;
-        return Ok((loader::read_text(&path)?, path.display().to_string()));
+        let path =
+            loader::resolve_restricted(options.files(), dir, entry, options.load_restrictor)?;
+        return Ok((
+            loader::read_text(options.files(), &path)?,
+            path.display().to_string(),
+        ));
     }
     Ok((entry.to_string(), "inline patch".to_string()))
 }
@@ -245,8 +254,12 @@ fn load_patch_text(
             "a {field} entry needs `path` or `patch`"
         ))),
         (false, true) => {
-            let file = loader::resolve_restricted(dir, path, options.load_restrictor)?;
-            Ok((loader::read_text(&file)?, file.display().to_string()))
+            let file =
+                loader::resolve_restricted(options.files(), dir, path, options.load_restrictor)?;
+            Ok((
+                loader::read_text(options.files(), &file)?,
+                file.display().to_string(),
+            ))
         }
         (true, false) => Ok((inline.trim().to_string(), "inline patch".to_string())),
     }

@@ -144,7 +144,7 @@ fn load_plugin_configs(
         (documents, kustomization.path.clone())
     } else {
         let lexical = loader::join_clean(kustomization.dir(), entry);
-        if lexical.is_dir() {
+        if options.files().is_dir(&lexical) {
             let built = crate::build::build(&lexical, options)?;
             return Ok(built
                 .resources
@@ -159,8 +159,13 @@ fn load_plugin_configs(
                 })
                 .collect());
         }
-        let path = loader::resolve_restricted(kustomization.dir(), entry, options.load_restrictor)?;
-        let text = loader::read_text(&path)?;
+        let path = loader::resolve_restricted(
+            options.files(),
+            kustomization.dir(),
+            entry,
+            options.load_restrictor,
+        )?;
+        let text = loader::read_text(options.files(), &path)?;
         let documents =
             flotilla_core::parse_documents(&text).map_err(|source| BuildError::Yaml {
                 path: path.clone(),
@@ -408,8 +413,8 @@ fn value_add(
         .get_str(&["targetFilePath"])
         .filter(|file| !file.is_empty())
     {
-        let path = loader::resolve_restricted(dir, file, options.load_restrictor)?;
-        let text = loader::read_text(&path)?;
+        let path = loader::resolve_restricted(options.files(), dir, file, options.load_restrictor)?;
+        let text = loader::read_text(options.files(), &path)?;
         let document =
             flotilla_core::parse_single_document(&text).map_err(|source| BuildError::Yaml {
                 path: path.clone(),

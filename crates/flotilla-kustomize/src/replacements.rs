@@ -23,8 +23,8 @@ pub fn replacement_entry(
     resources: &mut ResMap,
 ) -> Result<()> {
     if let Some(path) = entry.get_str(&["path"]) {
-        let file = loader::resolve_restricted(dir, path, options.load_restrictor)?;
-        let text = loader::read_text(&file)?;
+        let file = loader::resolve_restricted(options.files(), dir, path, options.load_restrictor)?;
+        let text = loader::read_text(options.files(), &file)?;
         let documents =
             flotilla_core::parse_documents(&text).map_err(|source| BuildError::Yaml {
                 path: file.clone(),

@@ -10,9 +10,11 @@
 //! renamed into place only after checkout succeeds.
 
 pub mod repository;
+pub mod tree;
 
 use repository::run_git;
 pub use repository::{Repositories, ResolvedRevision};
+pub use tree::{GitTree, TreeError};
 
 use std::path::{Path, PathBuf};
 
@@ -56,6 +58,8 @@ pub enum FetchError {
         repository: String,
         revision: String,
     },
+    #[error(transparent)]
+    Tree(#[from] TreeError),
     #[error("`{path}` does not exist in `{repository}` at `{git_ref}`")]
     MissingPath {
         repository: String,

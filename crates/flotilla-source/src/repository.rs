@@ -4,11 +4,11 @@
 //! `Repositories::resolve` asks the remote which commit a revision (`HEAD`, a branch, a tag or a
 //! commit id) names with `git ls-remote`, which is cheap enough to poll; only when the commit is
 //! not yet in the mirror does it `git fetch` (shallow, `--depth 1`, for branch and tag tips).
-//! `Repositories::snapshot` writes the commit's tree once to `snapshots/<commit>`; a snapshot is
-//! immutable, so a (commit, path) pair identifies rendered output exactly.
+//! `Repositories::tree` opens a commit's tree in the mirror's object database (gix) as a file
+//! system for the renderer: nothing is checked out. A commit is immutable, so a (commit, path)
+//! pair identifies rendered output exactly.
 //!
-//! Invariants: a snapshot directory is complete or absent (it is written under a temporary name
-//! and renamed into place); mirrors are only ever fetched into, never checked out; URL rewrites
+//! Invariants: mirrors are only ever fetched into, never checked out; URL rewrites
 //! (`--repo-mirror FROM=TO`) are applied before any git command and never change the cache key,
 //! which is the URL the Application names.
 
@@ -19,6 +19,7 @@ use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
 
+use crate::tree::GitTree;
 use crate::FetchError;
 
 /// A revision resolved to a commit.
@@ -36,10 +37,12 @@ pub struct Repositories {
     /// Serialises git commands per process: git itself locks refs, but two fetches into one
     /// mirror at once would make one of them fail spuriously.
     fetch_lock: Mutex<()>,
-    /// One lock per commit being written as a snapshot, so Applications of one commit that
-    /// reconcile at once wait for a single checkout instead of each writing their own.
-    snapshot_locks: Mutex<HashMap<String, Arc<Mutex<()>>>>,
+    /// Commit trees opened recently, by (repository, commit).
+    trees: Mutex<HashMap<(String, String), Arc<GitTree>>>,
 }
+
+/// Commit trees kept open at once.
+const MAX_OPEN_TREES: usize = 16;
 
 impl Repositories {
     pub fn new(cache_dir: &Path) -> Self {
@@ -47,7 +50,7 @@ impl Repositories {
             cache_dir: cache_dir.to_path_buf(),
             mirrors: Vec::new(),
             fetch_lock: Mutex::new(()),
-            snapshot_locks: Mutex::new(HashMap::new()),
+            trees: Mutex::new(HashMap::new()),
         }
     }
 
@@ -160,93 +163,37 @@ impl Repositories {
         Ok(ResolvedRevision { commit })
     }
 
-    /// The directory holding the tree of `commit` (fetched by [`Repositories::resolve`]).
-    pub fn snapshot(&self, repository: &str, commit: &str) -> Result<PathBuf, FetchError> {
-        let destination = self.cache_dir.join("snapshots").join(commit);
-        if destination.is_dir() {
-            return Ok(destination);
-        }
-        let lock = self
-            .snapshot_locks
+    /// The tree of `commit` (fetched by [`Repositories::resolve`]), read from the mirror's
+    /// object database. It appears at `<cache>/snapshots/<commit>`, a path that names it in
+    /// messages but is never written; fetched remote bases under `<cache>/remote-bases` may be
+    /// read beside it.
+    pub fn tree(&self, repository: &str, commit: &str) -> Result<Arc<GitTree>, FetchError> {
+        let key = (repository.to_string(), commit.to_string());
+        let mut trees = self
+            .trees
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .entry(commit.to_string())
-            .or_default()
-            .clone();
-        let written = {
-            let _writing = lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            if destination.is_dir() {
-                Ok(destination)
-            } else {
-                self.write_snapshot(repository, commit, destination)
-            }
-        };
-        self.snapshot_locks
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .remove(commit);
-        written
-    }
-
-    /// Checks `commit` out into a staging directory and renames it to `destination` (atomic, so
-    /// another process never sees a half-written snapshot).
-    fn write_snapshot(
-        &self,
-        repository: &str,
-        commit: &str,
-        destination: PathBuf,
-    ) -> Result<PathBuf, FetchError> {
-        let url = self.effective_url(repository);
-        let mirror = self.mirror_dir(repository);
-        let mirror_text = mirror.to_string_lossy().into_owned();
-        let staging = self.cache_dir.join("snapshots").join(format!(
-            "{commit}.partial-{}-{}",
-            std::process::id(),
-            unique_suffix()
-        ));
-        std::fs::create_dir_all(&staging).map_err(|source| FetchError::Cache {
-            path: staging.clone(),
-            source,
-        })?;
-        let index = staging.with_extension("index");
-        let staging_text = staging.to_string_lossy().into_owned();
-        let index_text = index.to_string_lossy().into_owned();
-        let written = run_git_with_index(
-            &["--git-dir", &mirror_text, "read-tree", commit],
-            &index_text,
-            &url,
-        )
-        .and_then(|()| {
-            run_git_with_index(
-                &[
-                    "--git-dir",
-                    &mirror_text,
-                    "--work-tree",
-                    &staging_text,
-                    "checkout-index",
-                    "--all",
-                    "--force",
-                ],
-                &index_text,
-                &url,
-            )
-        });
-        let _ = std::fs::remove_file(&index);
-        if let Err(error) = written {
-            let _ = std::fs::remove_dir_all(&staging);
-            return Err(error);
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(tree) = trees.get(&key) {
+            return Ok(tree.clone());
         }
-        match std::fs::rename(&staging, &destination) {
-            Ok(()) => Ok(destination),
-            Err(_) if destination.is_dir() => {
-                let _ = std::fs::remove_dir_all(&staging);
-                Ok(destination)
-            }
-            Err(source) => Err(FetchError::Cache {
-                path: destination,
+        let cache_dir =
+            std::path::absolute(&self.cache_dir).map_err(|source| FetchError::Cache {
+                path: self.cache_dir.clone(),
                 source,
-            }),
+            })?;
+        let tree = GitTree::open(
+            &self.mirror_dir(repository),
+            commit,
+            &cache_dir.join("snapshots").join(commit),
+        )?
+        .with_disk_directory(&cache_dir.join("remote-bases"));
+        let tree = Arc::new(tree);
+        // A tree holds only decoded directory listings; a few recent commits are plenty.
+        if trees.len() >= MAX_OPEN_TREES {
+            trees.clear();
         }
+        trees.insert(key, tree.clone());
+        Ok(tree)
     }
 
     fn ensure_mirror(&self, repository: &str) -> Result<PathBuf, FetchError> {
@@ -334,13 +281,6 @@ fn short_hash(text: &str) -> String {
         .collect()
 }
 
-fn unique_suffix() -> u128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|elapsed| elapsed.as_nanos())
-        .unwrap_or(0)
-}
-
 fn git_command(arguments: &[&str]) -> Command {
     let mut command = Command::new("git");
     command
@@ -380,15 +320,6 @@ fn git_output(arguments: &[&str], url: &str) -> Result<String, FetchError> {
 /// Runs git (no prompts, no stdin); a failure names the subcommand, the URL and git's message.
 pub(crate) fn run_git(arguments: &[&str], url: &str) -> Result<(), FetchError> {
     git_output(arguments, url).map(|_| ())
-}
-
-fn run_git_with_index(arguments: &[&str], index: &str, url: &str) -> Result<(), FetchError> {
-    finish(
-        git_command(arguments).env("GIT_INDEX_FILE", index).output(),
-        arguments,
-        url,
-    )
-    .map(|_| ())
 }
 
 #[cfg(test)]

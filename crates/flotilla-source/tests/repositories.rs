@@ -1,10 +1,11 @@
 //! Application sources end to end over `file://`: HEAD, branches, annotated tags and commit ids
-//! resolve to the right commits, a new commit is seen on the next resolve, snapshots hold the
-//! commit's tree, mirrors rewrite URLs, and an unknown revision is a clear error.
+//! resolve to the right commits, a new commit is seen on the next resolve, commit trees hold the
+//! commit's files, mirrors rewrite URLs, and an unknown revision is a clear error.
 
 use std::path::Path;
 use std::process::Command;
 
+use flotilla_kustomize::loader::FileSystem;
 use flotilla_source::{FetchError, Repositories};
 
 fn git(dir: &Path, arguments: &[&str]) -> String {
@@ -22,7 +23,7 @@ fn git(dir: &Path, arguments: &[&str]) -> String {
 }
 
 #[test]
-fn revisions_resolve_and_snapshots_hold_the_tree() {
+fn revisions_resolve_and_trees_hold_the_commit() {
     if Command::new("git").arg("--version").output().is_err() {
         eprintln!("skipping: git is not installed");
         return;
@@ -66,11 +67,13 @@ fn revisions_resolve_and_snapshots_hold_the_tree() {
         repositories.resolve(origin_url, "v1").expect("tag").commit,
         first
     );
-    let snapshot = repositories.snapshot(origin_url, &first).expect("snapshot");
+    let tree = repositories.tree(origin_url, &first).expect("tree");
     assert_eq!(
-        std::fs::read_to_string(snapshot.join("app/cm.yaml")).expect("read"),
-        "one\n"
+        tree.read(&tree.root().join("app/cm.yaml")).expect("read"),
+        b"one\n"
     );
+    // Nothing is written to disk for it.
+    assert!(!tree.root().exists());
 
     std::fs::write(origin.join("app/cm.yaml"), "two\n").expect("write");
     git(&origin, &["commit", "--quiet", "-am", "two"]);
@@ -93,18 +96,16 @@ fn revisions_resolve_and_snapshots_hold_the_tree() {
             .commit,
         first
     );
-    let snapshot = repositories
-        .snapshot(origin_url, &second)
-        .expect("snapshot");
+    let tree = repositories.tree(origin_url, &second).expect("tree");
     assert_eq!(
-        std::fs::read_to_string(snapshot.join("app/cm.yaml")).expect("read"),
-        "two\n"
+        tree.read(&tree.root().join("app/cm.yaml")).expect("read"),
+        b"two\n"
     );
-    // The first snapshot is immutable.
-    let old = repositories.snapshot(origin_url, &first).expect("snapshot");
+    // The first commit's tree is unchanged.
+    let old = repositories.tree(origin_url, &first).expect("tree");
     assert_eq!(
-        std::fs::read_to_string(old.join("app/cm.yaml")).expect("read"),
-        "one\n"
+        old.read(&old.root().join("app/cm.yaml")).expect("read"),
+        b"one\n"
     );
 
     match repositories.resolve(origin_url, "no-such-branch") {

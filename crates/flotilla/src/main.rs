@@ -98,6 +98,7 @@ pub(crate) fn run_build(args: &BuildArgs) -> anyhow::Result<()> {
             LoadRestrictorArg::None => flotilla_kustomize::LoadRestrictor::None,
         },
         fetcher: Some(&fetcher),
+        file_system: None,
     };
     let output = flotilla_kustomize::build_to_yaml(&args.dir, options)
         .with_context(|| format!("building `{}`", args.dir.display()))?;
