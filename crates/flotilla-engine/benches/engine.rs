@@ -160,8 +160,13 @@ fn percentile(sorted: &[Duration], fraction: f64) -> Duration {
 }
 
 fn cpu_seconds() -> f64 {
-    // utime + stime of this process from /proc/self/stat (clock ticks, 100 per second here).
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    process_cpu_seconds("self").0
+}
+
+/// (utime + stime, cutime + cstime) of a process from /proc/<pid>/stat, in seconds (clock ticks,
+/// 100 per second here): its own CPU, and that of its children it has waited for (git).
+fn process_cpu_seconds(pid: &str) -> (f64, f64) {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     let after_name = stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or("");
     let fields: Vec<&str> = after_name.split_whitespace().collect();
     let ticks = |index: usize| {
@@ -170,7 +175,10 @@ fn cpu_seconds() -> f64 {
             .and_then(|value| value.parse::<f64>().ok())
             .unwrap_or(0.0)
     };
-    (ticks(11) + ticks(12)) / 100.0
+    (
+        (ticks(11) + ticks(12)) / 100.0,
+        (ticks(13) + ticks(14)) / 100.0,
+    )
 }
 
 fn current_rss_megabytes() -> f64 {
@@ -361,6 +369,9 @@ async fn scale(apps: usize, root: &Path) -> ScaleResult {
         .resource("argoproj.io/v1alpha1", "Application")
         .await
         .expect("applications");
+    let server_pid = server.child.id().to_string();
+    let (controller_cpu_before, children_cpu_before) = process_cpu_seconds("self");
+    let (server_cpu_before, _) = process_cpu_seconds(&server_pid);
     let started = Instant::now();
     for app in 0..apps {
         apply(&cluster, &application(app, &format!("scale-{}", app % 10))).await;
@@ -378,6 +389,14 @@ async fn scale(apps: usize, root: &Path) -> ScaleResult {
     }
     let _ = &applications;
     let first_sync = started.elapsed();
+    let (controller_cpu_after, children_cpu_after) = process_cpu_seconds("self");
+    let (server_cpu_after, _) = process_cpu_seconds(&server_pid);
+    eprintln!(
+        "CPU during the first sync: controller {:.2} s (its git children {:.2} s), API server {:.2} s",
+        controller_cpu_after - controller_cpu_before,
+        children_cpu_after - children_cpu_before,
+        server_cpu_after - server_cpu_before
+    );
     eprintln!(
         "RSS after the first sync: {:.0} MB (peak {:.0} MB); {} reconciles",
         current_rss_megabytes(),
