@@ -54,19 +54,19 @@ enum Representation {
 }
 
 impl Stored {
-    fn new(object: Value, compact: bool) -> Stored {
+    fn new(object: Arc<Value>, compact: bool) -> Stored {
         let version = object["metadata"]["resourceVersion"]
             .as_str()
             .unwrap_or("")
             .into();
         let instance = instance_of(&object).map(Into::into);
         let representation = if compact {
-            match serde_json::to_string(&object) {
+            match serde_json::to_string(&*object) {
                 Ok(text) => Representation::Compact(text.into()),
-                Err(_) => Representation::Parsed(Arc::new(object)),
+                Err(_) => Representation::Parsed(object),
             }
         } else {
-            Representation::Parsed(Arc::new(object))
+            Representation::Parsed(object)
         };
         Stored {
             version,
@@ -133,7 +133,7 @@ impl KindCache {
     }
 
     /// Inserts or replaces an object, keeping the instance index current.
-    fn upsert(&self, object: Value) {
+    fn upsert(&self, object: Arc<Value>) {
         let key = object_key(&object);
         let stored = Stored::new(object, self.compact);
         let instance = stored.instance.clone();
@@ -163,7 +163,7 @@ impl KindCache {
         let mut index: HashMap<String, std::collections::HashSet<ObjectKey>> = HashMap::new();
         let mut stored = HashMap::with_capacity(fresh.len());
         for (key, object) in fresh {
-            let entry = Stored::new(object, self.compact);
+            let entry = Stored::new(Arc::new(object), self.compact);
             if let Some(instance) = &entry.instance {
                 index
                     .entry(instance.to_string())
@@ -386,7 +386,9 @@ impl LiveCache {
 
     /// Puts the server's answer to a write into the cache at once, so the next reconcile sees it
     /// even before its watch event arrives (the event then overwrites it with the same state).
-    pub fn record(&self, object: &Value) {
+    /// Returns the object as cached (trimmed), so the writer can read it without parsing it back.
+    pub fn record(&self, object: Value) -> Arc<Value> {
+        let object = Arc::new(trim(object));
         let api_version = object["apiVersion"].as_str().unwrap_or("");
         let kind = object["kind"].as_str().unwrap_or("");
         if let Some(cache) = self.watched(api_version, kind) {
@@ -400,9 +402,10 @@ impl LiveCache {
                 )
                 .is_none_or(|current| version(written) > version(&current));
             if newer {
-                cache.upsert(trim(object.clone()));
+                cache.upsert(object.clone());
             }
         }
+        object
     }
 
     /// Removes a deleted object from the cache at once.
@@ -616,8 +619,8 @@ async fn run_watch(
                             break;
                         };
                         let object = trim(object);
-                        cache.upsert(object.clone());
                         notify(&object, false);
+                        cache.upsert(Arc::new(object));
                     }
                     Ok(WatchEvent::Deleted(raw)) => {
                         let Ok(object) = serde_json::from_str::<Value>(raw.get()) else {

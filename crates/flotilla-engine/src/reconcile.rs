@@ -6,7 +6,7 @@
 //! become conditions); status is written only when it changed (or on a refresh, which moves
 //! `reconciledAt`), so the controller's own status writes settle after one extra pass.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -148,7 +148,7 @@ pub(crate) async fn reconcile(shared: &Arc<Shared>, key: &AppKey) {
     let mut precompared = None;
     if let Ok(evaluation) = &evaluated {
         let mut conditions = Vec::new();
-        let comparisons = compare_all(shared, key, evaluation, &mut conditions);
+        let comparisons = compare_all(shared, key, evaluation, &mut conditions, &HashMap::new());
         // Nothing moved since this engine last wrote the status: there is no status to build.
         // A refresh still rewrites a stale `reconciledAt`.
         let status_is_ours = shared
@@ -181,7 +181,8 @@ pub(crate) async fn reconcile(shared: &Arc<Shared>, key: &AppKey) {
         .as_object()
         .cloned()
         .unwrap_or_default();
-    let previous_status = status.clone();
+    let no_status = Map::new();
+    let previous_status = application["status"].as_object().unwrap_or(&no_status);
     let mut clear_operation = false;
     let mut requeue_after: Option<Duration> = None;
 
@@ -276,7 +277,7 @@ pub(crate) async fn reconcile(shared: &Arc<Shared>, key: &AppKey) {
                 let drift_repair = request.automated
                     && memory.synced_revisions.as_ref() == Some(&evaluation.revisions);
                 let started = now();
-                let outcome = run_sync(
+                let mut outcome = run_sync(
                     shared,
                     &evaluation.cache,
                     &evaluation.spec,
@@ -288,6 +289,7 @@ pub(crate) async fn reconcile(shared: &Arc<Shared>, key: &AppKey) {
                 )
                 .await;
                 shared.metrics.count_sync(&key.0, &key.1, outcome.phase);
+                let live_objects = std::mem::take(&mut outcome.live_objects);
                 if drift_repair && outcome.phase == "Succeeded" {
                     shared.metrics.count_drift_repair(outcome.applied as u64);
                 }
@@ -348,7 +350,13 @@ pub(crate) async fn reconcile(shared: &Arc<Shared>, key: &AppKey) {
                     ),
                     ..evaluation
                 };
-                let after = compare_all(shared, key, &refreshed_evaluation, &mut after_conditions);
+                let after = compare_all(
+                    shared,
+                    key,
+                    &refreshed_evaluation,
+                    &mut after_conditions,
+                    &live_objects,
+                );
                 resources = after.resources;
                 out_of_sync = after.out_of_sync;
                 conditions.extend(after_conditions);
@@ -379,7 +387,7 @@ pub(crate) async fn reconcile(shared: &Arc<Shared>, key: &AppKey) {
         key,
         &application,
         status,
-        &previous_status,
+        previous_status,
         clear_operation,
         refreshed,
     )
@@ -395,7 +403,7 @@ async fn finish(
     key: &AppKey,
     application: &Value,
     mut status: Map<String, Value>,
-    previous_status: Map<String, Value>,
+    previous_status: &Map<String, Value>,
     evaluation: Evaluation,
     resources: Vec<Value>,
     out_of_sync: HashSet<ObjectKey>,
@@ -503,7 +511,7 @@ async fn finish(
         key,
         application,
         status,
-        &previous_status,
+        previous_status,
         clear_operation,
         refreshed,
     )
@@ -599,27 +607,34 @@ async fn finalize_deletion(shared: &Arc<Shared>, key: &AppKey, application: &Val
 fn merge_patch_between(old: &Value, new: &Value) -> Value {
     match (old, new) {
         (Value::Object(old_map), Value::Object(new_map)) => {
-            let mut patch = Map::new();
-            for (key, new_value) in new_map {
-                match old_map.get(key) {
-                    Some(old_value) if old_value == new_value => {}
-                    Some(old_value) => {
-                        patch.insert(key.clone(), merge_patch_between(old_value, new_value));
-                    }
-                    None => {
-                        patch.insert(key.clone(), new_value.clone());
-                    }
-                }
-            }
-            for key in old_map.keys() {
-                if !new_map.contains_key(key) {
-                    patch.insert(key.clone(), Value::Null);
-                }
-            }
-            Value::Object(patch)
+            Value::Object(merge_patch_between_maps(old_map, new_map))
         }
         _ => new.clone(),
     }
+}
+
+fn merge_patch_between_maps(
+    old_map: &Map<String, Value>,
+    new_map: &Map<String, Value>,
+) -> Map<String, Value> {
+    let mut patch = Map::new();
+    for (key, new_value) in new_map {
+        match old_map.get(key) {
+            Some(old_value) if old_value == new_value => {}
+            Some(old_value) => {
+                patch.insert(key.clone(), merge_patch_between(old_value, new_value));
+            }
+            None => {
+                patch.insert(key.clone(), new_value.clone());
+            }
+        }
+    }
+    for key in old_map.keys() {
+        if !new_map.contains_key(key) {
+            patch.insert(key.clone(), Value::Null);
+        }
+    }
+    patch
 }
 
 /// Argo CD's refresh request annotation (`normal` or `hard`); removed once handled.
@@ -782,7 +797,7 @@ async fn write_status(
     }
     status.insert("reconciledAt".into(), json!(now()));
     // A merge patch would keep nested keys the new status no longer has: send their removal.
-    let mut patch = json!({"status": merge_patch_between(&Value::Object(previous.clone()), &Value::Object(status))});
+    let mut patch = json!({"status": merge_patch_between_maps(previous, &status)});
     if clear_operation {
         patch["operation"] = Value::Null;
     }
@@ -811,7 +826,7 @@ async fn write_status(
                     .unwrap_or_else(|poisoned| poisoned.into_inner())
                     .insert(key.clone(), version.to_string());
             }
-            shared.home.record(&updated)
+            shared.home.record(updated);
         }
         Err(error) => {
             tracing::warn!(application = %key.1, %error, "cannot write the Application status");
@@ -1234,11 +1249,15 @@ fn prunable(cache: &LiveCache, instance: &str, desired: &[Desired]) -> Vec<Arc<V
 
 /// Compares every desired object with the live cache: `status.resources` entries and the keys
 /// that are out of sync (objects to prune included).
+/// Compares every desired object with its live state. `written` holds objects this reconcile
+/// just wrote, as the server answered: one still current in the cache is read from there
+/// instead of being parsed back.
 fn compare_all(
     shared: &Shared,
     key: &AppKey,
     evaluation: &Evaluation,
     conditions: &mut Vec<Value>,
+    written: &HashMap<ObjectKey, Arc<Value>>,
 ) -> Comparisons {
     let rules: Vec<flotilla_diff::IgnoreDifference> = evaluation
         .spec
@@ -1287,7 +1306,14 @@ fn compare_all(
         }
         all_cached = false;
         let desired_object = desired.object();
-        let live = live_object(&evaluation.cache, &desired_object);
+        let live = match written.get(&desired.key) {
+            Some(object)
+                if object["metadata"]["resourceVersion"].as_str() == live_version.as_deref() =>
+            {
+                Some(object.clone())
+            }
+            _ => live_object(&evaluation.cache, &desired_object),
+        };
         let comparison = flotilla_diff::compare(
             &desired_object,
             live.as_deref(),
@@ -1353,17 +1379,16 @@ fn compare_all(
         }
         resources.push(entry);
     }
-    resources.sort_by(|left, right| {
-        let key = |value: &Value| {
-            (
-                value["group"].as_str().unwrap_or("").to_string(),
-                value["kind"].as_str().unwrap_or("").to_string(),
-                value["namespace"].as_str().unwrap_or("").to_string(),
-                value["name"].as_str().unwrap_or("").to_string(),
-            )
-        };
-        key(left).cmp(&key(right))
-    });
+    // Borrowed keys: sorting compares without allocating.
+    fn sort_key(value: &Value) -> [&str; 4] {
+        [
+            value["group"].as_str().unwrap_or(""),
+            value["kind"].as_str().unwrap_or(""),
+            value["namespace"].as_str().unwrap_or(""),
+            value["name"].as_str().unwrap_or(""),
+        ]
+    }
+    resources.sort_by(|left, right| sort_key(left).cmp(&sort_key(right)));
     Comparisons {
         resources,
         out_of_sync,
@@ -1704,7 +1729,8 @@ pub(crate) async fn preview(shared: &Arc<Shared>, key: &AppKey) -> Result<Previe
         .iter()
         .filter_map(|rule| serde_json::from_value(rule.clone()).ok())
         .collect();
-    let resources = compare_all(shared, key, &evaluation, &mut conditions).resources;
+    let resources =
+        compare_all(shared, key, &evaluation, &mut conditions, &HashMap::new()).resources;
     let mut entries = Vec::new();
     for desired in evaluation.desired.iter().filter(|desired| !desired.hook) {
         let desired_object = desired.object();

@@ -7,7 +7,7 @@
 //! stops the sync; the operation state names the object and carries the server's message, and
 //! `SyncFail` hooks run.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -41,6 +41,9 @@ pub(crate) struct SyncOutcome {
     pub resources: Vec<Value>,
     /// Objects written.
     pub applied: usize,
+    /// The server's answers to the applies, as cached: the comparison after the sync reads
+    /// them instead of parsing the cache back.
+    pub live_objects: HashMap<ObjectKey, Arc<Value>>,
 }
 
 fn phase_name(phase: Phase) -> &'static str {
@@ -78,11 +81,13 @@ pub(crate) async fn run_sync(
                 message: format!("invalid sync options: {error}"),
                 resources: Vec::new(),
                 applied: 0,
+                live_objects: HashMap::new(),
             }
         }
     };
     let mut results = Vec::new();
     let mut applied = 0usize;
+    let mut live_objects = HashMap::new();
     let destination_namespace = spec.destination.namespace();
     if options.create_namespace && !destination_namespace.is_empty() && !request.dry_run {
         if let Err(message) = ensure_namespace(cache, destination_namespace).await {
@@ -91,6 +96,7 @@ pub(crate) async fn run_sync(
                 message: format!("cannot create namespace {destination_namespace}: {message}"),
                 resources: results,
                 applied,
+                live_objects: std::mem::take(&mut live_objects),
             };
         }
     }
@@ -105,18 +111,20 @@ pub(crate) async fn run_sync(
                 message: error.to_string(),
                 resources: results,
                 applied,
+                live_objects: std::mem::take(&mut live_objects),
             }
         }
     };
     let step_count = plan.steps.len();
+    let desired_by_key: HashMap<&ObjectKey, &Desired> =
+        desired.iter().map(|entry| (&entry.key, entry)).collect();
     let mut failure: Option<Failure> = None;
     'steps: for (index, step) in plan.steps.iter().enumerate() {
         let mut wave_objects: Vec<Value> = Vec::new();
         for task in &step.tasks {
             let key = object_key(&task.object);
-            let info = desired
-                .iter()
-                .find(|entry| entry.key == key)
+            let info = desired_by_key
+                .get(&key)
                 .and_then(|entry| entry.info.clone());
             if task.hook.is_some() {
                 match run_hook(shared, cache, task, info, request.dry_run).await {
@@ -152,7 +160,7 @@ pub(crate) async fn run_sync(
                     entry["status"] = json!("Synced");
                     entry["message"] = json!(format!("{} {verb}", display_name(&task.object)));
                     if !request.dry_run {
-                        cache.record(&live);
+                        live_objects.insert(key.clone(), cache.record(live));
                         wave_objects.push(task.object.clone());
                     }
                     results.push(entry);
@@ -179,9 +187,8 @@ pub(crate) async fn run_sync(
     if let Some(failure) = failure {
         for task in &plan.sync_fail {
             let key = object_key(&task.object);
-            let info = desired
-                .iter()
-                .find(|entry| entry.key == key)
+            let info = desired_by_key
+                .get(&key)
                 .and_then(|entry| entry.info.clone());
             match run_hook(shared, cache, task, info, request.dry_run).await {
                 Ok(entry) | Err((entry, _)) => results.push(entry),
@@ -195,6 +202,7 @@ pub(crate) async fn run_sync(
             ),
             resources: results,
             applied,
+            live_objects: std::mem::take(&mut live_objects),
         };
     }
     // Prune what Git no longer declares.
@@ -209,6 +217,7 @@ pub(crate) async fn run_sync(
                 message: error.to_string(),
                 resources: results,
                 applied,
+                live_objects: std::mem::take(&mut live_objects),
             }
         }
     };
@@ -256,6 +265,7 @@ pub(crate) async fn run_sync(
                             ),
                             resources: results,
                             applied,
+                            live_objects: std::mem::take(&mut live_objects),
                         };
                     }
                 }
@@ -273,6 +283,7 @@ pub(crate) async fn run_sync(
         },
         resources: results,
         applied,
+        live_objects,
     }
 }
 
@@ -509,7 +520,7 @@ async fn run_hook(
         Ok(created) => created,
         Err(error) => return fail(entry, format!("{}: {error}", display_name(&task.object))),
     };
-    cache.record(&created);
+    let created = cache.record(created);
     let name = created["metadata"]["name"]
         .as_str()
         .unwrap_or("")

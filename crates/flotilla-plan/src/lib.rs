@@ -504,21 +504,20 @@ pub fn plan(desired: Vec<Value>, app_options: &SyncOptions) -> Result<Plan, Plan
         }
     }
     move_dependencies_earlier(&mut tasks);
-    let sort_key = |task: &Task| {
+    // Borrowed keys: sorting compares without allocating.
+    fn sort_key(task: &Task) -> (Phase, i32, i32, &str, &str, &str) {
+        let kind = task.object["kind"].as_str().unwrap_or("");
         (
             task.phase,
             task.wave,
-            kind_order(task.object["kind"].as_str().unwrap_or("")),
-            task.object["kind"].as_str().unwrap_or("").to_string(),
-            task.object["metadata"]["namespace"]
-                .as_str()
-                .unwrap_or("")
-                .to_string(),
-            name_of(&task.object).to_string(),
+            kind_order(kind),
+            kind,
+            task.object["metadata"]["namespace"].as_str().unwrap_or(""),
+            name_of(&task.object),
         )
-    };
-    tasks.sort_by_key(sort_key);
-    sync_fail.sort_by_key(sort_key);
+    }
+    tasks.sort_by(|left, right| sort_key(left).cmp(&sort_key(right)));
+    sync_fail.sort_by(|left, right| sort_key(left).cmp(&sort_key(right)));
     let mut steps: Vec<Step> = Vec::new();
     for task in tasks {
         match steps.last_mut() {
