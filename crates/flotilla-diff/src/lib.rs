@@ -14,6 +14,7 @@
 //!
 //! Invariant: every function is pure and total over any JSON; malformed rules are errors.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 
 use serde::Deserialize;
@@ -129,26 +130,49 @@ fn is_secret(object: &Value) -> bool {
 }
 
 /// Drops what the server owns or adds on both sides.
+/// Metadata the server sets, never compared.
+const SERVER_METADATA: [&str; 8] = [
+    "managedFields",
+    "resourceVersion",
+    "uid",
+    "creationTimestamp",
+    "generation",
+    "selfLink",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+];
+
+/// Annotations tools and controllers set, never compared.
+const SERVER_ANNOTATIONS: [&str; 2] = [
+    "kubectl.kubernetes.io/last-applied-configuration",
+    "deployment.kubernetes.io/revision",
+];
+
+/// Whether `key` under `parent` is one of the fields [`strip_server_fields`] removes.
+fn is_server_field(parent: &[Segment], key: &str) -> bool {
+    let field = |segment: &Segment, name: &str| matches!(segment, Segment::Field(field) if field == name);
+    match parent {
+        [] => key == "status",
+        [metadata] if field(metadata, "metadata") => SERVER_METADATA.contains(&key),
+        [metadata, annotations] if field(metadata, "metadata") && field(annotations, "annotations") => {
+            SERVER_ANNOTATIONS.contains(&key)
+        }
+        _ => false,
+    }
+}
+
 fn strip_server_fields(object: &mut Value) {
     if let Some(map) = object.as_object_mut() {
         map.shift_remove("status");
     }
     if let Some(metadata) = object.get_mut("metadata").and_then(Value::as_object_mut) {
-        for field in [
-            "managedFields",
-            "resourceVersion",
-            "uid",
-            "creationTimestamp",
-            "generation",
-            "selfLink",
-            "deletionTimestamp",
-            "deletionGracePeriodSeconds",
-        ] {
+        for field in SERVER_METADATA {
             metadata.shift_remove(field);
         }
         if let Some(Value::Object(annotations)) = metadata.get_mut("annotations") {
-            annotations.shift_remove("kubectl.kubernetes.io/last-applied-configuration");
-            annotations.shift_remove("deployment.kubernetes.io/revision");
+            for annotation in SERVER_ANNOTATIONS {
+                annotations.shift_remove(annotation);
+            }
             if annotations.is_empty() {
                 metadata.shift_remove("annotations");
             }
@@ -286,7 +310,7 @@ fn contains(
         (Value::Null, _) => {}
         (Value::Object(desired_map), Value::Object(live_map)) => {
             for (key, desired_value) in desired_map {
-                if desired_value.is_null() {
+                if desired_value.is_null() || is_server_field(path, key) {
                     continue;
                 }
                 path.push(Segment::Field(key.clone()));
@@ -373,8 +397,19 @@ pub fn compare(
             reasons: vec!["missing from the cluster".into()],
         });
     };
-    let (desired_copy, live_copy, ignored) = normalise(desired, live, rules)?;
-    let live_copy = live_copy.unwrap_or(Value::Null);
+    // Without an ignore rule for this object nothing needs removing: compare the objects
+    // themselves (`contains` skips the server's fields) instead of normalised copies.
+    let (desired_copy, live_copy, ignored) =
+        if rules.iter().any(|rule| rule.applies_to(desired)) {
+            let (desired_copy, live_copy, ignored) = normalise(desired, live, rules)?;
+            (
+                Cow::Owned(desired_copy),
+                Cow::Owned(live_copy.unwrap_or(Value::Null)),
+                ignored,
+            )
+        } else {
+            (Cow::Borrowed(desired), Cow::Borrowed(live_object), Vec::new())
+        };
     let secret = is_secret(desired);
     let mut reasons = Vec::new();
     contains(

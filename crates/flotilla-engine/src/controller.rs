@@ -185,6 +185,10 @@ pub(crate) struct Shared {
     /// The resourceVersion of each Application's last status write by this engine: the watch
     /// event echoing it needs no reconcile of that Application.
     pub written: Mutex<HashMap<AppKey, String>>,
+    /// Applications whose status write is in flight, with the resourceVersions of the events
+    /// about them seen meanwhile: the echo of the write itself may arrive before its answer,
+    /// and is known for what it is only once the answer names the version.
+    pub status_writes: Mutex<HashMap<AppKey, Vec<String>>>,
     /// Instance names (tracking ids' first part) → their Application.
     pub instances: Mutex<HashMap<String, AppKey>>,
     pub queue: Queue,
@@ -231,6 +235,7 @@ impl Engine {
             desired_index: Mutex::new(HashMap::new()),
             instances: Mutex::new(HashMap::new()),
             written: Mutex::new(HashMap::new()),
+            status_writes: Mutex::new(HashMap::new()),
             queue: Queue::default(),
             metrics: Metrics::default(),
             events,
@@ -405,7 +410,18 @@ fn route(shared: &Shared, event: LiveEvent) {
                 .unwrap_or_else(|poisoned| poisoned.into_inner())
                 .get(&(event.namespace.clone(), event.name.clone()))
                 .is_some_and(|version| *version == event.resource_version);
+            let key = (event.namespace.clone(), event.name.clone());
+            // During this engine's own status write, decide when its answer comes back.
+            let during_status_write = !own_write
+                && shared
+                    .status_writes
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                    .get_mut(&key)
+                    .map(|seen| seen.push(event.resource_version.clone()))
+                    .is_some();
             if !own_write
+                && !during_status_write
                 && (shared.config.app_namespaces.is_empty()
                     || shared.config.app_namespaces.contains(&event.namespace))
             {
@@ -426,18 +442,16 @@ fn route(shared: &Shared, event: LiveEvent) {
             }
         }
     }
-    if let Some(tracking) = &event.tracking_id {
-        if let Some((instance, _)) = tracking.split_once(':') {
-            let owner = shared
-                .instances
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-                .get(instance)
-                .cloned();
-            if let Some(key) = owner {
-                shared.queue.push(key);
-                return;
-            }
+    if let Some(instance) = &event.instance {
+        let owner = shared
+            .instances
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .get(instance)
+            .cloned();
+        if let Some(key) = owner {
+            shared.queue.push(key);
+            return;
         }
     }
     let index_key = (

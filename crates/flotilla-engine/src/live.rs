@@ -27,8 +27,9 @@ pub struct LiveEvent {
     pub kind: String,
     pub namespace: String,
     pub name: String,
-    /// The tracking annotation of the object (new state, or last state when deleted).
-    pub tracking_id: Option<String>,
+    /// The instance its tracking annotation names (new state, or last state when deleted):
+    /// the Application that owns it.
+    pub instance: Option<String>,
     pub deleted: bool,
     /// The object's resourceVersion in this event.
     pub resource_version: String,
@@ -204,11 +205,10 @@ impl KindCache {
             .collect()
     }
 
-    /// Whether the cache holds the object an event names at exactly the event's resourceVersion.
-    fn holds(&self, head: &EventHead<'_>) -> bool {
-        let Some(version) = &head.metadata.resource_version else {
-            return false;
-        };
+    /// When the cache holds the object an event names at exactly the event's resourceVersion,
+    /// the instance its tracking id names (`Some(None)`: it has none).
+    fn held_instance(&self, head: &EventHead<'_>) -> Option<Option<String>> {
+        let version = head.metadata.resource_version.as_ref()?;
         let key = (
             head.metadata.namespace.as_deref().unwrap_or("").to_string(),
             head.metadata.name.as_deref().unwrap_or("").to_string(),
@@ -217,7 +217,8 @@ impl KindCache {
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .get(&key)
-            .is_some_and(|stored| &*stored.version == version.as_ref())
+            .filter(|stored| &*stored.version == version.as_ref())
+            .map(|stored| stored.instance.as_deref().map(str::to_string))
     }
 
     pub fn get(&self, namespace: &str, name: &str) -> Option<Arc<Value>> {
@@ -478,12 +479,6 @@ fn object_key(object: &Value) -> ObjectKey {
     )
 }
 
-fn tracking_of(object: &Value) -> Option<String> {
-    object["metadata"]["annotations"][TRACKING_ANNOTATION]
-        .as_str()
-        .map(str::to_string)
-}
-
 async fn run_watch(
     cluster: Arc<Cluster>,
     cache: Arc<KindCache>,
@@ -491,21 +486,34 @@ async fn run_watch(
     events: mpsc::UnboundedSender<LiveEvent>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let notify = |object: &Value, deleted: bool| {
-        let (namespace, name) = object_key(object);
+    let announce = |namespace: String,
+                    name: String,
+                    resource_version: String,
+                    instance: Option<String>,
+                    deleted: bool| {
         let _ = events.send(LiveEvent {
             cluster: cluster.name.clone(),
             api_version: cache.info.resource.api_version.clone(),
             kind: cache.info.resource.kind.clone(),
             namespace,
             name,
-            tracking_id: tracking_of(object),
+            instance,
             deleted,
-            resource_version: object["metadata"]["resourceVersion"]
+            resource_version,
+        });
+    };
+    let notify = |object: &Value, deleted: bool| {
+        let (namespace, name) = object_key(object);
+        announce(
+            namespace,
+            name,
+            object["metadata"]["resourceVersion"]
                 .as_str()
                 .unwrap_or("")
                 .to_string(),
-        });
+            instance_of(object).map(str::to_string),
+            deleted,
+        );
     };
     let mut failures = 0u32;
     loop {
@@ -606,12 +614,25 @@ async fn run_watch(
                         if let Some(version) = &head.metadata.resource_version {
                             resource_version = version.to_string();
                         }
-                        if !head.is_application() && cache.holds(&head) {
+                        if let Some(instance) = cache.held_instance(&head) {
                             // This exact state is already cached: the engine wrote it and
                             // recorded the server's answer (`LiveCache::record`), and the
                             // Application that wrote it compared it then. Nothing changed.
                             // Applications are still announced: an app-of-apps parent tracks its
                             // children's status, which the children's reconciles write.
+                            if head.is_application() {
+                                announce(
+                                    head.metadata.namespace.as_deref().unwrap_or("").to_string(),
+                                    head.metadata.name.as_deref().unwrap_or("").to_string(),
+                                    head.metadata
+                                        .resource_version
+                                        .as_deref()
+                                        .unwrap_or("")
+                                        .to_string(),
+                                    instance,
+                                    false,
+                                );
+                            }
                             continue;
                         }
                         let Ok(object) = serde_json::from_str::<Value>(raw.get()) else {

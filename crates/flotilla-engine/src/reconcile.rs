@@ -812,19 +812,43 @@ async fn write_status(
     else {
         return;
     };
-    match shared
+    shared
+        .status_writes
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .insert(key.clone(), Vec::new());
+    let written = shared
         .home
         .cluster
         .merge_patch(&info, Some(&key.0), &key.1, &patch)
-        .await
+        .await;
+    let seen_meanwhile = shared
+        .status_writes
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .remove(key)
+        .unwrap_or_default();
+    let written_version = written
+        .as_ref()
+        .ok()
+        .and_then(|updated| updated["metadata"]["resourceVersion"].as_str())
+        .map(str::to_string);
+    // Events about this Application other than the echo of this write are news: reconcile
+    // again (the queue runs it after this reconcile ends).
+    if seen_meanwhile
+        .iter()
+        .any(|version| Some(version) != written_version.as_ref())
     {
+        shared.queue.push(key.clone());
+    }
+    match written {
         Ok(updated) => {
-            if let Some(version) = updated["metadata"]["resourceVersion"].as_str() {
+            if let Some(version) = written_version {
                 shared
                     .written
                     .lock()
                     .unwrap_or_else(|poisoned| poisoned.into_inner())
-                    .insert(key.clone(), version.to_string());
+                    .insert(key.clone(), version);
             }
             shared.home.record(updated);
         }
