@@ -150,11 +150,14 @@ const SERVER_ANNOTATIONS: [&str; 2] = [
 
 /// Whether `key` under `parent` is one of the fields [`strip_server_fields`] removes.
 fn is_server_field(parent: &[Segment], key: &str) -> bool {
-    let field = |segment: &Segment, name: &str| matches!(segment, Segment::Field(field) if field == name);
+    let field =
+        |segment: &Segment, name: &str| matches!(segment, Segment::Field(field) if field == name);
     match parent {
         [] => key == "status",
         [metadata] if field(metadata, "metadata") => SERVER_METADATA.contains(&key),
-        [metadata, annotations] if field(metadata, "metadata") && field(annotations, "annotations") => {
+        [metadata, annotations]
+            if field(metadata, "metadata") && field(annotations, "annotations") =>
+        {
             SERVER_ANNOTATIONS.contains(&key)
         }
         _ => false,
@@ -399,17 +402,20 @@ pub fn compare(
     };
     // Without an ignore rule for this object nothing needs removing: compare the objects
     // themselves (`contains` skips the server's fields) instead of normalised copies.
-    let (desired_copy, live_copy, ignored) =
-        if rules.iter().any(|rule| rule.applies_to(desired)) {
-            let (desired_copy, live_copy, ignored) = normalise(desired, live, rules)?;
-            (
-                Cow::Owned(desired_copy),
-                Cow::Owned(live_copy.unwrap_or(Value::Null)),
-                ignored,
-            )
-        } else {
-            (Cow::Borrowed(desired), Cow::Borrowed(live_object), Vec::new())
-        };
+    let (desired_copy, live_copy, ignored) = if rules.iter().any(|rule| rule.applies_to(desired)) {
+        let (desired_copy, live_copy, ignored) = normalise(desired, live, rules)?;
+        (
+            Cow::Owned(desired_copy),
+            Cow::Owned(live_copy.unwrap_or(Value::Null)),
+            ignored,
+        )
+    } else {
+        (
+            Cow::Borrowed(desired),
+            Cow::Borrowed(live_object),
+            Vec::new(),
+        )
+    };
     let secret = is_secret(desired);
     let mut reasons = Vec::new();
     contains(
