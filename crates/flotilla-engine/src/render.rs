@@ -533,6 +533,120 @@ fn expand_braces(pattern: &str) -> Vec<String> {
 mod tests {
     use super::*;
 
+    /// A scratch directory removed when dropped.
+    struct Scratch(PathBuf);
+
+    impl Scratch {
+        fn new(name: &str) -> Scratch {
+            let path =
+                std::env::temp_dir().join(format!("flotilla-render-{name}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&path);
+            std::fs::create_dir_all(&path).expect("scratch directory");
+            Scratch(path)
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn source(value: Value) -> ApplicationSource {
+        serde_json::from_value(value).expect("a valid source")
+    }
+
+    fn names(rendered: &Rendered) -> Vec<String> {
+        rendered
+            .objects
+            .iter()
+            .map(|object| {
+                object["metadata"]["name"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn overrides_are_laid_over_the_tree_without_writing_it() {
+        let scratch = Scratch::new("overrides");
+        let root = &scratch.0;
+        std::fs::create_dir_all(root.join("real")).expect("dir");
+        let kustomization = "resources:\n- cm.yaml\n";
+        std::fs::write(root.join("real/kustomization.yaml"), kustomization).expect("write");
+        std::fs::write(
+            root.join("real/cm.yaml"),
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\n",
+        )
+        .expect("write");
+        // Reached through a symlink: the edited file must still be the one the build reads.
+        std::os::unix::fs::symlink("real", root.join("linked")).expect("symlink");
+        let rendered = render_source(
+            &flotilla_kustomize::loader::DISK,
+            root,
+            &source(json!({"repoURL": "r", "path": "linked", "kustomize": {"namePrefix": "dev-", "commonLabels": {"env": "dev"}}})),
+            None,
+        )
+        .expect("renders");
+        assert_eq!(names(&rendered), vec!["dev-cm"]);
+        assert_eq!(rendered.objects[0]["metadata"]["labels"]["env"], "dev");
+        assert_eq!(
+            std::fs::read_to_string(root.join("real/kustomization.yaml")).expect("read"),
+            kustomization
+        );
+        // Without overrides the same tree renders as it is.
+        let plain = render_source(
+            &flotilla_kustomize::loader::DISK,
+            root,
+            &source(json!({"repoURL": "r", "path": "real"})),
+            None,
+        )
+        .expect("renders");
+        assert_eq!(names(&plain), vec!["cm"]);
+    }
+
+    #[test]
+    fn directories_list_through_the_file_system() {
+        let scratch = Scratch::new("directory");
+        let root = &scratch.0;
+        std::fs::create_dir_all(root.join("manifests/nested")).expect("dir");
+        std::fs::create_dir_all(root.join("manifests/.hidden")).expect("dir");
+        let configmap =
+            |name: &str| format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n");
+        std::fs::write(root.join("manifests/a.yaml"), configmap("a")).expect("write");
+        std::fs::write(root.join("manifests/notes.txt"), "not a manifest").expect("write");
+        std::fs::write(root.join("manifests/nested/b.yml"), configmap("b")).expect("write");
+        std::fs::write(root.join("manifests/.hidden/c.yaml"), configmap("c")).expect("write");
+        let render = |directory: Value| {
+            render_source(
+                &flotilla_kustomize::loader::DISK,
+                root,
+                &source(json!({"repoURL": "r", "path": "manifests", "directory": directory})),
+                None,
+            )
+            .map(|rendered| names(&rendered))
+        };
+        assert_eq!(render(json!({})).expect("renders"), vec!["a"]);
+        assert_eq!(
+            render(json!({"recurse": true})).expect("renders"),
+            vec!["a", "b"]
+        );
+        assert_eq!(
+            render(json!({"recurse": true, "exclude": "nested/*"})).expect("renders"),
+            vec!["a"]
+        );
+        let missing = render_source(
+            &flotilla_kustomize::loader::DISK,
+            root,
+            &source(json!({"repoURL": "r", "path": "absent"})),
+            None,
+        )
+        .expect_err("missing path");
+        assert!(missing.to_string().contains("does not exist"), "{missing}");
+    }
+
     #[test]
     fn image_specs_split_like_kustomize_edit() {
         assert_eq!(
