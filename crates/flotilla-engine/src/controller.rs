@@ -189,6 +189,10 @@ pub(crate) struct Shared {
     /// about them seen meanwhile: the echo of the write itself may arrive before its answer,
     /// and is known for what it is only once the answer names the version.
     pub status_writes: Mutex<HashMap<AppKey, Vec<String>>>,
+    /// Applications in the middle of a sync, with the events about their objects seen
+    /// meanwhile: an applied object's watch event may arrive before the apply's answer, and is
+    /// known to be the echo of the write only once the sync has the answers.
+    pub syncing: Mutex<HashMap<AppKey, Vec<HeldEvent>>>,
     /// Instance names (tracking ids' first part) → their Application.
     pub instances: Mutex<HashMap<String, AppKey>>,
     pub queue: Queue,
@@ -236,6 +240,7 @@ impl Engine {
             instances: Mutex::new(HashMap::new()),
             written: Mutex::new(HashMap::new()),
             status_writes: Mutex::new(HashMap::new()),
+            syncing: Mutex::new(HashMap::new()),
             queue: Queue::default(),
             metrics: Metrics::default(),
             events,
@@ -450,7 +455,7 @@ fn route(shared: &Shared, event: LiveEvent) {
             .get(instance)
             .cloned();
         if let Some(key) = owner {
-            shared.queue.push(key);
+            queue_owner(shared, key, &event);
             return;
         }
     }
@@ -467,7 +472,48 @@ fn route(shared: &Shared, event: LiveEvent) {
         .get(&index_key)
         .cloned();
     if let Some(key) = owner {
-        shared.queue.push(key);
+        queue_owner(shared, key, &event);
+    }
+}
+
+/// An event about an object an Application owns, held while that Application syncs.
+#[derive(Clone, Debug)]
+pub(crate) struct HeldEvent {
+    pub cluster: String,
+    pub key: crate::reconcile::ObjectKey,
+    pub resource_version: String,
+    pub deleted: bool,
+}
+
+/// Queues the Application that owns an object an event names, or holds the event while that
+/// Application syncs (the sync decides, once it has the answers, whether it was its own write).
+fn queue_owner(shared: &Shared, owner: AppKey, event: &LiveEvent) {
+    let held = shared
+        .syncing
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .get_mut(&owner)
+        .map(|held| {
+            let group = event
+                .api_version
+                .rsplit_once('/')
+                .map(|(group, _)| group)
+                .unwrap_or("");
+            held.push(HeldEvent {
+                cluster: event.cluster.clone(),
+                key: (
+                    group.to_string(),
+                    event.kind.clone(),
+                    event.namespace.clone(),
+                    event.name.clone(),
+                ),
+                resource_version: event.resource_version.clone(),
+                deleted: event.deleted,
+            })
+        })
+        .is_some();
+    if !held {
+        shared.queue.push(owner);
     }
 }
 

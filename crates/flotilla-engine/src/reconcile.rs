@@ -277,6 +277,7 @@ pub(crate) async fn reconcile(shared: &Arc<Shared>, key: &AppKey) {
                 let drift_repair = request.automated
                     && memory.synced_revisions.as_ref() == Some(&evaluation.revisions);
                 let started = now();
+                let syncing = SyncingMark::new(shared, key);
                 let mut outcome = run_sync(
                     shared,
                     &evaluation.cache,
@@ -290,6 +291,20 @@ pub(crate) async fn reconcile(shared: &Arc<Shared>, key: &AppKey) {
                 .await;
                 shared.metrics.count_sync(&key.0, &key.1, outcome.phase);
                 let live_objects = std::mem::take(&mut outcome.live_objects);
+                // Events about this Application's objects during the sync: the echoes of its
+                // own applies carry exactly the answers' versions; anything else is news.
+                let held = syncing.finish();
+                let news = held.iter().any(|event| {
+                    event.deleted
+                        || event.cluster != evaluation.cache.cluster.name
+                        || live_objects
+                            .get(&event.key)
+                            .and_then(|object| object["metadata"]["resourceVersion"].as_str())
+                            != Some(event.resource_version.as_str())
+                });
+                if news {
+                    shared.queue.push(key.clone());
+                }
                 if drift_repair && outcome.phase == "Succeeded" {
                     shared.metrics.count_drift_repair(outcome.applied as u64);
                 }
@@ -855,6 +870,49 @@ async fn write_status(
         Err(error) => {
             tracing::warn!(application = %key.1, %error, "cannot write the Application status");
             let _ = application;
+        }
+    }
+}
+
+/// Marks an Application as syncing (its objects' events are held, `route`), until finished or
+/// dropped, so an interrupted sync never leaves events held.
+struct SyncingMark<'a> {
+    shared: &'a Shared,
+    key: &'a AppKey,
+}
+
+impl<'a> SyncingMark<'a> {
+    fn new(shared: &'a Shared, key: &'a AppKey) -> SyncingMark<'a> {
+        shared
+            .syncing
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(key.clone(), Vec::new());
+        SyncingMark { shared, key }
+    }
+
+    /// Ends the mark, returning the events held meanwhile.
+    fn finish(self) -> Vec<crate::controller::HeldEvent> {
+        self.shared
+            .syncing
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .remove(self.key)
+            .unwrap_or_default()
+    }
+}
+
+impl Drop for SyncingMark<'_> {
+    fn drop(&mut self) {
+        let held = self
+            .shared
+            .syncing
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .remove(self.key);
+        // Dropped before `finish`: whatever was held is news for the next reconcile.
+        if held.is_some_and(|held| !held.is_empty()) {
+            self.shared.queue.push(self.key.clone());
         }
     }
 }
