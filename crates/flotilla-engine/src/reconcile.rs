@@ -302,7 +302,9 @@ pub(crate) async fn reconcile(shared: &Arc<Shared>, key: &AppKey) {
                             .and_then(|object| object["metadata"]["resourceVersion"].as_str())
                             != Some(event.resource_version.as_str())
                 });
-                if news {
+                // Kinds unknown when the sync was planned (a CRD in this sync, or one expected
+                // from elsewhere) are watched only from the next evaluation: compare again then.
+                if news || evaluation.desired.iter().any(|entry| entry.info.is_none()) {
                     shared.queue.push(key.clone());
                 }
                 if drift_repair && outcome.phase == "Succeeded" {
@@ -1099,6 +1101,14 @@ async fn evaluate(
                     {
                         None
                     }
+                    // `SkipDryRunOnMissingResource=true`: the kind is expected to appear later
+                    // (an operator installed in an earlier wave brings its CRD); the sync waits
+                    // for it when the object's wave comes, as Argo CD applies it then.
+                    Err(ClusterError::UnknownKind { .. })
+                        if skip_dry_run_on_missing(&object, &spec) =>
+                    {
+                        None
+                    }
                     Err(ClusterError::UnknownKind { .. }) => {
                         errors.push(condition(
                     "ComparisonError",
@@ -1300,6 +1310,14 @@ async fn evaluate(
         to_prune,
         project: project_name,
     })
+}
+
+/// Whether `SkipDryRunOnMissingResource=true` holds for `object` (its sync-options annotation
+/// over the Application's `syncOptions`).
+fn skip_dry_run_on_missing(object: &Value, spec: &ApplicationSpec) -> bool {
+    flotilla_plan::parse_sync_options(spec.sync_options())
+        .and_then(|options| flotilla_plan::object_sync_options(object, &options))
+        .is_ok_and(|options| options.skip_dry_run_on_missing_resource)
 }
 
 /// The live objects this Application's tracking id names exactly that are no longer desired

@@ -155,6 +155,95 @@ async fn a_crd_and_its_custom_resources_sync_together() {
     harness.stop().await;
 }
 
+/// The topic in wave 1, optionally marked `SkipDryRunOnMissingResource=true`.
+fn later_topic(skip_dry_run: bool) -> String {
+    let options = if skip_dry_run {
+        "\n    argocd.argoproj.io/sync-options: SkipDryRunOnMissingResource=true"
+    } else {
+        ""
+    };
+    format!(
+        "apiVersion: kafka.strimzi.io/v1beta2\nkind: KafkaTopic\nmetadata:\n  name: sales\n  annotations:\n    argocd.argoproj.io/sync-wave: \"1\"{options}\nspec:\n  partitions: 3\n  replicas: 1\n"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn skip_dry_run_on_missing_resource_waits_for_a_crd_from_elsewhere() {
+    let skipping = later_topic(true);
+    let plain = later_topic(false);
+    let harness = Harness::start(
+        "skip-dry-run",
+        &[
+            ("skipping/settings.yaml", CONFIGMAP),
+            ("skipping/topic.yaml", &skipping),
+            ("plain/settings.yaml", CONFIGMAP),
+            ("plain/topic.yaml", &plain),
+        ],
+    )
+    .await;
+    let policy = json!({"automated": {"prune": true}, "syncOptions": ["CreateNamespace=true"]});
+    harness
+        .apply(&app_manifest("plain", "plain", "plain-ns", policy.clone()))
+        .await;
+    harness
+        .apply(&app_manifest("skipping", "skipping", "skipping-ns", policy))
+        .await;
+    // Without the option an unknown kind refuses the whole Application: nothing is applied.
+    harness
+        .wait_app("plain", "the unknown kind refused", |application| {
+            application["status"]["conditions"]
+                .as_array()
+                .is_some_and(|conditions| {
+                    conditions.iter().any(|condition| {
+                        condition["type"] == "ComparisonError"
+                            && condition["message"]
+                                .as_str()
+                                .is_some_and(|message| message.contains("install its CRD"))
+                    })
+                })
+        })
+        .await;
+    // With it the sync goes ahead: wave 0 is applied while wave 1 waits for its kind.
+    harness
+        .wait_object(
+            "v1",
+            "ConfigMap",
+            Some("skipping-ns"),
+            "settings",
+            "wave 0 applied before the CRD exists",
+            |object| object.is_some(),
+        )
+        .await;
+    assert!(
+        harness
+            .get("v1", "ConfigMap", Some("plain-ns"), "settings")
+            .await
+            .is_none(),
+        "the refused Application applied nothing"
+    );
+    // The CRD arrives from elsewhere (an operator, here the test): the waiting wave applies.
+    let crd = flotilla_core::to_json(&flotilla_core::parse_single_document(CRD).expect("CRD"));
+    harness.apply(&crd).await;
+    harness
+        .wait_app(
+            "skipping",
+            "the topic synced once its CRD exists",
+            synced_and_healthy,
+        )
+        .await;
+    let topic = harness
+        .get(
+            "kafka.strimzi.io/v1beta2",
+            "KafkaTopic",
+            Some("skipping-ns"),
+            "sales",
+        )
+        .await
+        .expect("topic created");
+    assert_eq!(topic["spec"]["partitions"], 3);
+    harness.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn projects_are_enforced_and_bad_input_becomes_conditions() {
     let harness = Harness::start(
