@@ -129,7 +129,6 @@ fn is_secret(object: &Value) -> bool {
     object["kind"] == "Secret" && object["apiVersion"] == "v1"
 }
 
-/// Drops what the server owns or adds on both sides.
 /// Metadata the server sets, never compared.
 const SERVER_METADATA: [&str; 8] = [
     "managedFields",
@@ -164,6 +163,7 @@ fn is_server_field(parent: &[Segment], key: &str) -> bool {
     }
 }
 
+/// Drops what the server owns or adds on both sides.
 fn strip_server_fields(object: &mut Value) {
     if let Some(map) = object.as_object_mut() {
         map.shift_remove("status");

@@ -188,11 +188,11 @@ pub(crate) struct Shared {
     /// Applications whose status write is in flight, with the resourceVersions of the events
     /// about them seen meanwhile: the echo of the write itself may arrive before its answer,
     /// and is known for what it is only once the answer names the version.
-    pub status_writes: Mutex<HashMap<AppKey, Vec<String>>>,
+    pub status_writes: Held<String>,
     /// Applications in the middle of a sync, with the events about their objects seen
     /// meanwhile: an applied object's watch event may arrive before the apply's answer, and is
     /// known to be the echo of the write only once the sync has the answers.
-    pub syncing: Mutex<HashMap<AppKey, Vec<HeldEvent>>>,
+    pub syncing: Held<HeldEvent>,
     /// Instance names (tracking ids' first part) → their Application.
     pub instances: Mutex<HashMap<String, AppKey>>,
     pub queue: Queue,
@@ -418,13 +418,9 @@ fn route(shared: &Shared, event: LiveEvent) {
             let key = (event.namespace.clone(), event.name.clone());
             // During this engine's own status write, decide when its answer comes back.
             let during_status_write = !own_write
-                && shared
-                    .status_writes
-                    .lock()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner())
-                    .get_mut(&key)
-                    .map(|seen| seen.push(event.resource_version.clone()))
-                    .is_some();
+                && hold(&shared.status_writes, &key, || {
+                    event.resource_version.clone()
+                });
             if !own_write
                 && !during_status_write
                 && (shared.config.app_namespaces.is_empty()
@@ -488,32 +484,78 @@ pub(crate) struct HeldEvent {
 /// Queues the Application that owns an object an event names, or holds the event while that
 /// Application syncs (the sync decides, once it has the answers, whether it was its own write).
 fn queue_owner(shared: &Shared, owner: AppKey, event: &LiveEvent) {
-    let held = shared
-        .syncing
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-        .get_mut(&owner)
-        .map(|held| {
-            let group = event
-                .api_version
-                .rsplit_once('/')
-                .map(|(group, _)| group)
-                .unwrap_or("");
-            held.push(HeldEvent {
-                cluster: event.cluster.clone(),
-                key: (
-                    group.to_string(),
-                    event.kind.clone(),
-                    event.namespace.clone(),
-                    event.name.clone(),
-                ),
-                resource_version: event.resource_version.clone(),
-                deleted: event.deleted,
-            })
-        })
-        .is_some();
+    let held = hold(&shared.syncing, &owner, || {
+        let group = event
+            .api_version
+            .rsplit_once('/')
+            .map(|(group, _)| group)
+            .unwrap_or("");
+        HeldEvent {
+            cluster: event.cluster.clone(),
+            key: (
+                group.to_string(),
+                event.kind.clone(),
+                event.namespace.clone(),
+                event.name.clone(),
+            ),
+            resource_version: event.resource_version.clone(),
+            deleted: event.deleted,
+        }
+    });
     if !held {
         shared.queue.push(owner);
+    }
+}
+
+/// What is held per Application while one of its writes is in flight (`HoldMark`).
+pub(crate) type Held<T> = Mutex<HashMap<AppKey, Vec<T>>>;
+
+/// Holds `item` for `key` if a write of that Application is in flight; false if none is.
+fn hold<T>(held: &Held<T>, key: &AppKey, item: impl FnOnce() -> T) -> bool {
+    held.lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .get_mut(key)
+        .map(|items| items.push(item()))
+        .is_some()
+}
+
+/// Marks a write of an Application as in flight in `held` (events about it are held instead
+/// of queued) until `finish`ed; dropped unfinished, it queues the Application if anything was
+/// held, so an interrupted write never swallows an event.
+pub(crate) struct HoldMark<'a, T> {
+    shared: &'a Shared,
+    held: &'a Held<T>,
+    key: &'a AppKey,
+}
+
+impl<'a, T> HoldMark<'a, T> {
+    pub(crate) fn new(shared: &'a Shared, held: &'a Held<T>, key: &'a AppKey) -> Self {
+        held.lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(key.clone(), Vec::new());
+        HoldMark { shared, held, key }
+    }
+
+    /// Ends the mark, returning what was held meanwhile.
+    pub(crate) fn finish(self) -> Vec<T> {
+        self.held
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .remove(self.key)
+            .unwrap_or_default()
+    }
+}
+
+impl<T> Drop for HoldMark<'_, T> {
+    fn drop(&mut self) {
+        let held = self
+            .held
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .remove(self.key);
+        if held.is_some_and(|held| !held.is_empty()) {
+            self.shared.queue.push(self.key.clone());
+        }
     }
 }
 

@@ -14,7 +14,7 @@ use flotilla_health::HealthStatus;
 use serde_json::{json, Map, Value};
 
 use crate::cluster::{ClusterError, ResourceInfo};
-use crate::controller::{instance_name, AppKey, AppMemory, Shared};
+use crate::controller::{instance_name, AppKey, AppMemory, HoldMark, Shared};
 use crate::live::{LiveCache, TRACKING_ANNOTATION};
 use crate::model::{
     AppProjectSpec, ApplicationSource, ApplicationSpec, GROUP, IN_CLUSTER_NAME, IN_CLUSTER_SERVER,
@@ -277,7 +277,7 @@ pub(crate) async fn reconcile(shared: &Arc<Shared>, key: &AppKey) {
                 let drift_repair = request.automated
                     && memory.synced_revisions.as_ref() == Some(&evaluation.revisions);
                 let started = now();
-                let syncing = SyncingMark::new(shared, key);
+                let syncing = HoldMark::new(shared, &shared.syncing, key);
                 let mut outcome = run_sync(
                     shared,
                     &evaluation.cache,
@@ -829,22 +829,13 @@ async fn write_status(
     else {
         return;
     };
-    shared
-        .status_writes
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-        .insert(key.clone(), Vec::new());
+    let writing = HoldMark::new(shared, &shared.status_writes, key);
     let written = shared
         .home
         .cluster
         .merge_patch(&info, Some(&key.0), &key.1, &patch)
         .await;
-    let seen_meanwhile = shared
-        .status_writes
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-        .remove(key)
-        .unwrap_or_default();
+    let seen_meanwhile = writing.finish();
     let written_version = written
         .as_ref()
         .ok()
@@ -872,49 +863,6 @@ async fn write_status(
         Err(error) => {
             tracing::warn!(application = %key.1, %error, "cannot write the Application status");
             let _ = application;
-        }
-    }
-}
-
-/// Marks an Application as syncing (its objects' events are held, `route`), until finished or
-/// dropped, so an interrupted sync never leaves events held.
-struct SyncingMark<'a> {
-    shared: &'a Shared,
-    key: &'a AppKey,
-}
-
-impl<'a> SyncingMark<'a> {
-    fn new(shared: &'a Shared, key: &'a AppKey) -> SyncingMark<'a> {
-        shared
-            .syncing
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .insert(key.clone(), Vec::new());
-        SyncingMark { shared, key }
-    }
-
-    /// Ends the mark, returning the events held meanwhile.
-    fn finish(self) -> Vec<crate::controller::HeldEvent> {
-        self.shared
-            .syncing
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .remove(self.key)
-            .unwrap_or_default()
-    }
-}
-
-impl Drop for SyncingMark<'_> {
-    fn drop(&mut self) {
-        let held = self
-            .shared
-            .syncing
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .remove(self.key);
-        // Dropped before `finish`: whatever was held is news for the next reconcile.
-        if held.is_some_and(|held| !held.is_empty()) {
-            self.shared.queue.push(self.key.clone());
         }
     }
 }
@@ -1348,8 +1296,7 @@ fn prunable(cache: &LiveCache, instance: &str, desired: &[Desired]) -> Vec<Arc<V
 }
 
 /// Compares every desired object with the live cache: `status.resources` entries and the keys
-/// that are out of sync (objects to prune included).
-/// Compares every desired object with its live state. `written` holds objects this reconcile
+/// that are out of sync (objects to prune included). `written` holds objects this reconcile
 /// just wrote, as the server answered: one still current in the cache is read from there
 /// instead of being parsed back.
 fn compare_all(
@@ -1734,9 +1681,11 @@ async fn render_cached(
             .repositories
             .tree(&source_owned.repo_url, &commit_owned)
             .map_err(|error| error.to_string())?;
-        // Absolute, as the tree allows the remote bases directory by its absolute path.
-        let remote_bases = std::path::absolute(renderer.config.cache_dir.join("remote-bases"))
-            .map_err(|error| format!("the cache directory: {error}"))?;
+        // Fetched where the tree lets the build read them.
+        let remote_bases = renderer
+            .repositories
+            .remote_bases_dir()
+            .map_err(|error| error.to_string())?;
         let fetcher = flotilla_source::GitFetcher::new(&remote_bases);
         render_source(&*tree, tree.root(), &source_owned, Some(&fetcher))
             .map_err(|error| crate::error_chain(&error))

@@ -68,8 +68,6 @@ pub enum RenderError {
     Override { message: String },
 }
 
-const KUSTOMIZATION_FILES: [&str; 3] = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
-
 /// Renders `source` from the tree `files` holds at `root`; `fetcher` resolves remote bases.
 pub fn render_source(
     files: &dyn FileSystem,
@@ -98,7 +96,7 @@ pub fn render_source(
             path: source.path.clone(),
         });
     }
-    let kustomization = KUSTOMIZATION_FILES
+    let kustomization = flotilla_kustomize::loader::KUSTOMIZATION_FILE_NAMES
         .iter()
         .map(|name| directory.join(name))
         .find(|path| files.is_file(path));
@@ -158,17 +156,22 @@ impl<'a> Overlay<'a> {
         file: &Path,
         options: &KustomizeOptions,
     ) -> Result<Overlay<'a>, RenderError> {
-        let read_error = |source| RenderError::Read {
-            path: file.to_path_buf(),
-            source,
-        };
-        let text = base.read(file).map_err(read_error)?;
-        let edited = apply_overrides(file, &String::from_utf8_lossy(&text), options)?;
+        // The loader's error names the file (and where it stops being UTF-8).
+        let text = flotilla_kustomize::loader::read_text(base, file).map_err(|error| {
+            RenderError::Override {
+                message: error.to_string(),
+            }
+        })?;
+        let edited = apply_overrides(file, &text, options)?;
         // Keyed as the build will ask for it: its canonical directory joined with the name.
         let canonical = match (file.parent(), file.file_name()) {
-            (Some(directory), Some(name)) => {
-                base.canonicalize(directory).map_err(read_error)?.join(name)
-            }
+            (Some(directory), Some(name)) => base
+                .canonicalize(directory)
+                .map_err(|source| RenderError::Read {
+                    path: directory.to_path_buf(),
+                    source,
+                })?
+                .join(name),
             _ => file.to_path_buf(),
         };
         Ok(Overlay {
@@ -409,11 +412,8 @@ fn render_directory(
             file: relative_text.clone(),
             message,
         };
-        let bytes = file_system
-            .read(&path)
+        let text = flotilla_kustomize::loader::read_text(file_system, &path)
             .map_err(|error| manifest_error(error.to_string()))?;
-        let text = String::from_utf8(bytes)
-            .map_err(|_| manifest_error("the file is not UTF-8 text".into()))?;
         let documents: Vec<Value> = if relative_text.ends_with(".json") {
             vec![serde_json::from_str(&text).map_err(|error| {
                 manifest_error(format!(

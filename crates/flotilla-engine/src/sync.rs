@@ -96,7 +96,7 @@ pub(crate) async fn run_sync(
                 message: format!("cannot create namespace {destination_namespace}: {message}"),
                 resources: results,
                 applied,
-                live_objects: std::mem::take(&mut live_objects),
+                live_objects,
             };
         }
     }
@@ -111,7 +111,7 @@ pub(crate) async fn run_sync(
                 message: error.to_string(),
                 resources: results,
                 applied,
-                live_objects: std::mem::take(&mut live_objects),
+                live_objects,
             }
         }
     };
@@ -202,7 +202,7 @@ pub(crate) async fn run_sync(
             ),
             resources: results,
             applied,
-            live_objects: std::mem::take(&mut live_objects),
+            live_objects,
         };
     }
     // Prune what Git no longer declares.
@@ -217,7 +217,7 @@ pub(crate) async fn run_sync(
                 message: error.to_string(),
                 resources: results,
                 applied,
-                live_objects: std::mem::take(&mut live_objects),
+                live_objects,
             }
         }
     };
@@ -265,7 +265,7 @@ pub(crate) async fn run_sync(
                             ),
                             resources: results,
                             applied,
-                            live_objects: std::mem::take(&mut live_objects),
+                            live_objects,
                         };
                     }
                 }

@@ -58,10 +58,7 @@ pub fn build(dir: &Path, options: BuildOptions<'_>) -> Result<ResMap> {
         schema: None,
     };
     let files = options.files();
-    let dir = files.canonicalize(dir).map_err(|source| BuildError::Io {
-        path: dir.to_path_buf(),
-        source,
-    })?;
+    let dir = loader::canonicalize(files, dir)?;
     if !files.is_dir(&dir) {
         return Err(BuildError::MissingKustomization { dir });
     }
@@ -245,12 +242,7 @@ impl Builder<'_> {
         let files = self.options.files();
         if files.is_dir(&lexical) {
             // Directories may sit outside the root (bases in ../), as in kustomize.
-            let real = files
-                .canonicalize(&lexical)
-                .map_err(|source| BuildError::Io {
-                    path: lexical.clone(),
-                    source,
-                })?;
+            let real = loader::canonicalize(files, &lexical)?;
             return self.accumulate_directory(&real, accumulator, entry);
         }
         let path = self.resolve_file(kustomization, entry).map_err(context)?;
@@ -303,12 +295,7 @@ impl Builder<'_> {
             }
             return Err(kustomization.invalid(format!("component `{entry}` not found")));
         }
-        let dir = files
-            .canonicalize(&lexical)
-            .map_err(|source| BuildError::Io {
-                path: lexical.clone(),
-                source,
-            })?;
+        let dir = loader::canonicalize(files, &lexical)?;
         let component = load_kustomization(files, &dir)?;
         if component.kind != KustomizationKind::Component {
             return Err(component.invalid(format!(

@@ -102,6 +102,14 @@ impl FileSystem for DiskFileSystem {
 pub const KUSTOMIZATION_FILE_NAMES: [&str; 3] =
     ["kustomization.yaml", "kustomization.yml", "Kustomization"];
 
+/// `path` with symlinks and `..` resolved; an error naming it when it does not exist.
+pub fn canonicalize(files: &dyn FileSystem, path: &Path) -> Result<PathBuf> {
+    files.canonicalize(path).map_err(|source| BuildError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
 /// Reads `path` as UTF-8 text with the size limit.
 pub fn read_text(files: &dyn FileSystem, path: &Path) -> Result<String> {
     String::from_utf8(read_bytes(files, path)?).map_err(|error| BuildError::NotUtf8 {
@@ -157,12 +165,7 @@ pub fn resolve_restricted(
     restrictor: LoadRestrictor,
 ) -> Result<PathBuf> {
     let lexical = join_clean(root, relative);
-    let real = files
-        .canonicalize(&lexical)
-        .map_err(|source| BuildError::Io {
-            path: lexical.clone(),
-            source,
-        })?;
+    let real = canonicalize(files, &lexical)?;
     if restrictor == LoadRestrictor::RootOnly {
         let real_root = files
             .canonicalize(root)

@@ -163,10 +163,23 @@ impl Repositories {
         Ok(ResolvedRevision { commit })
     }
 
+    /// Where remote bases of these repositories' kustomizations are fetched to (give it to the
+    /// `GitFetcher`): the one disk directory a commit's tree lets a build read beside itself.
+    pub fn remote_bases_dir(&self) -> Result<PathBuf, FetchError> {
+        Ok(self.absolute_cache_dir()?.join("remote-bases"))
+    }
+
+    fn absolute_cache_dir(&self) -> Result<PathBuf, FetchError> {
+        std::path::absolute(&self.cache_dir).map_err(|source| FetchError::Cache {
+            path: self.cache_dir.clone(),
+            source,
+        })
+    }
+
     /// The tree of `commit` (fetched by [`Repositories::resolve`]), read from the mirror's
     /// object database. It appears at `<cache>/snapshots/<commit>`, a path that names it in
-    /// messages but is never written; fetched remote bases under `<cache>/remote-bases` may be
-    /// read beside it.
+    /// messages but is never written; fetched remote bases under
+    /// [`Repositories::remote_bases_dir`] may be read beside it.
     pub fn tree(&self, repository: &str, commit: &str) -> Result<Arc<GitTree>, FetchError> {
         let key = (repository.to_string(), commit.to_string());
         let mut trees = self
@@ -176,17 +189,12 @@ impl Repositories {
         if let Some(tree) = trees.get(&key) {
             return Ok(tree.clone());
         }
-        let cache_dir =
-            std::path::absolute(&self.cache_dir).map_err(|source| FetchError::Cache {
-                path: self.cache_dir.clone(),
-                source,
-            })?;
         let tree = GitTree::open(
             &self.mirror_dir(repository),
             commit,
-            &cache_dir.join("snapshots").join(commit),
+            &self.absolute_cache_dir()?.join("snapshots").join(commit),
         )?
-        .with_disk_directory(&cache_dir.join("remote-bases"));
+        .with_disk_directory(&self.remote_bases_dir()?);
         let tree = Arc::new(tree);
         // A tree holds only decoded directory listings; a few recent commits are plenty.
         if trees.len() >= MAX_OPEN_TREES {

@@ -62,18 +62,18 @@ pub enum TreeError {
     },
 }
 
-fn not_found(path: &Path) -> io::Error {
+// The errors below leave the requested path out: whoever asked (the kustomize loader, the
+// renderer) names it; they name only what the caller cannot know (a link, the repository).
+
+fn not_found() -> io::Error {
     io::Error::new(
         io::ErrorKind::NotFound,
-        format!("`{}`: No such file or directory", path.display()),
+        "No such file or directory in the repository",
     )
 }
 
-fn not_a_directory(path: &Path) -> io::Error {
-    io::Error::new(
-        io::ErrorKind::NotADirectory,
-        format!("`{}`: Not a directory", path.display()),
-    )
+fn not_a_directory() -> io::Error {
+    io::Error::new(io::ErrorKind::NotADirectory, "Not a directory")
 }
 
 fn object_error(path: &Path, error: impl std::fmt::Display) -> io::Error {
@@ -205,7 +205,7 @@ impl GitTree {
     /// resolved path relative to the root and what it names.
     fn resolve(&self, path: &Path, relative: &Path) -> io::Result<(PathBuf, Node)> {
         let mut pending: Vec<String> = Vec::new();
-        push_components(&mut pending, relative, path)?;
+        push_components(&mut pending, relative)?;
         pending.reverse();
         let mut resolved = PathBuf::new();
         // The chain of directories walked, to step back on `..`.
@@ -216,7 +216,7 @@ impl GitTree {
                 if nodes.len() == 1 {
                     return Err(io::Error::new(
                         io::ErrorKind::NotFound,
-                        format!("`{}` leaves the repository", path.display()),
+                        "the path leaves the repository through `..`",
                     ));
                 }
                 nodes.pop();
@@ -226,18 +226,18 @@ impl GitTree {
             let current = *nodes.last().expect("the root is never popped");
             let listing = match current {
                 Node::Directory(tree) => self.listing(&resolved, tree)?,
-                Node::Submodule => return Err(not_found(path)),
-                Node::File(_) | Node::Link(_) => return Err(not_a_directory(path)),
+                Node::Submodule => return Err(not_found()),
+                Node::File(_) | Node::Link(_) => return Err(not_a_directory()),
             };
             let Some(node) = listing.get(&name).copied() else {
-                return Err(not_found(path));
+                return Err(not_found());
             };
             if let Node::Link(id) = node {
                 hops += 1;
                 if hops > MAX_LINK_HOPS {
                     return Err(io::Error::new(
                         io::ErrorKind::InvalidInput,
-                        format!("`{}`: Too many levels of symbolic links", path.display()),
+                        "Too many levels of symbolic links (a loop?)",
                     ));
                 }
                 let target_bytes = self.blob(id, path)?;
@@ -246,13 +246,13 @@ impl GitTree {
                     return Err(io::Error::new(
                         io::ErrorKind::NotFound,
                         format!(
-                            "`{}` is a symlink to the absolute path `{target}`, outside the repository",
+                            "`{}` is a symlink to the absolute path `{target}`, outside the repository; make it a relative link to a file in the repository",
                             self.root.join(&resolved).join(&name).display()
                         ),
                     ));
                 }
                 let mut target_components = Vec::new();
-                push_components(&mut target_components, Path::new(&target), path)?;
+                push_components(&mut target_components, Path::new(&target))?;
                 pending.extend(target_components.into_iter().rev());
                 continue;
             }
@@ -276,11 +276,7 @@ impl GitTree {
         }
         Err(io::Error::new(
             io::ErrorKind::NotFound,
-            format!(
-                "`{}` is outside the repository (`{}`)",
-                path.display(),
-                self.root.display()
-            ),
+            format!("outside the repository (`{}`)", self.root.display()),
         ))
     }
 
@@ -301,13 +297,13 @@ enum Place<'p> {
 }
 
 /// Appends the normal and `..` components of `path` to `out` (`.` dropped).
-fn push_components(out: &mut Vec<String>, path: &Path, shown: &Path) -> io::Result<()> {
+fn push_components(out: &mut Vec<String>, path: &Path) -> io::Result<()> {
     for component in path.components() {
         match component {
             Component::Normal(name) => out.push(name.to_string_lossy().into_owned()),
             Component::ParentDir => out.push("..".into()),
             Component::CurDir => {}
-            Component::RootDir | Component::Prefix(_) => return Err(not_found(shown)),
+            Component::RootDir | Component::Prefix(_) => return Err(not_found()),
         }
     }
     Ok(())
@@ -345,7 +341,7 @@ impl FileSystem for GitTree {
                 (_, Node::File(id)) => self.blob(id, path),
                 _ => Err(io::Error::new(
                     io::ErrorKind::IsADirectory,
-                    format!("`{}`: Is a directory", path.display()),
+                    "Is a directory",
                 )),
             },
         }
@@ -359,7 +355,7 @@ impl FileSystem for GitTree {
                 let tree = match node {
                     Node::Directory(tree) => tree,
                     Node::Submodule => return Ok(Vec::new()),
-                    _ => return Err(not_a_directory(path)),
+                    _ => return Err(not_a_directory()),
                 };
                 let listing = self.listing(&resolved, tree)?;
                 let mut entries = Vec::with_capacity(listing.len());

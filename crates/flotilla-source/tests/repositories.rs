@@ -74,6 +74,16 @@ fn revisions_resolve_and_trees_hold_the_commit() {
     );
     // Nothing is written to disk for it.
     assert!(!tree.root().exists());
+    // Remote bases fetched to the directory the repositories name can be read beside it.
+    let remote_bases = repositories
+        .remote_bases_dir()
+        .expect("remote bases directory");
+    std::fs::create_dir_all(remote_bases.join("base")).expect("mkdir");
+    std::fs::write(remote_bases.join("base/cm.yaml"), "remote\n").expect("write");
+    assert_eq!(
+        tree.read(&remote_bases.join("base/cm.yaml")).expect("read"),
+        b"remote\n"
+    );
 
     std::fs::write(origin.join("app/cm.yaml"), "two\n").expect("write");
     git(&origin, &["commit", "--quiet", "-am", "two"]);
