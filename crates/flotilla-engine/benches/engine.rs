@@ -134,7 +134,8 @@ fn start_server(port: u16) -> ServerProcess {
 }
 
 fn client(url: &str) -> kube::Client {
-    kube::Client::try_from(kube::Config::new(url.parse().expect("URL"))).expect("client")
+    flotilla_engine::client_from_config(kube::Config::new(url.parse().expect("URL")))
+        .expect("client")
 }
 
 async fn apply(cluster: &Cluster, object: &Value) {

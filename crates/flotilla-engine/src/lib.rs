@@ -24,7 +24,9 @@ pub mod render;
 pub mod sealed;
 pub mod sync;
 
-pub use cluster::{client_from_kubeconfig, Cluster, ClusterError, FIELD_MANAGER};
+pub use cluster::{
+    client_from_config, client_from_kubeconfig, Cluster, ClusterError, FIELD_MANAGER,
+};
 pub use controller::{Engine, EngineConfig};
 
 /// An error and its causes on one line (`outer: inner: root`), for conditions and messages.

@@ -56,7 +56,7 @@ pub fn git(directory: &Path, arguments: &[&str]) -> String {
 }
 
 pub fn client(server: &RunningServer) -> kube::Client {
-    kube::Client::try_from(kube::Config::new(server.url.parse().expect("server URL")))
+    flotilla_engine::client_from_config(kube::Config::new(server.url.parse().expect("server URL")))
         .expect("kube client")
 }
 
