@@ -8,18 +8,19 @@ pub use flotilla_core::time::{format_rfc3339, now_rfc3339};
 
 /// A random version-4 UUID.
 pub fn new_uid() -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut bytes: [u8; 16] = rand::rng().random();
     bytes[6] = (bytes[6] & 0x0f) | 0x40;
     bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    let hex: String = bytes.iter().map(|byte| format!("{byte:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &hex[0..8],
-        &hex[8..12],
-        &hex[12..16],
-        &hex[16..20],
-        &hex[20..32]
-    )
+    let mut uid = String::with_capacity(36);
+    for (index, byte) in bytes.iter().enumerate() {
+        if matches!(index, 4 | 6 | 8 | 10) {
+            uid.push('-');
+        }
+        uid.push(HEX[usize::from(byte >> 4)] as char);
+        uid.push(HEX[usize::from(byte & 0x0f)] as char);
+    }
+    uid
 }
 
 /// The five random characters kube-apiserver appends to `generateName`.

@@ -30,7 +30,7 @@ pub(crate) struct CachedComparison {
     pub epoch: u64,
     pub live_version: Option<String>,
     /// The `status.resources` entry (status, message, health) as compact JSON.
-    pub entry: Box<str>,
+    pub entry: Arc<str>,
     pub in_sync: bool,
 }
 
@@ -121,8 +121,24 @@ struct Evaluation {
     source_type: Option<&'static str>,
     cache: Arc<LiveCache>,
     desired: Arc<Vec<Desired>>,
+    /// `desired`, parsed once per pass and only where needed (a quiet pass parses none).
+    desired_objects: Vec<std::sync::OnceLock<Value>>,
     to_prune: Vec<Arc<Value>>,
     project: String,
+}
+
+impl Evaluation {
+    /// The desired object at `index`, parsed on first use.
+    fn desired_object(&self, index: usize) -> &Value {
+        self.desired_objects[index].get_or_init(|| self.desired[index].object())
+    }
+
+    /// Every desired object, for a sync plan.
+    fn desired_objects_owned(&self) -> Vec<Value> {
+        (0..self.desired.len())
+            .map(|index| self.desired_object(index).clone())
+            .collect()
+    }
 }
 
 pub(crate) async fn reconcile(shared: &Arc<Shared>, key: &AppKey) {
@@ -283,6 +299,7 @@ pub(crate) async fn reconcile(shared: &Arc<Shared>, key: &AppKey) {
                     &evaluation.cache,
                     &evaluation.spec,
                     &evaluation.desired,
+                    evaluation.desired_objects_owned(),
                     &out_of_sync,
                     &evaluation.to_prune,
                     &request,
@@ -388,7 +405,7 @@ pub(crate) async fn reconcile(shared: &Arc<Shared>, key: &AppKey) {
                 status,
                 previous_status,
                 evaluation,
-                resources,
+                resource_values(resources),
                 out_of_sync,
                 conditions,
                 clear_operation,
@@ -1254,6 +1271,9 @@ async fn evaluate(
         revisions,
         source_type,
         cache,
+        desired_objects: (0..desired.len())
+            .map(|_| std::sync::OnceLock::new())
+            .collect(),
         desired,
         to_prune,
         project: project_name,
@@ -1333,7 +1353,7 @@ fn compare_all(
     remembered
         .comparisons
         .retain(|_, cached| cached.epoch == epoch);
-    for desired in evaluation.desired.iter() {
+    for (index, desired) in evaluation.desired.iter().enumerate() {
         if desired.hook {
             continue;
         }
@@ -1348,21 +1368,24 @@ fn compare_all(
             if !cached.in_sync {
                 out_of_sync.insert(desired.key.clone());
             }
-            resources.push(serde_json::from_str(&cached.entry).unwrap_or(Value::Null));
+            resources.push((
+                desired.key.clone(),
+                ResourceEntry::Cached(cached.entry.clone()),
+            ));
             continue;
         }
         all_cached = false;
-        let desired_object = desired.object();
+        let desired_object = evaluation.desired_object(index);
         let live = match written.get(&desired.key) {
             Some(object)
                 if object["metadata"]["resourceVersion"].as_str() == live_version.as_deref() =>
             {
                 Some(object.clone())
             }
-            _ => live_object(&evaluation.cache, &desired_object),
+            _ => live_object(&evaluation.cache, desired_object),
         };
         let comparison = flotilla_diff::compare(
-            &desired_object,
+            desired_object,
             live.as_deref(),
             crate::cluster::FIELD_MANAGER,
             &rules,
@@ -1380,7 +1403,7 @@ fn compare_all(
         if !in_sync {
             out_of_sync.insert(desired.key.clone());
         }
-        let mut entry = resource_entry(&desired_object);
+        let mut entry = resource_entry(desired_object);
         entry["status"] = json!(if in_sync { "Synced" } else { "OutOfSync" });
         if !in_sync && !reasons.is_empty() {
             entry["message"] = json!(reasons.join("; "));
@@ -1408,7 +1431,7 @@ fn compare_all(
                 in_sync,
             },
         );
-        resources.push(entry);
+        resources.push((desired.key.clone(), ResourceEntry::Built(entry)));
     }
     drop(memory_map);
     for live in &evaluation.to_prune {
@@ -1424,18 +1447,10 @@ fn compare_all(
             entry["message"] = json!("no longer in Git: will be pruned");
             out_of_sync.insert(object_key(live));
         }
-        resources.push(entry);
+        resources.push((object_key(live), ResourceEntry::Built(entry)));
     }
-    // Borrowed keys: sorting compares without allocating.
-    fn sort_key(value: &Value) -> [&str; 4] {
-        [
-            value["group"].as_str().unwrap_or(""),
-            value["kind"].as_str().unwrap_or(""),
-            value["namespace"].as_str().unwrap_or(""),
-            value["name"].as_str().unwrap_or(""),
-        ]
-    }
-    resources.sort_by(|left, right| sort_key(left).cmp(&sort_key(right)));
+    // (group, kind, namespace, name): the order of the entries' own fields.
+    resources.sort_by(|(left, _), (right, _)| left.cmp(right));
     Comparisons {
         resources,
         out_of_sync,
@@ -1443,10 +1458,28 @@ fn compare_all(
     }
 }
 
+/// One `status.resources` entry: built by this pass, or the cached text of an unchanged one,
+/// parsed only when a status is built (a quiet pass never parses it).
+enum ResourceEntry {
+    Built(Value),
+    Cached(Arc<str>),
+}
+
+/// The entries as `status.resources` holds them.
+fn resource_values(resources: Vec<(ObjectKey, ResourceEntry)>) -> Vec<Value> {
+    resources
+        .into_iter()
+        .map(|(_, entry)| match entry {
+            ResourceEntry::Built(value) => value,
+            ResourceEntry::Cached(text) => serde_json::from_str(&text).unwrap_or(Value::Null),
+        })
+        .collect()
+}
+
 /// What `compare_all` found.
 struct Comparisons {
-    /// `status.resources`.
-    resources: Vec<Value>,
+    /// `status.resources`, by (group, kind, namespace, name).
+    resources: Vec<(ObjectKey, ResourceEntry)>,
     out_of_sync: HashSet<ObjectKey>,
     /// Every result came from the comparison cache (nothing live or desired changed).
     all_cached: bool,
@@ -1778,8 +1811,9 @@ pub(crate) async fn preview(shared: &Arc<Shared>, key: &AppKey) -> Result<Previe
         .iter()
         .filter_map(|rule| serde_json::from_value(rule.clone()).ok())
         .collect();
-    let resources =
-        compare_all(shared, key, &evaluation, &mut conditions, &HashMap::new()).resources;
+    let resources = resource_values(
+        compare_all(shared, key, &evaluation, &mut conditions, &HashMap::new()).resources,
+    );
     let mut entries = Vec::new();
     for desired in evaluation.desired.iter().filter(|desired| !desired.hook) {
         let desired_object = desired.object();

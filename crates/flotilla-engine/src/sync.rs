@@ -59,12 +59,14 @@ struct Failure {
     message: String,
 }
 
+/// Applies `desired` (`desired_objects` is the same list, parsed) in plan order, then prunes.
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn run_sync(
     shared: &Arc<Shared>,
     cache: &Arc<LiveCache>,
     spec: &ApplicationSpec,
     desired: &[Desired],
+    desired_objects: Vec<Value>,
     out_of_sync: &HashSet<ObjectKey>,
     to_prune: &[Arc<Value>],
     request: &SyncRequest,
@@ -100,10 +102,7 @@ pub(crate) async fn run_sync(
             };
         }
     }
-    let plan = match flotilla_plan::plan(
-        desired.iter().map(|entry| entry.object()).collect(),
-        &options,
-    ) {
+    let plan = match flotilla_plan::plan(desired_objects, &options) {
         Ok(plan) => plan,
         Err(error) => {
             return SyncOutcome {
