@@ -1714,12 +1714,11 @@ async fn render_cached(
             .repositories
             .tree(&source_owned.repo_url, &commit_owned)
             .map_err(|error| error.to_string())?;
-        // Fetched where the tree lets the build read them.
-        let remote_bases = renderer
+        // Fetched where the tree lets the build read them, through the same mirrors.
+        let fetcher = renderer
             .repositories
-            .remote_bases_dir()
+            .remote_base_fetcher()
             .map_err(|error| error.to_string())?;
-        let fetcher = flotilla_source::GitFetcher::new(&remote_bases);
         render_source(&*tree, tree.root(), &source_owned, Some(&fetcher))
             .map_err(|error| crate::error_chain(&error))
     })

@@ -267,3 +267,52 @@ async fn manual_sync_without_automation_and_out_of_sync_reasons() {
         .await;
     harness.stop().await;
 }
+
+/// A kustomization naming a remote base (`https://…//path?ref=`): the base is fetched through
+/// the engine's `--repo-mirror` rewrites, as the Application's own repository is, and its
+/// objects are applied with the overlay's changes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_remote_base_is_fetched_through_the_repository_mirrors() {
+    let base = scratch("remote-base-origin");
+    git(&base, &["init", "--quiet", "--initial-branch=main"]);
+    write(
+        &base,
+        "config/kustomization.yaml",
+        "resources:\n- configmap.yaml\n",
+    );
+    write(&base, "config/configmap.yaml", CONFIGMAP);
+    git(&base, &["add", "--all"]);
+    git(&base, &["commit", "--quiet", "-m", "base"]);
+    let base_url = format!("file://{}", base.display());
+    let harness = Harness::start_with(
+        "remote-base",
+        &[(
+            "overlay/kustomization.yaml",
+            "namePrefix: team-\nresources:\n- https://git.example.com/team/base.git//config?ref=main\n",
+        )],
+        |config| {
+            config
+                .repo_mirrors
+                .push(("https://git.example.com/team/base.git".into(), base_url));
+        },
+    )
+    .await;
+    harness
+        .apply(&app_manifest(
+            "remote",
+            "overlay",
+            "default",
+            json!({"automated": {"prune": true}}),
+        ))
+        .await;
+    let application = harness
+        .wait_app("remote", "the sync of a remote base", synced_and_healthy)
+        .await;
+    assert_eq!(application["status"]["sourceType"], "Kustomize");
+    let configmap = harness
+        .get("v1", "ConfigMap", Some("default"), "team-settings")
+        .await
+        .expect("the remote base's ConfigMap, prefixed by the overlay");
+    assert_eq!(configmap["data"]["mode"], "fast");
+    harness.stop().await;
+}

@@ -163,10 +163,21 @@ impl Repositories {
         Ok(ResolvedRevision { commit })
     }
 
-    /// Where remote bases of these repositories' kustomizations are fetched to (give it to the
-    /// `GitFetcher`): the one disk directory a commit's tree lets a build read beside itself.
+    /// Where remote bases of these repositories' kustomizations are fetched to (by
+    /// [`Repositories::remote_base_fetcher`]): the one disk directory a commit's tree lets a
+    /// build read beside itself.
     pub fn remote_bases_dir(&self) -> Result<PathBuf, FetchError> {
         Ok(self.absolute_cache_dir()?.join("remote-bases"))
+    }
+
+    /// The fetcher of kustomize remote bases: into [`Repositories::remote_bases_dir`], with the
+    /// same URL rewrites as the Applications' repositories (an air-gapped mirror serves both).
+    pub fn remote_base_fetcher(&self) -> Result<crate::GitFetcher, FetchError> {
+        let mut fetcher = crate::GitFetcher::new(&self.remote_bases_dir()?);
+        for (from, to) in &self.mirrors {
+            fetcher = fetcher.with_mirror(from, to);
+        }
+        Ok(fetcher)
     }
 
     fn absolute_cache_dir(&self) -> Result<PathBuf, FetchError> {
