@@ -172,13 +172,25 @@ impl Cluster {
         &self,
         request: Result<http::Request<Vec<u8>>, kube::core::request::Error>,
     ) -> Result<Value, ClusterError> {
+        Ok(self.send_for_text(request).await?.0)
+    }
+
+    /// The answer parsed, and as the server sent it.
+    async fn send_for_text(
+        &self,
+        request: Result<http::Request<Vec<u8>>, kube::core::request::Error>,
+    ) -> Result<(Value, String), ClusterError> {
         let request = request.map_err(|error| ClusterError::Config(error.to_string()))?;
         let method = request.method().clone();
         let path = request.uri().path().to_string();
-        tokio::time::timeout(REQUEST_TIMEOUT, self.client.request::<Value>(request))
+        let text = tokio::time::timeout(REQUEST_TIMEOUT, self.client.request_text(request))
             .await
             .map_err(|_| timed_out(&method, &path))?
-            .map_err(ClusterError::from_kube)
+            .map_err(ClusterError::from_kube)?;
+        let value = serde_json::from_str(&text).map_err(|error| {
+            ClusterError::Transport(format!("{method} {path}: the answer is not JSON: {error}"))
+        })?;
+        Ok((value, text))
     }
 
     pub async fn get(
@@ -240,6 +252,17 @@ impl Cluster {
         force: bool,
         dry_run: bool,
     ) -> Result<Value, ClusterError> {
+        Ok(self.apply_for_text(info, object, force, dry_run).await?.0)
+    }
+
+    /// `apply`, with the answer also as the server sent it (for the live cache to keep).
+    pub async fn apply_for_text(
+        &self,
+        info: &ResourceInfo,
+        object: &Value,
+        force: bool,
+        dry_run: bool,
+    ) -> Result<(Value, String), ClusterError> {
         let namespace = object["metadata"]["namespace"].as_str();
         let name = object["metadata"]["name"].as_str().unwrap_or_default();
         let mut parameters = PatchParams::apply(FIELD_MANAGER);
@@ -250,7 +273,7 @@ impl Cluster {
             &parameters,
             &Patch::Apply(object),
         );
-        self.send(request).await
+        self.send_for_text(request).await
     }
 
     /// A merge patch (status writes, annotations).

@@ -55,14 +55,16 @@ enum Representation {
 }
 
 impl Stored {
-    fn new(object: Arc<Value>, compact: bool) -> Stored {
+    /// `text`, when given, is `object` as the server sent it (compact JSON): kept as it is
+    /// instead of serialising the object again.
+    fn new(object: Arc<Value>, text: Option<String>, compact: bool) -> Stored {
         let version = object["metadata"]["resourceVersion"]
             .as_str()
             .unwrap_or("")
             .into();
         let instance = instance_of(&object).map(Into::into);
         let representation = if compact {
-            match serde_json::to_string(&*object) {
+            match text.map_or_else(|| serde_json::to_string(&*object), Ok) {
                 Ok(text) => Representation::Compact(text.into()),
                 Err(_) => Representation::Parsed(object),
             }
@@ -133,10 +135,11 @@ impl KindCache {
         }
     }
 
-    /// Inserts or replaces an object, keeping the instance index current.
-    fn upsert(&self, object: Arc<Value>) {
+    /// Inserts or replaces an object (`text`: as the server sent it, when untrimmed), keeping
+    /// the instance index current.
+    fn upsert(&self, object: Arc<Value>, text: Option<String>) {
         let key = object_key(&object);
-        let stored = Stored::new(object, self.compact);
+        let stored = Stored::new(object, text, self.compact);
         let instance = stored.instance.clone();
         let previous = self
             .objects
@@ -164,7 +167,7 @@ impl KindCache {
         let mut index: HashMap<String, std::collections::HashSet<ObjectKey>> = HashMap::new();
         let mut stored = HashMap::with_capacity(fresh.len());
         for (key, object) in fresh {
-            let entry = Stored::new(Arc::new(object), self.compact);
+            let entry = Stored::new(Arc::new(object), None, self.compact);
             if let Some(instance) = &entry.instance {
                 index
                     .entry(instance.to_string())
@@ -389,7 +392,15 @@ impl LiveCache {
     /// even before its watch event arrives (the event then overwrites it with the same state).
     /// Returns the object as cached (trimmed), so the writer can read it without parsing it back.
     pub fn record(&self, object: Value) -> Arc<Value> {
-        let object = Arc::new(trim(object));
+        self.record_answer(object, None)
+    }
+
+    /// `record`, with the answer's text as the server sent it (kept instead of serialising the
+    /// object again, when trimming leaves the object as it came).
+    pub fn record_answer(&self, object: Value, text: Option<String>) -> Arc<Value> {
+        let (object, trimmed) = trim(object);
+        let text = text.filter(|_| !trimmed);
+        let object = Arc::new(object);
         let api_version = object["apiVersion"].as_str().unwrap_or("");
         let kind = object["kind"].as_str().unwrap_or("");
         if let Some(cache) = self.watched(api_version, kind) {
@@ -403,7 +414,7 @@ impl LiveCache {
                 )
                 .is_none_or(|current| version(written) > version(&current));
             if newer {
-                cache.upsert(object.clone());
+                cache.upsert(object.clone(), text);
             }
         }
         object
@@ -422,17 +433,23 @@ impl LiveCache {
     }
 }
 
-/// Drops what the engine never reads, to keep memory per object small.
-fn trim(mut object: Value) -> Value {
+/// Drops what the engine never reads, to keep memory per object small; and whether anything
+/// was dropped.
+fn trim(mut object: Value) -> (Value, bool) {
+    let mut trimmed = false;
     if let Some(metadata) = object.get_mut("metadata").and_then(Value::as_object_mut) {
         if let Some(Value::Array(entries)) = metadata.get_mut("managedFields") {
+            let before = entries.len();
             entries.retain(|entry| entry["manager"].as_str() == Some(FIELD_MANAGER));
+            trimmed |= entries.len() != before;
         }
         if let Some(Value::Object(annotations)) = metadata.get_mut("annotations") {
-            annotations.remove("kubectl.kubernetes.io/last-applied-configuration");
+            trimmed |= annotations
+                .shift_remove("kubectl.kubernetes.io/last-applied-configuration")
+                .is_some();
         }
     }
-    object
+    (object, trimmed)
 }
 
 /// What a watch event's object says of itself, read without building the object.
@@ -549,7 +566,7 @@ async fn run_watch(
                     // Lists leave apiVersion/kind off their items.
                     item["apiVersion"] = Value::String(cache.info.resource.api_version.clone());
                     item["kind"] = Value::String(cache.info.resource.kind.clone());
-                    let item = trim(item);
+                    let (item, _) = trim(item);
                     fresh.insert(object_key(&item), item);
                 }
             }
@@ -639,9 +656,10 @@ async fn run_watch(
                             relist = true;
                             break;
                         };
-                        let object = trim(object);
+                        let (object, trimmed) = trim(object);
                         notify(&object, false);
-                        cache.upsert(Arc::new(object));
+                        let text = (!trimmed).then(|| String::from(raw.get()));
+                        cache.upsert(Arc::new(object), text);
                     }
                     Ok(WatchEvent::Deleted(raw)) => {
                         let Ok(object) = serde_json::from_str::<Value>(raw.get()) else {

@@ -119,7 +119,7 @@ pub(crate) async fn run_sync(
         desired.iter().map(|entry| (&entry.key, entry)).collect();
     let mut failure: Option<Failure> = None;
     'steps: for (index, step) in plan.steps.iter().enumerate() {
-        let mut wave_objects: Vec<Value> = Vec::new();
+        let mut wave_objects: Vec<&Value> = Vec::new();
         for task in &step.tasks {
             let key = object_key(&task.object);
             let info = desired_by_key
@@ -154,13 +154,13 @@ pub(crate) async fn run_sync(
             )
             .await;
             match outcome {
-                Ok((live, verb)) => {
+                Ok((live, live_text, verb)) => {
                     applied += 1;
                     entry["status"] = json!("Synced");
                     entry["message"] = json!(format!("{} {verb}", display_name(&task.object)));
                     if !request.dry_run {
-                        live_objects.insert(key.clone(), cache.record(live));
-                        wave_objects.push(task.object.clone());
+                        live_objects.insert(key.clone(), cache.record_answer(live, live_text));
+                        wave_objects.push(&task.object);
                     }
                     results.push(entry);
                 }
@@ -366,24 +366,28 @@ async fn apply_one(
     info: Option<ResourceInfo>,
     options: &SyncOptions,
     dry_run: bool,
-) -> Result<(Value, &'static str), String> {
+) -> Result<(Value, Option<String>, &'static str), String> {
     let info = resource_for(shared, cache, object, info).await?;
     if options.replace && !dry_run {
         return cache
             .cluster
             .replace(&info, object)
             .await
-            .map(|live| (live, "replaced"))
+            .map(|live| (live, None, "replaced"))
             .map_err(|error| error.to_string());
     }
-    let result = cache.cluster.apply(&info, object, true, dry_run).await;
+    let result = cache
+        .cluster
+        .apply_for_text(&info, object, true, dry_run)
+        .await;
     match result {
-        Ok(live) => {
+        Ok((live, text)) => {
             if object["kind"] == "CustomResourceDefinition" {
                 cache.cluster.forget_discovery();
             }
             Ok((
                 live,
+                Some(text),
                 if dry_run {
                     "serverside-applied (dry run)"
                 } else {
@@ -396,7 +400,11 @@ async fn apply_one(
 }
 
 /// Waits until every object is healthy (or has no health rule); Degraded fails the wave.
-async fn wait_healthy(shared: &Shared, cache: &LiveCache, objects: &[Value]) -> Result<(), String> {
+async fn wait_healthy(
+    shared: &Shared,
+    cache: &LiveCache,
+    objects: &[&Value],
+) -> Result<(), String> {
     let deadline = Instant::now() + shared.config.wave_timeout;
     loop {
         let mut waiting_on: Option<String> = None;
