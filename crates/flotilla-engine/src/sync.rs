@@ -6,6 +6,16 @@
 //! Invariant: a sync never half-applies silently. The first failed apply, hook or unhealthy wave
 //! stops the sync; the operation state names the object and carries the server's message, and
 //! `SyncFail` hooks run.
+//!
+//! A sync of more than one step (hooks, waves) is checked before its first write, as Argo CD
+//! does: every object it will apply is applied with `dryRun=All` first, and a refusal fails the
+//! sync with nothing written ("failed to apply (dry run)"). Later steps wait on the health of
+//! earlier ones and hooks have effects no retry undoes, so this is where a refusal would
+//! otherwise leave a cluster half-changed the longest. Not checked that way: objects of a kind
+//! the cluster does not serve yet (a CRD in the same sync, `SkipDryRunOnMissingResource`), in
+//! a namespace the sync itself creates, or replaced (`Replace=true`) rather than applied; and
+//! single-step syncs, whose applies follow each other at once (a dry run
+//! there would double the requests of every first sync and catch nothing later).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -117,6 +127,27 @@ pub(crate) async fn run_sync(
     let step_count = plan.steps.len();
     let desired_by_key: HashMap<&ObjectKey, &Desired> =
         desired.iter().map(|entry| (&entry.key, entry)).collect();
+    if step_count > 1 && !request.dry_run {
+        if let Some((task, message)) =
+            dry_run_refusal(cache, &plan, &desired_by_key, out_of_sync).await
+        {
+            let mut entry = resource_entry(&task.object);
+            entry["syncPhase"] = json!(phase_name(task.phase));
+            entry["status"] = json!("SyncFailed");
+            entry["message"] = json!(message);
+            results.push(entry);
+            return SyncOutcome {
+                phase: "Failed",
+                message: format!(
+                    "one or more objects failed to apply (dry run), reason: {}: {message}",
+                    display_name(&task.object)
+                ),
+                resources: results,
+                applied,
+                live_objects,
+            };
+        }
+    }
     let mut failure: Option<Failure> = None;
     'steps: for (index, step) in plan.steps.iter().enumerate() {
         let mut wave_objects: Vec<&Value> = Vec::new();
@@ -331,6 +362,43 @@ async fn ensure_namespace(cache: &LiveCache, namespace: &str) -> Result<(), Stri
         .await
         .map(|_| ())
         .map_err(|error| error.to_string())
+}
+
+/// The first object of `plan` the server refuses in a dry-run apply (see the module
+/// documentation for the objects not checked this way), with the server's message.
+async fn dry_run_refusal<'plan>(
+    cache: &LiveCache,
+    plan: &'plan flotilla_plan::Plan,
+    desired_by_key: &HashMap<&ObjectKey, &Desired>,
+    out_of_sync: &HashSet<ObjectKey>,
+) -> Option<(&'plan Task, String)> {
+    let tasks = || plan.steps.iter().flat_map(|step| step.tasks.iter());
+    let created_namespaces: HashSet<&str> = tasks()
+        .filter(|task| task.object["kind"] == "Namespace" && task.object["apiVersion"] == "v1")
+        .filter_map(|task| task.object["metadata"]["name"].as_str())
+        .collect();
+    for task in tasks() {
+        if task.hook.is_some() || task.options.replace {
+            continue;
+        }
+        let key = object_key(&task.object);
+        if task.options.apply_out_of_sync_only && !out_of_sync.contains(&key) {
+            continue;
+        }
+        let Some(info) = desired_by_key
+            .get(&key)
+            .and_then(|entry| entry.info.as_ref())
+        else {
+            continue;
+        };
+        if info.namespaced && created_namespaces.contains(key.2.as_str()) {
+            continue;
+        }
+        if let Err(error) = cache.cluster.apply(info, &task.object, true, true).await {
+            return Some((task, error.to_string()));
+        }
+    }
+    None
 }
 
 /// The resource for an object, waiting (up to the wave timeout) for a CRD created earlier in

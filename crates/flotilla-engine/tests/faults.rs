@@ -1,5 +1,6 @@
 //! Hooks, CRDs, projects and bad input, end to end against the embedded API server: a failing
-//! hook fails the sync with its message; a CRD and its custom resources sync together; a denied
+//! hook fails the sync with its message; an object the server refuses fails the dry run of a
+//! multi-step sync before anything is written; a CRD and its custom resources sync together; a denied
 //! destination is refused with nothing applied; malformed Applications, unknown projects,
 //! unreachable repositories and failing renders become conditions while the controller keeps
 //! serving other Applications.
@@ -333,7 +334,7 @@ async fn projects_are_enforced_and_bad_input_becomes_conditions() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_rejected_object_stops_the_sync_keeps_earlier_waves_and_retries() {
+async fn a_rejected_object_fails_the_dry_run_before_any_wave_is_applied_and_retries() {
     let rejected = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: Not_A_Valid_Name\n  annotations:\n    argocd.argoproj.io/sync-wave: \"1\"\ndata:\n  a: b\n";
     let later = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: later\n  annotations:\n    argocd.argoproj.io/sync-wave: \"2\"\n";
     let harness = Harness::start(
@@ -365,20 +366,26 @@ async fn a_rejected_object_stops_the_sync_keeps_earlier_waves_and_retries() {
         .as_str()
         .unwrap_or("");
     assert!(message.contains("Not_A_Valid_Name"), "{message}");
+    assert!(message.contains("failed to apply (dry run)"), "{message}");
+    let entries = application["status"]["operationState"]["syncResult"]["resources"]
+        .as_array()
+        .expect("sync result resources");
     assert!(
-        harness
-            .get("v1", "ConfigMap", Some("default"), "settings")
-            .await
-            .is_some(),
-        "the earlier wave stays applied"
+        entries
+            .iter()
+            .any(|entry| entry["name"] == "Not_A_Valid_Name" && entry["status"] == "SyncFailed"),
+        "{entries:?}"
     );
-    assert!(
-        harness
-            .get("v1", "ConfigMap", Some("default"), "later")
-            .await
-            .is_none(),
-        "nothing after the failed wave"
-    );
+    // The dry run refused wave 1 before wave 0 was written.
+    for name in ["settings", "later"] {
+        assert!(
+            harness
+                .get("v1", "ConfigMap", Some("default"), name)
+                .await
+                .is_none(),
+            "{name} is not applied when a later wave is refused"
+        );
+    }
     // Retries with backoff, then fixing the file in Git lets the next sync succeed.
     harness
         .wait_app("rejected", "a retry", |application| {
@@ -398,8 +405,42 @@ async fn a_rejected_object_stops_the_sync_keeps_earlier_waves_and_retries() {
     harness
         .wait_app("rejected", "the fixed sync", synced_and_healthy)
         .await;
+    for name in ["settings", "now-valid", "later"] {
+        assert!(harness
+            .get("v1", "ConfigMap", Some("default"), name)
+            .await
+            .is_some());
+    }
+    harness.stop().await;
+}
+
+/// The dry run before a multi-step sync leaves out objects in a namespace the same sync creates
+/// (the server would refuse them only because the namespace is not there yet).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dry_run_skips_objects_in_a_namespace_the_sync_creates() {
+    let namespace = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: fresh\n";
+    let inside = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: inside\n  namespace: fresh\n  annotations:\n    argocd.argoproj.io/sync-wave: \"1\"\ndata:\n  a: b\n";
+    let harness = Harness::start(
+        "dry-run-namespace",
+        &[
+            ("app/namespace.yaml", namespace),
+            ("app/inside.yaml", inside),
+        ],
+    )
+    .await;
+    harness
+        .apply(&app_manifest(
+            "fresh",
+            "app",
+            "default",
+            json!({"automated": {}}),
+        ))
+        .await;
+    harness
+        .wait_app("fresh", "the sync into a new namespace", synced_and_healthy)
+        .await;
     assert!(harness
-        .get("v1", "ConfigMap", Some("default"), "later")
+        .get("v1", "ConfigMap", Some("fresh"), "inside")
         .await
         .is_some());
     harness.stop().await;
