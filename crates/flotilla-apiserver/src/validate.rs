@@ -131,7 +131,7 @@ pub fn check_builtin_fields(
         return Ok(Vec::new());
     };
     let mut unknown = Vec::new();
-    walk(node, object, String::new(), 0, &mut unknown);
+    walk(node, object, &mut Vec::new(), &mut unknown);
     if unknown.is_empty() {
         return Ok(Vec::new());
     }
@@ -154,14 +154,40 @@ pub fn check_builtin_fields(
 /// Deeper than any Kubernetes object; keeps a hostile body from exhausting the stack.
 const MAX_DEPTH: usize = 64;
 
-fn walk(
+/// A step of the path to a field, written out only for an unknown field.
+enum Step<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+/// `spec.template.spec.containers[0].name`, as kube-apiserver names fields.
+fn field_path(steps: &[Step<'_>]) -> String {
+    let mut path = String::new();
+    for step in steps {
+        match step {
+            Step::Key(key) => {
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(key);
+            }
+            Step::Index(index) => {
+                path.push('[');
+                path.push_str(&index.to_string());
+                path.push(']');
+            }
+        }
+    }
+    path
+}
+
+fn walk<'a>(
     node: SchemaNode<'_>,
-    value: &Value,
-    path: String,
-    depth: usize,
+    value: &'a Value,
+    steps: &mut Vec<Step<'a>>,
     unknown: &mut Vec<String>,
 ) {
-    if depth > MAX_DEPTH {
+    if steps.len() > MAX_DEPTH {
         return;
     }
     match value {
@@ -171,28 +197,23 @@ fn walk(
                 if key.starts_with('$') {
                     continue;
                 }
-                let child_path = if path.is_empty() {
-                    key.clone()
-                } else {
-                    format!("{path}.{key}")
-                };
+                steps.push(Step::Key(key));
                 match node.field(key) {
-                    Some(child_node) => walk(child_node, child, child_path, depth + 1, unknown),
-                    None if described && !is_later_field(node, key) => unknown.push(child_path),
+                    Some(child_node) => walk(child_node, child, steps, unknown),
+                    None if described && !is_later_field(node, key) => {
+                        unknown.push(field_path(steps))
+                    }
                     None => {}
                 }
+                steps.pop();
             }
         }
         Value::Array(items) => {
             if let Some(elements) = node.elements() {
                 for (index, item) in items.iter().enumerate() {
-                    walk(
-                        elements,
-                        item,
-                        format!("{path}[{index}]"),
-                        depth + 1,
-                        unknown,
-                    );
+                    steps.push(Step::Index(index));
+                    walk(elements, item, steps, unknown);
+                    steps.pop();
                 }
             }
         }
