@@ -637,35 +637,37 @@ async fn finalize_deletion(shared: &Arc<Shared>, key: &AppKey, application: &Val
     forget(shared, key);
 }
 
-/// The JSON merge patch that turns `old` into `new` (removed keys become null).
-fn merge_patch_between(old: &Value, new: &Value) -> Value {
+/// The JSON merge patch that turns `old` into `new` (removed keys become null); `new`'s
+/// values move into it.
+fn merge_patch_between(old: &Value, new: Value) -> Value {
     match (old, new) {
         (Value::Object(old_map), Value::Object(new_map)) => {
             Value::Object(merge_patch_between_maps(old_map, new_map))
         }
-        _ => new.clone(),
+        (_, new) => new,
     }
 }
 
 fn merge_patch_between_maps(
     old_map: &Map<String, Value>,
-    new_map: &Map<String, Value>,
+    new_map: Map<String, Value>,
 ) -> Map<String, Value> {
     let mut patch = Map::new();
-    for (key, new_value) in new_map {
-        match old_map.get(key) {
-            Some(old_value) if old_value == new_value => {}
-            Some(old_value) => {
-                patch.insert(key.clone(), merge_patch_between(old_value, new_value));
-            }
-            None => {
-                patch.insert(key.clone(), new_value.clone());
-            }
-        }
-    }
     for key in old_map.keys() {
         if !new_map.contains_key(key) {
             patch.insert(key.clone(), Value::Null);
+        }
+    }
+    for (key, new_value) in new_map {
+        match old_map.get(&key) {
+            Some(old_value) if *old_value == new_value => {}
+            Some(old_value) => {
+                let value = merge_patch_between(old_value, new_value);
+                patch.insert(key, value);
+            }
+            None => {
+                patch.insert(key, new_value);
+            }
         }
     }
     patch
@@ -831,7 +833,7 @@ async fn write_status(
     }
     status.insert("reconciledAt".into(), json!(now()));
     // A merge patch would keep nested keys the new status no longer has: send their removal.
-    let mut patch = json!({"status": merge_patch_between_maps(previous, &status)});
+    let mut patch = json!({"status": merge_patch_between_maps(previous, status)});
     if clear_operation {
         patch["operation"] = Value::Null;
     }
