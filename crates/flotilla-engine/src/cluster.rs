@@ -34,6 +34,10 @@ pub const FIELD_MANAGER: &str = "flotilla";
 /// How long a request may wait for the server's answer (a watch: for its response headers).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
 
+/// How often a request the server answers 429, 503 or 504 is sent again (pauses of 0.1 s
+/// doubling to 2 s: about 10 s in all).
+const RETRIES_WHEN_BUSY: u32 = 7;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterError {
     #[error("the cluster has no resource for `{api_version}` kind `{kind}`")]
@@ -116,11 +120,16 @@ impl Cluster {
         {
             return Ok(found.clone());
         }
-        let list = if api_version.contains('/') {
-            self.client.list_api_group_resources(api_version).await
-        } else {
-            self.client.list_core_api_resources(api_version).await
+        let discovery = async {
+            if api_version.contains('/') {
+                self.client.list_api_group_resources(api_version).await
+            } else {
+                self.client.list_core_api_resources(api_version).await
+            }
         };
+        let list = tokio::time::timeout(REQUEST_TIMEOUT, discovery)
+            .await
+            .map_err(|_| timed_out(&http::Method::GET, &format!("discovery of {api_version}")))?;
         let unknown = || ClusterError::UnknownKind {
             api_version: api_version.to_string(),
             kind: kind.to_string(),
@@ -168,14 +177,17 @@ impl Cluster {
             .clear();
     }
 
-    async fn send(
+    /// Sends a request built with kube's `Request` and reads the answer as JSON.
+    pub async fn send(
         &self,
         request: Result<http::Request<Vec<u8>>, kube::core::request::Error>,
     ) -> Result<Value, ClusterError> {
         Ok(self.send_for_text(request).await?.0)
     }
 
-    /// The answer parsed, and as the server sent it.
+    /// The answer parsed, and as the server sent it. A server that answers 429, 503 or 504
+    /// (throttled, starting, overloaded) is asked again after a growing pause, up to
+    /// `RETRIES_WHEN_BUSY` times, as kube's default client does.
     async fn send_for_text(
         &self,
         request: Result<http::Request<Vec<u8>>, kube::core::request::Error>,
@@ -183,10 +195,26 @@ impl Cluster {
         let request = request.map_err(|error| ClusterError::Config(error.to_string()))?;
         let method = request.method().clone();
         let path = request.uri().path().to_string();
-        let text = tokio::time::timeout(REQUEST_TIMEOUT, self.client.request_text(request))
-            .await
-            .map_err(|_| timed_out(&method, &path))?
-            .map_err(ClusterError::from_kube)?;
+        let (parts, body) = request.into_parts();
+        let mut pause = Duration::from_millis(100);
+        let mut attempt = 0;
+        let text = loop {
+            let request = http::Request::from_parts(parts.clone(), body.clone());
+            let answer = tokio::time::timeout(REQUEST_TIMEOUT, self.client.request_text(request))
+                .await
+                .map_err(|_| timed_out(&method, &path))?;
+            match answer {
+                Ok(text) => break text,
+                Err(kube::Error::Api(status))
+                    if matches!(status.code, 429 | 503 | 504) && attempt < RETRIES_WHEN_BUSY =>
+                {
+                    attempt += 1;
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(2));
+                }
+                Err(error) => return Err(ClusterError::from_kube(error)),
+            }
+        };
         let value = serde_json::from_str(&text).map_err(|error| {
             ClusterError::Transport(format!("{method} {path}: the answer is not JSON: {error}"))
         })?;
@@ -375,7 +403,7 @@ impl Cluster {
 
 fn timed_out(method: &http::Method, path: &str) -> ClusterError {
     ClusterError::Transport(format!(
-        "{method} {path}: no answer within {} s; the request is retried with backoff",
+        "{method} {path}: no answer within {} s",
         REQUEST_TIMEOUT.as_secs()
     ))
 }
@@ -386,6 +414,13 @@ fn timed_out(method: &http::Method, path: &str) -> ClusterError {
 pub fn client_from_config(config: kube::Config) -> Result<Client, ClusterError> {
     use kube::client::ConfigExt;
     let configuration_error = |error: kube::Error| ClusterError::Config(error.to_string());
+    if let Some(proxy) = &config.proxy_url {
+        return Err(ClusterError::Config(format!(
+            "the cluster is to be reached through the proxy `{proxy}` (kubeconfig `proxy-url` or \
+             HTTPS_PROXY), which flotilla does not support: reach the API server directly \
+             (unset HTTPS_PROXY, or add the server to NO_PROXY)"
+        )));
+    }
     let mut connector = hyper_util::client::legacy::connect::HttpConnector::new();
     connector.enforce_http(false);
     connector.set_nodelay(true);
@@ -508,4 +543,89 @@ fn pem_certificates(pem: &[u8]) -> Vec<Vec<u8>> {
         }
     }
     certificates
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A one-connection-per-answer HTTP server that gives `answers` in turn (status, body).
+    async fn scripted_server(
+        answers: Vec<(u16, &'static str)>,
+    ) -> (String, tokio::task::JoinHandle<usize>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("address"));
+        let task = tokio::spawn(async move {
+            let mut served = 0;
+            for (status, body) in answers {
+                let Ok((mut stream, _)) = listener.accept().await else {
+                    break;
+                };
+                let mut request = vec![0u8; 8192];
+                let _ = stream.read(&mut request).await;
+                let response = format!(
+                    "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = stream.write_all(response.as_bytes()).await;
+                served += 1;
+            }
+            served
+        });
+        (url, task)
+    }
+
+    fn cluster(url: &str) -> Cluster {
+        let config = kube::Config::new(url.parse().expect("URL"));
+        Cluster::new("test", url, client_from_config(config).expect("client"))
+    }
+
+    #[tokio::test]
+    async fn a_busy_server_is_asked_again_and_other_errors_are_not_retried() {
+        let busy = r#"{"kind":"Status","apiVersion":"v1","status":"Failure","message":"too many requests","reason":"TooManyRequests","code":429}"#;
+        let unavailable = r#"{"kind":"Status","apiVersion":"v1","status":"Failure","message":"starting","reason":"ServiceUnavailable","code":503}"#;
+        let object = r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a","resourceVersion":"7"}}"#;
+        let (url, server) =
+            scripted_server(vec![(429, busy), (503, unavailable), (200, object)]).await;
+        let info = ResourceInfo {
+            resource: ApiResource {
+                group: String::new(),
+                version: "v1".into(),
+                api_version: "v1".into(),
+                kind: "ConfigMap".into(),
+                plural: "configmaps".into(),
+            },
+            namespaced: true,
+        };
+        let answer = cluster(&url)
+            .get(&info, Some("default"), "a")
+            .await
+            .expect("answered on the third attempt");
+        assert_eq!(answer.expect("found")["metadata"]["resourceVersion"], "7");
+        assert_eq!(server.await.expect("server"), 3);
+
+        let invalid = r#"{"kind":"Status","apiVersion":"v1","status":"Failure","message":"ConfigMap \"A\" is invalid","reason":"Invalid","code":422}"#;
+        let (url, server) = scripted_server(vec![(422, invalid), (200, object)]).await;
+        let error = cluster(&url)
+            .get(&info, Some("default"), "a")
+            .await
+            .expect_err("a refusal is not retried");
+        assert!(error.to_string().contains("is invalid"), "{error}");
+        server.abort();
+    }
+
+    #[test]
+    fn a_proxy_is_refused_with_what_to_do() {
+        let mut config = kube::Config::new("https://cluster.example:6443".parse().expect("URL"));
+        config.proxy_url = Some("http://proxy.example:3128".parse().expect("proxy URL"));
+        let error = client_from_config(config).err().expect("refused");
+        let message = error.to_string();
+        assert!(
+            message.contains("proxy.example:3128") && message.contains("NO_PROXY"),
+            "{message}"
+        );
+    }
 }

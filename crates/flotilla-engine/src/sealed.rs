@@ -358,10 +358,8 @@ impl Unsealer {
                     &kube::api::PatchParams::default(),
                     &kube::api::Patch::Merge(&patch),
                 );
-            if let Ok(request) = request {
-                if let Err(error) = self.cluster.client.request::<Value>(request).await {
-                    tracing::warn!(sealed_secret = %name, %error, "cannot write the SealedSecret status");
-                }
+            if let Err(error) = self.cluster.send(request).await {
+                tracing::warn!(sealed_secret = %name, %error, "cannot write the SealedSecret status");
             }
         }
         self.record_event(

@@ -8,14 +8,18 @@
 //! `SyncFail` hooks run.
 //!
 //! A sync of more than one step (hooks, waves) is checked before its first write, as Argo CD
-//! does: every object it will apply is applied with `dryRun=All` first, and a refusal fails the
-//! sync with nothing written ("failed to apply (dry run)"). Later steps wait on the health of
-//! earlier ones and hooks have effects no retry undoes, so this is where a refusal would
-//! otherwise leave a cluster half-changed the longest. Not checked that way: objects of a kind
-//! the cluster does not serve yet (a CRD in the same sync, `SkipDryRunOnMissingResource`), in
-//! a namespace the sync itself creates, or replaced (`Replace=true`) rather than applied; and
-//! single-step syncs, whose applies follow each other at once (a dry run
-//! there would double the requests of every first sync and catch nothing later).
+//! does: every out-of-sync object it will apply is applied with `dryRun=All` first, and a
+//! refusal fails the sync with nothing written ("failed to apply (dry run)"; as in Argo CD, no
+//! `SyncFail` hook runs then). Later steps wait on the health of earlier ones and hooks have
+//! effects no retry undoes, so this is where a refusal would otherwise leave a cluster
+//! half-changed the longest. Not checked that way: objects of a kind whose CRD is in the same
+//! sync (it may change the schema) or that the cluster does not serve yet
+//! (`SkipDryRunOnMissingResource`), in a namespace the sync itself creates, or replaced
+//! (`Replace=true`) rather than applied; objects already in sync; and single-step syncs, whose
+//! applies follow each other at once (a dry run there would double the requests of every first
+//! sync and catch nothing later). Like Argo CD's, the dry run judges every step against the
+//! cluster as it is before the sync, so a later step that depends on an earlier one (a webhook
+//! the sync installs, a PreSync hook that clears an immutable field) is refused.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -377,12 +381,20 @@ async fn dry_run_refusal<'plan>(
         .filter(|task| task.object["kind"] == "Namespace" && task.object["apiVersion"] == "v1")
         .filter_map(|task| task.object["metadata"]["name"].as_str())
         .collect();
+    // (group, kind) of the custom resources whose CRD this sync applies.
+    let synced_kinds: HashSet<(&str, &str)> = tasks()
+        .filter(|task| task.object["kind"] == "CustomResourceDefinition")
+        .filter_map(|task| {
+            let spec = &task.object["spec"];
+            Some((spec["group"].as_str()?, spec["names"]["kind"].as_str()?))
+        })
+        .collect();
     for task in tasks() {
         if task.hook.is_some() || task.options.replace {
             continue;
         }
         let key = object_key(&task.object);
-        if task.options.apply_out_of_sync_only && !out_of_sync.contains(&key) {
+        if !out_of_sync.contains(&key) || synced_kinds.contains(&(key.0.as_str(), key.1.as_str())) {
             continue;
         }
         let Some(info) = desired_by_key
