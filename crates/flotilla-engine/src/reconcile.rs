@@ -1816,9 +1816,13 @@ pub(crate) async fn preview(shared: &Arc<Shared>, key: &AppKey) -> Result<Previe
         compare_all(shared, key, &evaluation, &mut conditions, &HashMap::new()).resources,
     );
     let mut entries = Vec::new();
-    for desired in evaluation.desired.iter().filter(|desired| !desired.hook) {
-        let desired_object = desired.object();
-        let live = live_object(&evaluation.cache, &desired_object).map(|live| (*live).clone());
+    for (index, desired) in evaluation.desired.iter().enumerate() {
+        if desired.hook {
+            continue;
+        }
+        // Parsed once: the comparison above may already have parsed it.
+        let desired_object = evaluation.desired_object(index);
+        let live = live_object(&evaluation.cache, desired_object).map(|live| (*live).clone());
         let status = resources.iter().find(|resource| {
             resource["kind"] == desired_object["kind"]
                 && resource["name"] == desired_object["metadata"]["name"]
