@@ -884,7 +884,7 @@ fn server_side_apply(
     body: &Bytes,
     options: &WriteOptions,
 ) -> Result<Response, ApiError> {
-    let config = decode_body(headers, body)?;
+    let mut config = decode_body(headers, body)?;
     let Some(manager) = options.field_manager.clone() else {
         return Err(ApiError::bad_request(
             "PATCH, application/apply-patch+yaml: fieldManager is required for apply requests",
@@ -914,6 +914,8 @@ fn server_side_apply(
         }
     }
     let warnings = validate::check_builtin_fields(resource, &config, options.field_validation)?;
+    // Compared with live values (owned by others, or unchanged) in the form they are stored in.
+    rest::canonicalize_quantities(resource, &mut config)?;
     let subresource = if part == Part::Status { "status" } else { "" };
     for _attempt in 0..8 {
         let current = state.store.get(&resource.storage_key(), namespace, name);

@@ -21,6 +21,7 @@ pub mod kubeconfig;
 pub mod openapi;
 pub mod persist;
 pub mod protobuf;
+pub mod quantity;
 pub mod registry;
 pub mod rest;
 pub mod select;

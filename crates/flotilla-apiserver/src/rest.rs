@@ -236,8 +236,28 @@ fn prepare_custom(
     if resource.group.is_empty() && resource.plural == "secrets" {
         fold_string_data(object);
     }
+    canonicalize_quantities(resource, object)?;
     let _ = state;
     Ok(())
+}
+
+/// Writes the resource quantities of a built-in object in canonical form, as kube-apiserver's
+/// decoding into Go types does (`1000m` → `1`); a malformed one is refused as kube refuses it.
+/// Custom resources are stored as sent.
+pub fn canonicalize_quantities(
+    resource: &ResourceType,
+    object: &mut Value,
+) -> Result<(), ApiError> {
+    let Some(definition) = resource.builtin_definition() else {
+        return Ok(());
+    };
+    crate::quantity::canonicalize(object, definition).map_err(|message| {
+        ApiError::bad_request(format!(
+            "{kind} in version \"{version}\" cannot be handled as a {kind}: {message}",
+            kind = resource.kind,
+            version = resource.version
+        ))
+    })
 }
 
 /// A Secret's `stringData` is write-only: kube-apiserver merges it into `data` (base64, winning

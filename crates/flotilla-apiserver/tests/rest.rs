@@ -727,3 +727,64 @@ async fn strategic_merge_patch_merges_containers_by_name() {
         .expect("main container kept");
     assert_eq!(main["image"], "nginx:2");
 }
+
+/// Resource quantities of built-in kinds are stored canonical, as kube-apiserver stores them, on
+/// every write path; a second apply of the same non-canonical text changes nothing; a malformed
+/// quantity is a 400 naming the field.
+#[tokio::test]
+async fn quantities_are_stored_in_canonical_form() {
+    let server = start().await;
+    let mut with_resources = deployment("sized", 1);
+    with_resources["spec"]["template"]["spec"]["containers"][0]["resources"] = json!({"limits": {"cpu": "1000m", "memory": "1024Mi"}, "requests": {"cpu": 0.5, "memory": "1.5Gi"}});
+    let canonical = json!({"limits": {"cpu": "1", "memory": "1Gi"}, "requests": {"cpu": "500m", "memory": "1536Mi"}});
+    let resources =
+        |object: &Value| object["spec"]["template"]["spec"]["containers"][0]["resources"].clone();
+
+    let created = send_json(&server, "POST", DEPLOYMENTS, &with_resources).await;
+    assert_eq!(created.code, 201, "{}", created.body);
+    assert_eq!(resources(&created.body), canonical);
+
+    let apply_path = format!("{DEPLOYMENTS}/applied?fieldManager=flotilla");
+    let mut applied_config = with_resources.clone();
+    applied_config["metadata"]["name"] = json!("applied");
+    let applied = patch(
+        &server,
+        &apply_path,
+        "application/apply-patch+yaml",
+        &applied_config,
+    )
+    .await;
+    assert_eq!(applied.code, 201, "{}", applied.body);
+    assert_eq!(resources(&applied.body), canonical);
+    let again = patch(
+        &server,
+        &apply_path,
+        "application/apply-patch+yaml",
+        &applied_config,
+    )
+    .await;
+    assert_eq!(again.code, 200, "{}", again.body);
+    assert_eq!(
+        resource_version(&again.body),
+        resource_version(&applied.body),
+        "re-applying the same text is a no-op"
+    );
+
+    let mut malformed = with_resources.clone();
+    malformed["metadata"]["name"] = json!("malformed");
+    malformed["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["cpu"] =
+        json!("two cores");
+    let refused = send_json(&server, "POST", DEPLOYMENTS, &malformed).await;
+    assert_eq!(
+        (refused.code, refused.reason()),
+        (400, "BadRequest"),
+        "{}",
+        refused.body
+    );
+    let message = refused.body["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("spec.template.spec.containers[0].resources.limits.cpu")
+            && message.contains("quantities must match the regular expression"),
+        "{message}"
+    );
+}

@@ -465,6 +465,152 @@ pub fn compare(
     Ok(Comparison { in_sync, reasons })
 }
 
+/// Server-side diff: compares the server's answer to a dry-run apply of the desired object
+/// (`predicted`, what the object would become) with the live object, so that whatever the
+/// server does to a value (defaults, quantity canonicalisation, admission) counts as it will.
+///
+/// Only fields `manager` owns, in either object, are compared, unless
+/// `include_mutation_webhook`: then everything but the server's bookkeeping is, and changes
+/// mutating webhooks would make count too (Argo CD's `IncludeMutationWebhook=true`). Ignore rules
+/// apply to both sides as in [`compare`].
+pub fn compare_predicted(
+    predicted: &Value,
+    live: &Value,
+    manager: &str,
+    rules: &[IgnoreDifference],
+    include_mutation_webhook: bool,
+) -> Result<Comparison, DiffError> {
+    let (predicted_copy, live_copy, ignored) = normalise(predicted, Some(live), rules)?;
+    let live_copy = live_copy.unwrap_or(Value::Null);
+    let secret = is_secret(predicted);
+    let mut reasons = Vec::new();
+    if include_mutation_webhook {
+        differences(
+            &predicted_copy,
+            &live_copy,
+            &mut Vec::new(),
+            secret,
+            &mut reasons,
+        );
+    } else {
+        let mut owned = owned_paths(predicted, manager, Some("Apply"))?;
+        owned.extend(owned_paths(live, manager, Some("Apply"))?);
+        owned.sort();
+        owned.dedup();
+        for owned_path in owned {
+            if ignored
+                .iter()
+                .any(|ignored_path| owned_path.starts_with(ignored_path))
+            {
+                continue;
+            }
+            let in_predicted = path::get(&predicted_copy, &owned_path);
+            let in_live = path::get(&live_copy, &owned_path);
+            match (in_predicted, in_live) {
+                // Maps and keyed items: their owned fields are compared one by one.
+                (Some(Value::Object(_)), Some(Value::Object(_))) | (None, None) => {}
+                (Some(predicted_value), Some(live_value)) => differences(
+                    predicted_value,
+                    live_value,
+                    &mut owned_path.clone(),
+                    secret,
+                    &mut reasons,
+                ),
+                (Some(_), None) => reasons.push(format!(
+                    "`{}` is set by Git but not in the cluster (server-side diff)",
+                    path::display(&owned_path)
+                )),
+                (None, Some(_)) => reasons.push(format!(
+                    "`{}` is set in the cluster but no longer in Git (server-side diff)",
+                    path::display(&owned_path)
+                )),
+            }
+        }
+    }
+    let in_sync = reasons.is_empty();
+    if reasons.len() > MAX_REASONS {
+        let more = reasons.len() - MAX_REASONS;
+        reasons.truncate(MAX_REASONS);
+        reasons.push(format!("and {more} more"));
+    }
+    Ok(Comparison { in_sync, reasons })
+}
+
+/// Records every difference between what a sync would make (`predicted`) and `live` under
+/// `path`, both ways.
+fn differences(
+    predicted: &Value,
+    live: &Value,
+    path: &mut FieldPath,
+    secret: bool,
+    reasons: &mut Vec<String>,
+) {
+    match (predicted, live) {
+        (Value::Object(predicted_map), Value::Object(live_map)) => {
+            for (key, predicted_value) in predicted_map {
+                path.push(Segment::Field(key.clone()));
+                match live_map.get(key) {
+                    Some(live_value) => {
+                        differences(predicted_value, live_value, path, secret, reasons)
+                    }
+                    None => reasons.push(format!(
+                        "`{}` is not set in the cluster but would be after a sync (server-side diff)",
+                        path::display(path)
+                    )),
+                }
+                path.pop();
+            }
+            for key in live_map
+                .keys()
+                .filter(|key| !predicted_map.contains_key(*key))
+            {
+                path.push(Segment::Field(key.clone()));
+                reasons.push(format!(
+                    "`{}` is set in the cluster but not after a sync (server-side diff)",
+                    path::display(path)
+                ));
+                path.pop();
+            }
+        }
+        (Value::Array(predicted_items), Value::Array(live_items))
+            if predicted_items.len() == live_items.len() =>
+        {
+            for (index, (predicted_item, live_item)) in
+                predicted_items.iter().zip(live_items).enumerate()
+            {
+                path.push(Segment::Index(index));
+                differences(predicted_item, live_item, path, secret, reasons);
+                path.pop();
+            }
+        }
+        (Value::Array(predicted_items), Value::Array(live_items)) => reasons.push(format!(
+            "`{}` has {} items in the cluster, {} after a sync (server-side diff)",
+            path::display(path),
+            live_items.len(),
+            predicted_items.len()
+        )),
+        (predicted_value, live_value) => {
+            if !scalars_equal(predicted_value, live_value) {
+                let masked = secret && under_secret_data(path);
+                reasons.push(format!(
+                    "`{}` is {} in the cluster, {} after a sync (server-side diff)",
+                    path::display(path),
+                    if masked {
+                        MASK.to_string()
+                    } else {
+                        show(live_value, false)
+                    },
+                    if masked {
+                        format!("{MASK}+")
+                    } else {
+                        show(predicted_value, false)
+                    }
+                ));
+            }
+        }
+    }
+}
+
 /// A copy of `object` with every `data`/`stringData` value of a Secret replaced by a mask.
 pub fn mask_secret(object: &Value) -> Value {
     let mut copy = object.clone();

@@ -1,12 +1,15 @@
 //! Data-driven comparisons: `cases/<case>/desired.yaml`, optional `live.yaml` (absent: not in
 //! the cluster), optional `rules.yaml` (a list of ignoreDifferences rules) and `expected.txt`:
 //! `in-sync: true|false`, then one `- reason` line per reason, then optionally `diff:` followed by
-//! the exact rendered diff. `error: <fragment>` when the comparison must fail. Every case also
+//! the exact rendered diff. `error: <fragment>` when the comparison must fail. With
+//! `predicted.yaml` (a dry-run apply's answer) the case is a server-side diff of it against
+//! `live.yaml` (`compare_predicted`; an empty `include-mutation-webhook` file turns that option
+//! on); `desired.yaml` is then only rendered in the diff. Every case also
 //! checks that no value under a Secret's `data`/`stringData` appears in reasons or diff.
 
 use std::path::Path;
 
-use flotilla_diff::{compare, render_diff, IgnoreDifference};
+use flotilla_diff::{compare, compare_predicted, render_diff, IgnoreDifference};
 use serde_json::Value;
 
 fn read(path: &Path) -> Option<Value> {
@@ -45,7 +48,17 @@ fn run(case: &Path) -> Result<(), String> {
     };
     let expected =
         std::fs::read_to_string(case.join("expected.txt")).map_err(|error| error.to_string())?;
-    let comparison = compare(&desired, live.as_ref(), "flotilla", &rules);
+    let comparison = match (read(&case.join("predicted.yaml")), &live) {
+        (Some(predicted), Some(live)) => compare_predicted(
+            &predicted,
+            live,
+            "flotilla",
+            &rules,
+            case.join("include-mutation-webhook").exists(),
+        ),
+        (Some(_), None) => return Err("predicted.yaml needs live.yaml".into()),
+        (None, _) => compare(&desired, live.as_ref(), "flotilla", &rules),
+    };
     if let Some(fragment) = expected.strip_prefix("error: ") {
         return match comparison {
             Err(error) if error.to_string().contains(fragment.trim()) => Ok(()),

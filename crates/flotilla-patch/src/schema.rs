@@ -314,6 +314,15 @@ impl<'a> SchemaNode<'a> {
             .map(|(name, _)| name.as_str())
     }
 
+    /// Whether this schema is the definition named `name` (after `$ref`s), e.g.
+    /// `io.k8s.apimachinery.pkg.api.resource.Quantity`. One hash lookup.
+    pub fn is_definition(&self, name: &str) -> bool {
+        self.document
+            .definitions
+            .get(name)
+            .is_some_and(|definition| std::ptr::eq(definition, self.node))
+    }
+
     /// `x-kubernetes-map-type`: `atomic` or `granular`.
     pub fn map_type(&self) -> Option<&'a str> {
         self.node

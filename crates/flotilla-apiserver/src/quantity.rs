@@ -1,0 +1,324 @@
+//! Resource quantities (`io.k8s.apimachinery.pkg.api.resource.Quantity`) in their canonical
+//! form, as kube-apiserver stores them: a built-in object is decoded into its Go type and
+//! encoded again, so `cpu: 1000m` is stored as `"1"`, `memory: 1024Mi` as `"1Gi"`, `0.5` as
+//! `"500m"` and the number `2` as the string `"2"`. Custom resources are not touched (they are
+//! stored as sent), as in kube-apiserver.
+//!
+//! The canonical form keeps the format the value was written in (binary `Ki`…`Ei`, decimal
+//! `n`…`E`, or an exponent `e3`), then chooses the largest suffix that loses no precision:
+//! decimal exponents are multiples of 3 with an integer mantissa; a binary value that is not a
+//! whole number, or is smaller than 1024, is written in decimal; values are rounded up to a
+//! multiple of 10⁻⁹; binary values are capped at 2⁶³−1. Mantissas are held in 128 bits: a
+//! quantity beyond that (over about 38 digits) is refused, where kube-apiserver would accept it.
+//!
+//! Invariant: canonicalising is idempotent, and a value that is not a valid quantity is an
+//! error naming its path, never a panic.
+
+use flotilla_patch::SchemaNode;
+use serde_json::Value;
+
+/// The definition whose values are quantities.
+const QUANTITY_DEFINITION: &str = "io.k8s.apimachinery.pkg.api.resource.Quantity";
+
+/// kube-apiserver's words for a malformed quantity.
+pub const QUANTITY_SYNTAX: &str =
+    "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'";
+
+/// The three notations a quantity keeps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Format {
+    /// `Ki`, `Mi`, … (powers of 1024).
+    BinarySi,
+    /// `n`, `u`, `m`, none, `k`, `M`, … (powers of 1000).
+    DecimalSi,
+    /// `e<n>` / `E<n>`.
+    DecimalExponent,
+}
+
+/// Why a text is not a quantity.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum QuantityError {
+    #[error("{QUANTITY_SYNTAX}")]
+    Syntax,
+    #[error("quantity is too large for this server (more than 38 significant digits)")]
+    TooLarge,
+}
+
+/// The canonical text of a quantity.
+pub fn canonical(text: &str) -> Result<String, QuantityError> {
+    let (negative, rest) = match text.as_bytes().first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
+    };
+    let number_length = rest
+        .bytes()
+        .take_while(|byte| byte.is_ascii_digit() || *byte == b'.')
+        .count();
+    let (number, suffix) = rest.split_at(number_length);
+    let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
+    if whole.is_empty() && fraction.is_empty() || fraction.contains('.') {
+        return Err(QuantityError::Syntax);
+    }
+    let (format, suffix_exponent, binary_shift) = parse_suffix(suffix)?;
+    // The mantissa is every digit; the decimal point moves the exponent.
+    let mut mantissa: u128 = 0;
+    let mut exponent = suffix_exponent;
+    let fraction = fraction.trim_end_matches('0');
+    for digit in whole.bytes().chain(fraction.bytes()) {
+        mantissa = mantissa
+            .checked_mul(10)
+            .and_then(|value| value.checked_add(u128::from(digit - b'0')))
+            .ok_or(QuantityError::TooLarge)?;
+    }
+    exponent -= i64::try_from(fraction.len()).map_err(|_| QuantityError::TooLarge)?;
+    mantissa = mantissa
+        .checked_mul(1u128 << binary_shift)
+        .ok_or(QuantityError::TooLarge)?;
+    // Round away from zero to a multiple of 10⁻⁹ ("if you ask for some, you get some").
+    if exponent < -9 {
+        let digits_dropped = (-9 - exponent) as u32;
+        mantissa = match 10u128.checked_pow(digits_dropped) {
+            Some(divisor) => mantissa.div_ceil(divisor),
+            None => u128::from(mantissa > 0),
+        };
+        exponent = -9;
+    }
+    if mantissa == 0 {
+        return Ok("0".to_string());
+    }
+    let sign = if negative { "-" } else { "" };
+    if format == Format::BinarySi {
+        if let Some(whole_value) = binary_whole_value(mantissa, exponent) {
+            return Ok(format!("{sign}{}", base_1024(whole_value)));
+        }
+        return Ok(format!(
+            "{sign}{}",
+            base_1000(mantissa, exponent, Format::DecimalSi)
+        ));
+    }
+    Ok(format!("{sign}{}", base_1000(mantissa, exponent, format)))
+}
+
+/// The suffix's notation, its power of ten, and its power of two (binary suffixes).
+fn parse_suffix(suffix: &str) -> Result<(Format, i64, u32), QuantityError> {
+    let decimal = |exponent| Ok((Format::DecimalSi, exponent, 0));
+    let binary = |shift| Ok((Format::BinarySi, 0, shift));
+    match suffix {
+        "" => decimal(0),
+        "n" => decimal(-9),
+        "u" => decimal(-6),
+        "m" => decimal(-3),
+        "k" => decimal(3),
+        "M" => decimal(6),
+        "G" => decimal(9),
+        "T" => decimal(12),
+        "P" => decimal(15),
+        "E" => decimal(18),
+        "Ki" => binary(10),
+        "Mi" => binary(20),
+        "Gi" => binary(30),
+        "Ti" => binary(40),
+        "Pi" => binary(50),
+        "Ei" => binary(60),
+        _ => {
+            let exponent = suffix
+                .strip_prefix(['e', 'E'])
+                .ok_or(QuantityError::Syntax)?;
+            let digits = exponent.strip_prefix(['+', '-']).unwrap_or(exponent);
+            if digits.is_empty() || !digits.bytes().all(|byte| byte.is_ascii_digit()) {
+                return Err(QuantityError::Syntax);
+            }
+            let exponent: i64 = exponent.parse().map_err(|_| QuantityError::Syntax)?;
+            if exponent.abs() > 1000 {
+                return Err(QuantityError::TooLarge);
+            }
+            Ok((Format::DecimalExponent, exponent, 0))
+        }
+    }
+}
+
+/// A binary quantity's value when it is a whole number of at least 1024 (capped at 2⁶³−1, as
+/// kube-apiserver caps binary values); `None` means it is written in decimal instead.
+fn binary_whole_value(mantissa: u128, exponent: i64) -> Option<u128> {
+    let whole = if exponent >= 0 {
+        10u128
+            .checked_pow(exponent as u32)
+            .and_then(|scale| mantissa.checked_mul(scale))
+            .unwrap_or(u128::MAX)
+    } else {
+        let divisor = 10u128.checked_pow((-exponent) as u32)?;
+        if mantissa % divisor != 0 {
+            return None;
+        }
+        mantissa / divisor
+    };
+    (whole >= 1024).then(|| whole.min(i64::MAX as u128))
+}
+
+/// `value` with the largest binary suffix that keeps it whole.
+fn base_1024(mut value: u128) -> String {
+    const SUFFIXES: [&str; 7] = ["", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei"];
+    let mut power = 0;
+    while power + 1 < SUFFIXES.len() && value % 1024 == 0 {
+        value /= 1024;
+        power += 1;
+    }
+    format!("{value}{}", SUFFIXES[power])
+}
+
+/// `mantissa × 10^exponent` with an integer mantissa and the largest exponent that is a multiple
+/// of three, written with an SI suffix or as `e<n>`.
+fn base_1000(mut mantissa: u128, mut exponent: i64, format: Format) -> String {
+    while mantissa % 10 == 0 {
+        mantissa /= 10;
+        exponent += 1;
+    }
+    let remainder = exponent.rem_euclid(3);
+    // At most two more digits: the mantissa had a trailing zero removed for each of them.
+    mantissa *= 10u128.pow(remainder as u32);
+    exponent -= remainder;
+    let suffix = match (format, exponent) {
+        (Format::DecimalExponent, 0) => String::new(),
+        (Format::DecimalExponent, _) => format!("e{exponent}"),
+        (_, -9) => "n".to_string(),
+        (_, -6) => "u".to_string(),
+        (_, -3) => "m".to_string(),
+        (_, 0) => String::new(),
+        (_, 3) => "k".to_string(),
+        (_, 6) => "M".to_string(),
+        (_, 9) => "G".to_string(),
+        (_, 12) => "T".to_string(),
+        (_, 15) => "P".to_string(),
+        (_, 18) => "E".to_string(),
+        (_, _) => format!("e{exponent}"),
+    };
+    format!("{mantissa}{suffix}")
+}
+
+/// Rewrites every quantity in `value` (described by `node`, a built-in definition) in canonical
+/// form. A number where a quantity belongs becomes its canonical string. The error names the
+/// field, e.g. `spec.containers[0].resources.limits.cpu: quantities must match …`.
+pub fn canonicalize(value: &mut Value, node: SchemaNode<'_>) -> Result<(), String> {
+    let mut path = String::new();
+    walk(value, node, &mut path)
+}
+
+fn walk(value: &mut Value, node: SchemaNode<'_>, path: &mut String) -> Result<(), String> {
+    if node.is_definition(QUANTITY_DEFINITION) {
+        let text = match value {
+            Value::String(text) => text.clone(),
+            Value::Number(number) => number.to_string(),
+            // Not a quantity at all: left for the type checks that exist (none here).
+            _ => return Ok(()),
+        };
+        let canonical_text = canonical(&text).map_err(|error| format!("{path}: {error}"))?;
+        *value = Value::String(canonical_text);
+        return Ok(());
+    }
+    let length = path.len();
+    match value {
+        Value::Object(map) => {
+            for (key, child) in map.iter_mut() {
+                // Object metadata holds no quantities; it is the largest part of most objects.
+                if length == 0 && key == "metadata" {
+                    continue;
+                }
+                let Some(child_node) = node.field(key) else {
+                    continue;
+                };
+                if length > 0 {
+                    path.push('.');
+                }
+                path.push_str(key);
+                let result = walk(child, child_node, path);
+                path.truncate(length);
+                result?;
+            }
+        }
+        Value::Array(items) => {
+            let Some(item_node) = node.elements() else {
+                return Ok(());
+            };
+            for (index, item) in items.iter_mut().enumerate() {
+                use std::fmt::Write as _;
+                let _ = write!(path, "[{index}]");
+                let result = walk(item, item_node, path);
+                path.truncate(length);
+                result?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `tests/quantity/canonical.txt`: `input => canonical` or `input => error`, one a line.
+    #[test]
+    fn canonical_forms_match_the_vectors() {
+        let vectors = include_str!("../tests/quantity/canonical.txt");
+        let mut checked = 0;
+        for (number, line) in vectors.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let (input, expected) = line
+                .split_once("=>")
+                .unwrap_or_else(|| panic!("line {}: no `=>`", number + 1));
+            let (input, expected) = (input.trim(), expected.trim());
+            let got = canonical(input);
+            match expected {
+                "error" => assert!(got.is_err(), "line {}: {input} gave {got:?}", number + 1),
+                _ => {
+                    assert_eq!(got.as_deref(), Ok(expected), "line {}: {input}", number + 1);
+                    // Idempotent: the canonical form is its own canonical form.
+                    assert_eq!(canonical(expected).as_deref(), Ok(expected), "{expected}");
+                }
+            }
+            checked += 1;
+        }
+        assert!(checked > 40, "only {checked} vectors");
+    }
+
+    #[test]
+    fn a_deployment_has_its_quantities_rewritten_and_nothing_else() {
+        let node = flotilla_patch::Schema::builtin()
+            .resource("apps/v1", "Deployment")
+            .expect("Deployment is defined");
+        let mut deployment = serde_json::json!({
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "web", "annotations": {"cpu": "1000m"}},
+            "spec": {"replicas": 2, "template": {"spec": {"containers": [{
+                "name": "web",
+                "image": "web:1.0",
+                "resources": {"limits": {"cpu": "1000m", "memory": "1024Mi"},
+                              "requests": {"cpu": 0.5, "memory": "1.5Gi"}}
+            }]}}}
+        });
+        canonicalize(&mut deployment, node).expect("valid");
+        let resources = &deployment["spec"]["template"]["spec"]["containers"][0]["resources"];
+        assert_eq!(
+            resources,
+            &serde_json::json!({"limits": {"cpu": "1", "memory": "1Gi"},
+                                "requests": {"cpu": "500m", "memory": "1536Mi"}})
+        );
+        assert_eq!(deployment["metadata"]["annotations"]["cpu"], "1000m");
+        assert_eq!(deployment["spec"]["replicas"], 2);
+
+        deployment["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["cpu"] =
+            serde_json::json!("one");
+        let error = canonicalize(&mut deployment, node).expect_err("invalid");
+        assert!(
+            error.starts_with(
+                "spec.template.spec.containers[0].resources.limits.cpu: quantities must match"
+            ),
+            "{error}"
+        );
+    }
+}
