@@ -9,6 +9,9 @@
 //!   that `desired` no longer sets is a difference: applying would remove it.
 //! - **ignoreDifferences** as Argo CD: JSON pointers, a documented jq path subset (`jq.rs`), and
 //!   fields owned by listed managers are removed from both sides first.
+//! - **Server-side diff** (`compare_predicted`): when the caller has the server's answer to a
+//!   dry-run apply, that answer is compared with the live object instead, on the fields the
+//!   engine owns (or on everything, Argo CD's `IncludeMutationWebhook=true`).
 //! - **Secrets are masked** in every reason and diff (`++++++++`; equal values get equal masks,
 //!   changed values different ones); no secret value ever leaves this crate.
 //!

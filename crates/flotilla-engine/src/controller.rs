@@ -43,6 +43,9 @@ pub struct EngineConfig {
     pub install_crds: bool,
     /// Unseal SealedSecrets in the target cluster (None when a Bitnami controller owns the keys).
     pub sealed_secrets: Option<crate::sealed::SealedSecretsConfig>,
+    /// Server-side diff for every Application that does not say `ServerSideDiff=false` (Argo
+    /// CD's `controller.diff.server.side`); otherwise only differences are confirmed by a dry run.
+    pub server_side_diff: bool,
 }
 
 impl Default for EngineConfig {
@@ -57,6 +60,7 @@ impl Default for EngineConfig {
             wave_timeout: Duration::from_secs(300),
             install_crds: true,
             sealed_secrets: None,
+            server_side_diff: false,
         }
     }
 }

@@ -11,7 +11,8 @@
 //! Modules: `model` (Argo CD types, project rules), `cluster` (kube-rs client, discovery, JSON
 //! requests), `live` (watch caches), `render` (sources → objects), `controller` (queue, routing,
 //! poller), `reconcile` (one Application), `sync` (plan execution, hooks, prune), `crds`,
-//! `metrics`, `sealed` (SealedSecrets unsealed in the cluster, Bitnami-compatible keys).
+//! `metrics`, `sealed` (SealedSecrets unsealed in the cluster, Bitnami-compatible keys),
+//! `server_diff` (differences confirmed, or found, by a dry-run apply).
 
 pub mod cluster;
 pub mod controller;
@@ -22,6 +23,7 @@ pub mod model;
 pub mod reconcile;
 pub mod render;
 pub mod sealed;
+mod server_diff;
 pub mod sync;
 
 pub use cluster::{

@@ -21,6 +21,7 @@ use crate::model::{
     VERSION,
 };
 use crate::render::{render_source, Rendered};
+use crate::server_diff;
 use crate::sync::{run_sync, SyncRequest};
 
 /// A comparison result, reusable while the desired objects (epoch) and the live object
@@ -164,7 +165,17 @@ pub(crate) async fn reconcile(shared: &Arc<Shared>, key: &AppKey) {
     let mut precompared = None;
     if let Ok(evaluation) = &evaluated {
         let mut conditions = Vec::new();
-        let comparisons = compare_all(shared, key, evaluation, &mut conditions, &HashMap::new());
+        let mut comparisons =
+            compare_all(shared, key, evaluation, &mut conditions, &HashMap::new());
+        check_with_server(
+            shared,
+            key,
+            &application,
+            evaluation,
+            &mut comparisons,
+            &HashMap::new(),
+        )
+        .await;
         // Nothing moved since this engine last wrote the status: there is no status to build.
         // A refresh still rewrites a stale `reconciledAt`.
         let status_is_ours = shared
@@ -384,13 +395,22 @@ pub(crate) async fn reconcile(shared: &Arc<Shared>, key: &AppKey) {
                     ),
                     ..evaluation
                 };
-                let after = compare_all(
+                let mut after = compare_all(
                     shared,
                     key,
                     &refreshed_evaluation,
                     &mut after_conditions,
                     &live_objects,
                 );
+                check_with_server(
+                    shared,
+                    key,
+                    &application,
+                    &refreshed_evaluation,
+                    &mut after,
+                    &live_objects,
+                )
+                .await;
                 resources = after.resources;
                 out_of_sync = after.out_of_sync;
                 conditions.extend(after_conditions);
@@ -1460,6 +1480,145 @@ fn compare_all(
     }
 }
 
+/// Refines the comparisons this pass made (not cached ones) with the server's answer to a
+/// dry-run apply (`server_diff`): in the default mode only the objects found out of sync, with
+/// `ServerSideDiff=true` every one that exists live. An object this pass just applied (in
+/// `written`, still at the answer's version) is what its apply made it: in sync, no request.
+/// The refined results replace the cached comparisons, so they are asked for once per change.
+async fn check_with_server(
+    shared: &Shared,
+    key: &AppKey,
+    application: &Value,
+    evaluation: &Evaluation,
+    comparisons: &mut Comparisons,
+    written: &HashMap<ObjectKey, Arc<Value>>,
+) {
+    let mode = server_diff::mode(application, shared.config.server_side_diff);
+    if mode == server_diff::Mode::Off || comparisons.all_cached {
+        return;
+    }
+    let positions: HashMap<ObjectKey, usize> = comparisons
+        .resources
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, entry))| matches!(entry, ResourceEntry::Built(_)))
+        .map(|(position, (object_key, _))| (object_key.clone(), position))
+        .collect();
+    let mut candidates = Vec::new();
+    let mut applied_in_sync = Vec::new();
+    for (index, desired) in evaluation.desired.iter().enumerate() {
+        let (Some(info), false) = (desired.info.as_ref(), desired.hook) else {
+            continue;
+        };
+        if !positions.contains_key(&desired.key) {
+            continue;
+        }
+        let out_of_sync = comparisons.out_of_sync.contains(&desired.key);
+        if mode == server_diff::Mode::Confirm && !out_of_sync {
+            continue;
+        }
+        let desired_object = evaluation.desired_object(index);
+        if server_diff::opted_out(desired_object) {
+            continue;
+        }
+        let Some(live) = live_object(&evaluation.cache, desired_object) else {
+            continue;
+        };
+        let just_applied = written.get(&desired.key).is_some_and(|answer| {
+            answer["metadata"]["resourceVersion"] == live["metadata"]["resourceVersion"]
+        });
+        if just_applied {
+            if out_of_sync {
+                applied_in_sync.push(desired.key.clone());
+            }
+            continue;
+        }
+        candidates.push(server_diff::Candidate {
+            key: desired.key.clone(),
+            desired: desired_object.clone(),
+            info: info.clone(),
+            live,
+        });
+    }
+    if candidates.is_empty() && applied_in_sync.is_empty() {
+        return;
+    }
+    let rules: Vec<flotilla_diff::IgnoreDifference> = evaluation
+        .spec
+        .ignore_differences
+        .iter()
+        .filter_map(|rule| serde_json::from_value(rule.clone()).ok())
+        .collect();
+    let mut results: Vec<(ObjectKey, Result<flotilla_diff::Comparison, String>)> = applied_in_sync
+        .into_iter()
+        .map(|object_key| {
+            let in_sync = flotilla_diff::Comparison {
+                in_sync: true,
+                reasons: Vec::new(),
+            };
+            (object_key, Ok(in_sync))
+        })
+        .collect();
+    results.extend(
+        server_diff::check(
+            &evaluation.cache.cluster,
+            candidates,
+            &rules,
+            server_diff::include_mutation_webhook(application),
+        )
+        .await,
+    );
+    let mut refined = Vec::new();
+    for (object_key, result) in results {
+        let Some(&position) = positions.get(&object_key) else {
+            continue;
+        };
+        let ResourceEntry::Built(entry) = &mut comparisons.resources[position].1 else {
+            continue;
+        };
+        let was_in_sync = !comparisons.out_of_sync.contains(&object_key);
+        let (in_sync, message) = match result {
+            Ok(comparison) => (comparison.in_sync, comparison.reasons.join("; ")),
+            // The containment result stands, with the server's word beside it.
+            Err(refusal) => {
+                let mut message = entry["message"].as_str().unwrap_or_default().to_string();
+                if !message.is_empty() {
+                    message.push_str("; ");
+                }
+                message.push_str(&refusal);
+                (was_in_sync, message)
+            }
+        };
+        entry["status"] = json!(if in_sync { "Synced" } else { "OutOfSync" });
+        match (in_sync, message.is_empty()) {
+            (false, false) => entry["message"] = json!(message),
+            _ => {
+                if let Some(map) = entry.as_object_mut() {
+                    map.shift_remove("message");
+                }
+            }
+        }
+        if in_sync {
+            comparisons.out_of_sync.remove(&object_key);
+        } else {
+            comparisons.out_of_sync.insert(object_key.clone());
+        }
+        refined.push((object_key, entry.to_string(), in_sync));
+    }
+    let mut memory_map = shared
+        .memory
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(remembered) = memory_map.get_mut(key) {
+        for (object_key, entry, in_sync) in refined {
+            if let Some(cached) = remembered.comparisons.get_mut(&object_key) {
+                cached.entry = entry.into();
+                cached.in_sync = in_sync;
+            }
+        }
+    }
+}
+
 /// One `status.resources` entry: built by this pass, or the cached text of an unchanged one,
 /// parsed only when a status is built (a quiet pass never parses it).
 enum ResourceEntry {
@@ -1812,9 +1971,17 @@ pub(crate) async fn preview(shared: &Arc<Shared>, key: &AppKey) -> Result<Previe
         .iter()
         .filter_map(|rule| serde_json::from_value(rule.clone()).ok())
         .collect();
-    let resources = resource_values(
-        compare_all(shared, key, &evaluation, &mut conditions, &HashMap::new()).resources,
-    );
+    let mut comparisons = compare_all(shared, key, &evaluation, &mut conditions, &HashMap::new());
+    check_with_server(
+        shared,
+        key,
+        &application,
+        &evaluation,
+        &mut comparisons,
+        &HashMap::new(),
+    )
+    .await;
+    let resources = resource_values(comparisons.resources);
     let mut entries = Vec::new();
     for (index, desired) in evaluation.desired.iter().enumerate() {
         if desired.hook {

@@ -316,3 +316,156 @@ async fn a_remote_base_is_fetched_through_the_repository_mirrors() {
     assert_eq!(configmap["data"]["mode"], "fast");
     harness.stop().await;
 }
+
+const SIZED_DEPLOYMENT: &str = r#"apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: sized
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {app: sized}
+  template:
+    metadata:
+      labels: {app: sized}
+    spec:
+      containers:
+      - name: web
+        image: nginx:1.27
+        resources:
+          limits: {cpu: 1000m, memory: 1024Mi}
+"#;
+
+/// The server stores `1000m` as `"1"` and `1024Mi` as `"1Gi"` (as kube-apiserver does), so a
+/// containment comparison alone finds the object out of sync forever. By default a dry-run
+/// apply confirms each difference: the rewritten values count as in sync, a foreign label
+/// leaves the Application alone (no new sync), and a real edit is still repaired.
+/// `ServerSideDiff=true` compares every object that way; `ServerSideDiff=false` shows what the
+/// containment comparison alone would say.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn values_the_server_rewrites_are_in_sync_after_a_dry_run() {
+    let harness = Harness::start("server-diff", &[("app/deployment.yaml", SIZED_DEPLOYMENT)]).await;
+    let with_options = |name: &str, options: Option<&str>, self_heal: bool| {
+        let mut manifest = app_manifest(
+            name,
+            "app",
+            name,
+            json!({"automated": {"prune": true, "selfHeal": self_heal}, "syncOptions": ["CreateNamespace=true"]}),
+        );
+        if let Some(options) = options {
+            manifest["metadata"]["annotations"] =
+                json!({"argocd.argoproj.io/compare-options": options});
+        }
+        manifest
+    };
+    harness.apply(&with_options("confirmed", None, true)).await;
+    harness
+        .apply(&with_options(
+            "everything",
+            Some("ServerSideDiff=true"),
+            true,
+        ))
+        .await;
+    harness
+        .apply(&with_options(
+            "containment",
+            Some("ServerSideDiff=false"),
+            false,
+        ))
+        .await;
+    let succeeded_and_synced = |application: &Value| {
+        synced_and_healthy(application)
+            && application["status"]["operationState"]["phase"] == "Succeeded"
+    };
+    harness
+        .wait_app("confirmed", "Synced and Healthy", succeeded_and_synced)
+        .await;
+    harness
+        .wait_app("everything", "Synced and Healthy", succeeded_and_synced)
+        .await;
+    let containment = harness
+        .wait_app("containment", "OutOfSync after its sync", |application| {
+            application["status"]["operationState"]["phase"] == "Succeeded"
+                && application["status"]["sync"]["status"] == "OutOfSync"
+        })
+        .await;
+    let message = containment["status"]["resources"][0]["message"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        message.contains("resources.limits.cpu") && message.contains("\"1000m\""),
+        "{message}"
+    );
+    let live = harness
+        .get("apps/v1", "Deployment", Some("confirmed"), "sized")
+        .await
+        .expect("deployment");
+    assert_eq!(
+        live["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"],
+        json!({"cpu": "1", "memory": "1Gi"})
+    );
+
+    // A label from another manager: compared again, confirmed in sync, no sync started.
+    for namespace in ["confirmed", "everything"] {
+        let before = harness.engine.metrics().reconciles();
+        harness
+            .edit(
+                "apps/v1",
+                "Deployment",
+                Some(namespace),
+                "sized",
+                json!({"metadata": {"labels": {"audit": "done"}}}),
+            )
+            .await;
+        let deadline = std::time::Instant::now() + DEADLINE;
+        while harness.engine.metrics().reconciles() <= before || harness.engine.busy() > 0 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no reconcile after the edit"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        let application = harness.application(namespace).await;
+        assert_eq!(
+            application["status"]["sync"]["status"], "Synced",
+            "{namespace}"
+        );
+        assert_eq!(
+            application["status"]["history"].as_array().map(Vec::len),
+            Some(1),
+            "{namespace}: no sync after a foreign label"
+        );
+    }
+
+    // A real edit is still a difference, and self-heal repairs it.
+    harness
+        .edit(
+            "apps/v1",
+            "Deployment",
+            Some("confirmed"),
+            "sized",
+            json!({"spec": {"template": {"spec": {"containers": [{"name": "web", "image": "nginx:evil"}]}}}}),
+        )
+        .await;
+    harness
+        .wait_object(
+            "apps/v1",
+            "Deployment",
+            Some("confirmed"),
+            "sized",
+            "the image repaired",
+            |object| {
+                object.is_some_and(|object| {
+                    object["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:1.27"
+                })
+            },
+        )
+        .await;
+    harness
+        .wait_app("confirmed", "a second sync in the history", |application| {
+            application["status"]["history"].as_array().map(Vec::len) == Some(2)
+                && application["status"]["sync"]["status"] == "Synced"
+        })
+        .await;
+    harness.stop().await;
+}

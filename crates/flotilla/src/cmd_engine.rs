@@ -72,6 +72,10 @@ pub struct EngineArgs {
     /// RSA size of generated sealing keys (tests use smaller keys to run fast)
     #[arg(long, default_value_t = 4096, hide = true)]
     pub sealing_key_bits: usize,
+    /// Compare every object by a dry-run apply (Argo CD's server-side diff) unless its
+    /// Application says `ServerSideDiff=false` (by default a dry run only confirms differences)
+    #[arg(long)]
+    pub server_side_diff: bool,
 }
 
 fn parse_duration_arg(text: &str) -> Result<Duration, String> {
@@ -105,6 +109,7 @@ impl EngineArgs {
                     key_bits: self.sealing_key_bits,
                 }
             }),
+            server_side_diff: self.server_side_diff,
             ..EngineConfig::default()
         })
     }
@@ -259,6 +264,9 @@ pub struct DiffEngineArgs {
     pub repo_mirrors: Vec<String>,
     #[arg(long, default_value = "argocd")]
     pub control_namespace: String,
+    /// Compare every object by a dry-run apply (server-side diff), as `controller --server-side-diff`
+    #[arg(long)]
+    pub server_side_diff: bool,
 }
 
 async fn applications(cluster: &Cluster) -> Result<ResourceInfo> {
@@ -367,6 +375,7 @@ pub fn run_app(arguments: AppArgs) -> Result<u8> {
                         control_namespace: engine.control_namespace.clone(),
                         workers: 0,
                         install_crds: false,
+                        server_side_diff: engine.server_side_diff,
                         ..EngineConfig::default()
                     };
                     let preview_engine = Engine::start(cluster, config).await.context("cannot read the cluster")?;

@@ -202,6 +202,7 @@ pub fn run_up(arguments: UpArgs) -> Result<()> {
             sealed_secrets_namespace: "kube-system".into(),
                         key_renewal: Duration::from_secs(30 * 24 * 3600),
             sealing_key_bits: arguments.sealing_key_bits,
+            server_side_diff: false,
         };
         let engine = cmd_engine::start_engine(cluster, &engine_args).await?;
         // The root Application, applied like `kubectl apply --server-side`.
