@@ -148,7 +148,7 @@ fn binary_whole_value(mantissa: u128, exponent: i64) -> Option<u128> {
             .unwrap_or(u128::MAX)
     } else {
         let divisor = 10u128.checked_pow((-exponent) as u32)?;
-        if mantissa % divisor != 0 {
+        if !mantissa.is_multiple_of(divisor) {
             return None;
         }
         mantissa / divisor
@@ -160,7 +160,7 @@ fn binary_whole_value(mantissa: u128, exponent: i64) -> Option<u128> {
 fn base_1024(mut value: u128) -> String {
     const SUFFIXES: [&str; 7] = ["", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei"];
     let mut power = 0;
-    while power + 1 < SUFFIXES.len() && value % 1024 == 0 {
+    while power + 1 < SUFFIXES.len() && value.is_multiple_of(1024) {
         value /= 1024;
         power += 1;
     }
@@ -170,7 +170,7 @@ fn base_1024(mut value: u128) -> String {
 /// `mantissa × 10^exponent` with an integer mantissa and the largest exponent that is a multiple
 /// of three, written with an SI suffix or as `e<n>`.
 fn base_1000(mut mantissa: u128, mut exponent: i64, format: Format) -> String {
-    while mantissa % 10 == 0 {
+    while mantissa.is_multiple_of(10) {
         mantissa /= 10;
         exponent += 1;
     }

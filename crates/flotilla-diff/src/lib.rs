@@ -371,19 +371,12 @@ fn contains(
         },
         (desired_value, live_value) => {
             if !scalars_equal(desired_value, live_value) {
-                reasons.push(format!(
-                    "`{}` is {} in the cluster, {} in Git",
-                    path::display(path),
-                    if masked {
-                        MASK.to_string()
-                    } else {
-                        show(live_value, false)
-                    },
-                    if masked {
-                        format!("{MASK}+")
-                    } else {
-                        show(desired_value, false)
-                    }
+                reasons.push(changed_value(
+                    path,
+                    live_value,
+                    desired_value,
+                    masked,
+                    "in Git",
                 ));
             }
         }
@@ -595,23 +588,39 @@ fn differences(
         (predicted_value, live_value) => {
             if !scalars_equal(predicted_value, live_value) {
                 let masked = secret && under_secret_data(path);
-                reasons.push(format!(
-                    "`{}` is {} in the cluster, {} after a sync (server-side diff)",
-                    path::display(path),
-                    if masked {
-                        MASK.to_string()
-                    } else {
-                        show(live_value, false)
-                    },
-                    if masked {
-                        format!("{MASK}+")
-                    } else {
-                        show(predicted_value, false)
-                    }
+                reasons.push(changed_value(
+                    path,
+                    live_value,
+                    predicted_value,
+                    masked,
+                    "after a sync (server-side diff)",
                 ));
             }
         }
     }
+}
+
+/// "`path` is LIVE in the cluster, WANTED PLACE", Secret values masked (a changed one as
+/// `++++++++` against `+++++++++`).
+fn changed_value(
+    path: &[Segment],
+    live: &Value,
+    wanted: &Value,
+    masked: bool,
+    place: &str,
+) -> String {
+    if masked {
+        return format!(
+            "`{}` is {MASK} in the cluster, {MASK}+ {place}",
+            path::display(path)
+        );
+    }
+    format!(
+        "`{}` is {} in the cluster, {} {place}",
+        path::display(path),
+        show(live, false),
+        show(wanted, false)
+    )
 }
 
 /// A copy of `object` with every `data`/`stringData` value of a Secret replaced by a mask.

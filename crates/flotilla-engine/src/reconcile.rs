@@ -1480,6 +1480,14 @@ fn compare_all(
     }
 }
 
+/// The Application's `ignoreDifferences` rules that parse (`compare_all` reports the others).
+fn ignore_rules(spec: &ApplicationSpec) -> Vec<flotilla_diff::IgnoreDifference> {
+    spec.ignore_differences
+        .iter()
+        .filter_map(|rule| serde_json::from_value(rule.clone()).ok())
+        .collect()
+}
+
 /// Refines the comparisons this pass made (not cached ones) with the server's answer to a
 /// dry-run apply (`server_diff`): in the default mode only the objects found out of sync, with
 /// `ServerSideDiff=true` every one that exists live. An object this pass just applied (in
@@ -1543,12 +1551,7 @@ async fn check_with_server(
     if candidates.is_empty() && applied_in_sync.is_empty() {
         return;
     }
-    let rules: Vec<flotilla_diff::IgnoreDifference> = evaluation
-        .spec
-        .ignore_differences
-        .iter()
-        .filter_map(|rule| serde_json::from_value(rule.clone()).ok())
-        .collect();
+    let rules = ignore_rules(&evaluation.spec);
     let mut results: Vec<(ObjectKey, Result<flotilla_diff::Comparison, String>)> = applied_in_sync
         .into_iter()
         .map(|object_key| {
@@ -1965,12 +1968,7 @@ pub(crate) async fn preview(shared: &Arc<Shared>, key: &AppKey) -> Result<Previe
                 .join("; ")
         })?;
     let mut conditions = Vec::new();
-    let rules: Vec<flotilla_diff::IgnoreDifference> = evaluation
-        .spec
-        .ignore_differences
-        .iter()
-        .filter_map(|rule| serde_json::from_value(rule.clone()).ok())
-        .collect();
+    let rules = ignore_rules(&evaluation.spec);
     let mut comparisons = compare_all(shared, key, &evaluation, &mut conditions, &HashMap::new());
     check_with_server(
         shared,

@@ -341,7 +341,8 @@ spec:
 /// apply confirms each difference: the rewritten values count as in sync, a foreign label
 /// leaves the Application alone (no new sync), and a real edit is still repaired.
 /// `ServerSideDiff=true` compares every object that way; `ServerSideDiff=false` shows what the
-/// containment comparison alone would say.
+/// containment comparison alone would say. A dry run the server refuses leaves the difference
+/// with the server's message.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn values_the_server_rewrites_are_in_sync_after_a_dry_run() {
     let harness = Harness::start("server-diff", &[("app/deployment.yaml", SIZED_DEPLOYMENT)]).await;
@@ -467,5 +468,28 @@ async fn values_the_server_rewrites_are_in_sync_after_a_dry_run() {
                 && application["status"]["sync"]["status"] == "Synced"
         })
         .await;
+
+    // A dry run the server refuses leaves the difference standing, with the server's words.
+    harness.commit(
+        &[(
+            "app/deployment.yaml",
+            Some(&SIZED_DEPLOYMENT.replace("cpu: 1000m", "cpu: lots")),
+        )],
+        "a malformed quantity",
+    );
+    let refused = harness
+        .wait_app("confirmed", "the refused dry run reported", |application| {
+            application["status"]["resources"][0]["message"]
+                .as_str()
+                .is_some_and(|message| message.contains("the server refused a dry run"))
+        })
+        .await;
+    let entry = &refused["status"]["resources"][0];
+    assert_eq!(entry["status"], "OutOfSync");
+    let message = entry["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("\"lots\" in Git") && message.contains("quantities must match"),
+        "{message}"
+    );
     harness.stop().await;
 }
