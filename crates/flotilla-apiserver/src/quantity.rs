@@ -200,8 +200,48 @@ fn base_1000(mut mantissa: u128, mut exponent: i64, format: Format) -> String {
 /// form. A number where a quantity belongs becomes its canonical string. The error names the
 /// field, e.g. `spec.containers[0].resources.limits.cpu: quantities must match …`.
 pub fn canonicalize(value: &mut Value, node: SchemaNode<'_>) -> Result<(), String> {
+    if !may_hold_quantities(node) {
+        return Ok(());
+    }
     let mut path = String::new();
     walk(value, node, &mut path)
+}
+
+/// Whether a quantity can appear anywhere below `node` (not in a ConfigMap, say): worked out
+/// once per definition, so objects of such kinds are not walked at all.
+fn may_hold_quantities(node: SchemaNode<'_>) -> bool {
+    use std::collections::{HashMap, HashSet};
+    use std::sync::{Mutex, OnceLock};
+    static KNOWN: OnceLock<Mutex<HashMap<usize, bool>>> = OnceLock::new();
+    let known = KNOWN.get_or_init(|| Mutex::new(HashMap::new()));
+    let identity = node.identity();
+    if let Some(answer) = known
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .get(&identity)
+    {
+        return *answer;
+    }
+    // Depth first over the definitions reachable from `node`; recursive ones visited once.
+    let mut seen = HashSet::from([identity]);
+    let mut pending = vec![node];
+    let mut found = false;
+    while let Some(next) = pending.pop() {
+        if next.is_definition(QUANTITY_DEFINITION) {
+            found = true;
+            break;
+        }
+        for child in next.children() {
+            if seen.insert(child.identity()) {
+                pending.push(child);
+            }
+        }
+    }
+    known
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .insert(identity, found);
+    found
 }
 
 fn walk(value: &mut Value, node: SchemaNode<'_>, path: &mut String) -> Result<(), String> {
@@ -283,6 +323,22 @@ mod tests {
             checked += 1;
         }
         assert!(checked > 40, "only {checked} vectors");
+    }
+
+    #[test]
+    fn only_kinds_that_can_hold_quantities_are_walked() {
+        let schema = flotilla_patch::Schema::builtin();
+        for (api_version, kind, expected) in [
+            ("v1", "ConfigMap", false),
+            ("v1", "Secret", false),
+            ("apps/v1", "Deployment", true),
+            ("v1", "ResourceQuota", true),
+            ("v1", "PersistentVolumeClaim", true),
+            ("apiextensions.k8s.io/v1", "CustomResourceDefinition", false),
+        ] {
+            let node = schema.resource(api_version, kind).expect("defined");
+            assert_eq!(may_hold_quantities(node), expected, "{kind}");
+        }
     }
 
     #[test]

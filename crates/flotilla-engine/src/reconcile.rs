@@ -1505,24 +1505,25 @@ async fn check_with_server(
     if mode == server_diff::Mode::Off || comparisons.all_cached {
         return;
     }
-    let positions: HashMap<ObjectKey, usize> = comparisons
-        .resources
-        .iter()
-        .enumerate()
-        .filter(|(_, (_, entry))| matches!(entry, ResourceEntry::Built(_)))
-        .map(|(position, (object_key, _))| (object_key.clone(), position))
-        .collect();
+    // The position of an entry this pass built (`resources` is sorted by key); cached entries
+    // were refined when they were built.
+    let built_position = |resources: &[(ObjectKey, ResourceEntry)], object_key: &ObjectKey| {
+        resources
+            .binary_search_by(|(entry_key, _)| entry_key.cmp(object_key))
+            .ok()
+            .filter(|position| matches!(resources[*position].1, ResourceEntry::Built(_)))
+    };
     let mut candidates = Vec::new();
     let mut applied_in_sync = Vec::new();
     for (index, desired) in evaluation.desired.iter().enumerate() {
         let (Some(info), false) = (desired.info.as_ref(), desired.hook) else {
             continue;
         };
-        if !positions.contains_key(&desired.key) {
-            continue;
-        }
         let out_of_sync = comparisons.out_of_sync.contains(&desired.key);
         if mode == server_diff::Mode::Confirm && !out_of_sync {
+            continue;
+        }
+        if built_position(&comparisons.resources, &desired.key).is_none() {
             continue;
         }
         let desired_object = evaluation.desired_object(index);
@@ -1573,7 +1574,7 @@ async fn check_with_server(
     );
     let mut refined = Vec::new();
     for (object_key, result) in results {
-        let Some(&position) = positions.get(&object_key) else {
+        let Some(position) = built_position(&comparisons.resources, &object_key) else {
             continue;
         };
         let ResourceEntry::Built(entry) = &mut comparisons.resources[position].1 else {

@@ -314,6 +314,31 @@ impl<'a> SchemaNode<'a> {
             .map(|(name, _)| name.as_str())
     }
 
+    /// The schemas directly below this one: every property, the map values
+    /// (`additionalProperties`) and the array elements (`items`), `$ref`s followed.
+    pub fn children(&self) -> Vec<SchemaNode<'a>> {
+        let mut children: Vec<SchemaNode<'a>> = self
+            .node
+            .get("properties")
+            .and_then(Json::as_object)
+            .into_iter()
+            .flat_map(|properties| properties.values())
+            .filter_map(|child| SchemaNode::resolved(self.document, child))
+            .collect();
+        for key in ["additionalProperties", "items"] {
+            if let Some(child) = self.node.get(key).filter(|child| child.is_object()) {
+                children.extend(SchemaNode::resolved(self.document, child));
+            }
+        }
+        children
+    }
+
+    /// An identity for the resolved schema (equal for two nodes reached through the same
+    /// definition), for walks that must not visit a recursive definition twice.
+    pub fn identity(&self) -> usize {
+        self.node as *const Json as usize
+    }
+
     /// Whether this schema is the definition named `name` (after `$ref`s), e.g.
     /// `io.k8s.apimachinery.pkg.api.resource.Quantity`. One hash lookup.
     pub fn is_definition(&self, name: &str) -> bool {
