@@ -1523,8 +1523,14 @@ async fn check_with_server(
         if mode == server_diff::Mode::Confirm && !out_of_sync {
             continue;
         }
-        if built_position(&comparisons.resources, &desired.key).is_none() {
+        let Some(position) = built_position(&comparisons.resources, &desired.key) else {
             continue;
+        };
+        // Not in the cluster (a first sync): nothing to ask the server about.
+        if let ResourceEntry::Built(entry) = &comparisons.resources[position].1 {
+            if entry["health"]["status"] == "Missing" {
+                continue;
+            }
         }
         let desired_object = evaluation.desired_object(index);
         if server_diff::opted_out(desired_object) {
