@@ -256,10 +256,20 @@ impl Engine {
             shared: shared.clone(),
             stop: Arc::new(stop),
         };
-        // Route events before the first list so nothing is missed.
+        // Route events before the first list so nothing is missed. The router stops on
+        // shutdown: `Shared` holds an event sender, so waiting for the channel to close would
+        // keep the router, and through it every cache, alive for good.
         let router = shared.clone();
         tokio::spawn(async move {
-            while let Some(event) = event_receiver.recv().await {
+            let mut shutdown = router.shutdown.clone();
+            loop {
+                let event = tokio::select! {
+                    event = event_receiver.recv() => event,
+                    _ = shutdown.changed() => return,
+                };
+                let Some(event) = event else {
+                    return;
+                };
                 route(&router, event);
             }
         });
@@ -370,6 +380,12 @@ impl Engine {
     /// Stops every task.
     pub fn shutdown(&self) {
         let _ = self.stop.send(true);
+    }
+
+    /// How many tasks still hold the engine's state (caches, memory): 0 once a shutdown has
+    /// finished, so that a stopped engine frees what it held (tests, diagnostics).
+    pub fn state_references(&self) -> usize {
+        Arc::strong_count(&self.shared).saturating_sub(1)
     }
 }
 

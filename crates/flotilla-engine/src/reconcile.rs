@@ -789,8 +789,12 @@ fn schedule(shared: &Arc<Shared>, key: &AppKey, delay: Duration) {
     let shared = shared.clone();
     let key = key.clone();
     tokio::spawn(async move {
-        tokio::time::sleep(delay).await;
-        shared.queue.push(key);
+        let mut shutdown = shared.shutdown.clone();
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => shared.queue.push(key),
+            // A stopped engine lets go of its state now, not after the delay.
+            _ = shutdown.changed() => {}
+        }
     });
 }
 

@@ -208,6 +208,17 @@ async fn automated_sync_follows_git_prunes_and_self_heals() {
         metrics.contains("flotilla_app_info{namespace=\"argocd\",name=\"web\""),
         "{metrics}"
     );
+    // A stopped engine lets go of its state (its event router once held it for good).
+    harness.engine.shutdown();
+    let deadline = std::time::Instant::now() + DEADLINE;
+    while harness.engine.state_references() > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} tasks still hold the engine's state after its shutdown",
+            harness.engine.state_references()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     harness.stop().await;
 }
 
