@@ -165,8 +165,14 @@ pub(crate) async fn reconcile(shared: &Arc<Shared>, key: &AppKey) {
     let mut precompared = None;
     if let Ok(evaluation) = &evaluated {
         let mut conditions = Vec::new();
-        let mut comparisons =
-            compare_all(shared, key, evaluation, &mut conditions, &HashMap::new());
+        let mut comparisons = compare_all(
+            shared,
+            key,
+            evaluation,
+            &mut conditions,
+            &HashMap::new(),
+            false,
+        );
         check_with_server(
             shared,
             key,
@@ -401,6 +407,7 @@ pub(crate) async fn reconcile(shared: &Arc<Shared>, key: &AppKey) {
                     &refreshed_evaluation,
                     &mut after_conditions,
                     &live_objects,
+                    false,
                 );
                 check_with_server(
                     shared,
@@ -1344,13 +1351,14 @@ fn prunable(cache: &LiveCache, instance: &str, desired: &[Desired]) -> Vec<Arc<V
 /// Compares every desired object with the live cache: `status.resources` entries and the keys
 /// that are out of sync (objects to prune included). `written` holds objects this reconcile
 /// just wrote, as the server answered: one still current in the cache is read from there
-/// instead of being parsed back.
+/// instead of being parsed back. `fresh` compares every object again, cached or not.
 fn compare_all(
     shared: &Shared,
     key: &AppKey,
     evaluation: &Evaluation,
     conditions: &mut Vec<Value>,
     written: &HashMap<ObjectKey, Arc<Value>>,
+    fresh: bool,
 ) -> Comparisons {
     let rules: Vec<flotilla_diff::IgnoreDifference> = evaluation
         .spec
@@ -1389,7 +1397,7 @@ fn compare_all(
         if let Some(cached) = remembered
             .comparisons
             .get(&desired.key)
-            .filter(|cached| cached.live_version == live_version)
+            .filter(|cached| !fresh && cached.live_version == live_version)
         {
             if !cached.in_sync {
                 out_of_sync.insert(desired.key.clone());
@@ -1497,6 +1505,7 @@ fn ignore_rules(spec: &ApplicationSpec) -> Vec<flotilla_diff::IgnoreDifference> 
 /// `ServerSideDiff=true` every one that exists live. An object this pass just applied (in
 /// `written`, still at the answer's version) is what its apply made it: in sync, no request.
 /// The refined results replace the cached comparisons, so they are asked for once per change.
+/// Returns the server's answers: what a sync would make each object dry-run (for `app diff`).
 async fn check_with_server(
     shared: &Shared,
     key: &AppKey,
@@ -1504,10 +1513,11 @@ async fn check_with_server(
     evaluation: &Evaluation,
     comparisons: &mut Comparisons,
     written: &HashMap<ObjectKey, Arc<Value>>,
-) {
+) -> HashMap<ObjectKey, Value> {
+    let mut predictions = HashMap::new();
     let mode = server_diff::mode(application, shared.config.server_side_diff);
     if mode == server_diff::Mode::Off || comparisons.all_cached {
-        return;
+        return predictions;
     }
     // The position of an entry this pass built (`resources` is sorted by key); cached entries
     // were refined when they were built.
@@ -1560,7 +1570,7 @@ async fn check_with_server(
         });
     }
     if candidates.is_empty() && applied_in_sync.is_empty() {
-        return;
+        return predictions;
     }
     let rules = ignore_rules(&evaluation.spec);
     let mut results: Vec<(ObjectKey, Result<flotilla_diff::Comparison, String>)> = applied_in_sync
@@ -1573,15 +1583,20 @@ async fn check_with_server(
             (object_key, Ok(in_sync))
         })
         .collect();
-    results.extend(
-        server_diff::check(
-            &evaluation.cache.cluster,
-            candidates,
-            &rules,
-            server_diff::include_mutation_webhook(application),
-        )
-        .await,
-    );
+    for (object_key, result) in server_diff::check(
+        &evaluation.cache.cluster,
+        candidates,
+        &rules,
+        server_diff::include_mutation_webhook(application),
+    )
+    .await
+    {
+        let result = result.map(|checked| {
+            predictions.insert(object_key.clone(), checked.predicted);
+            checked.comparison
+        });
+        results.push((object_key, result));
+    }
     let mut refined = Vec::new();
     for (object_key, result) in results {
         let Some(position) = built_position(&comparisons.resources, &object_key) else {
@@ -1631,6 +1646,7 @@ async fn check_with_server(
             }
         }
     }
+    predictions
 }
 
 /// One `status.resources` entry: built by this pass, or the cached text of an unchanged one,
@@ -1919,6 +1935,9 @@ pub struct PreviewEntry {
     /// `Kind/namespace/name`.
     pub resource: String,
     pub desired: Option<Value>,
+    /// The server's answer to a dry-run apply of `desired`, when it was asked (server-side
+    /// diff): the diff then shows what a sync would really change.
+    pub predicted: Option<Value>,
     pub live: Option<Value>,
     pub in_sync: bool,
     pub reasons: Vec<String>,
@@ -1945,7 +1964,7 @@ impl Preview {
                 text.push_str(&format!("# {reason}\n"));
             }
             match flotilla_diff::render_diff(
-                entry.desired.as_ref(),
+                entry.predicted.as_ref().or(entry.desired.as_ref()),
                 entry.live.as_ref(),
                 crate::cluster::FIELD_MANAGER,
                 &self.rules,
@@ -1980,8 +1999,17 @@ pub(crate) async fn preview(shared: &Arc<Shared>, key: &AppKey) -> Result<Previe
         })?;
     let mut conditions = Vec::new();
     let rules = ignore_rules(&evaluation.spec);
-    let mut comparisons = compare_all(shared, key, &evaluation, &mut conditions, &HashMap::new());
-    check_with_server(
+    // Fresh: the controller may be between comparing an object and confirming the difference
+    // with the server, and a preview shows the server's answer.
+    let mut comparisons = compare_all(
+        shared,
+        key,
+        &evaluation,
+        &mut conditions,
+        &HashMap::new(),
+        true,
+    );
+    let mut predictions = check_with_server(
         shared,
         key,
         &application,
@@ -2012,6 +2040,7 @@ pub(crate) async fn preview(shared: &Arc<Shared>, key: &AppKey) -> Result<Previe
         entries.push(PreviewEntry {
             resource: format!("{}/{}/{}", desired.key.1, desired.key.2, desired.key.3),
             desired: Some(desired_object.clone()),
+            predicted: predictions.remove(&desired.key),
             live,
             in_sync,
             reasons,
@@ -2022,6 +2051,7 @@ pub(crate) async fn preview(shared: &Arc<Shared>, key: &AppKey) -> Result<Previe
         entries.push(PreviewEntry {
             resource: format!("{}/{}/{}", key_of.1, key_of.2, key_of.3),
             desired: None,
+            predicted: None,
             live: Some((**live).clone()),
             in_sync: false,
             reasons: vec!["no longer in Git: will be pruned".into()],

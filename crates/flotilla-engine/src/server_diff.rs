@@ -65,6 +65,13 @@ pub(crate) struct Candidate {
     pub live: Arc<Value>,
 }
 
+/// What the server said of one object: the comparison of its answer with the live object, and
+/// the answer itself (what a sync would make the object).
+pub(crate) struct Checked {
+    pub comparison: flotilla_diff::Comparison,
+    pub predicted: Value,
+}
+
 /// Dry-runs every candidate (a few at a time) and compares the answers with the live objects.
 /// `Err` carries the server's refusal of the dry run, or a malformed ignore rule.
 pub(crate) async fn check(
@@ -72,7 +79,7 @@ pub(crate) async fn check(
     candidates: Vec<Candidate>,
     rules: &[flotilla_diff::IgnoreDifference],
     include_mutation_webhook: bool,
-) -> Vec<(ObjectKey, Result<flotilla_diff::Comparison, String>)> {
+) -> Vec<(ObjectKey, Result<Checked, String>)> {
     futures_util::stream::iter(candidates)
         .map(|candidate| async move {
             let result = match cluster
@@ -86,6 +93,10 @@ pub(crate) async fn check(
                     rules,
                     include_mutation_webhook,
                 )
+                .map(|comparison| Checked {
+                    comparison,
+                    predicted,
+                })
                 .map_err(|error| error.to_string()),
                 Err(error) => Err(format!("the server refused a dry run: {error}")),
             };

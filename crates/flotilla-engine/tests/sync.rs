@@ -385,6 +385,7 @@ async fn values_the_server_rewrites_are_in_sync_after_a_dry_run() {
             false,
         ))
         .await;
+    harness.apply(&with_options("previewed", None, false)).await;
     let succeeded_and_synced = |application: &Value| {
         synced_and_healthy(application)
             && application["status"]["operationState"]["phase"] == "Succeeded"
@@ -394,6 +395,9 @@ async fn values_the_server_rewrites_are_in_sync_after_a_dry_run() {
         .await;
     harness
         .wait_app("everything", "Synced and Healthy", succeeded_and_synced)
+        .await;
+    harness
+        .wait_app("previewed", "Synced and Healthy", succeeded_and_synced)
         .await;
     let containment = harness
         .wait_app("containment", "OutOfSync after its sync", |application| {
@@ -448,6 +452,32 @@ async fn values_the_server_rewrites_are_in_sync_after_a_dry_run() {
             "{namespace}: no sync after a foreign label"
         );
     }
+
+    // `app diff` shows what a sync would change, from the server's answer: the edited image,
+    // not the values the server rewrote.
+    harness
+        .edit(
+            "apps/v1",
+            "Deployment",
+            Some("previewed"),
+            "sized",
+            json!({"spec": {"template": {"spec": {"containers": [{"name": "web", "image": "nginx:evil", "resources": {"limits": {"cpu": "1", "memory": "1Gi"}}}]}}}}),
+        )
+        .await;
+    let preview = harness
+        .engine
+        .preview("argocd", "previewed")
+        .await
+        .expect("preview");
+    let entry = &preview.entries[0];
+    assert!(!entry.in_sync && entry.predicted.is_some(), "{entry:?}");
+    let rendered = preview.render();
+    assert!(
+        rendered.contains("-      - image: nginx:evil")
+            && rendered.contains("+      - image: nginx:1.27"),
+        "{rendered}"
+    );
+    assert!(!rendered.contains("1000m"), "{rendered}");
 
     // A real edit is still a difference, and self-heal repairs it.
     harness
