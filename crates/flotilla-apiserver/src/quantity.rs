@@ -44,26 +44,36 @@ pub enum QuantityError {
     TooLarge,
 }
 
-/// The canonical text of a quantity.
+/// The text kube-apiserver stores for a quantity written as `text`.
 pub fn canonical(text: &str) -> Result<String, QuantityError> {
+    // kube trims the JSON string before parsing it.
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(QuantityError::Syntax);
+    }
     let (negative, rest) = match text.as_bytes().first() {
         Some(b'-') => (true, &text[1..]),
         Some(b'+') => (false, &text[1..]),
         _ => (false, text),
     };
-    let number_length = rest
-        .bytes()
-        .take_while(|byte| byte.is_ascii_digit() || *byte == b'.')
-        .count();
-    let (number, suffix) = rest.split_at(number_length);
-    let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
-    if whole.is_empty() && fraction.is_empty() || fraction.contains('.') {
-        return Err(QuantityError::Syntax);
-    }
+    // Leading zeros are dropped; no digits at all read as 0 (kube accepts `.`, `m`, `e3`).
+    let rest = rest.trim_start_matches('0');
+    let whole_length = rest.bytes().take_while(u8::is_ascii_digit).count();
+    let (whole, after_whole) = rest.split_at(whole_length);
+    let whole = if whole.is_empty() { "0" } else { whole };
+    let (fraction, suffix) = match after_whole.strip_prefix('.') {
+        Some(after_point) => {
+            let fraction_length = after_point.bytes().take_while(u8::is_ascii_digit).count();
+            after_point.split_at(fraction_length)
+        }
+        None => ("", after_whole),
+    };
     let (format, suffix_exponent, binary_shift) = parse_suffix(suffix)?;
-    // The mantissa is every digit; the decimal point moves the exponent.
+    if already_canonical(whole, fraction, format, suffix_exponent, binary_shift) {
+        return Ok(text.to_string());
+    }
+    // The mantissa is every significant digit; the decimal point moves the exponent.
     let mut mantissa: u128 = 0;
-    let mut exponent = suffix_exponent;
     let fraction = fraction.trim_end_matches('0');
     for digit in whole.bytes().chain(fraction.bytes()) {
         mantissa = mantissa
@@ -71,13 +81,14 @@ pub fn canonical(text: &str) -> Result<String, QuantityError> {
             .and_then(|value| value.checked_add(u128::from(digit - b'0')))
             .ok_or(QuantityError::TooLarge)?;
     }
-    exponent -= i64::try_from(fraction.len()).map_err(|_| QuantityError::TooLarge)?;
+    let fraction_digits = i64::try_from(fraction.len()).map_err(|_| QuantityError::TooLarge)?;
+    let mut exponent = suffix_exponent - fraction_digits;
     mantissa = mantissa
         .checked_mul(1u128 << binary_shift)
         .ok_or(QuantityError::TooLarge)?;
     // Round away from zero to a multiple of 10⁻⁹ ("if you ask for some, you get some").
     if exponent < -9 {
-        let digits_dropped = (-9 - exponent) as u32;
+        let digits_dropped = u32::try_from(-9 - exponent).unwrap_or(u32::MAX);
         mantissa = match 10u128.checked_pow(digits_dropped) {
             Some(divisor) => mantissa.div_ceil(divisor),
             None => u128::from(mantissa > 0),
@@ -88,16 +99,51 @@ pub fn canonical(text: &str) -> Result<String, QuantityError> {
         return Ok("0".to_string());
     }
     let sign = if negative { "-" } else { "" };
-    if format == Format::BinarySi {
-        if let Some(whole_value) = binary_whole_value(mantissa, exponent) {
-            return Ok(format!("{sign}{}", base_1024(whole_value)));
+    let magnitude = match format {
+        Format::BinarySi => match binary_whole_value(mantissa, exponent) {
+            Some(whole_value) => base_1024(whole_value),
+            None => base_1000(mantissa, exponent, Format::DecimalSi)?,
+        },
+        _ => base_1000(mantissa, exponent, format)?,
+    };
+    Ok(format!("{sign}{magnitude}"))
+}
+
+/// kube-apiserver keeps the text as written when its parser's 64-bit fast path finds it
+/// canonical already: a decimal of at most 18 significant digits (leading zeros dropped), a
+/// scale that is a multiple of 3 and at least -9, and digits that neither start with `0` nor end
+/// in `000` (`1500m`, `1.500`, `+1`, `01`, `1E3`, `1.`); a whole binary number of a few digits
+/// that is not a multiple of 8 (`100Mi`, `+1Ki`).
+fn already_canonical(
+    whole: &str,
+    fraction: &str,
+    format: Format,
+    suffix_exponent: i64,
+    binary_shift: u32,
+) -> bool {
+    match format {
+        Format::DecimalSi | Format::DecimalExponent => {
+            let scale = suffix_exponent - fraction.len() as i64;
+            let digits = format!("{whole}{fraction}");
+            digits.len() <= 18
+                && scale >= -9
+                && scale % 3 == 0
+                && !digits.starts_with('0')
+                && !digits.ends_with("000")
         }
-        return Ok(format!(
-            "{sign}{}",
-            base_1000(mantissa, exponent, Format::DecimalSi)
-        ));
+        Format::BinarySi => {
+            // kube's precision estimate for that fast path: 15 digits, less those of the
+            // number, less about 0.3 per power of two of the suffix, less one.
+            let precision = 15 - whole.len() as i64 - i64::from(binary_shift * 3 / 10) - 1;
+            if !fraction.is_empty() || precision < 0 {
+                return false;
+            }
+            let Ok(value) = whole.parse::<i64>() else {
+                return false;
+            };
+            value.checked_mul(1i64 << binary_shift).is_some() && value & 7 != 0
+        }
     }
-    Ok(format!("{sign}{}", base_1000(mantissa, exponent, format)))
 }
 
 /// The suffix's notation, its power of ten, and its power of two (binary suffixes).
@@ -129,31 +175,36 @@ fn parse_suffix(suffix: &str) -> Result<(Format, i64, u32), QuantityError> {
             if digits.is_empty() || !digits.bytes().all(|byte| byte.is_ascii_digit()) {
                 return Err(QuantityError::Syntax);
             }
-            let exponent: i64 = exponent.parse().map_err(|_| QuantityError::Syntax)?;
-            if exponent.abs() > 1000 {
+            // kube reads the exponent as a 32-bit number.
+            let exponent: i32 = exponent.parse().map_err(|_| QuantityError::Syntax)?;
+            if exponent.unsigned_abs() > 1000 {
                 return Err(QuantityError::TooLarge);
             }
-            Ok((Format::DecimalExponent, exponent, 0))
+            Ok((Format::DecimalExponent, i64::from(exponent), 0))
         }
     }
 }
 
-/// A binary quantity's value when it is a whole number of at least 1024 (capped at 2⁶³−1, as
-/// kube-apiserver caps binary values); `None` means it is written in decimal instead.
+/// A binary quantity's value when it is a whole number of at least 1024, capped at 2⁶³−1 (kube
+/// caps binary values first, fractions included); `None` means it is written in decimal.
 fn binary_whole_value(mantissa: u128, exponent: i64) -> Option<u128> {
-    let whole = if exponent >= 0 {
-        10u128
-            .checked_pow(exponent as u32)
+    const CAP: u128 = i64::MAX as u128;
+    if exponent >= 0 {
+        let whole = u32::try_from(exponent)
+            .ok()
+            .and_then(|exponent| 10u128.checked_pow(exponent))
             .and_then(|scale| mantissa.checked_mul(scale))
-            .unwrap_or(u128::MAX)
-    } else {
-        let divisor = 10u128.checked_pow((-exponent) as u32)?;
-        if !mantissa.is_multiple_of(divisor) {
-            return None;
-        }
-        mantissa / divisor
-    };
-    (whole >= 1024).then(|| whole.min(i64::MAX as u128))
+            .unwrap_or(u128::MAX);
+        return (whole >= 1024).then(|| whole.min(CAP));
+    }
+    let divisor = u32::try_from(-exponent)
+        .ok()
+        .and_then(|digits| 10u128.checked_pow(digits))?;
+    let (floor, remainder) = (mantissa / divisor, mantissa % divisor);
+    if floor > CAP || (floor == CAP && remainder > 0) {
+        return Some(CAP);
+    }
+    (remainder == 0 && floor >= 1024).then_some(floor)
 }
 
 /// `value` with the largest binary suffix that keeps it whole.
@@ -169,14 +220,19 @@ fn base_1024(mut value: u128) -> String {
 
 /// `mantissa × 10^exponent` with an integer mantissa and the largest exponent that is a multiple
 /// of three, written with an SI suffix or as `e<n>`.
-fn base_1000(mut mantissa: u128, mut exponent: i64, format: Format) -> String {
+fn base_1000(
+    mut mantissa: u128,
+    mut exponent: i64,
+    format: Format,
+) -> Result<String, QuantityError> {
     while mantissa.is_multiple_of(10) {
         mantissa /= 10;
         exponent += 1;
     }
     let remainder = exponent.rem_euclid(3);
-    // At most two more digits: the mantissa had a trailing zero removed for each of them.
-    mantissa *= 10u128.pow(remainder as u32);
+    mantissa = mantissa
+        .checked_mul(10u128.pow(remainder as u32))
+        .ok_or(QuantityError::TooLarge)?;
     exponent -= remainder;
     let suffix = match (format, exponent) {
         (Format::DecimalExponent, 0) => String::new(),
@@ -193,7 +249,7 @@ fn base_1000(mut mantissa: u128, mut exponent: i64, format: Format) -> String {
         (_, 18) => "E".to_string(),
         (_, _) => format!("e{exponent}"),
     };
-    format!("{mantissa}{suffix}")
+    Ok(format!("{mantissa}{suffix}"))
 }
 
 /// Rewrites every quantity in `value` (described by `node`, a built-in definition) in canonical

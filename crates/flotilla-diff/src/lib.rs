@@ -493,18 +493,24 @@ pub fn compare_predicted(
         owned.extend(owned_paths(live, manager, Some("Apply"))?);
         owned.sort();
         owned.dedup();
-        for owned_path in owned {
+        for (position, owned_path) in owned.iter().enumerate() {
             if ignored
                 .iter()
                 .any(|ignored_path| owned_path.starts_with(ignored_path))
             {
                 continue;
             }
-            let in_predicted = path::get(&predicted_copy, &owned_path);
-            let in_live = path::get(&live_copy, &owned_path);
+            // Sorted, so the paths below this one (if any) come right after it.
+            let has_owned_children = owned
+                .get(position + 1)
+                .is_some_and(|next| next.len() > owned_path.len() && next.starts_with(owned_path));
+            let in_predicted = path::get(&predicted_copy, owned_path);
+            let in_live = path::get(&live_copy, owned_path);
             match (in_predicted, in_live) {
-                // Maps and keyed items: their owned fields are compared one by one.
-                (Some(Value::Object(_)), Some(Value::Object(_))) | (None, None) => {}
+                (None, None) => {}
+                // Maps and keyed items whose fields are owned one by one are compared that way;
+                // an atomic map or struct (owned as one leaf, e.g. a label selector) as a whole.
+                (Some(Value::Object(_)), Some(Value::Object(_))) if has_owned_children => {}
                 (Some(predicted_value), Some(live_value)) => differences(
                     predicted_value,
                     live_value,
@@ -514,11 +520,11 @@ pub fn compare_predicted(
                 ),
                 (Some(_), None) => reasons.push(format!(
                     "`{}` is set by Git but not in the cluster (server-side diff)",
-                    path::display(&owned_path)
+                    path::display(owned_path)
                 )),
                 (None, Some(_)) => reasons.push(format!(
                     "`{}` is set in the cluster but no longer in Git (server-side diff)",
-                    path::display(&owned_path)
+                    path::display(owned_path)
                 )),
             }
         }

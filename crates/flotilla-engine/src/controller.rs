@@ -382,8 +382,10 @@ impl Engine {
         let _ = self.stop.send(true);
     }
 
-    /// How many tasks still hold the engine's state (caches, memory): 0 once a shutdown has
-    /// finished, so that a stopped engine frees what it held (tests, diagnostics).
+    /// How many tasks (or other clones of this `Engine`) still hold the engine's state (caches,
+    /// memory): 0 once a shutdown has finished, so that a stopped engine frees what it held
+    /// (tests, diagnostics). A sync waiting on a wave finishes that wait first (at most the wave
+    /// timeout).
     pub fn state_references(&self) -> usize {
         Arc::strong_count(&self.shared).saturating_sub(1)
     }

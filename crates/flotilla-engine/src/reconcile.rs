@@ -179,7 +179,9 @@ pub(crate) async fn reconcile(shared: &Arc<Shared>, key: &AppKey) {
             &application,
             evaluation,
             &mut comparisons,
+            &mut conditions,
             &HashMap::new(),
+            true,
         )
         .await;
         // Nothing moved since this engine last wrote the status: there is no status to build.
@@ -415,7 +417,9 @@ pub(crate) async fn reconcile(shared: &Arc<Shared>, key: &AppKey) {
                     &application,
                     &refreshed_evaluation,
                     &mut after,
+                    &mut after_conditions,
                     &live_objects,
+                    true,
                 )
                 .await;
                 resources = after.resources;
@@ -1351,7 +1355,8 @@ fn prunable(cache: &LiveCache, instance: &str, desired: &[Desired]) -> Vec<Arc<V
 /// Compares every desired object with the live cache: `status.resources` entries and the keys
 /// that are out of sync (objects to prune included). `written` holds objects this reconcile
 /// just wrote, as the server answered: one still current in the cache is read from there
-/// instead of being parsed back. `fresh` compares every object again, cached or not.
+/// instead of being parsed back. `fresh` compares every object again, cached or not, and leaves
+/// the cache alone (a preview beside the controller's own passes).
 fn compare_all(
     shared: &Shared,
     key: &AppKey,
@@ -1456,15 +1461,17 @@ fn compare_all(
             }
             entry["health"] = health_value;
         }
-        remembered.comparisons.insert(
-            desired.key.clone(),
-            CachedComparison {
-                epoch,
-                live_version,
-                entry: entry.to_string().into(),
-                in_sync,
-            },
-        );
+        if !fresh {
+            remembered.comparisons.insert(
+                desired.key.clone(),
+                CachedComparison {
+                    epoch,
+                    live_version,
+                    entry: entry.to_string().into(),
+                    in_sync,
+                },
+            );
+        }
         resources.push((desired.key.clone(), ResourceEntry::Built(entry)));
     }
     drop(memory_map);
@@ -1504,15 +1511,20 @@ fn ignore_rules(spec: &ApplicationSpec) -> Vec<flotilla_diff::IgnoreDifference> 
 /// dry-run apply (`server_diff`): in the default mode only the objects found out of sync, with
 /// `ServerSideDiff=true` every one that exists live. An object this pass just applied (in
 /// `written`, still at the answer's version) is what its apply made it: in sync, no request.
-/// The refined results replace the cached comparisons, so they are asked for once per change.
+/// With `remember`, the refined results replace the cached comparisons (for the same live
+/// version), so they are asked for once per change. A dry run the server refuses is a
+/// `ComparisonError` condition, is not cached, and is asked again after `DRY_RUN_RETRY`.
 /// Returns the server's answers: what a sync would make each object dry-run (for `app diff`).
+#[allow(clippy::too_many_arguments)]
 async fn check_with_server(
-    shared: &Shared,
+    shared: &Arc<Shared>,
     key: &AppKey,
     application: &Value,
     evaluation: &Evaluation,
     comparisons: &mut Comparisons,
+    conditions: &mut Vec<Value>,
     written: &HashMap<ObjectKey, Arc<Value>>,
+    remember: bool,
 ) -> HashMap<ObjectKey, Value> {
     let mut predictions = HashMap::new();
     let mode = server_diff::mode(application, shared.config.server_side_diff);
@@ -1529,6 +1541,8 @@ async fn check_with_server(
     };
     let mut candidates = Vec::new();
     let mut applied_in_sync = Vec::new();
+    // The live version each answer is about: a cached comparison is replaced only for it.
+    let mut versions: HashMap<ObjectKey, Option<String>> = HashMap::new();
     for (index, desired) in evaluation.desired.iter().enumerate() {
         let (Some(info), false) = (desired.info.as_ref(), desired.hook) else {
             continue;
@@ -1553,6 +1567,12 @@ async fn check_with_server(
         let Some(live) = live_object(&evaluation.cache, desired_object) else {
             continue;
         };
+        versions.insert(
+            desired.key.clone(),
+            live["metadata"]["resourceVersion"]
+                .as_str()
+                .map(str::to_string),
+        );
         let just_applied = written.get(&desired.key).is_some_and(|answer| {
             answer["metadata"]["resourceVersion"] == live["metadata"]["resourceVersion"]
         });
@@ -1598,6 +1618,7 @@ async fn check_with_server(
         results.push((object_key, result));
     }
     let mut refined = Vec::new();
+    let mut refused = Vec::new();
     for (object_key, result) in results {
         let Some(position) = built_position(&comparisons.resources, &object_key) else {
             continue;
@@ -1608,8 +1629,14 @@ async fn check_with_server(
         let was_in_sync = !comparisons.out_of_sync.contains(&object_key);
         let (in_sync, message) = match result {
             Ok(comparison) => (comparison.in_sync, comparison.reasons.join("; ")),
-            // The containment result stands, with the server's word beside it.
+            // The containment result stands, with the server's word beside it; not cached,
+            // so that a passing refusal (a timeout, a webhook down) is asked again.
             Err(refusal) => {
+                conditions.push(condition(
+                    "ComparisonError",
+                    format!("{}/{}: {refusal}", object_key.1, object_key.3),
+                ));
+                refused.push(object_key.clone());
                 let mut message = entry["message"].as_str().unwrap_or_default().to_string();
                 if !message.is_empty() {
                     message.push_str("; ");
@@ -1634,13 +1661,27 @@ async fn check_with_server(
         }
         refined.push((object_key, entry.to_string(), in_sync));
     }
+    if !remember {
+        return predictions;
+    }
+    if !refused.is_empty() {
+        schedule(shared, key, DRY_RUN_RETRY);
+    }
     let mut memory_map = shared
         .memory
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     if let Some(remembered) = memory_map.get_mut(key) {
+        for object_key in refused {
+            remembered.comparisons.remove(&object_key);
+        }
         for (object_key, entry, in_sync) in refined {
-            if let Some(cached) = remembered.comparisons.get_mut(&object_key) {
+            let version = versions.get(&object_key);
+            if let Some(cached) = remembered
+                .comparisons
+                .get_mut(&object_key)
+                .filter(|cached| version == Some(&cached.live_version))
+            {
                 cached.entry = entry.into();
                 cached.in_sync = in_sync;
             }
@@ -1648,6 +1689,9 @@ async fn check_with_server(
     }
     predictions
 }
+
+/// How soon a dry run the server refused is asked again.
+const DRY_RUN_RETRY: Duration = Duration::from_secs(30);
 
 /// One `status.resources` entry: built by this pass, or the cached text of an unchanged one,
 /// parsed only when a status is built (a quiet pass never parses it).
@@ -2015,7 +2059,9 @@ pub(crate) async fn preview(shared: &Arc<Shared>, key: &AppKey) -> Result<Previe
         &application,
         &evaluation,
         &mut comparisons,
+        &mut conditions,
         &HashMap::new(),
+        false,
     )
     .await;
     let resources = resource_values(comparisons.resources);

@@ -12,9 +12,10 @@
 //!   OutOfSync forever, and an object in sync costs no request.
 //!
 //! An object can opt out with `ServerSideDiff=false` in its own compare-options. A dry run the
-//! server refuses leaves the containment result, with the server's message added. Results are
-//! kept in the comparison cache like any other, so a request is made only when the live object
-//! or the desired one changed.
+//! server refuses leaves the containment result, with the server's message added and a
+//! `ComparisonError` condition, and is asked again after a pause (it may have been a timeout).
+//! Other results are kept in the comparison cache like any other, so a request is made only
+//! when the live object or the desired one changed.
 
 use std::sync::Arc;
 

@@ -532,5 +532,19 @@ async fn values_the_server_rewrites_are_in_sync_after_a_dry_run() {
         message.contains("\"lots\" in Git") && message.contains("quantities must match"),
         "{message}"
     );
+    let comparison_error = refused["status"]["conditions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|condition| condition["type"] == "ComparisonError");
+    assert!(
+        comparison_error.is_some_and(|condition| {
+            condition["message"].as_str().is_some_and(|text| {
+                text.starts_with("Deployment/sized: the server refused a dry run")
+            })
+        }),
+        "{}",
+        refused["status"]["conditions"]
+    );
     harness.stop().await;
 }
