@@ -8,8 +8,12 @@
 //! `n`…`E`, or an exponent `e3`), then chooses the largest suffix that loses no precision:
 //! decimal exponents are multiples of 3 with an integer mantissa; a binary value that is not a
 //! whole number, or is smaller than 1024, is written in decimal; values are rounded up to a
-//! multiple of 10⁻⁹; binary values are capped at 2⁶³−1. Mantissas are held in 128 bits: a
-//! quantity beyond that (over about 38 digits) is refused, where kube-apiserver would accept it.
+//! multiple of 10⁻⁹; binary values are capped at 2⁶³−1. Text that kube's parser finds canonical
+//! already on its 64-bit fast path is kept exactly as written (`+1`, `1.500`, `1E3`, `100Mi`).
+//!
+//! Known differences: mantissas are held in 128 bits and exponents within ±1000, so a quantity
+//! beyond that (over about 38 digits) is refused where kube-apiserver would accept it; a JSON
+//! number is read as serde_json prints it (`1e3` arrives as `1000.0`), not as its raw text.
 //!
 //! Invariant: canonicalising is idempotent, and a value that is not a valid quantity is an
 //! error naming its path, never a panic.
