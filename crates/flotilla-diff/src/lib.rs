@@ -126,6 +126,19 @@ pub struct Comparison {
 }
 
 const MAX_REASONS: usize = 5;
+
+impl Comparison {
+    /// In sync when nothing differs; at most `MAX_REASONS` reasons, then how many more.
+    fn from_reasons(mut reasons: Vec<String>) -> Comparison {
+        let in_sync = reasons.is_empty();
+        if reasons.len() > MAX_REASONS {
+            let more = reasons.len() - MAX_REASONS;
+            reasons.truncate(MAX_REASONS);
+            reasons.push(format!("and {more} more"));
+        }
+        Comparison { in_sync, reasons }
+    }
+}
 const MASK: &str = "++++++++";
 
 fn is_secret(object: &Value) -> bool {
@@ -452,13 +465,7 @@ pub fn compare(
             reported.push(owned_path);
         }
     }
-    let in_sync = reasons.is_empty();
-    if reasons.len() > MAX_REASONS {
-        let more = reasons.len() - MAX_REASONS;
-        reasons.truncate(MAX_REASONS);
-        reasons.push(format!("and {more} more"));
-    }
-    Ok(Comparison { in_sync, reasons })
+    Ok(Comparison::from_reasons(reasons))
 }
 
 /// Server-side diff: compares the server's answer to a dry-run apply of the desired object
@@ -529,13 +536,7 @@ pub fn compare_predicted(
             }
         }
     }
-    let in_sync = reasons.is_empty();
-    if reasons.len() > MAX_REASONS {
-        let more = reasons.len() - MAX_REASONS;
-        reasons.truncate(MAX_REASONS);
-        reasons.push(format!("and {more} more"));
-    }
-    Ok(Comparison { in_sync, reasons })
+    Ok(Comparison::from_reasons(reasons))
 }
 
 /// Records every difference between what a sync would make (`predicted`) and `live` under
