@@ -44,7 +44,7 @@ enum Format {
 pub enum QuantityError {
     #[error("{QUANTITY_SYNTAX}")]
     Syntax,
-    #[error("quantity is too large for this server (more than 38 significant digits)")]
+    #[error("quantity is beyond what this server handles (more than 38 significant digits, or an exponent beyond ±1000): write it with fewer digits or a larger suffix")]
     TooLarge,
 }
 

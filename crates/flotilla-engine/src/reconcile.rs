@@ -1496,15 +1496,8 @@ fn compare_all(
         resources,
         out_of_sync,
         all_cached,
+        rules,
     }
-}
-
-/// The Application's `ignoreDifferences` rules that parse (`compare_all` reports the others).
-fn ignore_rules(spec: &ApplicationSpec) -> Vec<flotilla_diff::IgnoreDifference> {
-    spec.ignore_differences
-        .iter()
-        .filter_map(|rule| serde_json::from_value(rule.clone()).ok())
-        .collect()
 }
 
 /// Refines the comparisons this pass made (not cached ones) with the server's answer to a
@@ -1592,7 +1585,6 @@ async fn check_with_server(
     if candidates.is_empty() && applied_in_sync.is_empty() {
         return predictions;
     }
-    let rules = ignore_rules(&evaluation.spec);
     let mut results: Vec<(ObjectKey, Result<flotilla_diff::Comparison, String>)> = applied_in_sync
         .into_iter()
         .map(|object_key| {
@@ -1606,7 +1598,7 @@ async fn check_with_server(
     for (object_key, result) in server_diff::check(
         &evaluation.cache.cluster,
         candidates,
-        &rules,
+        &comparisons.rules,
         server_diff::include_mutation_webhook(application),
     )
     .await
@@ -1718,6 +1710,8 @@ struct Comparisons {
     out_of_sync: HashSet<ObjectKey>,
     /// Every result came from the comparison cache (nothing live or desired changed).
     all_cached: bool,
+    /// The Application's `ignoreDifferences` rules that parse (the others are conditions).
+    rules: Vec<flotilla_diff::IgnoreDifference>,
 }
 
 pub(crate) fn resource_entry(object: &Value) -> Value {
@@ -2042,7 +2036,6 @@ pub(crate) async fn preview(shared: &Arc<Shared>, key: &AppKey) -> Result<Previe
                 .join("; ")
         })?;
     let mut conditions = Vec::new();
-    let rules = ignore_rules(&evaluation.spec);
     // Fresh: the controller may be between comparing an object and confirming the difference
     // with the server, and a preview shows the server's answer.
     let mut comparisons = compare_all(
@@ -2064,6 +2057,7 @@ pub(crate) async fn preview(shared: &Arc<Shared>, key: &AppKey) -> Result<Previe
         false,
     )
     .await;
+    let rules = std::mem::take(&mut comparisons.rules);
     let resources = resource_values(comparisons.resources);
     let mut entries = Vec::new();
     for (index, desired) in evaluation.desired.iter().enumerate() {
