@@ -72,9 +72,11 @@ pub(crate) type AppKey = (String, String);
 pub(crate) struct AppMemory {
     /// The revisions of the last automated sync (one per source).
     pub synced_revisions: Option<Vec<String>>,
-    /// Failed automated sync attempts in a row, and when the next may run.
+    /// Failed automated sync attempts in a row, and when the next may run. They are about
+    /// `attempted_revisions`: a newer revision is synced at once, with a fresh count.
     pub retry_attempt: u32,
     pub retry_not_before: Option<Instant>,
+    pub attempted_revisions: Option<Vec<String>>,
     /// The kinds this Application has had objects of (watched so pruning sees them).
     pub kinds: BTreeSet<(String, String)>,
     /// The Application's instance name (the tracking id's first part).

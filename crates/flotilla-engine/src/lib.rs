@@ -24,6 +24,7 @@ pub mod reconcile;
 pub mod render;
 pub mod sealed;
 mod server_diff;
+mod status;
 pub mod sync;
 
 pub use cluster::{

@@ -22,7 +22,8 @@ use crate::model::{
 };
 use crate::render::{render_source, Rendered};
 use crate::server_diff;
-use crate::sync::{run_sync, SyncRequest};
+use crate::status::{write_status, RECONCILED_AT_RESOLUTION};
+use crate::sync::{run_sync, SyncControl, SyncRequest};
 
 /// A comparison result, reusable while the desired objects (epoch) and the live object
 /// (resourceVersion) are unchanged: a no-op reconcile then does no diffing at all.
@@ -110,10 +111,6 @@ pub(crate) fn parse_timestamp(text: &str) -> Option<std::time::SystemTime> {
         .map(|seconds| std::time::UNIX_EPOCH + Duration::from_secs(seconds))
 }
 
-/// How stale `reconciledAt` may get before a no-op refresh writes it again (Argo CD's default
-/// reconciliation timeout): no-op passes then cost no writes.
-const RECONCILED_AT_RESOLUTION: Duration = Duration::from_secs(180);
-
 /// What one pass found, before any sync.
 struct Evaluation {
     spec: ApplicationSpec,
@@ -155,7 +152,6 @@ pub(crate) async fn reconcile(shared: &Arc<Shared>, key: &AppKey) {
         finalize_deletion(shared, key, &application).await;
         return;
     }
-    let started_at = Instant::now();
     let refreshed = shared
         .refreshed
         .lock()
@@ -217,20 +213,30 @@ pub(crate) async fn reconcile(shared: &Arc<Shared>, key: &AppKey) {
         .cloned()
         .unwrap_or_default();
     let no_status = Map::new();
-    let previous_status = application["status"].as_object().unwrap_or(&no_status);
+    let mut previous_status =
+        std::borrow::Cow::Borrowed(application["status"].as_object().unwrap_or(&no_status));
     let mut clear_operation = false;
     let mut requeue_after: Option<Duration> = None;
 
     match evaluated {
         Err(conditions) => {
             status.insert("conditions".into(), Value::Array(conditions));
+            // `comparedTo` names the spec these conditions are about, so a parent waiting on
+            // this Application knows its error is current (`sync::application_error`).
+            let mut compared_to = json!({"destination": application["spec"]["destination"]});
+            if application["spec"]["source"].is_object() {
+                compared_to["source"] = application["spec"]["source"].clone();
+            }
+            if application["spec"]["sources"].is_array() {
+                compared_to["sources"] = application["spec"]["sources"].clone();
+            }
             status.insert(
                 "sync".into(),
-                json!({"status": "Unknown", "revision": previous_status.get("sync").and_then(|sync| sync.get("revision")).cloned().unwrap_or(Value::Null)}),
+                json!({"status": "Unknown", "revision": previous_status.get("sync").and_then(|sync| sync.get("revision")).cloned().unwrap_or(Value::Null), "comparedTo": compared_to}),
             );
-            if !status.contains_key("health") {
-                status.insert("health".into(), json!({"status": "Unknown"}));
-            }
+            // As Argo CD: with errors nothing was compared, so neither the last sync status nor
+            // the last health stands as current.
+            status.insert("health".into(), json!({"status": "Unknown"}));
             // Errors are retried with backoff: repositories come back, renders get fixed.
             requeue_after = Some(next_retry(shared, key, None));
             if application["operation"].is_object() {
@@ -287,9 +293,12 @@ pub(crate) async fn reconcile(shared: &Arc<Shared>, key: &AppKey) {
                 let empty_refused =
                     evaluation.desired.is_empty() && automated.prune && !automated.allow_empty;
                 let new_revision = memory.synced_revisions.as_ref() != Some(&evaluation.revisions);
-                let retry_ready = memory
-                    .retry_not_before
-                    .is_none_or(|at| Instant::now() >= at);
+                // Backoff delays retries of the revision that failed, never a newer one.
+                let retry_ready = memory.attempted_revisions.as_ref()
+                    != Some(&evaluation.revisions)
+                    || memory
+                        .retry_not_before
+                        .is_none_or(|at| Instant::now() >= at);
                 if empty_refused && !out_of_sync.is_empty() {
                     conditions.push(condition(
                         "SyncError",
@@ -313,7 +322,10 @@ pub(crate) async fn reconcile(shared: &Arc<Shared>, key: &AppKey) {
                     && memory.synced_revisions.as_ref() == Some(&evaluation.revisions);
                 let started = now();
                 let syncing = HoldMark::new(shared, &shared.syncing, key);
-                let mut outcome = run_sync(
+                let interrupt =
+                    || sync_interruption(shared, key, &application, &evaluation, &request);
+                let (progress, messages) = tokio::sync::mpsc::unbounded_channel();
+                let sync = run_sync(
                     shared,
                     &evaluation.cache,
                     &evaluation.spec,
@@ -322,9 +334,38 @@ pub(crate) async fn reconcile(shared: &Arc<Shared>, key: &AppKey) {
                     &out_of_sync,
                     &evaluation.to_prune,
                     &request,
-                    &instance_name(shared, key),
-                )
-                .await;
+                    SyncControl {
+                        progress,
+                        interrupt: &interrupt,
+                    },
+                );
+                // What the status says while the sync waits: the comparison made before it, so
+                // the new revision and OutOfSync, never the last finished sync as current.
+                let running_status = || {
+                    let mut running = status.clone();
+                    build_status(
+                        &mut running,
+                        &previous_status,
+                        &evaluation,
+                        resource_values(resources.clone()),
+                        &out_of_sync,
+                        conditions.clone(),
+                    );
+                    running
+                };
+                let reporter = crate::status::report_progress(
+                    shared,
+                    key,
+                    &previous_status,
+                    running_status,
+                    &request.operation,
+                    &started,
+                    messages,
+                );
+                let (mut outcome, progress_written) = tokio::join!(sync, reporter);
+                if let Some(written) = progress_written {
+                    previous_status = std::borrow::Cow::Owned(written);
+                }
                 shared.metrics.count_sync(&key.0, &key.1, outcome.phase);
                 let live_objects = std::mem::take(&mut outcome.live_objects);
                 // Events about this Application's objects during the sync: the echoes of its
@@ -363,13 +404,29 @@ pub(crate) async fn reconcile(shared: &Arc<Shared>, key: &AppKey) {
                 if evaluation.revisions.len() > 1 {
                     operation_state["syncResult"]["revisions"] = json!(evaluation.revisions);
                 }
-                if request.automated && outcome.phase != "Succeeded" {
+                if outcome.interrupted.is_some() {
+                    // Not a failed attempt: whatever stopped it (a newer revision, a requested
+                    // sync, a terminated operation) is handled by the next pass, now.
+                    shared.queue.push(key.clone());
+                } else if request.automated && outcome.phase != "Succeeded" {
                     let retry = evaluation
                         .spec
                         .sync_policy
                         .as_ref()
                         .and_then(|policy| policy.retry.clone());
-                    operation_state["retryCount"] = json!(memory.retry_attempt);
+                    let attempt = {
+                        let mut memory_map = shared
+                            .memory
+                            .lock()
+                            .unwrap_or_else(|poisoned| poisoned.into_inner());
+                        let remembered = memory_map.entry(key.clone()).or_default();
+                        if remembered.attempted_revisions.as_ref() != Some(&evaluation.revisions) {
+                            remembered.attempted_revisions = Some(evaluation.revisions.clone());
+                            remembered.retry_attempt = 0;
+                        }
+                        remembered.retry_attempt
+                    };
+                    operation_state["retryCount"] = json!(attempt);
                     requeue_after = Some(next_retry(shared, key, retry.as_ref()));
                 } else {
                     let mut memory_map = shared
@@ -379,6 +436,7 @@ pub(crate) async fn reconcile(shared: &Arc<Shared>, key: &AppKey) {
                     let remembered = memory_map.entry(key.clone()).or_default();
                     remembered.retry_attempt = 0;
                     remembered.retry_not_before = None;
+                    remembered.attempted_revisions = None;
                     if !request.dry_run {
                         remembered.synced_revisions = Some(evaluation.revisions.clone());
                     }
@@ -434,7 +492,7 @@ pub(crate) async fn reconcile(shared: &Arc<Shared>, key: &AppKey) {
                 key,
                 &application,
                 status,
-                previous_status,
+                &previous_status,
                 evaluation,
                 resource_values(resources),
                 out_of_sync,
@@ -442,7 +500,6 @@ pub(crate) async fn reconcile(shared: &Arc<Shared>, key: &AppKey) {
                 clear_operation,
                 refreshed,
                 requeue_after,
-                started_at,
             )
             .await;
         }
@@ -452,7 +509,7 @@ pub(crate) async fn reconcile(shared: &Arc<Shared>, key: &AppKey) {
         key,
         &application,
         status,
-        previous_status,
+        &previous_status,
         clear_operation,
         refreshed,
     )
@@ -476,8 +533,63 @@ async fn finish(
     clear_operation: bool,
     refreshed: bool,
     requeue_after: Option<Duration>,
-    _started_at: Instant,
 ) {
+    let (sync_status, health) = build_status(
+        &mut status,
+        previous_status,
+        &evaluation,
+        resources,
+        &out_of_sync,
+        conditions,
+    );
+    shared.metrics.set_app(
+        &key.0,
+        &key.1,
+        crate::metrics::AppInfo {
+            project: evaluation.project.clone(),
+            sync_status: sync_status.to_string(),
+            health_status: health.as_str().to_string(),
+            repository: evaluation
+                .sources
+                .first()
+                .map(|source| source.repo_url.clone())
+                .unwrap_or_default(),
+            destination_server: evaluation
+                .spec
+                .destination
+                .server
+                .clone()
+                .unwrap_or_default(),
+            destination_namespace: evaluation.spec.destination.namespace().to_string(),
+        },
+    );
+    write_status(
+        shared,
+        key,
+        application,
+        status,
+        previous_status,
+        clear_operation,
+        refreshed,
+    )
+    .await;
+    if let Some(delay) = requeue_after {
+        schedule(shared, key, delay);
+    }
+}
+
+/// Fills `status` from one comparison: sync (status, revision, comparedTo), health (the worst
+/// of the resources'), resources, source type, images and conditions (keeping the first
+/// transition time of those `previous_status` had). Returns the sync status and the health.
+#[allow(clippy::too_many_arguments)]
+fn build_status(
+    status: &mut Map<String, Value>,
+    previous_status: &Map<String, Value>,
+    evaluation: &Evaluation,
+    resources: Vec<Value>,
+    out_of_sync: &HashSet<ObjectKey>,
+    conditions: Vec<Value>,
+) -> (&'static str, HealthStatus) {
     let mut health = HealthStatus::Healthy;
     let mut health_message: Option<String> = None;
     for resource in &resources {
@@ -550,40 +662,65 @@ async fn finish(
     } else {
         status.insert("conditions".into(), Value::Array(conditions));
     }
-    shared.metrics.set_app(
-        &key.0,
-        &key.1,
-        crate::metrics::AppInfo {
-            project: evaluation.project.clone(),
-            sync_status: sync_status.to_string(),
-            health_status: health.as_str().to_string(),
-            repository: evaluation
-                .sources
-                .first()
-                .map(|source| source.repo_url.clone())
-                .unwrap_or_default(),
-            destination_server: evaluation
-                .spec
-                .destination
-                .server
-                .clone()
-                .unwrap_or_default(),
-            destination_namespace: evaluation.spec.destination.namespace().to_string(),
-        },
-    );
-    write_status(
-        shared,
-        key,
-        application,
-        status,
-        previous_status,
-        clear_operation,
-        refreshed,
-    )
-    .await;
-    if let Some(delay) = requeue_after {
-        schedule(shared, key, delay);
+    (sync_status, health)
+}
+
+/// Why a running sync of `key` must stop now, if it must: the engine stops; the Application is
+/// gone or being deleted; a user terminated the operation (`status.operationState.phase:
+/// Terminating`, as `argocd app terminate-op` sets it). An automated sync also gives way to a
+/// requested sync, a changed spec, and a newer commit of any of its sources: waiting on a wave
+/// that the new revision may change (or fix) would leave that revision unapplied.
+fn sync_interruption(
+    shared: &Shared,
+    key: &AppKey,
+    application: &Value,
+    evaluation: &Evaluation,
+    request: &SyncRequest,
+) -> Option<String> {
+    if *shared.shutdown.borrow() {
+        return Some("the controller is stopping".into());
     }
+    let applications = shared
+        .home
+        .watched(&format!("{GROUP}/{VERSION}"), "Application")?;
+    let Some(live) = applications.get(&key.0, &key.1) else {
+        return Some("the Application was deleted".into());
+    };
+    if live["metadata"]["deletionTimestamp"].is_string() {
+        return Some("the Application is being deleted".into());
+    }
+    if live["status"]["operationState"]["phase"] == "Terminating" {
+        return Some("terminated by a user".into());
+    }
+    if !request.automated {
+        return None;
+    }
+    if live["operation"].is_object() {
+        return Some("a sync was requested".into());
+    }
+    if live["spec"] != application["spec"] {
+        return Some("the Application's spec changed".into());
+    }
+    let revisions = shared
+        .revisions
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    evaluation
+        .sources
+        .iter()
+        .zip(&evaluation.revisions)
+        .find_map(|(source, commit)| {
+            revisions
+                .get(&(source.repo_url.clone(), source.target_revision.clone()))
+                .filter(|newest| *newest != commit)
+                .map(|newest| {
+                    format!(
+                        "revision {} of {} arrived",
+                        newest.get(..8).unwrap_or(newest),
+                        source.repo_url
+                    )
+                })
+        })
 }
 
 /// Argo CD's cascading delete: with the `resources-finalizer.argocd.argoproj.io` finalizer, the
@@ -666,42 +803,6 @@ async fn finalize_deletion(shared: &Arc<Shared>, key: &AppKey, application: &Val
         }
     }
     forget(shared, key);
-}
-
-/// The JSON merge patch that turns `old` into `new` (removed keys become null); `new`'s
-/// values move into it.
-fn merge_patch_between(old: &Value, new: Value) -> Value {
-    match (old, new) {
-        (Value::Object(old_map), Value::Object(new_map)) => {
-            Value::Object(merge_patch_between_maps(old_map, new_map))
-        }
-        (_, new) => new,
-    }
-}
-
-fn merge_patch_between_maps(
-    old_map: &Map<String, Value>,
-    new_map: Map<String, Value>,
-) -> Map<String, Value> {
-    let mut patch = Map::new();
-    for key in old_map.keys() {
-        if !new_map.contains_key(key) {
-            patch.insert(key.clone(), Value::Null);
-        }
-    }
-    for (key, new_value) in new_map {
-        match old_map.get(&key) {
-            Some(old_value) if *old_value == new_value => {}
-            Some(old_value) => {
-                let value = merge_patch_between(old_value, new_value);
-                patch.insert(key, value);
-            }
-            None => {
-                patch.insert(key, new_value);
-            }
-        }
-    }
-    patch
 }
 
 /// Argo CD's refresh request annotation (`normal` or `hard`); removed once handled.
@@ -826,99 +927,6 @@ fn forget(shared: &Shared, key: &AppKey) {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
         .retain(|_, owner| owner != key);
     shared.metrics.remove_app(&key.0, &key.1);
-}
-
-async fn write_status(
-    shared: &Shared,
-    key: &AppKey,
-    application: &Value,
-    mut status: Map<String, Value>,
-    previous: &Map<String, Value>,
-    clear_operation: bool,
-    refreshed: bool,
-) {
-    let unchanged = status.len() + usize::from(!status.contains_key("reconciledAt"))
-        == previous.len() + usize::from(!previous.contains_key("reconciledAt"))
-        && status
-            .iter()
-            .filter(|(name, _)| name.as_str() != "reconciledAt")
-            .all(|(name, value)| previous.get(name) == Some(value));
-    let refresh_requested = application["metadata"]["annotations"][REFRESH_ANNOTATION].is_string();
-    let recently_reconciled = previous
-        .get("reconciledAt")
-        .and_then(Value::as_str)
-        .and_then(parse_timestamp)
-        .and_then(|at| std::time::SystemTime::now().duration_since(at).ok())
-        .is_some_and(|age| age < RECONCILED_AT_RESOLUTION);
-    if unchanged
-        && !clear_operation
-        && !refresh_requested
-        && previous.contains_key("reconciledAt")
-        && (!refreshed || recently_reconciled)
-    {
-        // The status is what this engine would write: later passes may take the quiet path.
-        if let Some(version) = application["metadata"]["resourceVersion"].as_str() {
-            shared
-                .written
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-                .insert(key.clone(), version.to_string());
-        }
-        return;
-    }
-    status.insert("reconciledAt".into(), json!(now()));
-    // A merge patch would keep nested keys the new status no longer has: send their removal.
-    let mut patch = json!({"status": merge_patch_between_maps(previous, status)});
-    if clear_operation {
-        patch["operation"] = Value::Null;
-    }
-    if application["metadata"]["annotations"][REFRESH_ANNOTATION].is_string() {
-        patch["metadata"] = json!({"annotations": {REFRESH_ANNOTATION: null}});
-    }
-    let Ok(info) = shared
-        .home
-        .cluster
-        .resource(&format!("{GROUP}/{VERSION}"), "Application")
-        .await
-    else {
-        return;
-    };
-    let writing = HoldMark::new(shared, &shared.status_writes, key);
-    let written = shared
-        .home
-        .cluster
-        .merge_patch(&info, Some(&key.0), &key.1, &patch)
-        .await;
-    let seen_meanwhile = writing.finish();
-    let written_version = written
-        .as_ref()
-        .ok()
-        .and_then(|updated| updated["metadata"]["resourceVersion"].as_str())
-        .map(str::to_string);
-    // Events about this Application other than the echo of this write are news: reconcile
-    // again (the queue runs it after this reconcile ends).
-    if seen_meanwhile
-        .iter()
-        .any(|version| Some(version) != written_version.as_ref())
-    {
-        shared.queue.push(key.clone());
-    }
-    match written {
-        Ok(updated) => {
-            if let Some(version) = written_version {
-                shared
-                    .written
-                    .lock()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner())
-                    .insert(key.clone(), version);
-            }
-            shared.home.record(updated);
-        }
-        Err(error) => {
-            tracing::warn!(application = %key.1, %error, "cannot write the Application status");
-            let _ = application;
-        }
-    }
 }
 
 /// Checks the spec and project, resolves and renders the sources, normalises the desired objects
@@ -1687,6 +1695,7 @@ const DRY_RUN_RETRY: Duration = Duration::from_secs(30);
 
 /// One `status.resources` entry: built by this pass, or the cached text of an unchanged one,
 /// parsed only when a status is built (a quiet pass never parses it).
+#[derive(Clone)]
 enum ResourceEntry {
     Built(Value),
     Cached(Arc<str>),

@@ -20,10 +20,19 @@
 //! sync and catch nothing later). Like Argo CD's, the dry run judges every step against the
 //! cluster as it is before the sync, so a later step that depends on an earlier one (a webhook
 //! the sync installs, a PreSync hook that clears an immutable field) is refused.
+//!
+//! A sync that waits (a wave's health, a hook, a kind still to be served) says what it waits on
+//! through [`SyncControl::progress`], so the Application's status shows a `Running` operation
+//! and its message instead of the last finished one, and it stops early when
+//! [`SyncControl::interrupt`] gives a reason (a terminated operation, a newer revision for an
+//! automated sync, a shutdown). A child Application that reports an error for the spec it was
+//! given (an `…Error` condition, its `comparedTo` equal to its spec) cannot become healthy by
+//! waiting: once that has held for [`SETTLE`], the wave fails with the child's own message
+//! rather than waiting out the wave timeout.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use flotilla_health::HealthStatus;
 use flotilla_plan::{HookDeletePolicy, Phase, SyncOptions, Task};
@@ -46,6 +55,26 @@ pub(crate) struct SyncRequest {
     pub operation: Value,
 }
 
+/// What a sync reports while it runs, and how it learns that it should stop.
+pub(crate) struct SyncControl<'a> {
+    /// What the sync is waiting on, each time that changes (`waiting for healthy state of …`).
+    pub progress: tokio::sync::mpsc::UnboundedSender<String>,
+    /// Why the sync must stop now, if it must (asked between steps and while waiting).
+    pub interrupt: &'a (dyn Fn() -> Option<String> + Send + Sync),
+}
+
+impl SyncControl<'_> {
+    fn report(&self, message: String) {
+        // The receiver only goes away with the reconcile that owns this sync.
+        let _ = self.progress.send(message);
+    }
+}
+
+/// How long a child Application must report an error for its current spec before a wave stops
+/// waiting for it: long enough for its controller to take in a change this sync made (its
+/// project, its spec), short beside any wave timeout.
+pub(crate) const SETTLE: Duration = Duration::from_secs(3);
+
 /// How a sync ended.
 pub(crate) struct SyncOutcome {
     /// `Succeeded`, `Failed` or `Error`, as Argo CD's operation phases.
@@ -58,6 +87,8 @@ pub(crate) struct SyncOutcome {
     /// The server's answers to the applies, as cached: the comparison after the sync reads
     /// them instead of parsing the cache back.
     pub live_objects: HashMap<ObjectKey, Arc<Value>>,
+    /// Why the sync stopped before its end (`SyncControl::interrupt`), when it did.
+    pub interrupted: Option<String>,
 }
 
 fn phase_name(phase: Phase) -> &'static str {
@@ -71,6 +102,37 @@ fn phase_name(phase: Phase) -> &'static str {
 
 struct Failure {
     message: String,
+    /// The sync was told to stop (not an object's failure): no `SyncFail` hook runs.
+    interrupted: Option<String>,
+}
+
+impl Failure {
+    fn of(message: String) -> Failure {
+        Failure {
+            message,
+            interrupted: None,
+        }
+    }
+}
+
+/// Why a wait ended without its object becoming ready.
+pub(crate) enum WaitError {
+    /// The object failed, or the wait timed out.
+    Failed(String),
+    /// The sync was told to stop.
+    Interrupted(String),
+}
+
+impl From<WaitError> for Failure {
+    fn from(error: WaitError) -> Failure {
+        match error {
+            WaitError::Failed(message) => Failure::of(message),
+            WaitError::Interrupted(reason) => Failure {
+                message: format!("operation stopped: {reason}"),
+                interrupted: Some(reason),
+            },
+        }
+    }
 }
 
 /// Applies `desired` (`desired_objects` is the same list, parsed) in plan order, then prunes.
@@ -84,9 +146,8 @@ pub(crate) async fn run_sync(
     out_of_sync: &HashSet<ObjectKey>,
     to_prune: &[Arc<Value>],
     request: &SyncRequest,
-    instance: &str,
+    control: SyncControl<'_>,
 ) -> SyncOutcome {
-    let _ = instance;
     let mut option_entries: Vec<String> = spec.sync_options().to_vec();
     option_entries.extend(request.extra_options.iter().cloned());
     let options = match flotilla_plan::parse_sync_options(&option_entries) {
@@ -98,6 +159,7 @@ pub(crate) async fn run_sync(
                 resources: Vec::new(),
                 applied: 0,
                 live_objects: HashMap::new(),
+                interrupted: None,
             }
         }
     };
@@ -113,6 +175,7 @@ pub(crate) async fn run_sync(
                 resources: results,
                 applied,
                 live_objects,
+                interrupted: None,
             };
         }
     }
@@ -125,6 +188,7 @@ pub(crate) async fn run_sync(
                 resources: results,
                 applied,
                 live_objects,
+                interrupted: None,
             }
         }
     };
@@ -149,11 +213,16 @@ pub(crate) async fn run_sync(
                 resources: results,
                 applied,
                 live_objects,
+                interrupted: None,
             };
         }
     }
     let mut failure: Option<Failure> = None;
     'steps: for (index, step) in plan.steps.iter().enumerate() {
+        if let Some(reason) = (control.interrupt)() {
+            failure = Some(WaitError::Interrupted(reason).into());
+            break 'steps;
+        }
         let mut wave_objects: Vec<&Value> = Vec::new();
         for task in &step.tasks {
             let key = object_key(&task.object);
@@ -161,14 +230,14 @@ pub(crate) async fn run_sync(
                 .get(&key)
                 .and_then(|entry| entry.info.clone());
             if task.hook.is_some() {
-                match run_hook(shared, cache, task, info, request.dry_run).await {
+                match run_hook(shared, cache, task, info, request.dry_run, Some(&control)).await {
                     Ok(entry) => {
                         applied += 1;
                         results.push(entry);
                     }
-                    Err((entry, message)) => {
+                    Err((entry, error)) => {
                         results.push(entry);
-                        failure = Some(Failure { message });
+                        failure = Some(error.into());
                         break 'steps;
                     }
                 }
@@ -186,6 +255,7 @@ pub(crate) async fn run_sync(
                 info,
                 &task.options,
                 request.dry_run,
+                &control,
             )
             .await;
             match outcome {
@@ -199,32 +269,47 @@ pub(crate) async fn run_sync(
                     }
                     results.push(entry);
                 }
-                Err(message) => {
+                Err(WaitError::Failed(message)) => {
                     entry["status"] = json!("SyncFailed");
                     entry["message"] = json!(message);
                     results.push(entry);
-                    failure = Some(Failure {
-                        message: format!("{}: {message}", display_name(&task.object)),
-                    });
+                    failure = Some(Failure::of(format!(
+                        "{}: {message}",
+                        display_name(&task.object)
+                    )));
+                    break 'steps;
+                }
+                Err(interrupted) => {
+                    failure = Some(interrupted.into());
                     break 'steps;
                 }
             }
         }
         // Wait for this wave to be healthy before the next one starts.
         if index + 1 < step_count && !request.dry_run && !wave_objects.is_empty() {
-            if let Err(message) = wait_healthy(shared, cache, &wave_objects).await {
-                failure = Some(Failure { message });
+            if let Err(error) = wait_healthy(shared, cache, &wave_objects, &control).await {
+                failure = Some(error.into());
                 break 'steps;
             }
         }
     }
     if let Some(failure) = failure {
+        if let Some(reason) = failure.interrupted {
+            return SyncOutcome {
+                phase: "Failed",
+                message: failure.message,
+                resources: results,
+                applied,
+                live_objects,
+                interrupted: Some(reason),
+            };
+        }
         for task in &plan.sync_fail {
             let key = object_key(&task.object);
             let info = desired_by_key
                 .get(&key)
                 .and_then(|entry| entry.info.clone());
-            match run_hook(shared, cache, task, info, request.dry_run).await {
+            match run_hook(shared, cache, task, info, request.dry_run, None).await {
                 Ok(entry) | Err((entry, _)) => results.push(entry),
             }
         }
@@ -237,6 +322,7 @@ pub(crate) async fn run_sync(
             resources: results,
             applied,
             live_objects,
+            interrupted: None,
         };
     }
     // Prune what Git no longer declares.
@@ -252,6 +338,7 @@ pub(crate) async fn run_sync(
                 resources: results,
                 applied,
                 live_objects,
+                interrupted: None,
             }
         }
     };
@@ -300,6 +387,7 @@ pub(crate) async fn run_sync(
                             resources: results,
                             applied,
                             live_objects,
+                            interrupted: None,
                         };
                     }
                 }
@@ -318,6 +406,7 @@ pub(crate) async fn run_sync(
         resources: results,
         applied,
         live_objects,
+        interrupted: None,
     }
 }
 
@@ -420,21 +509,35 @@ async fn resource_for(
     cache: &LiveCache,
     object: &Value,
     known: Option<ResourceInfo>,
-) -> Result<ResourceInfo, String> {
+    control: Option<&SyncControl<'_>>,
+) -> Result<ResourceInfo, WaitError> {
     if let Some(info) = known {
         return Ok(info);
     }
     let api_version = object["apiVersion"].as_str().unwrap_or("");
     let kind = object["kind"].as_str().unwrap_or("");
     let deadline = Instant::now() + shared.config.wave_timeout;
+    let mut reported = false;
     loop {
         cache.cluster.forget_discovery();
         match cache.cluster.resource(api_version, kind).await {
             Ok(info) => return Ok(info),
             Err(ClusterError::UnknownKind { .. }) if Instant::now() < deadline => {
+                if let Some(control) = control {
+                    if let Some(reason) = (control.interrupt)() {
+                        return Err(WaitError::Interrupted(reason));
+                    }
+                    if !reported {
+                        control.report(format!(
+                            "waiting for {api_version} {kind} to be served (for {})",
+                            display_name(object)
+                        ));
+                        reported = true;
+                    }
+                }
                 tokio::time::sleep(std::time::Duration::from_millis(100)).await;
             }
-            Err(error) => return Err(error.to_string()),
+            Err(error) => return Err(WaitError::Failed(error.to_string())),
         }
     }
 }
@@ -446,15 +549,16 @@ async fn apply_one(
     info: Option<ResourceInfo>,
     options: &SyncOptions,
     dry_run: bool,
-) -> Result<(Value, Option<String>, &'static str), String> {
-    let info = resource_for(shared, cache, object, info).await?;
+    control: &SyncControl<'_>,
+) -> Result<(Value, Option<String>, &'static str), WaitError> {
+    let info = resource_for(shared, cache, object, info, Some(control)).await?;
     if options.replace && !dry_run {
         return cache
             .cluster
             .replace(&info, object)
             .await
             .map(|live| (live, None, "replaced"))
-            .map_err(|error| error.to_string());
+            .map_err(|error| WaitError::Failed(error.to_string()));
     }
     let result = cache
         .cluster
@@ -475,18 +579,26 @@ async fn apply_one(
                 },
             ))
         }
-        Err(error) => Err(error.to_string()),
+        Err(error) => Err(WaitError::Failed(error.to_string())),
     }
 }
 
-/// Waits until every object is healthy (or has no health rule); Degraded fails the wave.
+/// Waits until every object is healthy (or has no health rule); Degraded fails the wave, and so
+/// does a child Application that cannot become healthy (see the module documentation).
 async fn wait_healthy(
     shared: &Shared,
     cache: &LiveCache,
     objects: &[&Value],
-) -> Result<(), String> {
+    control: &SyncControl<'_>,
+) -> Result<(), WaitError> {
     let deadline = Instant::now() + shared.config.wave_timeout;
+    let mut reported: Option<String> = None;
+    // Since when each child Application has reported an error for its current spec.
+    let mut failing_since: HashMap<String, Instant> = HashMap::new();
     loop {
+        if let Some(reason) = (control.interrupt)() {
+            return Err(WaitError::Interrupted(reason));
+        }
         let mut waiting_on: Option<String> = None;
         for object in objects {
             let live = crate::reconcile::live_object(cache, object);
@@ -494,13 +606,33 @@ async fn wait_healthy(
                 waiting_on = Some(format!("{} to appear", display_name(object)));
                 break;
             };
+            if let Some(error) = application_error(&live) {
+                let since = *failing_since
+                    .entry(display_name(object))
+                    .or_insert_with(Instant::now);
+                if since.elapsed() >= SETTLE {
+                    return Err(WaitError::Failed(format!(
+                        "{} cannot become healthy: {error}",
+                        display_name(object)
+                    )));
+                }
+            } else {
+                failing_since.remove(&display_name(object));
+            }
+            if is_application(&live) && !application_status_is_current(&live) {
+                waiting_on = Some(format!(
+                    "{} to be reconciled with its new spec",
+                    display_name(object)
+                ));
+                break;
+            }
             match flotilla_health::assess(&live) {
                 Some(health) if health.status == HealthStatus::Degraded => {
-                    return Err(format!(
+                    return Err(WaitError::Failed(format!(
                         "{} is Degraded: {}",
                         display_name(object),
                         health.message.unwrap_or_default()
-                    ));
+                    )));
                 }
                 Some(health)
                     if matches!(
@@ -524,13 +656,92 @@ async fn wait_healthy(
             return Ok(());
         };
         if Instant::now() >= deadline {
-            return Err(format!(
+            return Err(WaitError::Failed(format!(
                 "timed out after {:?} waiting for {waiting_on}",
                 shared.config.wave_timeout
-            ));
+            )));
+        }
+        if reported.as_deref() != Some(waiting_on.as_str()) {
+            control.report(format!("waiting for {waiting_on}"));
+            reported = Some(waiting_on);
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
+}
+
+fn is_application(object: &Value) -> bool {
+    object["kind"] == "Application"
+        && object["apiVersion"].as_str()
+            == Some(&format!(
+                "{}/{}",
+                crate::model::GROUP,
+                crate::model::VERSION
+            ))
+}
+
+/// Whether a child Application's status is about the spec it has now: its
+/// `status.sync.comparedTo` names its current source(s) and destination. Right after a sync
+/// changed a child's spec, its status is still the one of the old spec, and its health says
+/// nothing yet about the new one.
+fn application_status_is_current(live: &Value) -> bool {
+    let compared = &live["status"]["sync"]["comparedTo"];
+    if !compared.is_object() {
+        return false;
+    }
+    let spec = &live["spec"];
+    let same = |left: &Value, right: &Value, fields: &[&str]| {
+        fields
+            .iter()
+            .all(|field| left[field].as_str().unwrap_or("") == right[field].as_str().unwrap_or(""))
+    };
+    let source_fields = ["repoURL", "path", "targetRevision", "chart"];
+    let sources_match = match spec["sources"].as_array() {
+        Some(sources) => compared["sources"]
+            .as_array()
+            .is_some_and(|compared_sources| {
+                compared_sources.len() == sources.len()
+                    && sources
+                        .iter()
+                        .zip(compared_sources)
+                        .all(|(source, compared_source)| {
+                            same(compared_source, source, &source_fields)
+                        })
+            }),
+        None => same(&compared["source"], &spec["source"], &source_fields),
+    };
+    sources_match
+        && same(
+            &compared["destination"],
+            &spec["destination"],
+            &["server", "name", "namespace"],
+        )
+}
+
+/// The error a child Application reports for the spec it has now (an `…Error` condition, with
+/// a current status): None for other objects, healthy Applications, or a status not yet about
+/// the current spec.
+fn application_error(live: &Value) -> Option<String> {
+    if !is_application(live)
+        || live["status"]["health"]["status"] == "Healthy"
+        || !application_status_is_current(live)
+    {
+        return None;
+    }
+    live["status"]["conditions"]
+        .as_array()?
+        .iter()
+        .find(|condition| {
+            condition["type"]
+                .as_str()
+                .is_some_and(|kind| kind.ends_with("Error"))
+        })
+        .map(|condition| {
+            format!(
+                "{}: {}",
+                condition["type"].as_str().unwrap_or(""),
+                condition["message"].as_str().unwrap_or("")
+            )
+        })
 }
 
 /// Creates a hook, waits for it to finish, and applies its delete policies.
@@ -540,7 +751,8 @@ async fn run_hook(
     task: &Task,
     info: Option<ResourceInfo>,
     dry_run: bool,
-) -> Result<Value, (Value, String)> {
+    control: Option<&SyncControl<'_>>,
+) -> Result<Value, (Value, WaitError)> {
     let mut entry = resource_entry(&task.object);
     entry["syncPhase"] = json!(phase_name(task.phase));
     entry["hookType"] = json!(phase_name(task.phase));
@@ -548,11 +760,12 @@ async fn run_hook(
         entry["status"] = json!("SyncFailed");
         entry["hookPhase"] = json!("Failed");
         entry["message"] = json!(message.clone());
-        Err((entry, message))
+        Err((entry, WaitError::Failed(message)))
     };
-    let info = match resource_for(shared, cache, &task.object, info).await {
+    let info = match resource_for(shared, cache, &task.object, info, control).await {
         Ok(info) => info,
-        Err(message) => return fail(entry, message),
+        Err(WaitError::Failed(message)) => return fail(entry, message),
+        Err(interrupted) => return Err((entry, interrupted)),
     };
     let policies: Vec<HookDeletePolicy> = task
         .hook
@@ -616,7 +829,20 @@ async fn run_hook(
     let waits = matches!(info.resource.kind.as_str(), "Job" | "Pod");
     let deadline = Instant::now() + shared.config.wave_timeout;
     let mut outcome: Result<String, String> = Ok(format!("{} created", display_name(&created)));
+    if waits {
+        if let Some(control) = control {
+            control.report(format!(
+                "waiting for hook {} to finish",
+                display_name(&created)
+            ));
+        }
+    }
     while waits && outcome.is_ok() {
+        if let Some(reason) = control.and_then(|control| (control.interrupt)()) {
+            // The hook stays as it is (a Job may be half done): the next sync's
+            // BeforeHookCreation policy replaces it.
+            return Err((entry, WaitError::Interrupted(reason)));
+        }
         let live = cache
             .watched(&info.resource.api_version, &info.resource.kind)
             .and_then(|kind_cache| kind_cache.get(namespace.as_deref().unwrap_or(""), &name));

@@ -1,0 +1,236 @@
+//! Writing `Application.status`: the merge patch from the status the cluster holds to the new
+//! one (removed keys sent as null), the record of the version each write made (so its watch
+//! event is known as this engine's own echo), and the progress of a running sync.
+//!
+//! Invariant: a status is written only when it differs from what the cluster holds (or on a
+//! refresh, which moves `reconciledAt`), and every write goes through `patch_status`, so no
+//! write of this engine is mistaken for someone else's change.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Map, Value};
+use tokio::sync::mpsc;
+
+use crate::controller::{AppKey, HoldMark, Shared};
+use crate::model::{GROUP, VERSION};
+use crate::reconcile::{now, parse_timestamp, REFRESH_ANNOTATION};
+
+/// How stale `reconciledAt` may get before a no-op refresh writes it again (Argo CD's default
+/// reconciliation timeout): no-op passes then cost no writes.
+pub(crate) const RECONCILED_AT_RESOLUTION: Duration = Duration::from_secs(180);
+
+/// Writes `status` (and clears the operation or the refresh annotation when asked) unless it is
+/// what the cluster holds already; `previous` is the status the cluster holds.
+pub(crate) async fn write_status(
+    shared: &Shared,
+    key: &AppKey,
+    application: &Value,
+    mut status: Map<String, Value>,
+    previous: &Map<String, Value>,
+    clear_operation: bool,
+    refreshed: bool,
+) {
+    let unchanged = status.len() + usize::from(!status.contains_key("reconciledAt"))
+        == previous.len() + usize::from(!previous.contains_key("reconciledAt"))
+        && status
+            .iter()
+            .filter(|(name, _)| name.as_str() != "reconciledAt")
+            .all(|(name, value)| previous.get(name) == Some(value));
+    let refresh_requested = application["metadata"]["annotations"][REFRESH_ANNOTATION].is_string();
+    let recently_reconciled = previous
+        .get("reconciledAt")
+        .and_then(Value::as_str)
+        .and_then(parse_timestamp)
+        .and_then(|at| std::time::SystemTime::now().duration_since(at).ok())
+        .is_some_and(|age| age < RECONCILED_AT_RESOLUTION);
+    if unchanged
+        && !clear_operation
+        && !refresh_requested
+        && previous.contains_key("reconciledAt")
+        && (!refreshed || recently_reconciled)
+    {
+        // The status is what this engine would write: later passes may take the quiet path.
+        if let Some(version) = application["metadata"]["resourceVersion"].as_str() {
+            shared
+                .written
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .insert(key.clone(), version.to_string());
+        }
+        return;
+    }
+    status.insert("reconciledAt".into(), json!(now()));
+    // A merge patch would keep nested keys the new status no longer has: send their removal.
+    let mut patch = json!({"status": merge_patch_between_maps(previous, status)});
+    if clear_operation {
+        patch["operation"] = Value::Null;
+    }
+    if application["metadata"]["annotations"][REFRESH_ANNOTATION].is_string() {
+        patch["metadata"] = json!({"annotations": {REFRESH_ANNOTATION: null}});
+    }
+    patch_status(shared, key, &patch).await;
+}
+
+/// Sends one merge patch of an Application (its status, usually) and records the version it
+/// wrote, so that the watch event echoing it is known for what it is. Returns the Application
+/// as written, or None when the write failed (logged; the next pass writes again).
+pub(crate) async fn patch_status(
+    shared: &Shared,
+    key: &AppKey,
+    patch: &Value,
+) -> Option<Arc<Value>> {
+    let Ok(info) = shared
+        .home
+        .cluster
+        .resource(&format!("{GROUP}/{VERSION}"), "Application")
+        .await
+    else {
+        return None;
+    };
+    let writing = HoldMark::new(shared, &shared.status_writes, key);
+    let written = shared
+        .home
+        .cluster
+        .merge_patch(&info, Some(&key.0), &key.1, patch)
+        .await;
+    let seen_meanwhile = writing.finish();
+    let written_version = written
+        .as_ref()
+        .ok()
+        .and_then(|updated| updated["metadata"]["resourceVersion"].as_str())
+        .map(str::to_string);
+    // Events about this Application other than the echo of this write are news: reconcile
+    // again (the queue runs it after this reconcile ends).
+    if seen_meanwhile
+        .iter()
+        .any(|version| Some(version) != written_version.as_ref())
+    {
+        shared.queue.push(key.clone());
+    }
+    match written {
+        Ok(updated) => {
+            if let Some(version) = written_version {
+                shared
+                    .written
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                    .insert(key.clone(), version);
+            }
+            Some(shared.home.record(updated))
+        }
+        Err(error) => {
+            tracing::warn!(application = %key.1, %error, "cannot write the Application status");
+            None
+        }
+    }
+}
+
+/// How long a sync waits on the same thing before its status says so: shorter waits (the waves
+/// of a first sync, one after the other) cost no status write.
+const PROGRESS_DELAY: Duration = Duration::from_millis(500);
+
+/// How often the status of a sync that still waits on the same thing is written again, so that
+/// `reconciledAt` keeps moving and the message says for how long it has waited.
+const PROGRESS_HEARTBEAT: Duration = Duration::from_secs(10);
+
+/// Writes a running sync's progress into the Application's status until `messages` closes:
+/// the first write is the whole status `initial` builds (the comparison made before the sync,
+/// so sync status and revision are the new ones, not the last finished sync's) with a `Running`
+/// `operationState`; later writes change its message and `reconciledAt`. Returns the status as
+/// last written, the base of the patch that ends the sync (None: nothing was written).
+pub(crate) async fn report_progress(
+    shared: &Shared,
+    key: &AppKey,
+    previous: &Map<String, Value>,
+    initial: impl FnOnce() -> Map<String, Value>,
+    operation: &Value,
+    started_at: &str,
+    mut messages: mpsc::UnboundedReceiver<String>,
+) -> Option<Map<String, Value>> {
+    let mut initial = Some(initial);
+    let mut written: Option<Map<String, Value>> = None;
+    let mut current: Option<(String, Instant)> = None;
+    let mut due: Option<Instant> = None;
+    loop {
+        let wake = async {
+            match due {
+                Some(at) => tokio::time::sleep_until(at.into()).await,
+                None => std::future::pending::<()>().await,
+            }
+        };
+        tokio::select! {
+            message = messages.recv() => {
+                let Some(message) = message else {
+                    return written;
+                };
+                let since = Instant::now();
+                due = Some(since + PROGRESS_DELAY);
+                current = Some((message, since));
+            }
+            _ = wake => {
+                let Some((message, since)) = &current else {
+                    due = None;
+                    continue;
+                };
+                let mut status = match (&written, initial.take()) {
+                    (Some(written), _) => written.clone(),
+                    (None, Some(build)) => build(),
+                    (None, None) => previous.clone(),
+                };
+                let waited = since.elapsed();
+                let mut text = message.clone();
+                if waited >= PROGRESS_HEARTBEAT {
+                    text.push_str(&format!(" (for {}s)", waited.as_secs()));
+                }
+                status.insert(
+                    "operationState".into(),
+                    json!({"operation": operation, "phase": "Running", "message": text, "startedAt": started_at}),
+                );
+                status.insert("reconciledAt".into(), json!(now()));
+                let base = written.as_ref().unwrap_or(previous);
+                let patch = json!({"status": merge_patch_between_maps(base, status.clone())});
+                if patch_status(shared, key, &patch).await.is_some() {
+                    written = Some(status);
+                }
+                due = Some(Instant::now() + PROGRESS_HEARTBEAT);
+            }
+        }
+    }
+}
+
+/// The JSON merge patch that turns `old` into `new` (removed keys become null); `new`'s
+/// values move into it.
+pub(crate) fn merge_patch_between(old: &Value, new: Value) -> Value {
+    match (old, new) {
+        (Value::Object(old_map), Value::Object(new_map)) => {
+            Value::Object(merge_patch_between_maps(old_map, new_map))
+        }
+        (_, new) => new,
+    }
+}
+
+pub(crate) fn merge_patch_between_maps(
+    old_map: &Map<String, Value>,
+    new_map: Map<String, Value>,
+) -> Map<String, Value> {
+    let mut patch = Map::new();
+    for key in old_map.keys() {
+        if !new_map.contains_key(key) {
+            patch.insert(key.clone(), Value::Null);
+        }
+    }
+    for (key, new_value) in new_map {
+        match old_map.get(&key) {
+            Some(old_value) if *old_value == new_value => {}
+            Some(old_value) => {
+                let value = merge_patch_between(old_value, new_value);
+                patch.insert(key, value);
+            }
+            None => {
+                patch.insert(key, new_value);
+            }
+        }
+    }
+    patch
+}
