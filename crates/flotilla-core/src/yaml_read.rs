@@ -62,6 +62,23 @@ pub fn parse_documents_with(
     text: &str,
     duplicate_keys: DuplicateKeys,
 ) -> Result<Vec<Value>, YamlError> {
+    read_documents(text, duplicate_keys).map_err(|error| error.within(text))
+}
+
+impl YamlError {
+    /// The parser marks an error at the end of the input on the line after a final newline,
+    /// a line no editor shows: name the end of the last line instead.
+    fn within(mut self, text: &str) -> YamlError {
+        let line_count = text.lines().count();
+        if line_count > 0 && self.line > line_count {
+            self.line = line_count;
+            self.column = text.lines().last().map_or(0, |last| last.chars().count()) + 1;
+        }
+        self
+    }
+}
+
+fn read_documents(text: &str, duplicate_keys: DuplicateKeys) -> Result<Vec<Value>, YamlError> {
     let mut reader = Reader {
         parser: Parser::new_from_str(text),
         anchors: HashMap::new(),
@@ -401,5 +418,12 @@ mod tests {
     fn syntax_errors_have_positions() {
         let error = parse_documents("a: [1, 2\nb: 3\n").expect_err("unterminated");
         assert!(error.line >= 1);
+    }
+
+    #[test]
+    fn an_error_at_the_end_of_the_input_names_the_last_line() {
+        let text = "images:\n  - name: [bad\n";
+        let error = parse_documents(text).expect_err("unclosed flow sequence");
+        assert_eq!((error.line, error.column), (2, 15), "{error}");
     }
 }

@@ -1926,6 +1926,15 @@ async fn resolve_revision(
     Ok(resolved.commit)
 }
 
+/// A render error with the paths of the commit's tree (`<cache>/snapshots/<commit>/…`, where
+/// the build sees it) written as the repository names them (`environments/dev/kustomization.yaml`).
+fn repository_relative(message: &str, root: &std::path::Path) -> String {
+    let root = root.display().to_string();
+    message
+        .replace(&format!("{root}/"), "")
+        .replace(&format!("`{root}`"), "`.`")
+}
+
 async fn render_cached(
     shared: &Arc<Shared>,
     source: &ApplicationSource,
@@ -1958,7 +1967,7 @@ async fn render_cached(
             .remote_base_fetcher()
             .map_err(|error| error.to_string())?;
         render_source(&*tree, tree.root(), &source_owned, Some(&fetcher))
-            .map_err(|error| crate::error_chain(&error))
+            .map_err(|error| repository_relative(&crate::error_chain(&error), tree.root()))
     })
     .await
     .map_err(|error| format!("rendering failed: {error}"))??;

@@ -548,3 +548,48 @@ async fn values_the_server_rewrites_are_in_sync_after_a_dry_run() {
     );
     harness.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn render_errors_name_files_as_the_repository_does() {
+    let harness = Harness::start(
+        "render-error",
+        &[
+            ("app/kustomization.yaml", "resources:\n- configmap.yaml\n"),
+            ("app/configmap.yaml", CONFIGMAP),
+        ],
+    )
+    .await;
+    harness
+        .apply(&app_manifest(
+            "broken",
+            "app",
+            "render-error",
+            json!({"automated": {"prune": true}, "syncOptions": ["CreateNamespace=true"]}),
+        ))
+        .await;
+    harness
+        .wait_app("broken", "the first sync", synced_and_healthy)
+        .await;
+    harness.commit(
+        &[(
+            "app/kustomization.yaml",
+            Some("resources:\n- configmap.yaml\nimages:\n  - name: [bad\n"),
+        )],
+        "a kustomization that does not parse",
+    );
+    let application = harness
+        .wait_app("broken", "the render error", |app| {
+            app["status"]["conditions"][0]["type"] == "ComparisonError"
+        })
+        .await;
+    let message = application["status"]["conditions"][0]["message"]
+        .as_str()
+        .unwrap_or("");
+    assert!(
+        message.contains("`app/kustomization.yaml`:4:"),
+        "the file as the repository names it, on a line it has: {message}"
+    );
+    assert!(!message.contains("snapshots"), "{message}");
+    assert_eq!(application["status"]["health"]["status"], "Unknown");
+    harness.stop().await;
+}
