@@ -599,9 +599,7 @@ async fn poll_repositories(shared: &Arc<Shared>, only: Option<&str>) {
         let resolver = shared.clone();
         let (repository_for_task, revision_for_task) = (repository.clone(), revision.clone());
         let resolved = tokio::task::spawn_blocking(move || {
-            resolver
-                .repositories
-                .resolve(&repository_for_task, &revision_for_task)
+            resolve_measured(&resolver, &repository_for_task, &revision_for_task)
         })
         .await;
         if let Ok(Ok(resolved)) = resolved {
@@ -640,6 +638,24 @@ async fn poll_repositories(shared: &Arc<Shared>, only: Option<&str>) {
             shared.queue.push(key.clone());
         }
     }
+}
+
+/// Resolves a revision of a repository (blocking: `git ls-remote`, a fetch), counted in the
+/// git metrics and logged when it fails.
+pub(crate) fn resolve_measured(
+    shared: &Shared,
+    repository: &str,
+    revision: &str,
+) -> Result<flotilla_source::ResolvedRevision, flotilla_source::FetchError> {
+    let started = Instant::now();
+    let resolved = shared.repositories.resolve(repository, revision);
+    shared
+        .metrics
+        .observe_git_fetch(repository, started.elapsed(), resolved.is_ok());
+    if let Err(error) = &resolved {
+        tracing::warn!(%repository, %revision, error = %crate::error_chain(error), "cannot resolve the revision");
+    }
+    resolved
 }
 
 /// Repository URLs compare without a trailing `.git` or `/`, case-insensitively in the host.

@@ -1,7 +1,9 @@
 //! The engine's Prometheus metrics, kept as plain atomics and rendered in the text exposition
 //! format: `flotilla_app_info` (one series per Application with its sync and health status),
 //! `flotilla_app_sync_total{name,namespace,phase}`, `flotilla_app_reconcile_seconds` (histogram),
-//! `flotilla_drift_repairs_total` and `flotilla_reconciles_total`.
+//! `flotilla_drift_repairs_total{namespace,name,kind}`, `flotilla_git_fetch_duration_seconds`
+//! (histogram of the `git ls-remote`/`fetch` round that resolves a revision),
+//! `flotilla_git_fetch_failures_total{repo}` and `flotilla_build_info{version}`.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -27,10 +29,51 @@ pub struct AppInfo {
 pub struct Metrics {
     apps: Mutex<BTreeMap<(String, String), AppInfo>>,
     syncs: Mutex<BTreeMap<(String, String, String), u64>>,
-    reconcile_buckets: [AtomicU64; BUCKETS.len()],
-    reconcile_count: AtomicU64,
-    reconcile_sum_micros: AtomicU64,
-    drift_repairs: AtomicU64,
+    reconcile: Histogram,
+    drift_repairs: Mutex<BTreeMap<(String, String, String), u64>>,
+    git_fetch: Histogram,
+    git_failures: Mutex<BTreeMap<String, u64>>,
+}
+
+/// A histogram over `BUCKETS` (seconds).
+#[derive(Default)]
+struct Histogram {
+    buckets: [AtomicU64; BUCKETS.len()],
+    count: AtomicU64,
+    sum_micros: AtomicU64,
+}
+
+impl Histogram {
+    fn observe(&self, elapsed: Duration) {
+        let seconds = elapsed.as_secs_f64();
+        for (bucket, bound) in self.buckets.iter().zip(BUCKETS) {
+            if seconds <= bound {
+                bucket.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.sum_micros
+            .fetch_add(elapsed.as_micros() as u64, Ordering::Relaxed);
+    }
+
+    fn render(&self, text: &mut String, name: &str, help: &str) {
+        let _ = writeln!(text, "# HELP {name} {help}\n# TYPE {name} histogram");
+        for (bucket, bound) in self.buckets.iter().zip(BUCKETS) {
+            let _ = writeln!(
+                text,
+                "{name}_bucket{{le=\"{bound}\"}} {}",
+                bucket.load(Ordering::Relaxed)
+            );
+        }
+        let count = self.count.load(Ordering::Relaxed);
+        let _ = writeln!(text, "{name}_bucket{{le=\"+Inf\"}} {count}");
+        let _ = writeln!(
+            text,
+            "{name}_sum {}",
+            self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6
+        );
+        let _ = writeln!(text, "{name}_count {count}");
+    }
 }
 
 impl Metrics {
@@ -58,23 +101,39 @@ impl Metrics {
     }
 
     pub fn observe_reconcile(&self, elapsed: Duration) {
-        let seconds = elapsed.as_secs_f64();
-        for (bucket, bound) in self.reconcile_buckets.iter().zip(BUCKETS) {
-            if seconds <= bound {
-                bucket.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-        self.reconcile_count.fetch_add(1, Ordering::Relaxed);
-        self.reconcile_sum_micros
-            .fetch_add(elapsed.as_micros() as u64, Ordering::Relaxed);
+        self.reconcile.observe(elapsed);
     }
 
-    pub fn count_drift_repair(&self, objects: u64) {
-        self.drift_repairs.fetch_add(objects, Ordering::Relaxed);
+    /// `objects` objects of `kind` re-applied for the Application `namespace/name`.
+    pub fn count_drift_repair(&self, namespace: &str, name: &str, kind: &str, objects: u64) {
+        *self
+            .drift_repairs
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .entry((namespace.to_string(), name.to_string(), kind.to_string()))
+            .or_default() += objects;
     }
 
+    /// Objects re-applied because they drifted, over every Application and kind.
     pub fn drift_repairs(&self) -> u64 {
-        self.drift_repairs.load(Ordering::Relaxed)
+        self.drift_repairs
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .values()
+            .sum()
+    }
+
+    /// One resolution of a revision against its repository (`git ls-remote`, a fetch).
+    pub fn observe_git_fetch(&self, repository: &str, elapsed: Duration, succeeded: bool) {
+        self.git_fetch.observe(elapsed);
+        if !succeeded {
+            *self
+                .git_failures
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .entry(repository.to_string())
+                .or_default() += 1;
+        }
     }
 
     /// Applications that are Synced and have had a successful sync (what a benchmark or a
@@ -100,7 +159,7 @@ impl Metrics {
     }
 
     pub fn reconciles(&self) -> u64 {
-        self.reconcile_count.load(Ordering::Relaxed)
+        self.reconcile.count.load(Ordering::Relaxed)
     }
 
     /// The Prometheus text exposition.
@@ -141,30 +200,48 @@ impl Metrics {
                 escape(phase)
             );
         }
-        text.push_str("# HELP flotilla_app_reconcile_seconds Time to reconcile one Application.\n# TYPE flotilla_app_reconcile_seconds histogram\n");
-        for (bucket, bound) in self.reconcile_buckets.iter().zip(BUCKETS) {
+        self.reconcile.render(
+            &mut text,
+            "flotilla_app_reconcile_seconds",
+            "Time to reconcile one Application.",
+        );
+        text.push_str("# HELP flotilla_drift_repairs_total Objects re-applied because they drifted from Git.\n# TYPE flotilla_drift_repairs_total counter\n");
+        for ((namespace, name, kind), count) in self
+            .drift_repairs
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .iter()
+        {
             let _ = writeln!(
                 text,
-                "flotilla_app_reconcile_seconds_bucket{{le=\"{bound}\"}} {}",
-                bucket.load(Ordering::Relaxed)
+                "flotilla_drift_repairs_total{{namespace=\"{}\",name=\"{}\",kind=\"{}\"}} {count}",
+                escape(namespace),
+                escape(name),
+                escape(kind)
             );
         }
-        let count = self.reconcile_count.load(Ordering::Relaxed);
-        let _ = writeln!(
-            text,
-            "flotilla_app_reconcile_seconds_bucket{{le=\"+Inf\"}} {count}"
+        self.git_fetch.render(
+            &mut text,
+            "flotilla_git_fetch_duration_seconds",
+            "Time to resolve a revision against its repository (ls-remote and fetch).",
         );
+        text.push_str("# HELP flotilla_git_fetch_failures_total Revisions that could not be resolved, by repository.\n# TYPE flotilla_git_fetch_failures_total counter\n");
+        for (repository, count) in self
+            .git_failures
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .iter()
+        {
+            let _ = writeln!(
+                text,
+                "flotilla_git_fetch_failures_total{{repo=\"{}\"}} {count}",
+                escape(repository)
+            );
+        }
         let _ = writeln!(
             text,
-            "flotilla_app_reconcile_seconds_sum {}",
-            self.reconcile_sum_micros.load(Ordering::Relaxed) as f64 / 1e6
-        );
-        let _ = writeln!(text, "flotilla_app_reconcile_seconds_count {count}");
-        text.push_str("# HELP flotilla_drift_repairs_total Objects re-applied because they drifted from Git.\n# TYPE flotilla_drift_repairs_total counter\n");
-        let _ = writeln!(
-            text,
-            "flotilla_drift_repairs_total {}",
-            self.drift_repairs()
+            "# HELP flotilla_build_info The running flotilla's version.\n# TYPE flotilla_build_info gauge\nflotilla_build_info{{version=\"{}\"}} 1",
+            env!("CARGO_PKG_VERSION")
         );
         text
     }
@@ -195,7 +272,12 @@ mod tests {
         );
         metrics.count_sync("argocd", "web", "Succeeded");
         metrics.observe_reconcile(Duration::from_millis(3));
-        metrics.count_drift_repair(2);
+        metrics.count_drift_repair("argocd", "web", "Deployment", 2);
+        metrics.observe_git_fetch(
+            "https://git.example.com/a.git",
+            Duration::from_millis(20),
+            false,
+        );
         let text = metrics.render();
         assert!(text
             .contains("flotilla_app_info{namespace=\"argocd\",name=\"web\",project=\"default\""));
@@ -204,6 +286,13 @@ mod tests {
         ));
         assert!(text.contains("flotilla_app_reconcile_seconds_bucket{le=\"0.005\"} 1"));
         assert!(text.contains("flotilla_app_reconcile_seconds_bucket{le=\"0.001\"} 0"));
-        assert!(text.contains("flotilla_drift_repairs_total 2"));
+        assert!(text.contains(
+            "flotilla_drift_repairs_total{namespace=\"argocd\",name=\"web\",kind=\"Deployment\"} 2"
+        ));
+        assert!(text.contains("flotilla_git_fetch_duration_seconds_bucket{le=\"0.025\"} 1"));
+        assert!(text.contains(
+            "flotilla_git_fetch_failures_total{repo=\"https://git.example.com/a.git\"} 1"
+        ));
+        assert!(text.contains("flotilla_build_info{version=\""));
     }
 }

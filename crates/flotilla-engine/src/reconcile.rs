@@ -220,6 +220,28 @@ pub(crate) async fn reconcile(shared: &Arc<Shared>, key: &AppKey) {
 
     match evaluated {
         Err(conditions) => {
+            // Logged when it is news, not on every retry of the same error.
+            let messages: Vec<&str> = conditions
+                .iter()
+                .filter_map(|condition| condition["message"].as_str())
+                .collect();
+            let unchanged = previous_status
+                .get("conditions")
+                .and_then(Value::as_array)
+                .is_some_and(|previous| {
+                    previous
+                        .iter()
+                        .filter_map(|condition| condition["message"].as_str())
+                        .eq(messages.iter().copied())
+                });
+            if !unchanged {
+                tracing::warn!(
+                    application = %format!("{}/{}", key.0, key.1),
+                    condition = conditions.first().and_then(|condition| condition["type"].as_str()).unwrap_or(""),
+                    message = %messages.join("; "),
+                    "the Application cannot be compared"
+                );
+            }
             status.insert("conditions".into(), Value::Array(conditions));
             // `comparedTo` names the spec these conditions are about, so a parent waiting on
             // this Application knows its error is current (`sync::application_error`).
@@ -385,8 +407,24 @@ pub(crate) async fn reconcile(shared: &Arc<Shared>, key: &AppKey) {
                     shared.queue.push(key.clone());
                 }
                 if drift_repair && outcome.phase == "Succeeded" {
-                    shared.metrics.count_drift_repair(outcome.applied as u64);
+                    let mut by_kind: std::collections::BTreeMap<&str, u64> = Default::default();
+                    for (_, kind, _, _) in &out_of_sync {
+                        *by_kind.entry(kind.as_str()).or_default() += 1;
+                    }
+                    for (kind, objects) in by_kind {
+                        shared
+                            .metrics
+                            .count_drift_repair(&key.0, &key.1, kind, objects);
+                    }
                 }
+                log_sync(
+                    key,
+                    &evaluation.revisions,
+                    &request,
+                    &outcome,
+                    drift_repair,
+                    &out_of_sync,
+                );
                 let source =
                     serde_json::to_value(evaluation.sources.first()).unwrap_or(Value::Null);
                 let mut operation_state = json!({
@@ -663,6 +701,99 @@ fn build_status(
         status.insert("conditions".into(), Value::Array(conditions));
     }
     (sync_status, health)
+}
+
+/// Objects named in a log line, at most this many (then `… and N more`).
+const LOGGED_OBJECTS: usize = 20;
+
+/// `kind/name` (with the namespace when there is one) of up to `LOGGED_OBJECTS` keys.
+fn object_list<'a>(keys: impl Iterator<Item = (&'a str, &'a str, &'a str)>) -> String {
+    let mut names: Vec<String> = keys
+        .map(|(kind, namespace, name)| {
+            if namespace.is_empty() {
+                format!("{kind}/{name}")
+            } else {
+                format!("{kind}/{namespace}/{name}")
+            }
+        })
+        .collect();
+    names.sort();
+    let more = names.len().saturating_sub(LOGGED_OBJECTS);
+    names.truncate(LOGGED_OBJECTS);
+    let mut text = names.join(", ");
+    if more > 0 {
+        text.push_str(&format!(" … and {more} more"));
+    }
+    text
+}
+
+/// One log event per sync: what it was (a drift repair, an automated or requested sync), the
+/// Application, revision, outcome, the objects it applied and pruned, and why it failed.
+fn log_sync(
+    key: &AppKey,
+    revisions: &[String],
+    request: &SyncRequest,
+    outcome: &crate::sync::SyncOutcome,
+    drift_repair: bool,
+    out_of_sync: &HashSet<ObjectKey>,
+) {
+    let application = format!("{}/{}", key.0, key.1);
+    let revision = revisions
+        .first()
+        .map(|commit| commit.get(..8).unwrap_or(commit))
+        .unwrap_or("");
+    let entries_with = |wanted: &str| {
+        object_list(
+            outcome
+                .resources
+                .iter()
+                .filter(|entry| entry["status"] == wanted)
+                .map(|entry| {
+                    (
+                        entry["kind"].as_str().unwrap_or(""),
+                        entry["namespace"].as_str().unwrap_or(""),
+                        entry["name"].as_str().unwrap_or(""),
+                    )
+                }),
+        )
+    };
+    let pruned = entries_with("Pruned");
+    let kind = if drift_repair {
+        "drift repair"
+    } else if request.automated {
+        "automated sync"
+    } else {
+        "sync"
+    };
+    if outcome.phase == "Succeeded" {
+        let applied = if drift_repair {
+            object_list(out_of_sync.iter().map(|(_, kind, namespace, name)| {
+                (kind.as_str(), namespace.as_str(), name.as_str())
+            }))
+        } else {
+            entries_with("Synced")
+        };
+        tracing::info!(
+            %application,
+            %revision,
+            applied = outcome.applied,
+            objects = %applied,
+            pruned = %pruned,
+            dry_run = request.dry_run,
+            "{kind} succeeded"
+        );
+    } else {
+        tracing::warn!(
+            %application,
+            %revision,
+            phase = outcome.phase,
+            applied = outcome.applied,
+            pruned = %pruned,
+            message = %outcome.message,
+            "{kind} {}",
+            if outcome.interrupted.is_some() { "stopped" } else { "failed" }
+        );
+    }
 }
 
 /// Why a running sync of `key` must stop now, if it must: the engine stops; the Application is
@@ -1902,9 +2033,7 @@ async fn resolve_revision(
     let resolver = shared.clone();
     let (repository_owned, revision_owned) = key.clone();
     let resolved = tokio::task::spawn_blocking(move || {
-        resolver
-            .repositories
-            .resolve(&repository_owned, &revision_owned)
+        crate::controller::resolve_measured(&resolver, &repository_owned, &revision_owned)
     })
     .await
     .map_err(|error| format!("resolving {revision} of {repository}: {error}"))?

@@ -3,6 +3,8 @@
 //! GitHub-style push events (`X-Hub-Signature-256` HMAC-SHA256 over the body, checked in constant
 //! time when a secret is configured) and asks the engine to refresh the pushed repository.
 
+pub mod process;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -118,7 +120,7 @@ async fn metrics(
 ) -> ([(&'static str, &'static str); 1], String) {
     (
         [("content-type", "text/plain; version=0.0.4; charset=utf-8")],
-        state.backend.metrics_text(),
+        state.backend.metrics_text() + &process::process_metrics(),
     )
 }
 

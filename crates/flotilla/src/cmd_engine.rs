@@ -32,6 +32,8 @@ pub struct ControllerArgs {
     pub cluster: ClusterArgs,
     #[command(flatten)]
     pub engine: EngineArgs,
+    #[command(flatten)]
+    pub logging: crate::logging::LogArgs,
 }
 
 #[derive(Clone, Debug, Args)]
@@ -160,6 +162,7 @@ pub async fn start_engine(cluster: Cluster, engine_args: &EngineArgs) -> Result<
 }
 
 pub fn run_controller(arguments: ControllerArgs) -> Result<()> {
+    crate::logging::init(&arguments.logging)?;
     runtime()?.block_on(async move {
         let cluster = connect(&arguments.cluster).await?;
         println!(

@@ -52,6 +52,8 @@ pub struct UpArgs {
     /// RSA size of the generated sealing key (tests use smaller keys to run fast)
     #[arg(long, default_value_t = 4096, hide = true)]
     pub sealing_key_bits: usize,
+    #[command(flatten)]
+    pub logging: crate::logging::LogArgs,
 }
 
 fn parse_duration_arg(text: &str) -> Result<Duration, String> {
@@ -130,6 +132,7 @@ pub fn root_application(repository: &str, path: &str, revision: &str) -> Value {
 }
 
 pub fn run_up(arguments: UpArgs) -> Result<()> {
+    crate::logging::init(&arguments.logging)?;
     std::fs::create_dir_all(&arguments.data_dir)
         .with_context(|| format!("creating `{}`", arguments.data_dir.display()))?;
     let data_dir = std::fs::canonicalize(&arguments.data_dir)

@@ -19,6 +19,7 @@ mod cmd_cluster;
 mod cmd_engine;
 mod cmd_sealed;
 mod cmd_up;
+mod logging;
 
 #[derive(Parser)]
 #[command(
