@@ -245,6 +245,14 @@ pub enum AppCommand {
         #[arg(long, default_value = "5m", value_parser = parse_duration_arg)]
         timeout: Duration,
     },
+    /// Stop the operation (sync) running on an Application, as `argocd app terminate-op`
+    TerminateOp {
+        /// The Application
+        name: String,
+        /// How long to wait for the controller to stop it
+        #[arg(long, default_value = "1m", value_parser = parse_duration_arg)]
+        timeout: Duration,
+    },
     /// Show the deployment history
     History {
         name: String,
@@ -420,6 +428,7 @@ pub fn run_app(arguments: AppArgs) -> Result<u8> {
                 });
                 request_operation(&cluster, &namespace, &name, operation, timeout).await
             }
+            AppCommand::TerminateOp { name, timeout } => terminate_operation(&cluster, &namespace, &name, timeout).await,
             AppCommand::Wait { name, sync, health, timeout } => {
                 let deadline = Instant::now() + timeout;
                 let (want_sync, want_health) = if !sync && !health { (true, true) } else { (sync, health) };
@@ -429,14 +438,19 @@ pub fn run_app(arguments: AppArgs) -> Result<u8> {
                     let application = get_application(&cluster, &namespace, &name).await?;
                     let sync_status = text(&application["status"]["sync"]["status"], "Unknown").to_string();
                     let health_status = text(&application["status"]["health"]["status"], "Unknown").to_string();
-                    let line = format!("{name}: sync {sync_status}, health {health_status}");
+                    // A status written before a sync that is still running is not the result.
+                    let running = operation_running(&application);
+                    let mut line = format!("{name}: sync {sync_status}, health {health_status}");
+                    if let Some(message) = &running {
+                        line.push_str(&format!(", operation running: {message}"));
+                    }
                     if line != last_line {
                         if terminal { print!("\r\x1b[2K{line}"); } else { println!("{line}"); }
                         use std::io::Write;
                         let _ = std::io::stdout().flush();
                         last_line = line;
                     }
-                    if (!want_sync || sync_status == "Synced") && (!want_health || health_status == "Healthy") {
+                    if running.is_none() && !application["operation"].is_object() && (!want_sync || sync_status == "Synced") && (!want_health || health_status == "Healthy") {
                         if terminal { println!(); }
                         return Ok(0);
                     }
@@ -486,7 +500,15 @@ async fn request_operation(
     let info = applications(cluster).await?;
     let before = get_application(cluster, namespace, name).await?;
     if before["operation"].is_object() {
-        bail!("another operation is already in progress on `{name}`");
+        bail!("another operation is already requested on `{name}`\n\nhint: wait for it with `flotilla app wait {name}`");
+    }
+    // A running automated sync gives way to a requested one; a requested one does not.
+    if let Some(message) = operation_running(&before) {
+        if before["status"]["operationState"]["operation"]["initiatedBy"]["automated"]
+            != json!(true)
+        {
+            bail!("another operation is running on `{name}`: {message}\n\nhint: wait for it (`flotilla app wait {name}`) or stop it (`flotilla app terminate-op {name}`)");
+        }
     }
     let previous_state = before["status"]["operationState"].clone();
     cluster
@@ -533,13 +555,80 @@ async fn request_operation(
             }
             return Ok(if phase == "Succeeded" { 0 } else { 1 });
         }
+        // Running once the controller took the request: a running state that is not the one
+        // before the request.
+        let running = operation_running(&application).filter(|_| *state != previous_state);
         if terminal {
-            print!("\r\x1b[2K{name}: waiting for the controller…");
+            match &running {
+                Some(message) => print!("\r\x1b[2K{name}: running: {message}"),
+                None => print!("\r\x1b[2K{name}: waiting for the controller…"),
+            }
             use std::io::Write;
             let _ = std::io::stdout().flush();
         }
         if Instant::now() >= deadline {
-            bail!("timed out after {timeout:?} waiting for the operation on `{name}`\n\nhint: is a controller running (`flotilla controller` or `flotilla up`)?");
+            if terminal {
+                println!();
+            }
+            match running {
+                Some(message) => bail!("timed out after {timeout:?}; the operation on `{name}` is still running: {message}\n\nhint: wait longer (`flotilla app wait {name}`) or stop it (`flotilla app terminate-op {name}`)"),
+                None => bail!("timed out after {timeout:?} waiting for a controller to take the operation on `{name}`\n\nhint: is a controller running (`flotilla controller` or `flotilla up`) and does it serve namespace `{namespace}`?"),
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The message of the operation running on an Application (`Running` or `Terminating`).
+fn operation_running(application: &Value) -> Option<String> {
+    let state = &application["status"]["operationState"];
+    matches!(state["phase"].as_str(), Some("Running" | "Terminating"))
+        .then(|| text(&state["message"], "running").to_string())
+}
+
+/// Asks the controller to stop the operation running on an Application (`phase: Terminating`,
+/// as Argo CD) and waits until it has.
+async fn terminate_operation(
+    cluster: &Cluster,
+    namespace: &str,
+    name: &str,
+    timeout: Duration,
+) -> Result<u8> {
+    let info = applications(cluster).await?;
+    let deadline = Instant::now() + timeout;
+    let mut asked_at: Option<Instant> = None;
+    loop {
+        let application = get_application(cluster, namespace, name).await?;
+        let state = &application["status"]["operationState"];
+        match state["phase"].as_str() {
+            Some("Running") => {
+                // Asked again if a progress write of the controller crossed the first request.
+                if asked_at.is_none_or(|at| at.elapsed() > Duration::from_secs(2)) {
+                    cluster
+                        .merge_patch(
+                            &info,
+                            Some(namespace),
+                            name,
+                            &json!({"status": {"operationState": {"phase": "Terminating"}}}),
+                        )
+                        .await
+                        .with_context(|| format!("asking to stop the operation on `{name}`"))?;
+                    asked_at = Some(Instant::now());
+                }
+            }
+            Some("Terminating") => {}
+            _ if asked_at.is_none() => bail!("no operation is running on `{name}`"),
+            phase => {
+                println!(
+                    "{name}: operation {}: {}",
+                    phase.unwrap_or("Unknown"),
+                    text(&state["message"], "")
+                );
+                return Ok(0);
+            }
+        }
+        if Instant::now() >= deadline {
+            bail!("timed out after {timeout:?} waiting for the operation on `{name}` to stop\n\nhint: is a controller running (`flotilla controller` or `flotilla up`)?");
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
