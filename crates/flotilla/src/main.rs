@@ -118,8 +118,26 @@ pub(crate) fn run_build(args: &BuildArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Commands that print data end quietly when their reader goes away (`flotilla app list | head
+/// -1`), as Unix tools do: the default SIGPIPE action ends the process, where Rust's ignored
+/// SIGPIPE made `println!` panic on the broken pipe. Servers keep SIGPIPE ignored, so a client
+/// that closes its connection never stops them.
+fn end_quietly_on_closed_pipe(command: &Command) {
+    let serves = matches!(
+        command,
+        Command::Up(_) | Command::Controller(_) | Command::Cluster(_)
+    );
+    if !serves {
+        // SAFETY: setting a signal's disposition to its default, before any other thread runs.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    end_quietly_on_closed_pipe(&cli.command);
     let result = match cli.command {
         Command::Build(args) => run_build(&args),
         Command::Cluster(command) => cmd_cluster::run_cluster(command),
