@@ -107,6 +107,19 @@ pub fn materialise_example(directory: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Whether `--repo` names a path on this machine rather than a URL: git's own rule, a URL has a
+/// scheme (`https://`) or is scp-like (`git@host:path`, a colon before any slash).
+fn looks_like_a_local_path(repository: &str) -> bool {
+    if repository.contains("://") {
+        return false;
+    }
+    match (repository.find(':'), repository.find('/')) {
+        (Some(colon), Some(slash)) => slash < colon,
+        (Some(_), None) => false,
+        (None, _) => true,
+    }
+}
+
 /// The root Application for a repository path.
 pub fn root_application(repository: &str, path: &str, revision: &str) -> Value {
     let name = Path::new(path.trim_matches('/'))
@@ -166,6 +179,8 @@ pub fn run_up(arguments: UpArgs) -> Result<()> {
                     bail!("`{repository}` is not a git repository\n\nhint: run `git init && git add -A && git commit -m init` in it first");
                 }
                 format!("file://{}", absolute.display())
+            } else if looks_like_a_local_path(repository) {
+                bail!("`{repository}` does not exist\n\nhint: give `--repo` a local git directory or a repository URL (https://…, ssh://…, git@host:path, file://…)");
             } else {
                 repository.clone()
             };
