@@ -400,6 +400,27 @@ impl Catalog {
                     }
                 }
             }
+            // Every operator version ships CRDs a server accepts: one storage version each.
+            for channel in &package.channels {
+                for csv in package.csvs(channel) {
+                    for crd in package.crds_for(&csv.version) {
+                        let spec = crd.spec_for(&csv.version);
+                        let versions = spec["versions"].as_array().cloned().unwrap_or_default();
+                        let storage = versions
+                            .iter()
+                            .filter(|version| version["storage"] == true)
+                            .count();
+                        if versions.is_empty() || storage != 1 {
+                            return Err(fail(format!(
+                                "CRD `{}` as `{}` ships it has {} versions and {storage} storage versions (one storage version is required)",
+                                crd.name(),
+                                csv.name,
+                                versions.len()
+                            )));
+                        }
+                    }
+                }
+            }
             let mut names = std::collections::BTreeSet::new();
             for crd in &package.crds {
                 if !names.insert(crd.name()) {
