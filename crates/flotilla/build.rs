@@ -1,5 +1,6 @@
 //! Embeds the bundled example solution (`examples/inventory/`) so `flotilla up` can write it out
-//! as a git repository without the source tree at hand.
+//! as a git repository without the source tree at hand, and records what `flotilla version`
+//! prints (the git commit, the compiler, the target).
 
 use std::path::{Path, PathBuf};
 
@@ -17,8 +18,55 @@ fn collect(directory: &Path, files: &mut Vec<PathBuf>) {
     }
 }
 
+/// What a command prints, trimmed, when it runs and succeeds.
+fn output_of(program: &str, arguments: &[&str], directory: &Path) -> Option<String> {
+    let output = std::process::Command::new(program)
+        .args(arguments)
+        .current_dir(directory)
+        .output()
+        .ok()?;
+    let text = String::from_utf8(output.stdout).ok()?.trim().to_string();
+    (output.status.success() && !text.is_empty()).then_some(text)
+}
+
+/// `flotilla version`'s facts: the commit (when the source is a git checkout and git is at
+/// hand; the build runs again when HEAD or the branch it names moves), the compiler and the
+/// target.
+fn version_facts(manifest_dir: &Path) {
+    let commit = output_of("git", &["rev-parse", "HEAD"], manifest_dir);
+    println!(
+        "cargo:rustc-env=FLOTILLA_GIT_COMMIT={}",
+        commit.as_deref().unwrap_or("unknown")
+    );
+    if commit.is_some() {
+        let mut watched = vec!["HEAD".to_string(), "packed-refs".to_string()];
+        if let Some(branch) = output_of("git", &["symbolic-ref", "-q", "HEAD"], manifest_dir) {
+            watched.push(branch);
+        }
+        for name in watched {
+            if let Some(path) = output_of("git", &["rev-parse", "--git-path", &name], manifest_dir)
+            {
+                let path = manifest_dir.join(path);
+                if path.exists() {
+                    println!("cargo:rerun-if-changed={}", path.display());
+                }
+            }
+        }
+    }
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    println!(
+        "cargo:rustc-env=FLOTILLA_RUSTC_VERSION={}",
+        output_of(&rustc, &["--version"], manifest_dir).unwrap_or_else(|| "unknown".into())
+    );
+    println!(
+        "cargo:rustc-env=FLOTILLA_TARGET={}",
+        std::env::var("TARGET").unwrap_or_else(|_| "unknown".into())
+    );
+}
+
 fn main() {
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));
+    version_facts(&manifest_dir);
     let example = manifest_dir.join("../../examples/inventory");
     println!("cargo:rerun-if-changed={}", example.display());
     let mut files = Vec::new();

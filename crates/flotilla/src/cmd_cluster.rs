@@ -65,7 +65,20 @@ pub fn run_cluster_serve(arguments: ServeArgs) -> anyhow::Result<()> {
         };
         let server = flotilla_apiserver::serve(config)
             .await
-            .with_context(|| format!("cannot start the API server on {}", arguments.listen))?;
+            .map_err(|error| match error {
+                flotilla_apiserver::ServeError::Bind { address, source } => {
+                    crate::cmd_engine::port_taken(address, source, "--listen", "the API server")
+                }
+                flotilla_apiserver::ServeError::Persist(error) => {
+                    let directory = arguments.data_dir.clone().unwrap_or_default();
+                    anyhow::Error::new(error).context(format!(
+                        "cannot open the state in `{}`\n\nhint: is another process using it (a `flotilla cluster serve` or `flotilla up`)? Stop it, or pass another `--data-dir`",
+                        directory.display()
+                    ))
+                }
+                other => anyhow::Error::new(other)
+                    .context(format!("cannot start the API server on {}", arguments.listen)),
+            })?;
         println!("flotilla cluster serving on {}", server.url);
         println!("kubeconfig: `{}`", server.kubeconfig_path.display());
         println!(

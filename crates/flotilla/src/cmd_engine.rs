@@ -4,13 +4,13 @@
 
 use std::io::IsTerminal;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
-use flotilla_engine::cluster::ResourceInfo;
+use flotilla_engine::cluster::{ClusterError, ResourceInfo};
 use flotilla_engine::{Cluster, Engine, EngineConfig};
 use serde_json::{json, Value};
 
@@ -136,6 +136,7 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
 }
 
 pub async fn connect(cluster: &ClusterArgs) -> Result<Cluster> {
+    check_kubeconfig(cluster.kubeconfig.as_deref())?;
     let (client, server) = flotilla_engine::client_from_kubeconfig(
         cluster.kubeconfig.as_deref(),
         cluster.context.as_deref(),
@@ -145,20 +146,154 @@ pub async fn connect(cluster: &ClusterArgs) -> Result<Cluster> {
     Ok(Cluster::new("in-cluster", &server, client))
 }
 
-/// Starts the engine and its HTTP endpoints.
-pub async fn start_engine(cluster: Cluster, engine_args: &EngineArgs) -> Result<Engine> {
+/// Where `flotilla up` writes its kubeconfig, under its default `--data-dir`.
+pub const UP_KUBECONFIG: &str = ".flotilla/cluster/kubeconfig";
+
+/// Refuses a kubeconfig file that does not exist, naming it and where it was looked for (kube
+/// reads `--kubeconfig`, else every file in `$KUBECONFIG`, else `~/.kube/config`).
+fn check_kubeconfig(explicit: Option<&Path>) -> Result<()> {
+    let (paths, from) = match explicit {
+        Some(path) => (vec![path.to_path_buf()], ""),
+        None => {
+            let listed: Vec<PathBuf> = std::env::var_os("KUBECONFIG")
+                .map(|value| {
+                    std::env::split_paths(&value)
+                        .filter(|path| !path.as_os_str().is_empty())
+                        .collect()
+                })
+                .unwrap_or_default();
+            if listed.is_empty() {
+                let Some(home) = std::env::var_os("HOME") else {
+                    return Ok(());
+                };
+                (
+                    vec![PathBuf::from(home).join(".kube/config")],
+                    " (the default: neither `--kubeconfig` nor KUBECONFIG is set)",
+                )
+            } else {
+                (listed, " (from KUBECONFIG)")
+            }
+        }
+    };
+    let Some(missing) = paths.iter().find(|path| !path.exists()) else {
+        return Ok(());
+    };
+    let up_wrote = Path::new(UP_KUBECONFIG);
+    let hint = if up_wrote.is_file() {
+        format!("`flotilla up` wrote `{UP_KUBECONFIG}` here: pass `--kubeconfig {UP_KUBECONFIG}` or set KUBECONFIG to it")
+    } else {
+        format!("pass `--kubeconfig FILE` or set KUBECONFIG; `flotilla up` writes one to `{UP_KUBECONFIG}` in the directory it runs in (`DATA_DIR/cluster/kubeconfig` with `--data-dir`)")
+    };
+    bail!(
+        "kubeconfig `{}` does not exist{from}\n\nhint: {hint}",
+        missing.display()
+    )
+}
+
+/// A failed request, led by its cause: `cannot reach the cluster at URL: connection refused`
+/// (the address is tried once more to learn why, as the HTTP client's error does not say), or
+/// what the server answered.
+async fn cluster_error(cluster: &Cluster, error: ClusterError) -> anyhow::Error {
+    let server = cluster.server.trim_end_matches('/');
+    match error {
+        ClusterError::Transport(message) => {
+            let reason = match why_unreachable(server).await {
+                Some(reason) => reason,
+                None => message,
+            };
+            anyhow!("cannot reach the cluster at {server}: {reason}\n\nhint: is the cluster running? The address is the `server` of the kubeconfig's context (`--kubeconfig`, `--context`); `flotilla up` starts one and prints its kubeconfig")
+        }
+        other => anyhow::Error::new(other)
+            .context(format!("the cluster at {server} refused the request")),
+    }
+}
+
+/// Why a TCP connection to the server's address fails, if it does.
+async fn why_unreachable(server: &str) -> Option<String> {
+    let uri: http::Uri = server.parse().ok()?;
+    let host = uri
+        .host()?
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
+    let port = uri
+        .port_u16()
+        .unwrap_or(if uri.scheme_str() == Some("http") {
+            80
+        } else {
+            443
+        });
+    let addresses: Vec<SocketAddr> = match tokio::net::lookup_host((host.as_str(), port)).await {
+        Ok(addresses) => addresses.collect(),
+        Err(error) => return Some(format!("cannot resolve `{host}`: {error}")),
+    };
+    let first = *addresses.first()?;
+    match tokio::time::timeout(
+        Duration::from_secs(5),
+        tokio::net::TcpStream::connect(first),
+    )
+    .await
+    {
+        Err(_) => Some(format!("no answer from {first} within 5s")),
+        Ok(Err(error)) if error.kind() == std::io::ErrorKind::ConnectionRefused => {
+            Some(format!("connection refused (nothing listens on {first})"))
+        }
+        Ok(Err(error)) => Some(format!("{first}: {error}")),
+        Ok(Ok(_)) => None,
+    }
+}
+
+/// Starts the engine and its HTTP endpoints; returns the address they are served on (the one
+/// bound, so `--listen 127.0.0.1:0` names the port it got). An address that cannot be bound
+/// stops the engine and fails: nothing prints an address it does not serve.
+pub async fn start_engine(
+    cluster: Cluster,
+    engine_args: &EngineArgs,
+) -> Result<(Engine, SocketAddr)> {
     let server = cluster.server.clone();
+    let webhook_secret = engine_args.webhook_secret()?;
     let engine = Engine::start(cluster, engine_args.config()?)
         .await
         .with_context(|| format!("cannot start the controller against {server}"))?;
     let backend: Arc<dyn flotilla_web::Backend> = Arc::new(engine.clone());
-    match flotilla_web::serve(engine_args.listen, backend, engine_args.webhook_secret()?).await {
+    match flotilla_web::serve(engine_args.listen, backend, webhook_secret).await {
         Ok((address, _task)) => {
             println!("metrics: http://{address}/metrics   webhook: http://{address}/api/webhook");
+            Ok((engine, address))
         }
-        Err(error) => eprintln!("warning: {error:#}; metrics and the webhook are not served"),
+        Err(error) => {
+            engine.shutdown();
+            let flotilla_web::WebError::Bind { address, source } = error;
+            Err(port_taken(address, source, "--listen", WEB_ENDPOINTS))
+        }
     }
-    Ok(engine)
+}
+
+/// What `--listen` serves.
+pub const WEB_ENDPOINTS: &str = "/metrics, /healthz, /api/webhook and the sealing certificate";
+
+/// The error for an address that cannot be listened on: the address, the reason and the flag
+/// that picks another.
+pub fn port_taken(
+    address: SocketAddr,
+    error: std::io::Error,
+    flag: &str,
+    what: &str,
+) -> anyhow::Error {
+    let reason = match error.kind() {
+        std::io::ErrorKind::AddrInUse => {
+            "the address is in use (another program listens there, perhaps another `flotilla up`)"
+                .to_string()
+        }
+        std::io::ErrorKind::AddrNotAvailable => {
+            "no interface of this machine has that address".to_string()
+        }
+        std::io::ErrorKind::PermissionDenied => {
+            "permission denied (ports below 1024 need privileges)".to_string()
+        }
+        _ => error.to_string(),
+    };
+    anyhow!("cannot listen on {address} for {what}: {reason}\n\nhint: stop that program, or pick another address with `{flag} ADDRESS` (`{flag} 127.0.0.1:0` takes any free port and the one taken is printed)")
 }
 
 pub fn run_controller(arguments: ControllerArgs) -> Result<()> {
@@ -169,7 +304,7 @@ pub fn run_controller(arguments: ControllerArgs) -> Result<()> {
             "flotilla controller: reconciling Applications on {}",
             cluster.server
         );
-        let engine = start_engine(cluster, &arguments.engine).await?;
+        let (engine, _) = start_engine(cluster, &arguments.engine).await?;
         tokio::signal::ctrl_c()
             .await
             .context("cannot wait for Ctrl-C")?;
@@ -181,8 +316,11 @@ pub fn run_controller(arguments: ControllerArgs) -> Result<()> {
 /// Output of data commands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Output {
+    /// Text for people: a table or a summary
     Wide,
+    /// The data as JSON
     Json,
+    /// The data as YAML
     Yaml,
 }
 
@@ -202,23 +340,35 @@ pub struct AppArgs {
 pub enum AppCommand {
     /// List Applications with their sync and health status
     List {
+        /// List the Applications of every namespace (`-n` is then ignored)
+        #[arg(short = 'A', long)]
+        all_namespaces: bool,
+        /// Output format: a table (wide), or the Applications as a JSON or YAML List
         #[arg(short = 'o', long, value_enum, default_value = "wide")]
         output: Output,
     },
     /// Show one Application: status, conditions and resources
     Get {
+        /// The Application
         name: String,
+        /// Output format: a summary (wide), or the Application as JSON or YAML
         #[arg(short = 'o', long, value_enum, default_value = "wide")]
         output: Output,
     },
     /// Show what a sync would change (exit 0: no difference, 1: differences, 2: error)
     Diff {
+        /// The Application
         name: String,
         #[command(flatten)]
         engine: DiffEngineArgs,
+        /// Output format: unified diffs (wide), or the differing objects with their reasons and
+        /// diffs as JSON or YAML
+        #[arg(short = 'o', long, value_enum, default_value = "wide")]
+        output: Output,
     },
     /// Sync an Application now and wait for the result
     Sync {
+        /// The Application
         name: String,
         /// Delete tracked objects that are no longer in Git
         #[arg(long)]
@@ -232,18 +382,31 @@ pub enum AppCommand {
         /// Extra sync options (Key=value)
         #[arg(long = "sync-option")]
         sync_options: Vec<String>,
+        /// How long to wait for the sync to finish
         #[arg(long, default_value = "5m", value_parser = parse_duration_arg)]
         timeout: Duration,
+        /// Output format: the result and each object's (wide), or the Application after the sync
+        /// as JSON or YAML
+        #[arg(short = 'o', long, value_enum, default_value = "wide")]
+        output: Output,
     },
     /// Wait until an Application is synced and/or healthy
     Wait {
+        /// The Application
         name: String,
+        /// Wait until it is Synced (with neither flag: until Synced and Healthy)
         #[arg(long)]
         sync: bool,
+        /// Wait until it is Healthy (with neither flag: until Synced and Healthy)
         #[arg(long)]
         health: bool,
+        /// How long to wait before failing
         #[arg(long, default_value = "5m", value_parser = parse_duration_arg)]
         timeout: Duration,
+        /// Output format: progress lines (wide), or the Application once it is ready as JSON or
+        /// YAML
+        #[arg(short = 'o', long, value_enum, default_value = "wide")]
+        output: Output,
     },
     /// Stop the operation (sync) running on an Application, as `argocd app terminate-op`
     TerminateOp {
@@ -255,24 +418,35 @@ pub enum AppCommand {
     },
     /// Show the deployment history
     History {
+        /// The Application
         name: String,
+        /// Output format: a table (wide), or the history entries as JSON or YAML
         #[arg(short = 'o', long, value_enum, default_value = "wide")]
         output: Output,
     },
     /// Sync to the revision of a history entry (automated sync must be off, as in Argo CD)
     Rollback {
+        /// The Application
         name: String,
         /// History id (default: the previous deployment)
         id: Option<i64>,
+        /// How long to wait for the sync to finish
         #[arg(long, default_value = "5m", value_parser = parse_duration_arg)]
         timeout: Duration,
+        /// Output format: the result and each object's (wide), or the Application after the sync
+        /// as JSON or YAML
+        #[arg(short = 'o', long, value_enum, default_value = "wide")]
+        output: Output,
     },
 }
 
 #[derive(Debug, Clone, Args)]
 pub struct DiffEngineArgs {
+    /// Rewrite repository URLs starting with FROM to start with TO, as the controller's
+    /// `--repo-mirror` (mirrors `flotilla up` recorded are added)
     #[arg(long = "repo-mirror", value_name = "FROM=TO")]
     pub repo_mirrors: Vec<String>,
+    /// Namespace of projects, cluster Secrets and recorded mirrors, as the controller's
     #[arg(long, default_value = "argocd")]
     pub control_namespace: String,
     /// Compare every object by a dry-run apply (server-side diff), as `controller --server-side-diff`
@@ -280,13 +454,16 @@ pub struct DiffEngineArgs {
     pub server_side_diff: bool,
 }
 
+/// The Application resource; "serves no Applications" only when the server says so (404).
 async fn applications(cluster: &Cluster) -> Result<ResourceInfo> {
-    cluster
-        .resource("argoproj.io/v1alpha1", "Application")
-        .await
-        .context(
-            "the cluster serves no Applications (is a flotilla or Argo CD controller installed?)",
-        )
+    match cluster.resource("argoproj.io/v1alpha1", "Application").await {
+        Ok(info) => Ok(info),
+        Err(ClusterError::UnknownKind { .. }) => bail!(
+            "the cluster at {} serves no Applications (`argoproj.io/v1alpha1`)\n\nhint: is a flotilla or Argo CD controller installed? `flotilla controller` installs the Application resource when it starts",
+            cluster.server.trim_end_matches('/')
+        ),
+        Err(error) => Err(cluster_error(cluster, error).await),
+    }
 }
 
 async fn get_application(cluster: &Cluster, namespace: &str, name: &str) -> Result<Value> {
@@ -319,28 +496,45 @@ fn text<'a>(value: &'a Value, fallback: &'a str) -> &'a str {
 
 /// Runs `flotilla app …`; returns the process exit code.
 pub fn run_app(arguments: AppArgs) -> Result<u8> {
+    // `app diff` exits 2 on any error, its own or the cluster's (1 means differences).
+    if matches!(arguments.command, AppCommand::Diff { .. }) {
+        return match run_app_command(arguments) {
+            Ok(code) => Ok(code),
+            Err(error) => {
+                eprintln!("{}", crate::render_error(&error));
+                Ok(2)
+            }
+        };
+    }
+    run_app_command(arguments)
+}
+
+fn run_app_command(arguments: AppArgs) -> Result<u8> {
     runtime()?.block_on(async move {
         let cluster = connect(&arguments.cluster).await?;
         let namespace = arguments.namespace.clone();
         match arguments.command {
-            AppCommand::List { output } => {
+            AppCommand::List { all_namespaces, output } => {
                 let info = applications(&cluster).await?;
-                let list = cluster.list(&info, Some(&namespace), &Default::default()).await.context("listing Applications")?;
+                let scope = (!all_namespaces).then_some(namespace.as_str());
+                let list = cluster.list(&info, scope, &Default::default()).await.context("listing Applications")?;
                 let items = list["items"].as_array().cloned().unwrap_or_default();
                 if output != Output::Wide {
                     print_data(&json!({"apiVersion": "v1", "kind": "List", "items": items}), output)?;
                     return Ok(0);
                 }
-                println!("{:<32} {:<12} {:<12} {:<10} {:<16} PATH", "NAME", "SYNC", "HEALTH", "REVISION", "PROJECT");
+                let namespace_column = |value: &str| if all_namespaces { format!("{value:<20} ") } else { String::new() };
+                println!("{}{:<32} {:<12} {:<12} {:<10} {:<16} PATH", namespace_column("NAMESPACE"), "NAME", "SYNC", "HEALTH", "REVISION", "PROJECT");
                 for item in items {
                     let status = &item["status"];
-                    let revision = text(&status["sync"]["revision"], "");
+                    let revision: String = text(&status["sync"]["revision"], "").chars().take(8).collect();
                     println!(
-                        "{:<32} {:<12} {:<12} {:<10} {:<16} {}",
+                        "{}{:<32} {:<12} {:<12} {:<10} {:<16} {}",
+                        namespace_column(text(&item["metadata"]["namespace"], "")),
                         text(&item["metadata"]["name"], "?"),
                         text(&status["sync"]["status"], "Unknown"),
                         text(&status["health"]["status"], "Unknown"),
-                        &revision[..revision.len().min(8)],
+                        revision,
                         text(&item["spec"]["project"], "default"),
                         text(&item["spec"]["source"]["path"], ""),
                     );
@@ -353,7 +547,13 @@ pub fn run_app(arguments: AppArgs) -> Result<u8> {
                     print_data(&application, output)?;
                     return Ok(0);
                 }
-                print_application(&application);
+                // The repository actually synced, when a mirror replaces the one named.
+                let mut mirrors = recorded_mirrors(&cluster, &namespace).await;
+                if namespace != "argocd" {
+                    mirrors.extend(recorded_mirrors(&cluster, "argocd").await);
+                }
+                let mirror = mirrored_url(&mirrors, text(&application["spec"]["source"]["repoURL"], ""));
+                print_application(&application, mirror.as_deref());
                 Ok(0)
             }
             AppCommand::History { name, output } => {
@@ -375,43 +575,39 @@ pub fn run_app(arguments: AppArgs) -> Result<u8> {
                 }
                 Ok(0)
             }
-            AppCommand::Diff { name, engine } => {
-                let mirrors = engine.repo_mirrors.iter().map(|entry| entry.split_once('=').map(|(from, to)| (from.to_string(), to.to_string())).ok_or_else(|| anyhow!("`--repo-mirror {entry}` is not FROM=TO"))).collect::<Result<Vec<_>>>();
-                let result: Result<u8> = async {
-                    let mut mirrors = mirrors?;
-                    mirrors.extend(recorded_mirrors(&cluster, &engine.control_namespace).await);
-                    let config = EngineConfig {
-                        cache_dir: crate::cache_dir().join("engine"),
-                        repo_mirrors: mirrors,
-                        control_namespace: engine.control_namespace.clone(),
-                        workers: 0,
-                        install_crds: false,
-                        server_side_diff: engine.server_side_diff,
-                        ..EngineConfig::default()
-                    };
-                    let preview_engine = Engine::start(cluster, config).await.context("cannot read the cluster")?;
-                    let preview = preview_engine.preview(&namespace, &name).await.map_err(|message| anyhow!("cannot compare `{name}`: {message}"))?;
-                    preview_engine.shutdown();
+            AppCommand::Diff { name, engine, output } => {
+                let mut mirrors = engine.repo_mirrors.iter().map(|entry| entry.split_once('=').map(|(from, to)| (from.to_string(), to.to_string())).ok_or_else(|| anyhow!("`--repo-mirror {entry}` is not FROM=TO"))).collect::<Result<Vec<_>>>()?;
+                // Whether the cluster answers and serves Applications, said plainly first.
+                applications(&cluster).await?;
+                mirrors.extend(recorded_mirrors(&cluster, &engine.control_namespace).await);
+                let config = EngineConfig {
+                    cache_dir: crate::cache_dir().join("engine"),
+                    repo_mirrors: mirrors,
+                    control_namespace: engine.control_namespace.clone(),
+                    workers: 0,
+                    install_crds: false,
+                    server_side_diff: engine.server_side_diff,
+                    ..EngineConfig::default()
+                };
+                let preview_engine = Engine::start(cluster, config).await.context("cannot read the cluster")?;
+                let preview = preview_engine.preview(&namespace, &name).await.map_err(|message| anyhow!("cannot compare `{name}`: {message}"));
+                preview_engine.shutdown();
+                let preview = preview?;
+                if output == Output::Wide {
                     print!("{}", preview.render());
-                    Ok(u8::from(preview.has_differences()))
+                } else {
+                    print_data(&preview_data(&namespace, &name, &preview), output)?;
                 }
-                .await;
-                match result {
-                    Ok(code) => Ok(code),
-                    Err(error) => {
-                        eprintln!("{}", crate::render_error(&error));
-                        Ok(2)
-                    }
-                }
+                Ok(u8::from(preview.has_differences()))
             }
-            AppCommand::Sync { name, prune, dry_run, revision, sync_options, timeout } => {
+            AppCommand::Sync { name, prune, dry_run, revision, sync_options, timeout, output } => {
                 let operation = json!({
                     "sync": {"revision": revision.unwrap_or_default(), "prune": prune, "dryRun": dry_run, "syncOptions": sync_options},
                     "initiatedBy": {"username": whoami()},
                 });
-                request_operation(&cluster, &namespace, &name, operation, timeout).await
+                request_operation(&cluster, &namespace, &name, operation, timeout, output).await
             }
-            AppCommand::Rollback { name, id, timeout } => {
+            AppCommand::Rollback { name, id, timeout, output } => {
                 let application = get_application(&cluster, &namespace, &name).await?;
                 if application["spec"]["syncPolicy"]["automated"].is_object() {
                     bail!("rollback cannot be initiated when auto-sync is enabled\n\nhint: turn automated sync off in `spec.syncPolicy` first, as with Argo CD");
@@ -426,13 +622,15 @@ pub fn run_app(arguments: AppArgs) -> Result<u8> {
                     "sync": {"revision": entry["revision"], "prune": true, "source": entry["source"]},
                     "initiatedBy": {"username": whoami()},
                 });
-                request_operation(&cluster, &namespace, &name, operation, timeout).await
+                request_operation(&cluster, &namespace, &name, operation, timeout, output).await
             }
             AppCommand::TerminateOp { name, timeout } => terminate_operation(&cluster, &namespace, &name, timeout).await,
-            AppCommand::Wait { name, sync, health, timeout } => {
+            AppCommand::Wait { name, sync, health, timeout, output } => {
                 let deadline = Instant::now() + timeout;
                 let (want_sync, want_health) = if !sync && !health { (true, true) } else { (sync, health) };
                 let terminal = std::io::stdout().is_terminal();
+                // With -o json|yaml, standard output holds the Application and nothing else.
+                let progress = output == Output::Wide;
                 let mut last_line = String::new();
                 loop {
                     let application = get_application(&cluster, &namespace, &name).await?;
@@ -444,18 +642,19 @@ pub fn run_app(arguments: AppArgs) -> Result<u8> {
                     if let Some(message) = &running {
                         line.push_str(&format!(", operation running: {message}"));
                     }
-                    if line != last_line {
+                    if progress && line != last_line {
                         if terminal { print!("\r\x1b[2K{line}"); } else { println!("{line}"); }
                         use std::io::Write;
                         let _ = std::io::stdout().flush();
                         last_line = line;
                     }
                     if running.is_none() && !application["operation"].is_object() && (!want_sync || sync_status == "Synced") && (!want_health || health_status == "Healthy") {
-                        if terminal { println!(); }
+                        if progress && terminal { println!(); }
+                        if !progress { print_data(&application, output)?; }
                         return Ok(0);
                     }
                     if Instant::now() >= deadline {
-                        if terminal { println!(); }
+                        if progress && terminal { println!(); }
                         bail!("timed out after {timeout:?} waiting for `{name}` (sync {sync_status}, health {health_status})");
                     }
                     tokio::time::sleep(Duration::from_millis(250)).await;
@@ -496,6 +695,7 @@ async fn request_operation(
     name: &str,
     operation: Value,
     timeout: Duration,
+    output: Output,
 ) -> Result<u8> {
     let info = applications(cluster).await?;
     let before = get_application(cluster, namespace, name).await?;
@@ -521,7 +721,8 @@ async fn request_operation(
         .await
         .with_context(|| format!("requesting the operation on `{name}`"))?;
     let deadline = Instant::now() + timeout;
-    let terminal = std::io::stdout().is_terminal();
+    // With -o json|yaml, standard output holds the Application and nothing else.
+    let terminal = std::io::stdout().is_terminal() && output == Output::Wide;
     loop {
         let application = get_application(cluster, namespace, name).await?;
         let state = &application["status"]["operationState"];
@@ -535,6 +736,11 @@ async fn request_operation(
                 println!();
             }
             let phase = text(&state["phase"], "Unknown");
+            let code = if phase == "Succeeded" { 0 } else { 1 };
+            if output != Output::Wide {
+                print_data(&application, output)?;
+                return Ok(code);
+            }
             println!("{name}: operation {phase}: {}", text(&state["message"], ""));
             for resource in state["syncResult"]["resources"]
                 .as_array()
@@ -553,7 +759,7 @@ async fn request_operation(
                     text(&resource["message"], "")
                 );
             }
-            return Ok(if phase == "Succeeded" { 0 } else { 1 });
+            return Ok(code);
         }
         // Running once the controller took the request: a running state that is not the one
         // before the request.
@@ -634,7 +840,54 @@ async fn terminate_operation(
     }
 }
 
-fn print_application(application: &Value) {
+/// The URL a repository is fetched from after the mirror rewrites (the first `FROM` that
+/// prefixes it wins, as in the controller), when a mirror applies.
+fn mirrored_url(mirrors: &[(String, String)], repository: &str) -> Option<String> {
+    mirrors.iter().find_map(|(from, to)| {
+        repository
+            .strip_prefix(from.as_str())
+            .map(|rest| format!("{to}{rest}"))
+    })
+}
+
+/// `app diff -o json|yaml`: the objects a sync would change, each with the reasons and the
+/// unified diff the text output shows (Secrets masked the same way).
+fn preview_data(
+    namespace: &str,
+    name: &str,
+    preview: &flotilla_engine::reconcile::Preview,
+) -> Value {
+    let differences: Vec<Value> = preview
+        .entries
+        .iter()
+        .filter(|entry| !entry.in_sync)
+        .map(|entry| {
+            let diff = flotilla_diff::render_diff(
+                entry.predicted.as_ref().or(entry.desired.as_ref()),
+                entry.live.as_ref(),
+                flotilla_engine::cluster::FIELD_MANAGER,
+                &preview.rules,
+            );
+            let mut data = json!({
+                "resource": entry.resource,
+                "inCluster": entry.live.is_some(),
+                "reasons": entry.reasons,
+            });
+            match diff {
+                Ok(diff) => data["diff"] = json!(diff),
+                Err(error) => data["diffError"] = json!(error.to_string()),
+            }
+            data
+        })
+        .collect();
+    json!({
+        "application": {"namespace": namespace, "name": name},
+        "hasDifferences": preview.has_differences(),
+        "differences": differences,
+    })
+}
+
+fn print_application(application: &Value, mirror: Option<&str>) {
     let status = &application["status"];
     let spec = &application["spec"];
     println!(
@@ -643,6 +896,9 @@ fn print_application(application: &Value) {
     );
     println!("Project:       {}", text(&spec["project"], "default"));
     println!("Repo:          {}", text(&spec["source"]["repoURL"], ""));
+    if let Some(mirror) = mirror {
+        println!("Synced from:   {mirror} (the mirror of Repo that `flotilla up` recorded)");
+    }
     println!("Path:          {}", text(&spec["source"]["path"], ""));
     println!(
         "Target:        {}",

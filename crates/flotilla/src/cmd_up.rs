@@ -2,7 +2,9 @@
 //! under `./.flotilla`), the controller and a GitOps repository (the bundled example solution
 //! committed into a local git repository, or `--repo URL|PATH`), applies the root Application,
 //! prints where everything is and keeps running, reporting Application status changes, until
-//! interrupted.
+//! interrupted. One `up` runs per `--data-dir` (it holds `DATA_DIR/up.lock`, which says who holds
+//! it); both addresses are checked before anything starts, and the banner names the addresses
+//! actually bound.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -144,12 +146,121 @@ pub fn root_application(repository: &str, path: &str, revision: &str) -> Value {
     })
 }
 
+/// The file in `--data-dir` a running `flotilla up` holds locked; it says who holds it.
+const LOCK_FILE: &str = "up.lock";
+
+/// `--data-dir` held by this `flotilla up` (released when the process ends, however it ends).
+struct DataDirLock {
+    file: std::fs::File,
+}
+
+impl DataDirLock {
+    /// Locks `data_dir`, or names the `flotilla up` that holds it.
+    fn acquire(data_dir: &Path) -> Result<DataDirLock> {
+        let path = data_dir.join(LOCK_FILE);
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .with_context(|| format!("opening `{}`", path.display()))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let holder = std::fs::read_to_string(&path).unwrap_or_default();
+                let holder = holder.trim();
+                let pid = holder
+                    .lines()
+                    .find_map(|line| line.strip_prefix("pid "))
+                    .map(str::trim)
+                    .filter(|pid| !pid.is_empty());
+                let described = if holder.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", holder.lines().collect::<Vec<_>>().join(", "))
+                };
+                let stop = match pid {
+                    Some(pid) => format!("stop it (Ctrl-C where it runs, or `kill {pid}`)"),
+                    None => "stop it (Ctrl-C where it runs)".to_string(),
+                };
+                bail!(
+                    "another `flotilla up`{described} is running in `{}`\n\nhint: use that one (its kubeconfig is `{}`), {stop}, or give this one a directory of its own with `--data-dir`",
+                    data_dir.display(),
+                    data_dir.join("cluster/kubeconfig").display()
+                );
+            }
+            Err(std::fs::TryLockError::Error(error)) => {
+                return Err(error).with_context(|| format!("locking `{}`", path.display()))
+            }
+        }
+        let lock = DataDirLock { file };
+        lock.record(&[])?;
+        Ok(lock)
+    }
+
+    /// Writes who holds the directory (this process, and what it serves) into the lock file.
+    fn record(&self, serves: &[String]) -> Result<()> {
+        use std::io::{Seek, Write};
+        let mut text = format!("pid {}\n", std::process::id());
+        for line in serves {
+            text.push_str(line);
+            text.push('\n');
+        }
+        let mut file = &self.file;
+        file.set_len(0)
+            .and_then(|()| file.seek(std::io::SeekFrom::Start(0)))
+            .and_then(|_| file.write_all(text.as_bytes()))
+            .context("writing the lock file of `--data-dir`")
+    }
+}
+
+/// Fails at once when an address `up` is to listen on is taken, before anything starts, so the
+/// message names the address and its flag (and no address is printed that another program
+/// serves).
+fn check_address(address: SocketAddr, flag: &str, what: &str) -> Result<()> {
+    match std::net::TcpListener::bind(address) {
+        Ok(_) => Ok(()),
+        Err(error) => Err(cmd_engine::port_taken(address, error, flag, what)),
+    }
+}
+
+/// What `--cluster-listen` serves.
+const CLUSTER_ENDPOINT: &str = "the embedded cluster's API server";
+
+/// The error of a cluster that did not start, with what to do about it.
+fn cluster_start_error(
+    error: flotilla_apiserver::ServeError,
+    arguments: &UpArgs,
+    data_dir: &Path,
+) -> anyhow::Error {
+    match error {
+        flotilla_apiserver::ServeError::Bind { address, source } => {
+            cmd_engine::port_taken(address, source, "--cluster-listen", CLUSTER_ENDPOINT)
+        }
+        flotilla_apiserver::ServeError::Persist(error) => anyhow::Error::new(error).context(format!(
+            "cannot open the cluster state in `{}`\n\nhint: is another process using it (a `flotilla cluster serve --data-dir {}`)? Stop it, or give `flotilla up` a directory of its own with `--data-dir`",
+            data_dir.join("cluster").display(),
+            data_dir.join("cluster").display()
+        )),
+        other => anyhow::Error::new(other)
+            .context(format!("cannot start the embedded cluster on {}", arguments.cluster_listen)),
+    }
+}
+
 pub fn run_up(arguments: UpArgs) -> Result<()> {
     crate::logging::init(&arguments.logging)?;
     std::fs::create_dir_all(&arguments.data_dir)
         .with_context(|| format!("creating `{}`", arguments.data_dir.display()))?;
     let data_dir = std::fs::canonicalize(&arguments.data_dir)
         .with_context(|| format!("resolving `{}`", arguments.data_dir.display()))?;
+    let lock = DataDirLock::acquire(&data_dir)?;
+    check_address(
+        arguments.cluster_listen,
+        "--cluster-listen",
+        CLUSTER_ENDPOINT,
+    )?;
+    check_address(arguments.listen, "--listen", cmd_engine::WEB_ENDPOINTS)?;
     let mut mirrors = Vec::new();
     let (root, repository_note) = match &arguments.repo {
         None => {
@@ -201,7 +312,7 @@ pub fn run_up(arguments: UpArgs) -> Result<()> {
             ..flotilla_apiserver::ServerConfig::default()
         })
         .await
-        .with_context(|| format!("cannot start the embedded cluster on {}\n\nhint: is another `flotilla up` running? use --cluster-listen to pick another address", arguments.cluster_listen))?;
+        .map_err(|error| cluster_start_error(error, &arguments, &data_dir))?;
         let cluster_args = cmd_engine::ClusterArgs {
             kubeconfig: Some(server.kubeconfig_path.clone()),
             context: None,
@@ -222,7 +333,14 @@ pub fn run_up(arguments: UpArgs) -> Result<()> {
             sealing_key_bits: arguments.sealing_key_bits,
             server_side_diff: false,
         };
-        let engine = cmd_engine::start_engine(cluster, &engine_args).await?;
+        let (engine, web_address) = match cmd_engine::start_engine(cluster, &engine_args).await {
+            Ok(started) => started,
+            Err(error) => {
+                server.shutdown().await;
+                return Err(error);
+            }
+        };
+        lock.record(&[format!("cluster {}", server.url), format!("listen {web_address}")])?;
         // The root Application, applied like `kubectl apply --server-side`.
         let bootstrap = cmd_engine::connect(&cluster_args).await?;
         let namespace_info = bootstrap.resource("v1", "Namespace").await?;
@@ -251,7 +369,7 @@ pub fn run_up(arguments: UpArgs) -> Result<()> {
         println!("  kubeconfig: `{kubeconfig}`");
         println!("  {repository_note}");
         println!("  root app:   {}/{}", namespace, root["metadata"]["name"].as_str().unwrap_or(""));
-        println!("  sealing:    flotilla seal --cert http://{}/v1/cert.pem < secret.yaml", arguments.listen);
+        println!("  sealing:    flotilla seal --cert http://{web_address}/v1/cert.pem < secret.yaml");
         println!("try:");
         println!("  kubectl --kubeconfig {kubeconfig} get applications -A");
         println!("  flotilla app list --kubeconfig {kubeconfig}");

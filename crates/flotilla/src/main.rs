@@ -4,8 +4,8 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
-use clap::{Parser, Subcommand, ValueEnum};
+use anyhow::{bail, Context};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
 /// mimalloc instead of glibc's malloc: the controller and the API server allocate and free many
 /// small JSON values per request; under glibc that was a quarter of the controller's CPU
@@ -53,11 +53,42 @@ enum Command {
     Controller(cmd_engine::ControllerArgs),
     /// Inspect and operate Applications (list, get, diff, sync, wait, history, rollback).
     App(cmd_engine::AppArgs),
+    /// Print a shell completion script.
+    #[command(
+        long_about = "Print a shell completion script.\n\nbash: `source <(flotilla completion bash)` (or write it to ~/.local/share/bash-completion/completions/flotilla)\nzsh: `flotilla completion zsh > \"${fpath[1]}/_flotilla\"`\nfish: `flotilla completion fish > ~/.config/fish/completions/flotilla.fish`"
+    )]
+    Completion(CompletionArgs),
+    /// Print the version, the git commit and the target flotilla was built for.
+    Version(VersionArgs),
+}
+
+#[derive(clap::Args)]
+struct CompletionArgs {
+    /// The shell to complete in
+    #[arg(value_enum)]
+    shell: clap_complete::Shell,
+}
+
+#[derive(clap::Args)]
+struct VersionArgs {
+    /// Output format: text, or the fields as JSON or YAML
+    #[arg(short = 'o', long, value_enum, default_value = "text")]
+    output: VersionOutput,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum VersionOutput {
+    /// One field a line
+    Text,
+    /// A JSON object
+    Json,
+    /// A YAML mapping
+    Yaml,
 }
 
 #[derive(clap::Args)]
 struct BuildArgs {
-    /// Directory holding a kustomization.yaml (default: the current directory).
+    /// Directory holding a kustomization.yaml
     #[arg(default_value = ".")]
     dir: PathBuf,
     /// Write the output to FILE instead of standard output.
@@ -92,6 +123,21 @@ pub(crate) fn cache_dir() -> PathBuf {
 }
 
 pub(crate) fn run_build(args: &BuildArgs) -> anyhow::Result<()> {
+    // A directory that is not there is said once, with the path, as `kubectl kustomize` does.
+    match std::fs::metadata(&args.dir) {
+        Ok(metadata) if metadata.is_dir() => {}
+        Ok(_) => bail!(
+            "`{}` is not a directory\n\nhint: give `flotilla build` the directory that holds the kustomization.yaml",
+            args.dir.display()
+        ),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => bail!(
+            "`{}` does not exist\n\nhint: give `flotilla build` the directory that holds the kustomization.yaml",
+            args.dir.display()
+        ),
+        Err(error) => {
+            return Err(error).with_context(|| format!("cannot read `{}`", args.dir.display()))
+        }
+    }
     let fetcher = flotilla_source::GitFetcher::new(&cache_dir().join("remote-bases"));
     let options = flotilla_kustomize::BuildOptions {
         load_restrictor: match args.load_restrictor {
@@ -116,6 +162,52 @@ pub(crate) fn run_build(args: &BuildArgs) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// `flotilla completion SHELL`
+fn run_completion(args: &CompletionArgs) -> anyhow::Result<()> {
+    let mut output = Vec::new();
+    clap_complete::generate(args.shell, &mut Cli::command(), "flotilla", &mut output);
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(&output)
+        .and_then(|()| stdout.flush())
+        .context("writing to standard output")
+}
+
+/// `flotilla version`: as `kubectl version --client`, the version, the commit it was built from
+/// (when the build had git at hand), the compiler and the target.
+fn run_version(args: &VersionArgs) -> anyhow::Result<()> {
+    let fields = [
+        ("version", env!("CARGO_PKG_VERSION")),
+        ("gitCommit", env!("FLOTILLA_GIT_COMMIT")),
+        ("rustcVersion", env!("FLOTILLA_RUSTC_VERSION")),
+        ("target", env!("FLOTILLA_TARGET")),
+    ];
+    let text = match args.output {
+        VersionOutput::Text => format!(
+            "flotilla {}\ncommit:   {}\ncompiler: {}\ntarget:   {}\n",
+            fields[0].1, fields[1].1, fields[2].1, fields[3].1
+        ),
+        VersionOutput::Json | VersionOutput::Yaml => {
+            let object: serde_json::Map<String, serde_json::Value> = fields
+                .iter()
+                .map(|(name, value)| (name.to_string(), serde_json::Value::from(*value)))
+                .collect();
+            let value = serde_json::Value::Object(object);
+            if args.output == VersionOutput::Json {
+                format!("{}\n", serde_json::to_string_pretty(&value)?)
+            } else {
+                flotilla_core::write_document(&flotilla_core::from_json(&value))
+                    .map_err(|error| anyhow::anyhow!("cannot write YAML: {error}"))?
+            }
+        }
+    };
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+        .context("writing to standard output")
 }
 
 /// Commands that print data end quietly when their reader goes away (`flotilla app list | head
@@ -151,6 +243,8 @@ fn main() -> ExitCode {
             Ok(code) => return ExitCode::from(code),
             Err(error) => Err(error),
         },
+        Command::Completion(args) => run_completion(&args),
+        Command::Version(args) => run_version(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -164,16 +258,24 @@ fn main() -> ExitCode {
 /// `error: outer: inner: cause`, with every `hint:` a context carried moved after a blank line at
 /// the end, so hints never sit in the middle of the cause chain.
 pub(crate) fn render_error(error: &anyhow::Error) -> String {
-    let mut causes = Vec::new();
+    let mut causes: Vec<String> = Vec::new();
     let mut hints = Vec::new();
     for cause in error.chain() {
         let text = cause.to_string();
-        match text.split_once("\n\nhint: ") {
+        let message = match text.split_once("\n\nhint: ") {
             Some((message, hint)) => {
-                causes.push(message.to_string());
                 hints.push(hint.to_string());
+                message.to_string()
             }
-            None => causes.push(text),
+            None => text,
+        };
+        // A library error that already says its cause (`path: No such file…`) is not followed
+        // by the cause again.
+        let said = causes.last().is_some_and(|previous| {
+            previous == &message || previous.ends_with(&format!(": {message}"))
+        });
+        if !said {
+            causes.push(message);
         }
     }
     let mut rendered = format!("error: {}", causes.join(": "));
@@ -181,4 +283,57 @@ pub(crate) fn render_error(error: &anyhow::Error) -> String {
         rendered.push_str(&format!("\n\nhint: {hint}"));
     }
     rendered
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// Every visible argument and subcommand of every command says what it is for, and no help
+    /// text repeats the default clap shows after it.
+    #[test]
+    fn every_argument_has_help() {
+        let mut command = super::Cli::command();
+        command.build();
+        command.clone().debug_assert();
+        let mut problems = Vec::new();
+        walk(&command, "flotilla", &mut problems);
+        assert!(problems.is_empty(), "{}", problems.join("\n"));
+    }
+
+    fn walk(command: &clap::Command, path: &str, problems: &mut Vec<String>) {
+        for argument in command.get_arguments() {
+            let id = argument.get_id().as_str();
+            if argument.is_hide_set() || id == "help" || id == "version" {
+                continue;
+            }
+            let help = argument
+                .get_help()
+                .or(argument.get_long_help())
+                .map(|help| help.to_string());
+            match help {
+                None => problems.push(format!("`{path}`: `{id}` has no help")),
+                Some(help) => {
+                    let shows_default = argument.get_action().takes_values()
+                        && !argument.get_default_values().is_empty()
+                        && !argument.is_hide_default_value_set();
+                    if shows_default && help.to_ascii_lowercase().contains("default") {
+                        problems.push(format!(
+                            "`{path}`: `{id}` says its default, and clap shows it again: {help}"
+                        ));
+                    }
+                }
+            }
+        }
+        for subcommand in command.get_subcommands() {
+            if subcommand.is_hide_set() || subcommand.get_name() == "help" {
+                continue;
+            }
+            let path = format!("{path} {}", subcommand.get_name());
+            if subcommand.get_about().is_none() {
+                problems.push(format!("`{path}` has no description"));
+            }
+            walk(subcommand, &path, problems);
+        }
+    }
 }
