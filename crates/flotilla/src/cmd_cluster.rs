@@ -33,6 +33,12 @@ pub struct ServeArgs {
     /// Register a schemaless CRD for unknown kinds on first use instead of answering 404
     #[arg(long)]
     pub accept_unknown_kinds: bool,
+    /// Play OpenShift: serve Route, Project, SCC, ImageStream, ClusterVersion, ConsoleLink, and run OLM against the embedded operator catalog (`flotilla catalog list`)
+    #[arg(long)]
+    pub openshift: bool,
+    /// The cluster domain Routes get their hosts under (`<name>-<namespace>.apps.<domain>`)
+    #[arg(long, default_value = "flotilla.local", requires = "openshift")]
+    pub cluster_domain: String,
     /// Serve plain HTTP without authentication (for tests only)
     #[arg(long, hide = true)]
     pub insecure_http: bool,
@@ -61,6 +67,9 @@ pub fn run_cluster_serve(arguments: ServeArgs) -> anyhow::Result<()> {
                     delay: Duration::from_millis(arguments.simulate_delay_ms),
                 }),
             accept_unknown_kinds: arguments.accept_unknown_kinds,
+            openshift: arguments.openshift.then(|| flotilla_apiserver::openshift::OpenShiftConfig {
+                cluster_domain: arguments.cluster_domain.clone(),
+            }),
             ..flotilla_apiserver::ServerConfig::default()
         };
         let server = flotilla_apiserver::serve(config)

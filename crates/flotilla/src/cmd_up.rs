@@ -45,6 +45,12 @@ pub struct UpArgs {
     /// Milliseconds before a simulated workload becomes ready
     #[arg(long, default_value_t = 500)]
     pub simulate_delay_ms: u64,
+    /// Run a plain Kubernetes cluster: no OpenShift APIs (Route, Project, …) and no OLM or operator catalog
+    #[arg(long)]
+    pub no_openshift: bool,
+    /// The cluster domain Routes get their hosts under (`<name>-<namespace>.apps.<domain>`)
+    #[arg(long, default_value = "flotilla.local")]
+    pub cluster_domain: String,
     /// How often the repository is polled for new commits
     #[arg(long, default_value = "5s", value_parser = parse_duration_arg)]
     pub repo_poll: Duration,
@@ -308,6 +314,11 @@ pub fn run_up(arguments: UpArgs) -> Result<()> {
             data_dir: Some(data_dir.join("cluster")),
             simulate: Some(flotilla_apiserver::simulate::SimulationConfig {
                 delay: Duration::from_millis(arguments.simulate_delay_ms),
+            }),
+            openshift: (!arguments.no_openshift).then(|| {
+                flotilla_apiserver::openshift::OpenShiftConfig {
+                    cluster_domain: arguments.cluster_domain.clone(),
+                }
             }),
             ..flotilla_apiserver::ServerConfig::default()
         })

@@ -15,6 +15,7 @@ use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod cmd_catalog;
 mod cmd_cluster;
 mod cmd_engine;
 mod cmd_sealed;
@@ -53,6 +54,9 @@ enum Command {
     Controller(cmd_engine::ControllerArgs),
     /// Inspect and operate Applications (list, get, diff, sync, wait, history, rollback).
     App(cmd_engine::AppArgs),
+    /// The embedded operator catalog: packages, channels, CRDs, Subscriptions.
+    #[command(subcommand)]
+    Catalog(cmd_catalog::CatalogCommand),
     /// Print a shell completion script.
     #[command(
         long_about = "Print a shell completion script.\n\nbash: `source <(flotilla completion bash)` (or write it to ~/.local/share/bash-completion/completions/flotilla)\nzsh: `flotilla completion zsh > \"${fpath[1]}/_flotilla\"`\nfish: `flotilla completion fish > ~/.config/fish/completions/flotilla.fish`"
@@ -233,6 +237,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Build(args) => run_build(&args),
         Command::Cluster(command) => cmd_cluster::run_cluster(command),
+        Command::Catalog(command) => cmd_catalog::run(command),
         Command::Seal(args) => cmd_sealed::run_seal(&args),
         Command::Unseal(args) => cmd_sealed::run_unseal(&args),
         Command::Reseal(args) => cmd_sealed::run_reseal(&args),
