@@ -126,6 +126,9 @@ pub struct OwnedCrd {
     pub until: Option<String>,
     /// Per version name: (since, until).
     pub version_ranges: BTreeMap<String, (Option<String>, Option<String>)>,
+    /// The `status.phase` the operator writes when an operand is ready (`Running` for a
+    /// QueueManager), when it reports one (`readyPhase` in the data).
+    pub ready_phase: Option<String>,
 }
 
 impl OwnedCrd {
@@ -454,6 +457,16 @@ impl Catalog {
             .filter(move |package| package.catalog_source == source)
     }
 
+    /// The `status.phase` an operator writes when an operand of `group`/`kind` is ready, where
+    /// the catalog says it reports one.
+    pub fn ready_phase(&self, group: &str, kind: &str) -> Option<&str> {
+        self.packages
+            .iter()
+            .flat_map(|package| package.crds.iter())
+            .find(|crd| crd.group() == group && crd.kind() == kind && crd.ready_phase.is_some())
+            .and_then(|crd| crd.ready_phase.as_deref())
+    }
+
     /// The package owning a CRD group and kind, with the CRD.
     pub fn owner_of(&self, group: &str, kind: &str) -> Vec<(&Package, &OwnedCrd)> {
         self.packages
@@ -574,6 +587,7 @@ fn owned_crd(
     };
     let since = take_string(object, "since");
     let until = take_string(object, "until");
+    let ready_phase = take_string(object, "readyPhase");
     for required in ["group", "names", "scope", "versions"] {
         if !object.contains_key(required) {
             return Err(format_error(format!("a CRD entry has no `{required}`")));
@@ -645,6 +659,7 @@ fn owned_crd(
         since,
         until,
         version_ranges,
+        ready_phase,
     })
 }
 

@@ -1,7 +1,8 @@
-//! The bundled example solution (`examples/inventory`), end to end: the root Application syncs
-//! the app-of-apps in waves (project, CRDs, Kafka and MQ, then the applications), every child
-//! Application becomes Synced and Healthy, and the objects of both environments exist with their
-//! overlays applied.
+//! The bundled example solution (`examples/inventory`), end to end in an embedded OpenShift:
+//! the root Application syncs the app-of-apps in waves (project, the operators through OLM
+//! Subscriptions from their catalogs, Kafka and MQ operands validated by the operators' CRDs,
+//! then the applications), every child Application becomes Synced and Healthy, and the objects
+//! of both environments exist with their overlays applied.
 
 mod common;
 
@@ -35,13 +36,19 @@ async fn the_example_solution_syncs_as_an_app_of_apps() {
         .iter()
         .map(|(path, text)| (path.as_str(), text.as_str()))
         .collect();
-    let harness = Harness::start_with("example", &file_refs, |config| {
-        let repository = config.repo_mirrors[0].1.clone();
-        config.repo_mirrors = vec![(
-            "https://github.com/flotilla-dev/inventory-demo.git".into(),
-            repository,
-        )];
-    })
+    let harness = Harness::start_serving(
+        "example",
+        &file_refs,
+        |config| {
+            let repository = config.repo_mirrors[0].1.clone();
+            config.repo_mirrors = vec![(
+                "https://github.com/flotilla-dev/inventory-demo.git".into(),
+                repository,
+            )];
+        },
+        &[],
+        |server| server.openshift = Some(Default::default()),
+    )
     .await;
     let root_text =
         std::fs::read_to_string(example.join("bootstrap/root-app.yaml")).expect("root app");
@@ -49,7 +56,7 @@ async fn the_example_solution_syncs_as_an_app_of_apps() {
         flotilla_core::to_json(&flotilla_core::parse_single_document(&root_text).expect("YAML"));
     harness.apply(&root).await;
     for name in [
-        "inventory-crds",
+        "inventory-operators",
         "kafka-dev",
         "mq-dev",
         "apps-dev",
@@ -105,5 +112,20 @@ async fn the_example_solution_syncs_as_an_app_of_apps() {
     // The project restricts the environment Applications: each one is in `inventory`.
     let child = harness.application("apps-dev").await;
     assert_eq!(child["spec"]["project"], json!("inventory"));
+    // The operators came from their catalogs.
+    let strimzi = harness
+        .get(
+            "operators.coreos.com/v1alpha1",
+            "Subscription",
+            Some("openshift-operators"),
+            "strimzi-kafka-operator",
+        )
+        .await
+        .expect("strimzi subscription");
+    assert_eq!(strimzi["status"]["state"], "AtLatestKnown");
+    assert_eq!(
+        strimzi["status"]["installedCSV"],
+        "strimzi-cluster-operator.v0.45.2"
+    );
     harness.stop().await;
 }
