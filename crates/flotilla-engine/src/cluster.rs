@@ -17,6 +17,11 @@
 //!
 //! Invariant: a discovery miss is never cached, so a kind whose CRD was just established is
 //! found on the next lookup.
+//!
+//! Whether a server registers kinds it does not serve on their first write (flotilla's own API
+//! server with `--accept-unknown-kinds`) is detected once per cluster
+//! ([`Cluster::accepts_unknown_kinds`]); the engine then writes objects of such kinds at the
+//! resource kube's pluralisation names ([`guessed_resource`]) instead of waiting for the kind.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -66,6 +71,21 @@ impl ClusterError {
     }
 }
 
+/// The API group of the resource `Cluster::accepts_unknown_kinds` asks about (served by no
+/// server).
+pub const UNKNOWN_KIND_PROBE_GROUP: &str = "accept-unknown-kinds.flotilla.dev";
+
+/// The resource a kind the server does not serve yet is written to when the server accepts
+/// unknown kinds: its plural as kube-rs guesses it (`KafkaTopic` → `kafkatopics`), namespaced
+/// when the object names a namespace. The server registers the kind under that resource.
+pub fn guessed_resource(api_version: &str, kind: &str, namespaced: bool) -> ResourceInfo {
+    let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+    ResourceInfo {
+        resource: ApiResource::from_gvk(&kube::core::GroupVersionKind::gvk(group, version, kind)),
+        namespaced,
+    }
+}
+
 /// Which resource serves a kind, and its scope.
 #[derive(Clone, Debug)]
 pub struct ResourceInfo {
@@ -94,6 +114,8 @@ pub struct Cluster {
     pub server: String,
     pub client: Client,
     resources: RwLock<HashMap<(String, String), ResourceInfo>>,
+    /// What `accepts_unknown_kinds` found, once it found it.
+    accepts_unknown_kinds: RwLock<Option<bool>>,
 }
 
 impl Cluster {
@@ -103,6 +125,7 @@ impl Cluster {
             server: server.to_string(),
             client,
             resources: RwLock::new(HashMap::new()),
+            accepts_unknown_kinds: RwLock::new(None),
         }
     }
 
@@ -178,6 +201,63 @@ impl Cluster {
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .clear();
+    }
+
+    /// Whether the server registers a kind it does not serve on the first write of it, as
+    /// flotilla's API server started with `--accept-unknown-kinds` does (it then serves the
+    /// kind through a schemaless CustomResourceDefinition).
+    ///
+    /// No server advertises this, so it is asked once per cluster, without changing anything:
+    /// a dry-run apply of an object with an empty kind to a resource no server serves
+    /// (`probes` in `UNKNOWN_KIND_PROBE_GROUP`). A server that accepts unknown kinds tries to
+    /// register a definition for it, `probes.<group>`, and refuses that definition as invalid
+    /// (its kind is required): `CustomResourceDefinition.apiextensions.k8s.io
+    /// "probes.<group>" is invalid` (422). Any other server answers that it has no such
+    /// resource (404, or 403 where the engine may not write there), and a server that stops
+    /// refusing the definition this way reads as one that does not accept unknown kinds (its
+    /// Applications then wait for the kind, as on any cluster). A transport failure is not
+    /// remembered (false for now, asked again next time).
+    pub async fn accepts_unknown_kinds(&self) -> bool {
+        if let Some(known) = *self
+            .accepts_unknown_kinds
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        {
+            return known;
+        }
+        let api_version = format!("{UNKNOWN_KIND_PROBE_GROUP}/v1");
+        let probe = serde_json::json!({
+            "apiVersion": api_version,
+            "kind": "",
+            "metadata": {"name": "probe"},
+        });
+        let info = ResourceInfo {
+            resource: ApiResource {
+                group: UNKNOWN_KIND_PROBE_GROUP.to_string(),
+                version: "v1".to_string(),
+                api_version,
+                kind: String::new(),
+                plural: "probes".to_string(),
+            },
+            namespaced: false,
+        };
+        // kube-apiserver's words for an invalid object: `<Kind>.<group> "<name>" is invalid`.
+        let refused_definition = format!(
+            "CustomResourceDefinition.apiextensions.k8s.io \"probes.{UNKNOWN_KIND_PROBE_GROUP}\" is invalid"
+        );
+        let accepts = match self.apply(&info, &probe, true, true).await {
+            Ok(_) => false,
+            Err(ClusterError::Api(message)) => message.contains(&refused_definition),
+            Err(error) => {
+                tracing::debug!(cluster = %self.name, %error, "cannot tell whether the server accepts unknown kinds");
+                return false;
+            }
+        };
+        *self
+            .accepts_unknown_kinds
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(accepts);
+        accepts
     }
 
     /// Sends a request built with kube's `Request` and reads the answer as JSON.

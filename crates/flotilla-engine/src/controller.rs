@@ -91,6 +91,11 @@ pub(crate) struct AppMemory {
     pub comparisons: HashMap<crate::reconcile::ObjectKey, crate::reconcile::CachedComparison>,
     /// The desired-index entries this Application added (removed on the next rebuild).
     pub index_keys: Vec<(String, String, String, String)>,
+    /// The kinds it waits for, not served by its destination yet (`kind_waits`).
+    pub waiting_kinds: BTreeSet<crate::kind_waits::AwaitedKind>,
+    /// Retries while it waits for a kind, in a row, and when the next one is scheduled.
+    pub kind_wait_attempt: u32,
+    pub kind_wait_retry_at: Option<Instant>,
 }
 
 /// Desired objects cached per Application.
@@ -209,6 +214,9 @@ pub(crate) struct Shared {
     pub unsealer: std::sync::OnceLock<Arc<crate::sealed::Unsealer>>,
     /// Applications that should record `reconciledAt` on their next reconcile.
     pub refreshed: Mutex<HashSet<AppKey>>,
+    /// The clusters (by name) whose CustomResourceDefinitions are watched for the kinds
+    /// Applications wait for (`kind_waits`).
+    pub definition_watches: Mutex<HashSet<String>>,
 }
 
 /// A running engine.
@@ -252,6 +260,7 @@ impl Engine {
             events,
             shutdown: shutdown.clone(),
             refreshed: Mutex::new(HashSet::new()),
+            definition_watches: Mutex::new(HashSet::new()),
             unsealer: std::sync::OnceLock::new(),
         });
         let engine = Engine {

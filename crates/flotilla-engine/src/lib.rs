@@ -10,13 +10,15 @@
 //!
 //! Modules: `model` (Argo CD types, project rules), `cluster` (kube-rs client, discovery, JSON
 //! requests), `live` (watch caches), `render` (sources → objects), `controller` (queue, routing,
-//! poller), `reconcile` (one Application), `sync` (plan execution, hooks, prune), `crds`,
+//! poller), `reconcile` (one Application), `kind_waits` (Applications waiting for a kind the
+//! cluster does not serve yet), `sync` (plan execution, hooks, prune), `crds`,
 //! `metrics`, `sealed` (SealedSecrets unsealed in the cluster, Bitnami-compatible keys),
 //! `server_diff` (differences confirmed, or found, by a dry-run apply).
 
 pub mod cluster;
 pub mod controller;
 pub mod crds;
+mod kind_waits;
 pub mod live;
 pub mod metrics;
 pub mod model;

@@ -3,8 +3,10 @@
 //! automated sync applies, assess health, and write `Application.status` as Argo CD does.
 //!
 //! Invariants: nothing is applied when the spec, the project or the render is invalid (those
-//! become conditions); status is written only when it changed (or on a refresh, which moves
-//! `reconciledAt`), so the controller's own status writes settle after one extra pass.
+//! become conditions), nor while a desired kind is not served and nothing says it will be (the
+//! Application waits for it: `kind_waits`); status is written only when it changed (or on a
+//! refresh, which moves `reconciledAt`), so the controller's own status writes settle after one
+//! extra pass.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
@@ -123,9 +125,33 @@ struct Evaluation {
     desired_objects: Vec<std::sync::OnceLock<Value>>,
     to_prune: Vec<Arc<Value>>,
     project: String,
+    /// The kinds of desired objects the destination does not serve yet, and nothing says they
+    /// will be (no CRD in this sync, no `SkipDryRunOnMissingResource`, a server that does not
+    /// accept unknown kinds): the Application waits for them, nothing is applied.
+    waiting: Vec<crate::kind_waits::WaitingKind>,
 }
 
 impl Evaluation {
+    /// Whether the Application waits for `api_version`/`kind` to be served.
+    fn waits_for(&self, api_version: &str, kind: &str) -> bool {
+        self.waiting
+            .iter()
+            .any(|entry| entry.api_version == api_version && entry.kind == kind)
+    }
+
+    /// The `ComparisonError` conditions that say what the Application waits for.
+    fn waiting_conditions(&self) -> Vec<Value> {
+        self.waiting
+            .iter()
+            .map(|entry| {
+                condition(
+                    "ComparisonError",
+                    crate::kind_waits::condition_message(entry),
+                )
+            })
+            .collect()
+    }
+
     /// The desired object at `index`, parsed on first use.
     fn desired_object(&self, index: usize) -> &Value {
         self.desired_objects[index].get_or_init(|| self.desired[index].object())
@@ -160,7 +186,8 @@ pub(crate) async fn reconcile(shared: &Arc<Shared>, key: &AppKey) {
     let evaluated = evaluate(shared, key, &application).await;
     let mut precompared = None;
     if let Ok(evaluation) = &evaluated {
-        let mut conditions = Vec::new();
+        // What the Application waits for comes first; the comparison adds its own.
+        let mut conditions = evaluation.waiting_conditions();
         let mut comparisons = compare_all(
             shared,
             key,
@@ -216,7 +243,7 @@ pub(crate) async fn reconcile(shared: &Arc<Shared>, key: &AppKey) {
     let mut previous_status =
         std::borrow::Cow::Borrowed(application["status"].as_object().unwrap_or(&no_status));
     let mut clear_operation = false;
-    let mut requeue_after: Option<Duration> = None;
+    let mut requeue_after: Option<Duration>;
 
     match evaluated {
         Err(conditions) => {
@@ -286,7 +313,31 @@ pub(crate) async fn reconcile(shared: &Arc<Shared>, key: &AppKey) {
                 .cloned()
                 .unwrap_or_default();
             let mut request: Option<SyncRequest> = None;
-            if let Some(operation) = operation {
+            // Waiting for a kind: nothing is applied; retried when a definition serving it is
+            // established (`kind_waits`) and with a bounded backoff meanwhile.
+            let waiting = !evaluation.waiting.is_empty();
+            if waiting {
+                crate::kind_waits::watch_definitions(shared, &evaluation.cache.cluster);
+            }
+            requeue_after = crate::kind_waits::remember(
+                shared,
+                key,
+                &evaluation.cache.cluster.name,
+                &evaluation.waiting,
+            );
+            if let (true, Some(_)) = (waiting, &operation) {
+                // A requested sync cannot run: it ends now, saying why, as with any error.
+                let message = conditions
+                    .first()
+                    .and_then(|condition| condition["message"].as_str())
+                    .unwrap_or_default()
+                    .to_string();
+                status.insert(
+                    "operationState".into(),
+                    json!({"operation": application["operation"], "phase": "Error", "message": message, "startedAt": now(), "finishedAt": now()}),
+                );
+                clear_operation = true;
+            } else if let Some(operation) = operation {
                 request = Some(SyncRequest {
                     prune: operation
                         .get("prune")
@@ -311,7 +362,7 @@ pub(crate) async fn reconcile(shared: &Arc<Shared>, key: &AppKey) {
                     operation: application["operation"].clone(),
                 });
                 clear_operation = true;
-            } else if let Some(automated) = &automated {
+            } else if let (false, Some(automated)) = (waiting, &automated) {
                 let empty_refused =
                     evaluation.desired.is_empty() && automated.prune && !automated.allow_empty;
                 let new_revision = memory.synced_revisions.as_ref() != Some(&evaluation.revisions);
@@ -1187,8 +1238,9 @@ async fn evaluate(
         .and_then(|memory| memory.desired_cache.clone())
         .filter(|cached| cached.key == desired_key);
     let rebuilt = cached.is_none();
-    let (desired, kinds, source_type) = match cached {
-        Some(cached) => (cached.desired, cached.kinds, cached.source_type),
+    // A cached set has every kind served: nothing to wait for.
+    let (desired, kinds, source_type, waiting) = match cached {
+        Some(cached) => (cached.desired, cached.kinds, cached.source_type, Vec::new()),
         None => {
             let mut objects = Vec::new();
             let mut source_type = None;
@@ -1228,6 +1280,7 @@ async fn evaluate(
             let mut desired = Vec::new();
             let mut errors = Vec::new();
             let mut kinds = BTreeSet::new();
+            let mut waiting = Vec::new();
             for mut object in objects {
                 let api_version = object["apiVersion"].as_str().unwrap_or("").to_string();
                 let kind = object["kind"].as_str().unwrap_or("").to_string();
@@ -1237,25 +1290,25 @@ async fn evaluate(
                     .unwrap_or_default();
                 let info = match cache.cluster.resource(&api_version, &kind).await {
                     Ok(info) => Some(info),
-                    Err(ClusterError::UnknownKind { .. })
-                        if defined_by_crds.contains_key(&(group.clone(), kind.clone())) =>
-                    {
-                        None
-                    }
-                    // `SkipDryRunOnMissingResource=true`: the kind is expected to appear later
-                    // (an operator installed in an earlier wave brings its CRD); the sync waits
-                    // for it when the object's wave comes, as Argo CD applies it then.
-                    Err(ClusterError::UnknownKind { .. })
-                        if skip_dry_run_on_missing(&object, &spec) =>
-                    {
-                        None
-                    }
                     Err(ClusterError::UnknownKind { .. }) => {
-                        errors.push(condition(
-                    "ComparisonError",
-                    format!("{kind}/{}: the server could not find the requested resource ({api_version} {kind} is not served; install its CRD)", object["metadata"]["name"].as_str().unwrap_or("")),
-                ));
-                        continue;
+                        // The kind is served later: by a CRD in this sync; by one expected from
+                        // elsewhere when the object says `SkipDryRunOnMissingResource=true` (an
+                        // operator installed in an earlier wave brings it: the sync waits for it
+                        // when the object's wave comes, as Argo CD applies it then); or by the
+                        // server itself on the object's first write, when it accepts unknown
+                        // kinds. Otherwise the Application waits for the kind (`kind_waits`).
+                        let expected = defined_by_crds.contains_key(&(group.clone(), kind.clone()))
+                            || skip_dry_run_on_missing(&object, &spec)
+                            || cache.cluster.accepts_unknown_kinds().await;
+                        if !expected {
+                            crate::kind_waits::record(
+                                &mut waiting,
+                                &api_version,
+                                &kind,
+                                object["metadata"]["name"].as_str().unwrap_or(""),
+                            );
+                        }
+                        None
                     }
                     Err(error) => {
                         return Err(vec![condition(
@@ -1264,13 +1317,20 @@ async fn evaluate(
                         )])
                     }
                 };
-                // Custom resources of a CRD in this sync are namespaced unless the CRD says otherwise.
+                // Custom resources of a CRD in this sync are namespaced unless the CRD says
+                // otherwise; an object of a kind not served yet is namespaced when it or the
+                // destination names a namespace.
                 let namespaced = match &info {
                     Some(info) => info.namespaced,
                     None => defined_by_crds
                         .get(&(group.clone(), kind.clone()))
                         .copied()
-                        .unwrap_or(true),
+                        .unwrap_or_else(|| {
+                            object["metadata"]["namespace"]
+                                .as_str()
+                                .is_some_and(|namespace| !namespace.is_empty())
+                                || !destination_namespace.is_empty()
+                        }),
                 };
                 let metadata = object["metadata"].as_object_mut();
                 let Some(metadata) = metadata else {
@@ -1350,7 +1410,7 @@ async fn evaluate(
                         }
                     });
             }
-            (desired, kinds, source_type)
+            (desired, kinds, source_type, waiting)
         }
     };
 
@@ -1453,6 +1513,7 @@ async fn evaluate(
         desired,
         to_prune,
         project: project_name,
+        waiting,
     })
 }
 
@@ -1533,6 +1594,19 @@ fn compare_all(
         .retain(|_, cached| cached.epoch == epoch);
     for (index, desired) in evaluation.desired.iter().enumerate() {
         if desired.hook {
+            continue;
+        }
+        // Not served yet: missing, out of sync, and saying why (never cached: the kind may be
+        // served on the next pass).
+        if desired.info.is_none() && evaluation.waits_for(&desired.api_version, &desired.key.1) {
+            all_cached = false;
+            out_of_sync.insert(desired.key.clone());
+            let message = crate::kind_waits::health_message(&desired.api_version, &desired.key.1);
+            let mut entry = resource_entry(evaluation.desired_object(index));
+            entry["status"] = json!("OutOfSync");
+            entry["message"] = json!(message);
+            entry["health"] = json!({"status": HealthStatus::Missing.as_str(), "message": message});
+            resources.push((desired.key.clone(), ResourceEntry::Built(entry)));
             continue;
         }
         // The resourceVersion alone decides whether the cached comparison still holds; the

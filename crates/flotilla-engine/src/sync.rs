@@ -14,7 +14,8 @@
 //! effects no retry undoes, so this is where a refusal would otherwise leave a cluster
 //! half-changed the longest. Not checked that way: objects of a kind whose CRD is in the same
 //! sync (it may change the schema) or that the cluster does not serve yet
-//! (`SkipDryRunOnMissingResource`), in a namespace the sync itself creates, or replaced
+//! (`SkipDryRunOnMissingResource`, or a server that accepts unknown kinds, which serves the kind
+//! once the object's own write registers it), in a namespace the sync itself creates, or replaced
 //! (`Replace=true`) rather than applied; objects already in sync; and single-step syncs, whose
 //! applies follow each other at once (a dry run there would double the requests of every first
 //! sync and catch nothing later). Like Argo CD's, the dry run judges every step against the
@@ -502,8 +503,10 @@ async fn dry_run_refusal<'plan>(
     None
 }
 
-/// The resource for an object, waiting (up to the wave timeout) for a CRD created earlier in
-/// this sync to be established.
+/// The resource for an object, waiting (up to the wave timeout) for its kind to be served: by a
+/// CRD created earlier in this sync, or from elsewhere (`SkipDryRunOnMissingResource`). A
+/// server that accepts unknown kinds serves it on its first write: the object goes to the
+/// resource kube's pluralisation names (`cluster::guessed_resource`), with no wait.
 async fn resource_for(
     shared: &Shared,
     cache: &LiveCache,
@@ -522,6 +525,18 @@ async fn resource_for(
         cache.cluster.forget_discovery();
         match cache.cluster.resource(api_version, kind).await {
             Ok(info) => return Ok(info),
+            Err(ClusterError::UnknownKind { .. })
+                if cache.cluster.accepts_unknown_kinds().await =>
+            {
+                let namespaced = object["metadata"]["namespace"]
+                    .as_str()
+                    .is_some_and(|namespace| !namespace.is_empty());
+                return Ok(crate::cluster::guessed_resource(
+                    api_version,
+                    kind,
+                    namespaced,
+                ));
+            }
             Err(ClusterError::UnknownKind { .. }) if Instant::now() < deadline => {
                 if let Some(control) = control {
                     if let Some(reason) = (control.interrupt)() {
@@ -551,14 +566,32 @@ async fn apply_one(
     dry_run: bool,
     control: &SyncControl<'_>,
 ) -> Result<(Value, Option<String>, &'static str), WaitError> {
+    let served_before = info.is_some();
     let info = resource_for(shared, cache, object, info, Some(control)).await?;
+    // A kind served only since the sync was planned is watched from now on (before the answer
+    // is recorded), so the wave's health wait and the comparison after the sync see the object.
+    let watch_new_kind = || async {
+        if !served_before && !dry_run {
+            cache.cluster.forget_discovery();
+            let _ = cache
+                .ensure(
+                    object["apiVersion"].as_str().unwrap_or(""),
+                    object["kind"].as_str().unwrap_or(""),
+                )
+                .await;
+        }
+    };
     if options.replace && !dry_run {
-        return cache
+        let replaced = cache
             .cluster
             .replace(&info, object)
             .await
             .map(|live| (live, None, "replaced"))
             .map_err(|error| WaitError::Failed(error.to_string()));
+        if replaced.is_ok() {
+            watch_new_kind().await;
+        }
+        return replaced;
     }
     let result = cache
         .cluster
@@ -569,6 +602,7 @@ async fn apply_one(
             if object["kind"] == "CustomResourceDefinition" {
                 cache.cluster.forget_discovery();
             }
+            watch_new_kind().await;
             Ok((
                 live,
                 Some(text),
@@ -719,7 +753,8 @@ fn application_status_is_current(live: &Value) -> bool {
 
 /// The error a child Application reports for the spec it has now (an `…Error` condition, with
 /// a current status): None for other objects, healthy Applications, or a status not yet about
-/// the current spec.
+/// the current spec. A child waiting for a kind to be served (`kind_waits`) can become healthy
+/// by waiting: that condition is not such an error, and the wave waits for it as for any other.
 fn application_error(live: &Value) -> Option<String> {
     if !is_application(live)
         || live["status"]["health"]["status"] == "Healthy"
@@ -734,6 +769,9 @@ fn application_error(live: &Value) -> Option<String> {
             condition["type"]
                 .as_str()
                 .is_some_and(|kind| kind.ends_with("Error"))
+                && !condition["message"]
+                    .as_str()
+                    .is_some_and(crate::kind_waits::is_waiting_message)
         })
         .map(|condition| {
             format!(
@@ -786,11 +824,16 @@ async fn run_hook(
         entry["message"] = json!("hook (dry run)");
         return Ok(entry);
     }
-    if let Err(error) = cache
+    let waits = matches!(info.resource.kind.as_str(), "Job" | "Pod");
+    match cache
         .ensure(&info.resource.api_version, &info.resource.kind)
         .await
     {
-        return fail(entry, error.to_string());
+        Ok(_) => {}
+        // A kind the server serves only once this hook is written (it accepts unknown kinds):
+        // nothing is watched for a hook that is not waited on.
+        Err(ClusterError::UnknownKind { .. }) if !waits => {}
+        Err(error) => return fail(entry, error.to_string()),
     }
     if let Some(name) = task.object["metadata"]["name"].as_str() {
         if policies.contains(&HookDeletePolicy::BeforeHookCreation) {
@@ -826,7 +869,6 @@ async fn run_hook(
         .unwrap_or("")
         .to_string();
     entry["name"] = json!(name);
-    let waits = matches!(info.resource.kind.as_str(), "Job" | "Pod");
     let deadline = Instant::now() + shared.config.wave_timeout;
     let mut outcome: Result<String, String> = Ok(format!("{} created", display_name(&created)));
     if waits {
@@ -898,5 +940,50 @@ async fn run_hook(
             Ok(entry)
         }
         Err(message) => fail(entry, format!("{}: {message}", display_name(&created))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn child(condition: Value) -> Value {
+        let source = json!({"repoURL": "https://git.example.com/r.git", "path": "events", "targetRevision": "main"});
+        let destination =
+            json!({"server": "https://kubernetes.default.svc", "namespace": "streams"});
+        json!({
+            "apiVersion": "argoproj.io/v1alpha1",
+            "kind": "Application",
+            "metadata": {"name": "events", "namespace": "argocd"},
+            "spec": {"source": source, "destination": destination},
+            "status": {
+                "sync": {"status": "OutOfSync", "comparedTo": {"source": source, "destination": destination}},
+                "health": {"status": "Missing"},
+                "conditions": [condition]
+            }
+        })
+    }
+
+    #[test]
+    fn a_child_waiting_for_a_kind_is_waited_for_and_a_failing_one_is_not() {
+        let waiting = crate::kind_waits::WaitingKind {
+            api_version: "eventstreams.ibm.com/v1beta2".into(),
+            kind: "KafkaTopic".into(),
+            objects: vec!["KafkaTopic/orders".into()],
+        };
+        let message = crate::kind_waits::condition_message(&waiting);
+        assert_eq!(
+            application_error(&child(
+                json!({"type": "ComparisonError", "message": message})
+            )),
+            None
+        );
+        assert_eq!(
+            application_error(&child(
+                json!({"type": "ComparisonError", "message": "rpc error: unable to resolve 'main' to a commit SHA"})
+            ))
+            .as_deref(),
+            Some("ComparisonError: rpc error: unable to resolve 'main' to a commit SHA")
+        );
     }
 }

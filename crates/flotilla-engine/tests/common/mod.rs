@@ -81,6 +81,18 @@ impl Harness {
         adjust: impl FnOnce(&mut EngineConfig),
         prepare: &[Value],
     ) -> Harness {
+        Harness::start_serving(label, files, adjust, prepare, |_| {}).await
+    }
+
+    /// Like `start_prepared`, with the API server's configuration adjusted by `adjust_server`
+    /// (`accept_unknown_kinds`, say).
+    pub async fn start_serving(
+        label: &str,
+        files: &[(&str, &str)],
+        adjust: impl FnOnce(&mut EngineConfig),
+        prepare: &[Value],
+        adjust_server: impl FnOnce(&mut ServerConfig),
+    ) -> Harness {
         let root = scratch(label);
         let repository = root.join("repo");
         std::fs::create_dir_all(&repository).expect("repository directory");
@@ -93,21 +105,20 @@ impl Harness {
             &repository,
             &["commit", "--quiet", "--allow-empty", "-m", "initial"],
         );
-        let server = tokio::time::timeout(
-            DEADLINE,
-            serve(ServerConfig {
-                listen: "127.0.0.1:0".parse().expect("address"),
-                insecure_http: true,
-                bookmark_interval: Duration::from_millis(200),
-                simulate: Some(flotilla_apiserver::simulate::SimulationConfig {
-                    delay: Duration::from_millis(50),
-                }),
-                ..ServerConfig::default()
+        let mut server_config = ServerConfig {
+            listen: "127.0.0.1:0".parse().expect("address"),
+            insecure_http: true,
+            bookmark_interval: Duration::from_millis(200),
+            simulate: Some(flotilla_apiserver::simulate::SimulationConfig {
+                delay: Duration::from_millis(50),
             }),
-        )
-        .await
-        .expect("server starts in time")
-        .expect("server starts");
+            ..ServerConfig::default()
+        };
+        adjust_server(&mut server_config);
+        let server = tokio::time::timeout(DEADLINE, serve(server_config))
+            .await
+            .expect("server starts in time")
+            .expect("server starts");
         let mut config = EngineConfig {
             cache_dir: root.join("cache"),
             repo_poll: Duration::from_millis(300),
