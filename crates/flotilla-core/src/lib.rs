@@ -1,6 +1,7 @@
 //! flotilla-core: the object tree every flotilla crate works on and its YAML form.
 //!
-//! - `value`: `Value`, an ordered JSON-like tree, and `Mapping`.
+//! - `value`: `Value`, an ordered JSON-like tree, `Mapping`, and `Written` (how a scalar was
+//!   written, where kustomize's result depends on it).
 //! - `yaml_read`: YAML/JSON text to `Value`s with go-yaml v3's semantics (what kustomize reads).
 //! - `yaml_write`: `Value`s to text exactly as `kubectl kustomize` prints them.
 //! - `go_format`: the Go scalar rules both directions depend on.
@@ -19,9 +20,9 @@ pub mod yaml_read;
 pub mod yaml_write;
 
 pub use json::{from_json, to_json};
-pub use value::{Mapping, Number, Value};
+pub use value::{Mapping, Number, Value, Written};
 pub use yaml_read::{
     parse_documents, parse_documents_with, parse_single_document, parse_single_document_with,
-    DuplicateKeys, YamlError,
+    DuplicateKeys, SourceText, YamlError,
 };
 pub use yaml_write::{write_document, write_documents, WriteError};

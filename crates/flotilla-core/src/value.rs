@@ -7,7 +7,9 @@
 //!
 //! Scalars keep the distinctions the output depends on: a string `"1"` is not the integer `1`, and
 //! an unquoted timestamp (`2024-01-01`) is remembered as one, because kustomize turns those into
-//! RFC 3339 strings on output.
+//! RFC 3339 strings on output. Mappings remember how a null, boolean or number value was written
+//! when that differs from how it prints (`Written`: `key:` versus `key: null`, `0x1F`), because
+//! kustomize's strategic merge and its annotations read that text.
 
 use std::fmt;
 
@@ -65,9 +67,83 @@ pub enum Value {
 /// A mapping with string keys in insertion order.
 ///
 /// Invariant: no key appears twice.
-#[derive(Clone, Debug, Default, PartialEq)]
+///
+/// Besides its entries a mapping may remember how some scalar values were written (`Written`),
+/// where go-yaml's node keeps text the `Value` lost and kustomize's result depends on it. That
+/// memory is not part of the value: two mappings with the same entries are equal.
+#[derive(Clone, Debug, Default)]
 pub struct Mapping {
     entries: Vec<(String, Value)>,
+    /// Keys whose scalar value was written differently from how the value prints, with that
+    /// text; `None` for most mappings (boxed so that a mapping, and so every `Value`, stays
+    /// small).
+    written: Option<Box<Records>>,
+}
+
+/// The `Written` records of a mapping, by key.
+#[derive(Clone, Debug, Default)]
+struct Records(Vec<(String, Written)>);
+
+impl PartialEq for Mapping {
+    fn eq(&self, other: &Self) -> bool {
+        self.entries == other.entries
+    }
+}
+
+/// How a null, boolean or number mapping value was written in YAML, where that differs from
+/// how the value prints (`~`, `Null`, `1.50`, `0x1F`, `True`; an empty text for `key:`).
+///
+/// kustomize keeps go-yaml nodes, whose text survives: a strategic merge drops a field of the
+/// target written `key:` but keeps `key: null`, annotations become strings of their text
+/// (`"0x1F"`), and an empty value in a flow mapping (`{key: }`) prints as `""`.
+///
+/// A string written in folded style (`>`) is recorded too when go-yaml's writer does not give it
+/// back unchanged (`folded`): kustomize writes resources as YAML and reads them back, and
+/// `text` is then what it reads back.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Written {
+    /// The scalar as written; for `folded`, the string go-yaml reads back after writing it.
+    pub text: String,
+    /// The scalar is a value of a flow mapping (`{...}`).
+    pub in_flow: bool,
+    /// A folded string that changes in go-yaml's round trip.
+    pub folded: bool,
+    /// The value the text was read as; the record describes a key only while it holds this.
+    pub value: Value,
+}
+
+impl Written {
+    /// The record for a plain scalar `text` read as `value`, when it tells more than the value:
+    /// `None` for strings and collections, and when the text is how the value prints anyway.
+    pub fn of(text: &str, value: &Value, in_flow: bool) -> Option<Written> {
+        let differs = match value {
+            Value::Null => text != "null",
+            Value::Bool(_) | Value::Number(_) => value.scalar_text().is_none_or(|t| t != text),
+            _ => false,
+        };
+        differs.then(|| Written {
+            text: text.to_string(),
+            in_flow,
+            folded: false,
+            value: value.clone(),
+        })
+    }
+
+    /// The record for a folded string `value` that go-yaml's writer and reader turn into
+    /// `round_trip`.
+    pub fn folded(value: &str, round_trip: String) -> Written {
+        Written {
+            text: round_trip,
+            in_flow: false,
+            folded: true,
+            value: Value::string(value),
+        }
+    }
+
+    /// A null written with no text (`key:`, `key: !!null`).
+    pub fn is_empty_null(&self) -> bool {
+        self.value.is_null() && self.text.is_empty() && !self.folded
+    }
 }
 
 impl Mapping {
@@ -78,7 +154,49 @@ impl Mapping {
     pub fn with_capacity(capacity: usize) -> Self {
         Mapping {
             entries: Vec::with_capacity(capacity),
+            written: None,
         }
+    }
+
+    /// Records how the scalar at `key` was written (see `Written`).
+    pub fn set_written(&mut self, key: &str, written: Written) {
+        let records = &mut self.written.get_or_insert_with(Box::default).0;
+        match records.iter_mut().find(|(k, _)| k == key) {
+            Some(slot) => slot.1 = written,
+            None => records.push((key.to_string(), written)),
+        }
+    }
+
+    /// How the scalar at `key` was written, while the key still holds the value it was read as.
+    pub fn written(&self, key: &str) -> Option<&Written> {
+        let (_, written) = self.written.as_ref()?.0.iter().find(|(k, _)| k == key)?;
+        (self.get(key) == Some(&written.value)).then_some(written)
+    }
+
+    /// Forgets how this mapping's values were written (not those of nested mappings), as a trip
+    /// through JSON does.
+    pub fn forget_written(&mut self) {
+        self.written = None;
+    }
+
+    /// Forgets how the value at `key` was written.
+    fn forget_written_key(&mut self, key: &str) {
+        if let Some(records) = &mut self.written {
+            records.0.retain(|(k, _)| k != key);
+        }
+    }
+
+    /// The text go-yaml's node holds for the value at `key`, which is what kustomize reads
+    /// when it takes a map of strings (labels, annotations): the text as written, else how the
+    /// value prints (`null` for a null), and an empty text for a collection.
+    pub fn node_text(&self, key: &str) -> Option<String> {
+        if let Some(written) = self.written(key).filter(|written| !written.folded) {
+            return Some(written.text.clone());
+        }
+        Some(match self.get(key)? {
+            Value::Null => "null".to_string(),
+            value => value.scalar_text().unwrap_or_default(),
+        })
     }
 
     pub fn len(&self) -> usize {
@@ -108,6 +226,7 @@ impl Mapping {
     /// otherwise. Returns the previous value.
     pub fn insert(&mut self, key: impl Into<String>, value: Value) -> Option<Value> {
         let key = key.into();
+        self.forget_written_key(&key);
         match self.get_mut(&key) {
             Some(slot) => Some(std::mem::replace(slot, value)),
             None => {
@@ -120,6 +239,7 @@ impl Mapping {
     /// Removes `key`, keeping the order of the other keys.
     pub fn remove(&mut self, key: &str) -> Option<Value> {
         let position = self.entries.iter().position(|(k, _)| k == key)?;
+        self.forget_written_key(key);
         Some(self.entries.remove(position).1)
     }
 
@@ -157,6 +277,12 @@ impl Mapping {
 
     pub fn retain(&mut self, mut keep: impl FnMut(&str, &mut Value) -> bool) {
         self.entries.retain_mut(|(k, v)| keep(k, v));
+        if let Some(records) = &mut self.written {
+            let entries = &self.entries;
+            records
+                .0
+                .retain(|(key, _)| entries.iter().any(|(k, _)| k == key));
+        }
     }
 }
 
@@ -291,5 +417,38 @@ impl From<String> for Value {
 impl From<Mapping> for Value {
     fn from(mapping: Mapping) -> Self {
         Value::Mapping(mapping)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remembering_how_values_were_written_keeps_values_small() {
+        // A mapping pays one pointer for its records; every value is at most that much larger
+        // than a string.
+        assert!(std::mem::size_of::<Value>() <= std::mem::size_of::<String>() + 16);
+    }
+
+    #[test]
+    fn records_describe_a_key_while_it_holds_the_value_read() {
+        let mut mapping = Mapping::new();
+        mapping.insert("a", Value::Null);
+        let written = Written::of("", &Value::Null, false).expect("an empty null is recorded");
+        mapping.set_written("a", written);
+        assert!(mapping.written("a").is_some_and(Written::is_empty_null));
+        assert_eq!(mapping.node_text("a").as_deref(), Some(""));
+        // Equality ignores the records.
+        let mut plain = Mapping::new();
+        plain.insert("a", Value::Null);
+        assert_eq!(mapping, plain);
+        assert_eq!(plain.node_text("a").as_deref(), Some("null"));
+        // Replacing or removing the value forgets the record.
+        mapping.insert("a", Value::Null);
+        assert!(mapping.written("a").is_none());
+        assert!(Written::of("null", &Value::Null, false).is_none());
+        assert!(Written::of("1", &Value::Number(Number::Int(1)), false).is_none());
+        assert!(Written::of("x", &Value::string("x"), false).is_none());
     }
 }

@@ -6,6 +6,12 @@
 //! defined twice in one mapping is an error. Guards: alias expansion is bounded (an "alias bomb"
 //! fails instead of exhausting memory) and nesting depth is bounded.
 //!
+//! Two places where saphyr-parser (YAML 1.2) and go-yaml (libyaml) read the same text
+//! differently are brought to go-yaml's result: a `|` or `>` block scalar that runs to the end of
+//! an input without a final line break ends where the text ends (saphyr adds the missing line
+//! break), and a mapping remembers how its null, boolean and number values were written
+//! (`Written`: `key:` versus `key: null`, `{key: }`, `0x1F`), which go-yaml's nodes keep.
+//!
 //! Errors carry the 1-based line and column the parser reports.
 
 use std::collections::HashMap;
@@ -13,7 +19,7 @@ use std::collections::HashMap;
 use saphyr_parser::{Event, Parser, ScalarStyle, Span, Tag};
 
 use crate::go_format::{go_parse_int, go_parse_uint, resolve_plain_v3};
-use crate::value::{Mapping, Number, Value};
+use crate::value::{Mapping, Number, Value, Written};
 
 /// Most values an alias may expand to, summed over a document (go-yaml's own guard against
 /// "billion laughs" documents is a ratio; a fixed budget is simpler and as safe).
@@ -85,6 +91,7 @@ fn read_documents(text: &str, duplicate_keys: DuplicateKeys) -> Result<Vec<Value
         expansion_spent: 0,
         depth: 0,
         duplicate_keys,
+        text: SourceText::new(text),
     };
     let mut documents = Vec::new();
     loop {
@@ -137,6 +144,142 @@ struct Reader<'input> {
     expansion_spent: usize,
     depth: usize,
     duplicate_keys: DuplicateKeys,
+    text: SourceText<'input>,
+}
+
+/// The input text, for the few places that look at it beside saphyr-parser's events (whose
+/// markers count characters, not bytes). Other readers built on those events use it to read
+/// block scalars as go-yaml does (`SourceText::block_scalar`).
+pub struct SourceText<'input> {
+    text: &'input str,
+    ascii: bool,
+    /// A character index and its byte offset, moved forward by `byte_offset`.
+    cursor: (usize, usize),
+    /// Characters in the text, counted when first needed.
+    char_count: Option<usize>,
+}
+
+impl<'input> SourceText<'input> {
+    pub fn new(text: &'input str) -> Self {
+        SourceText {
+            text,
+            ascii: text.is_ascii(),
+            cursor: (0, 0),
+            char_count: None,
+        }
+    }
+
+    /// The byte offset of the character at `index` (the text's length past its end).
+    fn byte_offset(&mut self, index: usize) -> usize {
+        if self.ascii {
+            return index.min(self.text.len());
+        }
+        if index < self.cursor.0 {
+            self.cursor = (0, 0);
+        }
+        let (mut chars, mut bytes) = self.cursor;
+        for character in self.text[bytes..].chars() {
+            if chars == index {
+                break;
+            }
+            chars += 1;
+            bytes += character.len_utf8();
+        }
+        self.cursor = (chars, bytes);
+        bytes
+    }
+
+    fn char_at(&mut self, index: usize) -> Option<char> {
+        let offset = self.byte_offset(index);
+        self.text[offset..].chars().next()
+    }
+
+    /// go-yaml's value of the block (`|`, `>`) scalar saphyr read as `value` at `span`, when
+    /// it differs: see `block_scalar_at_end`.
+    pub fn block_scalar(&mut self, value: &str, style: ScalarStyle, span: &Span) -> Option<String> {
+        let block = matches!(style, ScalarStyle::Literal | ScalarStyle::Folded);
+        if block && self.ends_unterminated(span) {
+            self.block_scalar_at_end(value, span)
+        } else {
+            None
+        }
+    }
+
+    /// Whether `span` reaches the end of a text that does not end with a line break.
+    fn ends_unterminated(&mut self, span: &Span) -> bool {
+        if self.text.is_empty() || self.text.ends_with(['\n', '\r']) {
+            return false;
+        }
+        let char_count = match self.char_count {
+            Some(count) => count,
+            None => {
+                let count = if self.ascii {
+                    self.text.len()
+                } else {
+                    self.text.chars().count()
+                };
+                self.char_count = Some(count);
+                count
+            }
+        };
+        span.end.index() >= char_count
+    }
+
+    /// go-yaml's value of a block scalar that runs to the end of a text without a final line
+    /// break, from saphyr's. go-yaml keeps the last line as it is; saphyr adds the line break
+    /// the text lacks when the scalar is not `-` chomped and that last line reaches the
+    /// scalar's indentation (when it holds content, or only spaces as many as the
+    /// indentation), and for a `|+` scalar with nothing but one unterminated blank line.
+    fn block_scalar_at_end(&mut self, value: &str, span: &Span) -> Option<String> {
+        if !value.ends_with('\n') {
+            return None;
+        }
+        let text = self.text;
+        let last_start = text.rfind(['\n', '\r']).map_or(0, |i| i + 1);
+        let last_line = &text[last_start..];
+        if value.bytes().all(|byte| byte == b'\n') {
+            // No content: saphyr's `|+` yields one line break for the unterminated blank line
+            // right after the header, go-yaml none. More line breaks are blank lines.
+            let before = &text[..last_start];
+            let before = before
+                .strip_suffix("\r\n")
+                .or_else(|| before.strip_suffix(['\n', '\r']))
+                .unwrap_or(before);
+            let previous = &before[before.rfind(['\n', '\r']).map_or(0, |i| i + 1)..];
+            let after_header = !previous.bytes().all(|byte| byte == b' ');
+            return (value == "\n" && after_header).then(String::new);
+        }
+        let reaches_indentation = if last_line.bytes().any(|byte| byte != b' ') {
+            true
+        } else {
+            let columns = last_line.len();
+            columns >= self.block_scalar_indent(value, span).max(1)
+        };
+        reaches_indentation.then(|| value[..value.len() - 1].to_string())
+    }
+
+    /// The indentation of a block scalar with content: the column its first content line
+    /// starts at (the event's start), or, when the event starts at a tag or an anchor, the
+    /// indentation of the first non-blank line after that one.
+    fn block_scalar_indent(&mut self, value: &str, span: &Span) -> usize {
+        let text = self.text;
+        let start = self.byte_offset(span.start.index());
+        let line_start = text[..start].rfind(['\n', '\r']).map_or(0, |i| i + 1);
+        let line_end = text[start..]
+            .find(['\n', '\r'])
+            .map_or(text.len(), |i| start + i);
+        let first_line = &text[start..line_end];
+        let at_content = text[line_start..start].bytes().all(|byte| byte == b' ')
+            && !first_line.is_empty()
+            && value.trim_start_matches('\n').starts_with(first_line);
+        if at_content {
+            return span.start.col();
+        }
+        text[line_end..]
+            .split(['\n', '\r'])
+            .find(|line| line.bytes().any(|byte| byte != b' '))
+            .map_or(0, |line| line.len() - line.trim_start_matches(' ').len())
+    }
 }
 
 impl<'input> Reader<'input> {
@@ -159,12 +302,24 @@ impl<'input> Reader<'input> {
         }
     }
 
+    fn scalar(
+        &mut self,
+        text: &str,
+        style: ScalarStyle,
+        anchor: usize,
+        tag: Option<&Tag>,
+        span: &Span,
+    ) -> Result<Value, YamlError> {
+        let at_end = self.text.block_scalar(text, style, span);
+        let value = scalar_value(at_end.as_deref().unwrap_or(text), style, tag, span)?;
+        self.remember(anchor, &value);
+        Ok(value)
+    }
+
     fn node(&mut self, event: Event<'input>, span: Span) -> Result<Value, YamlError> {
         match event {
             Event::Scalar(text, style, anchor, tag) => {
-                let value = scalar_value(&text, style, tag.as_deref(), &span)?;
-                self.remember(anchor, &value);
-                Ok(value)
+                self.scalar(&text, style, anchor, tag.as_deref(), &span)
             }
             Event::Alias(anchor) => {
                 let Some((value, size)) = self.anchors.get(&anchor) else {
@@ -196,7 +351,8 @@ impl<'input> Reader<'input> {
             }
             Event::MappingStart(anchor, _tag) => {
                 self.enter(&span)?;
-                let value = Value::Mapping(self.mapping_body()?);
+                let flow = self.text.char_at(span.start.index()) == Some('{');
+                let value = Value::Mapping(self.mapping_body(flow)?);
                 self.depth -= 1;
                 self.remember(anchor, &value);
                 Ok(value)
@@ -216,7 +372,7 @@ impl<'input> Reader<'input> {
         Ok(())
     }
 
-    fn mapping_body(&mut self) -> Result<Mapping, YamlError> {
+    fn mapping_body(&mut self, flow: bool) -> Result<Mapping, YamlError> {
         let mut mapping = Mapping::new();
         let mut key_lines: HashMap<String, usize> = HashMap::new();
         let mut merged: Vec<Mapping> = Vec::new();
@@ -242,7 +398,20 @@ impl<'input> Reader<'input> {
                 }
             };
             let (event, value_span) = self.next()?;
-            let value = self.node(event, value_span)?;
+            let mut written = None;
+            let value = match event {
+                Event::Scalar(text, style, anchor, tag) => {
+                    let value = self.scalar(&text, style, anchor, tag.as_deref(), &value_span)?;
+                    if style == ScalarStyle::Plain {
+                        written = Written::of(&text, &value, flow);
+                    } else if let (ScalarStyle::Folded, Value::String(folded)) = (style, &value) {
+                        written = folded_round_trip(folded)
+                            .map(|round_trip| Written::folded(folded, round_trip));
+                    }
+                    value
+                }
+                event => self.node(event, value_span)?,
+            };
             if is_merge_key {
                 match value {
                     Value::Mapping(source) => merged.push(source),
@@ -276,17 +445,110 @@ impl<'input> Reader<'input> {
                 ));
             }
             key_lines.insert(key.clone(), key_span.start.line());
-            mapping.insert(key, value);
+            match written {
+                Some(written) => {
+                    mapping.insert(key.clone(), value);
+                    mapping.set_written(&key, written);
+                }
+                None => {
+                    mapping.insert(key, value);
+                }
+            }
         }
         for source in merged {
-            for (key, value) in source {
-                if !mapping.contains_key(&key) {
-                    mapping.insert(key, value);
+            for (key, value) in source.iter() {
+                if !mapping.contains_key(key) {
+                    mapping.insert(key.clone(), value.clone());
+                    if let Some(written) = source.written(key) {
+                        mapping.set_written(key, written.clone());
+                    }
                 }
             }
         }
         Ok(mapping)
     }
+}
+
+/// What go-yaml v3 reads back after writing the string `value` in folded style (`>`), when that
+/// differs from `value`; kustomize writes and reads back every resource.
+///
+/// The writer separates two lines of the value with a blank line so that the reader does not
+/// fold them into one, but decides it by the value's first character instead of the next
+/// line's (`k := 0` in `yaml_emitter_write_folded_scalar`): before a more-indented line, and at
+/// the end of a `>+` value, the reader then keeps one line break more; after a first line that
+/// starts with a space, lines are folded into one. Values the writer cannot write folded (a
+/// space before a line break or at the end, control characters) are written quoted and come
+/// back unchanged. Lines the writer breaks at 80 columns are assumed to come back joined.
+fn folded_round_trip(value: &str) -> Option<String> {
+    let interesting = value.trim_end_matches('\n').contains('\n') || value.ends_with("\n\n");
+    let quoted = value.is_empty()
+        || value.ends_with(' ')
+        || value.contains(" \n")
+        || value.chars().any(|c| {
+            (c.is_control() && c != '\n' && c != '\t')
+                || matches!(c, '\u{feff}' | '\u{2028}' | '\u{2029}')
+        });
+    if !interesting || quoted {
+        return None;
+    }
+    // The writer: lines of the value, with the blank lines it adds.
+    let extra_allowed = value
+        .trim_start_matches('\n')
+        .chars()
+        .next()
+        .is_some_and(|c| c != ' ' && c != '\t');
+    let mut written = String::with_capacity(value.len() + 8);
+    let mut breaks = true;
+    let mut leading_spaces = true;
+    for c in value.chars() {
+        if c == '\n' {
+            if !breaks && !leading_spaces && extra_allowed {
+                written.push('\n');
+            }
+            written.push('\n');
+            breaks = true;
+        } else {
+            if breaks {
+                leading_spaces = c == ' ' || c == '\t';
+            }
+            written.push(c);
+            breaks = false;
+        }
+    }
+    // Its chomping indicator: `-` without a final line break, `+` with more than one.
+    let keep = value.ends_with("\n\n") || value == "\n";
+    let strip = !value.ends_with('\n');
+    // The reader: go-yaml's folding of those lines.
+    let mut result = String::with_capacity(value.len());
+    let mut leading_break = "";
+    let mut trailing_breaks = String::new();
+    let mut leading_blank = false;
+    for line in written.split_terminator('\n') {
+        if line.is_empty() {
+            trailing_breaks.push('\n');
+            continue;
+        }
+        let trailing_blank = line.starts_with([' ', '\t']);
+        if !leading_break.is_empty() && !leading_blank && !trailing_blank {
+            if trailing_breaks.is_empty() {
+                result.push(' ');
+            }
+        } else {
+            result.push_str(leading_break);
+        }
+        result.push_str(&trailing_breaks);
+        trailing_breaks.clear();
+        leading_blank = trailing_blank;
+        result.push_str(line);
+        leading_break = "\n";
+    }
+    if !strip {
+        result.push_str(leading_break);
+    }
+    if keep {
+        result.push_str(&trailing_breaks);
+    }
+    (result != value).then_some(result)
 }
 
 fn count_nodes(value: &Value) -> usize {
@@ -418,6 +680,118 @@ mod tests {
     fn syntax_errors_have_positions() {
         let error = parse_documents("a: [1, 2\nb: 3\n").expect_err("unterminated");
         assert!(error.line >= 1);
+    }
+
+    /// The value of `a` in `text`, a one-key mapping.
+    fn value_of_a(text: &str) -> Value {
+        parse_single_document(text)
+            .expect("valid")
+            .get_path(&["a"])
+            .cloned()
+            .expect("a")
+    }
+
+    #[test]
+    fn block_scalars_ending_an_unterminated_text_keep_no_added_line_break() {
+        let cases = [
+            ("a: |\n  x\n  y", "x\ny"),
+            ("a: |+\n  x", "x"),
+            ("a: |-\n  x", "x"),
+            ("a: >\n  x\n  y", "x y"),
+            ("a: !!str |\n  x", "x"),
+            ("a: &anchor |\n  x", "x"),
+            ("a: |\r\n  x\r\n  y", "x\ny"),
+            // A last line of spaces: short of the indentation it is nothing, as deep it is
+            // nothing either, deeper it is content.
+            ("a: |\n  x\n ", "x\n"),
+            ("a: |\n  x\n  ", "x\n"),
+            ("a: |\n  x\n    ", "x\n  "),
+            ("a: |+\n  x\n\n  ", "x\n\n"),
+            ("a: |2\n    x\n  ", "  x\n"),
+            // No content at all.
+            ("a: |+\n  ", ""),
+            ("a: |+\n\n  ", "\n"),
+            ("a: |\n  ", ""),
+            // With a final line break nothing changes.
+            ("a: |\n  x\n", "x\n"),
+            ("a: |+\n  x\n\n", "x\n\n"),
+            ("a: >\n  x\n  y\n", "x y\n"),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(value_of_a(text), Value::string(expected), "{text:?}");
+        }
+        // Only the scalar that ends the text is concerned.
+        let value = parse_single_document("a: |\n  x\nb: |\n  y").expect("valid");
+        assert_eq!(value.get_str(&["a"]), Some("x\n"));
+        assert_eq!(value.get_str(&["b"]), Some("y"));
+    }
+
+    #[test]
+    fn mappings_remember_how_nulls_and_numbers_were_written() {
+        let value = parse_single_document(
+            "a:\nb: null\nc: ~\nd: !!null\ne: 1.50\nf: 0x1F\ng: True\nh: 1\ni: '~'\nj: {k: , l: null}\n",
+        )
+        .expect("valid");
+        let mapping = value.as_mapping().expect("mapping");
+        let text = |key: &str| mapping.written(key).map(|written| written.text.as_str());
+        assert_eq!(text("a"), Some(""));
+        assert_eq!(text("b"), None);
+        assert_eq!(text("c"), Some("~"));
+        assert_eq!(text("d"), Some(""));
+        assert_eq!(text("e"), Some("1.50"));
+        assert_eq!(text("f"), Some("0x1F"));
+        assert_eq!(text("g"), Some("True"));
+        assert_eq!(text("h"), None);
+        assert_eq!(text("i"), None);
+        assert!(mapping
+            .written("a")
+            .is_some_and(|w| w.is_empty_null() && !w.in_flow));
+        assert_eq!(mapping.node_text("b").as_deref(), Some("null"));
+        assert_eq!(mapping.node_text("e").as_deref(), Some("1.50"));
+        let flow = value
+            .get_path(&["j"])
+            .and_then(Value::as_mapping)
+            .expect("j");
+        assert!(flow
+            .written("k")
+            .is_some_and(|w| w.is_empty_null() && w.in_flow));
+        assert!(flow.written("l").is_none());
+
+        // A changed value is no longer described by the record.
+        let mut mapping = mapping.clone();
+        if let Some(slot) = mapping.get_mut("e") {
+            *slot = Value::Number(Number::Int(2));
+        }
+        assert!(mapping.written("e").is_none());
+        mapping.insert("c", Value::Null);
+        assert!(mapping.written("c").is_none());
+    }
+
+    #[test]
+    fn folded_strings_record_what_go_yaml_reads_back_after_writing_them() {
+        // Observed with kubectl kustomize: the value after kustomize's YAML round trip.
+        let cases = [
+            ("x\n  y\nz\n\n  w\n", Some("x\n\n  y\nz\n\n\n  w\n")),
+            (" lead\nx y\nz\n", Some(" lead\nx y z\n")),
+            ("x\n\n", Some("x\n\n\n")),
+            ("x\ny\n", None),
+            ("x\n  y", Some("x\n\n  y")),
+            ("x \n  y\n", None),
+            ("x\n\n\n  y\n", Some("x\n\n\n\n  y\n")),
+            ("  y\nx\n", None),
+            ("one line\n", None),
+        ];
+        for (value, expected) in cases {
+            assert_eq!(folded_round_trip(value).as_deref(), expected, "{value:?}");
+        }
+        let value = parse_single_document("a: >\n  x\n    y\nb: >\n  x\n  y\n").expect("valid");
+        let mapping = value.as_mapping().expect("mapping");
+        let a = mapping.written("a").expect("recorded");
+        assert!(a.folded);
+        assert_eq!(a.text, "x\n\n  y\n");
+        assert_eq!(mapping.get("a"), Some(&Value::string("x\n  y\n")));
+        assert_eq!(mapping.node_text("a").as_deref(), Some("x\n  y\n"));
+        assert!(mapping.written("b").is_none());
     }
 
     #[test]

@@ -6,7 +6,9 @@
 //! accumulated so far), the builtin transformers (`patchesStrategicMerge`, `patches`, namespace,
 //! prefix, suffix, labels, annotations, `patchesJson6902`, replicas, images, replacements), then
 //! `transformers:`, and finally the kustomization's vars are recorded. Only at the top: name
-//! hashes, name references, vars resolution, then the output order and build metadata.
+//! hashes, name references, vars resolution, then the output order and build metadata, and last
+//! what kustomize does to every resource before printing it (`finish_resource`: annotations
+//! re-set as the strings they were written as, empty ones removed; the trip through JSON).
 
 use std::path::{Path, PathBuf};
 
@@ -91,7 +93,29 @@ pub fn build(dir: &Path, options: BuildOptions<'_>) -> Result<ResMap> {
     sort::apply_sort_options(&kustomization, &mut accumulator.resources).map_err(within)?;
     transformers::apply_build_metadata(&kustomization, &mut accumulator.resources)
         .map_err(within)?;
+    for resource in accumulator.resources.iter_mut() {
+        finish_resource(&mut resource.object).map_err(within)?;
+    }
     Ok(accumulator.resources)
+}
+
+/// What kustomize does to every resource last: it re-sets `metadata.annotations` while
+/// removing its build annotations (values become the strings they were written as; empty or
+/// null annotations go), then prints the resource through JSON.
+fn finish_resource(object: &mut Value) -> Result<()> {
+    if let Some(Value::Sequence(items)) = object.get_path(&["metadata", "annotations"]) {
+        if !items.is_empty() {
+            // kyaml reads a sequence's items as key-value pairs, and kustomize crashes on it.
+            return Err(BuildError::transform(format!(
+                "`metadata.annotations` of {} `{}` is a list, not a map",
+                object.get_str(&["kind"]).unwrap_or(""),
+                object.get_str(&["metadata", "name"]).unwrap_or("")
+            )));
+        }
+    }
+    flotilla_patch::kustomize::restring_metadata_map(object, "annotations");
+    flotilla_patch::kustomize::through_json(object);
+    Ok(())
 }
 
 /// Reads the kustomization file in `dir`.
@@ -368,7 +392,7 @@ fn collect_resource(document: Value, path: &Path, resources: &mut Vec<Resource>)
                     short_description(&object)
                 )));
             }
-            resources.push(Resource::new(stringify_annotations(object)));
+            resources.push(Resource::new(object));
             Ok(())
         }
         other => Err(invalid(format!(
@@ -376,22 +400,6 @@ fn collect_resource(document: Value, path: &Path, resources: &mut Vec<Resource>)
             other.type_name()
         ))),
     }
-}
-
-/// kustomize rewrites every resource's annotations as strings while it loads it (`port: 8080`
-/// becomes `port: "8080"`).
-fn stringify_annotations(mut object: Value) -> Value {
-    if let Some(Value::Mapping(annotations)) = object.get_path_mut(&["metadata", "annotations"]) {
-        for (_, value) in annotations.iter_mut() {
-            if !matches!(
-                value,
-                Value::String(_) | Value::Mapping(_) | Value::Sequence(_)
-            ) {
-                *value = Value::String(value.scalar_text().unwrap_or_default());
-            }
-        }
-    }
-    object
 }
 
 fn short_description(object: &Value) -> String {

@@ -349,6 +349,7 @@ fn apply_json_patch_at(
     options: PatchOptions,
 ) -> Result<()> {
     let before = resources.resources[index].current_id();
+    flotilla_patch::kustomize::before_json_patch(&mut resources.resources[index].object);
     let mut object = flotilla_patch::json_patch(&resources.resources[index].object, operations)
         .map_err(|error| {
             BuildError::transform(format!("applying JSON 6902 patch to {before}: {error}"))
@@ -363,8 +364,9 @@ fn apply_json_patch_at(
     replace_object(index, object, resources, options, before)
 }
 
-/// A `patchesJson6902` entry: `target` (group, version, kind, name, namespace) and `path` or
-/// `patch`.
+/// A `patchesJson6902` entry: `target` (group, version, kind, name, namespace; the name is
+/// required) and `path` or `patch`. A target that selects nothing is no error: the patch is
+/// skipped, as with `patches:`.
 pub fn patch_json6902_entry(
     dir: &Path,
     entry: &Value,
@@ -376,16 +378,19 @@ pub fn patch_json6902_entry(
             "a patchesJson6902 entry needs a `target`",
         ));
     };
+    let has_name = target_value
+        .get_path(&["name"])
+        .and_then(Value::scalar_text)
+        .is_some_and(|name| !name.is_empty());
+    if !has_name {
+        return Err(BuildError::transform(
+            "the `target` of a patchesJson6902 entry needs a `name`",
+        ));
+    }
     let target = Selector::from_value(target_value)?;
     let (text, origin) = load_patch_text(dir, entry, options, "patchesJson6902")?;
     let operations = &json_patch_operations(&text, &origin)?;
-    let selected = target.select(resources)?;
-    if selected.is_empty() {
-        return Err(BuildError::transform(format!(
-            "no resource matches the target of JSON 6902 patch `{origin}`"
-        )));
-    }
-    for index in selected {
+    for index in target.select(resources)? {
         apply_json_patch_at(index, operations, resources, PatchOptions::default())?;
     }
     Ok(())

@@ -5,12 +5,13 @@
 //! `yes`, `no`, `on`, `off`, `y`, `n` (any of their capitalisations go-yaml knows) are booleans,
 //! `0755` is octal, underscores in numbers are ignored, and timestamps stay strings. Only the first
 //! document counts. Mapping keys become strings the way the converter writes them (`true`, `1`);
-//! a later duplicate key wins; `<<` merges a mapping in, overwriting keys set before it.
+//! a later duplicate key wins; `<<` merges a mapping in, overwriting keys set before it. A
+//! block scalar ending a text without a final line break ends there (go-yaml's reading).
 
 use std::collections::HashMap;
 
 use flotilla_core::go_format::{go_format_float_g, go_parse_int, go_parse_uint};
-use flotilla_core::{Mapping, Number, Value};
+use flotilla_core::{Mapping, Number, SourceText, Value};
 use saphyr_parser::{Event, Parser, ScalarStyle, Span, Tag};
 
 /// Why the text of a JSON 6902 patch could not be read.
@@ -41,6 +42,7 @@ pub fn parse_json_patch(text: &str) -> Result<Value, JsonPatchTextError> {
         parser: Parser::new_from_str(text),
         anchors: HashMap::new(),
         depth: 0,
+        text: SourceText::new(text),
     };
     loop {
         let (event, span) = reader.next()?;
@@ -90,6 +92,8 @@ struct Reader<'input> {
     parser: Parser<'input, saphyr_parser::StrInput<'input>>,
     anchors: HashMap<usize, Value>,
     depth: usize,
+    /// The text, for block scalars that end it without a final line break.
+    text: SourceText<'input>,
 }
 
 fn yaml_error(span: &Span, message: impl Into<String>) -> JsonPatchTextError {
@@ -131,7 +135,8 @@ impl<'input> Reader<'input> {
     fn node(&mut self, event: Event<'input>, span: Span) -> Result<Value, JsonPatchTextError> {
         match event {
             Event::Scalar(text, style, anchor, tag) => {
-                let value = scalar_v11(&text, style, tag.as_deref());
+                let at_end = self.text.block_scalar(&text, style, &span);
+                let value = scalar_v11(at_end.as_deref().unwrap_or(&text), style, tag.as_deref());
                 self.remember(anchor, &value)?;
                 Ok(value)
             }

@@ -9,11 +9,19 @@
 //! - Before a strategic merge patch selected by `target:` (rather than by the patch's own
 //!   name), kustomize copies the patch and re-sets the copy's `metadata.labels` and
 //!   `metadata.annotations` the same way, and gives it the target's `apiVersion`.
+//! - At the end of a build kustomize re-sets every resource's `metadata.annotations` the same
+//!   way (removing its build annotations): values become the strings they were written as
+//!   (`0x1F` → `"0x1F"`, `~` → `"~"`), and empty or null annotations disappear.
+//! - Whenever kustomize turns a resource into JSON (for a JSON 6902 patch, and to print it), it
+//!   first writes it as YAML and reads that back: a value written as nothing in a flow mapping
+//!   (`{key: }`) comes back as `""`, and how other values were written is forgotten.
 
 use flotilla_core::{Mapping, Number, Value};
 
-/// `metadata.<field>` rewritten as kustomize's `SetLabels`/`SetAnnotations` write it.
-fn restring_metadata_map(resource: &mut Value, field: &str) {
+/// `metadata.<field>` rewritten as kustomize's `SetLabels`/`SetAnnotations` write it: each
+/// value the string its node holds (`Mapping::node_text`), and an empty, null or non-mapping
+/// field removed.
+pub fn restring_metadata_map(resource: &mut Value, field: &str) {
     let Some(metadata) = resource
         .get_path_mut(&["metadata"])
         .and_then(Value::as_mapping_mut)
@@ -33,17 +41,55 @@ fn restring_metadata_map(resource: &mut Value, field: &str) {
     }
     let restrung: Mapping = entries
         .iter()
-        .map(|(key, value)| (key.clone(), text_value(value)))
+        .map(|(key, value)| (key.clone(), text_value(entries, key, value)))
         .collect();
     metadata.insert(field, Value::Mapping(restrung));
 }
 
-fn text_value(value: &Value) -> Value {
+fn text_value(entries: &Mapping, key: &str, value: &Value) -> Value {
     match value {
-        Value::Null => Value::string("null"),
         Value::Timestamp(_) | Value::String(_) => value.clone(),
-        other => Value::String(other.scalar_text().unwrap_or_default()),
+        _ => Value::String(entries.node_text(key).unwrap_or_default()),
     }
+}
+
+/// What a resource goes through whenever kustomize turns it into JSON: a YAML text round trip,
+/// after which nothing is known of how values were written. go-yaml v3 writes an empty value
+/// of a flow mapping as `''`, and some folded (`>`) strings so that they read back otherwise
+/// (`Written::folded`).
+pub fn through_json(value: &mut Value) {
+    match value {
+        Value::Sequence(items) => items.iter_mut().for_each(through_json),
+        Value::Mapping(mapping) => {
+            let changed: Vec<(String, Value)> = mapping
+                .keys()
+                .filter_map(|key| {
+                    let written = mapping.written(key)?;
+                    if written.folded {
+                        Some((key.clone(), Value::string(written.text.clone())))
+                    } else if written.in_flow && written.is_empty_null() {
+                        Some((key.clone(), Value::string("")))
+                    } else {
+                        None
+                    }
+                })
+                .collect();
+            mapping.forget_written();
+            for (key, value) in changed {
+                mapping.insert(key, value);
+            }
+            for (_, item) in mapping.iter_mut() {
+                through_json(item);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Applies what kustomize does to a resource right before a JSON 6902 patch: it goes through
+/// JSON.
+pub fn before_json_patch(resource: &mut Value) {
+    through_json(resource);
 }
 
 /// Applies what kustomize does to a resource right after a JSON 6902 patch: the resource went
@@ -100,6 +146,7 @@ mod tests {
             "metadata:\n  annotations:\n    b: true\n    f: 1.50\n    n: null\n    m: {a: b}\n  labels:\n    x: 1\n",
         )
         .expect("valid YAML");
+        before_json_patch(&mut resource);
         after_json_patch(&mut resource);
         let annotations = resource
             .get_path(&["metadata", "annotations"])
@@ -116,6 +163,58 @@ mod tests {
             parse_single_document("metadata:\n  annotations: {}\n").expect("valid YAML");
         after_json_patch(&mut empty);
         assert!(empty.get_path(&["metadata", "annotations"]).is_none());
+    }
+
+    #[test]
+    fn annotations_restrung_at_the_end_are_the_text_written() {
+        let mut resource = parse_single_document(
+            "metadata:\n  annotations:\n    a:\n    b: ~\n    c: 0x1F\n    d: 1.50\n    e: True\n    f: null\n",
+        )
+        .expect("valid YAML");
+        restring_metadata_map(&mut resource, "annotations");
+        let text = |key: &str| resource.get_str(&["metadata", "annotations", key]);
+        assert_eq!(
+            [
+                text("a"),
+                text("b"),
+                text("c"),
+                text("d"),
+                text("e"),
+                text("f")
+            ],
+            [
+                Some(""),
+                Some("~"),
+                Some("0x1F"),
+                Some("1.50"),
+                Some("True"),
+                Some("null")
+            ]
+        );
+        for empty in ["{}", "", "null", "[]", "x"] {
+            let mut resource =
+                parse_single_document(&format!("metadata:\n  annotations: {empty}\n"))
+                    .expect("valid YAML");
+            restring_metadata_map(&mut resource, "annotations");
+            assert!(
+                resource.get_path(&["metadata", "annotations"]).is_none(),
+                "{empty:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn through_json_prints_empty_flow_values_as_empty_strings_and_forgets_the_rest() {
+        let mut resource =
+            parse_single_document("a: {b: , c: null}\nd:\ne: 0x1F\nf: >\n  x\n    y\n")
+                .expect("valid YAML");
+        through_json(&mut resource);
+        assert_eq!(resource.get_str(&["a", "b"]), Some(""));
+        assert_eq!(resource.get_path(&["a", "c"]), Some(&Value::Null));
+        assert_eq!(resource.get_path(&["d"]), Some(&Value::Null));
+        assert_eq!(resource.get_str(&["f"]), Some("x\n\n  y\n"));
+        let mapping = resource.as_mapping().expect("mapping");
+        assert!(mapping.written("d").is_none() && mapping.written("e").is_none());
     }
 
     #[test]

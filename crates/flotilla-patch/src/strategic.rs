@@ -3,6 +3,10 @@
 //!
 //! The rules, as observed from `kubectl kustomize` v1.32.4:
 //! - Mappings merge recursively; a `null` in the patch deletes the field; scalars are replaced.
+//!   Every mapping the merge walks (the resource, nested mappings, items of keyed lists) loses
+//!   the null fields of the target written with no value (`key:`, `key: !!null`); the patch
+//!   need not mention them. Nulls written `null` or `~` stay, and so does everything in lists
+//!   replaced whole.
 //! - A list merges by key only when the schema gives its field a patch strategy containing
 //!   `merge`; every other list (no schema, CRDs, `replace`, no strategy) is replaced whole.
 //! - Merge keys are `x-kubernetes-list-map-keys` when present (container ports:
@@ -28,7 +32,7 @@
 //! merge runs on `Tree`, an arena of nodes addressed by index where an index is a node's
 //! identity, and converts back to a `Value` at the end.
 
-use flotilla_core::{Mapping, Value};
+use flotilla_core::{Mapping, Value, Written};
 
 use crate::schema::{Schema, SchemaNode};
 
@@ -82,10 +86,12 @@ type Id = usize;
 
 #[derive(Clone, Debug)]
 enum Node {
-    /// A scalar; `keep` marks a null that must survive being set on a mapping.
+    /// A scalar; `keep` marks a null that must survive being set on a mapping; `written` is how
+    /// a mapping's value was written, when the mapping remembered it.
     Scalar {
         value: Value,
         keep: bool,
+        written: Option<Written>,
     },
     Sequence(Vec<Id>),
     Mapping(Vec<(String, Id)>),
@@ -129,13 +135,20 @@ impl Tree {
             Value::Mapping(mapping) => {
                 let entries = mapping
                     .iter()
-                    .map(|(key, value)| (key.clone(), self.import(value)))
+                    .map(|(key, value)| {
+                        let id = self.import(value);
+                        if let Node::Scalar { written, .. } = &mut self.nodes[id] {
+                            written.clone_from(&mapping.written(key).cloned());
+                        }
+                        (key.clone(), id)
+                    })
                     .collect();
                 self.add(Node::Mapping(entries))
             }
             scalar => self.add(Node::Scalar {
                 value: scalar.clone(),
                 keep: false,
+                written: None,
             }),
         }
     }
@@ -150,6 +163,13 @@ impl Tree {
                 let mut mapping = Mapping::with_capacity(entries.len());
                 for (key, value) in entries {
                     mapping.insert(key.clone(), self.export(*value));
+                    if let Node::Scalar {
+                        written: Some(written),
+                        ..
+                    } = &self.nodes[*value]
+                    {
+                        mapping.set_written(key, written.clone());
+                    }
                 }
                 Value::Mapping(mapping)
             }
@@ -247,7 +267,8 @@ impl Tree {
                 &self.nodes[value],
                 Node::Scalar {
                     value: Value::Null,
-                    keep: false
+                    keep: false,
+                    ..
                 }
             ),
         };
@@ -467,11 +488,20 @@ impl<'s> Merger<'s> {
                 return Ok(None);
             }
             if let (None, Some(dest)) = (origin, dest) {
-                // An explicit null in the target survives when the patch does not mention it.
-                let _ = dest;
+                // A null in the target survives when the patch does not mention it, if it was
+                // written (`null`, `~`): one written as nothing (`key:`) goes, like a missing
+                // value. kyaml keeps a null only when its node has text.
+                let written = match &self.tree.nodes[dest] {
+                    Node::Scalar { written, .. } => written.clone(),
+                    _ => None,
+                };
+                if written.as_ref().is_some_and(Written::is_empty_null) {
+                    return Ok(None);
+                }
                 return Ok(Some(self.tree.add(Node::Scalar {
                     value: Value::Null,
                     keep: true,
+                    written,
                 })));
             }
             return Ok(origin);
@@ -646,6 +676,7 @@ impl<'s> Merger<'s> {
                         let value = self.tree.add(Node::Scalar {
                             value: flotilla_core::go_format::resolve_plain_v3(&valid_values[i]),
                             keep: false,
+                            written: None,
                         });
                         self.tree.set_field(merged, key, Some(value));
                     }
