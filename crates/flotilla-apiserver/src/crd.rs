@@ -202,6 +202,11 @@ pub fn sync_definition(state: &ApiState, object: &Value) {
         return;
     }
     state.registry.set_custom(&group, &plural, types);
+    state.registry.set_custom_scales(
+        &group,
+        &plural,
+        crate::scale::declared_by_definition(object),
+    );
     let established = object["status"]["conditions"]
         .as_array()
         .is_some_and(|conditions| {

@@ -1,10 +1,12 @@
 //! Discovery documents: `/version`, the legacy `/api`, `/apis`, `/api/v1` and
 //! `/apis/{group}/{version}` shapes, and aggregated discovery (`apidiscovery.k8s.io` v2 and
-//! v2beta1 `APIGroupDiscoveryList`) when the client asks for it.
+//! v2beta1 `APIGroupDiscoveryList`) when the client asks for it. Subresources listed: `status`,
+//! and `scale` (kind `autoscaling/v1` `Scale`) where it is served.
 
 use serde_json::{json, Value};
 
 use crate::registry::{Registry, ResourceType, VERBS};
+use crate::scale::{SCALE_GROUP, SCALE_KIND, SCALE_VERSION};
 
 /// The Kubernetes version this server presents.
 pub fn version() -> Value {
@@ -104,6 +106,17 @@ pub fn resource_list(registry: &Registry, group: &str, version: &str) -> Option<
                 "verbs": ["get", "patch", "update"],
             }));
         }
+        if registry.scale(resource).is_some() {
+            resources.push(json!({
+                "name": format!("{}/scale", resource.plural),
+                "singularName": "",
+                "namespaced": resource.namespaced,
+                "group": SCALE_GROUP,
+                "version": SCALE_VERSION,
+                "kind": SCALE_KIND,
+                "verbs": ["get", "patch", "update"],
+            }));
+        }
     }
     let group_version = if group.is_empty() {
         version.to_string()
@@ -115,7 +128,7 @@ pub fn resource_list(registry: &Registry, group: &str, version: &str) -> Option<
     )
 }
 
-fn discovery_resource(resource: &ResourceType) -> Value {
+fn discovery_resource(resource: &ResourceType, scaled: bool) -> Value {
     let response_kind =
         json!({"group": resource.group, "version": resource.version, "kind": resource.kind});
     let mut entry = json!({
@@ -131,12 +144,23 @@ fn discovery_resource(resource: &ResourceType) -> Value {
     if !resource.categories.is_empty() {
         entry["categories"] = json!(resource.categories);
     }
+    let mut subresources = Vec::new();
     if resource.has_status {
-        entry["subresources"] = json!([{
+        subresources.push(json!({
             "subresource": "status",
             "responseKind": response_kind,
             "verbs": ["get", "patch", "update"]
-        }]);
+        }));
+    }
+    if scaled {
+        subresources.push(json!({
+            "subresource": "scale",
+            "responseKind": {"group": SCALE_GROUP, "version": SCALE_VERSION, "kind": SCALE_KIND},
+            "verbs": ["get", "patch", "update"]
+        }));
+    }
+    if !subresources.is_empty() {
+        entry["subresources"] = Value::Array(subresources);
     }
     entry
 }
@@ -161,7 +185,9 @@ pub fn aggregated(registry: &Registry, core: bool, discovery_version: &str) -> V
                 let resources: Vec<Value> = all
                     .iter()
                     .filter(|resource| resource.group == group && &resource.version == version)
-                    .map(discovery_resource)
+                    .map(|resource| {
+                        discovery_resource(resource, registry.scale(resource).is_some())
+                    })
                     .collect();
                 json!({"version": version, "resources": resources, "freshness": "Current"})
             })

@@ -279,6 +279,7 @@ fn parse_target(
     let part = match subresource {
         None => Part::Main,
         Some("status") if resource.has_status => Part::Status,
+        Some("scale") if app.api.registry.scale(&resource).is_some() => Part::Scale,
         Some("finalize") if resource.group.is_empty() && resource.plural == "namespaces" => {
             Part::Main
         }
@@ -458,6 +459,18 @@ async fn dispatch(
     } else {
         Some(String::new())
     };
+    if target.part == Part::Scale {
+        return scale_request(
+            state,
+            method,
+            query,
+            headers,
+            accept,
+            &target,
+            &namespace_for_object,
+            &body,
+        );
+    }
     match (method, &target.name) {
         (&Method::GET, None) if target.watch => watch::serve(
             app.clone(),
@@ -571,6 +584,102 @@ async fn dispatch(
             ),
         }),
     }
+}
+
+/// A request to the `scale` subresource (`crate::scale`): get (as a Table when asked), update,
+/// and patch of every kind, server-side apply included.
+#[allow(clippy::too_many_arguments)]
+fn scale_request(
+    state: &ApiState,
+    method: &Method,
+    query: &Query,
+    headers: &HeaderMap,
+    accept: &str,
+    target: &Target,
+    namespace: &Option<String>,
+    body: &Bytes,
+) -> Result<Response, ApiError> {
+    let resource = &target.resource;
+    let not_allowed = || ApiError::MethodNotAllowed {
+        message: format!(
+            "the server does not allow this method on the requested resource ({method})"
+        ),
+    };
+    let Some(name) = target.name.as_deref().filter(|_| !target.watch) else {
+        return Err(not_allowed());
+    };
+    let namespace = object_namespace(resource, namespace, name)?;
+    // kube names a writer that gives no fieldManager after its User-Agent (`kubectl scale`).
+    let write_options = || -> Result<WriteOptions, ApiError> {
+        let mut options = query.write_options()?;
+        if options.field_manager.is_none() {
+            options.field_manager = manager_from_user_agent(headers);
+        }
+        Ok(options)
+    };
+    let scale = match *method {
+        Method::GET => {
+            let scale = crate::scale::get(state, resource, &namespace, name)?;
+            if wants_table(accept) {
+                return Ok(ok(&table::scale_table(&scale, query.get("includeObject"))));
+            }
+            scale
+        }
+        Method::PUT => {
+            let body = decode_body(headers, body)?;
+            let options = write_options()?;
+            crate::scale::update(state, resource, &namespace, name, body, &options)?
+        }
+        Method::PATCH => {
+            if body.len() > MAX_OBJECT_BYTES {
+                return Err(ApiError::RequestEntityTooLarge {
+                    limit: MAX_OBJECT_BYTES,
+                });
+            }
+            let options = write_options()?;
+            let kind = match content_type(headers).as_str() {
+                "application/json-patch+json" => crate::scale::PatchKind::Json,
+                "application/merge-patch+json" => crate::scale::PatchKind::Merge,
+                "application/strategic-merge-patch+json" => crate::scale::PatchKind::Strategic,
+                "application/apply-patch+yaml" => {
+                    let config = decode_body(headers, body)?;
+                    let Some(manager) = options.field_manager.as_deref() else {
+                        return Err(ApiError::bad_request(
+                            "PATCH, application/apply-patch+yaml: fieldManager is required for apply requests",
+                        ));
+                    };
+                    let applied = crate::scale::apply(
+                        state, resource, &namespace, name, &config, manager, &options,
+                    )?;
+                    return Ok(ok(&applied));
+                }
+                other => {
+                    return Err(ApiError::UnsupportedMediaType {
+                        message: format!("the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml (got {other})"),
+                    })
+                }
+            };
+            let patch = parse_json(body)?;
+            crate::scale::patch(state, resource, &namespace, name, kind, &patch, &options)?
+        }
+        _ => return Err(not_allowed()),
+    };
+    Ok(ok(&scale))
+}
+
+/// The field manager kube-apiserver derives from a `User-Agent` (`kubectl/v1.33.1 (linux/amd64)
+/// …` → `kubectl`): the text before the first `/`, printable characters only, at most 128.
+fn manager_from_user_agent(headers: &HeaderMap) -> Option<String> {
+    let agent = headers.get("user-agent")?.to_str().ok()?;
+    let manager: String = agent
+        .split('/')
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .filter(|character| !character.is_control())
+        .take(128)
+        .collect();
+    Some(manager).filter(|manager| !manager.is_empty())
 }
 
 fn object_namespace(

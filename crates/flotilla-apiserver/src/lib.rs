@@ -8,7 +8,8 @@
 //! (resource table), `rest` (object semantics), `apply` (field ownership, server-side apply),
 //! `crd` (custom resources), `http` (routing, negotiation, patches), `protobuf` (decoding
 //! protobuf request bodies), `watch`, `discovery`,
-//! `table`, `select` (selectors), `gc` (garbage collection and namespace deletion), `simulate`
+//! `table` and `printers` (kube's table columns per kind), `scale` (the scale subresource),
+//! `select` (selectors), `gc` (garbage collection and namespace deletion), `simulate`
 //! (controllers that make workloads ready), `tls`, `kubeconfig`.
 
 pub mod apply;
@@ -20,10 +21,12 @@ pub mod http;
 pub mod kubeconfig;
 pub mod openapi;
 pub mod persist;
+pub mod printers;
 pub mod protobuf;
 pub mod quantity;
 pub mod registry;
 pub mod rest;
+pub mod scale;
 pub mod select;
 pub mod simulate;
 pub mod storage;
@@ -224,6 +227,13 @@ pub async fn serve(config: ServerConfig) -> Result<RunningServer, ServeError> {
                 .as_str()
                 .unwrap_or_default(),
             crd::resource_types(&definition),
+        );
+        app.api.registry.set_custom_scales(
+            definition["spec"]["group"].as_str().unwrap_or_default(),
+            definition["spec"]["names"]["plural"]
+                .as_str()
+                .unwrap_or_default(),
+            scale::declared_by_definition(&definition),
         );
     }
     ensure_default_namespaces(&app.api);

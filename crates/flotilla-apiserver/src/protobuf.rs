@@ -1047,6 +1047,11 @@ static OBJECT_TYPES: &[(&str, &str, &MessageType)] = &[
     ("scheduling.k8s.io/v1", "PriorityClass", &PRIORITY_CLASS),
     ("policy/v1", "PodDisruptionBudget", &POD_DISRUPTION_BUDGET),
     ("networking.k8s.io/v1", "Ingress", &INGRESS),
+    (
+        "autoscaling/v2",
+        "HorizontalPodAutoscaler",
+        &HORIZONTAL_POD_AUTOSCALER,
+    ),
 ];
 
 static OBJECT_META: MessageType = MessageType {
@@ -2818,6 +2823,153 @@ static INGRESS_PORT_STATUS: MessageType = MessageType {
         always(3, "error", Kind::String),
     ],
 };
+// autoscaling/v2 (what `kubectl autoscale` sends first).
+static HORIZONTAL_POD_AUTOSCALER: MessageType = MessageType {
+    name: "autoscaling.v2.HorizontalPodAutoscaler",
+    fields: &[
+        always(1, "metadata", Kind::Message(&OBJECT_META)),
+        always(2, "spec", Kind::Message(&HPA_SPEC)),
+        always(3, "status", Kind::Message(&HPA_STATUS)),
+    ],
+};
+static HPA_SPEC: MessageType = MessageType {
+    name: "autoscaling.v2.HorizontalPodAutoscalerSpec",
+    fields: &[
+        always(
+            1,
+            "scaleTargetRef",
+            Kind::Message(&CROSS_VERSION_OBJECT_REFERENCE),
+        ),
+        always(2, "minReplicas", Kind::Int32),
+        always(3, "maxReplicas", Kind::Int32),
+        list(4, "metrics", Kind::Message(&METRIC_SPEC)),
+        always(5, "behavior", Kind::Message(&HPA_BEHAVIOR)),
+    ],
+};
+static CROSS_VERSION_OBJECT_REFERENCE: MessageType = MessageType {
+    name: "autoscaling.v2.CrossVersionObjectReference",
+    fields: &[
+        always(1, "kind", Kind::String),
+        always(2, "name", Kind::String),
+        omitempty(3, "apiVersion", Kind::String),
+    ],
+};
+static METRIC_SPEC: MessageType = MessageType {
+    name: "autoscaling.v2.MetricSpec",
+    fields: &[
+        always(1, "type", Kind::String),
+        always(2, "object", Kind::Message(&OBJECT_METRIC_SOURCE)),
+        always(3, "pods", Kind::Message(&PODS_METRIC_SOURCE)),
+        always(4, "resource", Kind::Message(&RESOURCE_METRIC_SOURCE)),
+        always(5, "external", Kind::Message(&EXTERNAL_METRIC_SOURCE)),
+        always(
+            7,
+            "containerResource",
+            Kind::Message(&CONTAINER_RESOURCE_METRIC_SOURCE),
+        ),
+    ],
+};
+static OBJECT_METRIC_SOURCE: MessageType = MessageType {
+    name: "autoscaling.v2.ObjectMetricSource",
+    fields: &[
+        always(
+            1,
+            "describedObject",
+            Kind::Message(&CROSS_VERSION_OBJECT_REFERENCE),
+        ),
+        always(2, "target", Kind::Message(&METRIC_TARGET)),
+        always(3, "metric", Kind::Message(&METRIC_IDENTIFIER)),
+    ],
+};
+static PODS_METRIC_SOURCE: MessageType = MessageType {
+    name: "autoscaling.v2.PodsMetricSource",
+    fields: &[
+        always(1, "metric", Kind::Message(&METRIC_IDENTIFIER)),
+        always(2, "target", Kind::Message(&METRIC_TARGET)),
+    ],
+};
+static RESOURCE_METRIC_SOURCE: MessageType = MessageType {
+    name: "autoscaling.v2.ResourceMetricSource",
+    fields: &[
+        always(1, "name", Kind::String),
+        always(2, "target", Kind::Message(&METRIC_TARGET)),
+    ],
+};
+static EXTERNAL_METRIC_SOURCE: MessageType = MessageType {
+    name: "autoscaling.v2.ExternalMetricSource",
+    fields: &[
+        always(1, "metric", Kind::Message(&METRIC_IDENTIFIER)),
+        always(2, "target", Kind::Message(&METRIC_TARGET)),
+    ],
+};
+static CONTAINER_RESOURCE_METRIC_SOURCE: MessageType = MessageType {
+    name: "autoscaling.v2.ContainerResourceMetricSource",
+    fields: &[
+        always(1, "name", Kind::String),
+        always(2, "target", Kind::Message(&METRIC_TARGET)),
+        always(3, "container", Kind::String),
+    ],
+};
+static METRIC_IDENTIFIER: MessageType = MessageType {
+    name: "autoscaling.v2.MetricIdentifier",
+    fields: &[
+        always(1, "name", Kind::String),
+        always(2, "selector", Kind::Message(&LABEL_SELECTOR)),
+    ],
+};
+static METRIC_TARGET: MessageType = MessageType {
+    name: "autoscaling.v2.MetricTarget",
+    fields: &[
+        always(1, "type", Kind::String),
+        always(2, "value", Kind::Quantity),
+        always(3, "averageValue", Kind::Quantity),
+        always(4, "averageUtilization", Kind::Int32),
+    ],
+};
+static HPA_BEHAVIOR: MessageType = MessageType {
+    name: "autoscaling.v2.HorizontalPodAutoscalerBehavior",
+    fields: &[
+        always(1, "scaleUp", Kind::Message(&HPA_SCALING_RULES)),
+        always(2, "scaleDown", Kind::Message(&HPA_SCALING_RULES)),
+    ],
+};
+static HPA_SCALING_RULES: MessageType = MessageType {
+    name: "autoscaling.v2.HPAScalingRules",
+    fields: &[
+        always(1, "selectPolicy", Kind::String),
+        list(2, "policies", Kind::Message(&HPA_SCALING_POLICY)),
+        always(3, "stabilizationWindowSeconds", Kind::Int32),
+        always(4, "tolerance", Kind::Quantity),
+    ],
+};
+static HPA_SCALING_POLICY: MessageType = MessageType {
+    name: "autoscaling.v2.HPAScalingPolicy",
+    fields: &[
+        always(1, "type", Kind::String),
+        always(2, "value", Kind::Int32),
+        always(3, "periodSeconds", Kind::Int32),
+    ],
+};
+static HPA_STATUS: MessageType = MessageType {
+    name: "autoscaling.v2.HorizontalPodAutoscalerStatus",
+    fields: &[
+        always(1, "observedGeneration", Kind::Int64),
+        always(2, "lastScaleTime", Kind::Time),
+        omitempty(3, "currentReplicas", Kind::Int32),
+        always(4, "desiredReplicas", Kind::Int32),
+        list(
+            5,
+            "currentMetrics",
+            Kind::Unsupported("autoscaling.v2.MetricStatus"),
+        ),
+        list(
+            6,
+            "conditions",
+            Kind::Unsupported("autoscaling.v2.HorizontalPodAutoscalerCondition"),
+        ),
+    ],
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;

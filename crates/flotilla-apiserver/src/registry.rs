@@ -485,7 +485,12 @@ pub struct GroupVersions {
 #[derive(Clone, Debug)]
 pub struct Registry {
     types: Arc<RwLock<Vec<ResourceType>>>,
+    /// The scale subresources custom resources declare: (group, version, plural, paths).
+    custom_scales: Arc<RwLock<Vec<CustomScale>>>,
 }
+
+/// A custom resource version's `subresources.scale`: (group, version, plural, paths).
+type CustomScale = (String, String, String, crate::scale::ScalePaths);
 
 impl Default for Registry {
     fn default() -> Self {
@@ -497,6 +502,7 @@ impl Registry {
     pub fn new() -> Self {
         Registry {
             types: Arc::new(RwLock::new(builtin_types())),
+            custom_scales: Arc::default(),
         }
     }
 
@@ -577,5 +583,45 @@ impl Registry {
     pub fn remove_custom(&self, group: &str, plural: &str) {
         self.write()
             .retain(|entry| !(entry.custom && entry.group == group && entry.plural == plural));
+        self.set_custom_scales(group, plural, Vec::new());
+    }
+
+    /// Where `resource`'s scale subresource reads and writes replicas; `None` when it has none.
+    pub fn scale(&self, resource: &ResourceType) -> Option<crate::scale::ScalePaths> {
+        if !resource.custom {
+            return crate::scale::builtin_paths(&resource.group, &resource.plural);
+        }
+        self.custom_scales
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .iter()
+            .find(|(group, version, plural, _)| {
+                *group == resource.group
+                    && *version == resource.version
+                    && *plural == resource.plural
+            })
+            .map(|(_, _, _, paths)| paths.clone())
+    }
+
+    /// Replaces the scale subresources of one custom resource (`group`, `plural`) with
+    /// `scales`, one per version that declares one.
+    pub fn set_custom_scales(
+        &self,
+        group: &str,
+        plural: &str,
+        scales: Vec<(String, crate::scale::ScalePaths)>,
+    ) {
+        let mut known = self
+            .custom_scales
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        known.retain(|(known_group, _, known_plural, _)| {
+            !(known_group == group && known_plural == plural)
+        });
+        known.extend(
+            scales
+                .into_iter()
+                .map(|(version, paths)| (group.to_string(), version, plural.to_string(), paths)),
+        );
     }
 }

@@ -42,6 +42,20 @@ pub struct WriteOptions {
 pub enum Part {
     Main,
     Status,
+    /// The `scale` subresource: the body is the whole object with only its replicas changed
+    /// (`crate::scale`); generation moves as for the main resource.
+    Scale,
+}
+
+impl Part {
+    /// The subresource managedFields name (`""` for the main resource).
+    pub fn subresource(self) -> &'static str {
+        match self {
+            Part::Main => "",
+            Part::Status => "status",
+            Part::Scale => "scale",
+        }
+    }
 }
 
 /// How dependents are treated when their owner is deleted.
@@ -526,7 +540,7 @@ pub fn replace(
                 }
             }
             let mut next = merge_replacement(resource, current, body, part);
-            if uses_generation(resource) && part == Part::Main && !same_spec(&next, current) {
+            if uses_generation(resource) && part != Part::Status && !same_spec(&next, current) {
                 let generation = metadata(current)
                     .and_then(|metadata| metadata.get("generation"))
                     .and_then(Value::as_i64)
@@ -536,7 +550,7 @@ pub fn replace(
             match &operation {
                 ReplaceOperation::Update => {
                     let manager = manager.clone().unwrap_or_else(|| "unknown".to_string());
-                    let subresource = if part == Part::Status { "status" } else { "" };
+                    let subresource = part.subresource();
                     apply::record_update(
                         Some(current),
                         &mut next,
@@ -589,7 +603,7 @@ fn is_namespace(resource: &ResourceType) -> bool {
 /// the status subresource rule decides which of main part and status come from the body.
 fn merge_replacement(resource: &ResourceType, current: &Value, body: Value, part: Part) -> Value {
     let mut next = match part {
-        Part::Main => {
+        Part::Main | Part::Scale => {
             let mut next = body;
             if resource.has_status {
                 let status = current.get("status").cloned();

@@ -96,6 +96,91 @@ impl FieldSelector {
     }
 }
 
+/// A `metav1.LabelSelector` written as kube's `LabelSelectorAsSelector(…).String()` writes it:
+/// requirements sorted by key (matchLabels `k=v` before expressions on the same key), `k in
+/// (a,b)` and `k notin (a,b)` with sorted values, `k` for Exists, `!k` for DoesNotExist; empty
+/// for a missing or empty selector. An unknown operator or a misplaced value list is an error.
+pub fn label_selector_text(selector: &Value) -> Result<String, String> {
+    let mut requirements: Vec<(String, String)> = Vec::new();
+    if let Some(labels) = selector.get("matchLabels").and_then(Value::as_object) {
+        for (key, value) in labels {
+            requirements.push((
+                key.clone(),
+                format!("{key}={}", value.as_str().unwrap_or_default()),
+            ));
+        }
+    }
+    let expressions = selector
+        .get("matchExpressions")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    for expression in expressions {
+        let key = expression
+            .get("key")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let operator = expression
+            .get("operator")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let mut values: Vec<&str> = expression
+            .get("values")
+            .and_then(Value::as_array)
+            .map(|values| values.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        values.sort_unstable();
+        let text = match operator {
+            "In" | "NotIn" if values.is_empty() => {
+                return Err(format!(
+                    "for 'in', 'notin' operators, values set can't be empty (key {key})"
+                ))
+            }
+            "In" => format!("{key} in ({})", values.join(",")),
+            "NotIn" => format!("{key} notin ({})", values.join(",")),
+            "Exists" | "DoesNotExist" if !values.is_empty() => {
+                return Err(format!(
+                    "values set must be empty for exists and does not exist (key {key})"
+                ))
+            }
+            "Exists" => key.to_string(),
+            "DoesNotExist" => format!("!{key}"),
+            other => {
+                return Err(format!(
+                    "\"{other}\" is not a valid label selector operator"
+                ))
+            }
+        };
+        requirements.push((key.to_string(), text));
+    }
+    requirements.sort_by(|left, right| left.0.cmp(&right.0));
+    Ok(requirements
+        .into_iter()
+        .map(|(_, text)| text)
+        .collect::<Vec<_>>()
+        .join(","))
+}
+
+/// A map of labels as kube's `labels.Set(…).String()` and `labels.FormatLabels` write it
+/// (without the latter's `<none>`): `k=v` pairs sorted by key, comma-separated.
+pub fn label_map_text(labels: &Value) -> String {
+    let mut pairs: Vec<(&String, &str)> = labels
+        .as_object()
+        .map(|labels| {
+            labels
+                .iter()
+                .map(|(key, value)| (key, value.as_str().unwrap_or_default()))
+                .collect()
+        })
+        .unwrap_or_default();
+    pairs.sort_by(|left, right| left.0.cmp(right.0));
+    pairs
+        .iter()
+        .map(|(key, value)| format!("{key}={value}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -139,5 +224,40 @@ mod tests {
             );
         }
         assert!(FieldSelector::parse("spec.foo=1").is_err());
+    }
+
+    #[test]
+    fn label_selectors_as_text() {
+        for (selector, expected) in [
+            (json!(null), Ok("")),
+            (json!({}), Ok("")),
+            (
+                json!({"matchLabels": {"tier": "front", "app": "web"}}),
+                Ok("app=web,tier=front"),
+            ),
+            (
+                json!({"matchLabels": {"app": "web"}, "matchExpressions": [
+                    {"key": "env", "operator": "NotIn", "values": ["b", "a"]},
+                    {"key": "app", "operator": "Exists"},
+                    {"key": "zone", "operator": "DoesNotExist"}]}),
+                Ok("app=web,app,env notin (a,b),!zone"),
+            ),
+            (
+                json!({"matchExpressions": [{"key": "a", "operator": "Near", "values": ["x"]}]}),
+                Err(()),
+            ),
+            (
+                json!({"matchExpressions": [{"key": "a", "operator": "In"}]}),
+                Err(()),
+            ),
+        ] {
+            let text = label_selector_text(&selector).map_err(|_| ());
+            assert_eq!(text, expected.map(str::to_string), "{selector}");
+        }
+        assert_eq!(
+            label_map_text(&json!({"b": "2", "a": "1"})),
+            "a=1,b=2".to_string()
+        );
+        assert_eq!(label_map_text(&json!(null)), String::new());
     }
 }

@@ -445,3 +445,541 @@ async fn kubectl_end_to_end() {
     server.shutdown().await;
     let _ = std::fs::remove_dir_all(&directory);
 }
+
+/// A CRD whose version serves the scale subresource (replicas at `.spec.size`) and has printer
+/// columns, one of them a filter.
+const SCALED_CRD: &str = "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: gadgets.example.com\nspec:\n  group: example.com\n  names: {plural: gadgets, singular: gadget, kind: Gadget}\n  scope: Namespaced\n  versions:\n  - name: v1\n    served: true\n    storage: true\n    subresources:\n      status: {}\n      scale: {specReplicasPath: .spec.size, statusReplicasPath: .status.size, labelSelectorPath: .status.selector}\n    additionalPrinterColumns:\n    - {name: Size, type: integer, jsonPath: .spec.size}\n    - {name: Ready, type: string, jsonPath: '.status.conditions[?(@.type==\"Ready\")].status'}\n    schema:\n      openAPIV3Schema:\n        type: object\n        properties:\n          spec: {type: object, properties: {size: {type: integer}}}\n          status: {type: object, x-kubernetes-preserve-unknown-fields: true}\n";
+const GADGET: &str =
+    "apiVersion: example.com/v1\nkind: Gadget\nmetadata: {name: g1}\nspec: {size: 1}\n";
+
+/// The columns of a line of kubectl's table output: cells are separated by runs of at least
+/// two spaces (headers such as `NOMINATED NODE` keep their single space).
+fn columns(line: &str) -> Vec<String> {
+    line.split("  ")
+        .map(str::trim)
+        .filter(|cell| !cell.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// The header and the row of `name` of a `kubectl get` table.
+fn table_row(output: &str, name: &str) -> (Vec<String>, Vec<String>) {
+    let mut lines = output.lines();
+    let header = columns(lines.next().unwrap_or_default());
+    let row = lines
+        .map(columns)
+        .find(|cells| cells.first().map(String::as_str) == Some(name))
+        .unwrap_or_else(|| panic!("no row {name} in:\n{output}"));
+    (header, row)
+}
+
+async fn wait_for(kubeconfig: &Path, condition: &str, object: &str) {
+    expect_ok(
+        kubeconfig,
+        &[
+            "wait",
+            &format!("--for=condition={condition}"),
+            object,
+            "--timeout=15s",
+        ],
+        None,
+    )
+    .await;
+}
+
+/// `kubectl scale` and `autoscale` through the scale subresource: Deployments (merge patch, and
+/// GET + PUT with a precondition), custom resources that declare one, negative replicas refused
+/// as kube refuses them, the Scale itself read with `--subresource=scale`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_scale_through_the_scale_subresource() {
+    if !kubectl_present() {
+        println!("notice: kubectl is not on PATH; skipping the kubectl scale test");
+        return;
+    }
+    let directory = temp_dir("kubectl-scale");
+    let server = start_with(ServerConfig {
+        insecure_http: false,
+        data_dir: Some(directory.clone()),
+        ..config()
+    })
+    .await;
+    let kubeconfig = server.kubeconfig_path.clone();
+    expect_ok(&kubeconfig, &["apply", "-f", "-"], Some(DEPLOYMENT)).await;
+    let replicas = || async {
+        expect_ok(
+            &kubeconfig,
+            &["get", "deploy", "web", "-o", "jsonpath={.spec.replicas}"],
+            None,
+        )
+        .await
+    };
+
+    // Discovery lists the subresource with its kind, as kubectl's scale client needs.
+    let discovery = expect_ok(&kubeconfig, &["get", "--raw", "/apis/apps/v1"], None).await;
+    let discovery: serde_json::Value = serde_json::from_str(&discovery).expect("JSON discovery");
+    let scale_entry = discovery["resources"]
+        .as_array()
+        .and_then(|resources| {
+            resources
+                .iter()
+                .find(|resource| resource["name"] == "deployments/scale")
+        })
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        (
+            &scale_entry["group"],
+            &scale_entry["version"],
+            &scale_entry["kind"]
+        ),
+        (
+            &serde_json::json!("autoscaling"),
+            &serde_json::json!("v1"),
+            &serde_json::json!("Scale")
+        ),
+        "{discovery}"
+    );
+
+    // kubectl scale sends a JSON merge patch to …/scale.
+    let scaled = expect_ok(
+        &kubeconfig,
+        &["scale", "deploy", "web", "--replicas=4"],
+        None,
+    )
+    .await;
+    assert!(scaled.contains("deployment.apps/web scaled"), "{scaled}");
+    assert_eq!(replicas().await, "4");
+
+    // The Scale itself.
+    let scale = expect_ok(
+        &kubeconfig,
+        &["get", "deploy/web", "--subresource=scale", "-o", "json"],
+        None,
+    )
+    .await;
+    let scale: serde_json::Value = serde_json::from_str(&scale).expect("a JSON Scale");
+    let version = expect_ok(
+        &kubeconfig,
+        &[
+            "get",
+            "deploy",
+            "web",
+            "-o",
+            "jsonpath={.metadata.resourceVersion} {.metadata.uid}",
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(scale["kind"], "Scale", "{scale}");
+    assert_eq!(scale["apiVersion"], "autoscaling/v1", "{scale}");
+    assert_eq!(scale["metadata"]["name"], "web", "{scale}");
+    assert_eq!(scale["metadata"]["namespace"], "default", "{scale}");
+    assert_eq!(
+        format!(
+            "{} {}",
+            scale["metadata"]["resourceVersion"]
+                .as_str()
+                .unwrap_or_default(),
+            scale["metadata"]["uid"].as_str().unwrap_or_default()
+        ),
+        version,
+        "the Scale carries the Deployment's resourceVersion and uid"
+    );
+    assert_eq!(scale["spec"]["replicas"], 4, "{scale}");
+    assert_eq!(scale["status"]["selector"], "app=web", "{scale}");
+    let scale_table = expect_ok(
+        &kubeconfig,
+        &["get", "deploy/web", "--subresource=scale"],
+        None,
+    )
+    .await;
+    let (header, row) = table_row(&scale_table, "web");
+    assert_eq!(
+        header,
+        ["NAME", "DESIRED", "AVAILABLE", "AGE"],
+        "{scale_table}"
+    );
+    assert_eq!(row[..3], ["web", "4", "0"], "{scale_table}");
+
+    // With a precondition kubectl reads the Scale and PUTs it back.
+    expect_ok(
+        &kubeconfig,
+        &[
+            "scale",
+            "deploy",
+            "web",
+            "--current-replicas=4",
+            "--replicas=1",
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(replicas().await, "1");
+    // The write is recorded as kube records it: the writer, named after kubectl's User-Agent,
+    // owns spec.replicas through the scale subresource.
+    let managed = expect_ok(
+        &kubeconfig,
+        &[
+            "get",
+            "deploy",
+            "web",
+            "-o",
+            "json",
+            "--show-managed-fields",
+        ],
+        None,
+    )
+    .await;
+    let managed: serde_json::Value = serde_json::from_str(&managed).expect("JSON");
+    let entries = managed["metadata"]["managedFields"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let scale_entry = entries
+        .iter()
+        .find(|entry| entry["subresource"] == "scale")
+        .unwrap_or_else(|| panic!("no scale entry in {entries:?}"));
+    assert_eq!(scale_entry["manager"], "kubectl", "{scale_entry}");
+    assert_eq!(scale_entry["operation"], "Update", "{scale_entry}");
+    assert_eq!(scale_entry["apiVersion"], "apps/v1", "{scale_entry}");
+    assert_eq!(
+        scale_entry["fieldsV1"],
+        serde_json::json!({"f:spec": {"f:replicas": {}}})
+    );
+    assert!(
+        entries
+            .iter()
+            .filter(|entry| entry["subresource"] != "scale")
+            .all(|entry| entry["fieldsV1"]["f:spec"].get("f:replicas").is_none()),
+        "{entries:?}"
+    );
+    assert_eq!(
+        managed["metadata"]["generation"], 3,
+        "scaling moves generation"
+    );
+
+    // Negative replicas are refused by the server, whatever kubectl checks itself.
+    let negative = kubectl(
+        &kubeconfig,
+        &[
+            "patch",
+            "deploy",
+            "web",
+            "--subresource=scale",
+            "--type=merge",
+            "-p",
+            r#"{"spec":{"replicas":-1}}"#,
+        ],
+        None,
+    )
+    .await;
+    assert!(
+        !negative.success
+            && negative.stderr.contains(
+                r#"The Scale "web" is invalid: spec.replicas: Invalid value: -1: must be greater than or equal to 0"#
+            ),
+        "{}",
+        negative.stderr
+    );
+    assert_eq!(replicas().await, "1");
+    let missing = kubectl(
+        &kubeconfig,
+        &["get", "deploy/nosuch", "--subresource=scale"],
+        None,
+    )
+    .await;
+    assert!(
+        !missing.success && missing.stderr.contains("NotFound"),
+        "{}",
+        missing.stderr
+    );
+
+    // A custom resource whose CRD declares the subresource.
+    expect_ok(&kubeconfig, &["apply", "-f", "-"], Some(SCALED_CRD)).await;
+    wait_for(&kubeconfig, "Established", "crd/gadgets.example.com").await;
+    expect_ok(&kubeconfig, &["apply", "-f", "-"], Some(GADGET)).await;
+    let scaled = expect_ok(
+        &kubeconfig,
+        &["scale", "gadget", "g1", "--replicas=5"],
+        None,
+    )
+    .await;
+    assert!(scaled.contains("gadget.example.com/g1 scaled"), "{scaled}");
+    let size = expect_ok(
+        &kubeconfig,
+        &["get", "gadget", "g1", "-o", "jsonpath={.spec.size}"],
+        None,
+    )
+    .await;
+    assert_eq!(size, "5");
+    let custom_scale = expect_ok(
+        &kubeconfig,
+        &[
+            "get",
+            "gadget/g1",
+            "--subresource=scale",
+            "-o",
+            "jsonpath={.kind} {.spec.replicas} {.status.replicas}",
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(custom_scale, "Scale 5 0");
+    let refused = kubectl(
+        &kubeconfig,
+        &[
+            "patch",
+            "gadget",
+            "g1",
+            "--subresource=scale",
+            "--type=json",
+            "-p",
+            r#"[{"op":"replace","path":"/spec/replicas","value":-3}]"#,
+        ],
+        None,
+    )
+    .await;
+    assert!(
+        !refused.success
+            && refused
+                .stderr
+                .contains("must be greater than or equal to 0"),
+        "{}",
+        refused.stderr
+    );
+    // The CRD's printer columns, the filter included (no Age column: kube adds one only to a
+    // version that declares no columns).
+    expect_ok(
+        &kubeconfig,
+        &[
+            "patch",
+            "gadget",
+            "g1",
+            "--subresource=status",
+            "--type=merge",
+            "-p",
+            r#"{"status":{"conditions":[{"type":"Ready","status":"True"}]}}"#,
+        ],
+        None,
+    )
+    .await;
+    let gadgets = expect_ok(&kubeconfig, &["get", "gadgets"], None).await;
+    let (header, row) = table_row(&gadgets, "g1");
+    assert_eq!(header, ["NAME", "SIZE", "READY"], "{gadgets}");
+    assert_eq!(row, ["g1", "5", "True"], "{gadgets}");
+
+    // kubectl autoscale (v1.33 sends an autoscaling/v2 HorizontalPodAutoscaler as protobuf).
+    let autoscaled = expect_ok(
+        &kubeconfig,
+        &["autoscale", "deploy", "web", "--max=5"],
+        None,
+    )
+    .await;
+    assert!(
+        autoscaled.contains("horizontalpodautoscaler.autoscaling/web autoscaled"),
+        "{autoscaled}"
+    );
+    let autoscalers = expect_ok(&kubeconfig, &["get", "hpa"], None).await;
+    let (header, row) = table_row(&autoscalers, "web");
+    assert_eq!(
+        header,
+        [
+            "NAME",
+            "REFERENCE",
+            "TARGETS",
+            "MINPODS",
+            "MAXPODS",
+            "REPLICAS",
+            "AGE"
+        ],
+        "{autoscalers}"
+    );
+    assert_eq!(
+        row[..6],
+        ["web", "Deployment/web", "cpu: <unknown>/80%", "1", "5", "0"],
+        "{autoscalers}"
+    );
+
+    server.shutdown().await;
+    let _ = std::fs::remove_dir_all(&directory);
+}
+
+/// `kubectl get` shows kube's server-side columns for built-in kinds, with the cells kube's
+/// printers compute (statuses filled by the simulation); `-o wide` adds the priority-1 columns.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_get_shows_kubes_columns() {
+    if !kubectl_present() {
+        println!("notice: kubectl is not on PATH; skipping the kubectl table test");
+        return;
+    }
+    let directory = temp_dir("kubectl-tables");
+    let server = start_with(ServerConfig {
+        insecure_http: false,
+        data_dir: Some(directory.clone()),
+        simulate: Some(flotilla_apiserver::simulate::SimulationConfig {
+            delay: std::time::Duration::from_millis(50),
+        }),
+        ..config()
+    })
+    .await;
+    let kubeconfig = server.kubeconfig_path.clone();
+    const SERVICE_AND_JOB: &str = "apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n  clusterIP: 10.96.0.20\n  selector: {app: web}\n  ports: [{port: 80, targetPort: 8080, name: http}, {port: 53, protocol: UDP, name: dns}]\n---\napiVersion: batch/v1\nkind: Job\nmetadata: {name: once}\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{name: job, image: busybox}]\n";
+    expect_ok(&kubeconfig, &["apply", "-f", "-"], Some(DEPLOYMENT)).await;
+    expect_ok(&kubeconfig, &["apply", "-f", "-"], Some(SERVICE_AND_JOB)).await;
+    expect_ok(&kubeconfig, &["apply", "-f", "-"], Some(CONFIGMAP)).await;
+    wait_for(&kubeconfig, "Available", "deployment/web").await;
+    wait_for(&kubeconfig, "Complete", "job/once").await;
+    expect_ok(
+        &kubeconfig,
+        &[
+            "wait",
+            "--for=jsonpath={.status.readyReplicas}=2",
+            "replicaset",
+            "-l",
+            "app=web",
+            "--timeout=15s",
+        ],
+        None,
+    )
+    .await;
+
+    let deployments = expect_ok(&kubeconfig, &["get", "deploy"], None).await;
+    let (header, row) = table_row(&deployments, "web");
+    assert_eq!(
+        header,
+        ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"],
+        "{deployments}"
+    );
+    assert_eq!(row[..4], ["web", "2/2", "2", "2"], "{deployments}");
+    let wide = expect_ok(&kubeconfig, &["get", "deploy", "-o", "wide"], None).await;
+    let (header, row) = table_row(&wide, "web");
+    assert_eq!(
+        header,
+        [
+            "NAME",
+            "READY",
+            "UP-TO-DATE",
+            "AVAILABLE",
+            "AGE",
+            "CONTAINERS",
+            "IMAGES",
+            "SELECTOR"
+        ],
+        "{wide}"
+    );
+    assert_eq!(row[..4], ["web", "2/2", "2", "2"], "{wide}");
+    assert_eq!(row[5..], ["main", "nginx:1.27", "app=web"], "{wide}");
+
+    let pods = expect_ok(&kubeconfig, &["get", "pods", "-l", "app=web"], None).await;
+    let mut lines = pods.lines();
+    assert_eq!(
+        columns(lines.next().unwrap_or_default()),
+        ["NAME", "READY", "STATUS", "RESTARTS", "AGE"],
+        "{pods}"
+    );
+    let rows: Vec<Vec<String>> = lines.map(columns).collect();
+    assert_eq!(rows.len(), 2, "{pods}");
+    for row in &rows {
+        assert_eq!(row[1..4], ["1/1", "Running", "0"], "{pods}");
+    }
+    let wide_pods = expect_ok(
+        &kubeconfig,
+        &["get", "pods", "-l", "app=web", "-o", "wide"],
+        None,
+    )
+    .await;
+    let mut lines = wide_pods.lines();
+    assert_eq!(
+        columns(lines.next().unwrap_or_default()),
+        [
+            "NAME",
+            "READY",
+            "STATUS",
+            "RESTARTS",
+            "AGE",
+            "IP",
+            "NODE",
+            "NOMINATED NODE",
+            "READINESS GATES"
+        ],
+        "{wide_pods}"
+    );
+    let row = columns(lines.next().unwrap_or_default());
+    assert_eq!(
+        row[5..],
+        ["10.244.0.10", "flotilla-node", "<none>", "<none>"],
+        "{wide_pods}"
+    );
+
+    let services = expect_ok(&kubeconfig, &["get", "svc", "-o", "wide"], None).await;
+    let (header, row) = table_row(&services, "web");
+    assert_eq!(
+        header,
+        [
+            "NAME",
+            "TYPE",
+            "CLUSTER-IP",
+            "EXTERNAL-IP",
+            "PORT(S)",
+            "AGE",
+            "SELECTOR"
+        ],
+        "{services}"
+    );
+    assert_eq!(
+        row[..5],
+        ["web", "ClusterIP", "10.96.0.20", "<none>", "80/TCP,53/UDP"],
+        "{services}"
+    );
+    assert_eq!(row[6], "app=web", "{services}");
+
+    let jobs = expect_ok(&kubeconfig, &["get", "jobs"], None).await;
+    let (header, row) = table_row(&jobs, "once");
+    assert_eq!(
+        header,
+        ["NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE"],
+        "{jobs}"
+    );
+    // The simulated Job starts and completes in the same second.
+    assert_eq!(row[..4], ["once", "Complete", "1/1", "0s"], "{jobs}");
+    let all_pods = expect_ok(&kubeconfig, &["get", "pods"], None).await;
+    let job_pod = all_pods
+        .lines()
+        .map(columns)
+        .find(|cells| cells[0].starts_with("once-"))
+        .unwrap_or_else(|| panic!("no pod of the Job in:\n{all_pods}"));
+    assert_eq!(job_pod[1..4], ["0/1", "Completed", "0"], "{all_pods}");
+
+    let replica_sets = expect_ok(&kubeconfig, &["get", "rs"], None).await;
+    let mut lines = replica_sets.lines();
+    assert_eq!(
+        columns(lines.next().unwrap_or_default()),
+        ["NAME", "DESIRED", "CURRENT", "READY", "AGE"],
+        "{replica_sets}"
+    );
+    assert_eq!(
+        columns(lines.next().unwrap_or_default())[1..4],
+        ["2", "2", "2"],
+        "{replica_sets}"
+    );
+    let config_maps = expect_ok(&kubeconfig, &["get", "cm", "demo"], None).await;
+    let (header, row) = table_row(&config_maps, "demo");
+    assert_eq!(header, ["NAME", "DATA", "AGE"], "{config_maps}");
+    assert_eq!(row[1], "1", "{config_maps}");
+    let namespaces = expect_ok(&kubeconfig, &["get", "ns", "default"], None).await;
+    let (header, row) = table_row(&namespaces, "default");
+    assert_eq!(header, ["NAME", "STATUS", "AGE"], "{namespaces}");
+    assert_eq!(row[1], "Active", "{namespaces}");
+    // Kinds kube prints without a printer of their own, CRDs among them: Name and Created At.
+    expect_ok(&kubeconfig, &["apply", "-f", "-"], Some(CRD)).await;
+    let definitions = expect_ok(&kubeconfig, &["get", "crd"], None).await;
+    let (header, row) = table_row(&definitions, "widgets.example.com");
+    assert_eq!(header, ["NAME", "CREATED AT"], "{definitions}");
+    assert!(
+        row[1].ends_with('Z') && row[1].contains('T'),
+        "{definitions}"
+    );
+
+    server.shutdown().await;
+    let _ = std::fs::remove_dir_all(&directory);
+}

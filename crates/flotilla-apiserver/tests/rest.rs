@@ -788,3 +788,222 @@ async fn quantities_are_stored_in_canonical_form() {
         "{message}"
     );
 }
+
+/// The scale subresource over HTTP: get, update with a resourceVersion precondition, patches,
+/// server-side apply with its conflicts and managedFields, dry run, and a watch event on the
+/// parent.
+#[tokio::test]
+async fn scale_subresource_reads_and_writes_replicas_only() {
+    let server = start().await;
+    let scale_path = format!("{DEPLOYMENTS}/web/scale");
+    let apply_path = format!("{DEPLOYMENTS}/web?fieldManager=owner");
+    let created = patch(
+        &server,
+        &apply_path,
+        "application/apply-patch+yaml",
+        &deployment("web", 2),
+    )
+    .await;
+    assert_eq!(created.code, 201, "{}", created.body);
+    let mut events = watch(
+        &server,
+        &format!(
+            "{DEPLOYMENTS}?watch=1&resourceVersion={}&timeoutSeconds=5",
+            resource_version(&created.body)
+        ),
+    )
+    .await;
+
+    let scale = get(&server, &scale_path).await;
+    assert_eq!(scale.code, 200, "{}", scale.body);
+    assert_eq!(
+        scale.body,
+        json!({
+            "kind": "Scale", "apiVersion": "autoscaling/v1",
+            "metadata": {"name": "web", "namespace": "default", "uid": created.body["metadata"]["uid"],
+                "resourceVersion": created.body["metadata"]["resourceVersion"],
+                "creationTimestamp": created.body["metadata"]["creationTimestamp"]},
+            "spec": {"replicas": 2},
+            "status": {"replicas": 0, "selector": "app=web"}
+        })
+    );
+
+    // A stale resourceVersion in the Scale is a precondition that fails.
+    let mut stale = scale.body.clone();
+    stale["metadata"]["resourceVersion"] = json!("1");
+    stale["spec"]["replicas"] = json!(9);
+    let refused = send_json(&server, "PUT", &scale_path, &stale).await;
+    assert_eq!(
+        (refused.code, refused.reason()),
+        (409, "Conflict"),
+        "{}",
+        refused.body
+    );
+
+    let mut update = scale.body.clone();
+    update["spec"]["replicas"] = json!(3);
+    let updated = send_json(
+        &server,
+        "PUT",
+        &format!("{scale_path}?fieldManager=scaler"),
+        &update,
+    )
+    .await;
+    assert_eq!(updated.code, 200, "{}", updated.body);
+    assert_eq!(updated.body["kind"], "Scale");
+    assert_eq!(updated.body["spec"]["replicas"], 3);
+    assert!(resource_version(&updated.body) > resource_version(&created.body));
+    let event = events.next_change().await.expect("an event");
+    assert_eq!(event["type"], "MODIFIED");
+    assert_eq!(event["object"]["spec"]["replicas"], 3);
+    assert_eq!(event["object"]["metadata"]["generation"], 2);
+    assert_eq!(
+        event["object"]["spec"]["template"], created.body["spec"]["template"],
+        "only the replicas change"
+    );
+
+    // Apply: the replicas belong to `scaler` now, so another applier conflicts unless forced.
+    let scale_apply = json!({"apiVersion": "autoscaling/v1", "kind": "Scale",
+        "metadata": {"name": "web"}, "spec": {"replicas": 5}});
+    let conflict = patch(
+        &server,
+        &format!("{scale_path}?fieldManager=hpa"),
+        "application/apply-patch+yaml",
+        &scale_apply,
+    )
+    .await;
+    assert_eq!(
+        (conflict.code, conflict.reason()),
+        (409, "Conflict"),
+        "{}",
+        conflict.body
+    );
+    assert!(
+        conflict.body["message"]
+            .as_str()
+            .is_some_and(|message| message.contains("scaler") && message.contains(".spec.replicas")),
+        "{}",
+        conflict.body
+    );
+    let forced = patch(
+        &server,
+        &format!("{scale_path}?fieldManager=hpa&force=true"),
+        "application/apply-patch+yaml",
+        &scale_apply,
+    )
+    .await;
+    assert_eq!(forced.code, 200, "{}", forced.body);
+    assert_eq!(forced.body["spec"]["replicas"], 5);
+    let parent = get(&server, &format!("{DEPLOYMENTS}/web")).await;
+    let managers: Vec<(String, String, String, Value)> = parent.body["metadata"]["managedFields"]
+        .as_array()
+        .expect("managedFields")
+        .iter()
+        .map(|entry| {
+            (
+                entry["manager"].as_str().unwrap_or_default().to_string(),
+                entry["operation"].as_str().unwrap_or_default().to_string(),
+                entry["subresource"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+                entry["fieldsV1"]["f:spec"]["f:replicas"].clone(),
+            )
+        })
+        .collect();
+    assert!(
+        managers.contains(&(
+            "hpa".to_string(),
+            "Apply".to_string(),
+            "scale".to_string(),
+            json!({})
+        )),
+        "{managers:?}"
+    );
+    assert!(
+        managers
+            .iter()
+            .filter(|(manager, ..)| manager != "hpa")
+            .all(|(.., replicas)| replicas.is_null()),
+        "nobody else owns the replicas: {managers:?}"
+    );
+
+    // Patches of every kind apply to the Scale.
+    for (content_type, body, expected) in [
+        (
+            "application/merge-patch+json",
+            json!({"spec": {"replicas": 6}}),
+            6,
+        ),
+        (
+            "application/strategic-merge-patch+json",
+            json!({"spec": {"replicas": 7}}),
+            7,
+        ),
+        (
+            "application/json-patch+json",
+            json!([{"op": "replace", "path": "/spec/replicas", "value": 8}]),
+            8,
+        ),
+    ] {
+        let patched = patch(&server, &scale_path, content_type, &body).await;
+        assert_eq!(patched.code, 200, "{content_type}: {}", patched.body);
+        assert_eq!(patched.body["spec"]["replicas"], expected, "{content_type}");
+    }
+    let dry_run = patch(
+        &server,
+        &format!("{scale_path}?dryRun=All"),
+        "application/merge-patch+json",
+        &json!({"spec": {"replicas": 1}}),
+    )
+    .await;
+    assert_eq!(dry_run.body["spec"]["replicas"], 1, "{}", dry_run.body);
+    let kept = get(&server, &format!("{DEPLOYMENTS}/web")).await;
+    assert_eq!(kept.body["spec"]["replicas"], 8, "a dry run stores nothing");
+
+    // Refusals, each a Status.
+    let negative = patch(
+        &server,
+        &scale_path,
+        "application/merge-patch+json",
+        &json!({"spec": {"replicas": -1}}),
+    )
+    .await;
+    assert_eq!(
+        (negative.code, negative.reason()),
+        (422, "Invalid"),
+        "{}",
+        negative.body
+    );
+    assert_eq!(negative.body["details"]["kind"], "Scale");
+    assert_eq!(negative.body["details"]["group"], "autoscaling");
+    assert_eq!(
+        negative.body["details"]["causes"][0]["message"],
+        "Invalid value: -1: must be greater than or equal to 0"
+    );
+    let wrong_type = patch(
+        &server,
+        &scale_path,
+        "application/merge-patch+json",
+        &json!({"spec": {"replicas": "two"}}),
+    )
+    .await;
+    assert_eq!(wrong_type.code, 400, "{}", wrong_type.body);
+    let missing = patch(
+        &server,
+        &format!("{DEPLOYMENTS}/nosuch/scale"),
+        "application/merge-patch+json",
+        &json!({"spec": {"replicas": 1}}),
+    )
+    .await;
+    assert_eq!(
+        (missing.code, missing.reason()),
+        (404, "NotFound"),
+        "{}",
+        missing.body
+    );
+    let unscaled = get(&server, &format!("{CONFIGMAPS}/any/scale")).await;
+    assert_eq!(unscaled.code, 404, "{}", unscaled.body);
+    let deleted = request(&server, "DELETE", &scale_path, "", Vec::new()).await;
+    assert_eq!(deleted.code, 405, "{}", deleted.body);
+}

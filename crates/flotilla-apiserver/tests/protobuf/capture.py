@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Captures the protobuf request bodies kubectl sends for typed `create`/`run` commands.
 
-Usage: python3 capture.py [KUBECTL]   (run from this directory; KUBECTL defaults to `kubectl`)
+Usage: python3 capture.py [KUBECTL [CASE...]]   (run from this directory; KUBECTL defaults to
+`kubectl`; naming cases captures only those)
 
 For each case it starts nothing but a loopback HTTP server (127.0.0.1, an ephemeral port)
 that answers discovery GETs with a minimal resource list, other GETs with a 404 Status and POSTs with 201, runs the command against it with
@@ -81,6 +82,10 @@ CASES = {
                         "--rule=foo.com/path*=svc:http", "--rule=/exact=svc2:80",
                         "--default-backend=defaultsvc:8080", "--annotation=a=b",
                         "--rule=bar.com/=svc3:443,tls"],
+    # `autoscale` reads the Deployment first (answered with DEPLOYMENT below) and sends
+    # autoscaling/v2.
+    "hpa": ["autoscale", "deployment", "web", "--max=5"],
+    "hpa-cpu": ["autoscale", "deployment", "web", "--min=2", "--max=5", "--cpu-percent=70"],
 }
 
 
@@ -90,7 +95,7 @@ RESOURCES = {
            ("secrets", "Secret", True), ("services", "Service", True),
            ("serviceaccounts", "ServiceAccount", True), ("namespaces", "Namespace", False),
            ("resourcequotas", "ResourceQuota", True)],
-    "apps/v1": [("deployments", "Deployment", True)],
+    "apps/v1": [("deployments", "Deployment", True), ("deployments/scale", "Scale", True)],
     "batch/v1": [("jobs", "Job", True), ("cronjobs", "CronJob", True)],
     "rbac.authorization.k8s.io/v1": [("roles", "Role", True), ("clusterroles", "ClusterRole", False),
                                      ("rolebindings", "RoleBinding", True),
@@ -98,7 +103,16 @@ RESOURCES = {
     "networking.k8s.io/v1": [("ingresses", "Ingress", True)],
     "policy/v1": [("poddisruptionbudgets", "PodDisruptionBudget", True)],
     "scheduling.k8s.io/v1": [("priorityclasses", "PriorityClass", False)],
+    "autoscaling/v2": [("horizontalpodautoscalers", "HorizontalPodAutoscaler", True)],
 }
+
+# The Deployment `autoscale` reads.
+DEPLOYMENT = {"apiVersion": "apps/v1", "kind": "Deployment",
+              "metadata": {"name": "web", "namespace": "default", "uid": "u-1",
+                           "resourceVersion": "1"},
+              "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}},
+                       "template": {"metadata": {"labels": {"app": "web"}},
+                                    "spec": {"containers": [{"name": "web", "image": "nginx"}]}}}}
 
 
 def discovery(path):
@@ -118,6 +132,9 @@ def discovery(path):
         resources = [{"name": name, "singularName": kind.lower(), "namespaced": namespaced,
                       "kind": kind, "verbs": ["create", "get", "list"]}
                      for name, kind, namespaced in RESOURCES[group_version]]
+        for resource in resources:
+            if resource["name"].endswith("/scale"):
+                resource.update(group="autoscaling", version="v1", singularName="")
         return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version,
                 "resources": resources}
     return None
@@ -135,6 +152,9 @@ class Recorder(http.server.BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def do_GET(self):
+        if self.path.split("?")[0] == "/apis/apps/v1/namespaces/default/deployments/web":
+            self._reply(200, DEPLOYMENT)
+            return
         document = discovery(self.path)
         if document is not None:
             self._reply(200, document)
@@ -155,10 +175,13 @@ class Recorder(http.server.BaseHTTPRequestHandler):
 
 def main():
     kubectl = sys.argv[1] if len(sys.argv) > 1 else "kubectl"
+    chosen = sys.argv[2:]
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = "http://127.0.0.1:%d" % server.server_address[1]
     for case, arguments in CASES.items():
+        if chosen and case not in chosen:
+            continue
         Recorder.bodies = []
         run = subprocess.run([kubectl, "--server", url] + arguments,
                              capture_output=True, text=True)
