@@ -3,12 +3,12 @@
 
 use std::path::{Path, PathBuf};
 
-fn collect(directory: &Path, root: &Path, files: &mut Vec<PathBuf>) {
+fn collect(directory: &Path, files: &mut Vec<PathBuf>) {
     let entries = std::fs::read_dir(directory).expect("data directory is readable");
     for entry in entries {
         let path = entry.expect("data directory entry").path();
         if path.is_dir() {
-            collect(&path, root, files);
+            collect(&path, files);
         } else if matches!(
             path.extension().and_then(|extension| extension.to_str()),
             Some("yaml")
@@ -23,7 +23,7 @@ fn main() {
     let data = manifest_dir.join("data");
     println!("cargo:rerun-if-changed=data");
     let mut files = Vec::new();
-    collect(&data, &data, &mut files);
+    collect(&data, &mut files);
     files.sort();
     let mut generated = String::from("pub(crate) const EMBEDDED_FILES: &[(&str, &str)] = &[\n");
     for path in &files {

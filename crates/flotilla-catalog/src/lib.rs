@@ -154,6 +154,20 @@ impl OwnedCrd {
         within(version, self.since.as_deref(), self.until.as_deref())
     }
 
+    /// The entries of `spec.versions` operator `version` ships.
+    pub fn versions_for<'a>(&'a self, version: &'a str) -> impl Iterator<Item = &'a Value> + 'a {
+        self.spec["versions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(move |entry| {
+                let name = entry["name"].as_str().unwrap_or_default();
+                self.version_ranges.get(name).is_none_or(|(since, until)| {
+                    within(version, since.as_deref(), until.as_deref())
+                })
+            })
+    }
+
     /// The CRD spec as operator `version` ships it: versions outside their range left out.
     pub fn spec_for(&self, version: &str) -> Value {
         let mut spec = self.spec.clone();
@@ -407,8 +421,7 @@ impl Catalog {
             for channel in &package.channels {
                 for csv in package.csvs(channel) {
                     for crd in package.crds_for(&csv.version) {
-                        let spec = crd.spec_for(&csv.version);
-                        let versions = spec["versions"].as_array().cloned().unwrap_or_default();
+                        let versions: Vec<&Value> = crd.versions_for(&csv.version).collect();
                         let storage = versions
                             .iter()
                             .filter(|version| version["storage"] == true)

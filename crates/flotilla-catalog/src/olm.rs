@@ -81,7 +81,8 @@ fn deployment_spec(package: &Package, csv: &CsvRef) -> Value {
             "spec": {
                 "serviceAccountName": package.operator_deployment,
                 "containers": [{
-                    "name": package.operator_deployment,
+                    // A container name is a DNS label; deployment names may hold dots.
+                    "name": "operator",
                     "image": format!("catalog.flotilla.dev/{}/{}:{}", package.provider.to_lowercase().replace(' ', "-"), package.operator_deployment, csv.version),
                 }],
             },
