@@ -719,13 +719,15 @@ pub fn apply(
         .iter()
         .filter(|path| !applied.contains(*path) && !owned_by_others.contains(*path))
         .collect();
+    // A path that still has applied children is kept.
+    dropped.retain(|path| !applied.iter().any(|kept| kept.starts_with(path)));
+    // A path inside one that goes with it is not removed on its own: removing a keyed list
+    // item's key fields first would leave the item unfindable, an empty `{}` in the list.
+    let removed: FieldSet = dropped.iter().map(|path| (*path).clone()).collect();
+    dropped.retain(|path| !(1..path.len()).any(|length| removed.contains(&path[..length])));
     // Remove deeper paths first so list items vanish after their fields.
     dropped.sort_by_key(|path| std::cmp::Reverse(path.len()));
     for path in dropped {
-        // A path that still has applied children is kept.
-        if applied.iter().any(|kept| kept.starts_with(path)) {
-            continue;
-        }
         remove_at(&mut next, path);
     }
     prune_empty_parents(&mut next, config);

@@ -44,7 +44,12 @@ pub enum ApiError {
         name: String,
         causes: Vec<StatusCause>,
     },
-    #[error("{kind} \"{name}\" is invalid: {}", invalid_summary(causes))]
+    /// 422. The message qualifies the kind with its group (`Deployment.apps "web" is invalid`).
+    #[error(
+        "{} \"{name}\" is invalid: {}",
+        qualified_kind(kind, group),
+        invalid_summary(causes)
+    )]
     Invalid {
         group: String,
         kind: String,
@@ -77,6 +82,19 @@ pub enum ApiError {
     Unauthorized,
     #[error("internal error: {message}")]
     Internal { message: String },
+    /// 500 with no reason: an error kube-apiserver passes on as its library wrote it, not as a
+    /// Kubernetes status (a server-side apply configuration of the wrong type).
+    #[error("{message}")]
+    Unclassified { message: String },
+}
+
+/// `Deployment.apps`, or `ConfigMap` for the core group, as Go prints a `GroupKind`.
+fn qualified_kind(kind: &str, group: &str) -> String {
+    if group.is_empty() {
+        kind.to_string()
+    } else {
+        format!("{kind}.{group}")
+    }
 }
 
 fn conflict_summary(causes: &[StatusCause]) -> String {
@@ -87,17 +105,20 @@ fn conflict_summary(causes: &[StatusCause]) -> String {
         .join(", ")
 }
 
+/// The causes as kube's error aggregate words them: one as it is, several in brackets, each
+/// distinct message once.
 fn invalid_summary(causes: &[StatusCause]) -> String {
-    let parts: Vec<String> = causes
-        .iter()
-        .map(|cause| {
-            if cause.field.is_empty() {
-                cause.message.clone()
-            } else {
-                format!("{}: {}", cause.field, cause.message)
-            }
-        })
-        .collect();
+    let mut parts: Vec<String> = Vec::with_capacity(causes.len());
+    for cause in causes {
+        let part = if cause.field.is_empty() {
+            cause.message.clone()
+        } else {
+            format!("{}: {}", cause.field, cause.message)
+        };
+        if !parts.contains(&part) {
+            parts.push(part);
+        }
+    }
     if parts.len() == 1 {
         parts[0].clone()
     } else {
@@ -156,7 +177,7 @@ impl ApiError {
             ApiError::Timeout { .. } => 504,
             ApiError::Forbidden { .. } => 403,
             ApiError::Unauthorized => 401,
-            ApiError::Internal { .. } => 500,
+            ApiError::Internal { .. } | ApiError::Unclassified { .. } => 500,
         }
     }
 
@@ -177,6 +198,7 @@ impl ApiError {
             ApiError::Forbidden { .. } => "Forbidden",
             ApiError::Unauthorized => "Unauthorized",
             ApiError::Internal { .. } => "InternalError",
+            ApiError::Unclassified { .. } => "",
         }
     }
 
@@ -232,6 +254,10 @@ impl ApiError {
             })),
             _ => None,
         };
+        if let (ApiError::Unclassified { .. }, Some(map)) = (self, status.as_object_mut()) {
+            // kube leaves an unknown reason out.
+            map.remove("reason");
+        }
         if let Some(details) = details {
             let mut details = details;
             if let Some(map) = details.as_object_mut() {

@@ -506,8 +506,12 @@ async fn dispatch(
         (&Method::POST, None) => {
             let body = decode_body(headers, &body)?;
             let options = query.write_options()?;
-            let warnings =
-                validate::check_builtin_fields(resource, &body, options.field_validation)?;
+            let warnings = validate::check_builtin_object(
+                resource,
+                &body,
+                options.field_validation,
+                validate::Decoder::Body,
+            )?;
             let created =
                 rest::create(state, resource, target.namespace.as_deref(), body, &options)?;
             Ok(with_warnings(
@@ -519,8 +523,12 @@ async fn dispatch(
             let namespace = object_namespace(resource, &namespace_for_object, name)?;
             let body = decode_body(headers, &body)?;
             let options = query.write_options()?;
-            let warnings =
-                validate::check_builtin_fields(resource, &body, options.field_validation)?;
+            let warnings = validate::check_builtin_object(
+                resource,
+                &body,
+                options.field_validation,
+                validate::Decoder::Body,
+            )?;
             let replaced = rest::replace(
                 state,
                 resource,
@@ -962,6 +970,13 @@ fn patch(
                 if !next.is_object() {
                     return Err(ApiError::bad_request("the patched object is not a JSON object"));
                 }
+                // kube decodes the patched object again: a value of the wrong type is refused.
+                let decoder = if content_type == "application/strategic-merge-patch+json" {
+                    validate::Decoder::StrategicPatch { patch: &patch_body }
+                } else {
+                    validate::Decoder::PatchedJson
+                };
+                validate::check_builtin_types(resource, &next, decoder)?;
                 // Patches apply to the version they read unless they carry their own resourceVersion.
                 let pinned = metadata_str(&next, "resourceVersion") != metadata_str(&current, "resourceVersion");
                 if !pinned {
@@ -1022,7 +1037,15 @@ fn server_side_apply(
             )));
         }
     }
-    let warnings = validate::check_builtin_fields(resource, &config, options.field_validation)?;
+    let warnings = validate::check_builtin_object(
+        resource,
+        &config,
+        options.field_validation,
+        validate::Decoder::Apply {
+            namespace: metadata_str(&config, "namespace").unwrap_or_default(),
+            name: metadata_str(&config, "name").unwrap_or_default(),
+        },
+    )?;
     // Compared with live values (owned by others, or unchanged) in the form they are stored in.
     rest::canonicalize_quantities(resource, &mut config)?;
     let subresource = if part == Part::Status { "status" } else { "" };

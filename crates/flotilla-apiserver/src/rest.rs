@@ -340,6 +340,7 @@ pub fn create(
         check_namespace(state, &namespace, true)?;
     }
     prepare_custom(state, resource, &name, &mut body, options)?;
+    crate::rules::check(resource, &name, &body)?;
     let map = body.as_object_mut().expect("checked to be an object");
     map.shift_remove("apiVersion");
     map.shift_remove("kind");
@@ -524,6 +525,9 @@ pub fn replace(
     }
     let mut body = body;
     prepare_custom(state, resource, name, &mut body, options)?;
+    if part == Part::Main {
+        crate::rules::check(resource, name, &body)?;
+    }
     check_size(&body)?;
     let dry_run = options.dry_run;
     let manager = options.field_manager.clone();

@@ -446,6 +446,153 @@ async fn kubectl_end_to_end() {
     let _ = std::fs::remove_dir_all(&directory);
 }
 
+/// Values of the wrong type and objects kube's validation refuses are refused through kubectl,
+/// by every write route, naming the field, and leave the object as it was.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kubectl_writes_of_wrong_types_and_missing_fields_are_refused() {
+    if !kubectl_present() {
+        println!("notice: kubectl is not on PATH; skipping the kubectl end-to-end test");
+        return;
+    }
+    let directory = temp_dir("kubectl-values");
+    let server = start_with(ServerConfig {
+        insecure_http: false,
+        data_dir: Some(directory.clone()),
+        ..config()
+    })
+    .await;
+    let kubeconfig = server.kubeconfig_path.clone();
+    expect_ok(
+        &kubeconfig,
+        &["apply", "--server-side", "-f", "-"],
+        Some(DEPLOYMENT),
+    )
+    .await;
+    let replicas = || async {
+        expect_ok(
+            &kubeconfig,
+            &["get", "deploy", "web", "-o", "jsonpath={.spec.replicas}"],
+            None,
+        )
+        .await
+    };
+
+    // kubectl patch's default, a strategic merge patch.
+    let strategic = kubectl(
+        &kubeconfig,
+        &[
+            "patch",
+            "deploy",
+            "web",
+            "-p",
+            r#"{"spec":{"replicas":"x"}}"#,
+        ],
+        None,
+    )
+    .await;
+    assert!(!strategic.success, "{}", strategic.stdout);
+    assert!(
+        strategic.stderr.contains(
+            r#"The request is invalid: patch: Invalid value: "map[spec:map[replicas:x]]": json: cannot unmarshal string into Go struct field DeploymentSpec.spec.replicas of type int32"#
+        ),
+        "{}",
+        strategic.stderr
+    );
+    assert_eq!(replicas().await, "2");
+
+    // A merge patch and a JSON patch.
+    for (kind, body) in [
+        ("merge", r#"{"spec":{"replicas":"x"}}"#),
+        (
+            "json",
+            r#"[{"op":"replace","path":"/spec/replicas","value":"x"}]"#,
+        ),
+    ] {
+        let refused = kubectl(
+            &kubeconfig,
+            &["patch", "deploy", "web", "--type", kind, "-p", body],
+            None,
+        )
+        .await;
+        assert!(
+            !refused.success
+                && refused.stderr.contains("The request is invalid")
+                && refused
+                    .stderr
+                    .contains("Go struct field DeploymentSpec.spec.replicas of type int32"),
+            "{kind}: {}",
+            refused.stderr
+        );
+        assert_eq!(replicas().await, "2", "{kind}");
+    }
+
+    // Server-side apply: structured-merge-diff's words.
+    let applied = kubectl(
+        &kubeconfig,
+        &["apply", "--server-side", "-f", "-"],
+        Some(&DEPLOYMENT.replace("replicas: 2", "replicas: three")),
+    )
+    .await;
+    assert!(
+        !applied.success
+            && applied.stderr.contains(
+                "failed to create typed patch object (default/web; apps/v1, Kind=Deployment): .spec.replicas: expected numeric (int or float), got string"
+            ),
+        "{}",
+        applied.stderr
+    );
+    assert_eq!(replicas().await, "2");
+
+    // Create (client-side apply of a new object): the JSON decoder's words, 400.
+    let created = kubectl(
+        &kubeconfig,
+        &["apply", "-f", "-"],
+        Some(
+            &DEPLOYMENT
+                .replace("name: web", "name: worded")
+                .replace("replicas: 2", "replicas: three"),
+        ),
+    )
+    .await;
+    assert!(
+        !created.success
+            && created.stderr.contains(
+                r#"Deployment in version "v1" cannot be handled as a Deployment: json: cannot unmarshal string into Go struct field DeploymentSpec.spec.replicas of type int32"#
+            ),
+        "{}",
+        created.stderr
+    );
+
+    // A container without an image: 422, as kubectl words an Invalid status.
+    let no_image = DEPLOYMENT
+        .replace("name: web", "name: imageless")
+        .replace("        image: nginx:1.27\n", "");
+    for arguments in [
+        &["create", "-f", "-"][..],
+        &["apply", "--server-side", "-f", "-"][..],
+        &["create", "--dry-run=server", "-f", "-"][..],
+    ] {
+        let refused = kubectl(&kubeconfig, arguments, Some(&no_image)).await;
+        assert!(
+            !refused.success
+                && refused.stderr.contains(
+                    r#"The Deployment "imageless" is invalid: spec.template.spec.containers[0].image: Required value"#
+                ),
+            "{arguments:?}: {}",
+            refused.stderr
+        );
+    }
+    let absent = kubectl(&kubeconfig, &["get", "deploy", "imageless"], None).await;
+    assert!(
+        !absent.success && absent.stderr.contains("NotFound"),
+        "{}",
+        absent.stderr
+    );
+
+    server.shutdown().await;
+    let _ = std::fs::remove_dir_all(&directory);
+}
+
 /// A CRD whose version serves the scale subresource (replicas at `.spec.size`) and has printer
 /// columns, one of them a filter.
 const SCALED_CRD: &str = "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: gadgets.example.com\nspec:\n  group: example.com\n  names: {plural: gadgets, singular: gadget, kind: Gadget}\n  scope: Namespaced\n  versions:\n  - name: v1\n    served: true\n    storage: true\n    subresources:\n      status: {}\n      scale: {specReplicasPath: .spec.size, statusReplicasPath: .status.size, labelSelectorPath: .status.selector}\n    additionalPrinterColumns:\n    - {name: Size, type: integer, jsonPath: .spec.size}\n    - {name: Ready, type: string, jsonPath: '.status.conditions[?(@.type==\"Ready\")].status'}\n    schema:\n      openAPIV3Schema:\n        type: object\n        properties:\n          spec: {type: object, properties: {size: {type: integer}}}\n          status: {type: object, x-kubernetes-preserve-unknown-fields: true}\n";

@@ -294,3 +294,155 @@ async fn first_apply_to_an_unmanaged_object_meets_before_first_apply() {
     assert_eq!(forced.code, 200, "{}", forced.body);
     assert_eq!(forced.body["data"]["a"], "2");
 }
+
+/// Value types and kube's validation rules, one case per file under `tests/values/`: the object
+/// written first (`existing`), the request, and kube-apiserver's answer (`expect`). A refused
+/// request must leave the object as it was (or absent). `{namespace}` in a case is its file
+/// name, the namespace it runs in.
+#[tokio::test]
+async fn value_cases() {
+    let server = start().await;
+    let directory = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/values");
+    let mut cases: Vec<std::path::PathBuf> = std::fs::read_dir(&directory)
+        .expect("tests/values exists")
+        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+        .filter(|path| {
+            path.extension()
+                .is_some_and(|extension| extension == "yaml")
+        })
+        .collect();
+    cases.sort();
+    assert!(
+        cases.len() > 10,
+        "cases missing from {}",
+        directory.display()
+    );
+    let mut failures = Vec::new();
+    for case in &cases {
+        if let Err(failure) = check_value_case(&server, case).await {
+            failures.push(failure);
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n\n")
+    );
+}
+
+async fn check_value_case(
+    server: &flotilla_apiserver::RunningServer,
+    file: &std::path::Path,
+) -> Result<(), String> {
+    let name = file
+        .file_stem()
+        .and_then(|stem| stem.to_str())
+        .expect("case files have UTF-8 names")
+        .to_string();
+    let fail = |what: String| Err(format!("{name}: {what}"));
+    let text = std::fs::read_to_string(file)
+        .expect("case file reads")
+        .replace("{namespace}", &name);
+    let document = flotilla_core::parse_single_document(&text)
+        .unwrap_or_else(|error| panic!("{}: {error:?}", file.display()));
+    let case = flotilla_core::to_json(&document);
+    let namespace = send_json(
+        server,
+        "POST",
+        "/api/v1/namespaces",
+        &json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}),
+    )
+    .await;
+    assert_eq!(namespace.code, 201, "{name}: {}", namespace.body);
+    let collection = case["collection"].as_str().expect("collection").to_string();
+    let mut before = None;
+    if !case["existing"].is_null() {
+        let created = send_json(server, "POST", &collection, &case["existing"]).await;
+        if created.code != 201 {
+            return fail(format!("existing object refused: {}", created.body));
+        }
+        before = Some(created.body);
+    }
+    let request = &case["request"];
+    let object_name = request["name"]
+        .as_str()
+        .or_else(|| request["body"]["metadata"]["name"].as_str())
+        .map(str::to_string);
+    let mut path = collection.clone();
+    if let Some(object_name) = request["name"].as_str() {
+        path = format!("{path}/{object_name}");
+    }
+    if let Some(query) = request["query"].as_str() {
+        path = format!("{path}?{query}");
+    }
+    let reply = common::request(
+        server,
+        request["method"].as_str().unwrap_or("POST"),
+        &path,
+        request["contentType"]
+            .as_str()
+            .unwrap_or("application/json"),
+        serde_json::to_vec(&request["body"]).expect("json"),
+    )
+    .await;
+    let expect = &case["expect"];
+    let code = expect["code"].as_u64().expect("expect.code");
+    if u64::from(reply.code) != code {
+        return fail(format!(
+            "code {} (wanted {code}): {}",
+            reply.code, reply.body
+        ));
+    }
+    if let Some(reason) = expect["reason"].as_str() {
+        if reply.reason() != reason {
+            return fail(format!("reason {:?} (wanted {reason:?})", reply.reason()));
+        }
+    }
+    let message = reply.body["message"].as_str().unwrap_or("");
+    if let Some(wanted) = expect["message"].as_str() {
+        if message != wanted {
+            return fail(format!("message\n  {message}\nwanted\n  {wanted}"));
+        }
+    }
+    for wanted in expect["messageContains"].as_array().into_iter().flatten() {
+        let wanted = wanted.as_str().expect("messageContains holds strings");
+        if !message.contains(wanted) {
+            return fail(format!(
+                "message\n  {message}\ndoes not contain\n  {wanted}"
+            ));
+        }
+    }
+    if let Some(fields) = expect["causeFields"].as_array() {
+        let found: Vec<&str> = reply.body["details"]["causes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|cause| cause["field"].as_str())
+            .collect();
+        let wanted: Vec<&str> = fields.iter().filter_map(Value::as_str).collect();
+        if found != wanted {
+            return fail(format!("cause fields {found:?} (wanted {wanted:?})"));
+        }
+    }
+    if code >= 400 {
+        let Some(object_name) = object_name else {
+            return Ok(());
+        };
+        let after = get(server, &format!("{collection}/{object_name}")).await;
+        match &before {
+            None if after.code != 404 => {
+                return fail(format!("refused, yet stored: {}", after.body));
+            }
+            Some(before) if after.body != *before => {
+                return fail(format!(
+                    "refused, yet changed:\n  {before}\nto\n  {}",
+                    after.body
+                ));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}

@@ -445,3 +445,63 @@ async fn the_dry_run_skips_objects_in_a_namespace_the_sync_creates() {
         .is_some());
     harness.stop().await;
 }
+
+/// A value of the wrong type (a replica count written as a word) is refused by the server's
+/// apply, naming the field; the sync fails with those words and nothing is stored, on the
+/// single-step route and on the dry run of a multi-step sync alike.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_value_of_the_wrong_type_fails_the_sync_with_the_servers_words() {
+    let deployment = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: three\n  selector:\n    matchLabels: {app: web}\n  template:\n    metadata:\n      labels: {app: web}\n    spec:\n      containers:\n      - name: main\n        image: nginx\n";
+    let later = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: later\n  annotations:\n    argocd.argoproj.io/sync-wave: \"1\"\n";
+    let harness = Harness::start(
+        "wrong-type",
+        &[
+            ("single/web.yaml", deployment),
+            (
+                "waves/web.yaml",
+                &deployment.replace("name: web\n", "name: waved\n"),
+            ),
+            ("waves/later.yaml", later),
+        ],
+    )
+    .await;
+    for (application, path, name) in [("single", "single", "web"), ("waves", "waves", "waved")] {
+        harness
+            .apply(&app_manifest(
+                application,
+                path,
+                "default",
+                json!({"automated": {}}),
+            ))
+            .await;
+        let failed = harness
+            .wait_app(
+                application,
+                "the sync to fail on the replica count",
+                |app| app["status"]["operationState"]["phase"] == "Failed",
+            )
+            .await;
+        let message = failed["status"]["operationState"]["message"]
+            .as_str()
+            .unwrap_or("");
+        assert!(
+            message.contains(".spec.replicas: expected numeric (int or float), got string"),
+            "{application}: {message}"
+        );
+        assert!(
+            harness
+                .get("apps/v1", "Deployment", Some("default"), name)
+                .await
+                .is_none(),
+            "{application}: the refused Deployment is not stored"
+        );
+    }
+    assert!(
+        harness
+            .get("v1", "ConfigMap", Some("default"), "later")
+            .await
+            .is_none(),
+        "the refused dry run writes no later wave"
+    );
+    harness.stop().await;
+}

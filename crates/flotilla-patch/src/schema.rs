@@ -289,6 +289,21 @@ impl<'a> SchemaNode<'a> {
             .all(|key| self.node.get(*key).is_none())
     }
 
+    /// `type` when it is one name (`integer`, `number`, `boolean`, `string`, `object`, `array`);
+    /// `None` for a schema without one.
+    pub fn schema_type(&self) -> Option<&'a str> {
+        match self.node.get("type") {
+            Some(Json::String(name)) => Some(name),
+            Some(Json::Array(names)) if names.len() == 1 => names[0].as_str(),
+            _ => None,
+        }
+    }
+
+    /// `format`, e.g. `int32`, `int64`, `double`, `byte`, `date-time`, `int-or-string`.
+    pub fn format(&self) -> Option<&'a str> {
+        self.node.get("format").and_then(Json::as_str)
+    }
+
     /// Whether this object schema lists `properties`.
     pub fn has_properties(&self) -> bool {
         self.node
@@ -473,6 +488,36 @@ mod tests {
             .expect("finalizers");
         assert!(finalizers.has_patch_strategy("merge"));
         assert!(finalizers.merge_keys().is_empty());
+    }
+
+    #[test]
+    fn types_and_formats_are_read_through_references() {
+        let schema = Schema::builtin();
+        let spec = schema
+            .resource("apps/v1", "Deployment")
+            .and_then(|deployment| deployment.field("spec"))
+            .expect("spec");
+        let replicas = spec.field("replicas").expect("replicas");
+        assert_eq!(
+            (replicas.schema_type(), replicas.format()),
+            (Some("integer"), Some("int32"))
+        );
+        assert_eq!(spec.schema_type(), Some("object"));
+        let max_surge = spec
+            .field("strategy")
+            .and_then(|strategy| strategy.field("rollingUpdate"))
+            .and_then(|rolling| rolling.field("maxSurge"))
+            .expect("maxSurge");
+        assert_eq!(max_surge.format(), Some("int-or-string"));
+        let data = schema
+            .resource("v1", "Secret")
+            .and_then(|secret| secret.field("data"))
+            .and_then(|data| data.field("any-key"))
+            .expect("data values");
+        assert_eq!(
+            (data.schema_type(), data.format()),
+            (Some("string"), Some("byte"))
+        );
     }
 
     #[test]
