@@ -2131,11 +2131,47 @@ async fn resolve_revision(
 
 /// A render error with the paths of the commit's tree (`<cache>/snapshots/<commit>/…`, where
 /// the build sees it) written as the repository names them (`environments/dev/kustomization.yaml`).
-fn repository_relative(message: &str, root: &std::path::Path) -> String {
+/// A render error as the repository names its files: the snapshot's root taken off every path,
+/// and the commit after each position (`` `app/cm.yaml`:18:11 at 71f8fae ``), or after the
+/// message when it names no position.
+fn repository_relative(message: &str, root: &std::path::Path, commit: &str) -> String {
     let root = root.display().to_string();
-    message
+    let relative = message
         .replace(&format!("{root}/"), "")
-        .replace(&format!("`{root}`"), "`.`")
+        .replace(&format!("`{root}`"), "`.`");
+    let short = &commit[..commit.len().min(7)];
+    let mut marked = String::with_capacity(relative.len() + 16);
+    let mut rest = relative.as_str();
+    let mut positions = 0;
+    while let Some(found) = rest.find("`:") {
+        let (before, after) = rest.split_at(found + 2);
+        marked.push_str(before);
+        let line_digits = after.chars().take_while(char::is_ascii_digit).count();
+        let after_line = &after[line_digits..];
+        let column_digits = after_line
+            .strip_prefix(':')
+            .map(|text| text.chars().take_while(char::is_ascii_digit).count())
+            .unwrap_or(0);
+        if line_digits > 0 {
+            let end = line_digits
+                + if column_digits > 0 {
+                    1 + column_digits
+                } else {
+                    0
+                };
+            marked.push_str(&after[..end]);
+            marked.push_str(&format!(" at {short}"));
+            positions += 1;
+            rest = &after[end..];
+        } else {
+            rest = after;
+        }
+    }
+    marked.push_str(rest);
+    if positions == 0 && !short.is_empty() {
+        marked.push_str(&format!(" (at {short})"));
+    }
+    marked
 }
 
 async fn render_cached(
@@ -2169,8 +2205,9 @@ async fn render_cached(
             .repositories
             .remote_base_fetcher()
             .map_err(|error| error.to_string())?;
-        render_source(&*tree, tree.root(), &source_owned, Some(&fetcher))
-            .map_err(|error| repository_relative(&crate::error_chain(&error), tree.root()))
+        render_source(&*tree, tree.root(), &source_owned, Some(&fetcher)).map_err(|error| {
+            repository_relative(&crate::error_chain(&error), tree.root(), &commit_owned)
+        })
     })
     .await
     .map_err(|error| format!("rendering failed: {error}"))??;
@@ -2319,4 +2356,30 @@ pub(crate) async fn preview(shared: &Arc<Shared>, key: &AppKey) -> Result<Previe
         });
     }
     Ok(Preview { entries, rules })
+}
+
+#[cfg(test)]
+mod repository_relative_tests {
+    use super::repository_relative;
+
+    #[test]
+    fn positions_name_the_commit() {
+        let root = std::path::Path::new("/cache/snapshots/abc");
+        assert_eq!(
+            repository_relative(
+                "cannot read `/cache/snapshots/abc/app/cm.yaml`:18:11: mapping values",
+                root,
+                "71f8fae0123456789"
+            ),
+            "cannot read `app/cm.yaml`:18:11 at 71f8fae: mapping values"
+        );
+        assert_eq!(
+            repository_relative(
+                "no kustomization in `/cache/snapshots/abc`",
+                root,
+                "71f8fae01"
+            ),
+            "no kustomization in `.` (at 71f8fae)"
+        );
+    }
 }

@@ -589,6 +589,16 @@ async fn render_errors_name_files_as_the_repository_does() {
         message.contains("`app/kustomization.yaml`:4:"),
         "the file as the repository names it, on a line it has: {message}"
     );
+    let at = message
+        .split("`app/kustomization.yaml`:4:")
+        .nth(1)
+        .and_then(|rest| rest.split_once(" at "))
+        .map(|(_, commit)| commit.chars().take(7).collect::<String>())
+        .unwrap_or_default();
+    assert!(
+        at.len() == 7 && at.chars().all(|character| character.is_ascii_hexdigit()),
+        "the commit it was read at follows the position: {message}"
+    );
     assert!(!message.contains("snapshots"), "{message}");
     assert_eq!(application["status"]["health"]["status"], "Unknown");
     harness.stop().await;
