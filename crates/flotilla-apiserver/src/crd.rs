@@ -1,11 +1,15 @@
 //! CustomResourceDefinitions: serving the resources a CRD defines once it is stored (and marking
 //! it `Established`), removing them with it, and validating custom objects against a version's
-//! `openAPIV3Schema` (types, required fields, enums, pruning of unknown fields unless
-//! `x-kubernetes-preserve-unknown-fields`, strict field validation).
+//! `openAPIV3Schema` as kube-apiserver does: pruning of unknown fields (reported under strict
+//! field validation), then the schema's value validations with kube's messages (`validation`;
+//! string formats in `formats`).
+
+mod formats;
+mod validation;
 
 use serde_json::{json, Value};
 
-use crate::error::{ApiError, StatusCause};
+use crate::error::ApiError;
 use crate::registry::ResourceType;
 use crate::rest::ApiState;
 use crate::storage::Outcome;
@@ -318,7 +322,8 @@ pub fn schemaless_definition(
 }
 
 /// Validates a custom object against its schema and prunes unknown fields. Unknown fields are a
-/// 400 under strict field validation, as kube-apiserver reports them.
+/// 400 under strict field validation, as kube-apiserver reports them; every failed value check is
+/// a cause of one 422, worded as kube-apiserver words it.
 pub fn validate_and_prune(
     resource: &ResourceType,
     name: &str,
@@ -326,55 +331,26 @@ pub fn validate_and_prune(
     object: &mut Value,
     strict: bool,
 ) -> Result<(), ApiError> {
-    let mut causes = Vec::new();
-    let mut unknown = Vec::new();
-    let Some(map) = object.as_object_mut() else {
+    if !object.is_object() {
         return Err(ApiError::bad_request(
             "the request body must be a JSON object",
         ));
-    };
-    let properties = schema.get("properties").and_then(Value::as_object);
-    let preserve = schema.get("x-kubernetes-preserve-unknown-fields") == Some(&Value::Bool(true));
-    let keys: Vec<String> = map.keys().cloned().collect();
-    for key in keys {
-        if key == "apiVersion" || key == "kind" || key == "metadata" {
-            continue;
-        }
-        match properties.and_then(|properties| properties.get(&key)) {
-            Some(child_schema) => {
-                if let Some(child) = map.get_mut(&key) {
-                    check(child_schema, child, &key, &mut causes, &mut unknown);
-                }
-            }
-            None if preserve => {}
-            None => {
-                unknown.push(key.clone());
-                map.shift_remove(&key);
-            }
-        }
     }
-    if let Some(required) = schema.get("required").and_then(Value::as_array) {
-        for field in required.iter().filter_map(Value::as_str) {
-            if !map.contains_key(field) {
-                causes.push(StatusCause {
-                    reason: "FieldValueRequired".to_string(),
-                    message: "Required value".to_string(),
-                    field: field.to_string(),
-                });
-            }
-        }
-    }
-    if strict && !unknown.is_empty() {
-        let listed: Vec<String> = unknown
+    let pruned = validation::prune(schema, object);
+    if strict && !pruned.unknown.is_empty() {
+        let listed: Vec<String> = pruned
+            .unknown
             .iter()
             .map(|field| format!("unknown field \"{field}\""))
             .collect();
         return Err(ApiError::bad_request(format!(
-            ".{}: strict decoding error: {}",
-            resource.kind,
-            listed.join(", ")
+            "{kind} in version \"{}\" cannot be handled as a {kind}: strict decoding error: {}",
+            resource.version,
+            listed.join(", "),
+            kind = resource.kind,
         )));
     }
+    let causes = validation::validate_object(schema, object);
     if !causes.is_empty() {
         return Err(ApiError::Invalid {
             group: resource.group.clone(),
@@ -384,111 +360,6 @@ pub fn validate_and_prune(
         });
     }
     Ok(())
-}
-
-fn type_name(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(number) if number.is_i64() || number.is_u64() => "integer",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
-}
-
-fn check(
-    schema: &Value,
-    value: &mut Value,
-    path: &str,
-    causes: &mut Vec<StatusCause>,
-    unknown: &mut Vec<String>,
-) {
-    if value.is_null() && schema.get("nullable") == Some(&Value::Bool(true)) {
-        return;
-    }
-    let int_or_string = schema.get("x-kubernetes-int-or-string") == Some(&Value::Bool(true));
-    if let Some(expected) = schema.get("type").and_then(Value::as_str) {
-        let actual = type_name(value);
-        let fits = actual == expected
-            || (expected == "number" && actual == "integer")
-            || (int_or_string && (actual == "integer" || actual == "string"));
-        if !fits {
-            causes.push(StatusCause {
-                reason: "FieldValueTypeInvalid".to_string(),
-                message: format!("Invalid value: \"{actual}\": {path} in body must be of type {expected}: \"{actual}\""),
-                field: path.to_string(),
-            });
-            return;
-        }
-    }
-    if let Some(options) = schema.get("enum").and_then(Value::as_array) {
-        if !options.contains(value) {
-            let listed: Vec<String> = options.iter().map(Value::to_string).collect();
-            causes.push(StatusCause {
-                reason: "FieldValueNotSupported".to_string(),
-                message: format!(
-                    "Unsupported value: {value}: supported values: {}",
-                    listed.join(", ")
-                ),
-                field: path.to_string(),
-            });
-        }
-    }
-    match value {
-        Value::Object(map) => {
-            let preserve =
-                schema.get("x-kubernetes-preserve-unknown-fields") == Some(&Value::Bool(true));
-            let properties = schema.get("properties").and_then(Value::as_object);
-            let additional = schema.get("additionalProperties");
-            let keys: Vec<String> = map.keys().cloned().collect();
-            for key in keys {
-                let child_path = format!("{path}.{key}");
-                let child_schema = properties
-                    .and_then(|properties| properties.get(&key))
-                    .or(additional.filter(|additional| additional.is_object()));
-                match child_schema {
-                    Some(child_schema) => {
-                        if let Some(child) = map.get_mut(&key) {
-                            check(child_schema, child, &child_path, causes, unknown);
-                        }
-                    }
-                    None if preserve || additional == Some(&Value::Bool(true)) => {}
-                    None if properties.is_none() && schema.get("type").is_none() => {}
-                    None => {
-                        unknown.push(child_path);
-                        map.shift_remove(&key);
-                    }
-                }
-            }
-            if let Some(required) = schema.get("required").and_then(Value::as_array) {
-                for field in required.iter().filter_map(Value::as_str) {
-                    if !map.contains_key(field) {
-                        causes.push(StatusCause {
-                            reason: "FieldValueRequired".to_string(),
-                            message: "Required value".to_string(),
-                            field: format!("{path}.{field}"),
-                        });
-                    }
-                }
-            }
-        }
-        Value::Array(items) => {
-            if let Some(item_schema) = schema.get("items") {
-                for (index, item) in items.iter_mut().enumerate() {
-                    check(
-                        item_schema,
-                        item,
-                        &format!("{path}[{index}]"),
-                        causes,
-                        unknown,
-                    );
-                }
-            }
-        }
-        _ => {}
-    }
 }
 
 /// Names `metadata.name` of the CRD that serves `plural` in `group`.

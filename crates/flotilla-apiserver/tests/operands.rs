@@ -4,6 +4,7 @@
 //! default channel installs them. A case's first line says what must happen:
 //! `# expect: accepted`, `# expect: <part of the refusal>`, or `# expect-strict: <part of the
 //! refusal>` (created with `fieldValidation=Strict`, as `kubectl apply` asks).
+//! `OPERANDS_VERBOSE=1` prints each refusal's whole message.
 
 mod common;
 
@@ -70,6 +71,7 @@ async fn operands_are_checked_against_the_catalog_schemas() {
         .lookup("apiextensions.k8s.io", "v1", "customresourcedefinitions")
         .expect("crds");
     let catalog = Catalog::embedded();
+    let verbose = std::env::var_os("OPERANDS_VERBOSE").is_some();
     let mut failures = Vec::new();
     let mut checked = 0;
     let mut directories: Vec<PathBuf> = std::fs::read_dir(operands_dir())
@@ -165,6 +167,9 @@ async fn operands_are_checked_against_the_catalog_schemas() {
                         .as_str()
                         .unwrap_or_default()
                         .to_string();
+                    if verbose {
+                        println!("{}: {message}", case.path.display());
+                    }
                     if !message.contains(expected.as_str()) {
                         failures.push(format!(
                             "{}: expected a refusal containing `{expected}`, got `{message}`",
