@@ -20,7 +20,9 @@ pub mod gc;
 pub mod go_text;
 pub mod http;
 pub mod kubeconfig;
+pub mod olm;
 pub mod openapi;
+pub mod openshift;
 pub mod persist;
 pub mod printers;
 pub mod protobuf;
@@ -68,6 +70,8 @@ pub struct ServerConfig {
     pub accept_unknown_kinds: bool,
     /// How often watches that allow bookmarks get one.
     pub bookmark_interval: Duration,
+    /// Serve the OpenShift APIs and run OLM against the embedded catalog (`--openshift`).
+    pub openshift: Option<openshift::OpenShiftConfig>,
 }
 
 impl Default for ServerConfig {
@@ -79,6 +83,7 @@ impl Default for ServerConfig {
             simulate: None,
             accept_unknown_kinds: false,
             bookmark_interval: Duration::from_secs(10),
+            openshift: None,
         }
     }
 }
@@ -216,6 +221,7 @@ pub async fn serve(config: ServerConfig) -> Result<RunningServer, ServeError> {
             registry,
             store,
             accept_unknown_kinds: config.accept_unknown_kinds,
+            openshift: config.openshift.clone(),
         },
         token: token.clone(),
         bookmark_interval: config.bookmark_interval,
@@ -239,8 +245,15 @@ pub async fn serve(config: ServerConfig) -> Result<RunningServer, ServeError> {
         );
     }
     ensure_default_namespaces(&app.api);
+    if config.openshift.is_some() {
+        openshift::install(&app.api);
+    }
     let (shutdown, shutdown_receiver) = signal::channel(false);
     gc::start(app.clone(), shutdown_receiver.clone());
+    if config.openshift.is_some() {
+        openshift::start(app.clone(), shutdown_receiver.clone());
+        olm::start(app.clone(), shutdown_receiver.clone());
+    }
     if let Some(simulation) = config.simulate.clone() {
         simulate::start(app.clone(), simulation, shutdown_receiver.clone());
     }

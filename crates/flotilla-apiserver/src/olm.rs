@@ -80,9 +80,7 @@ pub fn package_manifest_type() -> ResourceType {
 /// package server, read-only).
 pub fn read_only(resource: &ResourceType) -> Option<crate::error::ApiError> {
     (resource.group == "packages.operators.coreos.com").then(|| crate::error::ApiError::MethodNotAllowed {
-        message: format!(
-            "the server does not allow this method on the requested resource (packagemanifests.packages.operators.coreos.com are listed from catalog sources; add a CatalogSource instead)"
-        ),
+        message: "the server does not allow this method on the requested resource (packagemanifests.packages.operators.coreos.com are listed from catalog sources; add a CatalogSource instead)".to_string(),
     })
 }
 
@@ -534,8 +532,12 @@ struct Resolved {
     channel: String,
 }
 
+/// Why a Subscription does not resolve: its `ResolutionFailed` and `CatalogSourcesUnhealthy`
+/// conditions.
+type Unresolved = Box<(Value, Value)>;
+
 /// Resolves a Subscription's package and channel, or says why not as OLM does.
-fn resolve(state: &ApiState, subscription: &Value) -> Result<Resolved, (Value, Value)> {
+fn resolve(state: &ApiState, subscription: &Value) -> Result<Resolved, Unresolved> {
     let name = metadata_str(subscription, "name").unwrap_or_default();
     let spec = &subscription["spec"];
     let package_name = spec["name"].as_str().unwrap_or_default();
@@ -547,8 +549,8 @@ fn resolve(state: &ApiState, subscription: &Value) -> Result<Resolved, (Value, V
         "AllCatalogSourcesHealthy",
         "all available catalogsources are healthy",
     );
-    let failed = |message: String, unhealthy: Value| {
-        (
+    let failed = |message: String, unhealthy: Value| -> Unresolved {
+        Box::new((
             condition(
                 "ResolutionFailed",
                 true,
@@ -556,7 +558,7 @@ fn resolve(state: &ApiState, subscription: &Value) -> Result<Resolved, (Value, V
                 &message,
             ),
             unhealthy,
-        )
+        ))
     };
     let Some(source) = state
         .store
@@ -638,7 +640,8 @@ fn reconcile_subscription(state: &ApiState, subscription: &Value, queue: &mut Qu
     status["lastUpdated"] = json!(util::now_rfc3339());
     let resolved = match resolve(state, subscription) {
         Ok(resolved) => resolved,
-        Err((failure, unhealthy)) => {
+        Err(unresolved) => {
+            let (failure, unhealthy) = *unresolved;
             status["conditions"] = json!([unhealthy, failure]);
             if status["state"].is_null() {
                 status

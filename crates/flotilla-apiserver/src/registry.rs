@@ -573,6 +573,20 @@ impl Registry {
             .collect()
     }
 
+    /// Adds resource types served like built-in kinds (the OpenShift APIs), replacing entries of
+    /// the same group, version and plural.
+    pub fn add_builtins(&self, entries: Vec<ResourceType>) {
+        let mut types = self.write();
+        types.retain(|known| {
+            !entries.iter().any(|entry| {
+                entry.group == known.group
+                    && entry.version == known.version
+                    && entry.plural == known.plural
+            })
+        });
+        types.extend(entries);
+    }
+
     /// Replaces the entries of one custom resource (`group`, `plural`) with `entries`.
     pub fn set_custom(&self, group: &str, plural: &str, entries: Vec<ResourceType>) {
         let mut types = self.write();

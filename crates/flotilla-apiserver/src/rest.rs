@@ -23,6 +23,8 @@ pub struct ApiState {
     pub registry: Registry,
     pub store: Store,
     pub accept_unknown_kinds: bool,
+    /// Set when the server plays OpenShift (`--openshift`).
+    pub openshift: Option<crate::openshift::OpenShiftConfig>,
 }
 
 /// Options that come from the query string of a write.
@@ -339,8 +341,15 @@ pub fn create(
     if resource.namespaced {
         check_namespace(state, &namespace, true)?;
     }
+    if let Some(refusal) = crate::olm::read_only(resource) {
+        return Err(refusal);
+    }
+    crate::openshift::default_on_create(state, resource, &namespace, &mut body);
     prepare_custom(state, resource, &name, &mut body, options)?;
     crate::rules::check(resource, &name, &body)?;
+    if let Some(answer) = crate::openshift::create_instead(state, resource, &body, options) {
+        return answer;
+    }
     let map = body.as_object_mut().expect("checked to be an object");
     map.shift_remove("apiVersion");
     map.shift_remove("kind");
@@ -504,6 +513,9 @@ pub fn replace(
     options: &WriteOptions,
     operation: ReplaceOperation,
 ) -> Result<Arc<Value>, ApiError> {
+    if let Some(refusal) = crate::olm::read_only(resource) {
+        return Err(refusal);
+    }
     check_body_identity(resource, &body)?;
     if let Some(body_name) = metadata_str(&body, "name") {
         if body_name != name {
@@ -674,6 +686,9 @@ pub fn delete(
     name: &str,
     options: &DeleteOptions,
 ) -> Result<Arc<Value>, ApiError> {
+    if let Some(refusal) = crate::olm::read_only(resource) {
+        return Err(refusal);
+    }
     let now = util::now_rfc3339();
     let result = state.store.transact(&resource.storage_key(), namespace, name, |current, _| {
         let current = current.ok_or_else(|| ApiError::not_found(&resource.group, &resource.plural, name))?;

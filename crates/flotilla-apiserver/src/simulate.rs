@@ -90,7 +90,9 @@ fn simulated(storage_key: &str, state: &ApiState) -> Option<ResourceType> {
                     | "apps/statefulsets"
                     | "apps/daemonsets"
                     | "batch/jobs"
-            ) || (resource.custom && resource.has_status)
+            ) || (resource.custom
+                && resource.has_status
+                && !crate::olm::owns_group(&resource.group))
         })
 }
 
@@ -497,11 +499,16 @@ fn reconcile(state: &ApiState, resource: &ResourceType, object: &Value) {
             write_status(state, resource, object, status);
         }
         _ => {
-            let uses_phase = resource.schema.as_ref().is_some_and(|schema| {
-                schema["properties"]["status"]["properties"]
-                    .get("phase")
-                    .is_some()
-            });
+            // The phase the operator writes when the catalog knows it (`Running` for a
+            // QueueManager), else `Ready` when the schema has a phase.
+            let catalog_phase =
+                flotilla_catalog::Catalog::embedded().ready_phase(&resource.group, &resource.kind);
+            let uses_phase = catalog_phase.is_some()
+                || resource.schema.as_ref().is_some_and(|schema| {
+                    schema["properties"]["status"]["properties"]
+                        .get("phase")
+                        .is_some()
+                });
             let mut status = object["status"].clone();
             if !status.is_object() {
                 status = json!({});
@@ -522,7 +529,11 @@ fn reconcile(state: &ApiState, resource: &ResourceType, object: &Value) {
                 &message
             )]);
             if uses_phase {
-                status["phase"] = json!(if ready { "Ready" } else { "Failed" });
+                status["phase"] = json!(if ready {
+                    catalog_phase.unwrap_or("Ready")
+                } else {
+                    "Failed"
+                });
             }
             write_status(state, resource, object, status);
         }

@@ -338,32 +338,55 @@ impl Catalog {
     pub fn embedded() -> &'static Catalog {
         static CATALOG: OnceLock<Catalog> = OnceLock::new();
         CATALOG.get_or_init(|| {
-            Catalog::load(EMBEDDED_FILES)
+            Catalog::load_embedded()
                 .expect("the embedded catalog is checked by flotilla-catalog's tests")
         })
     }
 
-    /// Reads a catalog from (path relative to `data/`, contents) pairs.
+    /// Reads a catalog from (path relative to `data/`, YAML text) pairs.
     pub fn load(files: &[(&str, &str)]) -> Result<Catalog, CatalogError> {
+        let documents = files
+            .iter()
+            .map(|(path, text)| Ok((path.to_string(), parse_yaml(path, text)?)))
+            .collect::<Result<Vec<_>, CatalogError>>()?;
+        Catalog::from_documents(&documents)
+    }
+
+    /// The embedded files, which `build.rs` turned into JSON.
+    fn load_embedded() -> Result<Catalog, CatalogError> {
+        let documents = EMBEDDED_FILES
+            .iter()
+            .map(|(path, json)| {
+                serde_json::from_str(json)
+                    .map(|document| (path.to_string(), document))
+                    .map_err(|error| CatalogError::Format {
+                        file: path.to_string(),
+                        message: error.to_string(),
+                    })
+            })
+            .collect::<Result<Vec<_>, CatalogError>>()?;
+        Catalog::from_documents(&documents)
+    }
+
+    /// Reads a catalog from (path relative to `data/`, parsed document) pairs.
+    pub fn from_documents(files: &[(String, Value)]) -> Result<Catalog, CatalogError> {
         let mut schemas = BTreeMap::new();
-        for (path, text) in files {
+        for (path, document) in files {
             if let Some(name) = path.strip_prefix("schemas/") {
-                let schema = parse_yaml(path, text)?;
-                schemas.insert(name.trim_end_matches(".yaml").to_string(), schema);
+                schemas.insert(name.trim_end_matches(".yaml").to_string(), document.clone());
             }
         }
         let mut sources = Vec::new();
         let mut packages = Vec::new();
         let mut openshift_apis = Vec::new();
         let mut openshift_crds = Vec::new();
-        for (path, text) in files {
-            if *path == "sources.yaml" {
-                let document = parse_yaml(path, text)?;
+        for (path, document) in files {
+            let path = path.as_str();
+            if path == "sources.yaml" {
                 sources = from_value(path, document["sources"].clone())?;
             } else if path.starts_with("packages/") {
-                packages.push(load_package(path, text, &schemas)?);
+                packages.push(load_package(path, document.clone(), &schemas)?);
             } else if path.starts_with("openshift/") {
-                let document = parse_yaml(path, text)?;
                 for definition in document["apis"].as_array().cloned().unwrap_or_default() {
                     openshift_apis.push(owned_crd(path, definition, &schemas)?);
                 }
@@ -543,10 +566,10 @@ struct PackageFile {
 
 fn load_package(
     file: &str,
-    text: &str,
+    document: Value,
     schemas: &BTreeMap<String, Value>,
 ) -> Result<Package, CatalogError> {
-    let parsed: PackageFile = from_value(file, parse_yaml(file, text)?)?;
+    let parsed: PackageFile = from_value(file, document)?;
     let expected_file = format!("packages/{}.yaml", parsed.package);
     if file != expected_file {
         return Err(CatalogError::Reference {
@@ -682,9 +705,44 @@ mod tests {
 
     #[test]
     fn the_embedded_catalog_loads() {
-        let catalog = Catalog::load(EMBEDDED_FILES).expect("embedded catalog");
+        let catalog = Catalog::load_embedded().expect("embedded catalog");
         assert!(!catalog.packages.is_empty());
         assert!(catalog.sources.iter().any(|source| source.default));
+    }
+
+    const SOURCES: &str = "sources:\n- {name: c, displayName: C, publisher: P, namespace: n, images: [example.com/c]}\n";
+
+    #[test]
+    fn bad_data_names_the_file_and_the_reference() {
+        let package = "package: p\ndisplayName: P\nprovider: P\ncatalogSource: c\ndefaultChannel: stable\n\
+installModes: {AllNamespaces: true}\nsources: [x]\nchecked: '2026-12-05'\n\
+channels:\n- name: stable\n  entries:\n  - version: 1.0.0\n\
+crds:\n- group: g.example.com\n  names: {kind: K, plural: ks}\n  scope: Namespaced\n  versions:\n  - {name: v1, served: true, storage: true, schemaRef: missing}\n";
+        let error = Catalog::load(&[("sources.yaml", SOURCES), ("packages/p.yaml", package)])
+            .expect_err("a dangling schemaRef");
+        assert!(
+            error.to_string().contains("packages/p.yaml")
+                && error.to_string().contains("schemaRef `missing`"),
+            "{error}"
+        );
+        let wrong_default = package
+            .replace("defaultChannel: stable", "defaultChannel: fast")
+            .replace(
+                "schemaRef: missing",
+                "schema: {openAPIV3Schema: {type: object}}",
+            );
+        let error = Catalog::load(&[
+            ("sources.yaml", SOURCES),
+            ("packages/p.yaml", &wrong_default),
+        ])
+        .expect_err("an unknown default channel");
+        assert!(
+            error.to_string().contains("default channel `fast`"),
+            "{error}"
+        );
+        let error = Catalog::load(&[("sources.yaml", SOURCES), ("packages/p.yaml", "package: [")])
+            .expect_err("bad YAML");
+        assert!(error.to_string().contains("packages/p.yaml"), "{error}");
     }
 
     #[test]

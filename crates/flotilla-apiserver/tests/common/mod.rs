@@ -7,6 +7,8 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub mod kubectl;
+
 use bytes::Bytes;
 use flotilla_apiserver::{serve, RunningServer, ServerConfig};
 use http_body_util::{BodyExt, Full};
