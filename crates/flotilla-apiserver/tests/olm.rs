@@ -564,3 +564,121 @@ async fn routes_get_a_host_and_are_admitted_and_project_requests_make_namespaces
     .await;
     server.shutdown().await;
 }
+
+#[tokio::test]
+async fn hand_edited_csvs_and_crds_are_conditions_and_the_server_keeps_serving() {
+    if !kubectl_present() {
+        eprintln!("kubectl not found: OLM end-to-end test skipped");
+        return;
+    }
+    let server = start_with(openshift_config()).await;
+    let config = server.kubeconfig_path.clone();
+    expect_ok(&config, &["apply", "-f", "-"], Some(IBM_CATALOG)).await;
+    expect_ok(&config, &["apply", "-f", "-"], Some(MQ_NAMESPACE)).await;
+    expect_ok(
+        &config,
+        &["apply", "-f", "-"],
+        Some(&MQ.replace("Manual", "Automatic")),
+    )
+    .await;
+    until(
+        &config,
+        &[
+            "get",
+            "csv",
+            "ibm-mq.v1.8.2",
+            "-n",
+            "cp4i",
+            "-o",
+            &jsonpath("{.status.phase}"),
+        ],
+        ATTEMPTS,
+        |out| out == "Succeeded",
+    )
+    .await;
+
+    // The CSV's deployment edited by hand: OLM rolls the Deployment to it.
+    expect_ok(
+        &config,
+        &["patch", "csv", "ibm-mq.v1.8.2", "-n", "cp4i", "--type", "json", "-p", "[{\"op\":\"replace\",\"path\":\"/spec/install/spec/deployments/0/spec/replicas\",\"value\":2}]"],
+        None,
+    )
+    .await;
+    until(
+        &config,
+        &[
+            "get",
+            "deployment",
+            "ibm-mq-operator",
+            "-n",
+            "cp4i",
+            "-o",
+            &jsonpath("{.spec.replicas}"),
+        ],
+        ATTEMPTS,
+        |out| out == "2",
+    )
+    .await;
+
+    // An install strategy OLM cannot run: the CSV fails with OLM's reason.
+    expect_ok(
+        &config,
+        &[
+            "patch",
+            "csv",
+            "ibm-mq.v1.8.2",
+            "-n",
+            "cp4i",
+            "--type",
+            "json",
+            "-p",
+            "[{\"op\":\"replace\",\"path\":\"/spec/install/strategy\",\"value\":\"helm\"}]",
+        ],
+        None,
+    )
+    .await;
+    let failed = until(
+        &config,
+        &[
+            "get",
+            "csv",
+            "ibm-mq.v1.8.2",
+            "-n",
+            "cp4i",
+            "-o",
+            &jsonpath("{.status.phase} {.status.reason}"),
+        ],
+        ATTEMPTS,
+        |out| out.starts_with("Failed"),
+    )
+    .await;
+    assert_eq!(failed, "Failed InvalidInstallStrategy");
+
+    // A CRD applied over the catalog's: the server takes it (it is a valid CRD) and serves on.
+    let crd = expect_ok(
+        &config,
+        &["get", "crd", "queuemanagers.mq.ibm.com", "-o", "json"],
+        None,
+    )
+    .await;
+    let mut crd: serde_json::Value = serde_json::from_str(&crd).expect("CRD JSON");
+    crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"] =
+        serde_json::json!({"type": "object", "x-kubernetes-preserve-unknown-fields": true});
+    if let Some(metadata) = crd["metadata"].as_object_mut() {
+        metadata.remove("resourceVersion");
+        metadata.remove("managedFields");
+    }
+    expect_ok(&config, &["replace", "-f", "-"], Some(&crd.to_string())).await;
+    let invalid_definition = crd
+        .to_string()
+        .replace("\"storage\":true", "\"storage\":false");
+    let refused = kubectl(&config, &["replace", "-f", "-"], Some(&invalid_definition)).await;
+    assert!(
+        !refused.success,
+        "a CRD without a storage version is refused"
+    );
+    let still = expect_ok(&config, &["get", "queuemanagers", "-A"], None).await;
+    assert!(still.is_empty() || still.contains("NAME"), "{still}");
+    expect_ok(&config, &["get", "subscriptions", "-A"], None).await;
+    server.shutdown().await;
+}
