@@ -161,28 +161,9 @@ fn write_status(
     status: Value,
     manager: &str,
 ) {
-    if same_status(&object["status"], &status) {
-        return;
+    if !same_status(&object["status"], &status) {
+        rest::write_status_as(state, resource, object, status, manager);
     }
-    let namespace = metadata_str(object, "namespace")
-        .unwrap_or_default()
-        .to_string();
-    let name = metadata_str(object, "name").unwrap_or_default().to_string();
-    let mut next = object.clone();
-    next["status"] = status;
-    if let Some(metadata) = next.get_mut("metadata").and_then(Value::as_object_mut) {
-        metadata.shift_remove("resourceVersion");
-    }
-    let _ = rest::replace(
-        state,
-        resource,
-        &namespace,
-        &name,
-        Part::Status,
-        next,
-        &options(manager),
-        ReplaceOperation::Update,
-    );
 }
 
 /// Creates the default catalog sources (those `sources.yaml` marks default) and the

@@ -20,7 +20,7 @@ use tokio::sync::watch as signal;
 use crate::error::ApiError;
 use crate::http::App;
 use crate::registry::ResourceType;
-use crate::rest::{self, ApiState, Part, ReplaceOperation, WriteOptions};
+use crate::rest::{self, ApiState, WriteOptions};
 use crate::storage::EventType;
 use crate::util::{self, metadata_str};
 
@@ -156,24 +156,7 @@ pub fn install(state: &ApiState) {
 }
 
 fn write_status(state: &ApiState, resource: &ResourceType, object: &Value, manager: &str) {
-    let namespace = metadata_str(object, "namespace")
-        .unwrap_or_default()
-        .to_string();
-    let name = metadata_str(object, "name").unwrap_or_default().to_string();
-    let mut next = object.clone();
-    if let Some(metadata) = next.get_mut("metadata").and_then(Value::as_object_mut) {
-        metadata.shift_remove("resourceVersion");
-    }
-    let _ = rest::replace(
-        state,
-        resource,
-        &namespace,
-        &name,
-        Part::Status,
-        next,
-        &options(manager),
-        ReplaceOperation::Update,
-    );
+    rest::write_status_as(state, resource, object, object["status"].clone(), manager);
 }
 
 fn is(resource: &ResourceType, group: &str, plural: &str) -> bool {

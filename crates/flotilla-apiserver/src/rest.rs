@@ -605,6 +605,42 @@ pub fn replace(
     Ok(present_shared(resource, &stored))
 }
 
+/// Writes `status` as `object`'s status through the status subresource, as `manager` and
+/// without a resourceVersion precondition: how the server's own controllers (the simulation,
+/// OpenShift's router and API server, OLM) report. A write that fails (the object is gone) is
+/// left: the controller sees the next event.
+pub fn write_status_as(
+    state: &ApiState,
+    resource: &ResourceType,
+    object: &Value,
+    status: Value,
+    manager: &str,
+) {
+    let namespace = metadata_str(object, "namespace")
+        .unwrap_or_default()
+        .to_string();
+    let name = metadata_str(object, "name").unwrap_or_default().to_string();
+    let mut next = object.clone();
+    next["status"] = status;
+    if let Some(metadata) = next.get_mut("metadata").and_then(Value::as_object_mut) {
+        metadata.shift_remove("resourceVersion");
+    }
+    let options = WriteOptions {
+        field_manager: Some(manager.to_string()),
+        ..WriteOptions::default()
+    };
+    let _ = replace(
+        state,
+        resource,
+        &namespace,
+        &name,
+        Part::Status,
+        next,
+        &options,
+        ReplaceOperation::Update,
+    );
+}
+
 /// How a replacement records field ownership.
 pub enum ReplaceOperation {
     Update,

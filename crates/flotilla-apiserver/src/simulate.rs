@@ -175,25 +175,7 @@ fn options() -> WriteOptions {
 }
 
 fn write_status(state: &ApiState, resource: &ResourceType, object: &Value, status: Value) {
-    let namespace = metadata_str(object, "namespace")
-        .unwrap_or_default()
-        .to_string();
-    let name = metadata_str(object, "name").unwrap_or_default().to_string();
-    let mut next = object.clone();
-    next["status"] = status;
-    if let Some(metadata) = next.get_mut("metadata").and_then(Value::as_object_mut) {
-        metadata.shift_remove("resourceVersion");
-    }
-    let _ = rest::replace(
-        state,
-        resource,
-        &namespace,
-        &name,
-        Part::Status,
-        next,
-        &options(),
-        ReplaceOperation::Update,
-    );
+    rest::write_status_as(state, resource, object, status, MANAGER);
 }
 
 fn condition(kind: &str, status: bool, reason: &str, message: &str) -> Value {

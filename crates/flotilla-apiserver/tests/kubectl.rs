@@ -6,72 +6,9 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use common::kubectl::{expect_ok, kubectl, kubectl_present};
 use common::*;
 use flotilla_apiserver::ServerConfig;
-
-fn kubectl_present() -> bool {
-    Command::new("kubectl")
-        .arg("version")
-        .arg("--client")
-        .output()
-        .is_ok_and(|output| output.status.success())
-}
-
-struct Outcome {
-    success: bool,
-    stdout: String,
-    stderr: String,
-}
-
-/// Runs kubectl (bounded by `timeout`) off the async runtime.
-async fn kubectl(kubeconfig: &Path, arguments: &[&str], stdin: Option<&str>) -> Outcome {
-    let kubeconfig = kubeconfig.to_path_buf();
-    let arguments: Vec<String> = arguments
-        .iter()
-        .map(|argument| argument.to_string())
-        .collect();
-    let stdin = stdin.map(str::to_string);
-    within(tokio::task::spawn_blocking(move || {
-        use std::io::Write;
-        let mut command = Command::new("timeout");
-        command
-            .arg("15")
-            .arg("kubectl")
-            .arg("--kubeconfig")
-            .arg(&kubeconfig)
-            .arg("--cache-dir")
-            .arg(kubeconfig.with_file_name("kube-cache"))
-            .args(&arguments);
-        command
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped());
-        let mut child = command.spawn().expect("kubectl starts");
-        if let Some(mut pipe) = child.stdin.take() {
-            if let Some(text) = &stdin {
-                pipe.write_all(text.as_bytes()).expect("write stdin");
-            }
-        }
-        let output = child.wait_with_output().expect("kubectl finishes");
-        Outcome {
-            success: output.status.success(),
-            stdout: String::from_utf8_lossy(&output.stdout).to_string(),
-            stderr: String::from_utf8_lossy(&output.stderr).to_string(),
-        }
-    }))
-    .await
-    .expect("kubectl task")
-}
-
-async fn expect_ok(kubeconfig: &Path, arguments: &[&str], stdin: Option<&str>) -> String {
-    let outcome = kubectl(kubeconfig, arguments, stdin).await;
-    assert!(
-        outcome.success,
-        "kubectl {arguments:?} failed:\n{}\n{}",
-        outcome.stdout, outcome.stderr
-    );
-    outcome.stdout
-}
 
 const CONFIGMAP: &str =
     "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: demo\ndata:\n  a: \"1\"\n";
