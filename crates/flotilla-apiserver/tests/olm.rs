@@ -680,5 +680,27 @@ async fn hand_edited_csvs_and_crds_are_conditions_and_the_server_keeps_serving()
     let still = expect_ok(&config, &["get", "queuemanagers", "-A"], None).await;
     assert!(still.is_empty() || still.contains("NAME"), "{still}");
     expect_ok(&config, &["get", "subscriptions", "-A"], None).await;
+
+    // Deleting the Subscription and its CSV leaves the CRDs, as OLM does.
+    expect_ok(
+        &config,
+        &["delete", "subscription", "ibm-mq", "-n", "cp4i"],
+        None,
+    )
+    .await;
+    expect_ok(
+        &config,
+        &["delete", "csv", "ibm-mq.v1.8.2", "-n", "cp4i"],
+        None,
+    )
+    .await;
+    until(
+        &config,
+        &["get", "deployments", "-n", "cp4i", "-o", "name"],
+        ATTEMPTS,
+        |out| !out.contains("ibm-mq-operator"),
+    )
+    .await;
+    expect_ok(&config, &["get", "crd", "queuemanagers.mq.ibm.com"], None).await;
     server.shutdown().await;
 }
