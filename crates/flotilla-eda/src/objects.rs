@@ -1,0 +1,126 @@
+//! Objects as rules see them: identity (`group/kind namespace/name`, the API version left out so
+//! that a `v1beta2` object and its `v1` successor are the same object), and a [`Change`]: the
+//! objects before and after, paired by identity.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::Serialize;
+use serde_json::Value;
+
+/// Which object a finding is about.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct ObjectId {
+    /// The API group (`kafka.strimzi.io`), empty for the core group.
+    pub group: String,
+    pub kind: String,
+    /// Empty for cluster-scoped objects.
+    pub namespace: String,
+    pub name: String,
+}
+
+impl ObjectId {
+    /// The identity of an object (`None` when it has no kind or name).
+    pub fn of(object: &Value) -> Option<ObjectId> {
+        let api_version = object["apiVersion"].as_str()?;
+        let group = api_version
+            .rsplit_once('/')
+            .map(|(group, _)| group)
+            .unwrap_or_default();
+        Some(ObjectId {
+            group: group.to_string(),
+            kind: object["kind"].as_str()?.to_string(),
+            namespace: object["metadata"]["namespace"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+            name: object["metadata"]["name"].as_str()?.to_string(),
+        })
+    }
+}
+
+impl fmt::Display for ObjectId {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = if self.group.is_empty() {
+            self.kind.clone()
+        } else {
+            format!("{}.{}", self.kind, self.group)
+        };
+        if self.namespace.is_empty() {
+            write!(formatter, "{kind}/{}", self.name)
+        } else {
+            write!(formatter, "{kind} {}/{}", self.namespace, self.name)
+        }
+    }
+}
+
+/// What a change does: the objects before and after it, and the context the rules may use.
+#[derive(Clone, Debug, Default)]
+pub struct Change {
+    /// The objects before the change (the previous revision, or the live objects), by identity.
+    pub before: BTreeMap<ObjectId, Value>,
+    /// The objects the change wants, by identity.
+    pub after: BTreeMap<ObjectId, Value>,
+    /// Whether objects in `before` and missing from `after` are deleted (a sync with prune), or
+    /// only left behind (Argo CD without prune: they stay, OutOfSync).
+    pub prune: bool,
+}
+
+impl Change {
+    /// A change from two lists of objects; objects without identity are left out, and a later
+    /// object with the same identity replaces an earlier one.
+    pub fn new(before: Vec<Value>, after: Vec<Value>, prune: bool) -> Change {
+        let index = |objects: Vec<Value>| {
+            objects
+                .into_iter()
+                .filter_map(|object| ObjectId::of(&object).map(|id| (id, object)))
+                .collect::<BTreeMap<_, _>>()
+        };
+        Change {
+            before: index(before),
+            after: index(after),
+            prune,
+        }
+    }
+
+    /// The objects after the change of one group (any of `groups`) and kind.
+    pub fn after_of<'a>(
+        &'a self,
+        groups: &'a [&'a str],
+        kind: &'a str,
+    ) -> impl Iterator<Item = (&'a ObjectId, &'a Value)> + 'a {
+        self.after
+            .iter()
+            .filter(move |(id, _)| id.kind == kind && groups.contains(&id.group.as_str()))
+    }
+
+    /// The objects before the change of one group (any of `groups`) and kind.
+    pub fn before_of<'a>(
+        &'a self,
+        groups: &'a [&'a str],
+        kind: &'a str,
+    ) -> impl Iterator<Item = (&'a ObjectId, &'a Value)> + 'a {
+        self.before
+            .iter()
+            .filter(move |(id, _)| id.kind == kind && groups.contains(&id.group.as_str()))
+    }
+
+    /// Pairs of (before, after) for objects of one group and kind: both present (modified),
+    /// only after (added: before `None`), only before (removed: after `None`).
+    pub fn pairs<'a>(
+        &'a self,
+        groups: &'a [&'a str],
+        kind: &'a str,
+    ) -> Vec<(&'a ObjectId, Option<&'a Value>, Option<&'a Value>)> {
+        let mut pairs: Vec<_> = self
+            .after_of(groups, kind)
+            .map(|(id, after)| (id, self.before.get(id), Some(after)))
+            .collect();
+        pairs.extend(
+            self.before_of(groups, kind)
+                .filter(|(id, _)| !self.after.contains_key(*id))
+                .map(|(id, before)| (id, Some(before), None)),
+        );
+        pairs
+    }
+}
