@@ -10,15 +10,20 @@
 //!
 //! Modules: `finding` (the finding model, overrides, the verdict), `objects` (object identity
 //! and the pairing of before/after objects), `kafka` (KafkaTopic, Kafka, KafkaNodePool,
-//! EventStreams, KafkaUser rules for `kafka.strimzi.io` v1beta2/v1 and `eventstreams.ibm.com`).
+//! EventStreams, KafkaUser rules for `kafka.strimzi.io` v1beta2/v1 and `eventstreams.ibm.com`),
+//! `schema` (schema compatibility), `asyncapi` (AsyncAPI documents against the objects),
+//! `topology` (the event topology).
 //!
 //! Invariants: rules never panic on any input (objects are untyped JSON; a field of the wrong
 //! type is a finding of its own or skipped, never an unwrap); findings come out in a stable
 //! order (object, rule, path), so output and tests are deterministic.
 
+pub mod asyncapi;
 pub mod finding;
 pub mod kafka;
 pub mod objects;
+pub mod schema;
+pub mod topology;
 
 pub use finding::{Finding, Severity, Verdict, ALLOW_ANNOTATION};
 pub use objects::{Change, ObjectId};

@@ -64,6 +64,13 @@ pub struct Change {
     /// Whether objects in `before` and missing from `after` are deleted (a sync with prune), or
     /// only left behind (Argo CD without prune: they stay, OutOfSync).
     pub prune: bool,
+    /// Repository files the rules may read (schemas, AsyncAPI documents), by path relative to
+    /// the repository root, before and after the change. Empty when the caller has none.
+    pub files_before: BTreeMap<String, String>,
+    pub files_after: BTreeMap<String, String>,
+    /// Operator versions known to the caller (the cluster's installed CSVs, or the Subscriptions
+    /// of the same repository), by OLM package name (`strimzi-kafka-operator` → `0.45.2`).
+    pub operator_versions: BTreeMap<String, String>,
 }
 
 impl Change {
@@ -80,6 +87,7 @@ impl Change {
             before: index(before),
             after: index(after),
             prune,
+            ..Change::default()
         }
     }
 
