@@ -2,11 +2,13 @@
 //! (packages, channels, CSVs and their `replaces` chains, install modes, the CRDs each operator
 //! owns with OpenAPI v3 schemas, the operand versions each operator version supports), the
 //! catalog sources an OpenShift cluster knows (recognised by image), and the OpenShift APIs that
-//! are not CRDs on a real cluster (Route, Project, ...).
+//! are not CRDs on a real cluster (Route, Project, ...), and product licences (`licence.rs`: the
+//! versions and uses each licence id covers).
 //!
 //! Every file under `data/` is embedded at build time (`build.rs`): `data/sources.yaml`,
 //! `data/packages/<package>.yaml` (one per package), `data/schemas/**.yaml` (schemas shared by
-//! several CRDs, referenced by `schemaRef`), `data/openshift/*.yaml`. Each file names its source
+//! several CRDs, referenced by `schemaRef`), `data/openshift/*.yaml`, `data/licences/<product>.yaml`
+//! (one per product, named by its package). Each file names its source
 //! and the date its facts were checked; `data/README.md` describes the format.
 //!
 //! Invariants: the crate is pure (no I/O after the embedded text, no clock); [`Catalog::load`]
@@ -15,6 +17,7 @@
 //! embedded catalog is checked by this crate's tests, so [`Catalog::embedded`] cannot fail at
 //! run time.
 
+mod licence;
 mod olm;
 mod version;
 
@@ -24,6 +27,7 @@ use std::sync::OnceLock;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+pub use licence::{Licence, LicenceVersions, ProductLicences};
 pub use olm::{
     cluster_service_version, custom_resource_definitions, package_manifest, CSV_GROUP_VERSION,
 };
@@ -331,6 +335,8 @@ pub struct Catalog {
     pub openshift_apis: Vec<OwnedCrd>,
     /// The CRDs a fresh OpenShift cluster has before any operator is installed (OLM's own).
     pub openshift_crds: Vec<OwnedCrd>,
+    /// Product licences (`data/licences/<product>.yaml`), by product.
+    pub licences: Vec<ProductLicences>,
 }
 
 impl Catalog {
@@ -380,12 +386,15 @@ impl Catalog {
         let mut packages = Vec::new();
         let mut openshift_apis = Vec::new();
         let mut openshift_crds = Vec::new();
+        let mut licences = Vec::new();
         for (path, document) in files {
             let path = path.as_str();
             if path == "sources.yaml" {
                 sources = from_value(path, document["sources"].clone())?;
             } else if path.starts_with("packages/") {
                 packages.push(load_package(path, document.clone(), &schemas)?);
+            } else if path.starts_with("licences/") {
+                licences.push(licence::load_licences(path, document.clone())?);
             } else if path.starts_with("openshift/") {
                 for definition in document["apis"].as_array().cloned().unwrap_or_default() {
                     openshift_apis.push(owned_crd(path, definition, &schemas)?);
@@ -396,11 +405,13 @@ impl Catalog {
             }
         }
         packages.sort_by(|left, right| left.name.cmp(&right.name));
+        licences.sort_by(|left: &ProductLicences, right| left.product.cmp(&right.product));
         let catalog = Catalog {
             sources,
             packages,
             openshift_apis,
             openshift_crds,
+            licences,
         };
         catalog.check()?;
         Ok(catalog)
@@ -467,7 +478,50 @@ impl Catalog {
                 }
             }
         }
+        // Licences are of a package the catalog knows, for a kind that package owns.
+        for product in &self.licences {
+            let fail = |message: String| CatalogError::Reference {
+                file: format!("licences/{}.yaml", product.product),
+                message,
+            };
+            let Some(package) = self.package(&product.product) else {
+                return Err(fail(format!(
+                    "product `{}` is not a package under packages/",
+                    product.product
+                )));
+            };
+            if !package
+                .crds
+                .iter()
+                .any(|crd| crd.group() == product.group && crd.kind() == product.kind)
+            {
+                return Err(fail(format!(
+                    "package `{}` owns no `{}` of group `{}`",
+                    product.product, product.kind, product.group
+                )));
+            }
+        }
         Ok(())
+    }
+
+    /// The licences of one product (`ibm-mq`).
+    pub fn licences_of(&self, product: &str) -> Option<&ProductLicences> {
+        self.licences
+            .iter()
+            .find(|licences| licences.product == product)
+    }
+
+    /// The licences that apply to operands of `group`/`kind`.
+    pub fn licences_for_kind(&self, group: &str, kind: &str) -> Option<&ProductLicences> {
+        self.licences
+            .iter()
+            .find(|licences| licences.group == group && licences.kind == kind)
+    }
+
+    /// One licence of one product by id.
+    pub fn licence(&self, product: &str, id: &str) -> Option<&Licence> {
+        self.licences_of(product)
+            .and_then(|licences| licences.licences.iter().find(|licence| licence.id == id))
     }
 
     pub fn source(&self, name: &str) -> Option<&CatalogSourceInfo> {
@@ -708,6 +762,12 @@ mod tests {
         let catalog = Catalog::load_embedded().expect("embedded catalog");
         assert!(!catalog.packages.is_empty());
         assert!(catalog.sources.iter().any(|source| source.default));
+        let mq = catalog.licence("ibm-mq", "L-NUUP-23NH8Y").expect("an MQ 9.4 licence");
+        assert_eq!(mq.covers("9.4.3.0"), Some(true));
+        assert_eq!(mq.allows("Production"), Some(true));
+        assert!(catalog
+            .licences_for_kind("eventstreams.ibm.com", "EventStreams")
+            .is_some_and(|licences| !licences.licences.is_empty()));
     }
 
     const SOURCES: &str = "sources:\n- {name: c, displayName: C, publisher: P, namespace: n, images: [example.com/c]}\n";
