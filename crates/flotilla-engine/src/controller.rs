@@ -96,6 +96,8 @@ pub(crate) struct AppMemory {
     /// Retries while it waits for a kind, in a row, and when the next one is scheduled.
     pub kind_wait_attempt: u32,
     pub kind_wait_retry_at: Option<Instant>,
+    /// The pre-sync gate's last findings and the revisions they are about (`gate`).
+    pub guardrails: Option<crate::gate::Remembered>,
 }
 
 /// Desired objects cached per Application.

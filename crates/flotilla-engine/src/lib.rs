@@ -11,13 +11,15 @@
 //! Modules: `model` (Argo CD types, project rules), `cluster` (kube-rs client, discovery, JSON
 //! requests), `live` (watch caches), `render` (sources → objects), `controller` (queue, routing,
 //! poller), `reconcile` (one Application), `kind_waits` (Applications waiting for a kind the
-//! cluster does not serve yet), `sync` (plan execution, hooks, prune), `crds`,
+//! cluster does not serve yet), `gate` (the pre-sync guardrails of `flotilla-eda`, called by
+//! `reconcile` before every sync), `sync` (plan execution, hooks, prune), `crds`,
 //! `metrics`, `sealed` (SealedSecrets unsealed in the cluster, Bitnami-compatible keys),
 //! `server_diff` (differences confirmed, or found, by a dry-run apply).
 
 pub mod cluster;
 pub mod controller;
 pub mod crds;
+pub mod gate;
 mod kind_waits;
 pub mod live;
 pub mod metrics;

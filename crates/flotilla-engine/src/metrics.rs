@@ -3,7 +3,9 @@
 //! `flotilla_app_sync_total{name,namespace,phase}`, `flotilla_app_reconcile_seconds` (histogram),
 //! `flotilla_drift_repairs_total{namespace,name,kind}`, `flotilla_git_fetch_duration_seconds`
 //! (histogram of the `git ls-remote`/`fetch` round that resolves a revision),
-//! `flotilla_git_fetch_failures_total{repo}` and `flotilla_build_info{version}`.
+//! `flotilla_git_fetch_failures_total{repo}`, `flotilla_guardrail_findings_total{rule,severity}`
+//! (the pre-sync gate's findings, severity `block`, `warn` or `overridden`) and
+//! `flotilla_build_info{version}`.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -33,6 +35,7 @@ pub struct Metrics {
     drift_repairs: Mutex<BTreeMap<(String, String, String), u64>>,
     git_fetch: Histogram,
     git_failures: Mutex<BTreeMap<String, u64>>,
+    guardrail_findings: Mutex<BTreeMap<(String, String), u64>>,
 }
 
 /// A histogram over `BUCKETS` (seconds).
@@ -134,6 +137,16 @@ impl Metrics {
                 .entry(repository.to_string())
                 .or_default() += 1;
         }
+    }
+
+    /// One finding of the pre-sync gate (`severity`: `block`, `warn` or `overridden`).
+    pub fn count_guardrail_finding(&self, rule: &str, severity: &str) {
+        *self
+            .guardrail_findings
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .entry((rule.to_string(), severity.to_string()))
+            .or_default() += 1;
     }
 
     /// Applications that are Synced and have had a successful sync (what a benchmark or a
@@ -238,6 +251,20 @@ impl Metrics {
                 escape(repository)
             );
         }
+        text.push_str("# HELP flotilla_guardrail_findings_total Findings of the pre-sync gate, by rule and severity (block, warn, overridden).\n# TYPE flotilla_guardrail_findings_total counter\n");
+        for ((rule, severity), count) in self
+            .guardrail_findings
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .iter()
+        {
+            let _ = writeln!(
+                text,
+                "flotilla_guardrail_findings_total{{rule=\"{}\",severity=\"{}\"}} {count}",
+                escape(rule),
+                escape(severity)
+            );
+        }
         let _ = writeln!(
             text,
             "# HELP flotilla_build_info The running flotilla's version.\n# TYPE flotilla_build_info gauge\nflotilla_build_info{{version=\"{}\"}} 1",
@@ -278,7 +305,11 @@ mod tests {
             Duration::from_millis(20),
             false,
         );
+        metrics.count_guardrail_finding("kafka-topic-partitions-decreased", "block");
         let text = metrics.render();
+        assert!(text.contains(
+            "flotilla_guardrail_findings_total{rule=\"kafka-topic-partitions-decreased\",severity=\"block\"} 1"
+        ));
         assert!(text
             .contains("flotilla_app_info{namespace=\"argocd\",name=\"web\",project=\"default\""));
         assert!(text.contains(

@@ -398,20 +398,71 @@ pub(crate) async fn reconcile(shared: &Arc<Shared>, key: &AppKey) {
                 let interrupt =
                     || sync_interruption(shared, key, &application, &evaluation, &request);
                 let (progress, messages) = tokio::sync::mpsc::unbounded_channel();
-                let sync = run_sync(
-                    shared,
-                    &evaluation.cache,
-                    &evaluation.spec,
-                    &evaluation.desired,
-                    evaluation.desired_objects_owned(),
-                    &out_of_sync,
-                    &evaluation.to_prune,
-                    &request,
-                    SyncControl {
-                        progress,
-                        interrupt: &interrupt,
+                let desired_objects = evaluation.desired_objects_owned();
+                // The pre-sync gate (`gate`): a blocking finding ends the sync before its first
+                // step; findings are counted and recorded as Events when they are news.
+                let guardrails = crate::gate::check(
+                    &shared.repositories,
+                    crate::gate::Subject {
+                        application: &application,
+                        sources: &evaluation.sources,
+                        revisions: &evaluation.revisions,
+                        desired: &desired_objects,
+                        cache: &evaluation.cache,
+                        to_prune: &evaluation.to_prune,
+                        prune: request.prune,
+                        sync_options: [
+                            evaluation.spec.sync_options(),
+                            request.extra_options.as_slice(),
+                        ]
+                        .concat(),
                     },
+                )
+                .await;
+                let news = crate::gate::remember(
+                    &mut shared
+                        .memory
+                        .lock()
+                        .unwrap_or_else(|poisoned| poisoned.into_inner())
+                        .entry(key.clone())
+                        .or_default()
+                        .guardrails,
+                    &evaluation.revisions,
+                    &guardrails,
                 );
+                if news || !request.automated {
+                    crate::gate::record(
+                        &shared.home.cluster,
+                        &shared.metrics,
+                        &application,
+                        &guardrails,
+                    )
+                    .await;
+                }
+                let sync = async {
+                    if guardrails.blocks() {
+                        return crate::sync::SyncOutcome::not_started(
+                            "Failed",
+                            guardrails.operation_message(),
+                            guardrails.resource_entries(),
+                        );
+                    }
+                    run_sync(
+                        shared,
+                        &evaluation.cache,
+                        &evaluation.spec,
+                        &evaluation.desired,
+                        desired_objects,
+                        &out_of_sync,
+                        &evaluation.to_prune,
+                        &request,
+                        SyncControl {
+                            progress,
+                            interrupt: &interrupt,
+                        },
+                    )
+                    .await
+                };
                 // What the status says while the sync waits: the comparison made before it, so
                 // the new revision and OutOfSync, never the last finished sync as current.
                 let running_status = || {
@@ -576,6 +627,21 @@ pub(crate) async fn reconcile(shared: &Arc<Shared>, key: &AppKey) {
             } else {
                 evaluation
             };
+            // What the gate last said about these revisions stays on the status (`gate`).
+            conditions.extend(
+                shared
+                    .memory
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                    .get(key)
+                    .map(|memory| {
+                        crate::gate::remembered_conditions(
+                            &memory.guardrails,
+                            &evaluation.revisions,
+                        )
+                    })
+                    .unwrap_or_default(),
+            );
             return finish(
                 shared,
                 key,
@@ -2244,6 +2310,8 @@ pub struct PreviewEntry {
 pub struct Preview {
     pub entries: Vec<PreviewEntry>,
     pub rules: Vec<flotilla_diff::IgnoreDifference>,
+    /// What the pre-sync gate would say (prune as the automated policy says; `gate`).
+    pub guardrails: crate::gate::GateReport,
 }
 
 impl Preview {
@@ -2254,6 +2322,10 @@ impl Preview {
     /// A unified diff per object that differs (Secrets masked).
     pub fn render(&self) -> String {
         let mut text = String::new();
+        if !self.guardrails.is_empty() {
+            text.push_str("===== guardrails ======\n");
+            text.push_str(&self.guardrails.render());
+        }
         for entry in self.entries.iter().filter(|entry| !entry.in_sync) {
             text.push_str(&format!("===== {} ======\n", entry.resource));
             for reason in &entry.reasons {
@@ -2355,7 +2427,29 @@ pub(crate) async fn preview(shared: &Arc<Shared>, key: &AppKey) -> Result<Previe
             reasons: vec!["no longer in Git: will be pruned".into()],
         });
     }
-    Ok(Preview { entries, rules })
+    let desired_objects = evaluation.desired_objects_owned();
+    let guardrails = crate::gate::check(
+        &shared.repositories,
+        crate::gate::Subject {
+            application: &application,
+            sources: &evaluation.sources,
+            revisions: &evaluation.revisions,
+            desired: &desired_objects,
+            cache: &evaluation.cache,
+            to_prune: &evaluation.to_prune,
+            prune: evaluation
+                .spec
+                .automated()
+                .is_some_and(|automated| automated.prune),
+            sync_options: evaluation.spec.sync_options().to_vec(),
+        },
+    )
+    .await;
+    Ok(Preview {
+        entries,
+        rules,
+        guardrails,
+    })
 }
 
 #[cfg(test)]

@@ -38,6 +38,9 @@ impl SourceType {
 #[derive(Clone, Debug)]
 pub struct Rendered {
     pub objects: Vec<Value>,
+    /// The file each object was read from (as the tree names it), when known: kustomize's
+    /// generated objects have none.
+    pub origins: Vec<Option<PathBuf>>,
     pub source_type: SourceType,
 }
 
@@ -127,14 +130,25 @@ pub fn render_source(
                     .iter()
                     .map(|resource| flotilla_core::to_json(&resource.object))
                     .collect(),
+                origins: resources
+                    .iter()
+                    .map(|resource| {
+                        resource
+                            .origin
+                            .as_ref()
+                            .filter(|origin| !origin.path.is_empty())
+                            .map(|origin| PathBuf::from(&origin.path))
+                    })
+                    .collect(),
                 source_type: SourceType::Kustomize,
             })
         }
         None => {
             let options = source.directory.clone().unwrap_or_default();
-            let objects = render_directory(files, &directory, &options)?;
+            let (objects, origins) = render_directory(files, &directory, &options)?;
             Ok(Rendered {
                 objects,
+                origins,
                 source_type: SourceType::Directory,
             })
         }
@@ -372,7 +386,7 @@ fn render_directory(
     file_system: &dyn FileSystem,
     directory: &Path,
     options: &DirectoryOptions,
-) -> Result<Vec<Value>, RenderError> {
+) -> Result<(Vec<Value>, Vec<Option<PathBuf>>), RenderError> {
     let mut files = Vec::new();
     collect_files(
         file_system,
@@ -389,6 +403,7 @@ fn render_directory(
     let includes = expand_braces(&options.include);
     let excludes = expand_braces(&options.exclude);
     let mut objects = Vec::new();
+    let mut origins = Vec::new();
     for relative in files {
         let relative_text = relative.to_string_lossy().replace('\\', "/");
         let file_name = relative
@@ -432,8 +447,9 @@ fn render_directory(
         for document in documents {
             expand_document(document, &relative_text, &mut objects)?;
         }
+        origins.resize(objects.len(), Some(path));
     }
-    Ok(objects)
+    Ok((objects, origins))
 }
 
 fn expand_document(

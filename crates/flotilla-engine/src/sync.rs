@@ -92,6 +92,24 @@ pub(crate) struct SyncOutcome {
     pub interrupted: Option<String>,
 }
 
+impl SyncOutcome {
+    /// A sync that ended before its first step, with nothing applied (the pre-sync gate).
+    pub(crate) fn not_started(
+        phase: &'static str,
+        message: String,
+        resources: Vec<Value>,
+    ) -> SyncOutcome {
+        SyncOutcome {
+            phase,
+            message,
+            resources,
+            applied: 0,
+            live_objects: HashMap::new(),
+            interrupted: None,
+        }
+    }
+}
+
 fn phase_name(phase: Phase) -> &'static str {
     match phase {
         Phase::PreSync => "PreSync",
