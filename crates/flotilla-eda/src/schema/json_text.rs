@@ -93,12 +93,6 @@ impl Node {
         }
     }
 
-    /// Whether this is a number written without fraction or exponent (Jackson's integral
-    /// numbers).
-    pub fn is_integral(&self) -> bool {
-        matches!(&self.value, Value::Number(text) if is_integral(text))
-    }
-
     pub fn is_null(&self) -> bool {
         matches!(self.value, Value::Null)
     }
