@@ -32,6 +32,7 @@ pub use objects::{Change, ObjectId};
 pub fn evaluate(change: &Change) -> Vec<Finding> {
     let mut findings = Vec::new();
     kafka::check(change, &mut findings);
+    asyncapi::check(change, &mut findings);
     finding::apply_overrides(change, &mut findings);
     findings.sort_by(|left, right| {
         (&left.object, &left.rule, &left.path).cmp(&(&right.object, &right.rule, &right.path))

@@ -1,1 +1,0 @@
-//! AsyncAPI 2.6 and 3.0 documents of the repository, checked against the rendered objects.
