@@ -851,7 +851,8 @@ fn mirrored_url(mirrors: &[(String, String)], repository: &str) -> Option<String
 }
 
 /// `app diff -o json|yaml`: the objects a sync would change, each with the reasons and the
-/// unified diff the text output shows (Secrets masked the same way).
+/// unified diff the text output shows (Secrets masked the same way), and the findings of the
+/// pre-sync gate (`guardrails`, `blocked`).
 fn preview_data(
     namespace: &str,
     name: &str,
@@ -880,10 +881,23 @@ fn preview_data(
             data
         })
         .collect();
+    // What the pre-sync gate would say about a sync now.
+    let guardrails: Vec<Value> = preview
+        .guardrails
+        .findings
+        .iter()
+        .map(|finding| {
+            let mut data = serde_json::to_value(finding).unwrap_or(Value::Null);
+            data["blocks"] = json!(finding.blocks());
+            data
+        })
+        .collect();
     json!({
         "application": {"namespace": namespace, "name": name},
         "hasDifferences": preview.has_differences(),
         "differences": differences,
+        "guardrails": guardrails,
+        "blocked": preview.guardrails.blocks(),
     })
 }
 

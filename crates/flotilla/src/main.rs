@@ -16,6 +16,7 @@ use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod cmd_catalog;
+mod cmd_check;
 mod cmd_cluster;
 mod cmd_engine;
 mod cmd_sealed;
@@ -57,6 +58,8 @@ enum Command {
     /// The embedded operator catalog: packages, channels, CRDs, Subscriptions.
     #[command(subcommand)]
     Catalog(cmd_catalog::CatalogCommand),
+    /// Check what a change would do against the event-driven guardrails (exit 0: nothing blocks, 1: blocked, 2: error).
+    Check(cmd_check::CheckArgs),
     /// Print a shell completion script.
     #[command(
         long_about = "Print a shell completion script.\n\nbash: `source <(flotilla completion bash)` (or write it to ~/.local/share/bash-completion/completions/flotilla)\nzsh: `flotilla completion zsh > \"${fpath[1]}/_flotilla\"`\nfish: `flotilla completion fish > ~/.config/fish/completions/flotilla.fish`"
@@ -248,6 +251,7 @@ fn main() -> ExitCode {
             Ok(code) => return ExitCode::from(code),
             Err(error) => Err(error),
         },
+        Command::Check(args) => return ExitCode::from(cmd_check::run(args)),
         Command::Completion(args) => run_completion(&args),
         Command::Version(args) => run_version(&args),
     };
