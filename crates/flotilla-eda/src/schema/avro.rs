@@ -114,7 +114,9 @@ const PRIMITIVES: [(&str, Type); 8] = [
 ];
 
 fn primitive(name: &str) -> Option<TypeId> {
-    PRIMITIVES.iter().position(|(primitive, _)| *primitive == name)
+    PRIMITIVES
+        .iter()
+        .position(|(primitive, _)| *primitive == name)
 }
 
 impl Schema {
@@ -334,9 +336,9 @@ impl Parser<'_> {
         let name_node = node
             .get("name")
             .ok_or_else(|| self.error(node.position, "no `name` in named schema"))?;
-        let name = name_node.as_str().ok_or_else(|| {
-            self.error(name_node.position, "`name` must be a string")
-        })?;
+        let name = name_node
+            .as_str()
+            .ok_or_else(|| self.error(name_node.position, "`name` must be a string"))?;
         let space = match self.text(node, "namespace")? {
             Some(space) => space.to_string(),
             None => enclosing.to_string(),
@@ -356,9 +358,9 @@ impl Parser<'_> {
         };
         let mut aliases = Vec::new();
         if let Some(list) = node.get("aliases") {
-            let items = list.as_array().ok_or_else(|| {
-                self.error(list.position, "`aliases` must be an array of names")
-            })?;
+            let items = list
+                .as_array()
+                .ok_or_else(|| self.error(list.position, "`aliases` must be an array of names"))?;
             for alias in items {
                 let alias_name = alias
                     .as_str()
@@ -396,7 +398,12 @@ impl Parser<'_> {
     }
 
     /// Registers a named type before its body is read, so that it may refer to itself.
-    fn define(&mut self, named: &Named, kind: Type, position: Position) -> Result<TypeId, SchemaError> {
+    fn define(
+        &mut self,
+        named: &Named,
+        kind: Type,
+        position: Position,
+    ) -> Result<TypeId, SchemaError> {
         if primitive(&named.full).is_some() {
             return Err(self.error(
                 position,
@@ -430,9 +437,18 @@ impl Parser<'_> {
         let fields_node = match node.get("fields") {
             Some(fields) if fields.as_array().is_some() => fields,
             Some(fields) => return Err(self.error(fields.position, "`fields` must be an array")),
-            None => return Err(self.error(node.position, format!("record {} has no `fields`", named.full))),
+            None => {
+                return Err(self.error(
+                    node.position,
+                    format!("record {} has no `fields`", named.full),
+                ))
+            }
         };
-        let id = self.define(&named, Type::Record(named.clone(), Vec::new()), node.position)?;
+        let id = self.define(
+            &named,
+            Type::Record(named.clone(), Vec::new()),
+            node.position,
+        )?;
         let space = Self::space_of(&named);
         let mut fields: Vec<Field> = Vec::new();
         for field in fields_node.as_array().unwrap_or_default() {
@@ -499,9 +515,12 @@ impl Parser<'_> {
 
     fn parse_enum(&mut self, node: &Node, enclosing: &str) -> Result<TypeId, SchemaError> {
         let named = self.name(node, enclosing)?;
-        let symbols_node = node
-            .get("symbols")
-            .ok_or_else(|| self.error(node.position, format!("enum {} has no `symbols`", named.full)))?;
+        let symbols_node = node.get("symbols").ok_or_else(|| {
+            self.error(
+                node.position,
+                format!("enum {} has no `symbols`", named.full),
+            )
+        })?;
         let items = symbols_node
             .as_array()
             .ok_or_else(|| self.error(symbols_node.position, "`symbols` must be an array"))?;
@@ -519,19 +538,26 @@ impl Parser<'_> {
         let default = match node.get("default") {
             None => None,
             Some(default) => {
-                let text = default
-                    .as_str()
-                    .ok_or_else(|| self.error(default.position, "an enum `default` must be a string"))?;
+                let text = default.as_str().ok_or_else(|| {
+                    self.error(default.position, "an enum `default` must be a string")
+                })?;
                 if !symbols.iter().any(|symbol| symbol == text) {
                     return Err(self.error(
                         default.position,
-                        format!("the enum default {text} is not one of the symbols of {}", named.full),
+                        format!(
+                            "the enum default {text} is not one of the symbols of {}",
+                            named.full
+                        ),
                     ));
                 }
                 Some(text.to_string())
             }
         };
-        self.define(&named, Type::Enum(named.clone(), symbols, default), node.position)
+        self.define(
+            &named,
+            Type::Enum(named.clone(), symbols, default),
+            node.position,
+        )
     }
 
     fn parse_fixed(&mut self, node: &Node, enclosing: &str) -> Result<TypeId, SchemaError> {
@@ -540,7 +566,12 @@ impl Parser<'_> {
             .get("size")
             .and_then(|size| size.as_i64())
             .filter(|size| (0..=i64::from(i32::MAX)).contains(size))
-            .ok_or_else(|| self.error(node.position, format!("fixed {} has no valid `size`", named.full)))?;
+            .ok_or_else(|| {
+                self.error(
+                    node.position,
+                    format!("fixed {} has no valid `size`", named.full),
+                )
+            })?;
         self.define(
             &named,
             Type::Fixed(named.clone(), u64::try_from(size).unwrap_or_default()),
@@ -594,12 +625,14 @@ impl Parser<'_> {
             Type::Union(branches) => branches
                 .iter()
                 .any(|branch| self.valid_default(*branch, value, depth + 1)),
-            Type::Record(_, fields) => value.as_object().is_some() && {
-                fields.iter().all(|field| match value.get(&field.name) {
-                    Some(member) => self.valid_default(field.type_id, member, depth + 1),
-                    None => field.has_default,
-                })
-            },
+            Type::Record(_, fields) => {
+                value.as_object().is_some() && {
+                    fields.iter().all(|field| match value.get(&field.name) {
+                        Some(member) => self.valid_default(field.type_id, member, depth + 1),
+                        None => field.has_default,
+                    })
+                }
+            }
         }
     }
 }
@@ -631,7 +664,12 @@ struct Checker<'a> {
 impl Checker<'_> {
     /// Java's `getCompatibility`: memoised, and a pair met again while in progress counts as
     /// compatible.
-    fn compatibility(&mut self, reader: TypeId, writer: TypeId, path: &mut Vec<String>) -> Vec<Problem> {
+    fn compatibility(
+        &mut self,
+        reader: TypeId,
+        writer: TypeId,
+        path: &mut Vec<String>,
+    ) -> Vec<Problem> {
         match self.memo.get(&(reader, writer)) {
             Some(Memo::InProgress) => return Vec::new(),
             Some(Memo::Done(problems)) => return problems.clone(),
@@ -683,7 +721,12 @@ impl Checker<'_> {
         )
     }
 
-    fn calculate(&mut self, reader_id: TypeId, writer_id: TypeId, path: &mut Vec<String>) -> Vec<Problem> {
+    fn calculate(
+        &mut self,
+        reader_id: TypeId,
+        writer_id: TypeId,
+        path: &mut Vec<String>,
+    ) -> Vec<Problem> {
         let reader = &self.reader.types[reader_id];
         let writer = &self.writer.types[writer_id];
         let mut problems = Vec::new();
@@ -699,7 +742,10 @@ impl Checker<'_> {
                     problems = self.compatibility(*reader_values, *writer_values, path);
                     path.pop();
                 }
-                (Type::Fixed(reader_named, reader_size), Type::Fixed(writer_named, writer_size)) => {
+                (
+                    Type::Fixed(reader_named, reader_size),
+                    Type::Fixed(writer_named, writer_size),
+                ) => {
                     problems.extend(self.check_names(reader_named, writer_named, "fixed", path));
                     if reader_size != writer_size {
                         let (old, new) = self.roles.old_new(reader_size, writer_size);
@@ -745,11 +791,19 @@ impl Checker<'_> {
                         problems.push(self.problem("MISSING_ENUM_SYMBOLS", path, message));
                     }
                 }
-                (Type::Record(reader_named, reader_fields), Type::Record(writer_named, writer_fields)) => {
+                (
+                    Type::Record(reader_named, reader_fields),
+                    Type::Record(writer_named, writer_fields),
+                ) => {
                     problems.extend(self.check_names(reader_named, writer_named, "record", path));
                     let reader_fields = reader_fields.clone();
                     let writer_fields = writer_fields.clone();
-                    problems.extend(self.check_fields(&reader_fields, &writer_fields, writer_id, path));
+                    problems.extend(self.check_fields(
+                        &reader_fields,
+                        &writer_fields,
+                        writer_id,
+                        path,
+                    ));
                 }
                 (Type::Union(_), Type::Union(writer_branches)) => {
                     for branch in writer_branches.clone() {
@@ -810,7 +864,13 @@ impl Checker<'_> {
 
     /// Java's `schemaNameEquals`: unqualified names equal, or the writer's full name among the
     /// reader's aliases.
-    fn check_names(&self, reader: &Named, writer: &Named, kind: &str, path: &[String]) -> Option<Problem> {
+    fn check_names(
+        &self,
+        reader: &Named,
+        writer: &Named,
+        kind: &str,
+        path: &[String],
+    ) -> Option<Problem> {
         if reader.name == writer.name || reader.aliases.contains(&writer.full) {
             return None;
         }
@@ -837,13 +897,14 @@ impl Checker<'_> {
         let mut problems = Vec::new();
         for reader_field in reader_fields {
             path.push(reader_field.name.clone());
-            let matches = writer_fields
-                .iter()
-                .filter(|field| field.name == reader_field.name)
-                .chain(reader_field.aliases.iter().filter_map(|alias| {
-                    writer_fields.iter().find(|field| &field.name == alias)
-                }))
-                .collect::<Vec<_>>();
+            let matches =
+                writer_fields
+                    .iter()
+                    .filter(|field| field.name == reader_field.name)
+                    .chain(reader_field.aliases.iter().filter_map(|alias| {
+                        writer_fields.iter().find(|field| &field.name == alias)
+                    }))
+                    .collect::<Vec<_>>();
             match matches.as_slice() {
                 [] => {
                     if !reader_field.has_default {
@@ -852,7 +913,11 @@ impl Checker<'_> {
                             Type::Enum(_, _, Some(_))
                         );
                         if enum_default {
-                            problems.extend(self.compatibility(reader_field.type_id, writer_id, path));
+                            problems.extend(self.compatibility(
+                                reader_field.type_id,
+                                writer_id,
+                                path,
+                            ));
                         } else {
                             let message = if self.roles.reader_is_new {
                                 format!(
@@ -904,7 +969,13 @@ mod tests {
     }
 
     fn backward(new: &str, old: &str) -> Vec<Problem> {
-        check(&schema(new), &schema(old), Roles { reader_is_new: true })
+        check(
+            &schema(new),
+            &schema(old),
+            Roles {
+                reader_is_new: true,
+            },
+        )
     }
 
     #[test]
@@ -915,12 +986,16 @@ mod tests {
         let new = r#"{"type":"record","name":"R","fields":[{"name":"qty","type":"string"}]}"#;
         let problems = backward(new, old);
         assert_eq!(problems.len(), 1);
-        assert_eq!(problems[0].message, "field \"qty\" changed from int to string");
+        assert_eq!(
+            problems[0].message,
+            "field \"qty\" changed from int to string"
+        );
     }
 
     #[test]
     fn recursion_ends() {
-        let list = r#"{"type":"record","name":"Node","fields":[{"name":"next","type":["null","Node"]}]}"#;
+        let list =
+            r#"{"type":"record","name":"Node","fields":[{"name":"next","type":["null","Node"]}]}"#;
         assert!(backward(list, list).is_empty());
     }
 
@@ -932,6 +1007,10 @@ mod tests {
         ))
         .expect_err("undefined name");
         assert_eq!((error.file.as_str(), error.line), ("bad.avsc", 2));
-        assert!(error.message.contains("undefined name"), "{}", error.message);
+        assert!(
+            error.message.contains("undefined name"),
+            "{}",
+            error.message
+        );
     }
 }

@@ -160,6 +160,7 @@ struct SchemaNode {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[allow(clippy::enum_variant_names)]
 enum Criterion {
     AllOf,
     AnyOf,
@@ -305,7 +306,12 @@ const ARRAY_KEYWORDS: &[&str] = &[
     "uniqueItems",
     "contains",
 ];
-const MODERN_ARRAY_KEYWORDS: &[&str] = &["prefixItems", "unevaluatedItems", "minContains", "maxContains"];
+const MODERN_ARRAY_KEYWORDS: &[&str] = &[
+    "prefixItems",
+    "unevaluatedItems",
+    "minContains",
+    "maxContains",
+];
 const OBJECT_KEYWORDS: &[&str] = &[
     "properties",
     "required",
@@ -316,8 +322,11 @@ const OBJECT_KEYWORDS: &[&str] = &[
     "additionalProperties",
     "propertyNames",
 ];
-const MODERN_OBJECT_KEYWORDS: &[&str] =
-    &["dependentRequired", "dependentSchemas", "unevaluatedProperties"];
+const MODERN_OBJECT_KEYWORDS: &[&str] = &[
+    "dependentRequired",
+    "dependentSchemas",
+    "unevaluatedProperties",
+];
 const NUMBER_KEYWORDS: &[&str] = &[
     "minimum",
     "maximum",
@@ -417,7 +426,7 @@ fn percent_decode(text: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut index = 0;
     while index < bytes.len() {
-        if bytes[index] == b'%' && index + 2 < bytes.len() + 0 && index + 2 <= bytes.len() - 1 {
+        if bytes[index] == b'%' && index + 2 < bytes.len() {
             if let Ok(byte) = u8::from_str_radix(&text[index + 1..index + 3], 16) {
                 out.push(byte);
                 index += 3;
@@ -443,24 +452,51 @@ struct Loader<'a> {
 }
 
 impl Loader<'_> {
-    fn error(&self, document: usize, position: Position, message: impl Into<String>) -> SchemaError {
+    fn error(
+        &self,
+        document: usize,
+        position: Position,
+        message: impl Into<String>,
+    ) -> SchemaError {
         SchemaError::new(&self.documents[document].0, position, message)
     }
 
-    fn push(&mut self, node: SchemaNode, document: usize, position: Position) -> Result<SchemaId, SchemaError> {
+    fn push(
+        &mut self,
+        node: SchemaNode,
+        document: usize,
+        position: Position,
+    ) -> Result<SchemaId, SchemaError> {
         if self.nodes.len() >= MAX_SCHEMAS {
-            return Err(self.error(document, position, format!("more than {MAX_SCHEMAS} schemas")));
+            return Err(self.error(
+                document,
+                position,
+                format!("more than {MAX_SCHEMAS} schemas"),
+            ));
         }
         self.nodes.push(node);
         Ok(self.nodes.len() - 1)
     }
 
-    fn load(&mut self, document: usize, node: &Node, pointer: &str, depth: usize) -> Result<SchemaId, SchemaError> {
+    fn load(
+        &mut self,
+        document: usize,
+        node: &Node,
+        pointer: &str,
+        depth: usize,
+    ) -> Result<SchemaId, SchemaError> {
         let loaded = self.load_node(document, node, pointer, depth)?;
         self.push(loaded, document, node.position)
     }
 
-    fn child(&mut self, document: usize, node: &Node, pointer: &str, key: &str, depth: usize) -> Result<SchemaId, SchemaError> {
+    fn child(
+        &mut self,
+        document: usize,
+        node: &Node,
+        pointer: &str,
+        key: &str,
+        depth: usize,
+    ) -> Result<SchemaId, SchemaError> {
         let pointer = format!("{pointer}/{}", key.replace('~', "~0").replace('/', "~1"));
         self.load(document, node, &pointer, depth + 1)
     }
@@ -470,33 +506,64 @@ impl Loader<'_> {
             None => Ok(None),
             Some(value) => value
                 .as_i64()
-                .or_else(|| value.as_f64().filter(|number| number.fract() == 0.0).map(|number| number as i64))
+                .or_else(|| {
+                    value
+                        .as_f64()
+                        .filter(|number| number.fract() == 0.0)
+                        .map(|number| number as i64)
+                })
                 .map(Some)
-                .ok_or_else(|| self.error(document, value.position, format!("`{key}` must be an integer"))),
+                .ok_or_else(|| {
+                    self.error(
+                        document,
+                        value.position,
+                        format!("`{key}` must be an integer"),
+                    )
+                }),
         }
     }
 
     fn number(&self, document: usize, node: &Node, key: &str) -> Result<Option<f64>, SchemaError> {
         match node.get(key) {
             None => Ok(None),
-            Some(value) => value
-                .as_f64()
-                .map(Some)
-                .ok_or_else(|| self.error(document, value.position, format!("`{key}` must be a number"))),
+            Some(value) => value.as_f64().map(Some).ok_or_else(|| {
+                self.error(
+                    document,
+                    value.position,
+                    format!("`{key}` must be a number"),
+                )
+            }),
         }
     }
 
-    fn string(&self, document: usize, node: &Node, key: &str) -> Result<Option<String>, SchemaError> {
+    fn string(
+        &self,
+        document: usize,
+        node: &Node,
+        key: &str,
+    ) -> Result<Option<String>, SchemaError> {
         match node.get(key) {
             None => Ok(None),
             Some(value) => value
                 .as_str()
                 .map(|text| Some(text.to_string()))
-                .ok_or_else(|| self.error(document, value.position, format!("`{key}` must be a string"))),
+                .ok_or_else(|| {
+                    self.error(
+                        document,
+                        value.position,
+                        format!("`{key}` must be a string"),
+                    )
+                }),
         }
     }
 
-    fn load_node(&mut self, document: usize, node: &Node, pointer: &str, depth: usize) -> Result<SchemaNode, SchemaError> {
+    fn load_node(
+        &mut self,
+        document: usize,
+        node: &Node,
+        pointer: &str,
+        depth: usize,
+    ) -> Result<SchemaNode, SchemaError> {
         if depth > json_text::MAX_DEPTH {
             return Err(self.error(document, node.position, "the schema nests too deeply"));
         }
@@ -518,20 +585,30 @@ impl Loader<'_> {
                 return Err(self.error(
                     document,
                     node.position,
-                    format!("a schema is an object or a boolean, not {}", node.type_name()),
+                    format!(
+                        "a schema is an object or a boolean, not {}",
+                        node.type_name()
+                    ),
                 ))
             }
         }
-        let id_keyword = if self.draft == Draft::Four { "id" } else { "$id" };
+        let id_keyword = if self.draft == Draft::Four {
+            "id"
+        } else {
+            "$id"
+        };
         schema.id = self.string(document, node, id_keyword)?;
         schema.title = self.string(document, node, "title")?;
         schema.description = self.string(document, node, "description")?;
         schema.default = node.get("default").map(Node::to_json);
-        schema.connect_type = node.get("connect.type").and_then(Node::as_str).map(str::to_string);
+        schema.connect_type = node
+            .get("connect.type")
+            .and_then(Node::as_str)
+            .map(str::to_string);
         if let Some(reference) = node.get("$ref") {
-            let text = reference
-                .as_str()
-                .ok_or_else(|| self.error(document, reference.position, "`$ref` must be a string"))?;
+            let text = reference.as_str().ok_or_else(|| {
+                self.error(document, reference.position, "`$ref` must be a string")
+            })?;
             let target = self.reference(document, text, reference.position)?;
             schema.kind = Kind::Ref(target);
             return Ok(schema);
@@ -554,13 +631,23 @@ impl Loader<'_> {
             ("oneOf", Criterion::OneOf),
         ] {
             if let Some(list) = node.get(keyword) {
-                let items = list
-                    .as_array()
-                    .ok_or_else(|| self.error(document, list.position, format!("`{keyword}` must be an array")))?;
+                let items = list.as_array().ok_or_else(|| {
+                    self.error(
+                        document,
+                        list.position,
+                        format!("`{keyword}` must be an array"),
+                    )
+                })?;
                 consumed.insert(keyword);
                 let mut subschemas = Vec::new();
                 for (index, item) in items.iter().enumerate() {
-                    subschemas.push(self.child(document, item, &format!("{pointer}/{keyword}"), &index.to_string(), depth)?);
+                    subschemas.push(self.child(
+                        document,
+                        item,
+                        &format!("{pointer}/{keyword}"),
+                        &index.to_string(),
+                        depth,
+                    )?);
                 }
                 extracted.push(SchemaNode {
                     kind: Kind::Combined(criterion, subschemas),
@@ -589,7 +676,15 @@ impl Loader<'_> {
             consumed.insert("type");
             match &kind.value {
                 Value::String(name) => {
-                    let loaded = self.explicit_type(document, node, pointer, name, kind.position, &mut consumed, depth)?;
+                    let loaded = self.explicit_type(
+                        document,
+                        node,
+                        pointer,
+                        name,
+                        kind.position,
+                        &mut consumed,
+                        depth,
+                    )?;
                     extracted.push(SchemaNode {
                         kind: loaded,
                         ..SchemaNode::default()
@@ -598,10 +693,18 @@ impl Loader<'_> {
                 Value::Array(names) => {
                     let mut subschemas = Vec::new();
                     for name in names {
-                        let text = name
-                            .as_str()
-                            .ok_or_else(|| self.error(document, name.position, "a type name must be a string"))?;
-                        let loaded = self.explicit_type(document, node, pointer, text, name.position, &mut consumed, depth)?;
+                        let text = name.as_str().ok_or_else(|| {
+                            self.error(document, name.position, "a type name must be a string")
+                        })?;
+                        let loaded = self.explicit_type(
+                            document,
+                            node,
+                            pointer,
+                            text,
+                            name.position,
+                            &mut consumed,
+                            depth,
+                        )?;
                         subschemas.push(self.push(
                             SchemaNode {
                                 kind: loaded,
@@ -617,7 +720,11 @@ impl Loader<'_> {
                     });
                 }
                 _ => {
-                    return Err(self.error(document, kind.position, "`type` must be a string or an array of strings"))
+                    return Err(self.error(
+                        document,
+                        kind.position,
+                        "`type` must be a string or an array of strings",
+                    ))
                 }
             }
         }
@@ -627,14 +734,18 @@ impl Loader<'_> {
                 .any(|keyword| node.get(keyword).is_some() && !consumed.contains(keyword))
         };
         let modern = self.draft == Draft::Modern;
-        if present(ARRAY_KEYWORDS, &consumed) || (modern && present(MODERN_ARRAY_KEYWORDS, &consumed)) {
+        if present(ARRAY_KEYWORDS, &consumed)
+            || (modern && present(MODERN_ARRAY_KEYWORDS, &consumed))
+        {
             let array = self.array(document, node, pointer, depth)?;
             extracted.push(SchemaNode {
                 kind: array,
                 ..SchemaNode::default()
             });
         }
-        if present(OBJECT_KEYWORDS, &consumed) || (modern && present(MODERN_OBJECT_KEYWORDS, &consumed)) {
+        if present(OBJECT_KEYWORDS, &consumed)
+            || (modern && present(MODERN_OBJECT_KEYWORDS, &consumed))
+        {
             let object = self.object(document, node, pointer, depth)?;
             extracted.push(SchemaNode {
                 kind: object,
@@ -655,7 +766,11 @@ impl Loader<'_> {
                 ..SchemaNode::default()
             });
         }
-        if self.draft >= Draft::Seven && ["if", "then", "else"].iter().any(|keyword| node.get(keyword).is_some()) {
+        if self.draft >= Draft::Seven
+            && ["if", "then", "else"]
+                .iter()
+                .any(|keyword| node.get(keyword).is_some())
+        {
             for keyword in ["if", "then", "else"] {
                 if let Some(branch) = node.get(keyword) {
                     self.child(document, branch, pointer, keyword, depth)?;
@@ -713,7 +828,9 @@ impl Loader<'_> {
                 consume(MODERN_OBJECT_KEYWORDS);
                 self.object(document, node, pointer, depth)?
             }
-            other => return Err(self.error(document, position, format!("unknown type: [{other}]"))),
+            other => {
+                return Err(self.error(document, position, format!("unknown type: [{other}]")))
+            }
         })
     }
 
@@ -725,7 +842,12 @@ impl Loader<'_> {
         })
     }
 
-    fn number_kind(&self, document: usize, node: &Node, integer: bool) -> Result<Kind, SchemaError> {
+    fn number_kind(
+        &self,
+        document: usize,
+        node: &Node,
+        integer: bool,
+    ) -> Result<Kind, SchemaError> {
         let mut number = NumberKind {
             integer,
             minimum: self.number(document, node, "minimum")?,
@@ -739,50 +861,94 @@ impl Loader<'_> {
         if let Some(multiple) = node.get("multipleOf") {
             match &multiple.value {
                 Value::Number(text) => number.multiple_of = Some(text.clone()),
-                _ => return Err(self.error(document, multiple.position, "`multipleOf` must be a number")),
+                _ => {
+                    return Err(self.error(
+                        document,
+                        multiple.position,
+                        "`multipleOf` must be a number",
+                    ))
+                }
             }
         }
         Ok(Kind::Number(number))
     }
 
-    fn object(&mut self, document: usize, node: &Node, pointer: &str, depth: usize) -> Result<Kind, SchemaError> {
+    fn object(
+        &mut self,
+        document: usize,
+        node: &Node,
+        pointer: &str,
+        depth: usize,
+    ) -> Result<Kind, SchemaError> {
         let mut object = ObjectKind {
             permits_additional: true,
             ..ObjectKind::default()
         };
         if let Some(properties) = node.get("properties") {
-            let members = properties
-                .as_object()
-                .ok_or_else(|| self.error(document, properties.position, "`properties` must be an object"))?;
+            let members = properties.as_object().ok_or_else(|| {
+                self.error(
+                    document,
+                    properties.position,
+                    "`properties` must be an object",
+                )
+            })?;
             for (name, property) in members {
-                let id = self.child(document, property, &format!("{pointer}/properties"), name, depth)?;
+                let id = self.child(
+                    document,
+                    property,
+                    &format!("{pointer}/properties"),
+                    name,
+                    depth,
+                )?;
                 object.properties.retain(|(existing, _)| existing != name);
                 object.properties.push((name.clone(), id));
             }
         }
         if let Some(required) = node.get("required") {
-            let items = required
-                .as_array()
-                .ok_or_else(|| self.error(document, required.position, "`required` must be an array of names"))?;
+            let items = required.as_array().ok_or_else(|| {
+                self.error(
+                    document,
+                    required.position,
+                    "`required` must be an array of names",
+                )
+            })?;
             for item in items {
-                let name = item
-                    .as_str()
-                    .ok_or_else(|| self.error(document, item.position, "a required name must be a string"))?;
+                let name = item.as_str().ok_or_else(|| {
+                    self.error(document, item.position, "a required name must be a string")
+                })?;
                 object.required.push(name.to_string());
             }
         }
         if let Some(additional) = node.get("additionalProperties") {
             match &additional.value {
                 Value::Bool(permits) => object.permits_additional = *permits,
-                _ => object.additional = Some(self.child(document, additional, pointer, "additionalProperties", depth)?),
+                _ => {
+                    object.additional = Some(self.child(
+                        document,
+                        additional,
+                        pointer,
+                        "additionalProperties",
+                        depth,
+                    )?)
+                }
             }
         }
         if let Some(patterns) = node.get("patternProperties") {
-            let members = patterns
-                .as_object()
-                .ok_or_else(|| self.error(document, patterns.position, "`patternProperties` must be an object"))?;
+            let members = patterns.as_object().ok_or_else(|| {
+                self.error(
+                    document,
+                    patterns.position,
+                    "`patternProperties` must be an object",
+                )
+            })?;
             for (pattern, property) in members {
-                let id = self.child(document, property, &format!("{pointer}/patternProperties"), pattern, depth)?;
+                let id = self.child(
+                    document,
+                    property,
+                    &format!("{pointer}/patternProperties"),
+                    pattern,
+                    depth,
+                )?;
                 object.pattern_properties.push((pattern.clone(), id));
             }
         }
@@ -792,9 +958,13 @@ impl Loader<'_> {
                 continue;
             }
             if let Some(list) = node.get(keyword) {
-                let members = list
-                    .as_object()
-                    .ok_or_else(|| self.error(document, list.position, format!("`{keyword}` must be an object")))?;
+                let members = list.as_object().ok_or_else(|| {
+                    self.error(
+                        document,
+                        list.position,
+                        format!("`{keyword}` must be an object"),
+                    )
+                })?;
                 dependencies.extend(members.iter().map(|(name, value)| (keyword, name, value)));
             }
         }
@@ -805,14 +975,26 @@ impl Loader<'_> {
                     for item in items {
                         names.insert(
                             item.as_str()
-                                .ok_or_else(|| self.error(document, item.position, "a dependency must be a property name"))?
+                                .ok_or_else(|| {
+                                    self.error(
+                                        document,
+                                        item.position,
+                                        "a dependency must be a property name",
+                                    )
+                                })?
                                 .to_string(),
                         );
                     }
                     object.property_dependencies.insert(name.clone(), names);
                 }
                 _ => {
-                    let id = self.child(document, value, &format!("{pointer}/{keyword}"), name, depth)?;
+                    let id = self.child(
+                        document,
+                        value,
+                        &format!("{pointer}/{keyword}"),
+                        name,
+                        depth,
+                    )?;
                     object.schema_dependencies.insert(name.clone(), id);
                 }
             }
@@ -824,13 +1006,25 @@ impl Loader<'_> {
         object.max_properties = self.integer(document, node, "maxProperties")?;
         if self.draft == Draft::Modern {
             if let Some(unevaluated) = node.get("unevaluatedProperties") {
-                object.unevaluated = Some(self.child(document, unevaluated, pointer, "unevaluatedProperties", depth)?);
+                object.unevaluated = Some(self.child(
+                    document,
+                    unevaluated,
+                    pointer,
+                    "unevaluatedProperties",
+                    depth,
+                )?);
             }
         }
         Ok(Kind::Object(Box::new(object)))
     }
 
-    fn array(&mut self, document: usize, node: &Node, pointer: &str, depth: usize) -> Result<Kind, SchemaError> {
+    fn array(
+        &mut self,
+        document: usize,
+        node: &Node,
+        pointer: &str,
+        depth: usize,
+    ) -> Result<Kind, SchemaError> {
         let mut array = ArrayKind {
             permits_additional: true,
             ..ArrayKind::default()
@@ -841,9 +1035,13 @@ impl Loader<'_> {
         if let Some(items) = node.get(tuple_keyword) {
             if let Value::Array(list) = &items.value {
                 for (index, item) in list.iter().enumerate() {
-                    array
-                        .tuple
-                        .push(self.child(document, item, &format!("{pointer}/{tuple_keyword}"), &index.to_string(), depth)?);
+                    array.tuple.push(self.child(
+                        document,
+                        item,
+                        &format!("{pointer}/{tuple_keyword}"),
+                        &index.to_string(),
+                        depth,
+                    )?);
                 }
             } else if !modern {
                 array.items = Some(self.child(document, items, pointer, "items", depth)?);
@@ -856,7 +1054,15 @@ impl Loader<'_> {
                 match &additional.value {
                     Value::Bool(permits) => array.permits_additional = *permits,
                     Value::Array(_) => {}
-                    _ => array.additional = Some(self.child(document, additional, pointer, additional_keyword, depth)?),
+                    _ => {
+                        array.additional = Some(self.child(
+                            document,
+                            additional,
+                            pointer,
+                            additional_keyword,
+                            depth,
+                        )?)
+                    }
                 }
             }
         }
@@ -865,12 +1071,16 @@ impl Loader<'_> {
         }
         array.min_items = self.integer(document, node, "minItems")?;
         array.max_items = self.integer(document, node, "maxItems")?;
-        array.unique = node.get("uniqueItems").and_then(Node::as_bool).unwrap_or(false);
+        array.unique = node
+            .get("uniqueItems")
+            .and_then(Node::as_bool)
+            .unwrap_or(false);
         if modern {
             array.min_contains = self.integer(document, node, "minContains")?;
             array.max_contains = self.integer(document, node, "maxContains")?;
             if let Some(unevaluated) = node.get("unevaluatedItems") {
-                array.unevaluated = Some(self.child(document, unevaluated, pointer, "unevaluatedItems", depth)?);
+                array.unevaluated =
+                    Some(self.child(document, unevaluated, pointer, "unevaluatedItems", depth)?);
             }
         }
         Ok(Kind::Array(Box::new(array)))
@@ -878,7 +1088,12 @@ impl Loader<'_> {
 
     /// The schema a `$ref` names: a pointer into this document (`#/definitions/a`, `#`) or
     /// into a referenced document (`other.json#/...`). Targets load later, once each.
-    fn reference(&mut self, document: usize, text: &str, position: Position) -> Result<SchemaId, SchemaError> {
+    fn reference(
+        &mut self,
+        document: usize,
+        text: &str,
+        position: Position,
+    ) -> Result<SchemaId, SchemaError> {
         let (location, fragment) = match text.split_once('#') {
             Some((location, fragment)) => (location, fragment),
             None => (text, ""),
@@ -904,7 +1119,11 @@ impl Loader<'_> {
             }
         };
         if !fragment.is_empty() && !fragment.starts_with('/') {
-            return Err(self.error(document, position, format!("$ref `{text}`: only JSON pointers (#/...) are supported")));
+            return Err(self.error(
+                document,
+                position,
+                format!("$ref `{text}`: only JSON pointers (#/...) are supported"),
+            ));
         }
         let key = (target_document, fragment.to_string());
         if let Some(id) = self.by_pointer.get(&key) {
@@ -913,7 +1132,8 @@ impl Loader<'_> {
         }
         let id = self.push(SchemaNode::default(), document, position)?;
         self.by_pointer.insert(key, id);
-        self.pending.push_back((id, target_document, fragment.to_string(), position));
+        self.pending
+            .push_back((id, target_document, fragment.to_string(), position));
         self.ref_positions.push((id, document, position));
         Ok(id)
     }
@@ -925,7 +1145,11 @@ impl Loader<'_> {
             let mut id = *start;
             while let Kind::Ref(next) = self.nodes[id].kind {
                 if !seen.insert(id) {
-                    return Err(self.error(*document, *position, "$ref cycle: the reference resolves only to references"));
+                    return Err(self.error(
+                        *document,
+                        *position,
+                        "$ref cycle: the reference resolves only to references",
+                    ));
                 }
                 id = next;
             }
@@ -979,7 +1203,11 @@ impl Ctx {
 
     fn add(&mut self, kind: &'static str) {
         let path = self.path_text();
-        self.diffs.push(Diff { kind, path, detail: None });
+        self.diffs.push(Diff {
+            kind,
+            path,
+            detail: None,
+        });
     }
 
     fn add_at(&mut self, attribute: &str, kind: &'static str) {
@@ -988,7 +1216,13 @@ impl Ctx {
         self.path.pop();
     }
 
-    fn add_detail(&mut self, attribute: Option<&str>, kind: &'static str, original: String, update: String) {
+    fn add_detail(
+        &mut self,
+        attribute: Option<&str>,
+        kind: &'static str,
+        original: String,
+        update: String,
+    ) {
         if let Some(attribute) = attribute {
             self.path.push(attribute.to_string());
         }
@@ -1048,7 +1282,8 @@ pub(crate) fn check(reader: &Schema, writer: &Schema, roles: Roles) -> Vec<Probl
             .filter(|(_, diffs)| !all_compatible(diffs))
             .map(|(pair, diffs)| (*pair, diffs.clone()))
             .collect();
-        let same_keys = incompatible.len() == seed.len() && incompatible.keys().all(|key| seed.contains_key(key));
+        let same_keys = incompatible.len() == seed.len()
+            && incompatible.keys().all(|key| seed.contains_key(key));
         if !engine.optimism || same_keys {
             break ctx.diffs;
         }
@@ -1120,7 +1355,9 @@ impl Engine<'_> {
         let original = self.original.node(original_id);
         let update = self.update.node(update_id);
         match (&original.kind, &update.kind) {
-            (other, Kind::Combined(criterion, subschemas)) if !matches!(other, Kind::Combined(..)) => {
+            (other, Kind::Combined(criterion, subschemas))
+                if !matches!(other, Kind::Combined(..)) =>
+            {
                 let subschemas = subschemas.clone();
                 if subschemas.len() == 1 {
                     let mut sub = ctx.sub();
@@ -1141,7 +1378,9 @@ impl Engine<'_> {
                     }
                 }
             }
-            (Kind::Combined(criterion, subschemas), other) if !matches!(other, Kind::Combined(..)) => {
+            (Kind::Combined(criterion, subschemas), other)
+                if !matches!(other, Kind::Combined(..)) =>
+            {
                 let subschemas = subschemas.clone();
                 if subschemas.len() == 1 {
                     let mut sub = ctx.sub();
@@ -1171,10 +1410,17 @@ impl Engine<'_> {
             if matches!(original.kind, Kind::False) || update.kind.is_empty_schema() {
                 return;
             }
-            if original.connect_type.as_deref() == Some("bytes") && update.connect_type.as_deref() == Some("bytes") {
+            if original.connect_type.as_deref() == Some("bytes")
+                && update.connect_type.as_deref() == Some("bytes")
+            {
                 return;
             }
-            ctx.add_detail(None, "TYPE_CHANGED", original.kind.describe(), update.kind.describe());
+            ctx.add_detail(
+                None,
+                "TYPE_CHANGED",
+                original.kind.describe(),
+                update.kind.describe(),
+            );
             return;
         }
         if original.id != update.id {
@@ -1202,10 +1448,37 @@ impl Engine<'_> {
                     pattern: update_pattern,
                 },
             ) => {
-                bound(ctx, "maxLength", *original_max, *update_max, ["MAX_LENGTH_ADDED", "MAX_LENGTH_REMOVED", "MAX_LENGTH_INCREASED", "MAX_LENGTH_DECREASED"]);
-                bound(ctx, "minLength", *original_min, *update_min, ["MIN_LENGTH_ADDED", "MIN_LENGTH_REMOVED", "MIN_LENGTH_INCREASED", "MIN_LENGTH_DECREASED"]);
+                bound(
+                    ctx,
+                    "maxLength",
+                    *original_max,
+                    *update_max,
+                    [
+                        "MAX_LENGTH_ADDED",
+                        "MAX_LENGTH_REMOVED",
+                        "MAX_LENGTH_INCREASED",
+                        "MAX_LENGTH_DECREASED",
+                    ],
+                );
+                bound(
+                    ctx,
+                    "minLength",
+                    *original_min,
+                    *update_min,
+                    [
+                        "MIN_LENGTH_ADDED",
+                        "MIN_LENGTH_REMOVED",
+                        "MIN_LENGTH_INCREASED",
+                        "MIN_LENGTH_DECREASED",
+                    ],
+                );
                 match (original_pattern, update_pattern) {
-                    (None, Some(pattern)) => ctx.add_detail(Some("pattern"), "PATTERN_ADDED", String::new(), pattern.clone()),
+                    (None, Some(pattern)) => ctx.add_detail(
+                        Some("pattern"),
+                        "PATTERN_ADDED",
+                        String::new(),
+                        pattern.clone(),
+                    ),
                     (Some(_), None) => ctx.add_at("pattern", "PATTERN_REMOVED"),
                     (Some(old), Some(new)) if old != new => {
                         ctx.add_detail(Some("pattern"), "PATTERN_CHANGED", old.clone(), new.clone())
@@ -1213,11 +1486,16 @@ impl Engine<'_> {
                     _ => {}
                 }
             }
-            (Kind::Number(original), Kind::Number(update)) => compare_numbers(ctx, original, update),
-            (Kind::Const(original), Kind::Const(update)) => {
-                if original != update {
-                    ctx.add_detail(Some("const"), "ENUM_ARRAY_CHANGED", original.to_string(), update.to_string());
-                }
+            (Kind::Number(original), Kind::Number(update)) => {
+                compare_numbers(ctx, original, update)
+            }
+            (Kind::Const(original), Kind::Const(update)) if original != update => {
+                ctx.add_detail(
+                    Some("const"),
+                    "ENUM_ARRAY_CHANGED",
+                    original.to_string(),
+                    update.to_string(),
+                );
             }
             (Kind::Enum(original), Kind::Enum(update)) => {
                 let contains_all = |larger: &[serde_json::Value], smaller: &[serde_json::Value]| {
@@ -1233,15 +1511,30 @@ impl Engine<'_> {
                         "ENUM_ARRAY_CHANGED"
                     };
                     let list = |values: &[serde_json::Value]| {
-                        values.iter().map(|value| value.to_string()).collect::<Vec<_>>().join(", ")
+                        values
+                            .iter()
+                            .map(|value| value.to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     };
                     ctx.add_detail(Some("enum"), kind, list(original), list(update));
                 }
             }
-            (Kind::Combined(original_criterion, original_subschemas), Kind::Combined(update_criterion, update_subschemas)) => {
-                let (original_criterion, update_criterion) = (original_criterion.clone(), update_criterion.clone());
-                let (original_subschemas, update_subschemas) = (original_subschemas.clone(), update_subschemas.clone());
-                self.compare_combined(ctx, original_criterion, &original_subschemas, update_criterion, &update_subschemas);
+            (
+                Kind::Combined(original_criterion, original_subschemas),
+                Kind::Combined(update_criterion, update_subschemas),
+            ) => {
+                let (original_criterion, update_criterion) =
+                    (original_criterion.clone(), update_criterion.clone());
+                let (original_subschemas, update_subschemas) =
+                    (original_subschemas.clone(), update_subschemas.clone());
+                self.compare_combined(
+                    ctx,
+                    original_criterion,
+                    &original_subschemas,
+                    update_criterion,
+                    &update_subschemas,
+                );
             }
             (Kind::Not(original), Kind::Not(update)) => {
                 let (original, update) = (*original, *update);
@@ -1306,7 +1599,10 @@ impl Engine<'_> {
         let distinct = |schema: &Schema, subschemas: &[SchemaId]| {
             let mut kept: Vec<SchemaId> = Vec::new();
             for id in subschemas {
-                if !kept.iter().any(|other| schema.node(*other).raw == schema.node(*id).raw) {
+                if !kept
+                    .iter()
+                    .any(|other| schema.node(*other).raw == schema.node(*id).raw)
+                {
                     kept.push(*id);
                 }
             }
@@ -1344,7 +1640,10 @@ impl Engine<'_> {
         for (original_index, update_index) in matching.iter().enumerate() {
             if let Some(update_index) = update_index {
                 matched += 1;
-                if let Some((_, diffs)) = edges[original_index].iter().find(|(index, _)| index == update_index) {
+                if let Some((_, diffs)) = edges[original_index]
+                    .iter()
+                    .find(|(index, _)| index == update_index)
+                {
                     ctx.diffs.extend(diffs.iter().cloned());
                 }
             }
@@ -1363,7 +1662,12 @@ impl Engine<'_> {
                 .is_none_or(|id| schema.node(id).kind.is_empty_schema())
     }
 
-    fn partially_open_object(&self, schema: &Schema, object: &ObjectKind, property: &str) -> Option<SchemaId> {
+    fn partially_open_object(
+        &self,
+        schema: &Schema,
+        object: &ObjectKind,
+        property: &str,
+    ) -> Option<SchemaId> {
         for (pattern, id) in &object.pattern_properties {
             if regex::Regex::new(pattern).is_ok_and(|regex| regex.is_match(property)) {
                 return Some(*id);
@@ -1425,7 +1729,9 @@ impl Engine<'_> {
                 (Some(original_property), None) => {
                     if self.is_open_object(self.update, update) {
                         ctx.add("PROPERTY_REMOVED_FROM_OPEN_CONTENT_MODEL");
-                    } else if let Some(partial) = self.partially_open_object(self.update, update, name) {
+                    } else if let Some(partial) =
+                        self.partially_open_object(self.update, update, name)
+                    {
                         let mut sub = ctx.sub();
                         self.compare(&mut sub, Some(original_property), Some(partial));
                         let compatible = sub.compatible();
@@ -1457,7 +1763,9 @@ impl Engine<'_> {
                             ctx.add("OPTIONAL_PROPERTY_ADDED_TO_OPEN_CONTENT_MODEL");
                         }
                     } else {
-                        if let Some(partial) = self.partially_open_object(self.original, original, name) {
+                        if let Some(partial) =
+                            self.partially_open_object(self.original, original, name)
+                        {
                             let mut sub = ctx.sub();
                             self.compare(&mut sub, Some(partial), Some(update_property));
                             let compatible = sub.compatible();
@@ -1479,7 +1787,9 @@ impl Engine<'_> {
                         }
                     }
                 }
-                (original_property, update_property) => self.compare(ctx, original_property, update_property),
+                (original_property, update_property) => {
+                    self.compare(ctx, original_property, update_property)
+                }
             }
             ctx.leave();
         }
@@ -1493,7 +1803,10 @@ impl Engine<'_> {
             .collect();
         for key in keys {
             ctx.enter(key);
-            match (original.property_dependencies.get(key), update.property_dependencies.get(key)) {
+            match (
+                original.property_dependencies.get(key),
+                update.property_dependencies.get(key),
+            ) {
                 (_, None) => ctx.add("DEPENDENCY_ARRAY_REMOVED"),
                 (None, Some(_)) => ctx.add("DEPENDENCY_ARRAY_ADDED"),
                 (Some(old), Some(new)) if old != new => {
@@ -1516,7 +1829,10 @@ impl Engine<'_> {
             .collect();
         for key in keys {
             ctx.enter(key);
-            match (original.schema_dependencies.get(key), update.schema_dependencies.get(key)) {
+            match (
+                original.schema_dependencies.get(key),
+                update.schema_dependencies.get(key),
+            ) {
                 (_, None) => ctx.add("DEPENDENCY_SCHEMA_REMOVED"),
                 (None, Some(_)) => ctx.add("DEPENDENCY_SCHEMA_ADDED"),
                 (Some(old), Some(new)) => self.compare(ctx, Some(*old), Some(*new)),
@@ -1541,10 +1857,38 @@ impl Engine<'_> {
         }
         ctx.leave();
         // unevaluatedProperties
-        self.compare_unevaluated(ctx, "unevaluatedProperties", original.unevaluated, update.unevaluated, "PROPERTIES");
+        self.compare_unevaluated(
+            ctx,
+            "unevaluatedProperties",
+            original.unevaluated,
+            update.unevaluated,
+            "PROPERTIES",
+        );
         // attributes
-        bound(ctx, "maxProperties", original.max_properties, update.max_properties, ["MAX_PROPERTIES_ADDED", "MAX_PROPERTIES_REMOVED", "MAX_PROPERTIES_INCREASED", "MAX_PROPERTIES_DECREASED"]);
-        bound(ctx, "minProperties", original.min_properties, update.min_properties, ["MIN_PROPERTIES_ADDED", "MIN_PROPERTIES_REMOVED", "MIN_PROPERTIES_INCREASED", "MIN_PROPERTIES_DECREASED"]);
+        bound(
+            ctx,
+            "maxProperties",
+            original.max_properties,
+            update.max_properties,
+            [
+                "MAX_PROPERTIES_ADDED",
+                "MAX_PROPERTIES_REMOVED",
+                "MAX_PROPERTIES_INCREASED",
+                "MAX_PROPERTIES_DECREASED",
+            ],
+        );
+        bound(
+            ctx,
+            "minProperties",
+            original.min_properties,
+            update.min_properties,
+            [
+                "MIN_PROPERTIES_ADDED",
+                "MIN_PROPERTIES_REMOVED",
+                "MIN_PROPERTIES_INCREASED",
+                "MIN_PROPERTIES_DECREASED",
+            ],
+        );
     }
 
     fn compare_unevaluated(
@@ -1570,8 +1914,12 @@ impl Engine<'_> {
         if original.is_none() && update.is_none() {
             return;
         }
-        let is_false = |schema: &Schema, id: Option<SchemaId>| id.is_some_and(|id| matches!(schema.node(id).kind, Kind::False));
-        let is_empty = |schema: &Schema, id: Option<SchemaId>| id.is_some_and(|id| schema.node(id).kind.is_empty_schema());
+        let is_false = |schema: &Schema, id: Option<SchemaId>| {
+            id.is_some_and(|id| matches!(schema.node(id).kind, Kind::False))
+        };
+        let is_empty = |schema: &Schema, id: Option<SchemaId>| {
+            id.is_some_and(|id| schema.node(id).kind.is_empty_schema())
+        };
         ctx.enter(keyword);
         let original_false = is_false(self.original, original);
         let update_false = is_false(self.update, update);
@@ -1685,9 +2033,37 @@ impl Engine<'_> {
             self.compare(ctx, original.additional, update.additional);
         }
         ctx.leave();
-        self.compare_unevaluated(ctx, "unevaluatedItems", original.unevaluated, update.unevaluated, "ITEMS");
-        bound(ctx, "maxItems", original.max_items, update.max_items, ["MAX_ITEMS_ADDED", "MAX_ITEMS_REMOVED", "MAX_ITEMS_INCREASED", "MAX_ITEMS_DECREASED"]);
-        bound(ctx, "minItems", original.min_items, update.min_items, ["MIN_ITEMS_ADDED", "MIN_ITEMS_REMOVED", "MIN_ITEMS_INCREASED", "MIN_ITEMS_DECREASED"]);
+        self.compare_unevaluated(
+            ctx,
+            "unevaluatedItems",
+            original.unevaluated,
+            update.unevaluated,
+            "ITEMS",
+        );
+        bound(
+            ctx,
+            "maxItems",
+            original.max_items,
+            update.max_items,
+            [
+                "MAX_ITEMS_ADDED",
+                "MAX_ITEMS_REMOVED",
+                "MAX_ITEMS_INCREASED",
+                "MAX_ITEMS_DECREASED",
+            ],
+        );
+        bound(
+            ctx,
+            "minItems",
+            original.min_items,
+            update.min_items,
+            [
+                "MIN_ITEMS_ADDED",
+                "MIN_ITEMS_REMOVED",
+                "MIN_ITEMS_INCREASED",
+                "MIN_ITEMS_DECREASED",
+            ],
+        );
         if original.unique != update.unique {
             ctx.add_at(
                 "uniqueItems",
@@ -1698,13 +2074,41 @@ impl Engine<'_> {
                 },
             );
         }
-        bound(ctx, "maxContains", original.max_contains, update.max_contains, ["MAX_CONTAINS_ADDED", "MAX_CONTAINS_REMOVED", "MAX_CONTAINS_INCREASED", "MAX_CONTAINS_DECREASED"]);
-        bound(ctx, "minContains", original.min_contains, update.min_contains, ["MIN_CONTAINS_ADDED", "MIN_CONTAINS_REMOVED", "MIN_CONTAINS_INCREASED", "MIN_CONTAINS_DECREASED"]);
+        bound(
+            ctx,
+            "maxContains",
+            original.max_contains,
+            update.max_contains,
+            [
+                "MAX_CONTAINS_ADDED",
+                "MAX_CONTAINS_REMOVED",
+                "MAX_CONTAINS_INCREASED",
+                "MAX_CONTAINS_DECREASED",
+            ],
+        );
+        bound(
+            ctx,
+            "minContains",
+            original.min_contains,
+            update.min_contains,
+            [
+                "MIN_CONTAINS_ADDED",
+                "MIN_CONTAINS_REMOVED",
+                "MIN_CONTAINS_INCREASED",
+                "MIN_CONTAINS_DECREASED",
+            ],
+        );
     }
 }
 
 /// A bound added, removed, increased or decreased (`[added, removed, increased, decreased]`).
-fn bound<T: PartialOrd + ToString + Copy>(ctx: &mut Ctx, keyword: &str, original: Option<T>, update: Option<T>, kinds: [&'static str; 4]) {
+fn bound<T: PartialOrd + ToString + Copy>(
+    ctx: &mut Ctx,
+    keyword: &str,
+    original: Option<T>,
+    update: Option<T>,
+    kinds: [&'static str; 4],
+) {
     let text = |value: Option<T>| value.map(|value| value.to_string()).unwrap_or_default();
     let kind = match (original, update) {
         (None, Some(_)) => kinds[0],
@@ -1717,16 +2121,65 @@ fn bound<T: PartialOrd + ToString + Copy>(ctx: &mut Ctx, keyword: &str, original
 }
 
 fn compare_numbers(ctx: &mut Ctx, original: &NumberKind, update: &NumberKind) {
-    bound(ctx, "maximum", original.maximum, update.maximum, ["MAXIMUM_ADDED", "MAXIMUM_REMOVED", "MAXIMUM_INCREASED", "MAXIMUM_DECREASED"]);
-    bound(ctx, "minimum", original.minimum, update.minimum, ["MINIMUM_ADDED", "MINIMUM_REMOVED", "MINIMUM_INCREASED", "MINIMUM_DECREASED"]);
-    bound(ctx, "exclusiveMaximum", original.exclusive_maximum, update.exclusive_maximum, ["EXCLUSIVE_MAXIMUM_ADDED", "EXCLUSIVE_MAXIMUM_REMOVED", "EXCLUSIVE_MAXIMUM_INCREASED", "EXCLUSIVE_MAXIMUM_DECREASED"]);
-    bound(ctx, "exclusiveMinimum", original.exclusive_minimum, update.exclusive_minimum, ["EXCLUSIVE_MINIMUM_ADDED", "EXCLUSIVE_MINIMUM_REMOVED", "EXCLUSIVE_MINIMUM_INCREASED", "EXCLUSIVE_MINIMUM_DECREASED"]);
+    bound(
+        ctx,
+        "maximum",
+        original.maximum,
+        update.maximum,
+        [
+            "MAXIMUM_ADDED",
+            "MAXIMUM_REMOVED",
+            "MAXIMUM_INCREASED",
+            "MAXIMUM_DECREASED",
+        ],
+    );
+    bound(
+        ctx,
+        "minimum",
+        original.minimum,
+        update.minimum,
+        [
+            "MINIMUM_ADDED",
+            "MINIMUM_REMOVED",
+            "MINIMUM_INCREASED",
+            "MINIMUM_DECREASED",
+        ],
+    );
+    bound(
+        ctx,
+        "exclusiveMaximum",
+        original.exclusive_maximum,
+        update.exclusive_maximum,
+        [
+            "EXCLUSIVE_MAXIMUM_ADDED",
+            "EXCLUSIVE_MAXIMUM_REMOVED",
+            "EXCLUSIVE_MAXIMUM_INCREASED",
+            "EXCLUSIVE_MAXIMUM_DECREASED",
+        ],
+    );
+    bound(
+        ctx,
+        "exclusiveMinimum",
+        original.exclusive_minimum,
+        update.exclusive_minimum,
+        [
+            "EXCLUSIVE_MINIMUM_ADDED",
+            "EXCLUSIVE_MINIMUM_REMOVED",
+            "EXCLUSIVE_MINIMUM_INCREASED",
+            "EXCLUSIVE_MINIMUM_DECREASED",
+        ],
+    );
     let original_multiple = original.multiple_of.as_deref().and_then(Decimal::parse);
     let update_multiple = update.multiple_of.as_deref().and_then(Decimal::parse);
     let text = |value: &Option<String>| value.clone().unwrap_or_default();
     match (original_multiple, update_multiple) {
         (None, None) => {}
-        (None, Some(_)) => ctx.add_detail(Some("multipleOf"), "MULTIPLE_OF_ADDED", String::new(), text(&update.multiple_of)),
+        (None, Some(_)) => ctx.add_detail(
+            Some("multipleOf"),
+            "MULTIPLE_OF_ADDED",
+            String::new(),
+            text(&update.multiple_of),
+        ),
         (Some(_), None) => ctx.add_at("multipleOf", "MULTIPLE_OF_REMOVED"),
         (Some(old), Some(new)) if old.equals(&new) => {}
         (Some(old), Some(new)) => {
@@ -1737,14 +2190,24 @@ fn compare_numbers(ctx: &mut Ctx, original: &NumberKind, update: &NumberKind) {
             } else {
                 "MULTIPLE_OF_CHANGED"
             };
-            ctx.add_detail(Some("multipleOf"), kind, text(&original.multiple_of), text(&update.multiple_of));
+            ctx.add_detail(
+                Some("multipleOf"),
+                kind,
+                text(&original.multiple_of),
+                text(&update.multiple_of),
+            );
         }
     }
     if original.integer != update.integer {
         if original.integer {
             ctx.add("TYPE_EXTENDED");
         } else {
-            ctx.add_detail(None, "TYPE_NARROWED", "number".to_string(), "integer".to_string());
+            ctx.add_detail(
+                None,
+                "TYPE_NARROWED",
+                "number".to_string(),
+                "integer".to_string(),
+            );
         }
     }
 }
@@ -1783,7 +2246,8 @@ impl Decimal {
     }
 
     fn equals(&self, other: &Decimal) -> bool {
-        self.aligned(other).is_some_and(|(left, right)| left == right)
+        self.aligned(other)
+            .is_some_and(|(left, right)| left == right)
     }
 
     fn is_multiple_of(&self, other: &Decimal) -> bool {
@@ -1795,7 +2259,12 @@ impl Decimal {
 /// Kuhn's augmenting paths: `edges[left]` lists the right vertices `left` may pair with; the
 /// answer gives each left vertex its partner.
 fn maximum_matching<T>(edges: &[Vec<(usize, T)>], right_count: usize) -> Vec<Option<usize>> {
-    fn augment<T>(left: usize, edges: &[Vec<(usize, T)>], seen: &mut [bool], partner_of_right: &mut [Option<usize>]) -> bool {
+    fn augment<T>(
+        left: usize,
+        edges: &[Vec<(usize, T)>],
+        seen: &mut [bool],
+        partner_of_right: &mut [Option<usize>],
+    ) -> bool {
         for (right, _) in &edges[left] {
             if seen[*right] {
                 continue;
@@ -1909,22 +2378,35 @@ mod tests {
     }
 
     fn backward(new: &str, old: &str) -> Vec<String> {
-        check(&schema(new), &schema(old), Roles { reader_is_new: true })
-            .into_iter()
-            .map(|problem| format!("{} {}", problem.rule, problem.path))
-            .collect()
+        check(
+            &schema(new),
+            &schema(old),
+            Roles {
+                reader_is_new: true,
+            },
+        )
+        .into_iter()
+        .map(|problem| format!("{} {}", problem.rule, problem.path))
+        .collect()
     }
 
     #[test]
     fn open_and_closed_content_models() {
         let open = r#"{"type":"object","properties":{"a":{"type":"string"}}}"#;
-        let open_more = r#"{"type":"object","properties":{"a":{"type":"string"},"b":{"type":"integer"}}}"#;
-        assert_eq!(backward(open_more, open), vec!["OPTIONAL_PROPERTY_ADDED_TO_OPEN_CONTENT_MODEL #/properties/b"]);
+        let open_more =
+            r#"{"type":"object","properties":{"a":{"type":"string"},"b":{"type":"integer"}}}"#;
+        assert_eq!(
+            backward(open_more, open),
+            vec!["OPTIONAL_PROPERTY_ADDED_TO_OPEN_CONTENT_MODEL #/properties/b"]
+        );
         assert!(backward(open, open_more).is_empty());
         let closed = r#"{"type":"object","properties":{"a":{"type":"string"}},"additionalProperties":false}"#;
         let closed_more = r#"{"type":"object","properties":{"a":{"type":"string"},"b":{"type":"integer"}},"additionalProperties":false}"#;
         assert!(backward(closed_more, closed).is_empty());
-        assert_eq!(backward(closed, closed_more), vec!["PROPERTY_REMOVED_FROM_CLOSED_CONTENT_MODEL #/properties/b"]);
+        assert_eq!(
+            backward(closed, closed_more),
+            vec!["PROPERTY_REMOVED_FROM_CLOSED_CONTENT_MODEL #/properties/b"]
+        );
     }
 
     #[test]
@@ -1933,7 +2415,10 @@ mod tests {
         let tree_number = r##"{"type":"object","properties":{"children":{"type":"array","items":{"$ref":"#"}},"v":{"type":"number"}}}"##;
         assert!(backward(tree_number, tree).is_empty());
         let found = backward(tree, tree_number);
-        assert!(found.contains(&"TYPE_NARROWED #/properties/v".to_string()), "{found:?}");
+        assert!(
+            found.contains(&"TYPE_NARROWED #/properties/v".to_string()),
+            "{found:?}"
+        );
     }
 
     #[test]
@@ -1941,7 +2426,11 @@ mod tests {
         let error = Schema::parse(&SchemaText::new("loop.json", "{\"definitions\": {\"a\": {\"$ref\": \"#/definitions/a\"}},\n \"$ref\": \"#/definitions/a\"}"))
             .expect_err("cycle");
         assert!(error.message.contains("cycle"), "{error}");
-        let error = Schema::parse(&SchemaText::new("missing.json", "{\n\"$ref\": \"#/definitions/nope\"}")).expect_err("missing");
+        let error = Schema::parse(&SchemaText::new(
+            "missing.json",
+            "{\n\"$ref\": \"#/definitions/nope\"}",
+        ))
+        .expect_err("missing");
         assert_eq!(error.line, 2);
     }
 }

@@ -322,7 +322,9 @@ impl Reader<'_> {
                                 if !(0xDC00..0xE000).contains(&second) {
                                     return Err(self.error("unpaired surrogate in \\u escape"));
                                 }
-                                char::from_u32(0x10000 + ((first - 0xD800) << 10) + (second - 0xDC00))
+                                char::from_u32(
+                                    0x10000 + ((first - 0xD800) << 10) + (second - 0xDC00),
+                                )
                             } else {
                                 char::from_u32(first)
                             };

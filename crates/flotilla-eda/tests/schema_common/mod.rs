@@ -3,6 +3,8 @@
 //! `{"rule": "...", "level": "BACKWARD", "expected": "compatible" | "incompatible"}`, plus
 //! optionally `"java"` (the Java checker's verdict where a port differs; it wins) and
 //! `"rules"` (registry rule names that must all appear among the incompatibilities found).
+//! Files a version refers to (Protobuf imports) sit under `vN.deps/`, by the path the import
+//! names.
 
 #![allow(dead_code)]
 
@@ -39,16 +41,42 @@ pub fn versions(case: &Path, extension: &str) -> Vec<SchemaText> {
     numbered.sort();
     numbered
         .into_iter()
-        .map(|(_, path)| {
+        .map(|(number, path)| {
             let text = std::fs::read_to_string(&path).expect("schema file");
             let name = path
                 .strip_prefix(case.parent().expect("parent"))
                 .unwrap_or(&path)
                 .display()
                 .to_string();
-            SchemaText::new(name, text)
+            let mut schema = SchemaText::new(name, text);
+            let deps = case.join(format!("v{number}.deps"));
+            add_references(&deps, &deps, &mut schema.references);
+            schema
         })
         .collect()
+}
+
+fn add_references(root: &Path, directory: &Path, references: &mut Vec<SchemaText>) {
+    let Ok(entries) = std::fs::read_dir(directory) else {
+        return;
+    };
+    let mut paths: Vec<PathBuf> = entries.map(|entry| entry.expect("entry").path()).collect();
+    paths.sort();
+    for path in paths {
+        if path.is_dir() {
+            add_references(root, &path, references);
+        } else {
+            let name = path
+                .strip_prefix(root)
+                .unwrap_or(&path)
+                .display()
+                .to_string();
+            references.push(SchemaText::new(
+                name,
+                std::fs::read_to_string(&path).expect("reference"),
+            ));
+        }
+    }
 }
 
 /// Runs every case under `root`; returns the count and the failures.
