@@ -4,6 +4,9 @@
 # Synced and Healthy (polled with kubectl every 50 ms). Prints each run and the medians.
 #
 #   benches/example-sync.sh OLD_BINARY NEW_BINARY [ROUNDS]
+#
+# UP_ARGS (optional) is passed to both `up`s, e.g. `--repo DIR --path apps` to sync the same
+# repository with both binaries when the bundled example differs between them.
 set -euo pipefail
 old=$1 new=$2 rounds=${3:-5}
 scratch=$(mktemp -d)
@@ -15,7 +18,7 @@ one_run() {
   local start end
   start=$(date +%s.%N)
   "$binary" up --data-dir "$dir/.flotilla" --sealing-key-bits 1024 \
-    --cluster-listen 127.0.0.1:26443 --listen 127.0.0.1:28089 >"$dir/up.log" 2>&1 &
+    --cluster-listen 127.0.0.1:26443 --listen 127.0.0.1:28089 ${UP_ARGS:-} >"$dir/up.log" 2>&1 &
   local pid=$!
   local kubeconfig=$dir/.flotilla/cluster/kubeconfig
   while true; do
