@@ -4,7 +4,8 @@
 //! rule, object and field, an Event and the findings metric); the same commit with
 //! `flotilla.dev/allow` on the topic is applied, the override shown on the status; a warning
 //! (partitions increased) is applied and recorded; a requested sync is gated as an automated one
-//! is; a commit removing a KafkaTopic with automated prune keeps the topic and says why.
+//! is, and `app diff`'s preview shows the finding first; a commit removing a KafkaTopic with
+//! automated prune keeps the topic and says why.
 
 mod common;
 
@@ -45,7 +46,7 @@ const KUSTOMIZATION: &str = "resources:\n- orders.yaml\n- payments.yaml\n";
 
 const DECREASED: &str = "kafka-topic-partitions-decreased";
 const INCREASED: &str = "kafka-topic-partitions-increased";
-const REMOVED: &str = "kafka-topic-removed-while-pruned";
+const REMOVED: &str = "kafka-topic-removed";
 
 fn conditions<'a>(application: &'a Value, kind: &'a str) -> Vec<&'a str> {
     application["status"]["conditions"]
@@ -258,6 +259,14 @@ async fn a_requested_sync_is_gated_too() {
             application["status"]["sync"]["status"] == "OutOfSync"
         })
         .await;
+    // `flotilla app diff` shows what the gate would say.
+    let preview = harness
+        .engine
+        .preview("argocd", "events")
+        .await
+        .expect("preview");
+    assert!(preview.guardrails.blocks());
+    assert!(preview.render().contains(DECREASED), "{}", preview.render());
     harness
         .cluster
         .merge_patch(&info, Some("argocd"), "events", &request)

@@ -13,13 +13,14 @@
 //! objects without a namespace get the Application's destination namespace; Helm sources and
 //! paths that are not in the repository are skipped with a note on standard error.
 //!
-//! Removal: an object rendered before and not after counts as removed (pruned) when the
-//! Application that rendered it prunes (`syncPolicy.automated.prune`; an Application removed
-//! with it when it had Argo CD's resources finalizer), or when it came straight from `PATH`
-//! (no Application says otherwise: the worst case is what CI should hear about), unless the
-//! object says `Prune=false`. With `--live`, the before set is the cluster's objects of the
-//! rendered kinds that are rendered or tracked by a rendered Application
-//! (`argocd.argoproj.io/tracking-id`).
+//! Removal: an object rendered before and not after is pruned when the Application that
+//! rendered it prunes (`syncPolicy.automated.prune`; an Application removed with it when it had
+//! Argo CD's resources finalizer), or when it came straight from `PATH` (no Application says
+//! otherwise: the worst case is what CI should hear about), unless the object says
+//! `Prune=false`. The rules see one change: when some removed objects are pruned, it prunes and
+//! holds those (the others stay as they are); when none is, it holds them all, not pruned. With
+//! `--live`, the before set is the cluster's objects of the rendered kinds that are rendered or
+//! tracked by a rendered Application (`argocd.argoproj.io/tracking-id`).
 //!
 //! Repository files for the schema and AsyncAPI rules (`*.avsc`, `*.proto`, `*.json` under a
 //! `schemas/` directory; `asyncapi*.yaml|yml|json`): every such file git knows at each side
@@ -161,13 +162,19 @@ fn check(args: &CheckArgs) -> Result<u8> {
         .iter()
         .filter_map(|rendered| ObjectId::of(&rendered.object))
         .collect();
-    let before_objects: Vec<Value> = before
-        .objects
-        .iter()
-        .filter(|rendered| {
+    // Removed objects: when some are pruned, those (the change prunes; the others stay as they
+    // are); when none is, all of them, left behind by a change that does not prune.
+    let (kept, removed): (Vec<&Rendered>, Vec<&Rendered>) =
+        before.objects.iter().partition(|rendered| {
             ObjectId::of(&rendered.object).is_some_and(|id| after_ids.contains(&id))
-                || removed_is_pruned(rendered, &before, &after)
-        })
+        });
+    let (pruned, left): (Vec<&Rendered>, Vec<&Rendered>) = removed
+        .into_iter()
+        .partition(|rendered| removed_is_pruned(rendered, &before, &after));
+    let prune = !pruned.is_empty();
+    let before_objects: Vec<Value> = kept
+        .into_iter()
+        .chain(if prune { pruned } else { left })
         .map(|rendered| rendered.object.clone())
         .collect();
     let after_objects: Vec<Value> = after
@@ -177,17 +184,23 @@ fn check(args: &CheckArgs) -> Result<u8> {
         .collect();
     let operator_versions =
         flotilla_engine::gate::operator_versions(before_objects.iter().chain(after_objects.iter()));
-    let mut change = Change::new(before_objects, after_objects, true);
+    let mut change = Change::new(before_objects, after_objects, prune);
     change.files_before = files_before;
     change.files_after = files_after;
     change.operator_versions = operator_versions;
     let findings = flotilla_eda::evaluate(&change);
 
     // Where each object came from: the working tree's render first, then the base's.
+    // A removed object is shown in the file it was removed from, without a line.
     let mut places: BTreeMap<ObjectId, Place> = BTreeMap::new();
-    for rendered in before.objects.iter().chain(&after.objects) {
+    for (rendered, removed) in before
+        .objects
+        .iter()
+        .map(|rendered| (rendered, true))
+        .chain(after.objects.iter().map(|rendered| (rendered, false)))
+    {
         if let Some(id) = ObjectId::of(&rendered.object) {
-            places.insert(id, place_of(&repository, rendered));
+            places.insert(id, place_of(&repository, rendered, removed));
         }
     }
     let report = Report {
@@ -591,17 +604,19 @@ struct Place {
 }
 
 /// The file and line an object was read from when the render knows it and the file is in the
-/// working tree; else the kustomization (or directory) it was rendered from.
-fn place_of(repository: &Repository, rendered: &Rendered) -> Place {
+/// working tree (no line for a `removed` object); else the kustomization (or directory) it was
+/// rendered from.
+fn place_of(repository: &Repository, rendered: &Rendered, removed: bool) -> Place {
     if let Some(origin) = &rendered.origin {
         if let Ok(text) = std::fs::read_to_string(repository.root.join(origin)) {
+            let line = object_line(
+                &text,
+                rendered.object["kind"].as_str().unwrap_or(""),
+                rendered.object["metadata"]["name"].as_str().unwrap_or(""),
+            );
             return Place {
                 file: origin.clone(),
-                line: object_line(
-                    &text,
-                    rendered.object["kind"].as_str().unwrap_or(""),
-                    rendered.object["metadata"]["name"].as_str().unwrap_or(""),
-                ),
+                line: line.filter(|_| !removed),
             };
         }
     }

@@ -390,3 +390,210 @@ fn sarif_output_is_valid_sarif_2_1_0() {
     }
     let _ = std::fs::remove_dir_all(&root);
 }
+
+fn application(name: &str, path: &str, prune: bool) -> String {
+    format!(
+        "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: {name}\n  namespace: argocd\nspec:\n  project: default\n  source:\n    repoURL: https://git.example.com/team/events.git\n    targetRevision: HEAD\n    path: {path}\n  destination:\n    server: https://kubernetes.default.svc\n    namespace: {name}\n  syncPolicy:\n    automated:\n      prune: {prune}\n"
+    )
+}
+
+#[test]
+fn an_app_of_apps_prunes_what_its_applications_prune() {
+    const REMOVED: &str = "kafka-topic-removed";
+    let root = new_repository("app-of-apps");
+    write(&root, ".gitignore", ".cache-outside/\n");
+    write(
+        &root,
+        "apps/kustomization.yaml",
+        "resources:\n- orders.yaml\n- audit.yaml\n",
+    );
+    write(
+        &root,
+        "apps/orders.yaml",
+        &application("orders", "orders", true),
+    );
+    write(
+        &root,
+        "apps/audit.yaml",
+        &application("audit", "audit", false),
+    );
+    for (directory, topics) in [
+        ("orders", ["orders", "refunds"]),
+        ("audit", ["audit", "trail"]),
+    ] {
+        write(
+            &root,
+            &format!("{directory}/kustomization.yaml"),
+            "resources:\n- topics.yaml\n",
+        );
+        write(
+            &root,
+            &format!("{directory}/topics.yaml"),
+            &format!(
+                "{}---\n{}",
+                topic(topics[0], 3, None),
+                topic(topics[1], 3, None)
+            ),
+        );
+    }
+    commit_all(&root, "two applications");
+
+    // Removed from the Application that does not prune: left behind, a warning at most.
+    write(&root, "audit/topics.yaml", &topic("audit", 3, None));
+    let output = check(&root, &["apps", "-o", "json"]);
+    assert_eq!(code(&output), 0, "{}", text(&output));
+    let report = json(&output);
+    assert_eq!(report["rendered"]["after"], 5, "{report:#}");
+    let findings = report["findings"].as_array().expect("findings");
+    assert!(
+        findings.iter().all(|finding| finding["blocks"] == false),
+        "{report:#}"
+    );
+
+    // Removed from the one that prunes: the topic and its data would go.
+    write(&root, "orders/topics.yaml", &topic("orders", 3, None));
+    let output = check(&root, &["apps", "-o", "json"]);
+    assert_eq!(code(&output), 1, "{}", text(&output));
+    let report = json(&output);
+    let blocking: Vec<&Value> = report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|finding| finding["blocks"] == true)
+        .collect();
+    assert_eq!(blocking.len(), 1, "{report:#}");
+    assert_eq!(blocking[0]["rule"], REMOVED);
+    assert_eq!(blocking[0]["object"]["name"], "refunds");
+    assert_eq!(
+        blocking[0]["object"]["namespace"], "orders",
+        "the Application's destination namespace"
+    );
+    assert_eq!(
+        blocking[0]["location"],
+        serde_json::json!({"file": "orders/topics.yaml", "line": null}),
+        "the file it was removed from"
+    );
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+/// Ends `flotilla cluster serve` when the test ends, however it ends.
+struct Server(std::process::Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+const TOPIC_CRD: &str = "apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: kafkatopics.kafka.strimzi.io
+spec:
+  group: kafka.strimzi.io
+  names: {kind: KafkaTopic, listKind: KafkaTopicList, plural: kafkatopics, singular: kafkatopic}
+  scope: Namespaced
+  versions:
+  - name: v1beta2
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}
+";
+
+#[test]
+fn live_compares_with_the_objects_in_the_cluster() {
+    use std::io::{BufRead, Write};
+    if !Command::new("kubectl")
+        .args(["version", "--client"])
+        .output()
+        .is_ok_and(|output| output.status.success())
+    {
+        eprintln!("notice: kubectl not found: `check --live` test skipped");
+        return;
+    }
+    // Not a git repository: `--live` needs none.
+    let root = scratch("live");
+    let mut child = flotilla()
+        .args(["cluster", "serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(root.join("cluster"))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start flotilla cluster serve");
+    let output = child.stdout.take().expect("stdout");
+    let _server = Server(child);
+    let mut first = String::new();
+    // Kept open while the server runs: it may print more.
+    let mut reader = std::io::BufReader::new(output);
+    reader.read_line(&mut first).expect("first line");
+    assert!(first.starts_with("flotilla cluster serving on"), "{first}");
+    let kubeconfig = root.join("cluster/kubeconfig");
+    let kubectl = |arguments: &[&str], input: &str| {
+        let mut child = Command::new("timeout")
+            .args(["30", "kubectl", "--kubeconfig"])
+            .arg(&kubeconfig)
+            .args(arguments)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("kubectl starts");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input.as_bytes())
+            .expect("write");
+        let output = child.wait_with_output().expect("kubectl ends");
+        assert!(
+            output.status.success(),
+            "kubectl {arguments:?}: {}",
+            text(&output)
+        );
+    };
+    kubectl(&["apply", "-f", "-"], TOPIC_CRD);
+    kubectl(
+        &[
+            "wait",
+            "--for=condition=Established",
+            "crd/kafkatopics.kafka.strimzi.io",
+        ],
+        "",
+    );
+    kubectl(&["create", "namespace", "kafka"], "");
+    kubectl(
+        &["apply", "-n", "kafka", "-f", "-"],
+        &topic("orders", 6, None),
+    );
+
+    write(
+        &root,
+        "events/kustomization.yaml",
+        "namespace: kafka\nresources:\n- topics.yaml\n",
+    );
+    write(&root, "events/topics.yaml", &topic("orders", 2, None));
+    let kubeconfig_text = kubeconfig.to_string_lossy().to_string();
+    let output = check(
+        &root,
+        &["events", "--live", "--kubeconfig", &kubeconfig_text],
+    );
+    assert_eq!(code(&output), 1, "{}", text(&output));
+    assert!(text(&output).contains(DECREASED), "{}", text(&output));
+    assert!(
+        text(&output).contains("blocked against the cluster"),
+        "{}",
+        text(&output)
+    );
+    write(&root, "events/topics.yaml", &topic("orders", 6, None));
+    let output = check(
+        &root,
+        &["events", "--live", "--kubeconfig", &kubeconfig_text],
+    );
+    assert_eq!(code(&output), 0, "{}", text(&output));
+    drop(_server);
+    drop(reader);
+    let _ = std::fs::remove_dir_all(&root);
+}
