@@ -208,7 +208,10 @@ mod tests {
         assert_eq!(range.covers("9.4.0.15"), Some(false));
         assert_eq!(range.covers("9.4.6"), Some(false));
         let list = licence(
-            Some(LicenceVersions::List(vec!["11.5.0".into(), "11.5.1".into()])),
+            Some(LicenceVersions::List(vec![
+                "11.5.0".into(),
+                "11.5.1".into(),
+            ])),
             &[],
         );
         assert_eq!(list.covers("11.5.1"), Some(true));

@@ -122,3 +122,25 @@ impl Verdict {
         }
     }
 }
+
+/// The findings of a rule about one state that a change brings: those the state after the
+/// change has and the state before it did not (same rule, object, path and message). A state
+/// rule run on both sides of a change reports what the change makes wrong, not what was wrong
+/// already (an object already refused by its operator does not block every later change).
+pub fn new_findings(before: Vec<Finding>, after: Vec<Finding>) -> Vec<Finding> {
+    let known: std::collections::BTreeSet<(String, ObjectId, String, String)> = before
+        .into_iter()
+        .map(|finding| (finding.rule, finding.object, finding.path, finding.message))
+        .collect();
+    after
+        .into_iter()
+        .filter(|finding| {
+            !known.contains(&(
+                finding.rule.clone(),
+                finding.object.clone(),
+                finding.path.clone(),
+                finding.message.clone(),
+            ))
+        })
+        .collect()
+}

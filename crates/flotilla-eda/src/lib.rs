@@ -11,6 +11,8 @@
 //! Modules: `finding` (the finding model, overrides, the verdict), `objects` (object identity
 //! and the pairing of before/after objects), `kafka` (KafkaTopic, Kafka, KafkaNodePool,
 //! EventStreams, KafkaUser rules for `kafka.strimzi.io` v1beta2/v1 and `eventstreams.ibm.com`),
+//! `licence` (EventStreams and QueueManager licences against `flotilla-catalog`'s licence data),
+//! `api_version` (manifests in API versions the installed operator no longer serves),
 //! `schema` (schema compatibility), `asyncapi` (AsyncAPI documents against the objects),
 //! `topology` (the event topology).
 //!
@@ -18,9 +20,11 @@
 //! type is a finding of its own or skipped, never an unwrap); findings come out in a stable
 //! order (object, rule, path), so output and tests are deterministic.
 
+pub mod api_version;
 pub mod asyncapi;
 pub mod finding;
 pub mod kafka;
+pub mod licence;
 pub mod objects;
 pub mod schema;
 pub mod topology;
@@ -32,6 +36,8 @@ pub use objects::{Change, ObjectId};
 pub fn evaluate(change: &Change) -> Vec<Finding> {
     let mut findings = Vec::new();
     kafka::check(change, &mut findings);
+    licence::check(change, &mut findings);
+    api_version::check(change, &mut findings);
     asyncapi::check(change, &mut findings);
     finding::apply_overrides(change, &mut findings);
     findings.sort_by(|left, right| {

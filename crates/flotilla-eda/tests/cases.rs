@@ -1,10 +1,11 @@
 //! Data-driven rule cases: `tests/cases/<rule-id>/<case>/` holds `before.yaml` and `after.yaml`
 //! (multi-document; either may be absent for an empty set), an optional `options.yaml`
-//! (`prune: true|false`, default true), and `expected.yaml`: the findings, each
+//! (`prune: true|false`, default true; `operatorVersions: {package: version}`, the operator
+//! versions the caller knows), and `expected.yaml`: the findings, each
 //! `{rule, severity, object, path, overridden}` (`object` as findings print it:
 //! `KafkaTopic.kafka.strimzi.io ns/name`), in the order `evaluate` returns them. An empty list
 //! (`[]`) means no finding. Messages are not compared; `messageContains` on a finding checks a
-//! part of it.
+//! part of it. `EDA_CASES_VERBOSE=1` prints every case's findings with their messages and hints.
 
 use std::path::{Path, PathBuf};
 
@@ -51,12 +52,41 @@ fn every_rule_case_gives_its_expected_findings() {
             .into_iter()
             .next()
             .unwrap_or(json!({}));
-        let change = Change::new(
+        let mut change = Change::new(
             read_documents(&case.join("before.yaml")),
             read_documents(&case.join("after.yaml")),
             options["prune"].as_bool().unwrap_or(true),
         );
+        if let Some(versions) = options["operatorVersions"].as_object() {
+            for (package, version) in versions {
+                if let Some(version) = version.as_str() {
+                    change
+                        .operator_versions
+                        .insert(package.clone(), version.to_string());
+                }
+            }
+        }
         let findings = evaluate(&change);
+        if std::env::var_os("EDA_CASES_VERBOSE").is_some() {
+            let mut text = format!("{}\n", case.display());
+            for finding in &findings {
+                text.push_str(&format!(
+                    "  {} {} {} {}{}\n    {}\n    hint: {}\n",
+                    finding.severity.as_str(),
+                    finding.rule,
+                    finding.object,
+                    finding.path,
+                    if finding.overridden {
+                        " (overridden)"
+                    } else {
+                        ""
+                    },
+                    finding.message,
+                    finding.hint
+                ));
+            }
+            let _ = std::io::Write::write_all(&mut std::io::stderr(), text.as_bytes());
+        }
         let got: Vec<Value> = findings
             .iter()
             .map(|finding| {

@@ -1,24 +1,443 @@
 //! Kafka rules, for `kafka.strimzi.io` (v1beta2 and v1) and `eventstreams.ibm.com`: topics
-//! (`topic.rs`). Each rule module has one `check(change, findings)` and names its rule ids as
+//! (`topic.rs`), clusters and node pools (`cluster.rs`, storage in `storage.rs`), users
+//! (`user.rs`). Each rule module has a `check(change, findings)` for what a change does (a
+//! partition count lowered, a topic removed) and, where it has rules about one state (a listener
+//! port Kafka refuses), a `check_state(objects, findings)` that `check` runs on the objects
+//! after and before the change, keeping only what the change brings (`finding::new_findings`),
+//! so an object already wrong in the cluster does not block every later change. Rule ids are
 //! constants, so documentation, tests and overrides use the same strings.
+//!
+//! This module holds what the rules share: the API groups, the cluster label, a view of a Kafka
+//! cluster whether it is a Strimzi `Kafka` or an `EventStreams` (which wraps a `Kafka` spec
+//! under `spec.strimziOverrides`), its node pools and its broker count, and readers for untyped
+//! fields (a field of the wrong type reads as absent: the CRD schema refuses it, the rules skip
+//! it).
 
+pub mod cluster;
+pub mod storage;
 pub mod topic;
+pub mod user;
+
+use std::collections::BTreeMap;
 
 use serde_json::Value;
 
 use crate::finding::Finding;
-use crate::objects::Change;
+use crate::objects::{Change, ObjectId};
 
 /// The API groups that serve Strimzi's kinds.
-pub const KAFKA_GROUPS: &[&str] = &["kafka.strimzi.io", "eventstreams.ibm.com"];
+pub const KAFKA_GROUPS: &[&str] = &[STRIMZI_GROUP, EVENT_STREAMS_GROUP];
+/// Strimzi's API group.
+pub const STRIMZI_GROUP: &str = "kafka.strimzi.io";
+/// IBM Event Streams' API group (Strimzi's kinds, and `EventStreams`).
+pub const EVENT_STREAMS_GROUP: &str = "eventstreams.ibm.com";
+/// The label naming the cluster of a Strimzi topic, user or node pool.
+pub const STRIMZI_CLUSTER_LABEL: &str = "strimzi.io/cluster";
+/// The label naming the cluster of an Event Streams topic, user or node pool.
+pub const EVENT_STREAMS_CLUSTER_LABEL: &str = "eventstreams.ibm.com/cluster";
+
+/// Objects by identity (one side of a [`Change`]).
+pub type Objects = BTreeMap<ObjectId, Value>;
 
 /// Runs every Kafka rule.
 pub fn check(change: &Change, findings: &mut Vec<Finding>) {
     topic::check(change, findings);
+    cluster::check(change, findings);
+    user::check(change, findings);
 }
 
 /// An integer field, when it is one (rules skip fields of the wrong type: the schema refuses
 /// them).
 pub(crate) fn integer(value: &Value) -> Option<i64> {
     value.as_i64()
+}
+
+/// A count that must be at least 1 (partitions, replicas): other values (0, negative, another
+/// type) read as absent, as the CRD schema refuses them.
+pub(crate) fn count(value: &Value) -> Option<i64> {
+    integer(value).filter(|count| *count >= 1)
+}
+
+/// A Kafka configuration value read as an integer: config maps are free-form, so `"2"` and `2`
+/// are both read (Strimzi passes either to Kafka as text).
+pub(crate) fn config_integer(value: &Value) -> Option<i64> {
+    match value {
+        Value::Number(number) => number.as_i64(),
+        Value::String(text) => text.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// A scalar field as text (`3.9`, written unquoted, is a number in YAML).
+pub(crate) fn scalar_text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(text) => Some(text.clone()),
+        Value::Number(number) => Some(number.to_string()),
+        Value::Bool(flag) => Some(flag.to_string()),
+        _ => None,
+    }
+}
+
+/// The strings of a list field (other items skipped).
+pub(crate) fn strings(value: &Value) -> Vec<&str> {
+    value
+        .as_array()
+        .map(|items| items.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default()
+}
+
+/// The label an object of `group` names its cluster with.
+pub fn cluster_label_key(group: &str) -> &'static str {
+    if group == EVENT_STREAMS_GROUP {
+        EVENT_STREAMS_CLUSTER_LABEL
+    } else {
+        STRIMZI_CLUSTER_LABEL
+    }
+}
+
+/// The cluster an object's label names (`None` when the label is missing, empty or not text).
+pub(crate) fn cluster_label<'a>(id: &ObjectId, object: &'a Value) -> Option<&'a str> {
+    object["metadata"]["labels"][cluster_label_key(&id.group)]
+        .as_str()
+        .filter(|name| !name.is_empty())
+}
+
+/// What an object's cluster label says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Label<'a> {
+    /// No label (or an empty one): no operator picks the object up.
+    Missing,
+    /// Labels or the label of another type than text: the API server refuses the object.
+    Unreadable,
+    Names(&'a str),
+}
+
+/// Reads an object's cluster label, telling a missing label from one of the wrong type.
+pub(crate) fn read_cluster_label<'a>(id: &ObjectId, object: &'a Value) -> Label<'a> {
+    let labels = &object["metadata"]["labels"];
+    if labels.is_null() {
+        return Label::Missing;
+    }
+    if !labels.is_object() {
+        return Label::Unreadable;
+    }
+    match &labels[cluster_label_key(&id.group)] {
+        Value::Null => Label::Missing,
+        Value::String(name) if name.is_empty() => Label::Missing,
+        Value::String(name) => Label::Names(name),
+        _ => Label::Unreadable,
+    }
+}
+
+/// A Kafka cluster as the rules see it: a Strimzi `Kafka` (either group) or an `EventStreams`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ClusterView<'a> {
+    pub id: &'a ObjectId,
+    pub object: &'a Value,
+    /// Where the Strimzi `Kafka` spec is: `spec`, or `spec.strimziOverrides` of an EventStreams.
+    pub root: &'a Value,
+    /// That place as a finding's path.
+    pub root_path: &'static str,
+}
+
+impl<'a> ClusterView<'a> {
+    /// The cluster view of an object, when it is a Kafka or an EventStreams.
+    pub fn of(id: &'a ObjectId, object: &'a Value) -> Option<ClusterView<'a>> {
+        if !KAFKA_GROUPS.contains(&id.group.as_str()) {
+            return None;
+        }
+        match id.kind.as_str() {
+            "Kafka" => Some(ClusterView {
+                id,
+                object,
+                root: &object["spec"],
+                root_path: "spec",
+            }),
+            "EventStreams" if id.group == EVENT_STREAMS_GROUP => Some(ClusterView {
+                id,
+                object,
+                root: &object["spec"]["strimziOverrides"],
+                root_path: "spec.strimziOverrides",
+            }),
+            _ => None,
+        }
+    }
+
+    /// `spec.kafka` (or `spec.strimziOverrides.kafka`).
+    pub fn kafka(&self) -> &'a Value {
+        &self.root["kafka"]
+    }
+
+    /// The path of a field under the Kafka spec (`spec.kafka.version`).
+    pub fn kafka_path(&self, field: &str) -> String {
+        format!("{}.kafka.{field}", self.root_path)
+    }
+
+    /// The broker configuration (`spec.kafka.config`).
+    pub fn config(&self) -> &'a Value {
+        &self.kafka()["config"]
+    }
+
+    /// Whether Cruise Control is deployed (`spec.cruiseControl` present, `{}` included).
+    pub fn has_cruise_control(&self) -> bool {
+        self.root["cruiseControl"].is_object()
+    }
+
+    /// Whether Strimzi runs this cluster's nodes from node pools: always for `v1` and for
+    /// Event Streams with `nodePools`; for `v1beta2` when annotated
+    /// `strimzi.io/node-pools: enabled` (Strimzi ignores pools otherwise) or when
+    /// `spec.kafka.replicas` is absent.
+    fn node_pools_enabled(&self) -> bool {
+        let api_version = self.object["apiVersion"].as_str().unwrap_or_default();
+        api_version.ends_with("/v1")
+            || self.object["metadata"]["annotations"]["strimzi.io/node-pools"].as_str()
+                == Some("enabled")
+            || self.kafka()["replicas"].is_null()
+            || self.id.kind == "EventStreams" && self.root["nodePools"].is_array()
+    }
+}
+
+/// A node pool: a `KafkaNodePool` object labelled for a cluster, or an entry of an
+/// EventStreams' `spec.strimziOverrides.nodePools`.
+#[derive(Clone, Debug)]
+pub(crate) struct Pool<'a> {
+    /// The object findings about the pool are on.
+    pub owner: &'a ObjectId,
+    /// The pool's name (the KafkaNodePool's name, or the entry's `name`).
+    pub name: String,
+    /// Where the pool's spec is, as a finding's path (`spec`, `spec.strimziOverrides.nodePools[0]`).
+    pub path: String,
+    pub spec: &'a Value,
+}
+
+impl Pool<'_> {
+    pub fn roles(&self) -> Vec<&str> {
+        strings(&self.spec["roles"])
+    }
+
+    pub fn has_role(&self, role: &str) -> bool {
+        self.roles().contains(&role)
+    }
+
+    pub fn replicas(&self) -> Option<i64> {
+        integer(&self.spec["replicas"]).filter(|replicas| *replicas >= 0)
+    }
+}
+
+/// The node pools of `cluster` among `objects`: KafkaNodePools of its group family in its
+/// namespace labelled with its name, then the EventStreams' inline pools.
+pub(crate) fn pools_of<'a>(objects: &'a Objects, cluster: &ClusterView<'a>) -> Vec<Pool<'a>> {
+    let mut pools: Vec<Pool<'a>> = objects
+        .iter()
+        .filter(|(id, _)| {
+            id.kind == "KafkaNodePool"
+                && KAFKA_GROUPS.contains(&id.group.as_str())
+                && id.namespace == cluster.id.namespace
+        })
+        .filter(|(id, object)| cluster_label(id, object) == Some(cluster.id.name.as_str()))
+        .map(|(id, object)| Pool {
+            owner: id,
+            name: id.name.clone(),
+            path: "spec".to_string(),
+            spec: &object["spec"],
+        })
+        .collect();
+    if cluster.id.kind == "EventStreams" {
+        if let Some(entries) = cluster.root["nodePools"].as_array() {
+            for (index, entry) in entries.iter().enumerate() {
+                // An entry without a name cannot be told apart from another: skipped (the
+                // schema refuses it).
+                let Some(name) = entry["name"].as_str() else {
+                    continue;
+                };
+                pools.push(Pool {
+                    owner: cluster.id,
+                    name: name.to_string(),
+                    path: format!("{}.nodePools[{index}]", cluster.root_path),
+                    spec: entry,
+                });
+            }
+        }
+    }
+    pools
+}
+
+/// Whether an EventStreams' inline node pools can all be read (objects with a name): pools are
+/// compared across a change only then, so a malformed list does not read as pools removed.
+pub(crate) fn inline_pools_readable(cluster: &ClusterView<'_>) -> bool {
+    match &cluster.root["nodePools"] {
+        Value::Null => true,
+        Value::Array(entries) => entries.iter().all(|entry| entry["name"].is_string()),
+        _ => false,
+    }
+}
+
+/// The number of brokers of `cluster`: the replicas of its node pools with the `broker` role,
+/// or `spec.kafka.replicas` when it runs without node pools; `None` when unknown (a pool
+/// without a replica count, no count at all).
+pub(crate) fn broker_count(objects: &Objects, cluster: &ClusterView<'_>) -> Option<i64> {
+    let pools = pools_of(objects, cluster);
+    if !pools.is_empty() && cluster.node_pools_enabled() {
+        let mut total: i64 = 0;
+        for pool in pools.iter().filter(|pool| pool.has_role("broker")) {
+            total = total.saturating_add(pool.replicas()?.max(0));
+        }
+        return Some(total);
+    }
+    integer(&cluster.kafka()["replicas"])
+}
+
+/// Whether `cluster` takes its nodes from node pools (so `spec.kafka.replicas` and
+/// `spec.kafka.storage` are ignored by the operator).
+pub(crate) fn uses_node_pools(objects: &Objects, cluster: &ClusterView<'_>) -> bool {
+    cluster.node_pools_enabled() && !pools_of(objects, cluster).is_empty()
+}
+
+/// Every cluster (Kafka, EventStreams) among `objects`.
+pub(crate) fn clusters(objects: &Objects) -> impl Iterator<Item = ClusterView<'_>> {
+    objects
+        .iter()
+        .filter_map(|(id, object)| ClusterView::of(id, object))
+}
+
+/// Whether `objects` declare any cluster an object of `group` could belong to.
+pub(crate) fn declares_clusters(objects: &Objects, group: &str) -> bool {
+    clusters(objects).any(|cluster| cluster.id.group == group)
+}
+
+/// Which entity operator watches for an object: the Topic Operator for topics, the User
+/// Operator for users.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum EntityOperator {
+    Topic,
+    User,
+}
+
+/// The cluster an object labelled `name` in `namespace` belongs to: a cluster of the object's
+/// group family with that name in the same namespace, or in another namespace whose entity
+/// operator watches `namespace` (`entityOperator.topicOperator.watchedNamespace`).
+pub(crate) fn find_cluster<'a>(
+    objects: &'a Objects,
+    group: &str,
+    namespace: &str,
+    name: &str,
+    operator: EntityOperator,
+) -> Option<ClusterView<'a>> {
+    let candidates = || {
+        clusters(objects)
+            .filter(move |cluster| cluster.id.group == group && cluster.id.name == name)
+    };
+    candidates()
+        .find(|cluster| cluster.id.namespace == namespace)
+        .or_else(|| {
+            candidates().find(|cluster| {
+                let key = match operator {
+                    EntityOperator::Topic => "topicOperator",
+                    EntityOperator::User => "userOperator",
+                };
+                cluster.root["entityOperator"][key]["watchedNamespace"].as_str() == Some(namespace)
+            })
+        })
+}
+
+/// A short description of a cluster for messages (`Kafka kafka/events`).
+pub(crate) fn describe(cluster: &ClusterView<'_>) -> String {
+    if cluster.id.namespace.is_empty() {
+        format!("{} {}", cluster.id.kind, cluster.id.name)
+    } else {
+        format!(
+            "{} {}/{}",
+            cluster.id.kind, cluster.id.namespace, cluster.id.name
+        )
+    }
+}
+
+/// A configuration key as a finding's path (`spec.config['retention.ms']`).
+pub(crate) fn config_path(base: &str, key: &str) -> String {
+    format!("{base}['{key}']")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn objects(values: Vec<Value>) -> Objects {
+        values
+            .into_iter()
+            .filter_map(|object| ObjectId::of(&object).map(|id| (id, object)))
+            .collect()
+    }
+
+    #[test]
+    fn broker_count_sums_broker_pools_or_reads_replicas() {
+        let set = objects(vec![
+            json!({"apiVersion": "kafka.strimzi.io/v1", "kind": "Kafka", "metadata": {"name": "c", "namespace": "n"}, "spec": {"kafka": {}}}),
+            json!({"apiVersion": "kafka.strimzi.io/v1", "kind": "KafkaNodePool", "metadata": {"name": "b", "namespace": "n", "labels": {"strimzi.io/cluster": "c"}}, "spec": {"replicas": 3, "roles": ["broker"]}}),
+            json!({"apiVersion": "kafka.strimzi.io/v1", "kind": "KafkaNodePool", "metadata": {"name": "d", "namespace": "n", "labels": {"strimzi.io/cluster": "c"}}, "spec": {"replicas": 2, "roles": ["controller", "broker"]}}),
+            json!({"apiVersion": "kafka.strimzi.io/v1", "kind": "KafkaNodePool", "metadata": {"name": "k", "namespace": "n", "labels": {"strimzi.io/cluster": "c"}}, "spec": {"replicas": 3, "roles": ["controller"]}}),
+            json!({"apiVersion": "kafka.strimzi.io/v1", "kind": "KafkaNodePool", "metadata": {"name": "o", "namespace": "other", "labels": {"strimzi.io/cluster": "c"}}, "spec": {"replicas": 9, "roles": ["broker"]}}),
+        ]);
+        let cluster = clusters(&set).next().expect("a cluster");
+        assert_eq!(broker_count(&set, &cluster), Some(5));
+
+        // v1beta2 without the node-pools annotation: Strimzi ignores the pools.
+        let set = objects(vec![
+            json!({"apiVersion": "kafka.strimzi.io/v1beta2", "kind": "Kafka", "metadata": {"name": "c", "namespace": "n"}, "spec": {"kafka": {"replicas": 4}}}),
+            json!({"apiVersion": "kafka.strimzi.io/v1beta2", "kind": "KafkaNodePool", "metadata": {"name": "b", "namespace": "n", "labels": {"strimzi.io/cluster": "c"}}, "spec": {"replicas": 3, "roles": ["broker"]}}),
+        ]);
+        let cluster = clusters(&set).next().expect("a cluster");
+        assert_eq!(broker_count(&set, &cluster), Some(4));
+
+        // Event Streams: inline pools.
+        let set = objects(vec![json!({
+            "apiVersion": "eventstreams.ibm.com/v1beta2", "kind": "EventStreams",
+            "metadata": {"name": "es", "namespace": "n"},
+            "spec": {"strimziOverrides": {"nodePools": [
+                {"name": "kafka", "replicas": 3, "roles": ["broker"]},
+                {"name": "ctl", "replicas": 3, "roles": ["controller"]}
+            ]}}
+        })]);
+        let cluster = clusters(&set).next().expect("a cluster");
+        assert_eq!(broker_count(&set, &cluster), Some(3));
+
+        // Wrong types read as unknown, never a panic.
+        let set = objects(vec![json!({
+            "apiVersion": "kafka.strimzi.io/v1", "kind": "Kafka",
+            "metadata": {"name": "c", "namespace": "n"}, "spec": "text"
+        })]);
+        let cluster = clusters(&set).next().expect("a cluster");
+        assert_eq!(broker_count(&set, &cluster), None);
+    }
+
+    #[test]
+    fn clusters_are_found_in_the_namespace_or_by_watched_namespace() {
+        let set = objects(vec![
+            json!({"apiVersion": "kafka.strimzi.io/v1", "kind": "Kafka", "metadata": {"name": "c", "namespace": "kafka"}, "spec": {"entityOperator": {"topicOperator": {"watchedNamespace": "apps"}}}}),
+        ]);
+        let found = |namespace: &str, operator| {
+            find_cluster(&set, STRIMZI_GROUP, namespace, "c", operator).is_some()
+        };
+        assert!(found("kafka", EntityOperator::Topic));
+        assert!(found("apps", EntityOperator::Topic));
+        assert!(!found("apps", EntityOperator::User));
+        assert!(!found("other", EntityOperator::Topic));
+        assert!(find_cluster(
+            &set,
+            EVENT_STREAMS_GROUP,
+            "kafka",
+            "c",
+            EntityOperator::Topic
+        )
+        .is_none());
+    }
+
+    #[test]
+    fn config_values_read_as_integers_or_text() {
+        assert_eq!(config_integer(&json!("2")), Some(2));
+        assert_eq!(config_integer(&json!(2)), Some(2));
+        assert_eq!(config_integer(&json!("two")), None);
+        assert_eq!(config_integer(&json!([2])), None);
+        assert_eq!(scalar_text(&json!(3.9)), Some("3.9".to_string()));
+    }
 }

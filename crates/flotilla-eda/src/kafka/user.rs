@@ -1,0 +1,249 @@
+//! KafkaUser rules. What a change does to a user: another authentication type replaces its
+//! credentials, and a user removed (and pruned) while its ACLs still grant access to topics or
+//! groups takes that access from its clients. What a state must hold: a cluster label naming a
+//! declared cluster (as for topics: no User Operator sees the user otherwise), and ACLs on
+//! literal topics that a KafkaTopic of the same cluster declares (a typo in an ACL grants
+//! nothing).
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+
+use crate::finding::{new_findings, Finding, Severity};
+use crate::kafka::topic::topic_name;
+use crate::kafka::{
+    cluster_label, cluster_label_key, declares_clusters, find_cluster, read_cluster_label,
+    EntityOperator, Label, Objects, KAFKA_GROUPS,
+};
+use crate::objects::{Change, ObjectId};
+
+/// `spec.authentication.type` changed: the user's credentials are replaced.
+pub const AUTHENTICATION_CHANGED: &str = "kafka-user-authentication-changed";
+/// A user removed while its ACLs grant access to topics or groups that remain.
+pub const REMOVED_WITH_ACLS: &str = "kafka-user-removed-with-acls";
+/// An ACL on a literal topic no KafkaTopic of the same cluster declares.
+pub const ACL_TOPIC_UNDECLARED: &str = "kafka-user-acl-topic-undeclared";
+/// No cluster label: no User Operator sees the user.
+pub const CLUSTER_LABEL_MISSING: &str = "kafka-user-cluster-label-missing";
+/// The cluster label names a cluster the change does not declare.
+pub const CLUSTER_UNKNOWN: &str = "kafka-user-cluster-unknown";
+
+pub fn check(change: &Change, findings: &mut Vec<Finding>) {
+    for (id, before, after) in change.pairs(KAFKA_GROUPS, "KafkaUser") {
+        match (before, after) {
+            (Some(before), Some(after)) => authentication(id, before, after, findings),
+            (Some(before), None) => removed(change, id, before, findings),
+            _ => {}
+        }
+    }
+    let mut before = Vec::new();
+    check_state(&change.before, &mut before);
+    let mut after = Vec::new();
+    check_state(&change.after, &mut after);
+    findings.extend(new_findings(before, after));
+}
+
+/// The rules about one state of the users.
+pub fn check_state(objects: &Objects, findings: &mut Vec<Finding>) {
+    for (id, user) in users(objects) {
+        cluster_label_rules(objects, id, user, findings);
+        acl_topics(objects, id, user, findings);
+    }
+}
+
+fn users(objects: &Objects) -> impl Iterator<Item = (&ObjectId, &Value)> {
+    objects
+        .iter()
+        .filter(|(id, _)| id.kind == "KafkaUser" && KAFKA_GROUPS.contains(&id.group.as_str()))
+}
+
+fn authentication(id: &ObjectId, before: &Value, after: &Value, findings: &mut Vec<Finding>) {
+    let Some(old) = before["spec"]["authentication"]["type"].as_str() else {
+        return;
+    };
+    let authentication = &after["spec"]["authentication"];
+    // Another type than an object, or a type that is not text: the schema refuses it.
+    if !(authentication.is_null() || authentication["type"].is_string()) {
+        return;
+    }
+    let new = authentication["type"].as_str();
+    if new == Some(old) {
+        return;
+    }
+    let message = match new {
+        Some(new) => format!("authentication changes from {old} to {new}: the User Operator replaces the user's credentials (the Secret `{}` is rewritten), so clients that use the {old} credentials are refused until they are reconfigured", id.name),
+        None => format!("authentication ({old}) is removed: the User Operator deletes the user's credentials, so its clients can no longer connect as `{}`", id.name),
+    };
+    findings.push(Finding::new(
+        AUTHENTICATION_CHANGED,
+        Severity::Warn,
+        id,
+        "spec.authentication.type",
+        message,
+        "reconfigure the clients with the new credentials as the change syncs, or create a second KafkaUser with the new authentication and move the clients to it before removing this one",
+    ));
+}
+
+/// One ACL rule's resource: type, name, pattern type (`literal` by default).
+struct AclResource<'a> {
+    index: usize,
+    kind: &'a str,
+    name: &'a str,
+    prefix: bool,
+}
+
+fn acl_resources(user: &Value) -> Vec<AclResource<'_>> {
+    user["spec"]["authorization"]["acls"]
+        .as_array()
+        .map(|acls| {
+            acls.iter()
+                .enumerate()
+                .filter_map(|(index, acl)| {
+                    let resource = &acl["resource"];
+                    Some(AclResource {
+                        index,
+                        kind: resource["type"].as_str()?,
+                        name: resource["name"].as_str().unwrap_or("*"),
+                        prefix: resource["patternType"].as_str() == Some("prefix"),
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The topic names the KafkaTopics of a user's cluster declare.
+fn declared_topics(objects: &Objects, id: &ObjectId, user: &Value) -> BTreeSet<String> {
+    let cluster = cluster_label(id, user);
+    objects
+        .iter()
+        .filter(|(other, topic)| {
+            other.kind == "KafkaTopic"
+                && other.group == id.group
+                && other.namespace == id.namespace
+                && cluster_label(other, topic) == cluster
+        })
+        .map(|(other, topic)| topic_name(other, topic).to_string())
+        .collect()
+}
+
+fn removed(change: &Change, id: &ObjectId, before: &Value, findings: &mut Vec<Finding>) {
+    let pruned = change.prune
+        && !before["metadata"]["annotations"]["argocd.argoproj.io/sync-options"]
+            .as_str()
+            .is_some_and(|options| {
+                options
+                    .split(',')
+                    .any(|option| option.trim() == "Prune=false")
+            });
+    if !pruned {
+        return;
+    }
+    let topics = declared_topics(&change.after, id, before);
+    let mut granted_topics = BTreeSet::new();
+    let mut groups = BTreeSet::new();
+    for resource in acl_resources(before) {
+        match resource.kind {
+            "topic" => {
+                for topic in &topics {
+                    let matches = if resource.prefix {
+                        topic.starts_with(resource.name)
+                    } else {
+                        resource.name == "*" || resource.name == topic
+                    };
+                    if matches {
+                        granted_topics.insert(topic.clone());
+                    }
+                }
+            }
+            "group" => {
+                groups.insert(resource.name.to_string());
+            }
+            _ => {}
+        }
+    }
+    if granted_topics.is_empty() && groups.is_empty() {
+        return;
+    }
+    let mut what = Vec::new();
+    if !granted_topics.is_empty() {
+        let names: Vec<String> = granted_topics
+            .iter()
+            .map(|name| format!("`{name}`"))
+            .collect();
+        what.push(format!("the topics {} (which stay)", names.join(", ")));
+    }
+    if !groups.is_empty() {
+        let names: Vec<String> = groups.iter().map(|name| format!("`{name}`")).collect();
+        what.push(format!("the consumer groups {}", names.join(", ")));
+    }
+    findings.push(Finding::new(
+        REMOVED_WITH_ACLS,
+        Severity::Warn,
+        id,
+        "spec.authorization.acls",
+        format!("the KafkaUser is removed and would be pruned while its ACLs grant access to {}: the User Operator deletes the user, its credentials and its ACLs, so every client using `{}` loses access", what.join(" and "), id.name),
+        "move the clients to another user first, or keep the KafkaUser until they no longer use it",
+    ));
+}
+
+fn acl_topics(objects: &Objects, id: &ObjectId, user: &Value, findings: &mut Vec<Finding>) {
+    let resources = acl_resources(user);
+    if !resources.iter().any(|resource| resource.kind == "topic") {
+        return;
+    }
+    let topics = declared_topics(objects, id, user);
+    let cluster = cluster_label(id, user).unwrap_or("its cluster");
+    for resource in resources {
+        if resource.kind != "topic" || resource.prefix || resource.name == "*" {
+            continue;
+        }
+        if topics.contains(resource.name) {
+            continue;
+        }
+        findings.push(Finding::new(
+            ACL_TOPIC_UNDECLARED,
+            Severity::Warn,
+            id,
+            &format!("spec.authorization.acls[{}].resource.name", resource.index),
+            format!("the ACL names the topic `{}`, which no KafkaTopic of `{cluster}` declares: the ACL grants access to a topic that may not exist (a misspelt name grants nothing, and clients are refused on the topic they meant)", resource.name),
+            "check the topic name against the KafkaTopics, or declare the topic",
+        ));
+    }
+}
+
+fn cluster_label_rules(
+    objects: &Objects,
+    id: &ObjectId,
+    user: &Value,
+    findings: &mut Vec<Finding>,
+) {
+    let label = cluster_label_key(&id.group);
+    let path = format!("metadata.labels['{label}']");
+    match read_cluster_label(id, user) {
+        Label::Unreadable => {}
+        Label::Missing => findings.push(Finding::new(
+            CLUSTER_LABEL_MISSING,
+            Severity::Block,
+            id,
+            &path,
+            format!("the KafkaUser has no `{label}` label: no User Operator picks it up, so the user, its credentials and its ACLs are never created"),
+            format!("label it `{label}: <cluster name>` with the name of the Kafka cluster it belongs to"),
+        )),
+        Label::Names(name) => {
+            if declares_clusters(objects, &id.group)
+                && find_cluster(objects, &id.group, &id.namespace, name, EntityOperator::User)
+                    .is_none()
+            {
+                findings.push(Finding::new(
+                    CLUSTER_UNKNOWN,
+                    Severity::Block,
+                    id,
+                    &path,
+                    format!("the label names the cluster `{name}`, which this change does not declare in the namespace `{}` (it declares other clusters): no User Operator picks the KafkaUser up", id.namespace),
+                    format!("set `{label}` to the name of one of the declared clusters, or add the cluster `{name}`"),
+                ));
+            }
+        }
+    }
+}
