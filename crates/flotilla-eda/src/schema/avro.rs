@@ -36,7 +36,10 @@ type TypeId = usize;
 /// schemas are cycles of indexes) and the root.
 #[derive(Clone, Debug)]
 pub struct Schema {
+    file: String,
     types: Vec<Type>,
+    /// Where each type is written (the file's start for primitives).
+    positions: Vec<Position>,
     root: TypeId,
 }
 
@@ -125,6 +128,7 @@ impl Schema {
         let mut parser = Parser {
             file: &text.name,
             types: PRIMITIVES.iter().map(|(_, kind)| kind.clone()).collect(),
+            positions: vec![Position::default(); PRIMITIVES.len()],
             names: HashMap::new(),
             defaults: Vec::new(),
         };
@@ -140,7 +144,9 @@ impl Schema {
         let root = parser.parse(&node, "", 0)?;
         parser.check_defaults()?;
         Ok(Schema {
+            file: text.name.clone(),
             types: parser.types,
+            positions: parser.positions,
             root,
         })
     }
@@ -191,6 +197,7 @@ fn read_json(text: &SchemaText) -> Result<Node, SchemaError> {
 struct Parser<'a> {
     file: &'a str,
     types: Vec<Type>,
+    positions: Vec<Position>,
     names: HashMap<String, TypeId>,
     /// Field defaults still to validate, once every type they may name is defined.
     defaults: Vec<(String, TypeId, Node)>,
@@ -199,6 +206,12 @@ struct Parser<'a> {
 impl Parser<'_> {
     fn error(&self, position: Position, message: impl Into<String>) -> SchemaError {
         SchemaError::new(self.file, position, message)
+    }
+
+    fn push(&mut self, kind: Type, position: Position) -> TypeId {
+        self.types.push(kind);
+        self.positions.push(position);
+        self.types.len() - 1
     }
 
     /// A name used as a type: a primitive, or a named type looked up in the enclosing namespace
@@ -263,9 +276,7 @@ impl Parser<'_> {
             }
             ids.push(id);
         }
-        let _ = node;
-        self.types.push(Type::Union(ids));
-        Ok(self.types.len() - 1)
+        Ok(self.push(Type::Union(ids), node.position))
     }
 
     fn text<'n>(&self, node: &'n Node, key: &str) -> Result<Option<&'n str>, SchemaError> {
@@ -310,16 +321,14 @@ impl Parser<'_> {
                     .get("items")
                     .ok_or_else(|| self.error(node.position, "array has no `items` type"))?;
                 let items = self.parse(items, namespace, depth + 1)?;
-                self.types.push(Type::Array(items));
-                Ok(self.types.len() - 1)
+                Ok(self.push(Type::Array(items), node.position))
             }
             "map" => {
                 let values = node
                     .get("values")
                     .ok_or_else(|| self.error(node.position, "map has no `values` type"))?;
                 let values = self.parse(values, namespace, depth + 1)?;
-                self.types.push(Type::Map(values));
-                Ok(self.types.len() - 1)
+                Ok(self.push(Type::Map(values), node.position))
             }
             other => self.lookup(other, namespace).ok_or_else(|| {
                 self.error(
@@ -413,8 +422,7 @@ impl Parser<'_> {
         if self.names.contains_key(&named.full) {
             return Err(self.error(position, format!("can't redefine: {}", named.full)));
         }
-        self.types.push(kind);
-        let id = self.types.len() - 1;
+        let id = self.push(kind, position);
         self.names.insert(named.full.clone(), id);
         Ok(id)
     }
@@ -451,6 +459,7 @@ impl Parser<'_> {
         )?;
         let space = Self::space_of(&named);
         let mut fields: Vec<Field> = Vec::new();
+        let mut seen = BTreeSet::new();
         for field in fields_node.as_array().unwrap_or_default() {
             if field.as_object().is_none() {
                 return Err(self.error(field.position, "a field must be an object"));
@@ -462,7 +471,7 @@ impl Parser<'_> {
                 .as_str()
                 .ok_or_else(|| self.error(name_node.position, "a field `name` must be a string"))?;
             self.check_name(name, name_node.position)?;
-            if fields.iter().any(|existing| existing.name == name) {
+            if !seen.insert(name.to_string()) {
                 return Err(self.error(
                     name_node.position,
                     format!("duplicate field {name} in record {}", named.full),
@@ -525,12 +534,13 @@ impl Parser<'_> {
             .as_array()
             .ok_or_else(|| self.error(symbols_node.position, "`symbols` must be an array"))?;
         let mut symbols: Vec<String> = Vec::new();
+        let mut seen_symbols = BTreeSet::new();
         for symbol in items {
             let text = symbol
                 .as_str()
                 .ok_or_else(|| self.error(symbol.position, "an enum symbol must be a string"))?;
             self.check_name(text, symbol.position)?;
-            if symbols.iter().any(|existing| existing == text) {
+            if !seen_symbols.insert(text.to_string()) {
                 return Err(self.error(symbol.position, format!("duplicate enum symbol: {text}")));
             }
             symbols.push(text.to_string());
@@ -638,16 +648,36 @@ impl Parser<'_> {
 }
 
 /// Whether `reader` reads what `writer` wrote; the problems found, empty when it does.
-pub(crate) fn check(reader: &Schema, writer: &Schema, roles: Roles) -> Vec<Problem> {
+pub(crate) fn check(
+    reader: &Schema,
+    writer: &Schema,
+    roles: Roles,
+) -> Result<Vec<Problem>, SchemaError> {
     let mut checker = Checker {
         reader,
         writer,
         roles,
         memo: HashMap::new(),
+        depth: 0,
+        too_deep: None,
     };
     let mut path = Vec::new();
-    checker.compatibility(reader.root, writer.root, &mut path)
+    let problems = checker.compatibility(reader.root, writer.root, &mut path);
+    match checker.too_deep {
+        Some(type_id) => Err(SchemaError::new(
+            &reader.file,
+            reader.positions[type_id],
+            format!("the schema nests deeper than {MAX_COMPARE_DEPTH} types through named references; not compared"),
+        )),
+        None => Ok(problems),
+    }
 }
+
+/// The most problems kept for one pair of types.
+const MAX_PROBLEMS: usize = 16;
+
+/// How deep a comparison follows types into types before it gives up with an error.
+const MAX_COMPARE_DEPTH: usize = 256;
 
 enum Memo {
     InProgress,
@@ -659,6 +689,9 @@ struct Checker<'a> {
     writer: &'a Schema,
     roles: Roles,
     memo: HashMap<(TypeId, TypeId), Memo>,
+    depth: usize,
+    /// The reader type where the comparison went deeper than it may.
+    too_deep: Option<TypeId>,
 }
 
 impl Checker<'_> {
@@ -675,8 +708,17 @@ impl Checker<'_> {
             Some(Memo::Done(problems)) => return problems.clone(),
             None => {}
         }
+        if self.depth >= MAX_COMPARE_DEPTH {
+            self.too_deep.get_or_insert(reader);
+            return Vec::new();
+        }
         self.memo.insert((reader, writer), Memo::InProgress);
-        let problems = self.calculate(reader, writer, path);
+        self.depth += 1;
+        let mut problems = self.calculate(reader, writer, path);
+        self.depth -= 1;
+        // The verdict needs one problem; a few name what is wrong. Keeping every problem of
+        // every nested pair would grow as the cube of a chain of named types.
+        problems.truncate(MAX_PROBLEMS);
         self.memo
             .insert((reader, writer), Memo::Done(problems.clone()));
         problems
@@ -894,17 +936,24 @@ impl Checker<'_> {
         writer_id: TypeId,
         path: &mut Vec<String>,
     ) -> Vec<Problem> {
+        let by_name: HashMap<&str, &Field> = writer_fields
+            .iter()
+            .map(|field| (field.name.as_str(), field))
+            .collect();
         let mut problems = Vec::new();
         for reader_field in reader_fields {
             path.push(reader_field.name.clone());
-            let matches =
-                writer_fields
-                    .iter()
-                    .filter(|field| field.name == reader_field.name)
-                    .chain(reader_field.aliases.iter().filter_map(|alias| {
-                        writer_fields.iter().find(|field| &field.name == alias)
-                    }))
-                    .collect::<Vec<_>>();
+            let matches = by_name
+                .get(reader_field.name.as_str())
+                .into_iter()
+                .chain(
+                    reader_field
+                        .aliases
+                        .iter()
+                        .filter_map(|alias| by_name.get(alias.as_str())),
+                )
+                .copied()
+                .collect::<Vec<_>>();
             match matches.as_slice() {
                 [] => {
                     if !reader_field.has_default {
@@ -976,6 +1025,7 @@ mod tests {
                 reader_is_new: true,
             },
         )
+        .expect("compared")
     }
 
     #[test]

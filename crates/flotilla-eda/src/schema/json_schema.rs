@@ -143,6 +143,7 @@ type SchemaId = usize;
 /// are cycles) and the root.
 #[derive(Clone, Debug)]
 pub struct Schema {
+    file: String,
     nodes: Vec<SchemaNode>,
     root: SchemaId,
 }
@@ -157,6 +158,7 @@ struct SchemaNode {
     connect_type: Option<String>,
     /// The schema as written, for collapsing duplicate branches of a combined schema.
     raw: serde_json::Value,
+    position: Position,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -381,6 +383,7 @@ impl Schema {
         }
         loader.check_reference_cycles()?;
         Ok(Schema {
+            file: text.name.clone(),
             nodes: loader.nodes,
             root,
         })
@@ -569,6 +572,7 @@ impl Loader<'_> {
         }
         let mut schema = SchemaNode {
             raw: node.to_json(),
+            position: node.position,
             ..SchemaNode::default()
         };
         match &node.value {
@@ -1259,11 +1263,18 @@ struct Engine<'a> {
     in_progress: HashSet<Pair>,
     seed: HashMap<Pair, Rc<Vec<Diff>>>,
     optimism: bool,
+    depth: usize,
+    /// The update's schema where the comparison went deeper than it may.
+    too_deep: Option<SchemaId>,
 }
 
 /// Whether `reader` (the update) reads what `writer` (the original) wrote, by Confluent's
 /// rules; the incompatible differences found.
-pub(crate) fn check(reader: &Schema, writer: &Schema, roles: Roles) -> Vec<Problem> {
+pub(crate) fn check(
+    reader: &Schema,
+    writer: &Schema,
+    roles: Roles,
+) -> Result<Vec<Problem>, SchemaError> {
     let mut seed = HashMap::new();
     let diffs = loop {
         let mut engine = Engine {
@@ -1273,9 +1284,18 @@ pub(crate) fn check(reader: &Schema, writer: &Schema, roles: Roles) -> Vec<Probl
             in_progress: HashSet::new(),
             seed: seed.clone(),
             optimism: false,
+            depth: 0,
+            too_deep: None,
         };
         let mut ctx = Ctx::root();
         engine.compare(&mut ctx, Some(writer.root), Some(reader.root));
+        if let Some(update) = engine.too_deep {
+            return Err(SchemaError::new(
+                &reader.file,
+                reader.node(update).position,
+                format!("the schemas nest deeper than {MAX_COMPARE_DEPTH} levels through references; not compared"),
+            ));
+        }
         let incompatible: HashMap<Pair, Rc<Vec<Diff>>> = engine
             .memo
             .iter()
@@ -1300,8 +1320,11 @@ pub(crate) fn check(reader: &Schema, writer: &Schema, roles: Roles) -> Vec<Probl
             problems.push(problem);
         }
     }
-    problems
+    Ok(problems)
 }
+
+/// How deep a comparison follows schemas into schemas before it gives up with an error.
+const MAX_COMPARE_DEPTH: usize = 128;
 
 impl Engine<'_> {
     fn compare(&mut self, ctx: &mut Ctx, original: Option<SchemaId>, update: Option<SchemaId>) {
@@ -1343,8 +1366,15 @@ impl Engine<'_> {
             self.optimism = true;
             return Rc::new(Vec::new());
         }
+        if self.depth >= MAX_COMPARE_DEPTH {
+            self.too_deep.get_or_insert(update);
+            self.in_progress.remove(&key);
+            return Rc::new(Vec::new());
+        }
         let mut sub = Ctx::root();
+        self.depth += 1;
         self.compare_types(&mut sub, original, update);
+        self.depth -= 1;
         let result = Rc::new(sub.diffs);
         self.memo.insert(key, result.clone());
         self.in_progress.remove(&key);
@@ -1548,9 +1578,14 @@ impl Engine<'_> {
                     in_progress: HashSet::new(),
                     seed: HashMap::new(),
                     optimism: false,
+                    depth: self.depth,
+                    too_deep: None,
                 };
                 reversed.compare(&mut sub, Some(update), Some(original));
                 self.optimism |= reversed.optimism;
+                if reversed.too_deep.is_some() {
+                    self.too_deep.get_or_insert(update_id);
+                }
                 if sub.compatible() {
                     ctx.add("NOT_TYPE_NARROWED");
                 } else {
@@ -1688,12 +1723,21 @@ impl Engine<'_> {
     }
 
     fn compare_objects(&mut self, ctx: &mut Ctx, original: &ObjectKind, update: &ObjectKind) {
-        let property = |object: &ObjectKind, name: &str| {
+        let index = |object: &ObjectKind| -> HashMap<String, SchemaId> {
             object
                 .properties
                 .iter()
-                .find(|(existing, _)| existing == name)
-                .map(|(_, id)| *id)
+                .map(|(name, id)| (name.clone(), *id))
+                .collect()
+        };
+        let (original_index, update_index) = (index(original), index(update));
+        let property = |object: &ObjectKind, name: &str| {
+            let index = if std::ptr::eq(object, original) {
+                &original_index
+            } else {
+                &update_index
+            };
+            index.get(name).copied()
         };
         // required
         ctx.enter("required");
@@ -1719,7 +1763,7 @@ impl Engine<'_> {
         ctx.enter("properties");
         let mut names: Vec<&String> = original.properties.iter().map(|(name, _)| name).collect();
         for (name, _) in &update.properties {
-            if !names.contains(&name) {
+            if !original_index.contains_key(name) {
                 names.push(name);
             }
         }
@@ -2385,6 +2429,7 @@ mod tests {
                 reader_is_new: true,
             },
         )
+        .expect("compared")
         .into_iter()
         .map(|problem| format!("{} {}", problem.rule, problem.path))
         .collect()

@@ -161,6 +161,7 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
         offset: 0,
         line: 1,
         line_start: 0,
+        column_mark: std::cell::Cell::new((0, 0)),
     };
     reader.skip_space();
     let node = reader.value(0)?;
@@ -177,14 +178,24 @@ struct Reader<'a> {
     offset: usize,
     line: u32,
     line_start: usize,
+    /// Where the column was last counted: the offset and its 0-based column.
+    column_mark: std::cell::Cell<(usize, usize)>,
 }
 
 impl Reader<'_> {
+    /// The current position; the column is counted in characters, from where the last count
+    /// stopped on the same line, so a long minified line costs no more than once.
     fn position(&self) -> Position {
-        let column = self.text[self.line_start..self.offset].chars().count() + 1;
+        let (mut from, mut column) = self.column_mark.get();
+        if from < self.line_start || from > self.offset {
+            from = self.line_start;
+            column = 0;
+        }
+        column += self.text[from..self.offset].chars().count();
+        self.column_mark.set((self.offset, column));
         Position {
             line: self.line,
-            column: u32::try_from(column).unwrap_or(u32::MAX),
+            column: u32::try_from(column + 1).unwrap_or(u32::MAX),
         }
     }
 

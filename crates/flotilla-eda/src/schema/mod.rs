@@ -242,18 +242,18 @@ fn parse(kind: SchemaKind, text: &SchemaText) -> Result<Parsed, SchemaError> {
 }
 
 /// Whether `reader` reads what `writer` wrote, by each format's registry rules.
-fn reads(reader: &Parsed, writer: &Parsed, roles: Roles) -> Vec<Problem> {
+fn reads(reader: &Parsed, writer: &Parsed, roles: Roles) -> Result<Vec<Problem>, SchemaError> {
     match (reader, writer) {
         (Parsed::Avro(reader), Parsed::Avro(writer)) => avro::check(reader, writer, roles),
         (Parsed::Json(reader), Parsed::Json(writer)) => json_schema::check(reader, writer, roles),
         (Parsed::Protobuf(reader), Parsed::Protobuf(writer)) => {
             protobuf::check(reader, writer, roles)
         }
-        _ => vec![Problem {
+        _ => Ok(vec![Problem {
             rule: "SCHEMA_TYPE_CHANGED".to_string(),
             path: String::new(),
             message: "the schema type changed".to_string(),
-        }],
+        }]),
     }
 }
 
@@ -297,7 +297,7 @@ pub fn check(
                         reader_is_new: false,
                     },
                 ),
-            };
+            }?;
             for problem in problems {
                 found.push(Incompatibility {
                     rule: problem.rule,

@@ -127,6 +127,7 @@ struct TypeInfo {
 /// A parsed `.proto` file with its imports.
 #[derive(Clone, Debug, Default)]
 pub struct Schema {
+    file: String,
     package: String,
     messages: Vec<Message>,
     enums: Vec<EnumDef>,
@@ -148,6 +149,7 @@ impl Schema {
         }
         let (top_messages, top_enums) = schema.add_file(&file, Origin::Local);
         schema.package = file.package.clone();
+        schema.file = text.name.clone();
         schema.top_messages = top_messages;
         schema.top_enums = top_enums;
         schema.check_types(&text.name, &file)?;
@@ -393,14 +395,24 @@ struct Lexer<'a> {
     offset: usize,
     line: u32,
     line_start: usize,
+    /// Where the column was last counted: the offset and its 0-based column.
+    column_mark: std::cell::Cell<(usize, usize)>,
 }
 
 impl Lexer<'_> {
+    /// The current position; the column is counted in characters, from where the last count
+    /// stopped on the same line, so a long minified line costs no more than once.
     fn position(&self) -> Position {
-        let column = self.text[self.line_start..self.offset].chars().count() + 1;
+        let (mut from, mut column) = self.column_mark.get();
+        if from < self.line_start || from > self.offset {
+            from = self.line_start;
+            column = 0;
+        }
+        column += self.text[from..self.offset].chars().count();
+        self.column_mark.set((self.offset, column));
         Position {
             line: self.line,
-            column: u32::try_from(column).unwrap_or(u32::MAX),
+            column: u32::try_from(column + 1).unwrap_or(u32::MAX),
         }
     }
 
@@ -558,6 +570,7 @@ fn parse_file(name: &str, text: &str) -> Result<File, SchemaError> {
         offset: 0,
         line: 1,
         line_start: 0,
+        column_mark: std::cell::Cell::new((0, 0)),
     };
     let (token, position) = lexer.next()?;
     let mut parser = Parser {
@@ -1134,6 +1147,8 @@ impl Ctx {
 struct Engine<'a> {
     original: &'a Schema,
     update: &'a Schema,
+    /// Where the comparison went deeper through imported message types than it may.
+    too_deep: std::cell::Cell<Option<Position>>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -1151,10 +1166,15 @@ enum FieldKind {
 
 /// Whether `reader` (the update) reads what `writer` (the original) wrote, by Confluent's
 /// rules; the incompatible differences found.
-pub(crate) fn check(reader: &Schema, writer: &Schema, roles: Roles) -> Vec<Problem> {
+pub(crate) fn check(
+    reader: &Schema,
+    writer: &Schema,
+    roles: Roles,
+) -> Result<Vec<Problem>, SchemaError> {
     let engine = Engine {
         original: writer,
         update: reader,
+        too_deep: std::cell::Cell::new(None),
     };
     let mut ctx = Ctx {
         path: Vec::new(),
@@ -1193,7 +1213,7 @@ pub(crate) fn check(reader: &Schema, writer: &Schema, roles: Roles) -> Vec<Probl
             problems.push(problem);
         }
     }
-    problems
+    Ok(problems)
 }
 
 impl Engine<'_> {
@@ -1642,6 +1662,12 @@ impl Engine<'_> {
         else {
             return;
         };
+        if ctx.schemas.len() >= MAX_NESTING {
+            if self.too_deep.get().is_none() {
+                self.too_deep.set(Some(update_field.position));
+            }
+            return;
+        }
         let mut sub = ctx.sub();
         sub.original_package = original_info.package.clone();
         sub.update_package = update_info.package.clone();
@@ -1718,6 +1744,7 @@ mod tests {
                 reader_is_new: true,
             },
         )
+        .expect("compared")
         .into_iter()
         .map(|problem| format!("{} {}", problem.rule, problem.path))
         .collect()
