@@ -14,8 +14,8 @@ use serde_json::Value;
 use crate::finding::{new_findings, Finding, Severity};
 use crate::kafka::storage::{self, StorageIssue};
 use crate::kafka::{
-    broker_count, cluster_label, clusters, config_integer, config_path, describe, integer,
-    pools_of, scalar_text, uses_node_pools, ClusterView, Objects, Pool, KAFKA_GROUPS,
+    cluster_label, config_integer, config_path, describe, integer, scalar_text, ClusterView, Index,
+    Pool, KAFKA_GROUPS,
 };
 use crate::objects::{Change, ObjectId};
 
@@ -50,7 +50,12 @@ const RESERVED_PORTS: [(i64, &str); 2] = [(9404, "the Prometheus JMX exporter"),
 const SCALE_DOWN_HINT: &str = "move the partitions off the brokers that go first (a KafkaRebalance in mode `remove-brokers`, with Cruise Control, or kafka-reassign-partitions), then lower the broker count in a change of its own";
 const CONTROLLER_HINT: &str = "keep the KRaft controllers as they are; change the controller quorum only by Strimzi's documented procedure for it, in a change of its own";
 
-pub fn check(change: &Change, findings: &mut Vec<Finding>) {
+pub(crate) fn check(
+    change: &Change,
+    before_index: &Index<'_>,
+    after_index: &Index<'_>,
+    findings: &mut Vec<Finding>,
+) {
     for (id, before, after) in change
         .pairs(KAFKA_GROUPS, "Kafka")
         .into_iter()
@@ -64,30 +69,32 @@ pub fn check(change: &Change, findings: &mut Vec<Finding>) {
             continue;
         };
         versions(&old, &new, findings);
-        cluster_storage(change, &old, &new, findings);
-        cluster_replicas(change, &old, &new, findings);
-        inline_pools(change, &old, &new, findings);
+        cluster_storage(after_index, &old, &new, findings);
+        cluster_replicas(after_index, &old, &new, findings);
+        inline_pools(before_index, after_index, &old, &new, findings);
     }
     node_pools(change, findings);
     let mut before = Vec::new();
-    check_state(&change.before, &mut before);
+    check_state(before_index, &mut before);
     let mut after = Vec::new();
-    check_state(&change.after, &mut after);
+    check_state(after_index, &mut after);
     findings.extend(new_findings(before, after));
 }
 
 /// The rules about one state of the clusters.
-pub fn check_state(objects: &Objects, findings: &mut Vec<Finding>) {
-    for cluster in clusters(objects) {
-        listeners(&cluster, findings);
-        replication_factors(objects, &cluster, findings);
+pub(crate) fn check_state(index: &Index<'_>, findings: &mut Vec<Finding>) {
+    let objects = index.objects;
+    for cluster in index.clusters() {
+        listeners(cluster, findings);
+        replication_factors(index, cluster, findings);
         if let Some(issue) =
             storage::duplicate_ids(&cluster.kafka()["storage"], &cluster.kafka_path("storage"))
         {
             push_issue(findings, cluster.id, issue);
         }
         if cluster.id.kind == "EventStreams" {
-            for pool in pools_of(objects, &cluster)
+            for pool in index
+                .pools_of(cluster)
                 .iter()
                 .filter(|pool| pool.owner == cluster.id)
             {
@@ -216,13 +223,13 @@ fn storage_findings(findings: &mut Vec<Finding>, id: &ObjectId, issues: Vec<Stor
 }
 
 fn cluster_storage(
-    change: &Change,
+    after_index: &Index<'_>,
     old: &ClusterView<'_>,
     new: &ClusterView<'_>,
     findings: &mut Vec<Finding>,
 ) {
     // With node pools, Strimzi reads each pool's storage and ignores `spec.kafka.storage`.
-    if !uses_node_pools(&change.after, new) {
+    if !after_index.uses_node_pools(new) {
         storage_findings(
             findings,
             new.id,
@@ -245,12 +252,12 @@ fn cluster_storage(
 }
 
 fn cluster_replicas(
-    change: &Change,
+    after_index: &Index<'_>,
     old: &ClusterView<'_>,
     new: &ClusterView<'_>,
     findings: &mut Vec<Finding>,
 ) {
-    if uses_node_pools(&change.after, new) {
+    if after_index.uses_node_pools(new) {
         return;
     }
     let (Some(before), Some(after)) = (
@@ -429,7 +436,8 @@ fn node_pools(change: &Change, findings: &mut Vec<Finding>) {
 
 /// The node pools an EventStreams holds inline, matched by name.
 fn inline_pools(
-    change: &Change,
+    before_index: &Index<'_>,
+    after_index: &Index<'_>,
     old: &ClusterView<'_>,
     new: &ClusterView<'_>,
     findings: &mut Vec<Finding>,
@@ -440,13 +448,16 @@ fn inline_pools(
     {
         return;
     }
-    let inline = |objects, cluster| -> Vec<Pool<'_>> {
-        pools_of(objects, cluster)
-            .into_iter()
-            .filter(|pool| pool.owner == cluster.id)
-            .collect()
-    };
-    let (old_pools, new_pools) = (inline(&change.before, old), inline(&change.after, new));
+    let old_pools: Vec<Pool<'_>> = before_index
+        .pools_of(old)
+        .into_iter()
+        .filter(|pool| pool.owner == old.id)
+        .collect();
+    let new_pools: Vec<Pool<'_>> = after_index
+        .pools_of(new)
+        .into_iter()
+        .filter(|pool| pool.owner == new.id)
+        .collect();
     for new_pool in &new_pools {
         match old_pools.iter().find(|pool| pool.name == new_pool.name) {
             Some(old_pool) => pool_diff(old_pool, new_pool, findings),
@@ -571,8 +582,8 @@ fn listeners(cluster: &ClusterView<'_>, findings: &mut Vec<Finding>) {
     }
 }
 
-fn replication_factors(objects: &Objects, cluster: &ClusterView<'_>, findings: &mut Vec<Finding>) {
-    let Some(brokers) = broker_count(objects, cluster) else {
+fn replication_factors(index: &Index<'_>, cluster: &ClusterView<'_>, findings: &mut Vec<Finding>) {
+    let Some(brokers) = index.broker_count(cluster) else {
         return;
     };
     let config = cluster.config();

@@ -1,24 +1,25 @@
 //! Kafka rules, for `kafka.strimzi.io` (v1beta2 and v1) and `eventstreams.ibm.com`: topics
 //! (`topic.rs`), clusters and node pools (`cluster.rs`, storage in `storage.rs`), users
-//! (`user.rs`). Each rule module has a `check(change, findings)` for what a change does (a
+//! (`user.rs`). Each rule module has a `check` for what a change does (a
 //! partition count lowered, a topic removed) and, where it has rules about one state (a listener
-//! port Kafka refuses), a `check_state(objects, findings)` that `check` runs on the objects
+//! port Kafka refuses), a `check_state(index, findings)` that `check` runs on the objects
 //! after and before the change, keeping only what the change brings (`finding::new_findings`),
 //! so an object already wrong in the cluster does not block every later change. Rule ids are
 //! constants, so documentation, tests and overrides use the same strings.
 //!
 //! This module holds what the rules share: the API groups, the cluster label, a view of a Kafka
 //! cluster whether it is a Strimzi `Kafka` or an `EventStreams` (which wraps a `Kafka` spec
-//! under `spec.strimziOverrides`), its node pools and its broker count, and readers for untyped
-//! fields (a field of the wrong type reads as absent: the CRD schema refuses it, the rules skip
-//! it).
+//! under `spec.strimziOverrides`), an `Index` of each side of the change (clusters by name and
+//! watched namespace, node pools, broker counts, declared topic names: built once, so the rules
+//! stay near-linear in the number of objects), and readers for untyped fields (a field of the
+//! wrong type reads as absent: the CRD schema refuses it, the rules skip it).
 
 pub mod cluster;
 pub mod storage;
 pub mod topic;
 pub mod user;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
@@ -41,9 +42,11 @@ pub type Objects = BTreeMap<ObjectId, Value>;
 
 /// Runs every Kafka rule.
 pub fn check(change: &Change, findings: &mut Vec<Finding>) {
-    topic::check(change, findings);
-    cluster::check(change, findings);
-    user::check(change, findings);
+    let before = Index::new(&change.before);
+    let after = Index::new(&change.after);
+    topic::check(change, &before, &after, findings);
+    cluster::check(change, &before, &after, findings);
+    user::check(change, &before, &after, findings);
 }
 
 /// An integer field, when it is one (rules skip fields of the wrong type: the schema refuses
@@ -224,44 +227,6 @@ impl Pool<'_> {
     }
 }
 
-/// The node pools of `cluster` among `objects`: KafkaNodePools of its group family in its
-/// namespace labelled with its name, then the EventStreams' inline pools.
-pub(crate) fn pools_of<'a>(objects: &'a Objects, cluster: &ClusterView<'a>) -> Vec<Pool<'a>> {
-    let mut pools: Vec<Pool<'a>> = objects
-        .iter()
-        .filter(|(id, _)| {
-            id.kind == "KafkaNodePool"
-                && KAFKA_GROUPS.contains(&id.group.as_str())
-                && id.namespace == cluster.id.namespace
-        })
-        .filter(|(id, object)| cluster_label(id, object) == Some(cluster.id.name.as_str()))
-        .map(|(id, object)| Pool {
-            owner: id,
-            name: id.name.clone(),
-            path: "spec".to_string(),
-            spec: &object["spec"],
-        })
-        .collect();
-    if cluster.id.kind == "EventStreams" {
-        if let Some(entries) = cluster.root["nodePools"].as_array() {
-            for (index, entry) in entries.iter().enumerate() {
-                // An entry without a name cannot be told apart from another: skipped (the
-                // schema refuses it).
-                let Some(name) = entry["name"].as_str() else {
-                    continue;
-                };
-                pools.push(Pool {
-                    owner: cluster.id,
-                    name: name.to_string(),
-                    path: format!("{}.nodePools[{index}]", cluster.root_path),
-                    spec: entry,
-                });
-            }
-        }
-    }
-    pools
-}
-
 /// Whether an EventStreams' inline node pools can all be read (objects with a name): pools are
 /// compared across a change only then, so a malformed list does not read as pools removed.
 pub(crate) fn inline_pools_readable(cluster: &ClusterView<'_>) -> bool {
@@ -272,72 +237,205 @@ pub(crate) fn inline_pools_readable(cluster: &ClusterView<'_>) -> bool {
     }
 }
 
-/// The number of brokers of `cluster`: the replicas of its node pools with the `broker` role,
-/// or `spec.kafka.replicas` when it runs without node pools; `None` when unknown (a pool
-/// without a replica count, no count at all).
-pub(crate) fn broker_count(objects: &Objects, cluster: &ClusterView<'_>) -> Option<i64> {
-    let pools = pools_of(objects, cluster);
-    if !pools.is_empty() && cluster.node_pools_enabled() {
-        let mut total: i64 = 0;
-        for pool in pools.iter().filter(|pool| pool.has_role("broker")) {
-            total = total.saturating_add(pool.replicas()?.max(0));
-        }
-        return Some(total);
-    }
-    integer(&cluster.kafka()["replicas"])
-}
-
-/// Whether `cluster` takes its nodes from node pools (so `spec.kafka.replicas` and
-/// `spec.kafka.storage` are ignored by the operator).
-pub(crate) fn uses_node_pools(objects: &Objects, cluster: &ClusterView<'_>) -> bool {
-    cluster.node_pools_enabled() && !pools_of(objects, cluster).is_empty()
-}
-
-/// Every cluster (Kafka, EventStreams) among `objects`.
-pub(crate) fn clusters(objects: &Objects) -> impl Iterator<Item = ClusterView<'_>> {
-    objects
-        .iter()
-        .filter_map(|(id, object)| ClusterView::of(id, object))
-}
-
-/// Whether `objects` declare any cluster an object of `group` could belong to.
-pub(crate) fn declares_clusters(objects: &Objects, group: &str) -> bool {
-    clusters(objects).any(|cluster| cluster.id.group == group)
-}
-
 /// Which entity operator watches for an object: the Topic Operator for topics, the User
 /// Operator for users.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum EntityOperator {
     Topic,
     User,
 }
 
-/// The cluster an object labelled `name` in `namespace` belongs to: a cluster of the object's
-/// group family with that name in the same namespace, or in another namespace whose entity
-/// operator watches `namespace` (`entityOperator.topicOperator.watchedNamespace`).
-pub(crate) fn find_cluster<'a>(
-    objects: &'a Objects,
-    group: &str,
-    namespace: &str,
-    name: &str,
-    operator: EntityOperator,
-) -> Option<ClusterView<'a>> {
-    let candidates = || {
-        clusters(objects)
-            .filter(move |cluster| cluster.id.group == group && cluster.id.name == name)
-    };
-    candidates()
-        .find(|cluster| cluster.id.namespace == namespace)
-        .or_else(|| {
-            candidates().find(|cluster| {
-                let key = match operator {
-                    EntityOperator::Topic => "topicOperator",
-                    EntityOperator::User => "userOperator",
-                };
-                cluster.root["entityOperator"][key]["watchedNamespace"].as_str() == Some(namespace)
+/// The Kafka objects of one side of a change, indexed once so that rules over thousands of
+/// topics and users look clusters, node pools, broker counts and declared topic names up
+/// instead of scanning every object for each.
+pub(crate) struct Index<'a> {
+    pub objects: &'a Objects,
+    clusters: Vec<ClusterView<'a>>,
+    /// (group, namespace, name) → the first cluster with that identity.
+    by_name: BTreeMap<(&'a str, &'a str, &'a str), usize>,
+    /// (operator, group, watched namespace, name) → the first cluster whose entity operator
+    /// watches that namespace.
+    by_watched: BTreeMap<(EntityOperator, &'a str, &'a str, &'a str), usize>,
+    /// (namespace, cluster label) → the KafkaNodePools labelled for it.
+    node_pools: BTreeMap<(&'a str, &'a str), Vec<(&'a ObjectId, &'a Value)>>,
+    /// Broker count per cluster (same order as `clusters`).
+    brokers: Vec<Option<i64>>,
+    /// (group, namespace, cluster label) → the topic names its KafkaTopics resolve to.
+    topic_names: BTreeMap<(&'a str, &'a str, &'a str), BTreeSet<&'a str>>,
+}
+
+impl<'a> Index<'a> {
+    pub fn new(objects: &'a Objects) -> Index<'a> {
+        let mut index = Index {
+            objects,
+            clusters: Vec::new(),
+            by_name: BTreeMap::new(),
+            by_watched: BTreeMap::new(),
+            node_pools: BTreeMap::new(),
+            brokers: Vec::new(),
+            topic_names: BTreeMap::new(),
+        };
+        for (id, object) in objects {
+            if !KAFKA_GROUPS.contains(&id.group.as_str()) {
+                continue;
+            }
+            if let Some(cluster) = ClusterView::of(id, object) {
+                let position = index.clusters.len();
+                index.clusters.push(cluster);
+                index
+                    .by_name
+                    .entry((&id.group, &id.namespace, &id.name))
+                    .or_insert(position);
+                for (operator, key) in [
+                    (EntityOperator::Topic, "topicOperator"),
+                    (EntityOperator::User, "userOperator"),
+                ] {
+                    if let Some(watched) =
+                        cluster.root["entityOperator"][key]["watchedNamespace"].as_str()
+                    {
+                        index
+                            .by_watched
+                            .entry((operator, &id.group, watched, &id.name))
+                            .or_insert(position);
+                    }
+                }
+                continue;
+            }
+            match id.kind.as_str() {
+                "KafkaNodePool" => {
+                    if let Some(name) = cluster_label(id, object) {
+                        index
+                            .node_pools
+                            .entry((&id.namespace, name))
+                            .or_default()
+                            .push((id, object));
+                    }
+                }
+                "KafkaTopic" => {
+                    let label = cluster_label(id, object).unwrap_or_default();
+                    index
+                        .topic_names
+                        .entry((&id.group, &id.namespace, label))
+                        .or_default()
+                        .insert(topic::topic_name(id, object));
+                }
+                _ => {}
+            }
+        }
+        index.brokers = index
+            .clusters
+            .iter()
+            .map(|cluster| index.count_brokers(cluster))
+            .collect();
+        index
+    }
+
+    /// Every cluster (Kafka, EventStreams).
+    pub fn clusters(&self) -> &[ClusterView<'a>] {
+        &self.clusters
+    }
+
+    /// Whether any cluster an object of `group` could belong to is declared.
+    pub fn declares_clusters(&self, group: &str) -> bool {
+        self.clusters
+            .iter()
+            .any(|cluster| cluster.id.group == group)
+    }
+
+    /// The cluster an object of `group` labelled `name` in `namespace` belongs to: a cluster of
+    /// that group with that name in the same namespace, or in another namespace whose entity
+    /// operator watches `namespace` (`entityOperator.topicOperator.watchedNamespace`).
+    pub fn find_cluster(
+        &self,
+        group: &str,
+        namespace: &str,
+        name: &str,
+        operator: EntityOperator,
+    ) -> Option<ClusterView<'a>> {
+        self.by_name
+            .get(&(group, namespace, name))
+            .or_else(|| self.by_watched.get(&(operator, group, namespace, name)))
+            .map(|position| self.clusters[*position])
+    }
+
+    /// The node pools of `cluster`: KafkaNodePools in its namespace labelled with its name,
+    /// then an EventStreams' inline pools.
+    pub fn pools_of(&self, cluster: &ClusterView<'a>) -> Vec<Pool<'a>> {
+        let mut pools: Vec<Pool<'a>> = self
+            .node_pools
+            .get(&(cluster.id.namespace.as_str(), cluster.id.name.as_str()))
+            .into_iter()
+            .flatten()
+            .map(|(id, object)| Pool {
+                owner: id,
+                name: id.name.clone(),
+                path: "spec".to_string(),
+                spec: &object["spec"],
             })
-        })
+            .collect();
+        if cluster.id.kind == "EventStreams" {
+            if let Some(entries) = cluster.root["nodePools"].as_array() {
+                for (index, entry) in entries.iter().enumerate() {
+                    // An entry without a name cannot be told apart from another: skipped (the
+                    // schema refuses it).
+                    let Some(name) = entry["name"].as_str() else {
+                        continue;
+                    };
+                    pools.push(Pool {
+                        owner: cluster.id,
+                        name: name.to_string(),
+                        path: format!("{}.nodePools[{index}]", cluster.root_path),
+                        spec: entry,
+                    });
+                }
+            }
+        }
+        pools
+    }
+
+    /// Whether `cluster` takes its nodes from node pools (so `spec.kafka.replicas` and
+    /// `spec.kafka.storage` are ignored by the operator).
+    pub fn uses_node_pools(&self, cluster: &ClusterView<'a>) -> bool {
+        cluster.node_pools_enabled() && !self.pools_of(cluster).is_empty()
+    }
+
+    /// The number of brokers of `cluster`: the replicas of its node pools with the `broker`
+    /// role, or `spec.kafka.replicas` when it runs without node pools; `None` when unknown (a
+    /// broker pool without a replica count, no count at all).
+    pub fn broker_count(&self, cluster: &ClusterView<'a>) -> Option<i64> {
+        match self.by_name.get(&(
+            cluster.id.group.as_str(),
+            cluster.id.namespace.as_str(),
+            cluster.id.name.as_str(),
+        )) {
+            Some(position) if self.clusters[*position].id == cluster.id => {
+                self.brokers.get(*position).copied().flatten()
+            }
+            _ => self.count_brokers(cluster),
+        }
+    }
+
+    fn count_brokers(&self, cluster: &ClusterView<'a>) -> Option<i64> {
+        let pools = self.pools_of(cluster);
+        if !pools.is_empty() && cluster.node_pools_enabled() {
+            let mut total: i64 = 0;
+            for pool in pools.iter().filter(|pool| pool.has_role("broker")) {
+                total = total.saturating_add(pool.replicas()?);
+            }
+            return Some(total);
+        }
+        count(&cluster.kafka()["replicas"])
+    }
+
+    /// The topic names the KafkaTopics of `group` in `namespace` labelled `cluster` declare.
+    pub fn topic_names<'s>(
+        &'s self,
+        group: &'s str,
+        namespace: &'s str,
+        cluster: &'s str,
+    ) -> Option<&'s BTreeSet<&'s str>> {
+        self.topic_names.get(&(group, namespace, cluster))
+    }
 }
 
 /// A short description of a cluster for messages (`Kafka kafka/events`).
@@ -378,16 +476,18 @@ mod tests {
             json!({"apiVersion": "kafka.strimzi.io/v1", "kind": "KafkaNodePool", "metadata": {"name": "k", "namespace": "n", "labels": {"strimzi.io/cluster": "c"}}, "spec": {"replicas": 3, "roles": ["controller"]}}),
             json!({"apiVersion": "kafka.strimzi.io/v1", "kind": "KafkaNodePool", "metadata": {"name": "o", "namespace": "other", "labels": {"strimzi.io/cluster": "c"}}, "spec": {"replicas": 9, "roles": ["broker"]}}),
         ]);
-        let cluster = clusters(&set).next().expect("a cluster");
-        assert_eq!(broker_count(&set, &cluster), Some(5));
+        let index = Index::new(&set);
+        let cluster = index.clusters()[0];
+        assert_eq!(index.broker_count(&cluster), Some(5));
 
         // v1beta2 without the node-pools annotation: Strimzi ignores the pools.
         let set = objects(vec![
             json!({"apiVersion": "kafka.strimzi.io/v1beta2", "kind": "Kafka", "metadata": {"name": "c", "namespace": "n"}, "spec": {"kafka": {"replicas": 4}}}),
             json!({"apiVersion": "kafka.strimzi.io/v1beta2", "kind": "KafkaNodePool", "metadata": {"name": "b", "namespace": "n", "labels": {"strimzi.io/cluster": "c"}}, "spec": {"replicas": 3, "roles": ["broker"]}}),
         ]);
-        let cluster = clusters(&set).next().expect("a cluster");
-        assert_eq!(broker_count(&set, &cluster), Some(4));
+        let index = Index::new(&set);
+        let cluster = index.clusters()[0];
+        assert_eq!(index.broker_count(&cluster), Some(4));
 
         // Event Streams: inline pools.
         let set = objects(vec![json!({
@@ -398,16 +498,18 @@ mod tests {
                 {"name": "ctl", "replicas": 3, "roles": ["controller"]}
             ]}}
         })]);
-        let cluster = clusters(&set).next().expect("a cluster");
-        assert_eq!(broker_count(&set, &cluster), Some(3));
+        let index = Index::new(&set);
+        let cluster = index.clusters()[0];
+        assert_eq!(index.broker_count(&cluster), Some(3));
 
         // Wrong types read as unknown, never a panic.
         let set = objects(vec![json!({
             "apiVersion": "kafka.strimzi.io/v1", "kind": "Kafka",
             "metadata": {"name": "c", "namespace": "n"}, "spec": "text"
         })]);
-        let cluster = clusters(&set).next().expect("a cluster");
-        assert_eq!(broker_count(&set, &cluster), None);
+        let index = Index::new(&set);
+        let cluster = index.clusters()[0];
+        assert_eq!(index.broker_count(&cluster), None);
     }
 
     #[test]
@@ -415,21 +517,19 @@ mod tests {
         let set = objects(vec![
             json!({"apiVersion": "kafka.strimzi.io/v1", "kind": "Kafka", "metadata": {"name": "c", "namespace": "kafka"}, "spec": {"entityOperator": {"topicOperator": {"watchedNamespace": "apps"}}}}),
         ]);
+        let index = Index::new(&set);
         let found = |namespace: &str, operator| {
-            find_cluster(&set, STRIMZI_GROUP, namespace, "c", operator).is_some()
+            index
+                .find_cluster(STRIMZI_GROUP, namespace, "c", operator)
+                .is_some()
         };
         assert!(found("kafka", EntityOperator::Topic));
         assert!(found("apps", EntityOperator::Topic));
         assert!(!found("apps", EntityOperator::User));
         assert!(!found("other", EntityOperator::Topic));
-        assert!(find_cluster(
-            &set,
-            EVENT_STREAMS_GROUP,
-            "kafka",
-            "c",
-            EntityOperator::Topic
-        )
-        .is_none());
+        assert!(index
+            .find_cluster(EVENT_STREAMS_GROUP, "kafka", "c", EntityOperator::Topic)
+            .is_none());
     }
 
     #[test]

@@ -19,9 +19,8 @@ use serde_json::Value;
 
 use crate::finding::{new_findings, Finding, Severity};
 use crate::kafka::{
-    broker_count, cluster_label, cluster_label_key, config_integer, config_path, count,
-    declares_clusters, describe, find_cluster, read_cluster_label, EntityOperator, Label, Objects,
-    KAFKA_GROUPS,
+    cluster_label, cluster_label_key, config_integer, config_path, count, describe,
+    read_cluster_label, EntityOperator, Index, Label, Objects, KAFKA_GROUPS,
 };
 use crate::objects::{Change, ObjectId};
 
@@ -61,31 +60,36 @@ const MAX_NAME_LENGTH: usize = 249;
 /// Kafka's default `log.retention.hours`.
 const DEFAULT_RETENTION_MS: i64 = 168 * 3_600_000;
 
-pub fn check(change: &Change, findings: &mut Vec<Finding>) {
+pub(crate) fn check(
+    change: &Change,
+    before_index: &Index<'_>,
+    after_index: &Index<'_>,
+    findings: &mut Vec<Finding>,
+) {
     for (id, before, after) in change.pairs(KAFKA_GROUPS, "KafkaTopic") {
         let (Some(before), Some(after)) = (before, after) else {
             continue;
         };
         partitions(id, before, after, findings);
-        replicas_changed(change, id, before, after, findings);
+        replicas_changed(after_index, id, before, after, findings);
         name_changed(id, before, after, findings);
-        retention(change, id, before, after, findings);
+        retention(before_index, after_index, id, before, after, findings);
     }
     removed_and_renamed(change, findings);
     duplicated(change, findings);
     let mut before = Vec::new();
-    check_state(&change.before, &mut before);
+    check_state(before_index, &mut before);
     let mut after = Vec::new();
-    check_state(&change.after, &mut after);
+    check_state(after_index, &mut after);
     findings.extend(new_findings(before, after));
 }
 
 /// The rules about one state of the topics.
-pub fn check_state(objects: &Objects, findings: &mut Vec<Finding>) {
-    for (id, topic) in topics(objects) {
-        cluster_label_rules(objects, id, topic, findings);
+pub(crate) fn check_state(index: &Index<'_>, findings: &mut Vec<Finding>) {
+    for (id, topic) in topics(index.objects) {
+        cluster_label_rules(index, id, topic, findings);
         name_rules(id, topic, findings);
-        replication_rules(objects, id, topic, findings);
+        replication_rules(index, id, topic, findings);
     }
 }
 
@@ -145,7 +149,7 @@ fn partitions(id: &ObjectId, before: &Value, after: &Value, findings: &mut Vec<F
 }
 
 fn replicas_changed(
-    change: &Change,
+    index: &Index<'_>,
     id: &ObjectId,
     before: &Value,
     after: &Value,
@@ -162,13 +166,7 @@ fn replicas_changed(
     }
     let hint = format!("enable Cruise Control on the cluster (`spec.cruiseControl`) so the Topic Operator changes the replication factor through it (Strimzi's replication-factor change), or keep {old} replicas");
     let message = match cluster_label(id, after) {
-        Some(name) => match find_cluster(
-            &change.after,
-            &id.group,
-            &id.namespace,
-            name,
-            EntityOperator::Topic,
-        ) {
+        Some(name) => match index.find_cluster(&id.group, &id.namespace, name, EntityOperator::Topic) {
             Some(cluster) if cluster.has_cruise_control() => return,
             Some(cluster) => format!(
                 "replicas changed from {old} to {new} and {} runs no Cruise Control: the Topic Operator changes a replication factor only through Cruise Control, so it refuses the change and the topic stays NotReady",
@@ -250,14 +248,22 @@ fn removed_and_renamed(change: &Change, findings: &mut Vec<Finding>) {
             .collect()
     };
     let declared_before = declared(&change.before);
+    // The first object after the change declaring each topic of each cluster.
+    let mut declared_after: BTreeMap<(ClusterKey, String), &ObjectId> = BTreeMap::new();
+    for (other, other_topic) in topics(&change.after) {
+        declared_after
+            .entry((
+                cluster_key(other, other_topic),
+                topic_name(other, other_topic).to_string(),
+            ))
+            .or_insert(other);
+    }
     for (id, topic) in removed {
         let name = topic_name(id, topic);
         let key = cluster_key(id, topic);
         let pruned = change.prune && !prune_disabled(topic);
         // Another object keeps declaring the topic: it moves between objects.
-        if let Some((other, _)) = topics(&change.after).find(|(other, other_topic)| {
-            cluster_key(other, other_topic) == key && topic_name(other, other_topic) == name
-        }) {
+        if let Some(other) = declared_after.get(&(key.clone(), name.to_string())) {
             if unmanaged(topic) {
                 continue;
             }
@@ -390,7 +396,7 @@ fn duplicated(change: &Change, findings: &mut Vec<Finding>) {
 }
 
 fn cluster_label_rules(
-    objects: &Objects,
+    index: &Index<'_>,
     id: &ObjectId,
     topic: &Value,
     findings: &mut Vec<Finding>,
@@ -423,15 +429,10 @@ fn cluster_label_rules(
             ));
         }
         Label::Names(name) => {
-            if declares_clusters(objects, &id.group)
-                && find_cluster(
-                    objects,
-                    &id.group,
-                    &id.namespace,
-                    name,
-                    EntityOperator::Topic,
-                )
-                .is_none()
+            if index.declares_clusters(&id.group)
+                && index
+                    .find_cluster(&id.group, &id.namespace, name, EntityOperator::Topic)
+                    .is_none()
             {
                 findings.push(Finding::new(
                     CLUSTER_UNKNOWN,
@@ -508,16 +509,9 @@ fn name_rules(id: &ObjectId, topic: &Value, findings: &mut Vec<Finding>) {
     }
 }
 
-fn replication_rules(objects: &Objects, id: &ObjectId, topic: &Value, findings: &mut Vec<Finding>) {
-    let cluster = cluster_label(id, topic).and_then(|name| {
-        find_cluster(
-            objects,
-            &id.group,
-            &id.namespace,
-            name,
-            EntityOperator::Topic,
-        )
-    });
+fn replication_rules(index: &Index<'_>, id: &ObjectId, topic: &Value, findings: &mut Vec<Finding>) {
+    let cluster = cluster_label(id, topic)
+        .and_then(|name| index.find_cluster(&id.group, &id.namespace, name, EntityOperator::Topic));
     let topic_replicas = count(&topic["spec"]["replicas"]);
     let topic_min_insync = config_integer(&topic["spec"]["config"]["min.insync.replicas"])
         .filter(|min_insync| *min_insync >= 1);
@@ -528,7 +522,7 @@ fn replication_rules(objects: &Objects, id: &ObjectId, topic: &Value, findings: 
     let min_insync = topic_min_insync.or_else(|| {
         cluster_config.and_then(|config| config_integer(&config["min.insync.replicas"]))
     });
-    let brokers = cluster.and_then(|cluster| broker_count(objects, &cluster));
+    let brokers = cluster.and_then(|cluster| index.broker_count(&cluster));
     let min_path = config_path("spec.config", "min.insync.replicas");
 
     if let (Some(replicas), Some(brokers), Some(cluster)) = (topic_replicas, brokers, cluster) {
@@ -580,42 +574,30 @@ fn replication_rules(objects: &Objects, id: &ObjectId, topic: &Value, findings: 
 }
 
 /// A topic's effective retention: its own setting, else the cluster's broker default, else
-/// Kafka's default; `-1` (no limit) as `None`.
-fn effective_retention(
-    objects: &Objects,
-    id: &ObjectId,
-    topic: &Value,
-    key: &str,
-) -> Option<Option<i64>> {
+/// Kafka's default; `None` for no limit (`-1`).
+fn effective_retention(index: &Index<'_>, id: &ObjectId, topic: &Value, key: &str) -> Option<i64> {
     let limit = |value: i64| if value < 0 { None } else { Some(value) };
     if let Some(value) = config_integer(&topic["spec"]["config"][key]) {
-        return Some(limit(value));
+        return limit(value);
     }
-    let cluster = cluster_label(id, topic).and_then(|name| {
-        find_cluster(
-            objects,
-            &id.group,
-            &id.namespace,
-            name,
-            EntityOperator::Topic,
-        )
-    });
+    let cluster = cluster_label(id, topic)
+        .and_then(|name| index.find_cluster(&id.group, &id.namespace, name, EntityOperator::Topic));
     let config = cluster
         .map(|cluster| cluster.config())
         .unwrap_or(&Value::Null);
     if key == "retention.ms" {
         if let Some(value) = config_integer(&config["log.retention.ms"]) {
-            return Some(limit(value));
+            return limit(value);
         }
         if let Some(value) = config_integer(&config["log.retention.minutes"]) {
-            return Some(limit(value).map(|minutes| minutes.saturating_mul(60_000)));
+            return limit(value).map(|minutes| minutes.saturating_mul(60_000));
         }
         if let Some(value) = config_integer(&config["log.retention.hours"]) {
-            return Some(limit(value).map(|hours| hours.saturating_mul(3_600_000)));
+            return limit(value).map(|hours| hours.saturating_mul(3_600_000));
         }
-        return Some(Some(DEFAULT_RETENTION_MS));
+        return Some(DEFAULT_RETENTION_MS);
     }
-    Some(config_integer(&config["log.retention.bytes"]).and_then(limit))
+    config_integer(&config["log.retention.bytes"]).and_then(limit)
 }
 
 /// Whether a topic only compacts (retention does not delete its records).
@@ -629,7 +611,8 @@ fn compact_only(topic: &Value) -> bool {
 }
 
 fn retention(
-    change: &Change,
+    before_index: &Index<'_>,
+    after_index: &Index<'_>,
     id: &ObjectId,
     before: &Value,
     after: &Value,
@@ -643,12 +626,10 @@ fn retention(
         if before["spec"]["config"][key].is_null() && after["spec"]["config"][key].is_null() {
             continue;
         }
-        let (Some(old), Some(new)) = (
-            effective_retention(&change.before, id, before, key),
-            effective_retention(&change.after, id, after, key),
-        ) else {
-            continue;
-        };
+        let (old, new) = (
+            effective_retention(before_index, id, before, key),
+            effective_retention(after_index, id, after, key),
+        );
         let lowered = match (old, new) {
             (None, Some(_)) => true,
             (Some(old), Some(new)) => new < old,

@@ -10,10 +10,9 @@ use std::collections::BTreeSet;
 use serde_json::Value;
 
 use crate::finding::{new_findings, Finding, Severity};
-use crate::kafka::topic::topic_name;
 use crate::kafka::{
-    cluster_label, cluster_label_key, declares_clusters, find_cluster, read_cluster_label,
-    EntityOperator, Label, Objects, KAFKA_GROUPS,
+    cluster_label, cluster_label_key, read_cluster_label, EntityOperator, Index, Label, Objects,
+    KAFKA_GROUPS,
 };
 use crate::objects::{Change, ObjectId};
 
@@ -28,26 +27,31 @@ pub const CLUSTER_LABEL_MISSING: &str = "kafka-user-cluster-label-missing";
 /// The cluster label names a cluster the change does not declare.
 pub const CLUSTER_UNKNOWN: &str = "kafka-user-cluster-unknown";
 
-pub fn check(change: &Change, findings: &mut Vec<Finding>) {
+pub(crate) fn check(
+    change: &Change,
+    before_index: &Index<'_>,
+    after_index: &Index<'_>,
+    findings: &mut Vec<Finding>,
+) {
     for (id, before, after) in change.pairs(KAFKA_GROUPS, "KafkaUser") {
         match (before, after) {
             (Some(before), Some(after)) => authentication(id, before, after, findings),
-            (Some(before), None) => removed(change, id, before, findings),
+            (Some(before), None) => removed(change, after_index, id, before, findings),
             _ => {}
         }
     }
     let mut before = Vec::new();
-    check_state(&change.before, &mut before);
+    check_state(before_index, &mut before);
     let mut after = Vec::new();
-    check_state(&change.after, &mut after);
+    check_state(after_index, &mut after);
     findings.extend(new_findings(before, after));
 }
 
 /// The rules about one state of the users.
-pub fn check_state(objects: &Objects, findings: &mut Vec<Finding>) {
-    for (id, user) in users(objects) {
-        cluster_label_rules(objects, id, user, findings);
-        acl_topics(objects, id, user, findings);
+pub(crate) fn check_state(index: &Index<'_>, findings: &mut Vec<Finding>) {
+    for (id, user) in users(index.objects) {
+        cluster_label_rules(index, id, user, findings);
+        acl_topics(index, id, user, findings);
     }
 }
 
@@ -112,22 +116,31 @@ fn acl_resources(user: &Value) -> Vec<AclResource<'_>> {
         .unwrap_or_default()
 }
 
-/// The topic names the KafkaTopics of a user's cluster declare.
-fn declared_topics(objects: &Objects, id: &ObjectId, user: &Value) -> BTreeSet<String> {
-    let cluster = cluster_label(id, user);
-    objects
-        .iter()
-        .filter(|(other, topic)| {
-            other.kind == "KafkaTopic"
-                && other.group == id.group
-                && other.namespace == id.namespace
-                && cluster_label(other, topic) == cluster
-        })
-        .map(|(other, topic)| topic_name(other, topic).to_string())
-        .collect()
+/// The topic names the KafkaTopics of a user's cluster declare (same group, namespace and
+/// cluster label).
+fn declared_topics<'s>(
+    index: &'s Index<'_>,
+    id: &'s ObjectId,
+    user: &'s Value,
+) -> impl Iterator<Item = &'s str> + 's {
+    index
+        .topic_names(
+            &id.group,
+            &id.namespace,
+            cluster_label(id, user).unwrap_or_default(),
+        )
+        .into_iter()
+        .flatten()
+        .copied()
 }
 
-fn removed(change: &Change, id: &ObjectId, before: &Value, findings: &mut Vec<Finding>) {
+fn removed(
+    change: &Change,
+    after_index: &Index<'_>,
+    id: &ObjectId,
+    before: &Value,
+    findings: &mut Vec<Finding>,
+) {
     let pruned = change.prune
         && !before["metadata"]["annotations"]["argocd.argoproj.io/sync-options"]
             .as_str()
@@ -139,7 +152,7 @@ fn removed(change: &Change, id: &ObjectId, before: &Value, findings: &mut Vec<Fi
     if !pruned {
         return;
     }
-    let topics = declared_topics(&change.after, id, before);
+    let topics: Vec<&str> = declared_topics(after_index, id, before).collect();
     let mut granted_topics = BTreeSet::new();
     let mut groups = BTreeSet::new();
     for resource in acl_resources(before) {
@@ -149,10 +162,10 @@ fn removed(change: &Change, id: &ObjectId, before: &Value, findings: &mut Vec<Fi
                     let matches = if resource.prefix {
                         topic.starts_with(resource.name)
                     } else {
-                        resource.name == "*" || resource.name == topic
+                        resource.name == "*" || resource.name == *topic
                     };
                     if matches {
-                        granted_topics.insert(topic.clone());
+                        granted_topics.insert(topic.to_string());
                     }
                 }
             }
@@ -187,18 +200,22 @@ fn removed(change: &Change, id: &ObjectId, before: &Value, findings: &mut Vec<Fi
     ));
 }
 
-fn acl_topics(objects: &Objects, id: &ObjectId, user: &Value, findings: &mut Vec<Finding>) {
+fn acl_topics(index: &Index<'_>, id: &ObjectId, user: &Value, findings: &mut Vec<Finding>) {
     let resources = acl_resources(user);
     if !resources.iter().any(|resource| resource.kind == "topic") {
         return;
     }
-    let topics = declared_topics(objects, id, user);
+    let topics = index.topic_names(
+        &id.group,
+        &id.namespace,
+        cluster_label(id, user).unwrap_or_default(),
+    );
     let cluster = cluster_label(id, user).unwrap_or("its cluster");
     for resource in resources {
         if resource.kind != "topic" || resource.prefix || resource.name == "*" {
             continue;
         }
-        if topics.contains(resource.name) {
+        if topics.is_some_and(|topics| topics.contains(resource.name)) {
             continue;
         }
         findings.push(Finding::new(
@@ -213,7 +230,7 @@ fn acl_topics(objects: &Objects, id: &ObjectId, user: &Value, findings: &mut Vec
 }
 
 fn cluster_label_rules(
-    objects: &Objects,
+    index: &Index<'_>,
     id: &ObjectId,
     user: &Value,
     findings: &mut Vec<Finding>,
@@ -231,8 +248,9 @@ fn cluster_label_rules(
             format!("label it `{label}: <cluster name>` with the name of the Kafka cluster it belongs to"),
         )),
         Label::Names(name) => {
-            if declares_clusters(objects, &id.group)
-                && find_cluster(objects, &id.group, &id.namespace, name, EntityOperator::User)
+            if index.declares_clusters(&id.group)
+                && index
+                    .find_cluster(&id.group, &id.namespace, name, EntityOperator::User)
                     .is_none()
             {
                 findings.push(Finding::new(
