@@ -762,7 +762,9 @@ mod tests {
         let catalog = Catalog::load_embedded().expect("embedded catalog");
         assert!(!catalog.packages.is_empty());
         assert!(catalog.sources.iter().any(|source| source.default));
-        let mq = catalog.licence("ibm-mq", "L-NUUP-23NH8Y").expect("an MQ 9.4 licence");
+        let mq = catalog
+            .licence("ibm-mq", "L-NUUP-23NH8Y")
+            .expect("an MQ 9.4 licence");
         assert_eq!(mq.covers("9.4.3.0"), Some(true));
         assert_eq!(mq.allows("Production"), Some(true));
         assert!(catalog
