@@ -19,6 +19,7 @@ mod cmd_catalog;
 mod cmd_check;
 mod cmd_cluster;
 mod cmd_engine;
+mod cmd_schema;
 mod cmd_sealed;
 mod cmd_up;
 mod logging;
@@ -60,6 +61,9 @@ enum Command {
     Catalog(cmd_catalog::CatalogCommand),
     /// Check what a change would do against the event-driven guardrails (exit 0: nothing blocks, 1: blocked, 2: error).
     Check(cmd_check::CheckArgs),
+    /// Schema compatibility as the schema registries judge it (Avro, JSON Schema, Protobuf).
+    #[command(subcommand)]
+    Schema(cmd_schema::SchemaCommand),
     /// Print a shell completion script.
     #[command(
         long_about = "Print a shell completion script.\n\nbash: `source <(flotilla completion bash)` (or write it to ~/.local/share/bash-completion/completions/flotilla)\nzsh: `flotilla completion zsh > \"${fpath[1]}/_flotilla\"`\nfish: `flotilla completion fish > ~/.config/fish/completions/flotilla.fish`"
@@ -252,6 +256,7 @@ fn main() -> ExitCode {
             Err(error) => Err(error),
         },
         Command::Check(args) => return ExitCode::from(cmd_check::run(args)),
+        Command::Schema(command) => return ExitCode::from(cmd_schema::run(command)),
         Command::Completion(args) => run_completion(&args),
         Command::Version(args) => run_version(&args),
     };
