@@ -13,7 +13,8 @@
 //! EventStreams, KafkaUser rules for `kafka.strimzi.io` v1beta2/v1 and `eventstreams.ibm.com`),
 //! `licence` (EventStreams and QueueManager licences against `flotilla-catalog`'s licence data),
 //! `api_version` (manifests in API versions the installed operator no longer serves),
-//! `schema` (schema compatibility), `asyncapi` (AsyncAPI documents against the objects),
+//! `schema` (schema compatibility), `subjects` (the repository's schema subjects checked at
+//! their level when a change edits them), `asyncapi` (AsyncAPI documents against the objects),
 //! `topology` (the event topology).
 //!
 //! Invariants: rules never panic on any input (objects are untyped JSON; a field of the wrong
@@ -27,6 +28,7 @@ pub mod kafka;
 pub mod licence;
 pub mod objects;
 pub mod schema;
+pub mod subjects;
 pub mod topology;
 
 pub use finding::{Finding, Severity, Verdict, ALLOW_ANNOTATION};
@@ -39,6 +41,7 @@ pub fn evaluate(change: &Change) -> Vec<Finding> {
     licence::check(change, &mut findings);
     api_version::check(change, &mut findings);
     asyncapi::check(change, &mut findings);
+    subjects::check(change, &mut findings);
     finding::apply_overrides(change, &mut findings);
     findings.sort_by(|left, right| {
         (&left.object, &left.rule, &left.path).cmp(&(&right.object, &right.rule, &right.path))

@@ -6,7 +6,10 @@
 //! `KafkaTopic.kafka.strimzi.io ns/name`), in the order `evaluate` returns them. An empty list
 //! (`[]`) means no finding. Messages are not compared; `messageContains` on a finding checks a
 //! part of it. `EDA_CASES_VERBOSE=1` prints every case's findings with their messages and hints.
+//! Repository files the rules read (schemas, AsyncAPI documents) are the trees under
+//! `files-before/` and `files-after/`, by path relative to them.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use flotilla_eda::{evaluate, Change};
@@ -22,6 +25,31 @@ fn read_documents(path: &Path) -> Vec<Value> {
             .collect(),
         Err(_) => Vec::new(),
     }
+}
+
+/// The files under `root`, by path relative to it (empty when it does not exist).
+fn read_tree(root: &Path) -> BTreeMap<String, String> {
+    fn walk(root: &Path, directory: &Path, files: &mut BTreeMap<String, String>) {
+        let Ok(entries) = std::fs::read_dir(directory) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(root, &path, files);
+            } else if let Ok(text) = std::fs::read_to_string(&path) {
+                let relative = path
+                    .strip_prefix(root)
+                    .expect("under the root")
+                    .to_string_lossy()
+                    .replace('\\', "/");
+                files.insert(relative, text);
+            }
+        }
+    }
+    let mut files = BTreeMap::new();
+    walk(root, root, &mut files);
+    files
 }
 
 fn case_directories() -> Vec<PathBuf> {
@@ -57,6 +85,8 @@ fn every_rule_case_gives_its_expected_findings() {
             read_documents(&case.join("after.yaml")),
             options["prune"].as_bool().unwrap_or(true),
         );
+        change.files_before = read_tree(&case.join("files-before"));
+        change.files_after = read_tree(&case.join("files-after"));
         if let Some(versions) = options["operatorVersions"].as_object() {
             for (package, version) in versions {
                 if let Some(version) = version.as_str() {
