@@ -2344,7 +2344,7 @@ fn maximum_matching<T>(edges: &[Vec<(usize, T)>], right_count: usize) -> Vec<Opt
 fn describe(diff: &Diff, roles: Roles) -> String {
     let reader = roles.reader();
     let writer = roles.writer();
-    let path = &diff.path;
+    let path = &place(&diff.path);
     let name = diff.kind;
     let detail = diff.detail.as_ref().map(|(original, update)| {
         let (old, new) = roles.old_new(update.as_str(), original.as_str());
@@ -2352,7 +2352,7 @@ fn describe(diff: &Diff, roles: Roles) -> String {
     });
     let changed = |what: &str| match &detail {
         Some((old, new)) if !old.is_empty() && !new.is_empty() => {
-            format!("{what} at {path} changed from {old} to {new}")
+            format!("{what} of {path} changed from {old} to {new}")
         }
         Some((old, new)) if !new.is_empty() || !old.is_empty() => {
             let value = if new.is_empty() { old } else { new };
@@ -2363,21 +2363,21 @@ fn describe(diff: &Diff, roles: Roles) -> String {
     match name {
         "TYPE_CHANGED" | "TYPE_NARROWED" | "COMBINED_TYPE_CHANGED" => changed("the type"),
         "SCHEMA_ADDED" => format!("{path} is constrained by the {reader} schema and unconstrained in the {writer} schema"),
-        "REQUIRED_ATTRIBUTE_ADDED" => format!("property {path} is required by the {reader} schema and optional in the {writer} schema, without a default"),
+        "REQUIRED_ATTRIBUTE_ADDED" => format!("{path} is required by the {reader} schema and optional in the {writer} schema, without a default"),
         "REQUIRED_PROPERTY_ADDED_TO_OPEN_CONTENT_MODEL" | "REQUIRED_PROPERTY_ADDED_TO_UNOPEN_CONTENT_MODEL" => {
-            format!("property {path} is required by the {reader} schema, without a default, and missing from the {writer} schema")
+            format!("{path} is required by the {reader} schema, without a default, and missing from the {writer} schema")
         }
         "REQUIRED_PROPERTY_WITH_DEFAULT_ADDED_TO_OPEN_CONTENT_MODEL" | "OPTIONAL_PROPERTY_ADDED_TO_OPEN_CONTENT_MODEL" => format!(
-            "property {path} is constrained by the {reader} schema, but the {writer} schema's open content model let it hold any value"
+            "{path} is constrained by the {reader} schema, but the {writer} schema's open content model let it hold any value"
         ),
         "PROPERTY_REMOVED_FROM_CLOSED_CONTENT_MODEL" => format!(
-            "property {path} of the {writer} schema is not allowed by the {reader} schema's closed content model (additionalProperties false)"
+            "{path} of the {writer} schema is not allowed by the {reader} schema's closed content model (additionalProperties false)"
         ),
         "PROPERTY_REMOVED_NOT_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL" => format!(
-            "property {path} of the {writer} schema is not covered by the {reader} schema's additional or pattern properties"
+            "{path} of the {writer} schema is not covered by the {reader} schema's additional or pattern properties"
         ),
         "PROPERTY_ADDED_NOT_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL" => format!(
-            "property {path} of the {reader} schema is narrower than the {writer} schema's additional or pattern properties allowed"
+            "{path} of the {reader} schema is narrower than the {writer} schema's additional or pattern properties allowed"
         ),
         "ITEM_ADDED_TO_OPEN_CONTENT_MODEL" => format!("tuple item {path} is constrained by the {reader} schema, but the {writer} schema allowed any item there"),
         "ITEM_REMOVED_FROM_CLOSED_CONTENT_MODEL" => format!("tuple item {path} of the {writer} schema is not allowed by the {reader} schema (additionalItems false)"),
@@ -2401,11 +2401,42 @@ fn describe(diff: &Diff, roles: Roles) -> String {
             format!("{path}: the {reader} schema restricts what the {writer} schema left unevaluated")
         }
         "PATTERN_ADDED" | "PATTERN_CHANGED" => changed("the pattern"),
-        _ if name.ends_with("_ADDED") => changed(&keyword_of(path)),
+        _ if name.ends_with("_ADDED") => changed(&keyword_of(&diff.path)),
         _ if name.ends_with("_INCREASED") || name.ends_with("_DECREASED") || name.ends_with("_EXPANDED") || name.ends_with("_CHANGED") => {
-            changed(&keyword_of(path))
+            changed(&keyword_of(&diff.path))
         }
         _ => format!("{} at {path}", name.to_ascii_lowercase().replace('_', " ")),
+    }
+}
+
+/// A path for a sentence: `property "line.qty"` when it names properties
+/// (`#/properties/line/properties/qty`, `#/required/qty`, `…/qty/maxLength`: the keyword is
+/// said by the sentence), the JSON pointer otherwise.
+fn place(path: &str) -> String {
+    let parts: Vec<&str> = path.trim_start_matches("#/").split('/').collect();
+    let mut names = Vec::new();
+    let mut index = 0;
+    let mut rest = Vec::new();
+    while index < parts.len() {
+        match parts[index] {
+            "properties" | "required" if index + 1 < parts.len() => {
+                names.push(parts[index + 1]);
+                rest.clear();
+                index += 2;
+            }
+            part => {
+                rest.push(part);
+                index += 1;
+            }
+        }
+    }
+    if names.is_empty() {
+        return path.to_string();
+    }
+    let property = format!("property \"{}\"", names.join("."));
+    match rest.as_slice() {
+        [] | [_] => property,
+        _ => format!("{property} ({path})"),
     }
 }
 
