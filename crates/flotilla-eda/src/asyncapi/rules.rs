@@ -457,7 +457,7 @@ impl Rules<'_, '_> {
                 };
                 let at = kafka.at.child("topicConfiguration").child(key);
                 let where_documented = self.here(&at);
-                let path = format!("spec.config.{key}");
+                let path = crate::kafka::config_path("spec.config", key);
                 let Some((actual, source)) = effective(info.object, cluster.as_ref(), key) else {
                     findings.push(Finding::new(
                         CONFIG_MISMATCH,
