@@ -21,6 +21,7 @@ mod cmd_cluster;
 mod cmd_engine;
 mod cmd_schema;
 mod cmd_sealed;
+mod cmd_topology;
 mod cmd_up;
 mod logging;
 
@@ -64,6 +65,8 @@ enum Command {
     /// Schema compatibility as the schema registries judge it (Avro, JSON Schema, Protobuf).
     #[command(subcommand)]
     Schema(cmd_schema::SchemaCommand),
+    /// Print the event topology of a kustomization or app-of-apps (applications, topics, schemas, users, connectors, MirrorMaker flows, queues) as JSON or Graphviz DOT.
+    Topology(cmd_topology::TopologyArgs),
     /// Print a shell completion script.
     #[command(
         long_about = "Print a shell completion script.\n\nbash: `source <(flotilla completion bash)` (or write it to ~/.local/share/bash-completion/completions/flotilla)\nzsh: `flotilla completion zsh > \"${fpath[1]}/_flotilla\"`\nfish: `flotilla completion fish > ~/.config/fish/completions/flotilla.fish`"
@@ -257,6 +260,7 @@ fn main() -> ExitCode {
         },
         Command::Check(args) => return ExitCode::from(cmd_check::run(args)),
         Command::Schema(command) => return ExitCode::from(cmd_schema::run(command)),
+        Command::Topology(args) => cmd_topology::run(&args),
         Command::Completion(args) => run_completion(&args),
         Command::Version(args) => run_version(&args),
     };
