@@ -1252,8 +1252,9 @@ pub(crate) fn document_schema_uses(
     uses
 }
 
-/// Schema files by subject: the files of each `schemas/` directory, a subject per file (named
-/// by the file without its extension: `schemas/items-value.avsc` is subject `items-value`),
+/// Schema files by subject: the `.avsc`, `.proto` and `.json` files under `schemas/`
+/// directories, a subject per file (its path below `schemas/` without the extension:
+/// `schemas/items-value.avsc` is subject `items-value`, as `subjects.rs` names them),
 /// and the whole-file payloads of the documents' messages under the subject their topic uses.
 /// Each list is sorted and holds a file once. This is what the schema compatibility checks
 /// read: the history of each file, at the subject's level.
@@ -1271,21 +1272,25 @@ pub fn subjects(change: &Change) -> BTreeMap<String, Vec<String>> {
     subjects
 }
 
-/// Schema file extensions a `schemas/` directory's subjects are named without.
-const SCHEMA_EXTENSIONS: &[&str] = &[".avsc", ".json", ".proto", ".yaml", ".yml"];
+/// Schema file extensions a `schemas/` directory's subjects are named without (as `subjects.rs`
+/// reads them).
+const SCHEMA_EXTENSIONS: &[&str] = &[".avsc", ".proto", ".json"];
 
-/// The subject a file in a `schemas/` directory stands for.
+/// The subject a file under a `schemas/` directory stands for: its path below the (last)
+/// `schemas` directory without the extension, as the subject compatibility checks name it.
 pub fn subject_of_file(path: &str) -> Option<String> {
-    let (directory, name) = path.rsplit_once('/')?;
-    if directory.rsplit('/').next() != Some("schemas") {
+    let segments: Vec<&str> = path.split('/').collect();
+    let position = segments.iter().rposition(|segment| *segment == "schemas")?;
+    if position + 1 >= segments.len() {
         return None;
     }
-    let lower = name.to_ascii_lowercase();
+    let below = segments[position + 1..].join("/");
+    let lower = below.to_ascii_lowercase();
     SCHEMA_EXTENSIONS
         .iter()
         .find(|extension| lower.ends_with(*extension))
-        .map(|extension| name[..name.len() - extension.len()].to_string())
-        .filter(|subject| !subject.is_empty())
+        .map(|extension| below[..below.len() - extension.len()].to_string())
+        .filter(|subject| !subject.is_empty() && !subject.ends_with('/'))
 }
 
 /// The files of `schemas/` directories, by the subject each stands for.
@@ -1340,6 +1345,11 @@ mod tests {
         );
         assert_eq!(subject_of_file("items-value.avsc"), None);
         assert_eq!(subject_of_file("schemas/README.md"), None);
+        assert_eq!(subject_of_file("schemas/compatibility.yaml"), None);
+        assert_eq!(
+            subject_of_file("schemas/nested/a.proto"),
+            Some("nested/a".into())
+        );
     }
 
     #[test]
