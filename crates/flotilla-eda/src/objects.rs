@@ -97,9 +97,7 @@ impl Change {
         groups: &'a [&'a str],
         kind: &'a str,
     ) -> impl Iterator<Item = (&'a ObjectId, &'a Value)> + 'a {
-        self.after
-            .iter()
-            .filter(move |(id, _)| id.kind == kind && groups.contains(&id.group.as_str()))
+        of_kinds(&self.after, groups, &[kind])
     }
 
     /// The objects before the change of one group (any of `groups`) and kind.
@@ -108,9 +106,7 @@ impl Change {
         groups: &'a [&'a str],
         kind: &'a str,
     ) -> impl Iterator<Item = (&'a ObjectId, &'a Value)> + 'a {
-        self.before
-            .iter()
-            .filter(move |(id, _)| id.kind == kind && groups.contains(&id.group.as_str()))
+        of_kinds(&self.before, groups, &[kind])
     }
 
     /// Pairs of (before, after) for objects of one group and kind: both present (modified),
@@ -120,15 +116,58 @@ impl Change {
         groups: &'a [&'a str],
         kind: &'a str,
     ) -> Vec<(&'a ObjectId, Option<&'a Value>, Option<&'a Value>)> {
-        let mut pairs: Vec<_> = self
-            .after_of(groups, kind)
-            .map(|(id, after)| (id, self.before.get(id), Some(after)))
-            .collect();
-        pairs.extend(
-            self.before_of(groups, kind)
-                .filter(|(id, _)| !self.after.contains_key(*id))
-                .map(|(id, before)| (id, Some(before), None)),
-        );
+        // Both sides come out in identity order: one merge pairs them, without a lookup per
+        // object.
+        let mut pairs = Vec::new();
+        let mut removed = Vec::new();
+        let mut before = self.before_of(groups, kind).peekable();
+        for (id, after) in self.after_of(groups, kind) {
+            while let Some((before_id, before_object)) =
+                before.next_if(|(before_id, _)| *before_id < id)
+            {
+                removed.push((before_id, Some(before_object), None));
+            }
+            let paired = before
+                .next_if(|(before_id, _)| *before_id == id)
+                .map(|(_, object)| object);
+            pairs.push((id, paired, Some(after)));
+        }
+        removed.extend(before.map(|(id, object)| (id, Some(object), None)));
+        pairs.extend(removed);
         pairs
     }
+}
+
+/// The objects of `objects` of any of `groups` and any of `kinds`, in identity order, read from
+/// the ranges of the map that hold them (identities sort by group, then kind), so a rule about
+/// one kind does not scan every object.
+pub fn of_kinds<'a>(
+    objects: &'a BTreeMap<ObjectId, Value>,
+    groups: &[&str],
+    kinds: &[&str],
+) -> impl Iterator<Item = (&'a ObjectId, &'a Value)> + 'a {
+    let mut groups: Vec<String> = groups.iter().map(|group| group.to_string()).collect();
+    groups.sort_unstable();
+    groups.dedup();
+    let mut kinds: Vec<String> = kinds.iter().map(|kind| kind.to_string()).collect();
+    kinds.sort_unstable();
+    kinds.dedup();
+    let mut ranges = Vec::with_capacity(groups.len() * kinds.len());
+    for group in &groups {
+        for kind in &kinds {
+            let start = ObjectId {
+                group: group.clone(),
+                kind: kind.clone(),
+                namespace: String::new(),
+                name: String::new(),
+            };
+            let (group, kind) = (group.clone(), kind.clone());
+            ranges.push(
+                objects
+                    .range(start..)
+                    .take_while(move |(id, _)| id.group == group && id.kind == kind),
+            );
+        }
+    }
+    ranges.into_iter().flatten()
 }

@@ -275,10 +275,9 @@ impl<'a> Index<'a> {
             brokers: Vec::new(),
             topic_names: BTreeMap::new(),
         };
-        for (id, object) in objects {
-            if !KAFKA_GROUPS.contains(&id.group.as_str()) {
-                continue;
-            }
+        // Only the kinds indexed, read from their ranges of the map.
+        let kinds = ["EventStreams", "Kafka", "KafkaNodePool", "KafkaTopic"];
+        for (id, object) in crate::objects::of_kinds(objects, KAFKA_GROUPS, &kinds) {
             if let Some(cluster) = ClusterView::of(id, object) {
                 let position = index.clusters.len();
                 index.clusters.push(cluster);

@@ -13,6 +13,7 @@
 //! topic between objects, a removed and an added object with the same spec but different names
 //! are a rename.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
@@ -66,7 +67,8 @@ pub(crate) fn check(
     after_index: &Index<'_>,
     findings: &mut Vec<Finding>,
 ) {
-    for (id, before, after) in change.pairs(KAFKA_GROUPS, "KafkaTopic") {
+    let pairs = change.pairs(KAFKA_GROUPS, "KafkaTopic");
+    for &(id, before, after) in &pairs {
         let (Some(before), Some(after)) = (before, after) else {
             continue;
         };
@@ -75,28 +77,38 @@ pub(crate) fn check(
         name_changed(id, before, after, findings);
         retention(before_index, after_index, id, before, after, findings);
     }
-    removed_and_renamed(change, findings);
-    duplicated(change, findings);
-    let mut before = Vec::new();
-    check_state(before_index, &mut before);
+    removed_and_renamed(change, &pairs, findings);
+    duplicated(&pairs, findings);
     let mut after = Vec::new();
     check_state(after_index, &mut after);
+    // Every rule about one state reports on the topic it reads, so what the topics flagged after
+    // the change were already flagged for before is read from those topics alone.
+    let mut before = Vec::new();
+    let flagged: BTreeSet<&ObjectId> = after.iter().map(|finding| &finding.object).collect();
+    for id in flagged {
+        if let Some((id, topic)) = before_index.objects.get_key_value(id) {
+            check_object(before_index, id, topic, &mut before);
+        }
+    }
     findings.extend(new_findings(before, after));
 }
 
 /// The rules about one state of the topics.
 pub(crate) fn check_state(index: &Index<'_>, findings: &mut Vec<Finding>) {
     for (id, topic) in topics(index.objects) {
-        cluster_label_rules(index, id, topic, findings);
-        name_rules(id, topic, findings);
-        replication_rules(index, id, topic, findings);
+        check_object(index, id, topic, findings);
     }
 }
 
+/// The rules about one state of one topic (every finding is on that topic).
+fn check_object(index: &Index<'_>, id: &ObjectId, topic: &Value, findings: &mut Vec<Finding>) {
+    cluster_label_rules(index, id, topic, findings);
+    name_rules(id, topic, findings);
+    replication_rules(index, id, topic, findings);
+}
+
 fn topics(objects: &Objects) -> impl Iterator<Item = (&ObjectId, &Value)> {
-    objects
-        .iter()
-        .filter(|(id, _)| id.kind == "KafkaTopic" && KAFKA_GROUPS.contains(&id.group.as_str()))
+    crate::objects::of_kinds(objects, KAFKA_GROUPS, &["KafkaTopic"])
 }
 
 /// The topic name an object resolves to: `spec.topicName`, else `metadata.name`.
@@ -108,15 +120,18 @@ pub fn topic_name<'a>(id: &'a ObjectId, topic: &'a Value) -> &'a str {
 }
 
 /// A topic's group, namespace and cluster label.
-type ClusterKey = (String, String, String);
+type ClusterKey<'a> = (&'a str, &'a str, &'a str);
+
+/// The topics of a change, paired (`Change::pairs`).
+type Pairs<'a> = [(&'a ObjectId, Option<&'a Value>, Option<&'a Value>)];
 
 /// Where an object's topic lives: its group, namespace and cluster label (the Topic Operator
 /// of that cluster owns every topic with that key and name).
-fn cluster_key(id: &ObjectId, topic: &Value) -> ClusterKey {
+fn cluster_key<'a>(id: &'a ObjectId, topic: &'a Value) -> ClusterKey<'a> {
     (
-        id.group.clone(),
-        id.namespace.clone(),
-        cluster_label(id, topic).unwrap_or_default().to_string(),
+        &id.group,
+        &id.namespace,
+        cluster_label(id, topic).unwrap_or_default(),
     )
 }
 
@@ -231,30 +246,35 @@ fn spec_without_name(topic: &Value) -> Value {
     spec
 }
 
-fn removed_and_renamed(change: &Change, findings: &mut Vec<Finding>) {
-    let removed: Vec<(&ObjectId, &Value)> = topics(&change.before)
-        .filter(|(id, _)| !change.after.contains_key(*id))
+fn removed_and_renamed(change: &Change, pairs: &Pairs<'_>, findings: &mut Vec<Finding>) {
+    let removed: Vec<(&ObjectId, &Value)> = pairs
+        .iter()
+        .filter_map(|&(id, before, after)| match (before, after) {
+            (Some(before), None) => Some((id, before)),
+            _ => None,
+        })
         .collect();
     if removed.is_empty() {
         return;
     }
-    let added: Vec<(&ObjectId, &Value)> = topics(&change.after)
-        .filter(|(id, _)| !change.before.contains_key(*id))
+    let added: Vec<(&ObjectId, &Value)> = pairs
+        .iter()
+        .filter_map(|&(id, before, after)| match (before, after) {
+            (None, Some(after)) => Some((id, after)),
+            _ => None,
+        })
         .collect();
     // Topic names each cluster declares before and after the change.
-    let declared = |objects: &Objects| -> BTreeSet<(ClusterKey, String)> {
-        topics(objects)
-            .map(|(id, topic)| (cluster_key(id, topic), topic_name(id, topic).to_string()))
-            .collect()
-    };
-    let declared_before = declared(&change.before);
+    let declared_before: BTreeSet<(ClusterKey<'_>, &str)> = topics(&change.before)
+        .map(|(id, topic)| (cluster_key(id, topic), topic_name(id, topic)))
+        .collect();
     // The first object after the change declaring each topic of each cluster.
-    let mut declared_after: BTreeMap<(ClusterKey, String), &ObjectId> = BTreeMap::new();
+    let mut declared_after: BTreeMap<(ClusterKey<'_>, &str), &ObjectId> = BTreeMap::new();
     for (other, other_topic) in topics(&change.after) {
         declared_after
             .entry((
                 cluster_key(other, other_topic),
-                topic_name(other, other_topic).to_string(),
+                topic_name(other, other_topic),
             ))
             .or_insert(other);
     }
@@ -263,7 +283,7 @@ fn removed_and_renamed(change: &Change, findings: &mut Vec<Finding>) {
         let key = cluster_key(id, topic);
         let pruned = change.prune && !prune_disabled(topic);
         // Another object keeps declaring the topic: it moves between objects.
-        if let Some(other) = declared_after.get(&(key.clone(), name.to_string())) {
+        if let Some(other) = declared_after.get(&(key, name)) {
             if unmanaged(topic) {
                 continue;
             }
@@ -287,8 +307,7 @@ fn removed_and_renamed(change: &Change, findings: &mut Vec<Finding>) {
             .iter()
             .filter(|(other, other_topic)| {
                 cluster_key(other, other_topic) == key
-                    && !declared_before
-                        .contains(&(key.clone(), topic_name(other, other_topic).to_string()))
+                    && !declared_before.contains(&(key, topic_name(other, other_topic)))
                     && spec_without_name(other_topic) == spec_without_name(topic)
             })
             .collect();
@@ -337,36 +356,47 @@ fn removed_and_renamed(change: &Change, findings: &mut Vec<Finding>) {
 }
 
 /// The name Kafka uses to tell topics apart in metric names: `.` and `_` are the same.
-fn collision_name(name: &str) -> String {
-    name.replace('.', "_")
+fn collision_name(name: &str) -> Cow<'_, str> {
+    if name.contains('.') {
+        Cow::Owned(name.replace('.', "_"))
+    } else {
+        Cow::Borrowed(name)
+    }
 }
 
-fn duplicated(change: &Change, findings: &mut Vec<Finding>) {
+fn duplicated(pairs: &Pairs<'_>, findings: &mut Vec<Finding>) {
     // Objects added, or whose resolved name or cluster changed, are the change's doing.
-    let is_new = |id: &ObjectId, topic: &Value| match change.before.get(id) {
+    let is_new = |id: &ObjectId, topic: &Value, before: Option<&Value>| match before {
         Some(before) => {
             topic_name(id, before) != topic_name(id, topic)
                 || cluster_key(id, before) != cluster_key(id, topic)
         }
         None => true,
     };
-    let mut groups: BTreeMap<(ClusterKey, String), Vec<(&ObjectId, &Value)>> = BTreeMap::new();
-    for (id, topic) in topics(&change.after) {
+    type Members<'a> = Vec<(&'a ObjectId, &'a Value, Option<&'a Value>)>;
+    let mut groups: BTreeMap<(ClusterKey<'_>, Cow<'_, str>), Members<'_>> = BTreeMap::new();
+    for &(id, before, after) in pairs {
+        let Some(topic) = after else {
+            continue;
+        };
         groups
             .entry((
                 cluster_key(id, topic),
                 collision_name(topic_name(id, topic)),
             ))
             .or_default()
-            .push((id, topic));
+            .push((id, topic, before));
     }
     for members in groups.values().filter(|members| members.len() > 1) {
-        for (id, topic) in members.iter().filter(|(id, topic)| is_new(id, topic)) {
+        for (id, topic, _) in members
+            .iter()
+            .filter(|(id, topic, before)| is_new(id, topic, *before))
+        {
             let name = topic_name(id, topic);
             let others: Vec<String> = members
                 .iter()
-                .filter(|(other, _)| other != id)
-                .map(|(other, other_topic)| {
+                .filter(|(other, _, _)| other != id)
+                .map(|(other, other_topic, _)| {
                     let other_name = topic_name(other, other_topic);
                     if other_name == name {
                         other.to_string()
@@ -375,9 +405,9 @@ fn duplicated(change: &Change, findings: &mut Vec<Finding>) {
                     }
                 })
                 .collect();
-            let exact = members
-                .iter()
-                .any(|(other, other_topic)| other != id && topic_name(other, other_topic) == name);
+            let exact = members.iter().any(|(other, other_topic, _)| {
+                other != id && topic_name(other, other_topic) == name
+            });
             let message = if exact {
                 format!("the topic `{name}` is also declared by {}: the Topic Operator manages a topic from one KafkaTopic (the oldest) and sets the others NotReady, so which spec applies depends on creation order", others.join(", "))
             } else {

@@ -40,25 +40,35 @@ pub(crate) fn check(
             _ => {}
         }
     }
-    let mut before = Vec::new();
-    check_state(before_index, &mut before);
     let mut after = Vec::new();
     check_state(after_index, &mut after);
+    // Every rule about one state reports on the user it reads, so what the users flagged after
+    // the change were already flagged for before is read from those users alone.
+    let mut before = Vec::new();
+    let flagged: BTreeSet<&ObjectId> = after.iter().map(|finding| &finding.object).collect();
+    for id in flagged {
+        if let Some((id, user)) = before_index.objects.get_key_value(id) {
+            check_object(before_index, id, user, &mut before);
+        }
+    }
     findings.extend(new_findings(before, after));
 }
 
 /// The rules about one state of the users.
 pub(crate) fn check_state(index: &Index<'_>, findings: &mut Vec<Finding>) {
     for (id, user) in users(index.objects) {
-        cluster_label_rules(index, id, user, findings);
-        acl_topics(index, id, user, findings);
+        check_object(index, id, user, findings);
     }
 }
 
+/// The rules about one state of one user (every finding is on that user).
+fn check_object(index: &Index<'_>, id: &ObjectId, user: &Value, findings: &mut Vec<Finding>) {
+    cluster_label_rules(index, id, user, findings);
+    acl_topics(index, id, user, findings);
+}
+
 fn users(objects: &Objects) -> impl Iterator<Item = (&ObjectId, &Value)> {
-    objects
-        .iter()
-        .filter(|(id, _)| id.kind == "KafkaUser" && KAFKA_GROUPS.contains(&id.group.as_str()))
+    crate::objects::of_kinds(objects, KAFKA_GROUPS, &["KafkaUser"])
 }
 
 fn authentication(id: &ObjectId, before: &Value, after: &Value, findings: &mut Vec<Finding>) {
