@@ -769,9 +769,9 @@ fn application_status_is_current(live: &Value) -> bool {
         )
 }
 
-/// The error a child Application reports for the spec it has now (an `…Error` condition, with
-/// a current status): None for other objects, healthy Applications, or a status not yet about
-/// the current spec. A child waiting for a kind to be served (`kind_waits`) can become healthy
+/// The error a child Application reports for the spec it has now (an `…Error` or a
+/// `GuardrailViolation` condition, with a current status): None for other objects, healthy
+/// Applications, or a status not yet about the current spec. A child waiting for a kind to be served (`kind_waits`) can become healthy
 /// by waiting: that condition is not such an error, and the wave waits for it as for any other.
 fn application_error(live: &Value) -> Option<String> {
     if !is_application(live)
@@ -784,12 +784,11 @@ fn application_error(live: &Value) -> Option<String> {
         .as_array()?
         .iter()
         .find(|condition| {
-            condition["type"]
+            condition["type"].as_str().is_some_and(|kind| {
+                kind.ends_with("Error") || kind == crate::gate::VIOLATION_CONDITION
+            }) && !condition["message"]
                 .as_str()
-                .is_some_and(|kind| kind.ends_with("Error"))
-                && !condition["message"]
-                    .as_str()
-                    .is_some_and(crate::kind_waits::is_waiting_message)
+                .is_some_and(crate::kind_waits::is_waiting_message)
         })
         .map(|condition| {
             format!(

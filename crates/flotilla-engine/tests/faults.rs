@@ -164,7 +164,7 @@ fn later_topic(skip_dry_run: bool) -> String {
         ""
     };
     format!(
-        "apiVersion: kafka.strimzi.io/v1beta2\nkind: KafkaTopic\nmetadata:\n  name: sales\n  annotations:\n    argocd.argoproj.io/sync-wave: \"1\"{options}\nspec:\n  partitions: 3\n  replicas: 1\n"
+        "apiVersion: kafka.strimzi.io/v1beta2\nkind: KafkaTopic\nmetadata:\n  name: sales\n  labels:\n    strimzi.io/cluster: events\n  annotations:\n    argocd.argoproj.io/sync-wave: \"1\"{options}\nspec:\n  partitions: 3\n  replicas: 1\n"
     )
 }
 

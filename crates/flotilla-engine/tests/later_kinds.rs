@@ -14,7 +14,8 @@ use serde_json::{json, Value};
 const SETTINGS: &str =
     "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  mode: fast\n";
 
-const TOPIC: &str = "apiVersion: eventstreams.ibm.com/v1beta2\nkind: KafkaTopic\nmetadata:\n  name: orders\nspec:\n  partitions: 3\n  replicas: 1\n";
+/// Labelled for its cluster: the pre-sync gate blocks a KafkaTopic no operator would see.
+const TOPIC: &str = "apiVersion: eventstreams.ibm.com/v1beta2\nkind: KafkaTopic\nmetadata:\n  name: orders\n  labels:\n    eventstreams.ibm.com/cluster: events\nspec:\n  partitions: 3\n  replicas: 1\n";
 
 /// The definition an Event Streams operator would install.
 const TOPIC_CRD: &str = r#"apiVersion: apiextensions.k8s.io/v1

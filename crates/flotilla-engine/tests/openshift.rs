@@ -158,7 +158,7 @@ metadata:
 spec:
   license:
     accept: true
-    license: L-RJON-BZFQU2
+    license: L-RJON-C7QG3S
     use: NonProduction
   version: 9.2.5.0-r3
   queueManager:
