@@ -336,3 +336,79 @@ async fn a_topic_removed_from_git_with_prune_is_kept_and_the_status_says_why() {
     );
     harness.stop().await;
 }
+
+const ORDER_V1: &str = r#"{"type": "record", "name": "Order", "fields": [{"name": "id", "type": "string"}, {"name": "qty", "type": "int"}]}"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_schema_change_that_breaks_backward_stops_the_application_that_ships_it() {
+    let harness = Harness::start_prepared(
+        "guardrails-schema",
+        &[
+            ("events/kustomization.yaml", "resources:\n- orders.yaml\n"),
+            ("events/orders.yaml", &topic("orders", 6, None)),
+            ("events/schemas/orders-value.avsc", ORDER_V1),
+        ],
+        |_| {},
+        &[topic_crd()],
+    )
+    .await;
+    harness
+        .apply(&app_manifest(
+            "events",
+            "events",
+            "kafka",
+            json!({"automated": {"prune": true, "selfHeal": true}, "syncOptions": ["CreateNamespace=true"]}),
+        ))
+        .await;
+    harness
+        .wait_app("events", "the first sync", synced_and_healthy)
+        .await;
+    // `qty` becomes a string (old data cannot be read) and the topic changes in the same commit.
+    let breaking = harness.commit(
+        &[
+            (
+                "events/schemas/orders-value.avsc",
+                Some(&ORDER_V1.replace(r#""qty", "type": "int""#, r#""qty", "type": "string""#)),
+            ),
+            ("events/orders.yaml", Some(&topic("orders", 8, None))),
+        ],
+        "qty as a string",
+    );
+    let application = harness
+        .wait_app("events", "the blocked schema change", |application| {
+            application["status"]["operationState"]["syncResult"]["revision"] == json!(breaking)
+                && application["status"]["operationState"]["phase"] == "Failed"
+        })
+        .await;
+    let violation = conditions(&application, "GuardrailViolation");
+    assert!(
+        violation
+            .iter()
+            .any(|message| message.contains("schema-incompatible") && message.contains("qty")),
+        "{violation:?}"
+    );
+    assert_eq!(
+        partitions(&harness, "orders").await,
+        json!(6),
+        "nothing of the commit is applied"
+    );
+    // A compatible change (a new field with a default) syncs.
+    let compatible = harness.commit(
+        &[(
+            "events/schemas/orders-value.avsc",
+            Some(&ORDER_V1.replace(
+                r#"{"name": "qty", "type": "int"}"#,
+                r#"{"name": "qty", "type": "int"}, {"name": "store", "type": "string", "default": "none"}"#,
+            )),
+        )],
+        "a defaulted field",
+    );
+    harness
+        .wait_app("events", "the compatible change", |application| {
+            application["status"]["sync"]["revision"] == json!(compatible)
+                && synced_and_healthy(application)
+        })
+        .await;
+    assert_eq!(partitions(&harness, "orders").await, json!(8));
+    harness.stop().await;
+}
