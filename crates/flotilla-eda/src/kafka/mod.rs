@@ -4,7 +4,9 @@
 //! partition count lowered, a topic removed) and, where it has rules about one state (a listener
 //! port Kafka refuses), a `check_state(index, findings)` that `check` runs on the objects
 //! after and before the change, keeping only what the change brings (`finding::new_findings`),
-//! so an object already wrong in the cluster does not block every later change. Rule ids are
+//! so an object already wrong in the cluster does not block every later change (topics and users
+//! run theirs on the objects after the change in the same pass as the rules about the change, and
+//! before it only on the objects flagged after it). Rule ids are
 //! constants, so documentation, tests and overrides use the same strings.
 //!
 //! This module holds what the rules share: the API groups, the cluster label, a view of a Kafka

@@ -68,19 +68,33 @@ pub(crate) fn check(
     findings: &mut Vec<Finding>,
 ) {
     let pairs = change.pairs(KAFKA_GROUPS, "KafkaTopic");
-    for &(id, before, after) in &pairs {
-        let (Some(before), Some(after)) = (before, after) else {
+    // One pass over the topics: every rule reads a topic while it is at hand (the single-state
+    // rules on the topics after the change, in identity order, and the
+    // grouping by name for duplicates).
+    let mut after = Vec::new();
+    let mut groups = Groups::new();
+    for &(id, before, topic) in &pairs {
+        let Some(topic) = topic else {
             continue;
         };
-        partitions(id, before, after, findings);
-        replicas_changed(after_index, id, before, after, findings);
-        name_changed(id, before, after, findings);
-        retention(before_index, after_index, id, before, after, findings);
+        check_object(after_index, id, topic, &mut after);
+        groups
+            .entry((
+                cluster_key(id, topic),
+                collision_name(topic_name(id, topic)),
+            ))
+            .or_default()
+            .push((id, topic, before));
+        let Some(before) = before else {
+            continue;
+        };
+        partitions(id, before, topic, findings);
+        replicas_changed(after_index, id, before, topic, findings);
+        name_changed(id, before, topic, findings);
+        retention(before_index, after_index, id, before, topic, findings);
     }
     removed_and_renamed(change, &pairs, findings);
-    duplicated(&pairs, findings);
-    let mut after = Vec::new();
-    check_state(after_index, &mut after);
+    duplicated(&groups, findings);
     // Every rule about one state reports on the topic it reads, so what the topics flagged after
     // the change were already flagged for before is read from those topics alone.
     let mut before = Vec::new();
@@ -91,13 +105,6 @@ pub(crate) fn check(
         }
     }
     findings.extend(new_findings(before, after));
-}
-
-/// The rules about one state of the topics.
-pub(crate) fn check_state(index: &Index<'_>, findings: &mut Vec<Finding>) {
-    for (id, topic) in topics(index.objects) {
-        check_object(index, id, topic, findings);
-    }
 }
 
 /// The rules about one state of one topic (every finding is on that topic).
@@ -364,7 +371,11 @@ fn collision_name(name: &str) -> Cow<'_, str> {
     }
 }
 
-fn duplicated(pairs: &Pairs<'_>, findings: &mut Vec<Finding>) {
+/// The topics after the change by cluster and collision name, each with its object before.
+type Groups<'a> =
+    BTreeMap<(ClusterKey<'a>, Cow<'a, str>), Vec<(&'a ObjectId, &'a Value, Option<&'a Value>)>>;
+
+fn duplicated(groups: &Groups<'_>, findings: &mut Vec<Finding>) {
     // Objects added, or whose resolved name or cluster changed, are the change's doing.
     let is_new = |id: &ObjectId, topic: &Value, before: Option<&Value>| match before {
         Some(before) => {
@@ -373,20 +384,6 @@ fn duplicated(pairs: &Pairs<'_>, findings: &mut Vec<Finding>) {
         }
         None => true,
     };
-    type Members<'a> = Vec<(&'a ObjectId, &'a Value, Option<&'a Value>)>;
-    let mut groups: BTreeMap<(ClusterKey<'_>, Cow<'_, str>), Members<'_>> = BTreeMap::new();
-    for &(id, before, after) in pairs {
-        let Some(topic) = after else {
-            continue;
-        };
-        groups
-            .entry((
-                cluster_key(id, topic),
-                collision_name(topic_name(id, topic)),
-            ))
-            .or_default()
-            .push((id, topic, before));
-    }
     for members in groups.values().filter(|members| members.len() > 1) {
         for (id, topic, _) in members
             .iter()

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::finding::{new_findings, Finding, Severity};
 use crate::kafka::{
-    cluster_label, cluster_label_key, read_cluster_label, EntityOperator, Index, Label, Objects,
+    cluster_label, cluster_label_key, read_cluster_label, EntityOperator, Index, Label,
     KAFKA_GROUPS,
 };
 use crate::objects::{Change, ObjectId};
@@ -33,15 +33,20 @@ pub(crate) fn check(
     after_index: &Index<'_>,
     findings: &mut Vec<Finding>,
 ) {
+    // One pass over the users: the single-state rules on the users after the change (in
+    // identity order) read each user while it is at hand.
+    let mut after_state = Vec::new();
     for (id, before, after) in change.pairs(KAFKA_GROUPS, "KafkaUser") {
+        if let Some(after) = after {
+            check_object(after_index, id, after, &mut after_state);
+        }
         match (before, after) {
             (Some(before), Some(after)) => authentication(id, before, after, findings),
             (Some(before), None) => removed(change, after_index, id, before, findings),
             _ => {}
         }
     }
-    let mut after = Vec::new();
-    check_state(after_index, &mut after);
+    let after = after_state;
     // Every rule about one state reports on the user it reads, so what the users flagged after
     // the change were already flagged for before is read from those users alone.
     let mut before = Vec::new();
@@ -54,21 +59,10 @@ pub(crate) fn check(
     findings.extend(new_findings(before, after));
 }
 
-/// The rules about one state of the users.
-pub(crate) fn check_state(index: &Index<'_>, findings: &mut Vec<Finding>) {
-    for (id, user) in users(index.objects) {
-        check_object(index, id, user, findings);
-    }
-}
-
 /// The rules about one state of one user (every finding is on that user).
 fn check_object(index: &Index<'_>, id: &ObjectId, user: &Value, findings: &mut Vec<Finding>) {
     cluster_label_rules(index, id, user, findings);
     acl_topics(index, id, user, findings);
-}
-
-fn users(objects: &Objects) -> impl Iterator<Item = (&ObjectId, &Value)> {
-    crate::objects::of_kinds(objects, KAFKA_GROUPS, &["KafkaUser"])
 }
 
 fn authentication(id: &ObjectId, before: &Value, after: &Value, findings: &mut Vec<Finding>) {
