@@ -21,6 +21,7 @@ pub mod storage;
 pub mod topic;
 pub mod user;
 
+use std::cell::OnceCell;
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
@@ -262,9 +263,13 @@ pub(crate) struct Index<'a> {
     node_pools: BTreeMap<(&'a str, &'a str), Vec<(&'a ObjectId, &'a Value)>>,
     /// Broker count per cluster (same order as `clusters`).
     brokers: Vec<Option<i64>>,
-    /// (group, namespace, cluster label) → the topic names its KafkaTopics resolve to.
-    topic_names: BTreeMap<(&'a str, &'a str, &'a str), BTreeSet<&'a str>>,
+    /// (group, namespace, cluster label) → the topic names its KafkaTopics resolve to: read on
+    /// first use (the side before the change rarely needs it).
+    topic_names: OnceCell<TopicNames<'a>>,
 }
+
+/// (group, namespace, cluster label) → the topic names its KafkaTopics resolve to.
+type TopicNames<'a> = BTreeMap<(&'a str, &'a str, &'a str), BTreeSet<&'a str>>;
 
 impl<'a> Index<'a> {
     pub fn new(objects: &'a Objects) -> Index<'a> {
@@ -275,10 +280,10 @@ impl<'a> Index<'a> {
             by_watched: BTreeMap::new(),
             node_pools: BTreeMap::new(),
             brokers: Vec::new(),
-            topic_names: BTreeMap::new(),
+            topic_names: OnceCell::new(),
         };
         // Only the kinds indexed, read from their ranges of the map.
-        let kinds = ["EventStreams", "Kafka", "KafkaNodePool", "KafkaTopic"];
+        let kinds = ["EventStreams", "Kafka", "KafkaNodePool"];
         for (id, object) in crate::objects::of_kinds(objects, KAFKA_GROUPS, &kinds) {
             if let Some(cluster) = ClusterView::of(id, object) {
                 let position = index.clusters.len();
@@ -302,25 +307,14 @@ impl<'a> Index<'a> {
                 }
                 continue;
             }
-            match id.kind.as_str() {
-                "KafkaNodePool" => {
-                    if let Some(name) = cluster_label(id, object) {
-                        index
-                            .node_pools
-                            .entry((&id.namespace, name))
-                            .or_default()
-                            .push((id, object));
-                    }
-                }
-                "KafkaTopic" => {
-                    let label = cluster_label(id, object).unwrap_or_default();
+            if id.kind == "KafkaNodePool" {
+                if let Some(name) = cluster_label(id, object) {
                     index
-                        .topic_names
-                        .entry((&id.group, &id.namespace, label))
+                        .node_pools
+                        .entry((&id.namespace, name))
                         .or_default()
-                        .insert(topic::topic_name(id, object));
+                        .push((id, object));
                 }
-                _ => {}
             }
         }
         index.brokers = index
@@ -361,8 +355,8 @@ impl<'a> Index<'a> {
 
     /// The node pools of `cluster`: KafkaNodePools in its namespace labelled with its name,
     /// then an EventStreams' inline pools.
-    pub fn pools_of(&self, cluster: &ClusterView<'a>) -> Vec<Pool<'a>> {
-        let mut pools: Vec<Pool<'a>> = self
+    pub fn pools_of<'s>(&'s self, cluster: &ClusterView<'s>) -> Vec<Pool<'s>> {
+        let mut pools: Vec<Pool<'s>> = self
             .node_pools
             .get(&(cluster.id.namespace.as_str(), cluster.id.name.as_str()))
             .into_iter()
@@ -396,14 +390,14 @@ impl<'a> Index<'a> {
 
     /// Whether `cluster` takes its nodes from node pools (so `spec.kafka.replicas` and
     /// `spec.kafka.storage` are ignored by the operator).
-    pub fn uses_node_pools(&self, cluster: &ClusterView<'a>) -> bool {
+    pub fn uses_node_pools(&self, cluster: &ClusterView<'_>) -> bool {
         cluster.node_pools_enabled() && !self.pools_of(cluster).is_empty()
     }
 
     /// The number of brokers of `cluster`: the replicas of its node pools with the `broker`
     /// role, or `spec.kafka.replicas` when it runs without node pools; `None` when unknown (a
     /// broker pool without a replica count, no count at all).
-    pub fn broker_count(&self, cluster: &ClusterView<'a>) -> Option<i64> {
+    pub fn broker_count(&self, cluster: &ClusterView<'_>) -> Option<i64> {
         match self.by_name.get(&(
             cluster.id.group.as_str(),
             cluster.id.namespace.as_str(),
@@ -416,7 +410,7 @@ impl<'a> Index<'a> {
         }
     }
 
-    fn count_brokers(&self, cluster: &ClusterView<'a>) -> Option<i64> {
+    fn count_brokers(&self, cluster: &ClusterView<'_>) -> Option<i64> {
         let pools = self.pools_of(cluster);
         if !pools.is_empty() && cluster.node_pools_enabled() {
             let mut total: i64 = 0;
@@ -435,7 +429,20 @@ impl<'a> Index<'a> {
         namespace: &'s str,
         cluster: &'s str,
     ) -> Option<&'s BTreeSet<&'s str>> {
-        self.topic_names.get(&(group, namespace, cluster))
+        let names: &'s TopicNames<'s> = self.topic_names.get_or_init(|| {
+            let mut names = TopicNames::new();
+            for (id, object) in
+                crate::objects::of_kinds(self.objects, KAFKA_GROUPS, &["KafkaTopic"])
+            {
+                let label = cluster_label(id, object).unwrap_or_default();
+                names
+                    .entry((id.group.as_str(), id.namespace.as_str(), label))
+                    .or_default()
+                    .insert(topic::topic_name(id, object));
+            }
+            names
+        });
+        names.get(&(group, namespace, cluster))
     }
 }
 
