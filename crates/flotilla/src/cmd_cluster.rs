@@ -88,14 +88,22 @@ pub fn run_cluster_serve(arguments: ServeArgs) -> anyhow::Result<()> {
                 other => anyhow::Error::new(other)
                     .context(format!("cannot start the API server on {}", arguments.listen)),
             })?;
-        println!("flotilla cluster serving on {}", server.url);
-        println!("kubeconfig: `{}`", server.kubeconfig_path.display());
-        println!(
-            "try: kubectl --kubeconfig {} api-resources",
+        // The banner goes to whoever started the server; a reader that has gone away (a
+        // closed pipe) must not stop it, so write errors are ignored.
+        let mut banner = format!(
+            "flotilla cluster serving on {}\nkubeconfig: `{}`\ntry: kubectl --kubeconfig {} api-resources\n",
+            server.url,
+            server.kubeconfig_path.display(),
             server.kubeconfig_path.display()
         );
         if arguments.data_dir.is_none() {
-            println!("state is in memory only; pass --data-dir to keep it across restarts");
+            banner.push_str("state is in memory only; pass --data-dir to keep it across restarts\n");
+        }
+        {
+            use std::io::Write as _;
+            let mut stdout = std::io::stdout().lock();
+            let _ = stdout.write_all(banner.as_bytes());
+            let _ = stdout.flush();
         }
         tokio::signal::ctrl_c()
             .await

@@ -201,11 +201,12 @@ fn a_catalog_overlay_installs_its_operator_in_the_embedded_openshift() {
         .expect("start flotilla cluster serve");
     let output = child.stdout.take().expect("stdout");
     let _server = Server { child };
+    let mut reader = BufReader::new(output);
     let mut first = String::new();
-    BufReader::new(output)
-        .read_line(&mut first)
-        .expect("first line");
+    reader.read_line(&mut first).expect("first line");
     assert!(first.starts_with("flotilla cluster serving on"), "{first}");
+    // Keep reading what the server prints, so its banner never meets a closed pipe.
+    std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
     let kubeconfig = root.join("cluster/kubeconfig");
 
     let applied = kubectl(&kubeconfig, &["apply", "-f", "-"], Some(IBM_CATALOG));
