@@ -541,18 +541,29 @@ pub fn natural_key_less(a: &str, b: &str) -> bool {
 }
 
 pub fn natural_key_cmp(a: &str, b: &str) -> std::cmp::Ordering {
-    use std::cmp::Ordering;
+    // Keys are nearly always ASCII: compared as bytes, without collecting characters.
+    if a.is_ascii() && b.is_ascii() {
+        return natural_cmp_units(a.as_bytes(), b.as_bytes());
+    }
     let ar: Vec<char> = a.chars().collect();
     let br: Vec<char> = b.chars().collect();
+    natural_cmp_units(&ar, &br)
+}
+
+/// `natural_key_cmp` over characters, or over the bytes of ASCII texts (the same characters).
+fn natural_cmp_units<C: Copy + Ord + Into<char>>(ar: &[C], br: &[C]) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
     let less = |x: bool| if x { Ordering::Less } else { Ordering::Greater };
+    let digit = |c: C| -> bool { c.into().is_ascii_digit() };
+    let value = |c: C| -> i64 { c.into() as i64 - '0' as i64 };
     let mut i = 0;
     while i < ar.len() && i < br.len() {
         if ar[i] == br[i] {
             i += 1;
             continue;
         }
-        let a_letter = ar[i].is_alphabetic();
-        let b_letter = br[i].is_alphabetic();
+        let a_letter = ar[i].into().is_alphabetic();
+        let b_letter = br[i].into().is_alphabetic();
         if a_letter && b_letter {
             return less(ar[i] < br[i]);
         }
@@ -561,14 +572,14 @@ pub fn natural_key_cmp(a: &str, b: &str) -> std::cmp::Ordering {
         }
         let mut a_number: i64 = 0;
         let mut b_number: i64 = 0;
-        if ar[i] == '0' || br[i] == '0' {
+        if ar[i].into() == '0' || br[i].into() == '0' {
             let mut j = i;
             while j > 0 {
                 j -= 1;
-                if !ar[j].is_ascii_digit() {
+                if !digit(ar[j]) {
                     break;
                 }
-                if ar[j] != '0' {
+                if ar[j].into() != '0' {
                     a_number = 1;
                     b_number = 1;
                     break;
@@ -576,17 +587,13 @@ pub fn natural_key_cmp(a: &str, b: &str) -> std::cmp::Ordering {
             }
         }
         let mut a_end = i;
-        while a_end < ar.len() && ar[a_end].is_ascii_digit() {
-            a_number = a_number
-                .wrapping_mul(10)
-                .wrapping_add(ar[a_end] as i64 - '0' as i64);
+        while a_end < ar.len() && digit(ar[a_end]) {
+            a_number = a_number.wrapping_mul(10).wrapping_add(value(ar[a_end]));
             a_end += 1;
         }
         let mut b_end = i;
-        while b_end < br.len() && br[b_end].is_ascii_digit() {
-            b_number = b_number
-                .wrapping_mul(10)
-                .wrapping_add(br[b_end] as i64 - '0' as i64);
+        while b_end < br.len() && digit(br[b_end]) {
+            b_number = b_number.wrapping_mul(10).wrapping_add(value(br[b_end]));
             b_end += 1;
         }
         if a_number != b_number {
@@ -603,6 +610,26 @@ pub fn natural_key_cmp(a: &str, b: &str) -> std::cmp::Ordering {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn natural_key_order_is_the_same_over_bytes_and_characters() {
+        let keys = [
+            "a10", "a2", "a02", "B", "b", "_x", "a", "", "x1y", "x01y", "ä", "1", "10", "01",
+        ];
+        for a in keys {
+            for b in keys {
+                let chars: (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+                assert_eq!(
+                    natural_key_cmp(a, b),
+                    natural_cmp_units(&chars.0, &chars.1),
+                    "{a:?} against {b:?}"
+                );
+            }
+        }
+        let mut sorted = vec!["a10", "a2", "b", "B", "a"];
+        sorted.sort_by(|a, b| natural_key_cmp(a, b));
+        assert_eq!(sorted, ["B", "a", "a2", "a10", "b"]);
+    }
 
     #[test]
     fn floats_print_like_go_after_json() {

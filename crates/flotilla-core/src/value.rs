@@ -169,8 +169,20 @@ impl Mapping {
 
     /// How the scalar at `key` was written, while the key still holds the value it was read as.
     pub fn written(&self, key: &str) -> Option<&Written> {
-        let (_, written) = self.written.as_ref()?.0.iter().find(|(k, _)| k == key)?;
+        let (_, written) = self
+            .written
+            .as_ref()?
+            .0
+            .iter()
+            .find(|(k, _)| same_key(k, key))?;
         (self.get(key) == Some(&written.value)).then_some(written)
+    }
+
+    /// Whether the mapping remembers how any of its values was written.
+    pub fn has_written(&self) -> bool {
+        self.written
+            .as_ref()
+            .is_some_and(|records| !records.0.is_empty())
     }
 
     /// Forgets how this mapping's values were written (not those of nested mappings), as a trip
@@ -208,18 +220,21 @@ impl Mapping {
     }
 
     pub fn get(&self, key: &str) -> Option<&Value> {
-        self.entries.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+        self.entries
+            .iter()
+            .find(|(k, _)| same_key(k, key))
+            .map(|(_, v)| v)
     }
 
     pub fn get_mut(&mut self, key: &str) -> Option<&mut Value> {
         self.entries
             .iter_mut()
-            .find(|(k, _)| k == key)
+            .find(|(k, _)| same_key(k, key))
             .map(|(_, v)| v)
     }
 
     pub fn contains_key(&self, key: &str) -> bool {
-        self.entries.iter().any(|(k, _)| k == key)
+        self.entries.iter().any(|(k, _)| same_key(k, key))
     }
 
     /// Sets `key` to `value`, keeping the key's position when it already exists and appending it
@@ -236,9 +251,21 @@ impl Mapping {
         }
     }
 
+    /// Appends `key`, which the caller knows is absent (the YAML reader has just looked), or
+    /// replaces the value at `position`, where the caller found it; as `insert` without the
+    /// search.
+    pub(crate) fn insert_at(&mut self, position: Option<usize>, key: String, value: Value) {
+        debug_assert_eq!(position, self.entries.iter().position(|(k, _)| *k == key));
+        self.forget_written_key(&key);
+        match position {
+            Some(position) => self.entries[position].1 = value,
+            None => self.entries.push((key, value)),
+        }
+    }
+
     /// Removes `key`, keeping the order of the other keys.
     pub fn remove(&mut self, key: &str) -> Option<Value> {
-        let position = self.entries.iter().position(|(k, _)| k == key)?;
+        let position = self.entries.iter().position(|(k, _)| same_key(k, key))?;
         self.forget_written_key(key);
         Some(self.entries.remove(position).1)
     }
@@ -249,7 +276,7 @@ impl Mapping {
         key: &str,
         default: impl FnOnce() -> Value,
     ) -> &mut Value {
-        let position = match self.entries.iter().position(|(k, _)| k == key) {
+        let position = match self.entries.iter().position(|(k, _)| same_key(k, key)) {
             Some(position) => position,
             None => {
                 self.entries.push((key.to_string(), default()));
@@ -284,6 +311,15 @@ impl Mapping {
                 .retain(|(key, _)| entries.iter().any(|(k, _)| k == key));
         }
     }
+}
+
+/// Whether two keys are equal. Keys are short and a mapping's keys mostly differ in their first
+/// or last byte: those are compared inline before the whole texts.
+#[inline]
+pub(crate) fn same_key(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    a.len() == b.len()
+        && (a.is_empty() || (a[0] == b[0] && a[a.len() - 1] == b[b.len() - 1] && a == b))
 }
 
 impl IntoIterator for Mapping {

@@ -374,7 +374,9 @@ impl<'input> Reader<'input> {
 
     fn mapping_body(&mut self, flow: bool) -> Result<Mapping, YamlError> {
         let mut mapping = Mapping::new();
-        let mut key_lines: HashMap<String, usize> = HashMap::new();
+        // The line of each key, in the mapping's order (a linear search, as `Mapping::insert`
+        // does: mappings are small, and a hash map per mapping cost more than it saved).
+        let mut key_lines: Vec<usize> = Vec::new();
         let mut merged: Vec<Mapping> = Vec::new();
         loop {
             let (event, key_span) = self.next()?;
@@ -437,22 +439,26 @@ impl<'input> Reader<'input> {
                 }
                 continue;
             }
-            if self.duplicate_keys == DuplicateKeys::Reject && key_lines.contains_key(&key) {
-                let first_line = key_lines[&key];
-                return Err(YamlError::at(
-                    &key_span,
-                    format!("mapping key {key:?} already defined at line {first_line}"),
-                ));
+            let position = mapping
+                .keys()
+                .position(|existing| crate::value::same_key(existing, &key));
+            match position {
+                Some(position) if self.duplicate_keys == DuplicateKeys::Reject => {
+                    let first_line = key_lines[position];
+                    return Err(YamlError::at(
+                        &key_span,
+                        format!("mapping key {key:?} already defined at line {first_line}"),
+                    ));
+                }
+                Some(position) => key_lines[position] = key_span.start.line(),
+                None => key_lines.push(key_span.start.line()),
             }
-            key_lines.insert(key.clone(), key_span.start.line());
             match written {
                 Some(written) => {
-                    mapping.insert(key.clone(), value);
+                    mapping.insert_at(position, key.clone(), value);
                     mapping.set_written(&key, written);
                 }
-                None => {
-                    mapping.insert(key, value);
-                }
+                None => mapping.insert_at(position, key, value),
             }
         }
         for source in merged {

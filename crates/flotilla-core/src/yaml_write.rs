@@ -33,21 +33,31 @@ pub enum WriteError {
 pub fn write_documents<'a>(
     documents: impl IntoIterator<Item = &'a Value>,
 ) -> Result<String, WriteError> {
-    let mut out = String::new();
-    for (index, document) in documents.into_iter().enumerate() {
+    let documents = documents.into_iter();
+    // Room for typical documents up front (pages never written cost nothing), rather than
+    // copying the whole output each time it doubles.
+    let mut out = String::with_capacity(documents.size_hint().0.saturating_mul(512).min(1 << 28));
+    for (index, document) in documents.enumerate() {
         if index > 0 {
             out.push_str("---\n");
         }
-        out.push_str(&write_document(document)?);
+        out = emit(document, out)?;
     }
     Ok(out)
 }
 
 /// Writes one document (no leading `---`), ending with a newline.
 pub fn write_document(document: &Value) -> Result<String, WriteError> {
-    check_numbers(document, &mut Vec::new())?;
+    emit(document, String::with_capacity(256))
+}
+
+/// Appends one document to `out`.
+fn emit(document: &Value, out: String) -> Result<String, WriteError> {
+    if has_non_finite_number(document) {
+        check_numbers(document, &mut Vec::new())?;
+    }
     let mut emitter = Emitter {
-        out: String::with_capacity(256),
+        out,
         column: 0,
         whitespace: true,
         indention: true,
@@ -58,6 +68,17 @@ pub fn write_document(document: &Value) -> Result<String, WriteError> {
     emitter.node(document, Context::Root);
     emitter.write_indent();
     Ok(emitter.out)
+}
+
+/// Whether a NaN or an infinity is anywhere in `value` (rare: only then is the path to it
+/// worked out, by `check_numbers`).
+fn has_non_finite_number(value: &Value) -> bool {
+    match value {
+        Value::Number(Number::Float(float)) => !float.is_finite(),
+        Value::Sequence(items) => items.iter().any(has_non_finite_number),
+        Value::Mapping(mapping) => mapping.values().any(has_non_finite_number),
+        _ => false,
+    }
 }
 
 fn check_numbers(value: &Value, path: &mut Vec<String>) -> Result<(), WriteError> {
@@ -177,11 +198,14 @@ fn analyze(value: &str) -> ScalarAnalysis {
     let mut previous_space = false;
     let mut previous_break = false;
 
-    let chars: Vec<char> = value.chars().collect();
-    let last = chars.len() - 1;
-    for (i, &c) in chars.iter().enumerate() {
-        let followed_by_whitespace = i == last || is_blank(chars[i + 1]);
-        if i == 0 {
+    let mut chars = value.chars().peekable();
+    let mut first = true;
+    while let Some(c) = chars.next() {
+        let next = chars.peek().copied();
+        let is_first = std::mem::replace(&mut first, false);
+        let is_last = next.is_none();
+        let followed_by_whitespace = next.is_none_or(is_blank);
+        if is_first {
             match c {
                 '#' | ',' | '[' | ']' | '{' | '}' | '&' | '*' | '!' | '|' | '>' | '\'' | '"'
                 | '%' | '@' | '`' => {
@@ -220,10 +244,10 @@ fn analyze(value: &str) -> ScalarAnalysis {
             special_characters = true;
         }
         if c == ' ' {
-            if i == 0 {
+            if is_first {
                 leading_space = true;
             }
-            if i == last {
+            if is_last {
                 trailing_space = true;
             }
             if previous_break {
@@ -233,10 +257,10 @@ fn analyze(value: &str) -> ScalarAnalysis {
             previous_break = false;
         } else if is_break(c) {
             line_breaks = true;
-            if i == 0 {
+            if is_first {
                 leading_break = true;
             }
-            if i == last {
+            if is_last {
                 trailing_break = true;
             }
             if previous_space {
@@ -427,11 +451,21 @@ impl Emitter {
             self.write_indent();
             let key_analysis = analyze(key);
             if !key_analysis.multiline && key.len() <= SIMPLE_KEY_LIMIT {
-                self.scalar(key, requested_style_for_string(key), Context::SimpleKey);
+                self.analyzed_scalar(
+                    key,
+                    &key_analysis,
+                    requested_style_for_string(key),
+                    Context::SimpleKey,
+                );
                 self.write_indicator(":", false, false, false);
             } else {
                 self.write_indicator("?", true, false, true);
-                self.scalar(key, requested_style_for_string(key), Context::ComplexKey);
+                self.analyzed_scalar(
+                    key,
+                    &key_analysis,
+                    requested_style_for_string(key),
+                    Context::ComplexKey,
+                );
                 self.write_indent();
                 self.write_indicator(":", true, false, true);
             }
@@ -441,7 +475,16 @@ impl Emitter {
     }
 
     fn scalar(&mut self, text: &str, requested: Style, context: Context) {
-        let analysis = analyze(text);
+        self.analyzed_scalar(text, &analyze(text), requested, context);
+    }
+
+    fn analyzed_scalar(
+        &mut self,
+        text: &str,
+        analysis: &ScalarAnalysis,
+        requested: Style,
+        context: Context,
+    ) {
         let simple_key = context == Context::SimpleKey;
         let mut style = requested;
         if simple_key && analysis.multiline {
@@ -479,12 +522,23 @@ impl Emitter {
         if !self.whitespace {
             self.put(' ');
         }
-        let chars: Vec<char> = text.chars().collect();
+        // Most scalars are one word on one line: written as they are.
+        if !text
+            .bytes()
+            .any(|b| b == b' ' || b == b'\r' || b == b'\n' || b >= 0x80)
+        {
+            self.out.push_str(text);
+            self.column += text.len();
+            self.whitespace = false;
+            self.indention = false;
+            return;
+        }
+        let mut chars = text.chars().peekable();
         let mut spaces = false;
         let mut breaks = false;
-        for (i, &c) in chars.iter().enumerate() {
+        while let Some(c) = chars.next() {
             if c == ' ' {
-                let next_is_space = chars.get(i + 1) == Some(&' ');
+                let next_is_space = chars.peek() == Some(&' ');
                 if allow_breaks && !spaces && self.column > BEST_WIDTH && !next_is_space {
                     self.write_indent();
                 } else {
@@ -514,17 +568,19 @@ impl Emitter {
 
     fn write_single_quoted(&mut self, text: &str, allow_breaks: bool) {
         self.write_indicator("'", true, false, false);
-        let chars: Vec<char> = text.chars().collect();
+        let mut chars = text.chars().peekable();
+        let mut first = true;
         let mut spaces = false;
         let mut breaks = false;
-        for (i, &c) in chars.iter().enumerate() {
+        while let Some(c) = chars.next() {
+            let is_first = std::mem::replace(&mut first, false);
             if c == ' ' {
-                let next_is_space = chars.get(i + 1) == Some(&' ');
+                let next_is_space = chars.peek() == Some(&' ');
                 if allow_breaks
                     && !spaces
                     && self.column > BEST_WIDTH
-                    && i != 0
-                    && i != chars.len() - 1
+                    && !is_first
+                    && chars.peek().is_some()
                     && !next_is_space
                 {
                     self.write_indent();
@@ -559,9 +615,11 @@ impl Emitter {
 
     fn write_double_quoted(&mut self, text: &str, allow_breaks: bool) {
         self.write_indicator("\"", true, false, false);
-        let chars: Vec<char> = text.chars().collect();
+        let mut chars = text.chars().peekable();
+        let mut first = true;
         let mut spaces = false;
-        for (i, &c) in chars.iter().enumerate() {
+        while let Some(c) = chars.next() {
+            let is_first = std::mem::replace(&mut first, false);
             if !is_printable(c) || c == '\u{FEFF}' || is_break(c) || c == '"' || c == '\\' {
                 self.put('\\');
                 match c {
@@ -600,11 +658,11 @@ impl Emitter {
                 if allow_breaks
                     && !spaces
                     && self.column > BEST_WIDTH
-                    && i != 0
-                    && i != chars.len() - 1
+                    && !is_first
+                    && chars.peek().is_some()
                 {
                     self.write_indent();
-                    if chars.get(i + 1) == Some(&' ') {
+                    if chars.peek() == Some(&' ') {
                         self.put('\\');
                     }
                 } else {

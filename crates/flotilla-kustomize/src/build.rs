@@ -11,6 +11,7 @@
 //! re-set as the strings they were written as, empty ones removed; the trip through JSON).
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use flotilla_core::Value;
 
@@ -41,8 +42,13 @@ impl<'a> BuildOptions<'a> {
 #[derive(Clone, Debug, Default)]
 pub struct Accumulator {
     pub resources: ResMap,
-    pub config: TransformerConfig,
+    /// Shared with the builtin configuration until a kustomization changes it.
+    pub config: Arc<TransformerConfig>,
     pub vars: Vec<vars::Var>,
+    /// Whether transformers record themselves on the resources: only read for the top
+    /// kustomization's `buildMetadata: [transformerAnnotations]`, and a tree with a patch per
+    /// object would record a patch count times the object count.
+    pub records_transformations: bool,
 }
 
 /// Builds `dir` and returns the YAML kustomize would print.
@@ -54,10 +60,18 @@ pub fn build_to_yaml(dir: &Path, options: BuildOptions<'_>) -> Result<String> {
 
 /// Builds `dir` into the final, ordered resources.
 pub fn build(dir: &Path, options: BuildOptions<'_>) -> Result<ResMap> {
+    let files = loader::CachedFileSystem::new(options.files());
+    let options = BuildOptions {
+        file_system: Some(&files),
+        ..options
+    };
     let mut builder = Builder {
         options,
         visiting: Vec::new(),
         schema: None,
+        schema_generation: 0,
+        built: std::collections::HashMap::new(),
+        records_transformations: true,
     };
     let files = options.files();
     let dir = loader::canonicalize(files, dir)?;
@@ -65,13 +79,25 @@ pub fn build(dir: &Path, options: BuildOptions<'_>) -> Result<ResMap> {
         return Err(BuildError::MissingKustomization { dir });
     }
     let kustomization = load_kustomization(files, &dir)?;
+    // A `buildMetadata` that cannot be read fails later, in `apply_build_metadata`.
+    builder.records_transformations =
+        kustomization
+            .string_list("buildMetadata")
+            .map_or(true, |options| {
+                options
+                    .iter()
+                    .any(|option| option == "transformerAnnotations")
+            });
     let mut accumulator = Accumulator {
-        config: TransformerConfig::builtin().clone(),
+        config: TransformerConfig::builtin_shared(),
+        records_transformations: builder.records_transformations,
         ..Accumulator::default()
     };
     builder
         .accumulate_target(&kustomization, &mut accumulator)
         .map_err(|error| error.within(kustomization.path.clone()))?;
+    // The copies of built bases are not needed any more: their memory serves what follows.
+    drop(builder);
     let within = |error: BuildError| error.within(kustomization.path.clone());
     generators::add_hashes_to_names(&mut accumulator.resources).map_err(within)?;
     nameref::fix_name_references(&mut accumulator.resources, &accumulator.config)
@@ -132,6 +158,16 @@ struct Builder<'a> {
     /// The patch schema of the whole build: the top kustomization's `openapi:`, else the first
     /// one met in build order; later ones are ignored, as in kustomize. `None`: the builtin.
     schema: Option<crate::patches::Schema>,
+    /// Counts the times `schema` was set (at most once), so a cached build knows the schema
+    /// it was made with.
+    schema_generation: u32,
+    /// Directories already built as `resources:` entries, by real path, with the schema
+    /// generation they were built under. kustomize builds a base again for every kustomization
+    /// that includes it, with the same result: a tree whose overlays share bases builds each
+    /// once and copies it.
+    built: std::collections::HashMap<PathBuf, (Accumulator, u32)>,
+    /// See `Accumulator::records_transformations`.
+    records_transformations: bool,
 }
 
 impl Builder<'_> {
@@ -165,6 +201,7 @@ impl Builder<'_> {
     ) -> Result<()> {
         if self.schema.is_none() && kustomization.has("openapi") {
             self.schema = Some(crate::patches::schema_for(kustomization, self.options)?);
+            self.schema_generation += 1;
         }
         if kustomization.has("helmCharts") || kustomization.has("helmChartInflationGenerator") {
             return Err(BuildError::Unsupported {
@@ -198,16 +235,16 @@ impl Builder<'_> {
         // Name prefix and suffix specs from `configurations:` replace the defaults (which rename
         // every object) instead of adding to them, as in kustomize.
         if !config.name_prefix.is_empty() {
-            accumulator.config.name_prefix.clear();
+            Arc::make_mut(&mut accumulator.config).name_prefix.clear();
         }
         if !config.name_suffix.is_empty() {
-            accumulator.config.name_suffix.clear();
+            Arc::make_mut(&mut accumulator.config).name_suffix.clear();
         }
-        accumulator.config.merge(&config)?;
+        TransformerConfig::merge_shared(&mut accumulator.config, &config)?;
         for file in kustomization.string_list("crds")? {
             let path = self.resolve_file(kustomization, &file)?;
             let crd_config = crate::crds::config_from_crd_file(self.options.files(), &path)?;
-            accumulator.config.merge(&crd_config)?;
+            TransformerConfig::merge_shared(&mut accumulator.config, &crd_config)?;
         }
         generators::run_generators(kustomization, self.options, accumulator)?;
         plugins::run_generator_plugins(kustomization, self.options, accumulator)?;
@@ -286,6 +323,12 @@ impl Builder<'_> {
         accumulator: &mut Accumulator,
         entry: &str,
     ) -> Result<ResMap> {
+        if let Some((built, generation)) = self.built.get(dir) {
+            if *generation == self.schema_generation {
+                let built = built.clone();
+                return absorb_directory(built, accumulator);
+            }
+        }
         let sub = load_kustomization(self.options.files(), dir)?;
         if sub.kind == KustomizationKind::Component {
             return Err(sub.invalid(format!(
@@ -293,14 +336,18 @@ impl Builder<'_> {
             )));
         }
         let mut sub_accumulator = Accumulator {
-            config: TransformerConfig::builtin().clone(),
+            config: TransformerConfig::builtin_shared(),
+            records_transformations: self.records_transformations,
             ..Accumulator::default()
         };
+        let generation = self.schema_generation;
         self.accumulate_target(&sub, &mut sub_accumulator)
             .map_err(|error| error.within(sub.path.clone()))?;
-        accumulator.config.merge(&sub_accumulator.config)?;
-        vars::absorb_vars(accumulator, sub_accumulator.vars)?;
-        Ok(sub_accumulator.resources)
+        if generation == self.schema_generation {
+            self.built
+                .insert(dir.to_path_buf(), (sub_accumulator.clone(), generation));
+        }
+        absorb_directory(sub_accumulator, accumulator)
     }
 
     fn accumulate_component(
@@ -329,6 +376,14 @@ impl Builder<'_> {
         self.accumulate_target(&component, accumulator)
             .map_err(|error| error.within(component.path.clone()))
     }
+}
+
+/// Takes a built sub-kustomization's configuration and vars into `accumulator`; returns its
+/// resources.
+fn absorb_directory(sub_accumulator: Accumulator, accumulator: &mut Accumulator) -> Result<ResMap> {
+    TransformerConfig::merge_shared(&mut accumulator.config, &sub_accumulator.config)?;
+    vars::absorb_vars(accumulator, sub_accumulator.vars)?;
+    Ok(sub_accumulator.resources)
 }
 
 /// Reads a file of manifests: every non-empty document, with `List` kinds expanded.

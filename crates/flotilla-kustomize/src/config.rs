@@ -5,7 +5,7 @@
 //! CRD-derived specs of `crds:`. The merged configuration travels up the kustomization tree with
 //! the resources.
 
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
 use flotilla_core::Value;
 
@@ -66,14 +66,64 @@ fn field_specs(value: &Value, section: &str) -> Result<Vec<FieldSpec>> {
 impl TransformerConfig {
     /// kustomize's default configuration.
     pub fn builtin() -> &'static TransformerConfig {
-        static BUILTIN: OnceLock<TransformerConfig> = OnceLock::new();
+        Self::builtin_shared_ref()
+    }
+
+    /// kustomize's default configuration, shared: every kustomization of a build starts from
+    /// it, and most never change it (see `merge_shared`).
+    pub fn builtin_shared() -> Arc<TransformerConfig> {
+        Arc::clone(Self::builtin_shared_ref())
+    }
+
+    fn builtin_shared_ref() -> &'static Arc<TransformerConfig> {
+        static BUILTIN: OnceLock<Arc<TransformerConfig>> = OnceLock::new();
         BUILTIN.get_or_init(|| {
             let document =
                 flotilla_core::parse_single_document(include_str!("builtin_config.yaml"))
                     .expect("builtin_config.yaml is valid YAML (checked by tests)");
-            TransformerConfig::from_value(&document)
-                .expect("builtin_config.yaml is a valid configuration")
+            Arc::new(
+                TransformerConfig::from_value(&document)
+                    .expect("builtin_config.yaml is a valid configuration"),
+            )
         })
+    }
+
+    /// Merges `other` into the shared configuration `target`, copying it only when `other` adds
+    /// something: a sub-kustomization's configuration is usually the builtin one, already
+    /// merged.
+    pub fn merge_shared(
+        target: &mut Arc<TransformerConfig>,
+        other: &TransformerConfig,
+    ) -> Result<()> {
+        if std::ptr::eq(&**target, other) || target.contains(other) {
+            return Ok(());
+        }
+        Arc::make_mut(target).merge(other)
+    }
+
+    /// Whether merging `other` would change nothing: each of its lists is a prefix of ours (so
+    /// every spec is a duplicate, and none conflicts).
+    fn contains(&self, other: &TransformerConfig) -> bool {
+        fn starts(specs: &[FieldSpec], additions: &[FieldSpec]) -> bool {
+            specs.starts_with(additions)
+        }
+        starts(&self.name_prefix, &other.name_prefix)
+            && starts(&self.name_suffix, &other.name_suffix)
+            && starts(&self.namespace, &other.namespace)
+            && starts(&self.common_labels, &other.common_labels)
+            && starts(&self.template_labels, &other.template_labels)
+            && starts(&self.labels, &other.labels)
+            && starts(&self.common_annotations, &other.common_annotations)
+            && starts(&self.images, &other.images)
+            && starts(&self.replicas, &other.replicas)
+            && starts(&self.var_reference, &other.var_reference)
+            && other.name_reference.iter().all(|addition| {
+                // As `merge` finds the entry an addition merges into.
+                self.name_reference
+                    .iter()
+                    .find(|existing| existing.gvk == addition.gvk)
+                    .is_some_and(|existing| starts(&existing.referrers, &addition.referrers))
+            })
     }
 
     /// Reads a configuration in kustomize's TransformerConfig format.

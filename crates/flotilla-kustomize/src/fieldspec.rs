@@ -6,6 +6,8 @@
 //! same), and `[key=value]` selects the items whose `key` is `value`. With `create`, missing
 //! mappings along the way are created, and the visitor sees a `Null` for a missing last field.
 
+use std::borrow::Cow;
+
 use flotilla_core::{Mapping, Value};
 
 use crate::error::{BuildError, Result};
@@ -21,12 +23,12 @@ pub struct FieldSpec {
 }
 
 #[derive(Clone, Debug, PartialEq)]
-enum Segment {
-    Field(String),
+enum Segment<'a> {
+    Field(Cow<'a, str>),
     /// `field[]`: the field, then each item of the sequence there.
-    EachItem(String),
+    EachItem(Cow<'a, str>),
     /// `[key=value]` on the sequence just walked into.
-    Select(String, String),
+    Select(Cow<'a, str>, Cow<'a, str>),
 }
 
 impl FieldSpec {
@@ -104,45 +106,103 @@ pub fn merge_field_specs(specs: &mut Vec<FieldSpec>, additions: &[FieldSpec]) ->
     Ok(())
 }
 
-fn split_path(path: &str) -> Vec<Segment> {
-    let mut raw_segments = Vec::new();
-    let mut current = String::new();
-    let mut chars = path.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' if chars.peek() == Some(&'/') => {
-                current.push('/');
-                chars.next();
+/// A position in a path: the segments not walked yet, read one at a time from the text (a walk
+/// visits many objects, and reading a segment is cheaper than allocating a list of them).
+#[derive(Clone, Debug)]
+struct Cursor<'a> {
+    rest: &'a str,
+    /// The `[key=value]` of a `field[key=value]` part, after its field.
+    pending: Option<Segment<'a>>,
+}
+
+impl<'a> Cursor<'a> {
+    fn new(path: &'a str) -> Self {
+        Cursor {
+            rest: path,
+            pending: None,
+        }
+    }
+
+    /// The next segment and the cursor after it; `None` at the end of the path.
+    fn next(&self) -> Option<(Segment<'a>, Cursor<'a>)> {
+        if let Some(segment) = &self.pending {
+            let after = Cursor {
+                rest: self.rest,
+                pending: None,
+            };
+            return Some((segment.clone(), after));
+        }
+        let mut rest = self.rest;
+        loop {
+            if rest.is_empty() {
+                return None;
             }
-            '/' => raw_segments.push(std::mem::take(&mut current)),
-            _ => current.push(c),
+            // A part ends at a `/` that is not escaped as `\/`.
+            let bytes = rest.as_bytes();
+            let mut end = 0;
+            let mut escaped = false;
+            while end < bytes.len() {
+                match bytes[end] {
+                    b'\\' if bytes.get(end + 1) == Some(&b'/') => {
+                        escaped = true;
+                        end += 2;
+                    }
+                    b'/' => break,
+                    _ => end += 1,
+                }
+            }
+            let raw = &rest[..end];
+            rest = rest.get(end + 1..).unwrap_or("");
+            if raw.is_empty() {
+                continue;
+            }
+            let raw: Cow<'a, str> = if escaped {
+                Cow::Owned(raw.replace("\\/", "/"))
+            } else {
+                Cow::Borrowed(raw)
+            };
+            let (segment, pending) = read_part(raw);
+            return Some((segment, Cursor { rest, pending }));
         }
     }
-    raw_segments.push(current);
-    let mut segments = Vec::new();
-    for raw in raw_segments {
-        if raw.is_empty() {
-            continue;
-        }
-        if raw.starts_with('[') && raw.ends_with(']') && raw.contains('=') {
-            let inner = &raw[1..raw.len() - 1];
-            let (key, value) = inner.split_once('=').expect("checked contains '='");
-            segments.push(Segment::Select(key.to_string(), value.to_string()));
-        } else if let Some(field) = raw.strip_suffix("[]") {
-            segments.push(Segment::EachItem(field.to_string()));
-        } else if let Some(open) = raw
-            .find('[')
-            .filter(|_| raw.ends_with(']') && raw.contains('='))
-        {
-            segments.push(Segment::Field(raw[..open].to_string()));
-            let inner = &raw[open + 1..raw.len() - 1];
-            let (key, value) = inner.split_once('=').expect("checked contains '='");
-            segments.push(Segment::Select(key.to_string(), value.to_string()));
-        } else {
-            segments.push(Segment::Field(raw));
-        }
+
+    /// Whether no segment is left (empty parts are skipped).
+    fn is_done(&self) -> bool {
+        self.pending.is_none() && self.rest.bytes().all(|byte| byte == b'/')
     }
-    segments
+}
+
+/// Reads one `/`-separated part of a path: a field, `field[]`, `[key=value]`, or
+/// `field[key=value]` (a field, then a selection on the sequence there).
+fn read_part(raw: Cow<'_, str>) -> (Segment<'_>, Option<Segment<'_>>) {
+    let text: &str = &raw;
+    let part = |range: std::ops::Range<usize>| -> Cow<'_, str> {
+        match &raw {
+            Cow::Borrowed(whole) => Cow::Borrowed(&whole[range]),
+            Cow::Owned(owned) => Cow::Owned(owned[range].to_string()),
+        }
+    };
+    if text.starts_with('[') && text.ends_with(']') && text.contains('=') {
+        let equals = text.find('=').expect("checked contains '='");
+        let segment = Segment::Select(part(1..equals), part(equals + 1..text.len() - 1));
+        return (segment, None);
+    }
+    if text.ends_with("[]") {
+        return (Segment::EachItem(part(0..text.len() - 2)), None);
+    }
+    let bracket = text
+        .find('[')
+        .filter(|_| text.ends_with(']'))
+        .and_then(|open| Some((open, open + 1 + text[open + 1..].find('=')?)));
+    if let Some((open, equals)) = bracket {
+        let select = Segment::Select(part(open + 1..equals), part(equals + 1..text.len() - 1));
+        return (Segment::Field(part(0..open)), Some(select));
+    }
+    let whole = match &raw {
+        Cow::Borrowed(whole) => Cow::Borrowed(*whole),
+        Cow::Owned(owned) => Cow::Owned(owned.clone()),
+    };
+    (Segment::Field(whole), None)
 }
 
 /// The visitor of a field: gets the field's value (`Null` when just created).
@@ -150,8 +210,13 @@ pub type Visitor<'a> = dyn FnMut(&mut Value) -> Result<()> + 'a;
 
 /// Visits every field `spec.path` reaches in `object` (the caller checks `applies_to`).
 pub fn visit_fields(object: &mut Value, spec: &FieldSpec, visitor: &mut Visitor<'_>) -> Result<()> {
-    let segments = split_path(&spec.path);
-    walk(object, &segments, spec.create, false, visitor)
+    walk(
+        object,
+        &Cursor::new(&spec.path),
+        spec.create,
+        false,
+        visitor,
+    )
 }
 
 /// Like `visit_fields`, but a scalar met where the path goes on is an error (kustomize's name
@@ -161,8 +226,12 @@ pub fn visit_fields_strict(
     spec: &FieldSpec,
     visitor: &mut Visitor<'_>,
 ) -> Result<()> {
-    let segments = split_path(&spec.path);
-    walk(object, &segments, spec.create, true, visitor)
+    walk(object, &Cursor::new(&spec.path), spec.create, true, visitor)
+}
+
+/// Like `visit_fields_strict` with a path of its own, creating nothing.
+pub fn visit_path_strict(object: &mut Value, path: &str, visitor: &mut Visitor<'_>) -> Result<()> {
+    walk(object, &Cursor::new(path), false, true, visitor)
 }
 
 /// Like `visit_fields` with a path of its own.
@@ -172,40 +241,40 @@ pub fn visit_path(
     create: bool,
     visitor: &mut Visitor<'_>,
 ) -> Result<()> {
-    walk(object, &split_path(path), create, false, visitor)
+    walk(object, &Cursor::new(path), create, false, visitor)
 }
 
 fn walk(
     node: &mut Value,
-    segments: &[Segment],
+    path: &Cursor<'_>,
     create: bool,
     strict: bool,
     visitor: &mut Visitor<'_>,
 ) -> Result<()> {
-    let Some((segment, rest)) = segments.split_first() else {
+    let Some((segment, rest)) = path.next() else {
         return visitor(node);
     };
     if let Value::Sequence(items) = node {
         // Sequences are walked through item by item, whatever the segment.
-        if let Segment::Select(key, wanted) = segment {
+        if let Segment::Select(key, wanted) = &segment {
             for item in items.iter_mut() {
                 let matches = item
                     .as_mapping()
                     .and_then(|mapping| mapping.get(key))
                     .and_then(Value::scalar_text)
-                    .is_some_and(|text| &text == wanted);
+                    .is_some_and(|text| text == **wanted);
                 if matches {
-                    walk(item, rest, create, strict, visitor)?;
+                    walk(item, &rest, create, strict, visitor)?;
                 }
             }
             return Ok(());
         }
         for item in items.iter_mut() {
-            walk(item, segments, create, strict, visitor)?;
+            walk(item, path, create, strict, visitor)?;
         }
         return Ok(());
     }
-    let (field, each_item) = match segment {
+    let (field, each_item) = match &segment {
         Segment::Field(field) => (field, false),
         Segment::EachItem(field) => (field, true),
         Segment::Select(..) => return Ok(()),
@@ -222,19 +291,20 @@ fn walk(
         }
         return Ok(());
     };
+    let last = rest.is_done();
     if !mapping.contains_key(field) {
         if !create || each_item {
             return Ok(());
         }
-        if rest.is_empty() {
-            mapping.insert(field.clone(), Value::Null);
+        if last {
+            mapping.insert(field.to_string(), Value::Null);
         } else {
-            mapping.insert(field.clone(), Value::Mapping(Mapping::new()));
+            mapping.insert(field.to_string(), Value::Mapping(Mapping::new()));
         }
     }
     let child = mapping.get_mut(field).expect("present or just inserted");
 
-    if rest.is_empty() {
+    if last {
         if child.is_null() && !create {
             return Ok(());
         }
@@ -252,12 +322,67 @@ fn walk(
         }
         *child = Value::Mapping(Mapping::new());
     }
-    walk(child, rest, create, strict, visitor)
+    walk(child, &rest, create, strict, visitor)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn segments(path: &str) -> Vec<Segment<'_>> {
+        let mut cursor = Cursor::new(path);
+        let mut segments = Vec::new();
+        while let Some((segment, rest)) = cursor.next() {
+            segments.push(segment);
+            cursor = rest;
+        }
+        assert!(cursor.is_done());
+        segments
+    }
+
+    #[test]
+    fn paths_are_read_part_by_part() {
+        let field = |text: &'static str| Segment::Field(Cow::Borrowed(text));
+        let select = |key: &'static str, value: &'static str| {
+            Segment::Select(Cow::Borrowed(key), Cow::Borrowed(value))
+        };
+        assert_eq!(
+            segments("spec/containers[]/image"),
+            [
+                field("spec"),
+                Segment::EachItem(Cow::Borrowed("containers")),
+                field("image")
+            ]
+        );
+        assert_eq!(
+            segments("/spec//ports[name=http]/port/"),
+            [
+                field("spec"),
+                field("ports"),
+                select("name", "http"),
+                field("port")
+            ]
+        );
+        assert_eq!(
+            segments("subjects/[kind=ServiceAccount]/name"),
+            [
+                field("subjects"),
+                select("kind", "ServiceAccount"),
+                field("name")
+            ]
+        );
+        // `\/` is a slash inside a key; other backslashes stay.
+        assert_eq!(
+            segments("metadata/annotations/a.io\\/b\\x"),
+            [
+                field("metadata"),
+                field("annotations"),
+                Segment::Field(Cow::Owned("a.io/b\\x".to_string()))
+            ]
+        );
+        assert!(segments("").is_empty() && segments("//").is_empty());
+        assert!(!Cursor::new("a").is_done() && Cursor::new("/").is_done());
+    }
 
     #[test]
     fn walks_sequences_and_creates() {

@@ -11,7 +11,7 @@ use crate::build::{Accumulator, BuildOptions};
 use crate::error::{BuildError, Result};
 use crate::kustomization::Kustomization;
 use crate::loader;
-use crate::resource::{GeneratorBehavior, Origin, ResMap, Resource};
+use crate::resource::{GeneratorBehavior, NameIndex, Origin, ResMap, Resource};
 
 /// Generator options (`generatorOptions` and per-generator `options`).
 #[derive(Clone, Debug, Default)]
@@ -86,6 +86,7 @@ pub fn run_generators(
     accumulator: &mut Accumulator,
 ) -> Result<()> {
     let global = GeneratorOptions::from_value(kustomization.field("generatorOptions"));
+    let mut names = NameIndex::new();
     for (field, kind) in [
         ("configMapGenerator", GeneratedKind::ConfigMap),
         ("secretGenerator", GeneratedKind::Secret),
@@ -104,7 +105,7 @@ pub fn run_generators(
                 GeneratedKind::Secret => "SecretGenerator",
             };
             resource.origin = Some(Origin::builtin(&kustomization.path, kind_name, "", ""));
-            absorb_generated(&mut accumulator.resources, resource)?;
+            absorb_generated_indexed(&mut accumulator.resources, resource, &mut names)?;
         }
     }
     Ok(())
@@ -405,13 +406,22 @@ fn parse_env_file(text: &str, path: &Path) -> Result<Vec<(String, String)>> {
 }
 
 /// Adds a generated resource according to its behaviour (kustomize's `appendReplaceOrMerge`).
-pub fn absorb_generated(resources: &mut ResMap, mut generated: Resource) -> Result<()> {
+pub fn absorb_generated(resources: &mut ResMap, generated: Resource) -> Result<()> {
+    absorb_generated_indexed(resources, generated, &mut NameIndex::new())
+}
+
+/// `absorb_generated` with an index of `resources`' names the caller keeps across generators.
+pub fn absorb_generated_indexed(
+    resources: &mut ResMap,
+    mut generated: Resource,
+    names: &mut NameIndex,
+) -> Result<()> {
     let id = generated.current_id();
-    let matches = resources.find_by_any_id(&id);
+    let matches = names.find_by_any_id(resources, &id);
     let behavior = generated.behavior.unwrap_or_default();
     match matches.as_slice() {
         [] => match behavior {
-            GeneratorBehavior::Create => resources.append(generated),
+            GeneratorBehavior::Create => names.append(resources, generated),
             _ => Err(BuildError::transform(format!(
                 "id {id} does not exist; cannot merge or replace"
             ))),
@@ -439,6 +449,7 @@ pub fn absorb_generated(resources: &mut ResMap, mut generated: Resource) -> Resu
             }
             copy_merge_metadata(&mut generated, &existing, behavior);
             resources.resources[*index] = generated;
+            names.changed(*index, &resources.resources[*index]);
             Ok(())
         }
         _ => Err(BuildError::transform(format!(

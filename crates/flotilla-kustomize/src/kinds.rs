@@ -40,9 +40,14 @@ const CLUSTER_SCOPED: &[(&str, &str)] = &[
 ];
 
 pub fn is_cluster_scoped(gvk: &Gvk) -> bool {
+    is_cluster_scoped_kind(&gvk.group, &gvk.kind)
+}
+
+/// `is_cluster_scoped` of a group and kind.
+pub fn is_cluster_scoped_kind(group: &str, kind: &str) -> bool {
     CLUSTER_SCOPED
         .iter()
-        .any(|(group, kind)| *kind == gvk.kind && *group == gvk.group)
+        .any(|(known_group, known_kind)| *known_kind == kind && *known_group == group)
 }
 
 /// Kinds written first, in this order, by the legacy sort.

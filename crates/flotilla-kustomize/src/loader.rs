@@ -30,6 +30,15 @@ pub trait Fetcher: Send + Sync {
     fn fetch(&self, url: &str) -> Result<PathBuf, String>;
 }
 
+/// What a path itself is, a symbolic link at its end not followed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LinkStatus {
+    Symlink,
+    /// Not a symbolic link: what `kind` says too.
+    Entry(EntryKind),
+    Missing,
+}
+
 /// What a path names, symlinks followed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EntryKind {
@@ -48,6 +57,22 @@ pub trait FileSystem: Send + Sync {
     fn read(&self, path: &Path) -> std::io::Result<Vec<u8>>;
     /// The names in a directory with what each is, in no particular order.
     fn read_dir(&self, path: &Path) -> std::io::Result<Vec<(String, EntryKind)>>;
+
+    /// What `path` itself is, not following a symbolic link at its end (`lstat`); `None`
+    /// when the file system does not say.
+    fn link_status(&self, _path: &Path) -> Option<LinkStatus> {
+        None
+    }
+
+    /// A file's bytes, unless it holds more than `limit` bytes: then `Ok(Err(size))`.
+    fn read_limited(&self, path: &Path, limit: u64) -> std::io::Result<Result<Vec<u8>, u64>> {
+        if let Some(EntryKind::File { len }) = self.kind(path) {
+            if len > limit {
+                return Ok(Err(len));
+            }
+        }
+        self.read(path).map(Ok)
+    }
 
     fn is_dir(&self, path: &Path) -> bool {
         self.kind(path) == Some(EntryKind::Directory)
@@ -86,6 +111,38 @@ impl FileSystem for DiskFileSystem {
         std::fs::read(path)
     }
 
+    fn link_status(&self, path: &Path) -> Option<LinkStatus> {
+        match std::fs::symlink_metadata(path) {
+            Ok(metadata) if metadata.file_type().is_symlink() => Some(LinkStatus::Symlink),
+            Ok(metadata) if metadata.is_dir() => Some(LinkStatus::Entry(EntryKind::Directory)),
+            Ok(metadata) => Some(LinkStatus::Entry(EntryKind::File {
+                len: metadata.len(),
+            })),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Some(LinkStatus::Missing),
+            Err(_) => None,
+        }
+    }
+
+    /// The size is read from the open file: one system call less than asking first.
+    fn read_limited(&self, path: &Path, limit: u64) -> std::io::Result<Result<Vec<u8>, u64>> {
+        use std::io::Read;
+        let mut file = std::fs::File::open(path)?;
+        let len = file.metadata()?.len();
+        if len > limit {
+            return Ok(Err(len));
+        }
+        let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+        // Through `take`, which reads to the end without asking the size again, and stops
+        // past the limit should the file have grown.
+        (&mut file)
+            .take(limit.saturating_add(1))
+            .read_to_end(&mut bytes)?;
+        if bytes.len() as u64 > limit {
+            return Ok(Err(bytes.len() as u64));
+        }
+        Ok(Ok(bytes))
+    }
+
     fn read_dir(&self, path: &Path) -> std::io::Result<Vec<(String, EntryKind)>> {
         let mut entries = Vec::new();
         for entry in std::fs::read_dir(path)? {
@@ -95,6 +152,120 @@ impl FileSystem for DiskFileSystem {
             }
         }
         Ok(entries)
+    }
+}
+
+/// A file system that remembers, for the length of one build, which paths exist, what they
+/// are and where they resolve to: a build asks again for the same directories (every patch
+/// file resolves its kustomization's root) and resolving a path costs a system call per
+/// component. File contents are not kept.
+pub struct CachedFileSystem<'a> {
+    inner: &'a dyn FileSystem,
+    /// Keyed by the path's bytes (hashing a `Path` goes component by component).
+    canonical: std::sync::Mutex<std::collections::HashMap<Vec<u8>, PathBuf>>,
+    kinds: std::sync::Mutex<std::collections::HashMap<Vec<u8>, Option<EntryKind>>>,
+    links: std::sync::Mutex<std::collections::HashMap<Vec<u8>, Option<LinkStatus>>>,
+}
+
+impl<'a> CachedFileSystem<'a> {
+    pub fn new(inner: &'a dyn FileSystem) -> Self {
+        CachedFileSystem {
+            inner,
+            canonical: Default::default(),
+            kinds: Default::default(),
+            links: Default::default(),
+        }
+    }
+}
+
+impl CachedFileSystem<'_> {
+    fn remembered(&self, path: &Path) -> Option<PathBuf> {
+        self.canonical
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(path.as_os_str().as_encoded_bytes())
+            .cloned()
+    }
+
+    /// The real path of an absolute path whose last part is a name: its directory's real path
+    /// and that name, when the name is no symbolic link (one `lstat` instead of resolving
+    /// every part again); `None` when that does not apply.
+    fn canonicalize_in_parent(&self, path: &Path) -> Option<std::io::Result<PathBuf>> {
+        let Some(Component::Normal(name)) = path.components().next_back() else {
+            return None;
+        };
+        let parent = path.parent().filter(|_| path.is_absolute())?;
+        if !matches!(self.link_status(path), Some(LinkStatus::Entry(_))) {
+            return None;
+        }
+        Some(self.canonicalize(parent).map(|real| real.join(name)))
+    }
+}
+
+impl FileSystem for CachedFileSystem<'_> {
+    fn canonicalize(&self, path: &Path) -> std::io::Result<PathBuf> {
+        if let Some(real) = self.remembered(path) {
+            return Ok(real);
+        }
+        // Errors are not remembered: they end the build, and their text says what happened.
+        let real = match self.canonicalize_in_parent(path) {
+            Some(real) => real?,
+            None => self.inner.canonicalize(path)?,
+        };
+        self.canonical
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(path.as_os_str().as_encoded_bytes().to_vec(), real.clone());
+        Ok(real)
+    }
+
+    fn kind(&self, path: &Path) -> Option<EntryKind> {
+        let kinds = self
+            .kinds
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let key = path.as_os_str().as_encoded_bytes();
+        if let Some(kind) = kinds.get(key) {
+            return *kind;
+        }
+        drop(kinds);
+        // What is no symbolic link is what `lstat` said, which resolving it needs anyway.
+        let kind = match self.link_status(path) {
+            Some(LinkStatus::Entry(kind)) => Some(kind),
+            Some(LinkStatus::Missing) => None,
+            Some(LinkStatus::Symlink) | None => self.inner.kind(path),
+        };
+        self.kinds
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(key.to_vec(), kind);
+        kind
+    }
+
+    fn read(&self, path: &Path) -> std::io::Result<Vec<u8>> {
+        self.inner.read(path)
+    }
+
+    fn read_dir(&self, path: &Path) -> std::io::Result<Vec<(String, EntryKind)>> {
+        self.inner.read_dir(path)
+    }
+
+    fn link_status(&self, path: &Path) -> Option<LinkStatus> {
+        let key = path.as_os_str().as_encoded_bytes();
+        let mut links = self
+            .links
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(status) = links.get(key) {
+            return *status;
+        }
+        let status = self.inner.link_status(path);
+        links.insert(key.to_vec(), status);
+        status
+    }
+
+    fn read_limited(&self, path: &Path, limit: u64) -> std::io::Result<Result<Vec<u8>, u64>> {
+        self.inner.read_limited(path, limit)
     }
 }
 
@@ -124,16 +295,14 @@ pub fn read_bytes(files: &dyn FileSystem, path: &Path) -> Result<Vec<u8>> {
         path: path.to_path_buf(),
         source,
     };
-    if let Some(EntryKind::File { len }) = files.kind(path) {
-        if len > MAX_FILE_BYTES {
-            return Err(BuildError::TooLarge {
-                path: path.to_path_buf(),
-                size: len,
-                limit: MAX_FILE_BYTES,
-            });
-        }
+    match files.read_limited(path, MAX_FILE_BYTES).map_err(io_error)? {
+        Ok(bytes) => Ok(bytes),
+        Err(size) => Err(BuildError::TooLarge {
+            path: path.to_path_buf(),
+            size,
+            limit: MAX_FILE_BYTES,
+        }),
     }
-    files.read(path).map_err(io_error)
 }
 
 /// Joins `relative` to `root` lexically (`..` removed), without touching the file system.
@@ -215,4 +384,47 @@ pub fn is_remote(entry: &str) -> bool {
         || entry.starts_with("github.com/")
         || entry.starts_with("gitlab.com/")
         || entry.starts_with("bitbucket.org/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cached_file_system_resolves_symbolic_links_as_the_disk_does() {
+        let root = std::env::temp_dir().join(format!("flotilla-loader-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(root.join("real/base")).expect("create dirs");
+        std::fs::write(root.join("real/base/file.yaml"), "a: 1\n").expect("write");
+        std::os::unix::fs::symlink(root.join("real"), root.join("linked")).expect("symlink");
+        std::os::unix::fs::symlink("base/file.yaml", root.join("real/file-link.yaml"))
+            .expect("symlink");
+        let cached = CachedFileSystem::new(&DISK);
+        for path in [
+            "linked/base/file.yaml",
+            "linked/file-link.yaml",
+            "real/base/../file-link.yaml",
+            "linked/base",
+            "linked",
+        ] {
+            let path = root.join(path);
+            for _ in 0..2 {
+                assert_eq!(
+                    cached.canonicalize(&path).expect("resolves"),
+                    std::fs::canonicalize(&path).expect("resolves"),
+                    "{}",
+                    path.display()
+                );
+                assert_eq!(cached.kind(&path), DISK.kind(&path), "{}", path.display());
+            }
+        }
+        let missing = root.join("linked/missing.yaml");
+        assert!(cached.canonicalize(&missing).is_err());
+        assert_eq!(cached.kind(&missing), None);
+        assert_eq!(
+            read_bytes(&cached, &root.join("linked/file-link.yaml")).expect("read"),
+            b"a: 1\n"
+        );
+        let _ = std::fs::remove_dir_all(&root);
+    }
 }

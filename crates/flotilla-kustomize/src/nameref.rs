@@ -5,11 +5,11 @@
 
 use std::collections::HashMap;
 
-use flotilla_core::Value;
+use flotilla_core::{Mapping, Value};
 
 use crate::config::{NameBackReference, TransformerConfig};
 use crate::error::{BuildError, Result};
-use crate::fieldspec::{visit_fields_strict, FieldSpec};
+use crate::fieldspec::{visit_path_strict, FieldSpec};
 use crate::resource::{Gvk, ResMap, Resource};
 
 /// The resources a reference may resolve to, indexed by every earlier name they had.
@@ -46,8 +46,8 @@ impl<'a> Candidates<'a> {
         let Some(indexes) = self.by_previous_name.get(old_name) else {
             return Ok(Vec::new());
         };
-        let referrer_id = referrer.current_id();
-        let referrer_cluster_scoped = referrer_id.gvk.is_cluster_scoped();
+        let referrer_namespace = referrer.namespace();
+        let referrer_cluster_scoped = referrer.is_cluster_scoped();
         Ok(indexes
             .iter()
             .map(|index| &self.all[*index])
@@ -55,9 +55,8 @@ impl<'a> Candidates<'a> {
                 if referrer_cluster_scoped {
                     return true;
                 }
-                let id = candidate.current_id();
-                id.gvk.is_cluster_scoped()
-                    || crate::resource::namespaces_equal(&id.namespace, &referrer_id.namespace)
+                candidate.is_cluster_scoped()
+                    || crate::resource::namespaces_equal(candidate.namespace(), referrer_namespace)
                     || binding_namespaces
                         .iter()
                         .any(|namespace| namespace == candidate.namespace())
@@ -104,33 +103,46 @@ fn role_binding_namespaces(referrer: &Resource) -> Result<Vec<String>> {
 /// Fixes every name reference in `resources`.
 pub fn fix_name_references(resources: &mut ResMap, config: &TransformerConfig) -> Result<()> {
     // Per referrer, the (field spec, referenced kind) pairs that apply, in configuration order.
-    let original_gvks: Vec<Gvk> = resources
-        .iter()
-        .map(|resource| resource.original_id().gvk)
-        .collect();
-    let mut work: Vec<Vec<(&FieldSpec, &Gvk)>> = vec![Vec::new(); resources.len()];
-    for NameBackReference {
-        gvk: target,
-        referrers,
-    } in &config.name_reference
-    {
-        for spec in referrers {
-            for (index, gvk) in original_gvks.iter().enumerate() {
-                if !spec.applies_to(gvk) {
-                    continue;
-                }
-                let duplicate = work[index]
-                    .iter()
-                    .any(|(seen, seen_target)| seen.same_target(spec) && *seen_target == target);
-                if !duplicate {
-                    work[index].push((spec, target));
-                }
+    // They depend only on the referrer's original kind, of which a build has few: worked out
+    // once per kind.
+    let mut kinds: Vec<(Gvk, Vec<(&FieldSpec, &Gvk)>)> = Vec::new();
+    let mut work: Vec<usize> = Vec::with_capacity(resources.len());
+    for resource in resources.iter() {
+        let gvk = resource.original_id().gvk;
+        let position = match kinds.iter().position(|(seen, _)| *seen == gvk) {
+            Some(position) => position,
+            None => {
+                let specs = applicable_specs(config, &gvk);
+                kinds.push((gvk, specs));
+                kinds.len() - 1
             }
-        }
+        };
+        work.push(position);
     }
-    let snapshot: Vec<Resource> = resources.resources.clone();
-    let candidates = Candidates::new(&snapshot);
-    for (index, specs) in work.into_iter().enumerate() {
+    // Referrers are updated in place while every lookup sees the resources as they were: the
+    // lookups read only identities, so the snapshot holds only those (see `identity_view`),
+    // and the earlier ids, prefixes and suffixes, which the walk never changes, are lent to it
+    // and given back at the end.
+    let snapshot: Vec<Resource> = resources.iter_mut().map(identity_view).collect();
+    let result = fix_with_snapshot(resources, &snapshot, &kinds, work);
+    for (resource, view) in resources.iter_mut().zip(snapshot) {
+        resource.previous_ids = view.previous_ids;
+        resource.prefixes = view.prefixes;
+        resource.suffixes = view.suffixes;
+    }
+    result
+}
+
+/// Updates every referrer of `resources`, looking candidates up in `snapshot`.
+fn fix_with_snapshot(
+    resources: &mut ResMap,
+    snapshot: &[Resource],
+    kinds: &[(Gvk, Vec<(&FieldSpec, &Gvk)>)],
+    work: Vec<usize>,
+) -> Result<()> {
+    let candidates = Candidates::new(snapshot);
+    for (index, kind) in work.into_iter().enumerate() {
+        let specs = &kinds[kind].1;
         if specs.is_empty() {
             continue;
         }
@@ -138,12 +150,8 @@ pub fn fix_name_references(resources: &mut ResMap, config: &TransformerConfig) -
         let resource = &mut resources.resources[index];
         let mut object = std::mem::take(&mut resource.object);
         let mut result = Ok(());
-        for (spec, target) in specs {
-            let spec_for_walk = FieldSpec {
-                create: false,
-                ..spec.clone()
-            };
-            result = visit_fields_strict(&mut object, &spec_for_walk, &mut |field| {
+        for &(spec, target) in specs {
+            result = visit_path_strict(&mut object, &spec.path, &mut |field| {
                 update_field(field, spec, target, referrer_snapshot, &candidates)
             });
             if result.is_err() {
@@ -154,6 +162,54 @@ pub fn fix_name_references(resources: &mut ResMap, config: &TransformerConfig) -
         result?;
     }
     Ok(())
+}
+
+/// The (field spec, referenced kind) pairs of `config` that apply to referrers of kind `gvk`,
+/// in configuration order, without repeats.
+fn applicable_specs<'a>(config: &'a TransformerConfig, gvk: &Gvk) -> Vec<(&'a FieldSpec, &'a Gvk)> {
+    let mut specs = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for NameBackReference {
+        gvk: target,
+        referrers,
+    } in &config.name_reference
+    {
+        for spec in referrers {
+            if spec.applies_to(gvk) && seen.insert((&spec.gvk, spec.path.as_str(), target)) {
+                specs.push((spec, target));
+            }
+        }
+    }
+    specs
+}
+
+/// A copy of `resource` with only what reference lookups read: apiVersion, kind, metadata name
+/// and namespace, a binding's `subjects` and `roleRef`; and the earlier ids, prefixes and
+/// suffixes, taken from `resource` (`fix_name_references` gives them back).
+fn identity_view(resource: &mut Resource) -> Resource {
+    let mut object = Mapping::new();
+    for key in ["apiVersion", "kind", "subjects", "roleRef"] {
+        if let Some(value) = resource.mapping().get(key) {
+            object.insert(key, value.clone());
+        }
+    }
+    if let Some(metadata) = resource.mapping().get("metadata") {
+        let view = match metadata.as_mapping() {
+            Some(metadata) => Value::Mapping(
+                ["name", "namespace"]
+                    .into_iter()
+                    .filter_map(|key| Some((key.to_string(), metadata.get(key)?.clone())))
+                    .collect(),
+            ),
+            None => metadata.clone(),
+        };
+        object.insert("metadata", view);
+    }
+    let mut view = Resource::new(Value::Mapping(object));
+    view.previous_ids = std::mem::take(&mut resource.previous_ids);
+    view.prefixes = std::mem::take(&mut resource.prefixes);
+    view.suffixes = std::mem::take(&mut resource.suffixes);
+    view
 }
 
 fn update_field(
@@ -284,13 +340,12 @@ fn select_referral<'a>(
                 .any(|id| role_gvk.selects(&id.gvk))
         });
     }
-    let referrer_id = referrer.current_id();
-    if !referrer_id.gvk.is_cluster_scoped() {
+    if !referrer.is_cluster_scoped() {
+        let referrer_namespace = referrer.namespace();
         selected.retain(|candidate| {
-            let id = candidate.current_id();
-            id.gvk.is_cluster_scoped()
+            candidate.is_cluster_scoped()
                 || candidate.kind() == "ServiceAccount"
-                || crate::resource::namespaces_equal(&id.namespace, &referrer_id.namespace)
+                || crate::resource::namespaces_equal(candidate.namespace(), referrer_namespace)
         });
     }
     if selected.len() == 1 {

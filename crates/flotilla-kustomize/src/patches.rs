@@ -13,7 +13,7 @@ use crate::build::BuildOptions;
 use crate::error::{BuildError, Result};
 use crate::kustomization::Kustomization;
 use crate::loader;
-use crate::resource::{Gvk, ResId, ResMap};
+use crate::resource::{Gvk, NameIndex, ResId, ResMap};
 use crate::selector::Selector;
 
 pub use flotilla_patch::Schema;
@@ -77,6 +77,26 @@ pub fn patch_strategic_merge_entry(
     options: BuildOptions<'_>,
     resources: &mut ResMap,
 ) -> Result<()> {
+    patch_strategic_merge_entry_indexed(
+        dir,
+        entry,
+        schema,
+        options,
+        resources,
+        &mut NameIndex::new(),
+    )
+}
+
+/// `patch_strategic_merge_entry` with an index of `resources`' names that the caller keeps
+/// across entries.
+pub fn patch_strategic_merge_entry_indexed(
+    dir: &Path,
+    entry: &Value,
+    schema: &Schema,
+    options: BuildOptions<'_>,
+    resources: &mut ResMap,
+    names: &mut NameIndex,
+) -> Result<()> {
     let text = entry
         .as_str()
         .ok_or_else(|| BuildError::transform("a patchesStrategicMerge entry must be a string"))?;
@@ -86,7 +106,7 @@ pub fn patch_strategic_merge_entry(
         return Err(BuildError::transform(format!("patch `{origin}` is empty")));
     }
     for patch in documents {
-        apply_smp_by_id(&patch, schema, resources, &origin)?;
+        apply_smp_by_id(&patch, schema, resources, &origin, names)?;
     }
     Ok(())
 }
@@ -117,6 +137,7 @@ fn apply_smp_by_id(
     schema: &Schema,
     resources: &mut ResMap,
     origin: &str,
+    names: &mut NameIndex,
 ) -> Result<()> {
     let id = ResId {
         gvk: Gvk::from_api_version(
@@ -132,9 +153,16 @@ fn apply_smp_by_id(
             .unwrap_or("")
             .to_string(),
     };
-    let matches = resources.find_by_any_id(&id);
+    let matches = names.find_by_any_id(resources, &id);
     match matches.as_slice() {
-        [index] => apply_smp_at(*index, patch, schema, resources, PatchOptions::default()),
+        [index] => apply_smp_at(
+            *index,
+            patch,
+            schema,
+            resources,
+            PatchOptions::default(),
+            names,
+        ),
         [] => Err(BuildError::transform(format!(
             "no resource matches strategic merge patch `{origin}`: no object with id {id}"
         ))),
@@ -157,6 +185,7 @@ fn apply_smp_at(
     schema: &Schema,
     resources: &mut ResMap,
     options: PatchOptions,
+    names: &mut NameIndex,
 ) -> Result<()> {
     let resource = &resources.resources[index];
     let before = resource.current_id();
@@ -184,6 +213,7 @@ fn apply_smp_at(
     match outcome {
         flotilla_patch::MergeOutcome::Deleted => {
             resources.resources.remove(index);
+            names.invalidate();
             Ok(())
         }
         flotilla_patch::MergeOutcome::Merged(mut object) => {
@@ -200,7 +230,7 @@ fn apply_smp_at(
                     mapping.insert("kind", Value::String(before.gvk.kind.clone()));
                 }
             }
-            replace_object(index, object, resources, options, before)
+            replace_object(index, object, resources, options, before, names)
         }
     }
 }
@@ -211,6 +241,7 @@ fn replace_object(
     resources: &mut ResMap,
     options: PatchOptions,
     before: ResId,
+    names: &mut NameIndex,
 ) -> Result<()> {
     let resource = &mut resources.resources[index];
     let after_name = object
@@ -233,6 +264,9 @@ fn replace_object(
         resource.previous_ids.push(before);
     }
     resource.object = object;
+    if renamed {
+        names.changed(index, resource);
+    }
     Ok(())
 }
 
@@ -279,6 +313,25 @@ pub fn patch_entry(
     options: BuildOptions<'_>,
     resources: &mut ResMap,
 ) -> Result<()> {
+    patch_entry_indexed(
+        dir,
+        entry,
+        schema,
+        options,
+        resources,
+        &mut NameIndex::new(),
+    )
+}
+
+/// `patch_entry` with an index of `resources`' names that the caller keeps across entries.
+pub fn patch_entry_indexed(
+    dir: &Path,
+    entry: &Value,
+    schema: &Schema,
+    options: BuildOptions<'_>,
+    resources: &mut ResMap,
+    names: &mut NameIndex,
+) -> Result<()> {
     let (text, origin) = load_patch_text(dir, entry, options, "patches")?;
     let patch_options = PatchOptions {
         allow_name_change: entry
@@ -308,15 +361,15 @@ pub fn patch_entry(
             )));
         };
         let operations = json_patch_operations(&text, &origin)?;
-        for index in target.select(resources)? {
-            apply_json_patch_at(index, &operations, resources, patch_options)?;
+        for index in target.select_indexed(resources, names)? {
+            apply_json_patch_at(index, &operations, resources, patch_options, names)?;
         }
         return Ok(());
     }
     match target {
         None => {
             for patch in &documents {
-                apply_smp_by_id(patch, schema, resources, &origin)?;
+                apply_smp_by_id(patch, schema, resources, &origin, names)?;
             }
         }
         Some(_) if documents.len() > 1 => {
@@ -328,13 +381,13 @@ pub fn patch_entry(
         Some(target) => {
             for patch in &documents {
                 // Deleting shifts indexes: select again for each patch, and walk backwards.
-                let selected = target.select(resources)?;
+                let selected = target.select_indexed(resources, names)?;
                 for index in selected.into_iter().rev() {
                     let patch = flotilla_patch::kustomize::targeted_strategic_patch(
                         patch,
                         &resources.resources[index].object,
                     );
-                    apply_smp_at(index, &patch, schema, resources, patch_options)?;
+                    apply_smp_at(index, &patch, schema, resources, patch_options, names)?;
                 }
             }
         }
@@ -347,6 +400,7 @@ fn apply_json_patch_at(
     operations: &Value,
     resources: &mut ResMap,
     options: PatchOptions,
+    names: &mut NameIndex,
 ) -> Result<()> {
     let before = resources.resources[index].current_id();
     flotilla_patch::kustomize::before_json_patch(&mut resources.resources[index].object);
@@ -361,7 +415,7 @@ fn apply_json_patch_at(
         allow_name_change: true,
         allow_kind_change: true,
     };
-    replace_object(index, object, resources, options, before)
+    replace_object(index, object, resources, options, before, names)
 }
 
 /// A `patchesJson6902` entry: `target` (group, version, kind, name, namespace; the name is
@@ -372,6 +426,18 @@ pub fn patch_json6902_entry(
     entry: &Value,
     options: BuildOptions<'_>,
     resources: &mut ResMap,
+) -> Result<()> {
+    patch_json6902_entry_indexed(dir, entry, options, resources, &mut NameIndex::new())
+}
+
+/// `patch_json6902_entry` with an index of `resources`' names that the caller keeps across
+/// entries.
+pub fn patch_json6902_entry_indexed(
+    dir: &Path,
+    entry: &Value,
+    options: BuildOptions<'_>,
+    resources: &mut ResMap,
+    names: &mut NameIndex,
 ) -> Result<()> {
     let Some(target_value) = entry.get_path(&["target"]) else {
         return Err(BuildError::transform(
@@ -390,8 +456,8 @@ pub fn patch_json6902_entry(
     let target = Selector::from_value(target_value)?;
     let (text, origin) = load_patch_text(dir, entry, options, "patchesJson6902")?;
     let operations = &json_patch_operations(&text, &origin)?;
-    for index in target.select(resources)? {
-        apply_json_patch_at(index, operations, resources, PatchOptions::default())?;
+    for index in target.select_indexed(resources, names)? {
+        apply_json_patch_at(index, operations, resources, PatchOptions::default(), names)?;
     }
     Ok(())
 }

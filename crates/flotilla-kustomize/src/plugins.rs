@@ -107,6 +107,9 @@ pub fn run_transformer_plugins(
                 &mut accumulator.resources,
             )
             .map_err(|error| BuildError::transform(format!("transformer `{entry}`: {error}")))?;
+            if !accumulator.records_transformations {
+                continue;
+            }
             crate::transformers::record_transformation(
                 &mut accumulator.resources,
                 &source,

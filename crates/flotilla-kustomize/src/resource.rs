@@ -2,6 +2,8 @@
 //! (earlier names for name references, generator behaviour, origin), and the ordered `ResMap`.
 
 use std::fmt;
+use std::fmt::Write as _;
+use std::sync::Arc;
 
 use flotilla_core::{Mapping, Value};
 
@@ -93,13 +95,13 @@ impl ResId {
 }
 
 pub fn namespaces_equal(a: &str, b: &str) -> bool {
-    let normalize = |ns: &str| {
-        if ns.is_empty() {
-            "default".to_string()
+    fn normalize(namespace: &str) -> &str {
+        if namespace.is_empty() {
+            "default"
         } else {
-            ns.to_string()
+            namespace
         }
-    };
+    }
     normalize(a) == normalize(b)
 }
 
@@ -178,6 +180,66 @@ impl Origin {
     }
 }
 
+/// The builtin transformers that ran over a resource, in order.
+///
+/// Every transformer that runs is recorded on every resource present (a tree with a patch per
+/// service records each patch on every object), so one record is shared by all the resources it
+/// was made for, and a run of equal records is kept once with its count.
+#[derive(Clone, Debug, Default)]
+pub struct Transformations {
+    runs: Vec<(Arc<Origin>, usize)>,
+}
+
+impl Transformations {
+    /// Records `origin` after the others.
+    pub fn push(&mut self, origin: &Arc<Origin>) {
+        match self.runs.last_mut() {
+            Some((last, count)) if Arc::ptr_eq(last, origin) || **last == **origin => *count += 1,
+            _ => self.runs.push((Arc::clone(origin), 1)),
+        }
+    }
+
+    /// Records `origin` on every resource of `resources`, comparing it with each distinct
+    /// last record once rather than once per resource.
+    pub fn push_to_all(resources: &mut [Resource], origin: Origin) {
+        let origin = Arc::new(origin);
+        // Last records already compared with `origin`, by address (alive during the loop).
+        let mut compared: Vec<(*const Origin, bool)> = Vec::new();
+        for resource in resources {
+            let runs = &mut resource.transformations.runs;
+            let same = match runs.last() {
+                Some((last, _)) => {
+                    let address = Arc::as_ptr(last);
+                    match compared.iter().find(|(seen, _)| *seen == address) {
+                        Some((_, same)) => *same,
+                        None => {
+                            let same = **last == *origin;
+                            compared.push((address, same));
+                            same
+                        }
+                    }
+                }
+                None => false,
+            };
+            match runs.last_mut() {
+                Some((_, count)) if same => *count += 1,
+                _ => runs.push((Arc::clone(&origin), 1)),
+            }
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.runs.is_empty()
+    }
+
+    /// Every record, in order, repeated ones as often as they ran.
+    pub fn iter(&self) -> impl Iterator<Item = &Origin> {
+        self.runs
+            .iter()
+            .flat_map(|(origin, count)| std::iter::repeat_n(&**origin, *count))
+    }
+}
+
 /// One resource in a build.
 #[derive(Clone, Debug)]
 pub struct Resource {
@@ -191,7 +253,7 @@ pub struct Resource {
     pub needs_hash: bool,
     pub origin: Option<Origin>,
     /// Transformers that changed this resource, for `buildMetadata: [transformerAnnotations]`.
-    pub transformations: Vec<Origin>,
+    pub transformations: Transformations,
     /// Names of vars that refer to this resource (for kustomize's ambiguity checks).
     pub referenced_by_var: Vec<String>,
     /// Name prefixes applied so far, in order, to tell apart copies of one base.
@@ -208,7 +270,7 @@ impl Resource {
             behavior: None,
             needs_hash: false,
             origin: None,
-            transformations: Vec::new(),
+            transformations: Transformations::default(),
             referenced_by_var: Vec::new(),
             prefixes: Vec::new(),
             suffixes: Vec::new(),
@@ -237,6 +299,19 @@ impl Resource {
 
     pub fn gvk(&self) -> Gvk {
         Gvk::from_api_version(self.api_version(), self.kind())
+    }
+
+    /// The group of the apiVersion (`""` for the core group).
+    pub fn group(&self) -> &str {
+        self.api_version()
+            .rsplit_once('/')
+            .map_or("", |(group, _)| group)
+    }
+
+    /// Whether kustomize treats the resource's kind as cluster-scoped; `gvk().is_cluster_scoped()`
+    /// without building the gvk.
+    pub fn is_cluster_scoped(&self) -> bool {
+        crate::kinds::is_cluster_scoped_kind(self.group(), self.kind())
     }
 
     pub fn name(&self) -> &str {
@@ -272,6 +347,16 @@ impl Resource {
         ids
     }
 
+    /// Whether the resource has or once had `id`. Compares names first, without allocating.
+    pub fn had_id(&self, id: &ResId) -> bool {
+        let named = self.name() == id.name
+            || self
+                .previous_ids
+                .iter()
+                .any(|previous| previous.name == id.name);
+        named && self.all_ids().iter().any(|existing| existing.same_as(id))
+    }
+
     /// Records the current id before a rename.
     pub fn remember_id(&mut self) {
         let current = self.current_id();
@@ -295,6 +380,20 @@ impl Resource {
     pub fn set_namespace(&mut self, namespace: &str) {
         self.metadata_mut()
             .insert("namespace", Value::string(namespace));
+    }
+
+    /// The resource's group, version, kind and name with `namespace` as one text, each part
+    /// after its length so that no two ids read the same: a cheap key for sets of ids.
+    pub(crate) fn id_key(&self, namespace: &str) -> String {
+        let api_version = self.api_version();
+        let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+        let parts = [group, version, self.kind(), self.name(), namespace];
+        let mut key = String::with_capacity(parts.iter().map(|part| part.len() + 4).sum());
+        for part in parts {
+            let _ = write!(key, "{}:", part.len());
+            key.push_str(part);
+        }
+        key
     }
 
     pub fn labels(&self) -> Vec<(String, String)> {
@@ -375,19 +474,7 @@ impl ResMap {
         self.resources
             .iter()
             .enumerate()
-            .filter(|(_, resource)| {
-                resource.name() == id.name
-                    || resource
-                        .previous_ids
-                        .iter()
-                        .any(|previous| previous.name == id.name)
-            })
-            .filter(|(_, resource)| {
-                resource
-                    .all_ids()
-                    .iter()
-                    .any(|existing| existing.same_as(id))
-            })
+            .filter(|(_, resource)| resource.had_id(id))
             .map(|(index, _)| index)
             .collect()
     }
@@ -403,19 +490,108 @@ impl ResMap {
     }
 }
 
+/// Which resources have, or once had, each name, so that a kustomization's patches and
+/// generators find their targets without a scan of every resource each (which made a tree with
+/// a patch per service quadratic).
+///
+/// The index may hold more than the truth, never less: entries are only added, and each lookup
+/// checks its candidates. Resources appended to the map are indexed on the next lookup; whoever
+/// changes a resource's name in place says so (`changed`), and whoever removes one (indexes
+/// shift) calls `invalidate`.
+#[derive(Debug, Default)]
+pub struct NameIndex {
+    by_name: std::collections::HashMap<String, Vec<usize>>,
+    /// Resources `0..indexed` are in the index.
+    indexed: usize,
+}
+
+impl NameIndex {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Forgets everything; the next lookup indexes the map again.
+    pub fn invalidate(&mut self) {
+        self.by_name.clear();
+        self.indexed = 0;
+    }
+
+    /// Records the names `resource`, now at `index`, has or had.
+    pub fn changed(&mut self, index: usize, resource: &Resource) {
+        if index < self.indexed {
+            self.add(index, resource);
+        }
+    }
+
+    fn add(&mut self, index: usize, resource: &Resource) {
+        let names = std::iter::once(resource.name())
+            .chain(resource.previous_ids.iter().map(|id| id.name.as_str()));
+        for name in names {
+            let slot = self.by_name.entry(name.to_string()).or_default();
+            if !slot.contains(&index) {
+                slot.push(index);
+            }
+        }
+    }
+
+    fn refresh(&mut self, resources: &ResMap) {
+        if self.indexed > resources.len() {
+            self.invalidate();
+        }
+        for index in self.indexed..resources.len() {
+            self.add(index, &resources.resources[index]);
+        }
+        self.indexed = resources.len();
+    }
+
+    /// Indexes of resources that have or once had `name` (some may not any more), in order.
+    pub fn candidates(&mut self, resources: &ResMap, name: &str) -> Vec<usize> {
+        self.refresh(resources);
+        let mut candidates = self.by_name.get(name).cloned().unwrap_or_default();
+        candidates.sort_unstable();
+        candidates
+    }
+
+    /// `ResMap::find_by_any_id`, through the index.
+    pub fn find_by_any_id(&mut self, resources: &ResMap, id: &ResId) -> Vec<usize> {
+        self.candidates(resources, &id.name)
+            .into_iter()
+            .filter(|index| resources.resources[*index].had_id(id))
+            .collect()
+    }
+
+    /// `ResMap::append`, through the index: an id already present is an error.
+    pub fn append(&mut self, resources: &mut ResMap, resource: Resource) -> Result<()> {
+        let id = resource.current_id();
+        let taken = self
+            .candidates(resources, &id.name)
+            .into_iter()
+            .any(|index| resources.resources[index].current_id().same_as(&id));
+        if taken {
+            return Err(BuildError::transform(format!(
+                "may not add resource with an already registered id: {id}"
+            )));
+        }
+        resources.resources.push(resource);
+        Ok(())
+    }
+}
+
 /// The current ids of a growing set of resources, for kustomize's "already registered id"
 /// check in linear time while a kustomization's resources accumulate.
 pub struct IdIndex {
-    seen: std::collections::HashSet<(Gvk, String, String)>,
+    /// Each id as one text: group, version, kind, name and namespace (`default` for none),
+    /// each after its length, so no two ids read the same; one allocation per resource.
+    seen: std::collections::HashSet<String>,
 }
 
 impl IdIndex {
-    fn key(resource: &Resource) -> (Gvk, String, String) {
+    fn key(resource: &Resource) -> String {
         let namespace = match resource.namespace() {
-            "" => "default".to_string(),
-            other => other.to_string(),
+            "" => "default",
+            other => other,
         };
-        (resource.gvk(), resource.name().to_string(), namespace)
+        resource.id_key(namespace)
     }
 
     pub fn of(resources: &ResMap) -> Self {
@@ -426,6 +602,7 @@ impl IdIndex {
 
     /// Records the ids of `incoming`; fails on the first one already recorded.
     pub fn admit(&mut self, incoming: &ResMap) -> Result<()> {
+        self.seen.reserve(incoming.len());
         for resource in incoming.iter() {
             if !self.seen.insert(Self::key(resource)) {
                 return Err(BuildError::transform(format!(
@@ -435,5 +612,63 @@ impl IdIndex {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resource(kind: &str, name: &str) -> Resource {
+        let text = format!("apiVersion: v1\nkind: {kind}\nmetadata:\n  name: {name}\n");
+        Resource::new(flotilla_core::parse_single_document(&text).expect("yaml"))
+    }
+
+    fn id(kind: &str, name: &str) -> ResId {
+        ResId {
+            gvk: Gvk::from_api_version("v1", kind),
+            name: name.to_string(),
+            namespace: String::new(),
+        }
+    }
+
+    #[test]
+    fn the_name_index_finds_what_a_scan_finds_through_renames_and_removals() {
+        let mut resources = ResMap {
+            resources: vec![
+                resource("ConfigMap", "a"),
+                resource("Secret", "a"),
+                resource("ConfigMap", "b"),
+            ],
+        };
+        let mut names = NameIndex::new();
+        let check = |names: &mut NameIndex, resources: &ResMap, kind: &str, name: &str| {
+            let wanted = id(kind, name);
+            assert_eq!(
+                names.find_by_any_id(resources, &wanted),
+                resources.find_by_any_id(&wanted),
+                "{kind} {name}"
+            );
+        };
+        check(&mut names, &resources, "ConfigMap", "a");
+        // A rename in place, said to the index: found by its new and its old name.
+        resources.resources[0].remember_id();
+        resources.resources[0].set_name("renamed");
+        names.changed(0, &resources.resources[0]);
+        check(&mut names, &resources, "ConfigMap", "renamed");
+        check(&mut names, &resources, "ConfigMap", "a");
+        // An appended resource is indexed on the next lookup.
+        resources.resources.push(resource("ConfigMap", "c"));
+        check(&mut names, &resources, "ConfigMap", "c");
+        assert!(names
+            .append(&mut resources, resource("ConfigMap", "c"))
+            .is_err());
+        // A removal shifts indexes: the index starts again.
+        resources.resources.remove(1);
+        names.invalidate();
+        for name in ["a", "b", "c", "renamed"] {
+            check(&mut names, &resources, "ConfigMap", name);
+            check(&mut names, &resources, "Secret", name);
+        }
     }
 }

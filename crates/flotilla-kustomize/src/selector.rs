@@ -6,31 +6,57 @@ use flotilla_core::label_selector::LabelSelector;
 use flotilla_core::Value;
 
 use crate::error::{BuildError, Result};
-use crate::resource::ResMap;
+use crate::resource::{NameIndex, ResMap};
 
 /// A compiled target selector.
 #[derive(Debug)]
 pub struct Selector {
     /// Group, version and kind are anchored regular expressions too (`Deployment|StatefulSet`).
-    group: Option<regex::Regex>,
-    version: Option<regex::Regex>,
-    kind: Option<regex::Regex>,
+    group: Option<Pattern>,
+    version: Option<Pattern>,
+    kind: Option<Pattern>,
     /// The kind when it has no regular-expression syntax, for a cheap first check.
     literal_kind: Option<String>,
-    name: Option<regex::Regex>,
+    name: Option<Pattern>,
     /// The name when it has no regular-expression syntax, compared as a string.
     literal_name: Option<String>,
-    namespace: Option<regex::Regex>,
+    namespace: Option<Pattern>,
     label_selector: LabelSelector,
     annotation_selector: LabelSelector,
 }
 
-fn anchored(pattern: &str, what: &str) -> Result<Option<regex::Regex>> {
+/// An anchored regular expression, or the text itself when it has no regular-expression syntax
+/// (most targets name one kind and one object): compiling a regular expression costs more than
+/// a whole patch.
+#[derive(Debug)]
+enum Pattern {
+    Literal(String),
+    Regex(regex::Regex),
+}
+
+impl Pattern {
+    fn is_match(&self, text: &str) -> bool {
+        match self {
+            Pattern::Literal(literal) => literal == text,
+            Pattern::Regex(regex) => regex.is_match(text),
+        }
+    }
+}
+
+fn anchored(pattern: &str, what: &str) -> Result<Option<Pattern>> {
     if pattern.is_empty() {
         return Ok(None);
     }
+    // Letters, digits, `-`, `_` and `/` match themselves, and only themselves, in a regular
+    // expression.
+    let literal = pattern
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '/'));
+    if literal {
+        return Ok(Some(Pattern::Literal(pattern.to_string())));
+    }
     regex::Regex::new(&format!("^(?:{pattern})$"))
-        .map(Some)
+        .map(|regex| Some(Pattern::Regex(regex)))
         .map_err(|error| {
             BuildError::transform(format!(
                 "target {what} `{pattern}` is not a valid regular expression: {error}"
@@ -81,8 +107,27 @@ impl Selector {
 
     /// Indexes of the selected resources, in order.
     pub fn select(&self, resources: &ResMap) -> Result<Vec<usize>> {
+        self.select_among(resources, 0..resources.len())
+    }
+
+    /// `select` through an index of names: a target that names its object looks only at the
+    /// resources that have or had that name.
+    pub fn select_indexed(&self, resources: &ResMap, names: &mut NameIndex) -> Result<Vec<usize>> {
+        match &self.literal_name {
+            Some(name) => self.select_among(resources, names.candidates(resources, name)),
+            None => self.select(resources),
+        }
+    }
+
+    /// The selected resources among `indexes` (ascending).
+    fn select_among(
+        &self,
+        resources: &ResMap,
+        indexes: impl IntoIterator<Item = usize>,
+    ) -> Result<Vec<usize>> {
         let mut selected = Vec::new();
-        for (index, resource) in resources.iter().enumerate() {
+        for index in indexes {
+            let resource = &resources.resources[index];
             // Cheap checks first: the kind, and a literal name, without building ids.
             if self
                 .literal_kind
@@ -112,7 +157,7 @@ impl Selector {
                 }
             }
             let gvk = resource.gvk();
-            let gvk_matches = |pattern: &Option<regex::Regex>, value: &str| {
+            let gvk_matches = |pattern: &Option<Pattern>, value: &str| {
                 pattern
                     .as_ref()
                     .is_none_or(|pattern| pattern.is_match(value))

@@ -10,7 +10,7 @@ use crate::build::{Accumulator, BuildOptions};
 use crate::error::{BuildError, Result};
 use crate::fieldspec::{merge_field_specs, visit_fields, visit_path, FieldSpec};
 use crate::kustomization::Kustomization;
-use crate::resource::{Gvk, ResMap, Resource};
+use crate::resource::{Gvk, NameIndex, ResMap, Resource};
 use crate::{patches, replacements};
 
 /// Runs the transformers the kustomization's own fields configure.
@@ -23,8 +23,11 @@ pub fn run_builtin_transformers(
     let dir = kustomization.dir();
     // Every transformer that runs is recorded on every object present, for
     // `buildMetadata: [transformerAnnotations]`.
+    let records = accumulator.records_transformations;
     let record = |resources: &mut ResMap, kind: &str| {
-        record_transformation(resources, &kustomization.path, kind, "", "")
+        if records {
+            record_transformation(resources, &kustomization.path, kind, "", "")
+        }
     };
     // The schema costs a decompression and a parse: only load it when there are patches.
     let has_patches = kustomization.has("patchesStrategicMerge") || kustomization.has("patches");
@@ -33,20 +36,31 @@ pub fn run_builtin_transformers(
         None if has_patches => patches::Schema::builtin().clone(),
         None => patches::Schema::empty(),
     };
+    // The patches find their targets through one index of names, kept up to date as they
+    // rename and delete.
+    let mut names = NameIndex::new();
     for entry in kustomization.list("patchesStrategicMerge") {
-        patches::patch_strategic_merge_entry(
+        patches::patch_strategic_merge_entry_indexed(
             dir,
             entry,
             &schema,
             options,
             &mut accumulator.resources,
+            &mut names,
         )?;
     }
     if kustomization.has("patchesStrategicMerge") {
         record(&mut accumulator.resources, "PatchStrategicMergeTransformer");
     }
     for entry in kustomization.list("patches") {
-        patches::patch_entry(dir, entry, &schema, options, &mut accumulator.resources)?;
+        patches::patch_entry_indexed(
+            dir,
+            entry,
+            &schema,
+            options,
+            &mut accumulator.resources,
+            &mut names,
+        )?;
         record(&mut accumulator.resources, "PatchTransformer");
     }
     let namespace = kustomization.string("namespace");
@@ -113,8 +127,16 @@ pub fn run_builtin_transformers(
         add_map_entries(&mut accumulator.resources, &common_annotations, &specs)?;
         record(&mut accumulator.resources, "AnnotationsTransformer");
     }
+    // The transformers in between rename in place (namespace, prefix, suffix).
+    names.invalidate();
     for entry in kustomization.list("patchesJson6902") {
-        patches::patch_json6902_entry(dir, entry, options, &mut accumulator.resources)?;
+        patches::patch_json6902_entry_indexed(
+            dir,
+            entry,
+            options,
+            &mut accumulator.resources,
+            &mut names,
+        )?;
         record(&mut accumulator.resources, "PatchJson6902Transformer");
     }
     for entry in kustomization.list("replicas") {
@@ -150,10 +172,10 @@ pub fn record_transformation(
     name: &str,
     namespace: &str,
 ) {
-    let origin = crate::resource::Origin::builtin(configured_in, kind, name, namespace);
-    for resource in resources.iter_mut() {
-        resource.transformations.push(origin.clone());
-    }
+    crate::resource::Transformations::push_to_all(
+        &mut resources.resources,
+        crate::resource::Origin::builtin(configured_in, kind, name, namespace),
+    );
 }
 
 pub fn string_pairs(value: Option<&Value>) -> Vec<(String, String)> {
@@ -264,15 +286,18 @@ pub fn set_namespace(
         // or not; name references rely on it to find objects the transformer met.
         resource.previous_ids.push(before);
     }
-    let mut ids = std::collections::HashSet::new();
+    let mut ids = std::collections::HashSet::with_capacity(resources.len());
     for resource in resources.iter() {
-        let id = resource.current_id();
-        let key = (
-            id.gvk.clone(),
-            id.name.clone(),
-            id.effective_namespace().to_string(),
-        );
-        if !ids.insert(key) {
+        let effective_namespace = if resource.is_cluster_scoped() {
+            ""
+        } else {
+            match resource.namespace() {
+                "" => "default",
+                other => other,
+            }
+        };
+        if !ids.insert(resource.id_key(effective_namespace)) {
+            let id = resource.current_id();
             return Err(BuildError::transform(format!(
                 "namespace transformation produces ID conflict: more than one {id} after setting namespace `{namespace}`"
             )));
@@ -429,35 +454,29 @@ fn image_rule(value: &Value) -> Result<ImageRule> {
 
 /// Splits an image reference into name, tag and digest as kustomize does.
 pub fn split_image(image: &str) -> (String, String, String) {
+    let (name, tag, digest) = split_image_parts(image);
+    (name.to_string(), tag.to_string(), digest.to_string())
+}
+
+/// `split_image` without copying: the name, tag and digest within `image`.
+fn split_image_parts(image: &str) -> (&str, &str, &str) {
     let slash = image.find('/').filter(|index| *index > 0).unwrap_or(0);
     let search = &image[slash..];
     let at = search.find('@');
     let colon = search.find(':');
     match (at, colon) {
-        (None, None) => (image.to_string(), String::new(), String::new()),
+        (None, None) => (image, "", ""),
         (Some(at), colon) if colon.is_none_or(|colon| at < colon) => {
             let at = at + slash;
-            (
-                image[..at].to_string(),
-                String::new(),
-                image[at + 1..].to_string(),
-            )
+            (&image[..at], "", &image[at + 1..])
         }
         (Some(at), Some(colon)) => {
             let (at, colon) = (at + slash, colon + slash);
-            (
-                image[..colon].to_string(),
-                image[colon + 1..at].to_string(),
-                image[at + 1..].to_string(),
-            )
+            (&image[..colon], &image[colon + 1..at], &image[at + 1..])
         }
         (None, Some(colon)) => {
             let colon = colon + slash;
-            (
-                image[..colon].to_string(),
-                image[colon + 1..].to_string(),
-                String::new(),
-            )
+            (&image[..colon], &image[colon + 1..], "")
         }
         (Some(_), None) => unreachable!("covered by the guard above"),
     }
@@ -467,31 +486,32 @@ fn rewrite_image(rule: &ImageRule, field: &mut Value) {
     let Some(current) = field.as_str() else {
         return;
     };
-    let (mut name, mut tag, mut digest) = split_image(current);
+    let (name, tag, digest) = split_image_parts(current);
     if name != rule.name {
         return;
     }
-    if !rule.new_name.is_empty() {
-        name = rule.new_name.clone();
-    }
-    if !rule.new_tag.is_empty() && !rule.digest.is_empty() {
-        tag = rule.new_tag.clone();
-        digest = rule.digest.clone();
+    let name = if rule.new_name.is_empty() {
+        name
+    } else {
+        &rule.new_name
+    };
+    let (tag, digest) = if !rule.new_tag.is_empty() && !rule.digest.is_empty() {
+        (rule.new_tag.as_str(), rule.digest.as_str())
     } else if !rule.new_tag.is_empty() {
-        tag = rule.new_tag.clone();
-        digest.clear();
+        (rule.new_tag.as_str(), "")
     } else if !rule.digest.is_empty() {
-        tag.clear();
-        digest = rule.digest.clone();
-    }
-    let mut image = name;
+        ("", rule.digest.as_str())
+    } else {
+        (tag, digest)
+    };
+    let mut image = name.to_string();
     if !tag.is_empty() {
         image.push(':');
-        image.push_str(&tag);
+        image.push_str(tag);
     }
     if !digest.is_empty() {
         image.push('@');
-        image.push_str(&digest);
+        image.push_str(digest);
     }
     *field = Value::String(image);
 }

@@ -60,6 +60,12 @@ fn text_value(entries: &Mapping, key: &str, value: &Value) -> Value {
 pub fn through_json(value: &mut Value) {
     match value {
         Value::Sequence(items) => items.iter_mut().for_each(through_json),
+        Value::Mapping(mapping) if !mapping.has_written() => {
+            mapping.forget_written();
+            for (_, item) in mapping.iter_mut() {
+                through_json(item);
+            }
+        }
         Value::Mapping(mapping) => {
             let changed: Vec<(String, Value)> = mapping
                 .keys()

@@ -3,7 +3,9 @@
 //!
 //! A `Schema` indexes the `definitions` of one document by the group/version/kind each carries in
 //! `x-kubernetes-group-version-kind`. `Schema::builtin()` is the Kubernetes v1.21.2 document
-//! kustomize v5.5 compiles in (decompressed and parsed once, on first use);
+//! kustomize v5.5 compiles in: `build.rs` splits it into one JSON text per definition at build
+//! time, and a definition is parsed when a lookup first reaches it (a build with a few patched
+//! kinds reads a few dozen of its 600-odd definitions);
 //! `Schema::from_document` reads the file a kustomization names in `openapi: path:`, which
 //! *replaces* the builtin document for every lookup (kustomize does not fall back to the builtin
 //! kinds then). Kinds without a definition (CRDs) have no schema: the strategic merge then
@@ -14,7 +16,6 @@
 //! following `$ref`s to `#/definitions/…`, and exposes the `x-kubernetes-*` patch extensions.
 
 use std::collections::HashMap;
-use std::io::Read;
 use std::sync::{Arc, OnceLock};
 
 use serde_json::Value as Json;
@@ -22,13 +23,14 @@ use serde_json::Value as Json;
 /// The builtin schema version kustomize v5.5 uses when a kustomization sets no `openapi:`.
 pub const BUILTIN_VERSION: &str = "v1.21.2";
 
-static BUILTIN_GZIP: &[u8] = include_bytes!("../schema/kubernetes-openapi-v1.21.2.json.gz");
+/// The builtin document's definitions as `build.rs` prepared them: a line per definition,
+/// `NAME\tGVKS\tJSON`, sorted by name.
+static BUILTIN_DEFINITIONS: &str =
+    include_str!(concat!(env!("OUT_DIR"), "/openapi-definitions.txt"));
 
 /// Why an OpenAPI document could not be used as a patch schema.
 #[derive(Debug, thiserror::Error)]
 pub enum SchemaError {
-    #[error("cannot decompress the builtin OpenAPI schema")]
-    Decompress(#[source] std::io::Error),
     #[error("OpenAPI document is not valid JSON")]
     Json(#[source] serde_json::Error),
     #[error("OpenAPI document is not valid YAML")]
@@ -49,18 +51,79 @@ pub struct Schema {
 
 #[derive(Debug, Default)]
 struct SchemaDocument {
-    definitions: HashMap<String, Json>,
+    definitions: HashMap<String, Definition>,
     /// `(apiVersion, kind)` → definition name.
     by_type: HashMap<(String, String), String>,
 }
 
+/// One definition: parsed, or the builtin document's JSON text, parsed on first use.
+#[derive(Clone, Debug)]
+struct Definition {
+    text: Option<&'static str>,
+    parsed: OnceLock<Json>,
+}
+
+impl Definition {
+    fn parsed(json: Json) -> Self {
+        Definition {
+            text: None,
+            parsed: OnceLock::from(json),
+        }
+    }
+
+    fn lazy(text: &'static str) -> Self {
+        Definition {
+            text: Some(text),
+            parsed: OnceLock::new(),
+        }
+    }
+
+    /// The definition, parsed now if it was not yet.
+    fn json(&self) -> &Json {
+        self.parsed.get_or_init(|| {
+            serde_json::from_str(self.text.unwrap_or("null"))
+                .expect("build.rs wrote each builtin definition as valid JSON")
+        })
+    }
+
+    /// The definition if it was parsed: a schema node can only come from one that was.
+    fn json_if_parsed(&self) -> Option<&Json> {
+        self.parsed.get()
+    }
+}
+
 impl Schema {
-    /// The Kubernetes v1.21.2 schema kustomize v5.5 embeds, parsed on first use.
+    /// The Kubernetes v1.21.2 schema kustomize v5.5 embeds: indexed on first use, each
+    /// definition parsed when first reached.
     pub fn builtin() -> &'static Schema {
         static BUILTIN: OnceLock<Schema> = OnceLock::new();
         BUILTIN.get_or_init(|| {
-            Schema::from_gzip_json(BUILTIN_GZIP)
-                .expect("the embedded OpenAPI schema is valid gzip-compressed JSON")
+            let mut document = SchemaDocument::default();
+            for line in BUILTIN_DEFINITIONS.lines() {
+                let mut fields = line.splitn(3, '\t');
+                let (Some(name), Some(gvks), Some(json)) =
+                    (fields.next(), fields.next(), fields.next())
+                else {
+                    unreachable!("build.rs writes three fields a line");
+                };
+                for gvk in gvks.split(';').filter(|gvk| !gvk.is_empty()) {
+                    let (api_version, kind) = gvk
+                        .split_once(' ')
+                        .expect("build.rs writes `apiVersion kind`");
+                    // Lines are sorted by name: the last name claiming a kind wins, as in
+                    // `from_json`.
+                    document.by_type.insert(
+                        (api_version.to_string(), kind.to_string()),
+                        name.to_string(),
+                    );
+                }
+                document
+                    .definitions
+                    .insert(name.to_string(), Definition::lazy(json));
+            }
+            Schema {
+                inner: Arc::new(document),
+            }
         })
     }
 
@@ -92,14 +155,6 @@ impl Schema {
             value_to_json(&value)
         };
         Schema::from_json(document)
-    }
-
-    fn from_gzip_json(bytes: &[u8]) -> Result<Schema, SchemaError> {
-        let mut text = Vec::new();
-        flate2::read::GzDecoder::new(bytes)
-            .read_to_end(&mut text)
-            .map_err(SchemaError::Decompress)?;
-        Schema::from_json(serde_json::from_slice(&text).map_err(SchemaError::Json)?)
     }
 
     fn from_json(document: Json) -> Result<Schema, SchemaError> {
@@ -144,7 +199,10 @@ impl Schema {
         }
         Ok(Schema {
             inner: Arc::new(SchemaDocument {
-                definitions: definitions.into_iter().collect(),
+                definitions: definitions
+                    .into_iter()
+                    .map(|(name, definition)| (name, Definition::parsed(definition)))
+                    .collect(),
                 by_type,
             }),
         })
@@ -177,7 +235,7 @@ impl Schema {
             .inner
             .by_type
             .get(&(api_version.to_string(), kind.to_string()))?;
-        let node = self.inner.definitions.get(name)?;
+        let node = self.inner.definitions.get(name)?.json();
         Some(SchemaNode {
             document: &self.inner,
             node,
@@ -224,8 +282,13 @@ impl<'a> SchemaNode<'a> {
                 });
             }
             let name = reference.strip_prefix("#/definitions/")?;
-            let name = name.replace("~1", "/").replace("~0", "~");
-            node = document.definitions.get(&name)?;
+            let definition = if name.contains('~') {
+                let name = name.replace("~1", "/").replace("~0", "~");
+                document.definitions.get(&name)?
+            } else {
+                document.definitions.get(name)?
+            };
+            node = definition.json();
         }
         None
     }
@@ -325,7 +388,11 @@ impl<'a> SchemaNode<'a> {
         self.document
             .definitions
             .iter()
-            .find(|(_, definition)| std::ptr::eq(*definition, self.node))
+            .find(|(_, definition)| {
+                definition
+                    .json_if_parsed()
+                    .is_some_and(|json| std::ptr::eq(json, self.node))
+            })
             .map(|(name, _)| name.as_str())
     }
 
@@ -360,6 +427,7 @@ impl<'a> SchemaNode<'a> {
         self.document
             .definitions
             .get(name)
+            .and_then(Definition::json_if_parsed)
             .is_some_and(|definition| std::ptr::eq(definition, self.node))
     }
 
@@ -518,6 +586,40 @@ mod tests {
             (data.schema_type(), data.format()),
             (Some("string"), Some("byte"))
         );
+    }
+
+    #[test]
+    fn builtin_definitions_are_read_when_a_lookup_reaches_them() {
+        let schema = Schema::builtin();
+        assert_eq!(schema.resource_type_count(), 269);
+        let container = schema
+            .resource("v1", "Pod")
+            .and_then(|pod| pod.field("spec"))
+            .and_then(|spec| spec.field("containers"))
+            .and_then(|containers| containers.elements())
+            .expect("containers");
+        assert_eq!(
+            container.definition_name(),
+            Some("io.k8s.api.core.v1.Container")
+        );
+        assert!(container.is_definition("io.k8s.api.core.v1.Container"));
+        assert!(!container.is_definition("io.k8s.api.core.v1.PodSpec"));
+        // An extended schema keeps the builtin definitions it refers to.
+        let custom = schema
+            .extended_with(concat!(
+                "{\"definitions\": {\"x.Thing\": {\"type\": \"object\", ",
+                "\"x-kubernetes-group-version-kind\": ",
+                "[{\"group\": \"x.io\", \"version\": \"v1\", \"kind\": \"Thing\"}], ",
+                "\"properties\": {\"pod\": ",
+                "{\"$ref\": \"#/definitions/io.k8s.api.core.v1.PodSpec\"}}}}}"
+            ))
+            .expect("valid");
+        let merge_key = custom
+            .resource("x.io/v1", "Thing")
+            .and_then(|thing| thing.field("pod"))
+            .and_then(|pod| pod.field("containers"))
+            .map(|containers| containers.merge_keys());
+        assert_eq!(merge_key, Some(vec!["name"]));
     }
 
     #[test]
