@@ -7,56 +7,13 @@
 //!   `messageContains` may be a list). Findings of other modules' rules are not compared;
 //! - optionally `subjects.yaml`: what `asyncapi::subjects` gives (subject → schema files).
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
+mod data_files;
+
+use data_files::{case_directories, read_documents, read_tree};
 use flotilla_eda::{evaluate, Change};
 use serde_json::{json, Value};
-
-fn read_documents(path: &Path) -> Vec<Value> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => flotilla_core::yaml_read::parse_documents(&text)
-            .unwrap_or_else(|error| panic!("{}: {error}", path.display()))
-            .iter()
-            .map(flotilla_core::json::to_json)
-            .filter(|document| !document.is_null())
-            .collect(),
-        Err(_) => Vec::new(),
-    }
-}
-
-fn read_files(root: &Path, directory: &Path, files: &mut BTreeMap<String, String>) {
-    let Ok(entries) = std::fs::read_dir(directory) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            read_files(root, &path, files);
-        } else {
-            let relative = path
-                .strip_prefix(root)
-                .expect("under the root")
-                .to_string_lossy()
-                .replace('\\', "/");
-            let text = std::fs::read_to_string(&path)
-                .unwrap_or_else(|error| panic!("{}: {error}", path.display()));
-            files.insert(relative, text);
-        }
-    }
-}
-
-fn cases() -> Vec<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/asyncapi");
-    let mut cases: Vec<PathBuf> = std::fs::read_dir(&root)
-        .expect("tests/asyncapi")
-        .flatten()
-        .map(|entry| entry.path())
-        .filter(|path| path.is_dir())
-        .collect();
-    cases.sort();
-    cases
-}
 
 fn change_of(case: &Path) -> Change {
     let mut change = Change::new(
@@ -64,15 +21,14 @@ fn change_of(case: &Path) -> Change {
         read_documents(&case.join("objects.yaml")),
         true,
     );
-    let files = case.join("files");
-    read_files(&files, &files, &mut change.files_after);
+    change.files_after = read_tree(&case.join("files"));
     change
 }
 
 #[test]
 fn every_asyncapi_case_gives_its_expected_findings() {
     let mut failures = Vec::new();
-    let cases = cases();
+    let cases = case_directories("asyncapi");
     for case in &cases {
         let change = change_of(case);
         let findings: Vec<_> = evaluate(&change)

@@ -9,48 +9,13 @@
 //! Repository files the rules read (schemas, AsyncAPI documents) are the trees under
 //! `files-before/` and `files-after/`, by path relative to them.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+mod data_files;
+
+use data_files::{read_documents, read_tree};
 use flotilla_eda::{evaluate, Change};
 use serde_json::{json, Value};
-
-fn read_documents(path: &Path) -> Vec<Value> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => flotilla_core::yaml_read::parse_documents(&text)
-            .unwrap_or_else(|error| panic!("{}: {error}", path.display()))
-            .iter()
-            .map(flotilla_core::json::to_json)
-            .filter(|document| !document.is_null())
-            .collect(),
-        Err(_) => Vec::new(),
-    }
-}
-
-/// The files under `root`, by path relative to it (empty when it does not exist).
-fn read_tree(root: &Path) -> BTreeMap<String, String> {
-    fn walk(root: &Path, directory: &Path, files: &mut BTreeMap<String, String>) {
-        let Ok(entries) = std::fs::read_dir(directory) else {
-            return;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                walk(root, &path, files);
-            } else if let Ok(text) = std::fs::read_to_string(&path) {
-                let relative = path
-                    .strip_prefix(root)
-                    .expect("under the root")
-                    .to_string_lossy()
-                    .replace('\\', "/");
-                files.insert(relative, text);
-            }
-        }
-    }
-    let mut files = BTreeMap::new();
-    walk(root, root, &mut files);
-    files
-}
 
 fn case_directories() -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cases");

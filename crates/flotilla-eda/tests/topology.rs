@@ -6,66 +6,21 @@
 //! them before committing).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 
+mod data_files;
+
+use data_files::{case_directories, read_documents, read_tree};
 use flotilla_eda::topology::{build, Sources};
 use flotilla_eda::ObjectId;
-use serde_json::Value;
-
-fn read_documents(path: &Path) -> Vec<Value> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => flotilla_core::yaml_read::parse_documents(&text)
-            .unwrap_or_else(|error| panic!("{}: {error}", path.display()))
-            .iter()
-            .map(flotilla_core::json::to_json)
-            .filter(|document| !document.is_null())
-            .collect(),
-        Err(_) => Vec::new(),
-    }
-}
-
-fn read_files(root: &Path, directory: &Path, files: &mut BTreeMap<String, String>) {
-    let Ok(entries) = std::fs::read_dir(directory) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            read_files(root, &path, files);
-        } else {
-            let relative = path
-                .strip_prefix(root)
-                .expect("under the root")
-                .to_string_lossy()
-                .replace('\\', "/");
-            let text = std::fs::read_to_string(&path)
-                .unwrap_or_else(|error| panic!("{}: {error}", path.display()));
-            files.insert(relative, text);
-        }
-    }
-}
-
-fn cases() -> Vec<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/topology");
-    let mut cases: Vec<PathBuf> = std::fs::read_dir(&root)
-        .expect("tests/topology")
-        .flatten()
-        .map(|entry| entry.path())
-        .filter(|path| path.is_dir())
-        .collect();
-    cases.sort();
-    cases
-}
 
 #[test]
 fn every_topology_case_gives_its_expected_graph() {
     let bless = std::env::var_os("FLOTILLA_BLESS").is_some();
     let mut failures = Vec::new();
-    let cases = cases();
+    let cases = case_directories("topology");
     for case in &cases {
         let objects = read_documents(&case.join("objects.yaml"));
-        let mut files = BTreeMap::new();
-        read_files(&case.join("files"), &case.join("files"), &mut files);
+        let files = read_tree(&case.join("files"));
         let by_text: BTreeMap<String, String> = read_documents(&case.join("owners.yaml"))
             .into_iter()
             .next()
