@@ -357,8 +357,6 @@ impl Queue {
             }
             "/namespaces" => {
                 // Copies of AllNamespaces operators follow namespaces.
-                let _ = name;
-                self.push_all(state, CSVS, Some("openshift-operators"));
                 for group in state.store.list(OPERATOR_GROUPS, None).0 {
                     if targets_all(&group) {
                         self.push_all(state, CSVS, metadata_str(&group, "namespace"));

@@ -115,10 +115,6 @@ fn head_version(package: &Package) -> String {
         .unwrap_or_default()
 }
 
-fn print_line(text: &str) {
-    println!("{text}");
-}
-
 fn list(catalog: &Catalog, arguments: &ListArgs) -> anyhow::Result<()> {
     let packages: Vec<&Package> = catalog
         .packages
@@ -162,7 +158,10 @@ fn list(catalog: &Catalog, arguments: &ListArgs) -> anyhow::Result<()> {
                     })
                 })
                 .collect();
-            print_line(&serde_json::to_string_pretty(&json!({"packages": items}))?);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&json!({"packages": items}))?
+            );
         }
         Output::Text => {
             let rows: Vec<[String; 5]> = packages
@@ -213,7 +212,7 @@ fn print_table<const N: usize>(headers: &[&str; N], rows: &[[String; N]]) {
                 text.push_str(&format!("{cell:<width$}   ", width = widths[index]));
             }
         }
-        print_line(text.trim_end());
+        println!("{}", text.trim_end());
     };
     line(headers.to_vec());
     for row in rows {
@@ -256,23 +255,23 @@ fn show(catalog: &Catalog, arguments: &ShowArgs) -> anyhow::Result<()> {
             "sources": package.sources,
             "checked": package.checked,
         });
-        print_line(&serde_json::to_string_pretty(&document)?);
+        println!("{}", serde_json::to_string_pretty(&document)?);
         return Ok(());
     }
-    print_line(&format!("{} ({})", package.display_name, package.name));
-    print_line(&format!(
+    println!("{} ({})", package.display_name, package.name);
+    println!(
         "provider: {}   catalog source: {}   default channel: {}",
         package.provider, package.catalog_source, package.default_channel
-    ));
+    );
     let modes: Vec<String> = package
         .install_modes
         .iter()
         .filter(|(_, supported)| **supported)
         .map(|(mode, _)| format!("{mode:?}"))
         .collect();
-    print_line(&format!("install modes: {}", modes.join(", ")));
-    print_line("");
-    print_line("CHANNELS");
+    println!("install modes: {}", modes.join(", "));
+    println!();
+    println!("CHANNELS");
     for channel in &package.channels {
         let csvs = package.csvs(channel);
         let versions: Vec<&str> = csvs.iter().map(|csv| csv.version.as_str()).collect();
@@ -281,14 +280,10 @@ fn show(catalog: &Catalog, arguments: &ShowArgs) -> anyhow::Result<()> {
         } else {
             ""
         };
-        print_line(&format!(
-            "  {}{marker}: {}",
-            channel.name,
-            versions.join(", ")
-        ));
+        println!("  {}{marker}: {}", channel.name, versions.join(", "));
     }
-    print_line("");
-    print_line(&format!("CRDS (operator {head})"));
+    println!();
+    println!("CRDS (operator {head})");
     for crd in package.crds_for(&head) {
         let spec = crd.spec_for(&head);
         let versions: Vec<String> = spec["versions"]
@@ -304,33 +299,33 @@ fn show(catalog: &Catalog, arguments: &ShowArgs) -> anyhow::Result<()> {
                 }
             })
             .collect();
-        print_line(&format!(
+        println!(
             "  {} {} [{}] {}",
             crd.kind(),
             crd.name(),
             spec["scope"].as_str().unwrap_or_default(),
             versions.join(", ")
-        ));
+        );
     }
     if !package.operands.is_empty() {
-        print_line("");
-        print_line("OPERAND VERSIONS");
+        println!();
+        println!("OPERAND VERSIONS");
         for support in &package.operands {
-            print_line(&format!(
+            println!(
                 "  operator {}: {} {} = {}",
                 support.operator_versions,
                 support.kind,
                 support.field,
                 support.versions.join(", ")
-            ));
+            );
         }
     }
-    print_line("");
-    print_line(&format!(
+    println!();
+    println!(
         "facts from {} (checked {})",
         package.sources.join(", "),
         package.checked
-    ));
+    );
     Ok(())
 }
 
