@@ -12,7 +12,8 @@
 //! `Schema`, name the path), naming the field and the reason. A changed file that no longer
 //! parses is a blocking finding naming the line and column. Transitive levels see only the two
 //! versions the change carries (the caller's `before` and `after`); `flotilla schema compat`
-//! checks a whole history. A file cannot carry `flotilla.dev/allow`: to accept an incompatible
+//! checks a whole history. A Protobuf subject's imports resolve to the other `.proto` files the
+//! change carries, by path. A file cannot carry `flotilla.dev/allow`: to accept an incompatible
 //! change on purpose, lower the subject's level in `compatibility.yaml` in the same change.
 
 use std::collections::BTreeMap;
@@ -78,6 +79,25 @@ fn levels(text: &str) -> (Option<String>, BTreeMap<String, String>) {
     (default, subjects)
 }
 
+/// A Protobuf schema with the repository's other `.proto` files as the files its imports may
+/// name (an import resolves by its path, so files it does not import are not read). Avro and
+/// JSON Schema subjects stand alone here: their references are not resolved across files.
+fn with_imports(
+    mut schema: SchemaText,
+    kind: SchemaKind,
+    path: &str,
+    files: &BTreeMap<String, String>,
+) -> SchemaText {
+    if kind == SchemaKind::Protobuf {
+        schema.references = files
+            .iter()
+            .filter(|(other, _)| other.as_str() != path && other.ends_with(".proto"))
+            .map(|(other, text)| SchemaText::new(other.clone(), text.clone()))
+            .collect();
+    }
+    schema
+}
+
 pub fn check(change: &Change, findings: &mut Vec<Finding>) {
     for (path, text) in &change.files_after {
         let Some((directory, subject, kind)) = subject_of(path) else {
@@ -115,8 +135,18 @@ pub fn check(change: &Change, findings: &mut Vec<Finding>) {
             }
         };
         let history = [
-            SchemaText::new(format!("{path} (before)"), previous.clone()),
-            SchemaText::new(path.clone(), text.clone()),
+            with_imports(
+                SchemaText::new(format!("{path} (before)"), previous.clone()),
+                kind,
+                path,
+                &change.files_before,
+            ),
+            with_imports(
+                SchemaText::new(path.clone(), text.clone()),
+                kind,
+                path,
+                &change.files_after,
+            ),
         ];
         match schema::check(level, kind, &history) {
             Ok(incompatibilities) => {
