@@ -22,6 +22,8 @@
 //! server with `--accept-unknown-kinds`) is detected once per cluster
 //! ([`Cluster::accepts_unknown_kinds`]); the engine then writes objects of such kinds at the
 //! resource kube's pluralisation names ([`guessed_resource`]) instead of waiting for the kind.
+//!
+//! Depends on no other module of the engine.
 
 use std::collections::HashMap;
 use std::path::Path;

@@ -3,6 +3,8 @@
 //! no status subresource: Argo CD writes status with the object), installed in the target
 //! cluster when absent. Their schemas keep unknown fields, so manifests written for any Argo CD
 //! version are stored unchanged.
+//!
+//! Depends on `cluster` only.
 
 use serde_json::{json, Value};
 

@@ -20,7 +20,8 @@
 //! desired ones ([`operator_versions`]).
 //!
 //! Dependencies go one way: `reconcile` and `sync` call the gate; the gate reads the live cache,
-//! the repositories and the metrics, and knows nothing of them.
+//! the repositories and the metrics, and knows nothing of them. It depends on `cluster`, `live`,
+//! `metrics` and `model` only.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

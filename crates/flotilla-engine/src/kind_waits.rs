@@ -15,6 +15,8 @@
 //! definition serving it is added or becomes established; and, for clusters where that watch is
 //! forbidden or lags, a retry of each waiting Application with a bounded backoff
 //! ([`RETRY_FIRST`] doubling to [`RETRY_MAX`]).
+//!
+//! Depends on `context` and `cluster` only; `reconcile` and `sync` call it.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -25,7 +27,7 @@ use kube::api::{ListParams, WatchEvent};
 use serde::Deserialize;
 
 use crate::cluster::{Cluster, ClusterError};
-use crate::controller::{AppKey, Shared};
+use crate::context::{AppKey, AwaitedKind, Shared};
 
 /// The first retry of an Application waiting for a kind.
 pub(crate) const RETRY_FIRST: Duration = Duration::from_secs(1);
@@ -35,9 +37,6 @@ pub(crate) const RETRY_MAX: Duration = Duration::from_secs(30);
 
 /// Objects named in a waiting condition, at most this many (then `and N more`).
 const NAMED_OBJECTS: usize = 5;
-
-/// The kind a waiting Application waits for, as remembered: (cluster name, apiVersion, kind).
-pub(crate) type AwaitedKind = (String, String, String);
 
 /// A kind the destination does not serve, with the desired objects of it.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -8,15 +8,36 @@
 //! Argo CD does. Drift on a tracked object arrives as a watch event and, with `selfHeal`, is
 //! repaired at once.
 //!
-//! Modules: `model` (Argo CD types, project rules), `cluster` (kube-rs client, discovery, JSON
-//! requests), `live` (watch caches), `render` (sources → objects), `controller` (queue, routing,
-//! poller), `reconcile` (one Application), `kind_waits` (Applications waiting for a kind the
-//! cluster does not serve yet), `gate` (the pre-sync guardrails of `flotilla-eda`, called by
-//! `reconcile` before every sync), `sync` (plan execution, hooks, prune), `crds`,
-//! `metrics`, `sealed` (SealedSecrets unsealed in the cluster, Bitnami-compatible keys),
-//! `server_diff` (differences confirmed, or found, by a dry-run apply).
+//! Modules, lowest layer first; each uses only modules listed before it, so they never import
+//! each other in a circle (in brackets: what each depends on):
+//! - `model`: Argo CD types, project rules, the annotations and finalizer the engine honours.
+//! - `cluster`: the kube-rs client, discovery, JSON requests, Argo CD cluster Secrets.
+//! - `metrics`: the engine's Prometheus metrics.
+//! - `crds`: the Application/AppProject CRDs, installed when absent (`cluster`).
+//! - `live`: list-then-watch caches and their events (`cluster`).
+//! - `render`: sources → objects (`model`).
+//! - `objects`: desired objects, object keys, `status.resources` entries, an object's live
+//!   counterpart (`cluster`, `live`).
+//! - `gate`: the pre-sync guardrails of `flotilla-eda` (`cluster`, `live`, `metrics`, `model`).
+//! - `sealed`: SealedSecrets unsealed in the cluster, Bitnami-compatible keys (`cluster`, `live`).
+//! - `server_diff`: differences confirmed, or found, by a dry-run apply (`cluster`, `objects`).
+//! - `context`: the shared state: `EngineConfig`, `Shared`, per-Application memory, the work
+//!   queue, hold marks (the types of `live`, `metrics`, `render`, `objects`, `gate`, `sealed`).
+//! - `status`: status writes, conditions, the progress of a running sync (`context`, `model`).
+//! - `kind_waits`: Applications waiting for a kind the cluster does not serve yet (`context`,
+//!   `cluster`).
+//! - `sync`: plan execution, hooks, prune (`context`, `objects`, `gate`, `kind_waits`, `live`,
+//!   `cluster`, `model`).
+//! - `reconcile`: one Application's pass, in `sources`, `destination`, `lifecycle`, `evaluate`,
+//!   `compare`, `report`, `operation` and `preview` submodules (everything above but `crds` and
+//!   `sealed`).
+//! - `controller`: [`Engine`]: workers on the queue, event routing, the repository poller
+//!   (`reconcile` and below); nothing depends on it.
+//!
+//! The helpers in this file (`error_chain`, `now`, `parse_timestamp`) use no module.
 
 pub mod cluster;
+mod context;
 pub mod controller;
 pub mod crds;
 pub mod gate;
@@ -24,6 +45,7 @@ mod kind_waits;
 pub mod live;
 pub mod metrics;
 pub mod model;
+mod objects;
 pub mod reconcile;
 pub mod render;
 pub mod sealed;
@@ -46,4 +68,15 @@ pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
         cause = inner.source();
     }
     message
+}
+
+/// Now, as Kubernetes writes timestamps (RFC 3339, seconds).
+pub(crate) fn now() -> String {
+    flotilla_core::time::now_rfc3339()
+}
+
+/// A Kubernetes timestamp as a `SystemTime`.
+pub(crate) fn parse_timestamp(text: &str) -> Option<std::time::SystemTime> {
+    flotilla_core::time::parse_rfc3339(text)
+        .map(|seconds| std::time::UNIX_EPOCH + std::time::Duration::from_secs(seconds))
 }

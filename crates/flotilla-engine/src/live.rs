@@ -5,6 +5,8 @@
 //! Invariants: a kind's cache answers only after its first list completed ([`LiveCache::ensure`]
 //! waits for it); after a watch error or an expired resourceVersion the kind is listed again and
 //! objects that disappeared meanwhile are reported as deleted, so no change is lost silently.
+//!
+//! Depends on `cluster` only.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};

@@ -6,6 +6,8 @@
 //! `flotilla_git_fetch_failures_total{repo}`, `flotilla_guardrail_findings_total{rule,severity}`
 //! (the pre-sync gate's findings, severity `block`, `warn` or `overridden`) and
 //! `flotilla_build_info{version}`.
+//!
+//! Depends on no other module of the engine.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

@@ -1,7 +1,10 @@
 //! The Argo CD data model the engine reads unchanged: `Application` and `AppProject`
 //! (`argoproj.io/v1alpha1`), deserialised leniently (unknown fields are ignored, as the Argo CD
 //! controller does), plus the project rules: source repositories, destinations and resource
-//! allow/deny lists, with Argo CD's glob and `!`-negation semantics.
+//! allow/deny lists, with Argo CD's glob and `!`-negation semantics; and the Argo CD annotations
+//! and finalizer the engine honours.
+//!
+//! Depends on no other module of the engine (the lowest layer).
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -11,6 +14,12 @@ pub const VERSION: &str = "v1alpha1";
 /// The address that names the cluster the controller itself talks to.
 pub const IN_CLUSTER_SERVER: &str = "https://kubernetes.default.svc";
 pub const IN_CLUSTER_NAME: &str = "in-cluster";
+
+/// Argo CD's refresh request annotation (`normal` or `hard`); removed once handled.
+pub const REFRESH_ANNOTATION: &str = "argocd.argoproj.io/refresh";
+
+/// Argo CD's cascading-delete finalizer (optionally `/foreground` or `/background`).
+pub const RESOURCES_FINALIZER: &str = "resources-finalizer.argocd.argoproj.io";
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]

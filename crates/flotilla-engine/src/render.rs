@@ -9,6 +9,8 @@
 //!
 //! Invariant: rendering is a pure function of (tree contents, path, options); the engine caches
 //! on that key.
+//!
+//! Depends on `model` only.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

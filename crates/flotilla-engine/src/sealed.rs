@@ -10,6 +10,9 @@
 //! Invariants: plaintext lives only in the Secret written to the API server and in zeroed
 //! buffers inside `flotilla-sealed`; no message, log line or condition carries a secret value;
 //! a failed unseal leaves the existing Secret untouched.
+//!
+//! Depends on `cluster` and `live` only (and the crate-wide `now`/`parse_timestamp`); the
+//! controller starts it and routes SealedSecret events to it.
 
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, SystemTime};
@@ -22,7 +25,7 @@ use tokio::sync::mpsc;
 
 use crate::cluster::{Cluster, ClusterError, FIELD_MANAGER};
 use crate::live::LiveCache;
-use crate::reconcile::now;
+use crate::now;
 
 pub const API_VERSION: &str = "bitnami.com/v1alpha1";
 pub const KEY_LABEL: &str = "sealedsecrets.bitnami.com/sealed-secrets-key";
@@ -173,7 +176,7 @@ impl Unsealer {
                 Ok(parsed) => {
                     let created = secret["metadata"]["creationTimestamp"]
                         .as_str()
-                        .and_then(crate::reconcile::parse_timestamp)
+                        .and_then(crate::parse_timestamp)
                         .unwrap_or(SystemTime::UNIX_EPOCH);
                     for private_key in parsed {
                         keys.push(Key {
@@ -566,13 +569,13 @@ mod tests {
 
     #[test]
     fn parses_kubernetes_times() {
-        let time = crate::reconcile::parse_timestamp("2026-11-24T00:00:00Z").expect("valid");
+        let time = crate::parse_timestamp("2026-11-24T00:00:00Z").expect("valid");
         assert_eq!(
             time.duration_since(SystemTime::UNIX_EPOCH)
                 .expect("after epoch")
                 .as_secs(),
             1_795_478_400
         );
-        assert!(crate::reconcile::parse_timestamp("yesterday").is_none());
+        assert!(crate::parse_timestamp("yesterday").is_none());
     }
 }

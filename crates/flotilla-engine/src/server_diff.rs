@@ -16,6 +16,8 @@
 //! `ComparisonError` condition, and is asked again after a pause (it may have been a timeout).
 //! Other results are kept in the comparison cache like any other, so a request is made only
 //! when the live object or the desired one changed.
+//!
+//! Depends on `cluster` and `objects` only; `reconcile::compare` calls it.
 
 use std::sync::Arc;
 
@@ -23,7 +25,7 @@ use futures_util::StreamExt;
 use serde_json::Value;
 
 use crate::cluster::{Cluster, ResourceInfo, FIELD_MANAGER};
-use crate::reconcile::ObjectKey;
+use crate::objects::ObjectKey;
 
 /// Dry runs in flight at once for one Application.
 const CONCURRENT_DRY_RUNS: usize = 8;

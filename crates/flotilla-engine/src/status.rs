@@ -5,6 +5,9 @@
 //! Invariant: a status is written only when it differs from what the cluster holds (or on a
 //! refresh, which moves `reconciledAt`), and every write goes through `patch_status`, so no
 //! write of this engine is mistaken for someone else's change.
+//!
+//! Also builds the conditions a pass reports (`condition`). Depends on `context` and `model`
+//! only; `reconcile` calls it.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -12,13 +15,18 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Map, Value};
 use tokio::sync::mpsc;
 
-use crate::controller::{AppKey, HoldMark, Shared};
-use crate::model::{GROUP, VERSION};
-use crate::reconcile::{now, parse_timestamp, REFRESH_ANNOTATION};
+use crate::context::{AppKey, HoldMark, Shared};
+use crate::model::{GROUP, REFRESH_ANNOTATION, VERSION};
+use crate::{now, parse_timestamp};
 
 /// How stale `reconciledAt` may get before a no-op refresh writes it again (Argo CD's default
 /// reconciliation timeout): no-op passes then cost no writes.
 pub(crate) const RECONCILED_AT_RESOLUTION: Duration = Duration::from_secs(180);
+
+/// A condition as `status.conditions` holds it, with the current time as its transition time.
+pub(crate) fn condition(kind: &str, message: impl Into<String>) -> Value {
+    json!({"type": kind, "message": message.into(), "lastTransitionTime": now()})
+}
 
 /// Writes `status` (and clears the operation or the refresh annotation when asked) unless it is
 /// what the cluster holds already; `previous` is the status the cluster holds.

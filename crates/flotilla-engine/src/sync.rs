@@ -30,6 +30,9 @@
 //! given (an `…Error` condition, its `comparedTo` equal to its spec) cannot become healthy by
 //! waiting: once that has held for [`SETTLE`], the wave fails with the child's own message
 //! rather than waiting out the wave timeout.
+//!
+//! Depends on `context`, `objects`, `gate`, `kind_waits`, `live`, `cluster` and `model`; only
+//! `reconcile` calls it.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -40,10 +43,10 @@ use flotilla_plan::{HookDeletePolicy, Phase, SyncOptions, Task};
 use serde_json::{json, Value};
 
 use crate::cluster::{ClusterError, ResourceInfo};
-use crate::controller::Shared;
+use crate::context::Shared;
 use crate::live::LiveCache;
 use crate::model::ApplicationSpec;
-use crate::reconcile::{object_key, resource_entry, Desired, ObjectKey};
+use crate::objects::{live_object, object_key, resource_entry, Desired, ObjectKey};
 
 /// What to sync.
 pub(crate) struct SyncRequest {
@@ -653,7 +656,7 @@ async fn wait_healthy(
         }
         let mut waiting_on: Option<String> = None;
         for object in objects {
-            let live = crate::reconcile::live_object(cache, object);
+            let live = live_object(cache, object);
             let Some(live) = live else {
                 waiting_on = Some(format!("{} to appear", display_name(object)));
                 break;

@@ -1,0 +1,152 @@
+//! When an Application runs again and when the engine lets it go: the retry backoff of errors
+//! and failed automated syncs, delayed requeues, Argo CD's cascading delete on the resources
+//! finalizer, and forgetting an Application that is gone.
+//!
+//! Depends on `context`, `model` and `reconcile::destination`.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use super::destination::destination_cluster;
+use crate::context::{instance_name, AppKey, Shared};
+use crate::model::{ApplicationSpec, GROUP, RESOURCES_FINALIZER, VERSION};
+
+pub(super) fn next_retry(
+    shared: &Shared,
+    key: &AppKey,
+    retry: Option<&crate::model::RetryPolicy>,
+) -> Duration {
+    let mut memory = shared
+        .memory
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let remembered = memory.entry(key.clone()).or_default();
+    let policy = retry.cloned().unwrap_or(crate::model::RetryPolicy {
+        limit: -1,
+        backoff: None,
+    });
+    let delay = policy.delay(remembered.retry_attempt);
+    remembered.retry_attempt = remembered.retry_attempt.saturating_add(1);
+    remembered.retry_not_before = Some(Instant::now() + delay);
+    if retry.is_some() && !policy.allows(remembered.retry_attempt) {
+        // Out of retries: wait for the next revision or refresh.
+        return shared.config.repo_poll;
+    }
+    delay
+}
+
+pub(super) fn schedule(shared: &Arc<Shared>, key: &AppKey, delay: Duration) {
+    let shared = shared.clone();
+    let key = key.clone();
+    tokio::spawn(async move {
+        let mut shutdown = shared.shutdown.clone();
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => shared.queue.push(key),
+            // A stopped engine lets go of its state now, not after the delay.
+            _ = shutdown.changed() => {}
+        }
+    });
+}
+
+pub(super) fn forget(shared: &Shared, key: &AppKey) {
+    shared
+        .memory
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .remove(key);
+    shared
+        .desired_index
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .retain(|_, owner| owner != key);
+    shared
+        .instances
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .retain(|_, owner| owner != key);
+    shared.metrics.remove_app(&key.0, &key.1);
+}
+
+/// Argo CD's cascading delete: with the `resources-finalizer.argocd.argoproj.io` finalizer, the
+/// Application's tracked objects are deleted (except `Delete=false` ones) before the finalizer is
+/// removed; without it the objects stay.
+pub(super) async fn finalize_deletion(shared: &Arc<Shared>, key: &AppKey, application: &Value) {
+    let finalizers: Vec<String> = application["metadata"]["finalizers"]
+        .as_array()
+        .map(|entries| {
+            entries
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    let cascade = finalizers
+        .iter()
+        .any(|finalizer| finalizer.starts_with(RESOURCES_FINALIZER));
+    if !cascade {
+        forget(shared, key);
+        return;
+    }
+    let instance = instance_name(shared, key);
+    let spec: ApplicationSpec =
+        serde_json::from_value(application["spec"].clone()).unwrap_or_default();
+    let cache = match destination_cluster(shared, &spec).await {
+        Ok((cache, _, _)) => cache,
+        Err(_) => shared.home.clone(),
+    };
+    let propagation = if finalizers
+        .iter()
+        .any(|finalizer| finalizer.ends_with("/background"))
+    {
+        "background"
+    } else {
+        "foreground"
+    };
+    let mut failed = false;
+    for live in cache.tracked_by(&instance) {
+        let keeps = live["metadata"]["annotations"]["argocd.argoproj.io/sync-options"]
+            .as_str()
+            .is_some_and(|options| {
+                options
+                    .split(',')
+                    .any(|option| option.trim() == "Delete=false")
+            });
+        if keeps {
+            continue;
+        }
+        if let Err(error) = cache.cluster.delete_object(&live, propagation).await {
+            tracing::warn!(application = %key.1, %error, "cannot delete a tracked object");
+            failed = true;
+        }
+    }
+    if failed {
+        schedule(shared, key, Duration::from_secs(5));
+        return;
+    }
+    let remaining: Vec<String> = finalizers
+        .into_iter()
+        .filter(|finalizer| !finalizer.starts_with(RESOURCES_FINALIZER))
+        .collect();
+    if let Ok(info) = shared
+        .home
+        .cluster
+        .resource(&format!("{GROUP}/{VERSION}"), "Application")
+        .await
+    {
+        let patch = json!({"metadata": {"finalizers": remaining}});
+        if let Err(error) = shared
+            .home
+            .cluster
+            .merge_patch(&info, Some(&key.0), &key.1, &patch)
+            .await
+        {
+            tracing::warn!(application = %key.1, %error, "cannot remove the Application finalizer");
+            schedule(shared, key, Duration::from_secs(5));
+            return;
+        }
+    }
+    forget(shared, key);
+}
