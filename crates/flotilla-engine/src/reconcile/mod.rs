@@ -13,8 +13,9 @@
 //! destination cluster), `lifecycle` (retries, delayed requeues, cascading deletion, forgetting),
 //! `evaluate` (the pass's desired objects and what to prune), `compare` (desired against live,
 //! refined by the server's dry run), `report` (the status built from a comparison, metrics, the
-//! write), `operation` (a sync's interruption, log line and history entry), `preview`
-//! (`flotilla app diff`), and this module, the pass itself. Outside `reconcile` they depend on
+//! write), `operation` (running a sync: the gate, progress, interruption, outcome, history, the
+//! comparison after it), `preview` (`flotilla app diff`), and this module, the pass itself:
+//! evaluate, compare, decide whether to sync, report. Outside `reconcile` they depend on
 //! `context`, `objects`, `status`, `sync`, `gate`, `kind_waits`, `server_diff`, `live`,
 //! `render`, `cluster`, `metrics` and `model`; only `controller` depends on `reconcile`.
 
@@ -38,16 +39,15 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Map, Value};
 
-use crate::context::{instance_name, AppKey, HoldMark, Shared};
+use crate::context::{AppKey, Shared};
 use crate::model::{GROUP, VERSION};
 use crate::status::{condition, write_status, RECONCILED_AT_RESOLUTION};
-use crate::sync::{run_sync, SyncControl, SyncRequest};
+use crate::sync::SyncRequest;
 use crate::{now, parse_timestamp};
 use compare::{check_with_server, compare_all, resource_values};
-use evaluate::{evaluate, prunable, Evaluation};
+use evaluate::evaluate;
 use lifecycle::{finalize_deletion, forget, next_retry, schedule};
-use operation::{append_history, log_sync, sync_interruption};
-use report::{build_status, finish};
+use report::finish;
 
 /// One pass over the Application `key`: what the controller's workers run for each queue entry.
 pub(crate) async fn reconcile(shared: &Arc<Shared>, key: &AppKey) {
@@ -276,239 +276,28 @@ pub(crate) async fn reconcile(shared: &Arc<Shared>, key: &AppKey) {
                 }
             }
             let evaluation = if let Some(request) = request {
-                let drift_repair = request.automated
-                    && memory.synced_revisions.as_ref() == Some(&evaluation.revisions);
-                let started = now();
-                let syncing = HoldMark::new(shared, &shared.syncing, key);
-                let interrupt =
-                    || sync_interruption(shared, key, &application, &evaluation, &request);
-                let (progress, messages) = tokio::sync::mpsc::unbounded_channel();
-                let desired_objects = evaluation.desired_objects_owned();
-                // The pre-sync gate (`gate`): a blocking finding ends the sync before its first
-                // step; findings are counted and recorded as Events when they are news.
-                let guardrails = crate::gate::check(
-                    &shared.repositories,
-                    crate::gate::Subject {
-                        application: &application,
-                        sources: &evaluation.sources,
-                        revisions: &evaluation.revisions,
-                        desired: &desired_objects,
-                        cache: &evaluation.cache,
-                        to_prune: &evaluation.to_prune,
-                        prune: request.prune,
-                        sync_options: [
-                            evaluation.spec.sync_options(),
-                            request.extra_options.as_slice(),
-                        ]
-                        .concat(),
-                    },
-                )
-                .await;
-                let news = crate::gate::remember(
-                    &mut shared
-                        .memory
-                        .lock()
-                        .unwrap_or_else(|poisoned| poisoned.into_inner())
-                        .entry(key.clone())
-                        .or_default()
-                        .guardrails,
-                    &evaluation.revisions,
-                    &guardrails,
-                );
-                if news || !request.automated {
-                    crate::gate::record(
-                        &shared.home.cluster,
-                        &shared.metrics,
-                        &application,
-                        &guardrails,
-                    )
-                    .await;
-                }
-                let sync = async {
-                    if guardrails.blocks() {
-                        return crate::sync::SyncOutcome::not_started(
-                            "Failed",
-                            guardrails.operation_message(),
-                            guardrails.resource_entries(),
-                        );
-                    }
-                    run_sync(
-                        shared,
-                        &evaluation.cache,
-                        &evaluation.spec,
-                        &evaluation.desired,
-                        desired_objects,
-                        &out_of_sync,
-                        &evaluation.to_prune,
-                        &request,
-                        SyncControl {
-                            progress,
-                            interrupt: &interrupt,
-                        },
-                    )
-                    .await
-                };
-                // What the status says while the sync waits: the comparison made before it, so
-                // the new revision and OutOfSync, never the last finished sync as current.
-                let running_status = || {
-                    let mut running = status.clone();
-                    build_status(
-                        &mut running,
-                        &previous_status,
-                        &evaluation,
-                        resource_values(resources.clone()),
-                        &out_of_sync,
-                        conditions.clone(),
-                    );
-                    running
-                };
-                let reporter = crate::status::report_progress(
-                    shared,
-                    key,
-                    &previous_status,
-                    running_status,
-                    &request.operation,
-                    &started,
-                    messages,
-                );
-                let (mut outcome, progress_written) = tokio::join!(sync, reporter);
-                if let Some(written) = progress_written {
-                    previous_status = std::borrow::Cow::Owned(written);
-                }
-                shared.metrics.count_sync(&key.0, &key.1, outcome.phase);
-                let live_objects = std::mem::take(&mut outcome.live_objects);
-                // Events about this Application's objects during the sync: the echoes of its
-                // own applies carry exactly the answers' versions; anything else is news.
-                let held = syncing.finish();
-                let news = held.iter().any(|event| {
-                    event.deleted
-                        || event.cluster != evaluation.cache.cluster.name
-                        || live_objects
-                            .get(&event.key)
-                            .and_then(|object| object["metadata"]["resourceVersion"].as_str())
-                            != Some(event.resource_version.as_str())
-                });
-                // Kinds unknown when the sync was planned (a CRD in this sync, or one expected
-                // from elsewhere) are watched only from the next evaluation: compare again then.
-                if news || evaluation.desired.iter().any(|entry| entry.info.is_none()) {
-                    shared.queue.push(key.clone());
-                }
-                if drift_repair && outcome.phase == "Succeeded" {
-                    let mut by_kind: std::collections::BTreeMap<&str, u64> = Default::default();
-                    for (_, kind, _, _) in &out_of_sync {
-                        *by_kind.entry(kind.as_str()).or_default() += 1;
-                    }
-                    for (kind, objects) in by_kind {
-                        shared
-                            .metrics
-                            .count_drift_repair(&key.0, &key.1, kind, objects);
-                    }
-                }
-                log_sync(
-                    key,
-                    &evaluation.revisions,
-                    &request,
-                    &outcome,
-                    drift_repair,
-                    &out_of_sync,
-                );
-                let source =
-                    serde_json::to_value(evaluation.sources.first()).unwrap_or(Value::Null);
-                let mut operation_state = json!({
-                    "operation": request.operation,
-                    "phase": outcome.phase,
-                    "message": outcome.message,
-                    "startedAt": started,
-                    "finishedAt": now(),
-                    "syncResult": {
-                        "resources": outcome.resources,
-                        "revision": evaluation.revisions.first().cloned().unwrap_or_default(),
-                        "source": source,
-                    }
-                });
-                if evaluation.revisions.len() > 1 {
-                    operation_state["syncResult"]["revisions"] = json!(evaluation.revisions);
-                }
-                if outcome.interrupted.is_some() {
-                    // Not a failed attempt: whatever stopped it (a newer revision, a requested
-                    // sync, a terminated operation) is handled by the next pass, now.
-                    shared.queue.push(key.clone());
-                } else if request.automated && outcome.phase != "Succeeded" {
-                    let retry = evaluation
-                        .spec
-                        .sync_policy
-                        .as_ref()
-                        .and_then(|policy| policy.retry.clone());
-                    let attempt = {
-                        let mut memory_map = shared
-                            .memory
-                            .lock()
-                            .unwrap_or_else(|poisoned| poisoned.into_inner());
-                        let remembered = memory_map.entry(key.clone()).or_default();
-                        if remembered.attempted_revisions.as_ref() != Some(&evaluation.revisions) {
-                            remembered.attempted_revisions = Some(evaluation.revisions.clone());
-                            remembered.retry_attempt = 0;
-                        }
-                        remembered.retry_attempt
-                    };
-                    operation_state["retryCount"] = json!(attempt);
-                    requeue_after = Some(next_retry(shared, key, retry.as_ref()));
-                } else {
-                    let mut memory_map = shared
-                        .memory
-                        .lock()
-                        .unwrap_or_else(|poisoned| poisoned.into_inner());
-                    let remembered = memory_map.entry(key.clone()).or_default();
-                    remembered.retry_attempt = 0;
-                    remembered.retry_not_before = None;
-                    remembered.attempted_revisions = None;
-                    if !request.dry_run {
-                        remembered.synced_revisions = Some(evaluation.revisions.clone());
-                    }
-                }
-                if outcome.phase == "Succeeded" && !request.dry_run {
-                    append_history(
-                        &mut status,
-                        &evaluation,
-                        &started,
-                        &request,
-                        evaluation.spec.revision_history_limit,
-                    );
-                }
-                status.insert("operationState".into(), operation_state);
-                // Compare again: the writes are in the cache now.
-                let mut after_conditions = Vec::new();
-                let refreshed_evaluation = Evaluation {
-                    to_prune: prunable(
-                        &evaluation.cache,
-                        &instance_name(shared, key),
-                        &evaluation.desired,
-                    ),
-                    ..evaluation
-                };
-                let mut after = compare_all(
-                    shared,
-                    key,
-                    &refreshed_evaluation,
-                    &mut after_conditions,
-                    &live_objects,
-                    false,
-                );
-                check_with_server(
+                let ran = operation::run(
                     shared,
                     key,
                     &application,
-                    &refreshed_evaluation,
-                    &mut after,
-                    &mut after_conditions,
-                    &live_objects,
-                    true,
+                    evaluation,
+                    request,
+                    &memory,
+                    status,
+                    previous_status,
+                    resources,
+                    out_of_sync,
+                    conditions,
+                    requeue_after,
                 )
                 .await;
-                resources = after.resources;
-                out_of_sync = after.out_of_sync;
-                conditions.extend(after_conditions);
-                refreshed_evaluation
+                status = ran.status;
+                previous_status = ran.previous_status;
+                resources = ran.resources;
+                out_of_sync = ran.out_of_sync;
+                conditions = ran.conditions;
+                requeue_after = ran.requeue_after;
+                ran.evaluation
             } else {
                 evaluation
             };

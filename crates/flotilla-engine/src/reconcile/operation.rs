@@ -1,18 +1,28 @@
-//! A sync operation as a pass runs it: why a running sync must stop now (`sync_interruption`),
-//! the one log line per sync, and the `status.history` entry of a successful one.
+//! A sync operation as a pass runs it ([`run`]): the pre-sync gate (`gate`), the sync itself
+//! (`sync`) with its progress reported on the status while it waits, why a running sync must
+//! stop now, the sync's metrics and one log line, the retry backoff of a failed automated sync,
+//! the `status.history` entry of a successful one, and the comparison made again once its writes
+//! are in the cache.
 //!
-//! Depends on `context`, `model`, `objects`, `sync` and `reconcile::evaluate`.
+//! Depends on `context`, `model`, `objects`, `gate`, `status`, `sync` and
+//! `reconcile::{lifecycle, evaluate, compare, report}`.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
 
 use serde_json::{json, Map, Value};
 
-use super::evaluate::Evaluation;
-use crate::context::{AppKey, Shared};
+use super::compare::{check_with_server, compare_all, resource_values, ResourceEntry};
+use super::evaluate::{prunable, Evaluation};
+use super::lifecycle::next_retry;
+use super::report::build_status;
+use crate::context::{instance_name, AppKey, AppMemory, HoldMark, Shared};
 use crate::model::{GROUP, VERSION};
 use crate::now;
 use crate::objects::ObjectKey;
-use crate::sync::SyncRequest;
+use crate::sync::{run_sync, SyncControl, SyncRequest};
 
 /// Objects named in a log line, at most this many (then `… and N more`).
 const LOGGED_OBJECTS: usize = 20;
@@ -40,7 +50,7 @@ fn object_list<'a>(keys: impl Iterator<Item = (&'a str, &'a str, &'a str)>) -> S
 
 /// One log event per sync: what it was (a drift repair, an automated or requested sync), the
 /// Application, revision, outcome, the objects it applied and pruned, and why it failed.
-pub(super) fn log_sync(
+fn log_sync(
     key: &AppKey,
     revisions: &[String],
     request: &SyncRequest,
@@ -112,7 +122,7 @@ pub(super) fn log_sync(
 /// Terminating`, as `argocd app terminate-op` sets it). An automated sync also gives way to a
 /// requested sync, a changed spec, and a newer commit of any of its sources: waiting on a wave
 /// that the new revision may change (or fix) would leave that revision unapplied.
-pub(super) fn sync_interruption(
+fn sync_interruption(
     shared: &Shared,
     key: &AppKey,
     application: &Value,
@@ -165,7 +175,7 @@ pub(super) fn sync_interruption(
         })
 }
 
-pub(super) fn append_history(
+fn append_history(
     status: &mut Map<String, Value>,
     evaluation: &Evaluation,
     started: &str,
@@ -202,5 +212,276 @@ pub(super) fn append_history(
     if entries.len() > limit {
         let excess = entries.len() - limit;
         entries.drain(..excess);
+    }
+}
+
+/// What running a sync operation leaves for the rest of the pass: the evaluation (its objects
+/// to prune found again), and the status, comparison and requeue as the sync changed them.
+pub(super) struct Ran<'a> {
+    pub(super) evaluation: Evaluation,
+    pub(super) status: Map<String, Value>,
+    pub(super) previous_status: Cow<'a, Map<String, Value>>,
+    pub(super) resources: Vec<(ObjectKey, ResourceEntry)>,
+    pub(super) out_of_sync: HashSet<ObjectKey>,
+    pub(super) conditions: Vec<Value>,
+    pub(super) requeue_after: Option<Duration>,
+}
+
+/// Runs the sync `request` asks for: the pre-sync gate, the sync with its progress reported on
+/// the status, the metrics, log line, retry backoff and history of its outcome, and the
+/// comparison made again once its writes are in the cache.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn run<'a>(
+    shared: &Arc<Shared>,
+    key: &AppKey,
+    application: &Value,
+    evaluation: Evaluation,
+    request: SyncRequest,
+    memory: &AppMemory,
+    mut status: Map<String, Value>,
+    mut previous_status: Cow<'a, Map<String, Value>>,
+    mut resources: Vec<(ObjectKey, ResourceEntry)>,
+    mut out_of_sync: HashSet<ObjectKey>,
+    mut conditions: Vec<Value>,
+    mut requeue_after: Option<Duration>,
+) -> Ran<'a> {
+    let drift_repair =
+        request.automated && memory.synced_revisions.as_ref() == Some(&evaluation.revisions);
+    let started = now();
+    let syncing = HoldMark::new(shared, &shared.syncing, key);
+    let interrupt = || sync_interruption(shared, key, application, &evaluation, &request);
+    let (progress, messages) = tokio::sync::mpsc::unbounded_channel();
+    let desired_objects = evaluation.desired_objects_owned();
+    // The pre-sync gate (`gate`): a blocking finding ends the sync before its first
+    // step; findings are counted and recorded as Events when they are news.
+    let guardrails = crate::gate::check(
+        &shared.repositories,
+        crate::gate::Subject {
+            application,
+            sources: &evaluation.sources,
+            revisions: &evaluation.revisions,
+            desired: &desired_objects,
+            cache: &evaluation.cache,
+            to_prune: &evaluation.to_prune,
+            prune: request.prune,
+            sync_options: [
+                evaluation.spec.sync_options(),
+                request.extra_options.as_slice(),
+            ]
+            .concat(),
+        },
+    )
+    .await;
+    let news = crate::gate::remember(
+        &mut shared
+            .memory
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .entry(key.clone())
+            .or_default()
+            .guardrails,
+        &evaluation.revisions,
+        &guardrails,
+    );
+    if news || !request.automated {
+        crate::gate::record(
+            &shared.home.cluster,
+            &shared.metrics,
+            application,
+            &guardrails,
+        )
+        .await;
+    }
+    let sync = async {
+        if guardrails.blocks() {
+            return crate::sync::SyncOutcome::not_started(
+                "Failed",
+                guardrails.operation_message(),
+                guardrails.resource_entries(),
+            );
+        }
+        run_sync(
+            shared,
+            &evaluation.cache,
+            &evaluation.spec,
+            &evaluation.desired,
+            desired_objects,
+            &out_of_sync,
+            &evaluation.to_prune,
+            &request,
+            SyncControl {
+                progress,
+                interrupt: &interrupt,
+            },
+        )
+        .await
+    };
+    // What the status says while the sync waits: the comparison made before it, so
+    // the new revision and OutOfSync, never the last finished sync as current.
+    let running_status = || {
+        let mut running = status.clone();
+        build_status(
+            &mut running,
+            &previous_status,
+            &evaluation,
+            resource_values(resources.clone()),
+            &out_of_sync,
+            conditions.clone(),
+        );
+        running
+    };
+    let reporter = crate::status::report_progress(
+        shared,
+        key,
+        &previous_status,
+        running_status,
+        &request.operation,
+        &started,
+        messages,
+    );
+    let (mut outcome, progress_written) = tokio::join!(sync, reporter);
+    if let Some(written) = progress_written {
+        previous_status = Cow::Owned(written);
+    }
+    shared.metrics.count_sync(&key.0, &key.1, outcome.phase);
+    let live_objects = std::mem::take(&mut outcome.live_objects);
+    // Events about this Application's objects during the sync: the echoes of its
+    // own applies carry exactly the answers' versions; anything else is news.
+    let held = syncing.finish();
+    let news = held.iter().any(|event| {
+        event.deleted
+            || event.cluster != evaluation.cache.cluster.name
+            || live_objects
+                .get(&event.key)
+                .and_then(|object| object["metadata"]["resourceVersion"].as_str())
+                != Some(event.resource_version.as_str())
+    });
+    // Kinds unknown when the sync was planned (a CRD in this sync, or one expected
+    // from elsewhere) are watched only from the next evaluation: compare again then.
+    if news || evaluation.desired.iter().any(|entry| entry.info.is_none()) {
+        shared.queue.push(key.clone());
+    }
+    if drift_repair && outcome.phase == "Succeeded" {
+        let mut by_kind: std::collections::BTreeMap<&str, u64> = Default::default();
+        for (_, kind, _, _) in &out_of_sync {
+            *by_kind.entry(kind.as_str()).or_default() += 1;
+        }
+        for (kind, objects) in by_kind {
+            shared
+                .metrics
+                .count_drift_repair(&key.0, &key.1, kind, objects);
+        }
+    }
+    log_sync(
+        key,
+        &evaluation.revisions,
+        &request,
+        &outcome,
+        drift_repair,
+        &out_of_sync,
+    );
+    let source = serde_json::to_value(evaluation.sources.first()).unwrap_or(Value::Null);
+    let mut operation_state = json!({
+        "operation": request.operation,
+        "phase": outcome.phase,
+        "message": outcome.message,
+        "startedAt": started,
+        "finishedAt": now(),
+        "syncResult": {
+            "resources": outcome.resources,
+            "revision": evaluation.revisions.first().cloned().unwrap_or_default(),
+            "source": source,
+        }
+    });
+    if evaluation.revisions.len() > 1 {
+        operation_state["syncResult"]["revisions"] = json!(evaluation.revisions);
+    }
+    if outcome.interrupted.is_some() {
+        // Not a failed attempt: whatever stopped it (a newer revision, a requested
+        // sync, a terminated operation) is handled by the next pass, now.
+        shared.queue.push(key.clone());
+    } else if request.automated && outcome.phase != "Succeeded" {
+        let retry = evaluation
+            .spec
+            .sync_policy
+            .as_ref()
+            .and_then(|policy| policy.retry.clone());
+        let attempt = {
+            let mut memory_map = shared
+                .memory
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let remembered = memory_map.entry(key.clone()).or_default();
+            if remembered.attempted_revisions.as_ref() != Some(&evaluation.revisions) {
+                remembered.attempted_revisions = Some(evaluation.revisions.clone());
+                remembered.retry_attempt = 0;
+            }
+            remembered.retry_attempt
+        };
+        operation_state["retryCount"] = json!(attempt);
+        requeue_after = Some(next_retry(shared, key, retry.as_ref()));
+    } else {
+        let mut memory_map = shared
+            .memory
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let remembered = memory_map.entry(key.clone()).or_default();
+        remembered.retry_attempt = 0;
+        remembered.retry_not_before = None;
+        remembered.attempted_revisions = None;
+        if !request.dry_run {
+            remembered.synced_revisions = Some(evaluation.revisions.clone());
+        }
+    }
+    if outcome.phase == "Succeeded" && !request.dry_run {
+        append_history(
+            &mut status,
+            &evaluation,
+            &started,
+            &request,
+            evaluation.spec.revision_history_limit,
+        );
+    }
+    status.insert("operationState".into(), operation_state);
+    // Compare again: the writes are in the cache now.
+    let mut after_conditions = Vec::new();
+    let refreshed_evaluation = Evaluation {
+        to_prune: prunable(
+            &evaluation.cache,
+            &instance_name(shared, key),
+            &evaluation.desired,
+        ),
+        ..evaluation
+    };
+    let mut after = compare_all(
+        shared,
+        key,
+        &refreshed_evaluation,
+        &mut after_conditions,
+        &live_objects,
+        false,
+    );
+    check_with_server(
+        shared,
+        key,
+        application,
+        &refreshed_evaluation,
+        &mut after,
+        &mut after_conditions,
+        &live_objects,
+        true,
+    )
+    .await;
+    resources = after.resources;
+    out_of_sync = after.out_of_sync;
+    conditions.extend(after_conditions);
+    Ran {
+        evaluation: refreshed_evaluation,
+        status,
+        previous_status,
+        resources,
+        out_of_sync,
+        conditions,
+        requeue_after,
     }
 }
