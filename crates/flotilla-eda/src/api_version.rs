@@ -7,6 +7,7 @@
 //! operator version is not known, are not judged. Every object after the change is judged, changed
 //! or not: an operator upgrade makes unchanged manifests unservable.
 
+use crate::objects::Field;
 use serde_json::Value;
 
 use flotilla_catalog::{Catalog, OwnedCrd, Package};
@@ -28,11 +29,13 @@ pub fn check(change: &Change, findings: &mut Vec<Finding>) {
 
 /// The rules against a given catalog.
 pub fn check_with(catalog: &Catalog, change: &Change, findings: &mut Vec<Finding>) {
+    let mut owners: (Option<(&String, &String)>, Vec<(&Package, &OwnedCrd)>) = (None, Vec::new());
     for (id, object) in &change.after {
         if id.group.is_empty() {
             continue;
         }
-        let Some(version) = object["apiVersion"]
+        let Some(version) = object
+            .at("apiVersion")
             .as_str()
             .and_then(|api_version| api_version.rsplit_once('/'))
             .map(|(_, version)| version)
@@ -40,7 +43,14 @@ pub fn check_with(catalog: &Catalog, change: &Change, findings: &mut Vec<Finding
         else {
             continue;
         };
-        for (package, crd) in catalog.owner_of(&id.group, &id.kind) {
+        // Objects come in identity order, kind by kind: the owners are looked up once a kind.
+        if owners.0.as_ref() != Some(&(&id.group, &id.kind)) {
+            owners = (
+                Some((&id.group, &id.kind)),
+                catalog.owner_of(&id.group, &id.kind),
+            );
+        }
+        for &(package, crd) in &owners.1 {
             let Some(operator) = change.operator_versions.get(&package.name) else {
                 continue;
             };
@@ -72,19 +82,19 @@ fn judge(
     let versions: Vec<&Value> = crd.versions_for(operator).collect();
     let served: Vec<&str> = versions
         .iter()
-        .filter(|entry| entry["served"] == Value::Bool(true))
-        .filter_map(|entry| entry["name"].as_str())
+        .filter(|entry| entry.at("served").as_bool() == Some(true))
+        .filter_map(|entry| entry.at("name").as_str())
         .collect();
     let storage = versions
         .iter()
-        .find(|entry| entry["storage"] == Value::Bool(true))
-        .and_then(|entry| entry["name"].as_str())
+        .find(|entry| entry.at("storage").as_bool() == Some(true))
+        .and_then(|entry| entry.at("name").as_str())
         .unwrap_or_default();
     let group_version = |name: &str| format!("{}/{name}", id.group);
     let entry = versions
         .iter()
-        .find(|entry| entry["name"].as_str() == Some(version));
-    let Some(entry) = entry.filter(|entry| entry["served"] == Value::Bool(true)) else {
+        .find(|entry| entry.at("name").as_str() == Some(version));
+    let Some(entry) = entry.filter(|entry| entry.at("served").as_bool() == Some(true)) else {
         findings.push(Finding::new(
             NOT_SERVED,
             Severity::Block,
@@ -95,10 +105,10 @@ fn judge(
         ));
         return;
     };
-    let deprecated = entry["deprecated"] == Value::Bool(true);
-    if deprecated || entry["storage"] != Value::Bool(true) {
+    let deprecated = entry.at("deprecated").as_bool() == Some(true);
+    if deprecated || entry.at("storage").as_bool() != Some(true) {
         let why = if deprecated {
-            match entry["deprecationWarning"].as_str() {
+            match entry.at("deprecationWarning").as_str() {
                 Some(warning) => format!("deprecated ({warning})"),
                 None => "deprecated".to_string(),
             }

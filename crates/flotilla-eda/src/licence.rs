@@ -5,6 +5,7 @@
 //! sources. An id the data does not know is a warning (the data may be behind IBM's pages), not
 //! a block. These are rules about one state: a change is held to what it brings.
 
+use crate::objects::Field;
 use serde_json::Value;
 
 use flotilla_catalog::{compare_versions, Catalog, Licence, ProductLicences};
@@ -48,12 +49,14 @@ pub fn check_state(
     operator_versions: &std::collections::BTreeMap<String, String>,
     findings: &mut Vec<Finding>,
 ) {
-    for (id, object) in objects {
-        let Some(product) = catalog.licences_for_kind(&id.group, &id.kind) else {
-            continue;
-        };
-        let version = operand_version(product, object, operator_versions);
-        check_object(product, id, object, version.as_deref(), findings);
+    // Only the licensed kinds' ranges of the map are read, not every object.
+    for product in &catalog.licences {
+        for (id, object) in
+            crate::objects::of_kinds(objects, &[product.group.as_str()], &[product.kind.as_str()])
+        {
+            let version = operand_version(product, object, operator_versions);
+            check_object(product, id, object, version.as_deref(), findings);
+        }
     }
 }
 
@@ -65,7 +68,7 @@ fn operand_version(
     object: &Value,
     operator_versions: &std::collections::BTreeMap<String, String>,
 ) -> Option<String> {
-    let text = object["spec"]["version"].as_str()?.trim();
+    let text = object.at("spec").at("version").as_str()?.trim();
     if text.eq_ignore_ascii_case("latest") {
         let operator = operator_versions.get(&product.product)?;
         return compare_versions(operator, "12.0.0")
@@ -86,13 +89,13 @@ fn check_object(
     version: Option<&str>,
     findings: &mut Vec<Finding>,
 ) {
-    let license = &object["spec"]["license"];
+    let license = object.at("spec").at("license");
     // A licence block or fields of another type: the schema refuses the object; nothing to
     // judge.
     if !(license.is_object() || license.is_null()) {
         return;
     }
-    let accept = &license["accept"];
+    let accept = license.at("accept");
     if accept.is_null() || *accept == Value::Bool(false) {
         findings.push(Finding::new(
             NOT_ACCEPTED,
@@ -103,17 +106,17 @@ fn check_object(
             "read the licence named in `spec.license.license` and set `spec.license.accept: true` if you accept it",
         ));
     }
-    if !(license["license"].is_null() || license["license"].is_string()) {
+    if !(license.at("license").is_null() || license.at("license").is_string()) {
         return;
     }
-    let Some(licence_id) = license["license"].as_str().filter(|id| !id.is_empty()) else {
+    let Some(licence_id) = license.at("license").as_str().filter(|id| !id.is_empty()) else {
         findings.push(Finding::new(
             UNKNOWN,
             Severity::Warn,
             id,
             "spec.license.license",
             format!("no licence id (`spec.license.license`): whether the licence covers this {} cannot be checked, and current operators refuse an operand without one", id.kind),
-            suggestion(product, version, license["use"].as_str()),
+            suggestion(product, version, license.at("use").as_str()),
         ));
         return;
     };
@@ -128,7 +131,7 @@ fn check_object(
             id,
             "spec.license.license",
             format!("the licence id {licence_id} is not in flotilla's licence data for {} (checked {}): whether it covers this {} cannot be checked", product.product, product.checked, id.kind),
-            format!("check the id against IBM's licensing reference for {}; {}", product.product, suggestion(product, version, license["use"].as_str())),
+            format!("check the id against IBM's licensing reference for {}; {}", product.product, suggestion(product, version, license.at("use").as_str())),
         ));
         return;
     };
@@ -140,11 +143,11 @@ fn check_object(
                 id,
                 "spec.version",
                 format!("the licence {} ({}) covers {} versions {}, not {version}: the operator refuses the licence for this version, so the {} is not deployed or upgraded", licence.id, licence.name, product.product, licence.versions.as_ref().map(ToString::to_string).unwrap_or_default(), id.kind),
-                suggestion(product, Some(version), license["use"].as_str()),
+                suggestion(product, Some(version), license.at("use").as_str()),
             ));
         }
     }
-    if let Some(use_) = license["use"].as_str() {
+    if let Some(use_) = license.at("use").as_str() {
         if licence.allows(use_) == Some(false) {
             findings.push(Finding::new(
                 USE_NOT_ALLOWED,

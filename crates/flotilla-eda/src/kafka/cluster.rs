@@ -9,6 +9,7 @@
 //! under `spec.strimziOverrides.nodePools` (matched by `name`); findings about them are on the
 //! EventStreams. A KafkaNodePool's findings are on the pool.
 
+use crate::objects::Field;
 use serde_json::Value;
 
 use crate::finding::{new_findings, Finding, Severity};
@@ -87,9 +88,10 @@ pub(crate) fn check_state(index: &Index<'_>, findings: &mut Vec<Finding>) {
     for cluster in index.clusters() {
         listeners(cluster, findings);
         replication_factors(index, cluster, findings);
-        if let Some(issue) =
-            storage::duplicate_ids(&cluster.kafka()["storage"], &cluster.kafka_path("storage"))
-        {
+        if let Some(issue) = storage::duplicate_ids(
+            cluster.kafka().at("storage"),
+            &cluster.kafka_path("storage"),
+        ) {
             push_issue(findings, cluster.id, issue);
         }
         if cluster.id.kind == "EventStreams" {
@@ -98,9 +100,10 @@ pub(crate) fn check_state(index: &Index<'_>, findings: &mut Vec<Finding>) {
                 .iter()
                 .filter(|pool| pool.owner == cluster.id)
             {
-                if let Some(issue) =
-                    storage::duplicate_ids(&pool.spec["storage"], &format!("{}.storage", pool.path))
-                {
+                if let Some(issue) = storage::duplicate_ids(
+                    pool.spec.at("storage"),
+                    &format!("{}.storage", pool.path),
+                ) {
                     push_issue(findings, cluster.id, issue);
                 }
             }
@@ -110,7 +113,7 @@ pub(crate) fn check_state(index: &Index<'_>, findings: &mut Vec<Finding>) {
         .iter()
         .filter(|(id, _)| id.kind == "KafkaNodePool" && KAFKA_GROUPS.contains(&id.group.as_str()))
     {
-        if let Some(issue) = storage::duplicate_ids(&pool["spec"]["storage"], "spec.storage") {
+        if let Some(issue) = storage::duplicate_ids(pool.at("spec").at("storage"), "spec.storage") {
             push_issue(findings, id, issue);
         }
     }
@@ -159,27 +162,27 @@ type ReadField = fn(&ClusterView<'_>) -> Option<String>;
 
 fn versions(old: &ClusterView<'_>, new: &ClusterView<'_>, findings: &mut Vec<Finding>) {
     let id = new.id;
-    let version = |cluster: &ClusterView<'_>| scalar_text(&cluster.kafka()["version"]);
+    let version = |cluster: &ClusterView<'_>| scalar_text(cluster.kafka().at("version"));
     let metadata_fields: [(&str, String, ReadField); 3] = [
         (
             "metadataVersion",
             new.kafka_path("metadataVersion"),
-            |cluster| scalar_text(&cluster.kafka()["metadataVersion"]),
+            |cluster| scalar_text(cluster.kafka().at("metadataVersion")),
         ),
         (
             "inter.broker.protocol.version",
             config_path(&new.kafka_path("config"), "inter.broker.protocol.version"),
-            |cluster| scalar_text(&cluster.config()["inter.broker.protocol.version"]),
+            |cluster| scalar_text(cluster.config().at("inter.broker.protocol.version")),
         ),
         (
             "log.message.format.version",
             config_path(&new.kafka_path("config"), "log.message.format.version"),
-            |cluster| scalar_text(&cluster.config()["log.message.format.version"]),
+            |cluster| scalar_text(cluster.config().at("log.message.format.version")),
         ),
     ];
     if let (Some(old_metadata), Some(new_metadata)) = (
-        scalar_text(&old.kafka()["metadataVersion"]),
-        scalar_text(&new.kafka()["metadataVersion"]),
+        scalar_text(old.kafka().at("metadataVersion")),
+        scalar_text(new.kafka().at("metadataVersion")),
     ) {
         if metadata_version_lower(&old_metadata, &new_metadata) == Some(true) {
             findings.push(Finding::new(
@@ -234,8 +237,8 @@ fn cluster_storage(
             findings,
             new.id,
             storage::diff(
-                &old.kafka()["storage"],
-                &new.kafka()["storage"],
+                old.kafka().at("storage"),
+                new.kafka().at("storage"),
                 &new.kafka_path("storage"),
             ),
         );
@@ -244,8 +247,8 @@ fn cluster_storage(
         findings,
         new.id,
         storage::diff(
-            &old.root["zookeeper"]["storage"],
-            &new.root["zookeeper"]["storage"],
+            old.root.at("zookeeper").at("storage"),
+            new.root.at("zookeeper").at("storage"),
             &format!("{}.zookeeper.storage", new.root_path),
         ),
     );
@@ -261,8 +264,8 @@ fn cluster_replicas(
         return;
     }
     let (Some(before), Some(after)) = (
-        crate::kafka::count(&old.kafka()["replicas"]),
-        crate::kafka::count(&new.kafka()["replicas"]),
+        crate::kafka::count(old.kafka().at("replicas")),
+        crate::kafka::count(new.kafka().at("replicas")),
     ) else {
         return;
     };
@@ -289,8 +292,8 @@ fn pool_diff(old: &Pool<'_>, new: &Pool<'_>, findings: &mut Vec<Finding>) {
         findings,
         id,
         storage::diff(
-            &old.spec["storage"],
-            &new.spec["storage"],
+            old.spec.at("storage"),
+            new.spec.at("storage"),
             &format!("{}.storage", new.path),
         ),
     );
@@ -386,7 +389,10 @@ fn pool_gone_or_new(pool: &Pool<'_>, gone: bool, findings: &mut Vec<Finding>) {
 
 /// Whether Argo CD's per-object sync option keeps the object when pruning.
 fn prune_disabled(object: &Value) -> bool {
-    object["metadata"]["annotations"]["argocd.argoproj.io/sync-options"]
+    object
+        .at("metadata")
+        .at("annotations")
+        .at("argocd.argoproj.io/sync-options")
         .as_str()
         .is_some_and(|options| {
             options
@@ -400,7 +406,7 @@ fn node_pool<'a>(id: &'a ObjectId, object: &'a Value) -> Pool<'a> {
         owner: id,
         name: id.name.clone(),
         path: "spec".to_string(),
-        spec: &object["spec"],
+        spec: object.at("spec"),
     }
 }
 
@@ -476,14 +482,14 @@ fn inline_pools(
 }
 
 fn listeners(cluster: &ClusterView<'_>, findings: &mut Vec<Finding>) {
-    let Some(listeners) = cluster.kafka()["listeners"].as_array() else {
+    let Some(listeners) = cluster.kafka().at("listeners").as_array() else {
         return;
     };
     let mut names: Vec<(usize, &str)> = Vec::new();
     let mut ports: Vec<(usize, i64)> = Vec::new();
     for (index, listener) in listeners.iter().enumerate() {
         let base = cluster.kafka_path(&format!("listeners[{index}]"));
-        let name = listener["name"].as_str();
+        let name = listener.at("name").as_str();
         match name {
             Some(name) => {
                 names.push((index, name));
@@ -513,7 +519,7 @@ fn listeners(cluster: &ClusterView<'_>, findings: &mut Vec<Finding>) {
             )),
         }
         let shown = name.map_or_else(|| format!("{index}"), |name| format!("`{name}`"));
-        match integer(&listener["port"]) {
+        match integer(listener.at("port")) {
             Some(port) => {
                 ports.push((index, port));
                 let reserved = RESERVED_PORTS

@@ -21,8 +21,9 @@ pub mod storage;
 pub mod topic;
 pub mod user;
 
+use crate::objects::Field;
 use std::cell::OnceCell;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde_json::Value;
 
@@ -103,7 +104,7 @@ pub fn cluster_label_key(group: &str) -> &'static str {
 
 /// The cluster an object's label names (`None` when the label is missing, empty or not text).
 pub(crate) fn cluster_label<'a>(id: &ObjectId, object: &'a Value) -> Option<&'a str> {
-    object["metadata"]["labels"][cluster_label_key(&id.group)]
+    object.at("metadata").at("labels")[cluster_label_key(&id.group)]
         .as_str()
         .filter(|name| !name.is_empty())
 }
@@ -120,7 +121,7 @@ pub(crate) enum Label<'a> {
 
 /// Reads an object's cluster label, telling a missing label from one of the wrong type.
 pub(crate) fn read_cluster_label<'a>(id: &ObjectId, object: &'a Value) -> Label<'a> {
-    let labels = &object["metadata"]["labels"];
+    let labels = object.at("metadata").at("labels");
     if labels.is_null() {
         return Label::Missing;
     }
@@ -156,13 +157,13 @@ impl<'a> ClusterView<'a> {
             "Kafka" => Some(ClusterView {
                 id,
                 object,
-                root: &object["spec"],
+                root: object.at("spec"),
                 root_path: "spec",
             }),
             "EventStreams" if id.group == EVENT_STREAMS_GROUP => Some(ClusterView {
                 id,
                 object,
-                root: &object["spec"]["strimziOverrides"],
+                root: object.at("spec").at("strimziOverrides"),
                 root_path: "spec.strimziOverrides",
             }),
             _ => None,
@@ -171,7 +172,7 @@ impl<'a> ClusterView<'a> {
 
     /// `spec.kafka` (or `spec.strimziOverrides.kafka`).
     pub fn kafka(&self) -> &'a Value {
-        &self.root["kafka"]
+        self.root.at("kafka")
     }
 
     /// The path of a field under the Kafka spec (`spec.kafka.version`).
@@ -181,12 +182,12 @@ impl<'a> ClusterView<'a> {
 
     /// The broker configuration (`spec.kafka.config`).
     pub fn config(&self) -> &'a Value {
-        &self.kafka()["config"]
+        self.kafka().at("config")
     }
 
     /// Whether Cruise Control is deployed (`spec.cruiseControl` present, `{}` included).
     pub fn has_cruise_control(&self) -> bool {
-        self.root["cruiseControl"].is_object()
+        self.root.at("cruiseControl").is_object()
     }
 
     /// Whether Strimzi runs this cluster's nodes from node pools: always for `v1` and for
@@ -194,12 +195,17 @@ impl<'a> ClusterView<'a> {
     /// `strimzi.io/node-pools: enabled` (Strimzi ignores pools otherwise) or when
     /// `spec.kafka.replicas` is absent.
     fn node_pools_enabled(&self) -> bool {
-        let api_version = self.object["apiVersion"].as_str().unwrap_or_default();
+        let api_version = self.object.at("apiVersion").as_str().unwrap_or_default();
         api_version.ends_with("/v1")
-            || self.object["metadata"]["annotations"]["strimzi.io/node-pools"].as_str()
+            || self
+                .object
+                .at("metadata")
+                .at("annotations")
+                .at("strimzi.io/node-pools")
+                .as_str()
                 == Some("enabled")
-            || self.kafka()["replicas"].is_null()
-            || self.id.kind == "EventStreams" && self.root["nodePools"].is_array()
+            || self.kafka().at("replicas").is_null()
+            || self.id.kind == "EventStreams" && self.root.at("nodePools").is_array()
     }
 }
 
@@ -218,7 +224,7 @@ pub(crate) struct Pool<'a> {
 
 impl Pool<'_> {
     pub fn roles(&self) -> Vec<&str> {
-        strings(&self.spec["roles"])
+        strings(self.spec.at("roles"))
     }
 
     pub fn has_role(&self, role: &str) -> bool {
@@ -226,16 +232,16 @@ impl Pool<'_> {
     }
 
     pub fn replicas(&self) -> Option<i64> {
-        integer(&self.spec["replicas"]).filter(|replicas| *replicas >= 0)
+        integer(self.spec.at("replicas")).filter(|replicas| *replicas >= 0)
     }
 }
 
 /// Whether an EventStreams' inline node pools can all be read (objects with a name): pools are
 /// compared across a change only then, so a malformed list does not read as pools removed.
 pub(crate) fn inline_pools_readable(cluster: &ClusterView<'_>) -> bool {
-    match &cluster.root["nodePools"] {
+    match &cluster.root.at("nodePools") {
         Value::Null => true,
-        Value::Array(entries) => entries.iter().all(|entry| entry["name"].is_string()),
+        Value::Array(entries) => entries.iter().all(|entry| entry.at("name").is_string()),
         _ => false,
     }
 }
@@ -269,7 +275,9 @@ pub(crate) struct Index<'a> {
 }
 
 /// (group, namespace, cluster label) → the topic names its KafkaTopics resolve to.
-type TopicNames<'a> = BTreeMap<(&'a str, &'a str, &'a str), BTreeSet<&'a str>>;
+/// Declared topic names by (group, namespace, cluster label); hashed, as only membership is
+/// asked.
+type TopicNames<'a> = HashMap<(&'a str, &'a str, &'a str), HashSet<&'a str>>;
 
 impl<'a> Index<'a> {
     pub fn new(objects: &'a Objects) -> Index<'a> {
@@ -296,8 +304,9 @@ impl<'a> Index<'a> {
                     (EntityOperator::Topic, "topicOperator"),
                     (EntityOperator::User, "userOperator"),
                 ] {
-                    if let Some(watched) =
-                        cluster.root["entityOperator"][key]["watchedNamespace"].as_str()
+                    if let Some(watched) = cluster.root.at("entityOperator")[key]
+                        .at("watchedNamespace")
+                        .as_str()
                     {
                         index
                             .by_watched
@@ -365,15 +374,15 @@ impl<'a> Index<'a> {
                 owner: id,
                 name: id.name.clone(),
                 path: "spec".to_string(),
-                spec: &object["spec"],
+                spec: object.at("spec"),
             })
             .collect();
         if cluster.id.kind == "EventStreams" {
-            if let Some(entries) = cluster.root["nodePools"].as_array() {
+            if let Some(entries) = cluster.root.at("nodePools").as_array() {
                 for (index, entry) in entries.iter().enumerate() {
                     // An entry without a name cannot be told apart from another: skipped (the
                     // schema refuses it).
-                    let Some(name) = entry["name"].as_str() else {
+                    let Some(name) = entry.at("name").as_str() else {
                         continue;
                     };
                     pools.push(Pool {
@@ -419,7 +428,7 @@ impl<'a> Index<'a> {
             }
             return Some(total);
         }
-        count(&cluster.kafka()["replicas"])
+        count(cluster.kafka().at("replicas"))
     }
 
     /// The topic names the KafkaTopics of `group` in `namespace` labelled `cluster` declare.
@@ -428,7 +437,7 @@ impl<'a> Index<'a> {
         group: &'s str,
         namespace: &'s str,
         cluster: &'s str,
-    ) -> Option<&'s BTreeSet<&'s str>> {
+    ) -> Option<&'s HashSet<&'s str>> {
         let names: &'s TopicNames<'s> = self.topic_names.get_or_init(|| {
             let mut names = TopicNames::new();
             for (id, object) in

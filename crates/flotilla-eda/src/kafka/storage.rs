@@ -5,6 +5,7 @@
 //! class, volumes: [{id, type, size, class}]}` under `spec.kafka.storage`,
 //! `spec.zookeeper.storage`, a KafkaNodePool's `spec.storage` or an Event Streams node pool's.
 
+use crate::objects::Field;
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
@@ -39,7 +40,8 @@ pub(crate) fn diff(before: &Value, after: &Value, path: &str) -> Vec<StorageIssu
     if !before.is_object() || !after.is_object() {
         return issues;
     }
-    let (Some(old_type), Some(new_type)) = (before["type"].as_str(), after["type"].as_str()) else {
+    let (Some(old_type), Some(new_type)) = (before.at("type").as_str(), after.at("type").as_str())
+    else {
         return issues;
     };
     if old_type != new_type {
@@ -56,14 +58,15 @@ pub(crate) fn diff(before: &Value, after: &Value, path: &str) -> Vec<StorageIssu
         return issues;
     }
     let volumes = |storage: &Value| -> BTreeMap<i64, (usize, Value)> {
-        storage["volumes"]
+        storage
+            .at("volumes")
             .as_array()
             .map(|volumes| {
                 volumes
                     .iter()
                     .enumerate()
                     .filter_map(|(index, volume)| {
-                        integer(&volume["id"]).map(|id| (id, (index, volume.clone())))
+                        integer(volume.at("id")).map(|id| (id, (index, volume.clone())))
                     })
                     .collect()
             })
@@ -72,10 +75,10 @@ pub(crate) fn diff(before: &Value, after: &Value, path: &str) -> Vec<StorageIssu
     // Volumes that are not a list of objects with integer ids cannot be matched: skipped (the
     // schema refuses them).
     let readable = |storage: &Value| {
-        storage["volumes"].as_array().is_some_and(|volumes| {
+        storage.at("volumes").as_array().is_some_and(|volumes| {
             volumes
                 .iter()
-                .all(|volume| integer(&volume["id"]).is_some())
+                .all(|volume| integer(volume.at("id")).is_some())
         })
     };
     if !readable(before) || !readable(after) {
@@ -114,7 +117,7 @@ pub(crate) fn diff(before: &Value, after: &Value, path: &str) -> Vec<StorageIssu
     for (id, (index, new_volume)) in &new_volumes {
         if let Some((_, old_volume)) = old_volumes.get(id) {
             let volume_path = format!("{path}.volumes[{index}]");
-            match (old_volume["type"].as_str(), new_volume["type"].as_str()) {
+            match (old_volume.at("type").as_str(), new_volume.at("type").as_str()) {
                 (Some(old), Some(new)) if old != new => issues.push(StorageIssue {
                     rule: STORAGE_TYPE_CHANGED,
                     path: format!("{volume_path}.type"),
@@ -130,10 +133,12 @@ pub(crate) fn diff(before: &Value, after: &Value, path: &str) -> Vec<StorageIssu
 
 /// Size and class of one persistent volume.
 fn volume_diff(before: &Value, after: &Value, path: &str, issues: &mut Vec<StorageIssue>) {
-    if after["type"].as_str() != Some("persistent-claim") {
+    if after.at("type").as_str() != Some("persistent-claim") {
         return;
     }
-    if let (Some(old_text), Some(new_text)) = (before["size"].as_str(), after["size"].as_str()) {
+    if let (Some(old_text), Some(new_text)) =
+        (before.at("size").as_str(), after.at("size").as_str())
+    {
         if let (Some(old), Some(new)) = (parse_quantity(old_text), parse_quantity(new_text)) {
             if new < old {
                 issues.push(StorageIssue {
@@ -145,7 +150,7 @@ fn volume_diff(before: &Value, after: &Value, path: &str, issues: &mut Vec<Stora
             }
         }
     }
-    let (old_class, new_class) = (before["class"].as_str(), after["class"].as_str());
+    let (old_class, new_class) = (before.at("class").as_str(), after.at("class").as_str());
     if old_class != new_class {
         let show = |class: Option<&str>| {
             class.map_or("the default class".to_string(), |class| {
@@ -163,13 +168,13 @@ fn volume_diff(before: &Value, after: &Value, path: &str, issues: &mut Vec<Stora
 
 /// JBOD volume ids used more than once in one storage spec.
 pub(crate) fn duplicate_ids(storage: &Value, path: &str) -> Option<StorageIssue> {
-    if storage["type"].as_str() != Some("jbod") {
+    if storage.at("type").as_str() != Some("jbod") {
         return None;
     }
     let mut seen = BTreeSet::new();
     let mut duplicated = BTreeSet::new();
-    for volume in storage["volumes"].as_array()? {
-        if let Some(id) = integer(&volume["id"]) {
+    for volume in storage.at("volumes").as_array()? {
+        if let Some(id) = integer(volume.at("id")) {
             if !seen.insert(id) {
                 duplicated.insert(id);
             }

@@ -13,8 +13,9 @@
 //! topic between objects, a removed and an added object with the same spec but different names
 //! are a rename.
 
+use crate::objects::Field;
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use serde_json::Value;
 
@@ -120,7 +121,9 @@ fn topics(objects: &Objects) -> impl Iterator<Item = (&ObjectId, &Value)> {
 
 /// The topic name an object resolves to: `spec.topicName`, else `metadata.name`.
 pub fn topic_name<'a>(id: &'a ObjectId, topic: &'a Value) -> &'a str {
-    topic["spec"]["topicName"]
+    topic
+        .at("spec")
+        .at("topicName")
         .as_str()
         .filter(|name| !name.is_empty())
         .unwrap_or(&id.name)
@@ -144,8 +147,8 @@ fn cluster_key<'a>(id: &'a ObjectId, topic: &'a Value) -> ClusterKey<'a> {
 
 fn partitions(id: &ObjectId, before: &Value, after: &Value, findings: &mut Vec<Finding>) {
     let (Some(old), Some(new)) = (
-        count(&before["spec"]["partitions"]),
-        count(&after["spec"]["partitions"]),
+        count(before.at("spec").at("partitions")),
+        count(after.at("spec").at("partitions")),
     ) else {
         return;
     };
@@ -178,8 +181,8 @@ fn replicas_changed(
     findings: &mut Vec<Finding>,
 ) {
     let (Some(old), Some(new)) = (
-        count(&before["spec"]["replicas"]),
-        count(&after["spec"]["replicas"]),
+        count(before.at("spec").at("replicas")),
+        count(after.at("spec").at("replicas")),
     ) else {
         return;
     };
@@ -230,12 +233,15 @@ fn name_changed(id: &ObjectId, before: &Value, after: &Value, findings: &mut Vec
 /// Whether the Topic Operator leaves this object's topic alone (`strimzi.io/managed: "false"`):
 /// deleting the object then keeps the topic.
 fn unmanaged(topic: &Value) -> bool {
-    topic["metadata"]["annotations"][MANAGED_ANNOTATION].as_str() == Some("false")
+    topic.at("metadata").at("annotations")[MANAGED_ANNOTATION].as_str() == Some("false")
 }
 
 /// Whether Argo CD's per-object sync option keeps the object when pruning.
 fn prune_disabled(object: &Value) -> bool {
-    object["metadata"]["annotations"]["argocd.argoproj.io/sync-options"]
+    object
+        .at("metadata")
+        .at("annotations")
+        .at("argocd.argoproj.io/sync-options")
         .as_str()
         .is_some_and(|options| {
             options
@@ -246,7 +252,7 @@ fn prune_disabled(object: &Value) -> bool {
 
 /// The spec without its topic name, to recognise a rename.
 fn spec_without_name(topic: &Value) -> Value {
-    let mut spec = topic["spec"].clone();
+    let mut spec = topic.at("spec").clone();
     if let Some(object) = spec.as_object_mut() {
         object.remove("topicName");
     }
@@ -272,11 +278,11 @@ fn removed_and_renamed(change: &Change, pairs: &Pairs<'_>, findings: &mut Vec<Fi
         })
         .collect();
     // Topic names each cluster declares before and after the change.
-    let declared_before: BTreeSet<(ClusterKey<'_>, &str)> = topics(&change.before)
+    let declared_before: HashSet<(ClusterKey<'_>, &str)> = topics(&change.before)
         .map(|(id, topic)| (cluster_key(id, topic), topic_name(id, topic)))
         .collect();
     // The first object after the change declaring each topic of each cluster.
-    let mut declared_after: BTreeMap<(ClusterKey<'_>, &str), &ObjectId> = BTreeMap::new();
+    let mut declared_after: HashMap<(ClusterKey<'_>, &str), &ObjectId> = HashMap::new();
     for (other, other_topic) in topics(&change.after) {
         declared_after
             .entry((
@@ -371,9 +377,11 @@ fn collision_name(name: &str) -> Cow<'_, str> {
     }
 }
 
-/// The topics after the change by cluster and collision name, each with its object before.
+/// The topics after the change by cluster and collision name, each with its object before
+/// (hashed: ten thousand topics of one cluster share long key prefixes, which an ordered map
+/// compares again at every level; members keep identity order, and findings are sorted).
 type Groups<'a> =
-    BTreeMap<(ClusterKey<'a>, Cow<'a, str>), Vec<(&'a ObjectId, &'a Value, Option<&'a Value>)>>;
+    HashMap<(ClusterKey<'a>, Cow<'a, str>), Vec<(&'a ObjectId, &'a Value, Option<&'a Value>)>>;
 
 fn duplicated(groups: &Groups<'_>, findings: &mut Vec<Finding>) {
     // Objects added, or whose resolved name or cluster changed, are the change's doing.
@@ -429,7 +437,7 @@ fn cluster_label_rules(
     findings: &mut Vec<Finding>,
 ) {
     let label = cluster_label_key(&id.group);
-    let path = format!("metadata.labels['{label}']");
+    let path = || format!("metadata.labels['{label}']");
     match read_cluster_label(id, topic) {
         Label::Unreadable => {}
         Label::Missing => {
@@ -438,7 +446,7 @@ fn cluster_label_rules(
             } else {
                 crate::kafka::STRIMZI_CLUSTER_LABEL
             };
-            let extra = if topic["metadata"]["labels"][other].is_string() {
+            let extra = if topic.at("metadata").at("labels")[other].is_string() {
                 format!(
                     " (it has `{other}`, which the operator of `{}` does not read)",
                     id.group
@@ -450,7 +458,7 @@ fn cluster_label_rules(
                 CLUSTER_LABEL_MISSING,
                 Severity::Block,
                 id,
-                &path,
+                &path(),
                 format!("the KafkaTopic has no `{label}` label{extra}: no Topic Operator picks it up, so the topic `{}` is never created and the KafkaTopic never becomes Ready", topic_name(id, topic)),
                 format!("label it `{label}: <cluster name>` with the name of the Kafka cluster that should hold it"),
             ));
@@ -465,7 +473,7 @@ fn cluster_label_rules(
                     CLUSTER_UNKNOWN,
                     Severity::Block,
                     id,
-                    &path,
+                    &path(),
                     format!("the label names the cluster `{name}`, which this change does not declare in the namespace `{}` (it declares other clusters): no Topic Operator picks the KafkaTopic up and the topic is never created", id.namespace),
                     format!("set `{label}` to the name of one of the declared clusters, or add the cluster `{name}`"),
                 ));
@@ -504,7 +512,7 @@ pub fn invalid_name_reason(name: &str) -> Option<String> {
 
 fn name_rules(id: &ObjectId, topic: &Value, findings: &mut Vec<Finding>) {
     let name = topic_name(id, topic);
-    let path = if topic["spec"]["topicName"].is_string() {
+    let path = if topic.at("spec").at("topicName").is_string() {
         "spec.topicName"
     } else {
         "metadata.name"
@@ -539,18 +547,17 @@ fn name_rules(id: &ObjectId, topic: &Value, findings: &mut Vec<Finding>) {
 fn replication_rules(index: &Index<'_>, id: &ObjectId, topic: &Value, findings: &mut Vec<Finding>) {
     let cluster = cluster_label(id, topic)
         .and_then(|name| index.find_cluster(&id.group, &id.namespace, name, EntityOperator::Topic));
-    let topic_replicas = count(&topic["spec"]["replicas"]);
-    let topic_min_insync = config_integer(&topic["spec"]["config"]["min.insync.replicas"])
+    let topic_replicas = count(topic.at("spec").at("replicas"));
+    let topic_min_insync = config_integer(topic.at("spec").at("config").at("min.insync.replicas"))
         .filter(|min_insync| *min_insync >= 1);
     let cluster_config = cluster.map(|cluster| cluster.config());
     let replicas = topic_replicas.or_else(|| {
-        cluster_config.and_then(|config| config_integer(&config["default.replication.factor"]))
+        cluster_config.and_then(|config| config_integer(config.at("default.replication.factor")))
     });
     let min_insync = topic_min_insync.or_else(|| {
-        cluster_config.and_then(|config| config_integer(&config["min.insync.replicas"]))
+        cluster_config.and_then(|config| config_integer(config.at("min.insync.replicas")))
     });
     let brokers = cluster.and_then(|cluster| index.broker_count(&cluster));
-    let min_path = config_path("spec.config", "min.insync.replicas");
 
     if let (Some(replicas), Some(brokers), Some(cluster)) = (topic_replicas, brokers, cluster) {
         if replicas > brokers {
@@ -573,16 +580,16 @@ fn replication_rules(index: &Index<'_>, id: &ObjectId, topic: &Value, findings: 
         return;
     };
     let path = if topic_min_insync.is_some() {
-        min_path.as_str()
+        config_path("spec.config", "min.insync.replicas")
     } else {
-        "spec.replicas"
+        "spec.replicas".to_string()
     };
     if min_insync > replicas {
         findings.push(Finding::new(
             MIN_INSYNC_ABOVE_REPLICAS,
             Severity::Block,
             id,
-            path,
+            &path,
             format!("min.insync.replicas is {min_insync} but the topic has {replicas} replicas: no write with acks=all can ever reach {min_insync} in-sync replicas, so every such produce request fails (NotEnoughReplicas)"),
             format!("set min.insync.replicas to at most {replicas} (usually replicas − 1), or raise the replicas"),
         ));
@@ -592,7 +599,7 @@ fn replication_rules(index: &Index<'_>, id: &ObjectId, topic: &Value, findings: 
                 MIN_INSYNC_EQUALS_BROKERS,
                 Severity::Warn,
                 id,
-                path,
+                &path,
                 format!("min.insync.replicas is {min_insync}, the number of brokers of {}: with one broker down (a failure, or each step of a rolling update) producers with acks=all fail, and Strimzi's rolling update waits rather than take a broker down", describe(&cluster)),
                 format!("set min.insync.replicas below {brokers} (with {brokers} replicas, {} tolerates one broker down), or add brokers", brokers - 1),
             ));
@@ -604,7 +611,7 @@ fn replication_rules(index: &Index<'_>, id: &ObjectId, topic: &Value, findings: 
 /// Kafka's default; `None` for no limit (`-1`).
 fn effective_retention(index: &Index<'_>, id: &ObjectId, topic: &Value, key: &str) -> Option<i64> {
     let limit = |value: i64| if value < 0 { None } else { Some(value) };
-    if let Some(value) = config_integer(&topic["spec"]["config"][key]) {
+    if let Some(value) = config_integer(topic.at("spec").at("config").at(key)) {
         return limit(value);
     }
     let cluster = cluster_label(id, topic)
@@ -613,23 +620,26 @@ fn effective_retention(index: &Index<'_>, id: &ObjectId, topic: &Value, key: &st
         .map(|cluster| cluster.config())
         .unwrap_or(&Value::Null);
     if key == "retention.ms" {
-        if let Some(value) = config_integer(&config["log.retention.ms"]) {
+        if let Some(value) = config_integer(config.at("log.retention.ms")) {
             return limit(value);
         }
-        if let Some(value) = config_integer(&config["log.retention.minutes"]) {
+        if let Some(value) = config_integer(config.at("log.retention.minutes")) {
             return limit(value).map(|minutes| minutes.saturating_mul(60_000));
         }
-        if let Some(value) = config_integer(&config["log.retention.hours"]) {
+        if let Some(value) = config_integer(config.at("log.retention.hours")) {
             return limit(value).map(|hours| hours.saturating_mul(3_600_000));
         }
         return Some(DEFAULT_RETENTION_MS);
     }
-    config_integer(&config["log.retention.bytes"]).and_then(limit)
+    config_integer(config.at("log.retention.bytes")).and_then(limit)
 }
 
 /// Whether a topic only compacts (retention does not delete its records).
 fn compact_only(topic: &Value) -> bool {
-    topic["spec"]["config"]["cleanup.policy"]
+    topic
+        .at("spec")
+        .at("config")
+        .at("cleanup.policy")
         .as_str()
         .is_some_and(|policy| {
             let policies: Vec<&str> = policy.split(',').map(str::trim).collect();
@@ -650,7 +660,9 @@ fn retention(
     }
     for key in ["retention.ms", "retention.bytes"] {
         // Only when the topic sets it on one side: a cluster default changed is the cluster's.
-        if before["spec"]["config"][key].is_null() && after["spec"]["config"][key].is_null() {
+        if before.at("spec").at("config").at(key).is_null()
+            && after.at("spec").at("config")[key].is_null()
+        {
             continue;
         }
         let (old, new) = (

@@ -5,6 +5,7 @@
 //! literal topics that a KafkaTopic of the same cluster declares (a typo in an ACL grants
 //! nothing).
 
+use crate::objects::Field;
 use std::collections::BTreeSet;
 
 use serde_json::Value;
@@ -66,15 +67,15 @@ fn check_object(index: &Index<'_>, id: &ObjectId, user: &Value, findings: &mut V
 }
 
 fn authentication(id: &ObjectId, before: &Value, after: &Value, findings: &mut Vec<Finding>) {
-    let Some(old) = before["spec"]["authentication"]["type"].as_str() else {
+    let Some(old) = before.at("spec").at("authentication").at("type").as_str() else {
         return;
     };
-    let authentication = &after["spec"]["authentication"];
+    let authentication = after.at("spec").at("authentication");
     // Another type than an object, or a type that is not text: the schema refuses it.
-    if !(authentication.is_null() || authentication["type"].is_string()) {
+    if !(authentication.is_null() || authentication.at("type").is_string()) {
         return;
     }
-    let new = authentication["type"].as_str();
+    let new = authentication.at("type").as_str();
     if new == Some(old) {
         return;
     }
@@ -101,18 +102,20 @@ struct AclResource<'a> {
 }
 
 fn acl_resources(user: &Value) -> Vec<AclResource<'_>> {
-    user["spec"]["authorization"]["acls"]
+    user.at("spec")
+        .at("authorization")
+        .at("acls")
         .as_array()
         .map(|acls| {
             acls.iter()
                 .enumerate()
                 .filter_map(|(index, acl)| {
-                    let resource = &acl["resource"];
+                    let resource = acl.at("resource");
                     Some(AclResource {
                         index,
-                        kind: resource["type"].as_str()?,
-                        name: resource["name"].as_str().unwrap_or("*"),
-                        prefix: resource["patternType"].as_str() == Some("prefix"),
+                        kind: resource.at("type").as_str()?,
+                        name: resource.at("name").as_str().unwrap_or("*"),
+                        prefix: resource.at("patternType").as_str() == Some("prefix"),
                     })
                 })
                 .collect()
@@ -146,7 +149,10 @@ fn removed(
     findings: &mut Vec<Finding>,
 ) {
     let pruned = change.prune
-        && !before["metadata"]["annotations"]["argocd.argoproj.io/sync-options"]
+        && !before
+            .at("metadata")
+            .at("annotations")
+            .at("argocd.argoproj.io/sync-options")
             .as_str()
             .is_some_and(|options| {
                 options
