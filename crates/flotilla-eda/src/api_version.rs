@@ -27,9 +27,15 @@ pub fn check(change: &Change, findings: &mut Vec<Finding>) {
     check_with(Catalog::embedded(), change, findings);
 }
 
+/// The (group, kind) last looked up and the operators that own it.
+type Owners<'a> = (
+    Option<(&'a String, &'a String)>,
+    Vec<(&'a Package, &'a OwnedCrd)>,
+);
+
 /// The rules against a given catalog.
 pub fn check_with(catalog: &Catalog, change: &Change, findings: &mut Vec<Finding>) {
-    let mut owners: (Option<(&String, &String)>, Vec<(&Package, &OwnedCrd)>) = (None, Vec::new());
+    let mut owners: Owners<'_> = (None, Vec::new());
     for (id, object) in &change.after {
         if id.group.is_empty() {
             continue;
