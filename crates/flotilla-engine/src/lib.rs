@@ -26,8 +26,8 @@
 //! - `status`: status writes, conditions, the progress of a running sync (`context`, `model`).
 //! - `kind_waits`: Applications waiting for a kind the cluster does not serve yet (`context`,
 //!   `cluster`).
-//! - `sync`: plan execution, hooks, prune (`context`, `objects`, `gate`, `kind_waits`, `live`,
-//!   `cluster`, `model`).
+//! - `sync`: plan execution, hooks, prune, in `control`, `apply`, `wait` and `hook` submodules
+//!   (`context`, `objects`, `gate`, `kind_waits`, `live`, `cluster`, `model`).
 //! - `reconcile`: one Application's pass, in `sources`, `destination`, `lifecycle`, `evaluate`,
 //!   `compare`, `report`, `operation` and `preview` submodules (everything above but `crds` and
 //!   `sealed`).
