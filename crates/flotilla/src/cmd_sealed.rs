@@ -275,16 +275,30 @@ fn read_documents(path: Option<&Path>) -> Result<Vec<Value>> {
 
 /// The certificate `flotilla seal` uses: `--cert`, or fetched from the cluster.
 fn seal_certificate(args: &SealArgs) -> Result<SealingKey> {
+    sealing_key(
+        args.cert.as_deref(),
+        args.kubeconfig.as_ref(),
+        &args.controller_namespace,
+        &args.controller_name,
+    )
+}
+
+/// The sealing certificate from `cert` (a PEM file or a controller's `http://…/v1/cert.pem`),
+/// or fetched from the cluster of `kubeconfig`: flotilla's newest key Secret in
+/// `controller_namespace`, else a Bitnami controller's through the API server's service proxy.
+pub(crate) fn sealing_key(
+    cert: Option<&str>,
+    kubeconfig: Option<&PathBuf>,
+    controller_namespace: &str,
+    controller_name: &str,
+) -> Result<SealingKey> {
     let now = SystemTime::now();
-    if let Some(cert) = &args.cert {
+    if let Some(cert) = cert {
         return read_sealing_key(cert, now);
     }
-    let kubeconfig = args
-        .kubeconfig
-        .as_ref()
-        .ok_or_else(|| anyhow!("pass --cert or --kubeconfig"))?;
+    let kubeconfig = kubeconfig.ok_or_else(|| anyhow!("pass --cert or --kubeconfig"))?;
     // flotilla's own keys: the newest key Secret's certificate.
-    if let Ok(list) = cluster_key_secrets(kubeconfig, &args.controller_namespace) {
+    if let Ok(list) = cluster_key_secrets(kubeconfig, controller_namespace) {
         let list: serde_json::Value = serde_json::from_str(&list).unwrap_or_default();
         let mut items: Vec<serde_json::Value> =
             list["items"].as_array().cloned().unwrap_or_default();
@@ -306,7 +320,7 @@ fn seal_certificate(args: &SealArgs) -> Result<SealingKey> {
             if let Ok(key) = parse_sealing_certificate(&String::from_utf8_lossy(&pem), now) {
                 eprintln!(
                     "sealing with the certificate of key Secret `{}/{name}`",
-                    args.controller_namespace
+                    controller_namespace
                 );
                 return Ok(key);
             }
@@ -315,7 +329,7 @@ fn seal_certificate(args: &SealArgs) -> Result<SealingKey> {
     // A Bitnami controller: its certificate through the API server's service proxy.
     let path = format!(
         "/api/v1/namespaces/{}/services/http:{}:/proxy/v1/cert.pem",
-        args.controller_namespace, args.controller_name
+        controller_namespace, controller_name
     );
     let runtime = crate::cmd_engine::runtime()?;
     let text = runtime.block_on(async {
@@ -324,7 +338,7 @@ fn seal_certificate(args: &SealArgs) -> Result<SealingKey> {
         let request = http::Request::get(&path).body(Vec::new()).context("building the request")?;
         cluster.client.request_text(request).await.map_err(anyhow::Error::from)
     })
-    .with_context(|| format!("the cluster has no readable sealing key in `{}` and its service proxy `{path}` failed", args.controller_namespace))?;
+    .with_context(|| format!("the cluster has no readable sealing key in `{}` and its service proxy `{path}` failed", controller_namespace))?;
     parse_sealing_certificate(&text, now)
         .with_context(|| format!("reading the certificate from `{path}`"))
 }

@@ -128,6 +128,30 @@ fn looks_like_a_local_path(repository: &str) -> bool {
     }
 }
 
+/// The Application under `path` of a local repository that syncs `path` itself (a root
+/// app-of-apps that manages itself), when there is one.
+fn own_root_application(repository: &Path, path: &str) -> Option<Value> {
+    let wanted = path.trim_matches('/');
+    let resources = flotilla_kustomize::build(
+        &repository.join(wanted),
+        flotilla_kustomize::BuildOptions::default(),
+    )
+    .ok()?;
+    let found = resources
+        .iter()
+        .map(|resource| flotilla_core::to_json(&resource.object))
+        .find(|object| {
+            object["kind"] == "Application"
+                && object["apiVersion"]
+                    .as_str()
+                    .is_some_and(|version| version.starts_with("argoproj.io/"))
+                && object["spec"]["source"]["path"]
+                    .as_str()
+                    .is_some_and(|source| source.trim_matches('/') == wanted)
+        });
+    found
+}
+
 /// The root Application for a repository path.
 pub fn root_application(repository: &str, path: &str, revision: &str) -> Value {
     let name = Path::new(path.trim_matches('/'))
@@ -301,10 +325,35 @@ pub fn run_up(arguments: UpArgs) -> Result<()> {
             } else {
                 repository.clone()
             };
-            (
-                root_application(&url, &arguments.path, &arguments.revision),
-                format!("repository: {url} path `{}`", arguments.path),
-            )
+            // A repository whose path holds its own root app-of-apps (an Application syncing that
+            // very path, as `flotilla bootstrap` and KAM write) is started from that Application,
+            // its repository URL mirrored to the local one.
+            match local
+                .is_dir()
+                .then(|| own_root_application(local, &arguments.path))
+                .flatten()
+            {
+                Some(own) => {
+                    let named = own["spec"]["source"]["repoURL"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string();
+                    if !named.is_empty() && named != url {
+                        mirrors.push(format!("{named}={url}"));
+                    }
+                    (
+                        own,
+                        format!(
+                            "repository: {url} (as {named}) path `{}`, its own root Application",
+                            arguments.path
+                        ),
+                    )
+                }
+                None => (
+                    root_application(&url, &arguments.path, &arguments.revision),
+                    format!("repository: {url} path `{}`", arguments.path),
+                ),
+            }
         }
     };
     let runtime = cmd_engine::runtime()?;
@@ -333,7 +382,7 @@ pub fn run_up(arguments: UpArgs) -> Result<()> {
             repo_poll: arguments.repo_poll,
             repo_mirrors: mirrors,
             app_namespaces: Vec::new(),
-            control_namespace: "argocd".into(),
+            control_namespace: root["metadata"]["namespace"].as_str().unwrap_or("argocd").to_string(),
             workers: 8,
             listen: arguments.listen,
             webhook_secret_file: None,

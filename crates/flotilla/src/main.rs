@@ -21,6 +21,7 @@ mod cmd_cluster;
 mod cmd_engine;
 mod cmd_schema;
 mod cmd_sealed;
+mod cmd_solution;
 mod cmd_topology;
 mod cmd_up;
 mod logging;
@@ -67,6 +68,14 @@ enum Command {
     Schema(cmd_schema::SchemaCommand),
     /// Print the event topology of a kustomization or app-of-apps (applications, topics, schemas, users, connectors, MirrorMaker flows, queues) as JSON or Graphviz DOT.
     Topology(cmd_topology::TopologyArgs),
+    /// Write and commit a solution repository (KAM's layout, operators from the catalog, sealed secrets, the event backbone) from its manifest.
+    Bootstrap(cmd_solution::BootstrapArgs),
+    /// Environments of a solution repository.
+    #[command(subcommand)]
+    Env(cmd_solution::EnvCommand),
+    /// Services of a solution repository.
+    #[command(subcommand)]
+    Service(cmd_solution::ServiceCommand),
     /// Print a shell completion script.
     #[command(
         long_about = "Print a shell completion script.\n\nbash: `source <(flotilla completion bash)` (or write it to ~/.local/share/bash-completion/completions/flotilla)\nzsh: `flotilla completion zsh > \"${fpath[1]}/_flotilla\"`\nfish: `flotilla completion fish > ~/.config/fish/completions/flotilla.fish`"
@@ -261,6 +270,9 @@ fn main() -> ExitCode {
         Command::Check(args) => return ExitCode::from(cmd_check::run(args)),
         Command::Schema(command) => return ExitCode::from(cmd_schema::run(command)),
         Command::Topology(args) => cmd_topology::run(&args),
+        Command::Bootstrap(args) => cmd_solution::run_bootstrap(&args),
+        Command::Env(command) => cmd_solution::run_env(&command),
+        Command::Service(command) => cmd_solution::run_service(&command),
         Command::Completion(args) => run_completion(&args),
         Command::Version(args) => run_version(&args),
     };

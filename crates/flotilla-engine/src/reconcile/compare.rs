@@ -129,7 +129,14 @@ pub(super) fn compare_all(
         if !in_sync && !reasons.is_empty() {
             entry["message"] = json!(reasons.join("; "));
         }
+        // An app-of-apps that manages itself takes no health from its own entry: that health
+        // is the one being worked out (Argo CD leaves it out the same way).
+        let itself = desired.key.0 == crate::model::GROUP
+            && desired.key.1 == "Application"
+            && desired.key.2 == key.0
+            && desired.key.3 == key.1;
         let health = match &live {
+            _ if itself => None,
             None => Some(flotilla_health::Health {
                 status: HealthStatus::Missing,
                 message: None,

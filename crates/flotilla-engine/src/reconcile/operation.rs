@@ -312,6 +312,7 @@ pub(super) async fn run<'a>(
             SyncControl {
                 progress,
                 interrupt: &interrupt,
+                own_application: (key.0.as_str(), key.1.as_str()),
             },
         )
         .await

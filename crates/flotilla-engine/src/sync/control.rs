@@ -29,6 +29,10 @@ pub(crate) struct SyncControl<'a> {
     pub progress: tokio::sync::mpsc::UnboundedSender<String>,
     /// Why the sync must stop now, if it must (asked between steps and while waiting).
     pub interrupt: &'a (dyn Fn() -> Option<String> + Send + Sync),
+    /// The Application being synced (namespace, name). A wave never waits for it: an
+    /// app-of-apps that manages itself (KAM's `argo-app`, `flotilla bootstrap`'s root) would
+    /// otherwise wait for its own sync to end.
+    pub own_application: (&'a str, &'a str),
 }
 
 impl SyncControl<'_> {

@@ -39,6 +39,12 @@ pub(super) async fn wait_healthy(
         }
         let mut waiting_on: Option<String> = None;
         for object in objects {
+            if is_application(object)
+                && object["metadata"]["namespace"].as_str() == Some(control.own_application.0)
+                && object["metadata"]["name"].as_str() == Some(control.own_application.1)
+            {
+                continue;
+            }
             let live = live_object(cache, object);
             let Some(live) = live else {
                 waiting_on = Some(format!("{} to appear", display_name(object)));
