@@ -1,7 +1,8 @@
 //! flotilla-web: the controller's HTTP surface. It owns no business logic: `/metrics` renders
-//! the engine's metrics, `/healthz` answers while the process serves, and `/api/webhook` accepts
-//! GitHub-style push events (`X-Hub-Signature-256` HMAC-SHA256 over the body, checked in constant
-//! time when a secret is configured) and asks the engine to refresh the pushed repository.
+//! the engine's metrics, `/healthz` answers while the process serves, `/readyz` once the engine
+//! has started (its caches listed), and `/api/webhook` accepts GitHub-style push events
+//! (`X-Hub-Signature-256` HMAC-SHA256 over the body, checked in constant time when a secret is
+//! configured) and asks the engine to refresh the pushed repository.
 
 pub mod process;
 
@@ -91,6 +92,9 @@ pub fn router(backend: Arc<dyn Backend>, webhook_secret: Option<Vec<u8>>) -> Rou
     Router::new()
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok" }))
+        // Ready when serving: `flotilla controller` starts the engine (its Application and
+        // AppProject caches listed, the CRDs installed) before it serves these endpoints.
+        .route("/readyz", get(|| async { "ok" }))
         .route("/api/webhook", post(webhook))
         .route("/v1/cert.pem", get(certificate))
         .route("/v1/verify", post(verify))
@@ -344,5 +348,25 @@ mod tests {
         assert!(!signature_matches(b"k", b"body", "sha1=00"));
         assert!(!signature_matches(b"k", b"body", "sha256=zz"));
         assert!(!signature_matches(b"k", b"body", "sha256=0"));
+    }
+
+    #[tokio::test]
+    async fn probes_answer_while_serving() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let recorder = Arc::new(Recorder(Mutex::new(Vec::new())));
+        let (address, _task) = serve("127.0.0.1:0".parse().expect("address"), recorder, None)
+            .await
+            .expect("serve");
+        for path in ["/healthz", "/readyz"] {
+            let mut stream = tokio::net::TcpStream::connect(address)
+                .await
+                .expect("connect");
+            let request = format!("GET {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n");
+            stream.write_all(request.as_bytes()).await.expect("write");
+            let mut response = String::new();
+            stream.read_to_string(&mut response).await.expect("read");
+            assert!(response.starts_with("HTTP/1.1 200"), "{path}: {response}");
+            assert!(response.ends_with("ok"), "{path}: {response}");
+        }
     }
 }
