@@ -257,6 +257,33 @@ fn argocd(solution: &Solution, plan: &mut Plan) {
             waves::BOOTSTRAP,
         ),
     );
+    // Each other cluster an environment runs on gets the operators too (the same bootstrap
+    // wave, its own Application), named after the first environment on it.
+    let mut other_clusters: Vec<(&str, &str)> = Vec::new();
+    for environment in &solution.environments {
+        if environment.cluster != in_cluster
+            && !other_clusters
+                .iter()
+                .any(|(cluster, _)| *cluster == environment.cluster)
+        {
+            other_clusters.push((&environment.cluster, &environment.name));
+        }
+    }
+    for (cluster, first) in &other_clusters {
+        add(
+            &mut files,
+            format!("bootstrap-{first}-app.yaml"),
+            application(
+                solution,
+                &format!("{}bootstrap-{first}", solution.prefix),
+                project,
+                paths::BOOTSTRAP,
+                cluster,
+                crate::cicd::OPERATORS_NAMESPACE,
+                waves::BOOTSTRAP,
+            ),
+        );
+    }
     let cicd_namespace = solution.cicd_namespace();
     add(
         &mut files,
@@ -319,16 +346,26 @@ fn argocd(solution: &Solution, plan: &mut Plan) {
             );
         }
     }
-    // The bootstrap wave installs into the operators' namespaces and the marketplace.
-    destinations.insert(Destination {
-        server: in_cluster.into(),
-        namespace: crate::cicd::MARKETPLACE_NAMESPACE.into(),
-    });
-    for namespace in crate::cicd::operator_namespaces(solution) {
+    // The bootstrap wave installs into the operators' namespaces and the marketplace, on every
+    // cluster.
+    let servers: Vec<String> = std::iter::once(in_cluster.to_string())
+        .chain(
+            other_clusters
+                .iter()
+                .map(|(cluster, _)| cluster.to_string()),
+        )
+        .collect();
+    for server in servers {
         destinations.insert(Destination {
-            server: in_cluster.into(),
-            namespace,
+            server: server.clone(),
+            namespace: crate::cicd::MARKETPLACE_NAMESPACE.into(),
         });
+        for namespace in crate::cicd::operator_namespaces(solution) {
+            destinations.insert(Destination {
+                server: server.clone(),
+                namespace,
+            });
+        }
     }
     let project_object = json!({
         "apiVersion": "argoproj.io/v1alpha1",

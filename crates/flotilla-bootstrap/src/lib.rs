@@ -10,10 +10,12 @@
 //! caller's sealer); a manifest the generator accepts has passed [`manifest::Solution::validate`].
 
 pub mod catalog;
+pub mod check;
 pub mod cicd;
 pub mod generate;
 pub mod manifest;
 pub mod names;
+pub mod promote;
 pub mod repository;
 pub mod secrets;
 
