@@ -19,6 +19,7 @@ mod cmd_catalog;
 mod cmd_check;
 mod cmd_cluster;
 mod cmd_engine;
+mod cmd_promote;
 mod cmd_schema;
 mod cmd_sealed;
 mod cmd_solution;
@@ -76,6 +77,11 @@ enum Command {
     /// Services of a solution repository.
     #[command(subcommand)]
     Service(cmd_solution::ServiceCommand),
+    /// Move what was verified in one environment to the next (images, promotable configuration, event backbone versions), as one commit.
+    Promote(cmd_promote::PromoteArgs),
+    /// Solution repositories.
+    #[command(subcommand)]
+    Repo(cmd_promote::RepoCommand),
     /// Print a shell completion script.
     #[command(
         long_about = "Print a shell completion script.\n\nbash: `source <(flotilla completion bash)` (or write it to ~/.local/share/bash-completion/completions/flotilla)\nzsh: `flotilla completion zsh > \"${fpath[1]}/_flotilla\"`\nfish: `flotilla completion fish > ~/.config/fish/completions/flotilla.fish`"
@@ -273,6 +279,8 @@ fn main() -> ExitCode {
         Command::Bootstrap(args) => cmd_solution::run_bootstrap(&args),
         Command::Env(command) => cmd_solution::run_env(&command),
         Command::Service(command) => cmd_solution::run_service(&command),
+        Command::Promote(args) => cmd_promote::run_promote(&args),
+        Command::Repo(command) => return ExitCode::from(cmd_promote::run_repo(&command)),
         Command::Completion(args) => run_completion(&args),
         Command::Version(args) => run_version(&args),
     };
