@@ -3,8 +3,17 @@
 //! has started (its caches listed), and `/api/webhook` accepts GitHub-style push events
 //! (`X-Hub-Signature-256` HMAC-SHA256 over the body, checked in constant time when a secret is
 //! configured) and asks the engine to refresh the pushed repository.
+//!
+//! With an [`api::Api`] (the cluster and the tokens; [`serve_with_api`]), it also serves the
+//! JSON API under `/api/v1` (`api`, over `apps`, which `flotilla app` shares) and the
+//! server-rendered UI (`ui`, assets embedded from `assets/`), behind `auth`'s tokens and origin
+//! check.
 
+pub mod api;
+pub mod apps;
+pub mod auth;
 pub mod process;
+mod ui;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -115,6 +124,78 @@ pub async fn serve(
     let app = router(backend, webhook_secret);
     let task = tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
+    });
+    Ok((bound, task))
+}
+
+/// The `/api/v1` routes (each one is documented in `assets/openapi.json`).
+pub const API_ROUTES: &[&str] = &[
+    "/api/v1/openapi.json",
+    "/api/v1/session",
+    "/api/v1/applications",
+    "/api/v1/applications/{namespace}/{name}",
+    "/api/v1/applications/{namespace}/{name}/tree",
+    "/api/v1/applications/{namespace}/{name}/events",
+    "/api/v1/applications/{namespace}/{name}/refresh",
+    "/api/v1/applications/{namespace}/{name}/sync",
+    "/api/v1/stream",
+];
+
+/// The API and UI routes over `state`.
+fn api_router(state: Arc<api::ApiState>) -> Router {
+    let [openapi, session, list, one, tree, events, refresh, sync, stream] = API_ROUTES else {
+        unreachable!("API_ROUTES names nine routes")
+    };
+    Router::new()
+        .route(openapi, get(api::openapi))
+        .route(session, get(api::session))
+        .route(list, get(api::list_applications))
+        .route(one, get(api::get_application))
+        .route(tree, get(api::tree))
+        .route(events, get(api::events))
+        .route(refresh, post(api::refresh))
+        .route(sync, post(api::sync))
+        .route(stream, get(api::stream))
+        .merge(ui::routes())
+        .with_state(state)
+}
+
+/// Answers for paths nothing serves: JSON under `/api/`, text elsewhere.
+async fn not_found(uri: axum::http::Uri) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    if uri.path().starts_with("/api/") {
+        api::ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("no endpoint `{}`", uri.path()),
+        )
+        .into_response()
+    } else {
+        (StatusCode::NOT_FOUND, "not found\n").into_response()
+    }
+}
+
+/// [`serve`], plus the JSON API and the UI over `api`; one watch on the cluster's Applications
+/// feeds `/api/v1/stream` while the server runs.
+pub async fn serve_with_api(
+    address: SocketAddr,
+    backend: Arc<dyn Backend>,
+    webhook_secret: Option<Vec<u8>>,
+    api: api::Api,
+) -> Result<(SocketAddr, tokio::task::JoinHandle<()>), WebError> {
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .map_err(|source| WebError::Bind { address, source })?;
+    let bound = listener.local_addr().unwrap_or(address);
+    let (changes, _) = tokio::sync::broadcast::channel(1024);
+    let watcher = api::watch_applications(api.cluster.clone(), changes.clone());
+    let app = router(backend, webhook_secret)
+        .merge(api_router(Arc::new(api::ApiState { api, changes })))
+        .fallback(not_found);
+    let task = tokio::spawn(async move {
+        tokio::select! {
+            _ = axum::serve(listener, app) => {}
+            _ = watcher => {}
+        }
     });
     Ok((bound, task))
 }

@@ -1,0 +1,84 @@
+// flotilla UI: live updates and the operation forms. The pages work without this script; with
+// it, the page follows /api/v1/stream (server-sent events) and, when an Application it shows
+// changes, fetches its own URL again and swaps in the re-rendered section (one renderer, the
+// server's). The sync and refresh forms go to the JSON API and show its answer in place.
+"use strict";
+(function () {
+  const page = document.body.dataset.page;
+  const sectionId = page === "list" ? "results" : page === "application" ? "detail" : null;
+  const live = document.getElementById("live");
+
+  function swap() {
+    fetch(location.href, { credentials: "same-origin", headers: { accept: "text/html" } })
+      .then((response) => (response.ok ? response.text() : Promise.reject(response.status)))
+      .then((text) => {
+        const next = new DOMParser().parseFromString(text, "text/html").getElementById(sectionId);
+        const current = document.getElementById(sectionId);
+        if (next && current) current.replaceWith(next);
+      })
+      .catch(() => {});
+  }
+
+  let timer = null;
+  function soon() {
+    if (timer === null) timer = setTimeout(() => { timer = null; swap(); }, 150);
+  }
+
+  function concerns(data) {
+    if (page === "list") return true;
+    const parts = location.pathname.split("/").map(decodeURIComponent);
+    const application = data.application || {};
+    return data.type === "RESYNC" || (application.namespace === parts[2] && application.name === parts[3]);
+  }
+
+  if (sectionId && window.EventSource) {
+    const source = new EventSource("/api/v1/stream");
+    source.addEventListener("hello", () => { if (live) live.hidden = false; });
+    source.addEventListener("resync", soon);
+    source.addEventListener("application", (event) => {
+      try { if (concerns(JSON.parse(event.data))) soon(); } catch (_) { soon(); }
+    });
+    source.onerror = () => { if (live) live.hidden = true; };
+  }
+
+  function notice(text, failed) {
+    const element = document.getElementById("notice");
+    if (!element) return;
+    element.textContent = text;
+    element.className = failed ? "error" : "notice";
+    element.hidden = false;
+  }
+
+  for (const form of document.querySelectorAll("form.operation[data-api]")) {
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const body = {};
+      for (const box of form.querySelectorAll("input[type=checkbox]")) body[box.name] = box.checked;
+      const button = form.querySelector("button");
+      if (button) button.disabled = true;
+      fetch(form.dataset.api, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(body),
+      })
+        .then((response) => response.json().then((answer) => ({ ok: response.ok, answer })))
+        .then(({ ok, answer }) => {
+          if (ok) notice(form.id === "sync" ? "sync requested" : "refresh requested", false);
+          else notice(answer.error || "failed", true);
+          soon();
+        })
+        .catch((error) => notice(String(error), true))
+        .finally(() => { if (button) button.disabled = false; });
+    });
+  }
+
+  // Keyboard: "/" focuses the search field.
+  document.addEventListener("keydown", (event) => {
+    const search = document.getElementById("search");
+    if (event.key === "/" && search && document.activeElement !== search) {
+      event.preventDefault();
+      search.focus();
+    }
+  });
+})();
