@@ -1,5 +1,6 @@
 //! Embeds the bundled example solution (`examples/inventory/`) so `flotilla up` can write it out
-//! as a git repository without the source tree at hand, and records what `flotilla version`
+//! as a git repository without the source tree at hand, embeds the install manifests
+//! (`deploy/`) for `flotilla install`, and records what `flotilla version`
 //! prints (the git commit, the compiler, the target).
 
 use std::path::{Path, PathBuf};
@@ -89,5 +90,40 @@ fn main() {
     generated.push_str("];\n");
     let out =
         PathBuf::from(std::env::var("OUT_DIR").expect("set by cargo")).join("example_files.rs");
+    std::fs::write(out, generated).expect("write the generated file");
+    embed_deploy(&manifest_dir);
+}
+
+/// Embeds the install manifests (`deploy/`, its kustomizations and YAML files) for `flotilla
+/// install`.
+fn embed_deploy(manifest_dir: &Path) {
+    let deploy = manifest_dir.join("../../deploy");
+    println!("cargo:rerun-if-changed={}", deploy.display());
+    let mut files = Vec::new();
+    collect(&deploy, &mut files);
+    files.retain(|file| {
+        file.extension()
+            .is_some_and(|extension| extension == "yaml")
+    });
+    files.sort();
+    let mut generated = String::from(
+        "/// The install manifests, `deploy/`: (path, contents).\npub const DEPLOY_FILES: &[(&str, &str)] = &[\n",
+    );
+    for file in &files {
+        println!("cargo:rerun-if-changed={}", file.display());
+        let relative = file
+            .strip_prefix(&deploy)
+            .expect("collected under deploy")
+            .to_string_lossy()
+            .replace('\\', "/");
+        let absolute = std::fs::canonicalize(file).expect("file exists");
+        generated.push_str(&format!(
+            "    ({relative:?}, include_str!({:?})),\n",
+            absolute.to_string_lossy()
+        ));
+    }
+    generated.push_str("];\n");
+    let out =
+        PathBuf::from(std::env::var("OUT_DIR").expect("set by cargo")).join("deploy_files.rs");
     std::fs::write(out, generated).expect("write the generated file");
 }

@@ -19,6 +19,7 @@ mod cmd_catalog;
 mod cmd_check;
 mod cmd_cluster;
 mod cmd_engine;
+mod cmd_install;
 mod cmd_promote;
 mod cmd_schema;
 mod cmd_sealed;
@@ -57,6 +58,8 @@ enum Command {
     Up(cmd_up::UpArgs),
     /// Run the GitOps controller against a cluster.
     Controller(cmd_engine::ControllerArgs),
+    /// Print the manifests that install the controller in a cluster (RBAC, Deployment, probes, monitoring).
+    Install(cmd_install::InstallArgs),
     /// Inspect and operate Applications (list, get, diff, sync, wait, history, rollback).
     App(cmd_engine::AppArgs),
     /// The embedded operator catalog: packages, channels, CRDs, Subscriptions.
@@ -269,6 +272,7 @@ fn main() -> ExitCode {
         Command::Keys(args) => cmd_sealed::run_keys(&args),
         Command::Up(args) => cmd_up::run_up(args),
         Command::Controller(args) => cmd_engine::run_controller(args),
+        Command::Install(args) => cmd_install::run(&args),
         Command::App(args) => match cmd_engine::run_app(args) {
             Ok(code) => return ExitCode::from(code),
             Err(error) => Err(error),
