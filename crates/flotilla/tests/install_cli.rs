@@ -715,3 +715,105 @@ fn install_applies_to_the_embedded_cluster() {
     assert_eq!(probes["livenessProbe"]["httpGet"]["path"], "/healthz");
     let _ = std::fs::remove_dir_all(&root);
 }
+
+/// The Deployment's container, run here: its arguments (paths moved into a scratch directory,
+/// `$(POD_NAMESPACE)` expanded as the kubelet does) and the kubeconfig of its ConfigMap (the
+/// in-cluster address, CA file and ServiceAccount token file swapped for the embedded
+/// cluster's) start a controller that answers its probes.
+#[test]
+fn deployment_arguments_run_the_controller() {
+    let root = scratch("run");
+    let mut server = flotilla()
+        .args(["cluster", "serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(root.join("cluster"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start flotilla cluster serve");
+    let output = server.stdout.take().expect("stdout");
+    let _server = Server(server);
+    let mut first = String::new();
+    let mut server_output = std::io::BufReader::new(output);
+    server_output.read_line(&mut first).expect("first line");
+    let address = first
+        .trim()
+        .strip_prefix("flotilla cluster serving on ")
+        .unwrap_or_else(|| panic!("{first}"))
+        .to_string();
+
+    let objects = install_json(&["--namespace", "gitops"]);
+    let kubeconfig = find(&objects, "ConfigMap")[0]["data"]["kubeconfig"]
+        .as_str()
+        .expect("kubeconfig")
+        .replace("https://kubernetes.default.svc", &address)
+        .replace(
+            "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt",
+            &root.join("cluster/ca.crt").to_string_lossy(),
+        )
+        .replace(
+            "/var/run/secrets/kubernetes.io/serviceaccount/token",
+            &root.join("cluster/token").to_string_lossy(),
+        );
+    let configuration = root.join("etc");
+    std::fs::create_dir_all(&configuration).expect("directory");
+    std::fs::write(configuration.join("kubeconfig"), kubeconfig).expect("write");
+    let container = &find(&objects, "Deployment")[0]["spec"]["template"]["spec"]["containers"][0];
+    let mut arguments: Vec<String> = container["args"]
+        .as_array()
+        .expect("args")
+        .iter()
+        .map(|argument| {
+            argument
+                .as_str()
+                .expect("a string")
+                .replace("$(POD_NAMESPACE)", "gitops")
+                .replace("/etc/flotilla", &configuration.to_string_lossy())
+                .replace("/var/cache/flotilla", &root.join("cache").to_string_lossy())
+                .replace("0.0.0.0:8089", "127.0.0.1:0")
+        })
+        .collect();
+    assert_eq!(arguments[0], "controller");
+    // Small sealing keys: a 4096-bit key takes long in a debug build.
+    arguments.push("--sealing-key-bits=1024".into());
+    let mut controller = flotilla()
+        .args(&arguments)
+        .current_dir(&root)
+        .env("HOME", &root)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start flotilla controller");
+    let output = controller.stdout.take().expect("stdout");
+    let _controller = Server(controller);
+    let mut reader = std::io::BufReader::new(output);
+    let endpoint = loop {
+        let mut line = String::new();
+        let read = reader.read_line(&mut line).expect("read");
+        assert!(read > 0, "the controller ended before serving");
+        if let Some(rest) = line.strip_prefix("metrics: http://") {
+            break rest.split('/').next().expect("an address").to_string();
+        }
+    };
+    for path in [
+        container["readinessProbe"]["httpGet"]["path"]
+            .as_str()
+            .expect("path"),
+        container["livenessProbe"]["httpGet"]["path"]
+            .as_str()
+            .expect("path"),
+    ] {
+        use std::io::Read;
+        let mut stream = std::net::TcpStream::connect(&endpoint).expect("connect");
+        write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n"
+        )
+        .expect("write");
+        let mut response = String::new();
+        stream.read_to_string(&mut response).expect("read");
+        assert!(response.starts_with("HTTP/1.1 200"), "{path}: {response}");
+    }
+    let _ = std::fs::remove_dir_all(&root);
+}
