@@ -817,3 +817,58 @@ fn deployment_arguments_run_the_controller() {
     }
     let _ = std::fs::remove_dir_all(&root);
 }
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("directory");
+    for entry in std::fs::read_dir(from).expect("read_dir") {
+        let entry = entry.expect("entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("type").is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
+}
+
+/// `components/keys-in-kube-system`: the sealing keys where the Bitnami controller keeps them,
+/// the Role to read and create them there, the argument that says so.
+#[test]
+fn keys_in_kube_system_component() {
+    let root = scratch("keys");
+    copy_tree(&deploy(), &root.join("deploy"));
+    let overlay = root.join("deploy/overlays/mine");
+    std::fs::create_dir_all(&overlay).expect("directory");
+    std::fs::write(
+        overlay.join("kustomization.yaml"),
+        "resources:\n- ../single\ncomponents:\n- ../../components/keys-in-kube-system\n",
+    )
+    .expect("write");
+    let output = flotilla()
+        .arg("build")
+        .arg(&overlay)
+        .output()
+        .expect("flotilla runs");
+    assert!(output.status.success(), "{}", text(&output));
+    let built = String::from_utf8(output.stdout).expect("UTF-8");
+    if kubectl_present() {
+        assert_eq!(built, kubectl_kustomize(&overlay));
+    }
+    let objects: Vec<Value> = built.split("\n---\n").map(flotilla_yaml_to_json).collect();
+    let deployment = find(&objects, "Deployment")[0];
+    let arguments = &deployment["spec"]["template"]["spec"]["containers"][0]["args"];
+    assert!(
+        arguments
+            .as_array()
+            .expect("args")
+            .iter()
+            .any(|argument| argument == "--sealed-secrets-namespace=kube-system"),
+        "{arguments}"
+    );
+    let rbac = Rbac::new(&objects, "flotilla", "flotilla");
+    for verb in ["get", "list", "create"] {
+        rbac.check(&(verb, "", "secrets", Some("kube-system")), "flotilla")
+            .expect("granted");
+    }
+    let _ = std::fs::remove_dir_all(&root);
+}
