@@ -16,6 +16,10 @@ use serde_json::{json, Value};
 
 const APPLICATION_API: &str = "argoproj.io/v1alpha1";
 
+/// The action of an [`AppError::Cluster`] from discovering the Application resource (the first
+/// request, which tells whether the cluster answers at all).
+pub const DISCOVERING: &str = "discovering the Application resource";
+
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     #[error("the cluster at {server} serves no Applications (`argoproj.io/v1alpha1`)")]
@@ -55,7 +59,7 @@ pub async fn resource(cluster: &Cluster) -> Result<ResourceInfo, AppError> {
             server: cluster.server.trim_end_matches('/').to_string(),
         }),
         Err(source) => Err(AppError::Cluster {
-            action: "discovering the Application resource".into(),
+            action: DISCOVERING.into(),
             source,
         }),
     }

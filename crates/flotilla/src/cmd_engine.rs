@@ -12,6 +12,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
 use flotilla_engine::cluster::{ClusterError, ResourceInfo};
 use flotilla_engine::{Cluster, Engine, EngineConfig};
+use flotilla_web::apps::{self, AppError};
 use serde_json::{json, Value};
 
 /// Where the controller finds its cluster.
@@ -78,6 +79,10 @@ pub struct EngineArgs {
     /// Application says `ServerSideDiff=false` (by default a dry run only confirms differences)
     #[arg(long)]
     pub server_side_diff: bool,
+    /// File of the API and UI tokens (admin and read-only), made with mode 0600 when absent
+    /// (default: `api-tokens` beside `--kubeconfig`, else in the cache directory)
+    #[arg(long, value_name = "FILE")]
+    pub api_tokens: Option<PathBuf>,
 }
 
 fn parse_duration_arg(text: &str) -> Result<Duration, String> {
@@ -113,6 +118,16 @@ impl EngineArgs {
             }),
             server_side_diff: self.server_side_diff,
             ..EngineConfig::default()
+        })
+    }
+
+    /// Where the API and UI tokens are kept.
+    pub fn api_tokens_path(&self) -> PathBuf {
+        self.api_tokens.clone().unwrap_or_else(|| {
+            self.cache_dir
+                .clone()
+                .unwrap_or_else(|| crate::cache_dir().join("engine"))
+                .join("api-tokens")
         })
     }
 
@@ -252,13 +267,32 @@ pub async fn start_engine(
 ) -> Result<(Engine, SocketAddr)> {
     let server = cluster.server.clone();
     let webhook_secret = engine_args.webhook_secret()?;
-    let engine = Engine::start(cluster, engine_args.config()?)
+    // The API and UI read and write through the cluster like any client, on the same client.
+    let api_cluster = Arc::new(Cluster::new(
+        &cluster.name,
+        &cluster.server,
+        cluster.client.clone(),
+    ));
+    let tokens_path = engine_args.api_tokens_path();
+    let tokens = flotilla_web::auth::Tokens::load_or_create(&tokens_path)
+        .context("cannot set up the API tokens")?;
+    let config = engine_args.config()?;
+    let api = flotilla_web::api::Api {
+        cluster: api_cluster,
+        tokens,
+        control_namespace: config.control_namespace.clone(),
+    };
+    let engine = Engine::start(cluster, config)
         .await
         .with_context(|| format!("cannot start the controller against {server}"))?;
     let backend: Arc<dyn flotilla_web::Backend> = Arc::new(engine.clone());
-    match flotilla_web::serve(engine_args.listen, backend, webhook_secret).await {
+    match flotilla_web::serve_with_api(engine_args.listen, backend, webhook_secret, api).await {
         Ok((address, _task)) => {
             println!("metrics: http://{address}/metrics   webhook: http://{address}/api/webhook");
+            println!(
+                "ui: http://{address}/   api: http://{address}/api/v1/openapi.json   tokens: `{}`",
+                tokens_path.display()
+            );
             Ok((engine, address))
         }
         Err(error) => {
@@ -270,7 +304,8 @@ pub async fn start_engine(
 }
 
 /// What `--listen` serves.
-pub const WEB_ENDPOINTS: &str = "/metrics, /healthz, /api/webhook and the sealing certificate";
+pub const WEB_ENDPOINTS: &str =
+    "/metrics, /healthz, /api/webhook, the sealing certificate, the API and the UI";
 
 /// The error for an address that cannot be listened on: the address, the reason and the flag
 /// that picks another.
@@ -296,8 +331,19 @@ pub fn port_taken(
     anyhow!("cannot listen on {address} for {what}: {reason}\n\nhint: stop that program, or pick another address with `{flag} ADDRESS` (`{flag} 127.0.0.1:0` takes any free port and the one taken is printed)")
 }
 
-pub fn run_controller(arguments: ControllerArgs) -> Result<()> {
+pub fn run_controller(mut arguments: ControllerArgs) -> Result<()> {
     crate::logging::init(&arguments.logging)?;
+    // The API tokens are kept beside the kubeconfig when one is named.
+    if arguments.engine.api_tokens.is_none() {
+        if let Some(directory) = arguments
+            .cluster
+            .kubeconfig
+            .as_deref()
+            .and_then(Path::parent)
+        {
+            arguments.engine.api_tokens = Some(directory.join("api-tokens"));
+        }
+    }
     runtime()?.block_on(async move {
         let cluster = connect(&arguments.cluster).await?;
         println!(
@@ -454,25 +500,46 @@ pub struct DiffEngineArgs {
     pub server_side_diff: bool,
 }
 
+/// An error of the Application operations `flotilla app` shares with the API
+/// (`flotilla_web::apps`), with what the user can do about it.
+async fn app_error(cluster: &Cluster, error: AppError) -> anyhow::Error {
+    let error = match error {
+        // Discovery failing says first whether the cluster answers at all.
+        AppError::Cluster { action, source } => {
+            return match source {
+                ClusterError::Transport(_) if action == apps::DISCOVERING => {
+                    cluster_error(cluster, source).await
+                }
+                ClusterError::Transport(_) => cluster_error(cluster, source).await.context(action),
+                other if action == apps::DISCOVERING => cluster_error(cluster, other).await,
+                other => anyhow::Error::new(other).context(action),
+            };
+        }
+        other => other,
+    };
+    let hint = match &error {
+        AppError::NotServed { .. } => "is a flotilla or Argo CD controller installed? `flotilla controller` installs the Application resource when it starts".to_string(),
+        AppError::NotFound { .. } => "`flotilla app list -n NAMESPACE` shows the Applications of a namespace".to_string(),
+        AppError::OperationRequested { name } => format!("wait for it with `flotilla app wait {name}`"),
+        AppError::OperationRunning { name, .. } => format!("wait for it (`flotilla app wait {name}`) or stop it (`flotilla app terminate-op {name}`)"),
+        AppError::NotPermitted { .. } | AppError::Cluster { .. } => return anyhow::Error::new(error),
+    };
+    anyhow!("{error}\n\nhint: {hint}")
+}
+
 /// The Application resource; "serves no Applications" only when the server says so (404).
 async fn applications(cluster: &Cluster) -> Result<ResourceInfo> {
-    match cluster.resource("argoproj.io/v1alpha1", "Application").await {
+    match apps::resource(cluster).await {
         Ok(info) => Ok(info),
-        Err(ClusterError::UnknownKind { .. }) => bail!(
-            "the cluster at {} serves no Applications (`argoproj.io/v1alpha1`)\n\nhint: is a flotilla or Argo CD controller installed? `flotilla controller` installs the Application resource when it starts",
-            cluster.server.trim_end_matches('/')
-        ),
-        Err(error) => Err(cluster_error(cluster, error).await),
+        Err(error) => Err(app_error(cluster, error).await),
     }
 }
 
 async fn get_application(cluster: &Cluster, namespace: &str, name: &str) -> Result<Value> {
-    let info = applications(cluster).await?;
-    cluster
-        .get(&info, Some(namespace), name)
-        .await
-        .with_context(|| format!("reading application `{name}`"))?
-        .ok_or_else(|| anyhow!("application `{name}` not found in namespace `{namespace}`\n\nhint: `flotilla app list -n NAMESPACE` shows the Applications of a namespace"))
+    match apps::get(cluster, namespace, name).await {
+        Ok(application) => Ok(application),
+        Err(error) => Err(app_error(cluster, error).await),
+    }
 }
 
 fn print_data(value: &Value, output: Output) -> Result<()> {
@@ -515,10 +582,11 @@ fn run_app_command(arguments: AppArgs) -> Result<u8> {
         let namespace = arguments.namespace.clone();
         match arguments.command {
             AppCommand::List { all_namespaces, output } => {
-                let info = applications(&cluster).await?;
                 let scope = (!all_namespaces).then_some(namespace.as_str());
-                let list = cluster.list(&info, scope, &Default::default()).await.context("listing Applications")?;
-                let items = list["items"].as_array().cloned().unwrap_or_default();
+                let items = match apps::list(&cluster, scope, None).await {
+                    Ok(items) => items,
+                    Err(error) => return Err(app_error(&cluster, error).await),
+                };
                 if output != Output::Wide {
                     print_data(&json!({"apiVersion": "v1", "kind": "List", "items": items}), output)?;
                     return Ok(0);
@@ -697,29 +765,12 @@ async fn request_operation(
     timeout: Duration,
     output: Output,
 ) -> Result<u8> {
-    let info = applications(cluster).await?;
-    let before = get_application(cluster, namespace, name).await?;
-    if before["operation"].is_object() {
-        bail!("another operation is already requested on `{name}`\n\nhint: wait for it with `flotilla app wait {name}`");
-    }
-    // A running automated sync gives way to a requested one; a requested one does not.
-    if let Some(message) = operation_running(&before) {
-        if before["status"]["operationState"]["operation"]["initiatedBy"]["automated"]
-            != json!(true)
-        {
-            bail!("another operation is running on `{name}`: {message}\n\nhint: wait for it (`flotilla app wait {name}`) or stop it (`flotilla app terminate-op {name}`)");
-        }
-    }
+    // Refused while another operation is requested, or running unless it is automated.
+    let before = match apps::request_operation(cluster, namespace, name, operation).await {
+        Ok(before) => before,
+        Err(error) => return Err(app_error(cluster, error).await),
+    };
     let previous_state = before["status"]["operationState"].clone();
-    cluster
-        .merge_patch(
-            &info,
-            Some(namespace),
-            name,
-            &json!({"operation": operation}),
-        )
-        .await
-        .with_context(|| format!("requesting the operation on `{name}`"))?;
     let deadline = Instant::now() + timeout;
     // With -o json|yaml, standard output holds the Application and nothing else.
     let terminal = std::io::stdout().is_terminal() && output == Output::Wide;
@@ -785,12 +836,7 @@ async fn request_operation(
     }
 }
 
-/// The message of the operation running on an Application (`Running` or `Terminating`).
-fn operation_running(application: &Value) -> Option<String> {
-    let state = &application["status"]["operationState"];
-    matches!(state["phase"].as_str(), Some("Running" | "Terminating"))
-        .then(|| text(&state["message"], "running").to_string())
-}
+use flotilla_web::apps::operation_running;
 
 /// Asks the controller to stop the operation running on an Application (`phase: Terminating`,
 /// as Argo CD) and waits until it has.

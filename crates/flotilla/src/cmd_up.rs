@@ -392,6 +392,7 @@ pub fn run_up(arguments: UpArgs) -> Result<()> {
                         key_renewal: Duration::from_secs(30 * 24 * 3600),
             sealing_key_bits: arguments.sealing_key_bits,
             server_side_diff: false,
+            api_tokens: Some(data_dir.join("cluster/api-tokens")),
         };
         let (engine, web_address) = match cmd_engine::start_engine(cluster, &engine_args).await {
             Ok(started) => started,
@@ -430,6 +431,9 @@ pub fn run_up(arguments: UpArgs) -> Result<()> {
         println!("  {repository_note}");
         println!("  root app:   {}/{}", namespace, root["metadata"]["name"].as_str().unwrap_or(""));
         println!("  sealing:    flotilla seal --cert http://{web_address}/v1/cert.pem < secret.yaml");
+        // The UI's login URL carries the admin token (the file start_engine made).
+        let tokens = flotilla_web::auth::Tokens::load_or_create(&engine_args.api_tokens_path()).context("reading the API tokens")?;
+        println!("  ui:         http://{web_address}/?token={}", tokens.admin());
         println!("try:");
         println!("  kubectl --kubeconfig {kubeconfig} get applications -A");
         println!("  flotilla app list --kubeconfig {kubeconfig}");

@@ -1,0 +1,534 @@
+//! The HTTP API and UI of `flotilla up` as a client calls them: the login URL `up` prints, the
+//! token file (mode 0600), every `/api/v1` endpoint (paging by `continue` and by `page`, each
+//! filter, one Application, its tree, Events, refresh, sync, the stream), the authentication
+//! failures (no token, a wrong one, a read-only one on a mutating call, another origin) and
+//! malformed bodies, each a JSON error with its status; the UI's pages without JavaScript.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+fn flotilla() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_flotilla"))
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("a free port")
+}
+
+struct Up {
+    child: Child,
+    root: PathBuf,
+}
+
+impl Drop for Up {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.root);
+    }
+}
+
+/// An HTTP/1.1 answer.
+struct Answer {
+    status: u16,
+    head: String,
+    body: String,
+}
+
+impl Answer {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|error| panic!("not JSON ({error}): {} {}", self.status, self.body))
+    }
+
+    /// A JSON error with this status (`{"error", "status"}`).
+    fn assert_error(&self, status: u16) {
+        assert_eq!(self.status, status, "{}", self.body);
+        let body = self.json();
+        assert_eq!(body["status"], json!(status), "{body}");
+        assert!(
+            body["error"]
+                .as_str()
+                .is_some_and(|error| !error.is_empty()),
+            "{body}"
+        );
+    }
+
+    fn header(&self, name: &str) -> Option<String> {
+        self.head.lines().find_map(|line| {
+            let (key, value) = line.split_once(':')?;
+            key.eq_ignore_ascii_case(name)
+                .then(|| value.trim().to_string())
+        })
+    }
+}
+
+fn request(
+    address: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Answer {
+    let mut stream = TcpStream::connect(address).expect("connect");
+    let mut text = format!(
+        "{method} {path} HTTP/1.1\r\nhost: {address}\r\nconnection: close\r\ncontent-length: {}\r\n",
+        body.len()
+    );
+    for (name, value) in headers {
+        text.push_str(&format!("{name}: {value}\r\n"));
+    }
+    text.push_str("\r\n");
+    text.push_str(body);
+    stream.write_all(text.as_bytes()).expect("write");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read");
+    let (head, body) = response.split_once("\r\n\r\n").expect("a head and a body");
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .expect("a status");
+    Answer {
+        status,
+        head: head.to_string(),
+        body: body.to_string(),
+    }
+}
+
+fn bearer(token: &str) -> String {
+    format!("Bearer {token}")
+}
+
+fn names(page: &Value) -> Vec<String> {
+    page["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|item| item["name"].as_str().expect("name").to_string())
+        .collect()
+}
+
+/// `flotilla up` started; its web address, the admin token of its login URL, and its standard
+/// error as it grows.
+fn start(root: &Path) -> (Up, String, String, Arc<Mutex<String>>) {
+    let data_dir = root.join(".flotilla");
+    let web_address = format!("127.0.0.1:{}", free_port());
+    let mut child = flotilla()
+        .args([
+            "up",
+            "--repo-poll",
+            "1h",
+            "--simulate-delay-ms",
+            "50",
+            "--sealing-key-bits",
+            "1024",
+        ])
+        .arg("--data-dir")
+        .arg(&data_dir)
+        .args(["--cluster-listen", &format!("127.0.0.1:{}", free_port())])
+        .args(["--listen", &web_address])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start flotilla up");
+    let stdout = child.stdout.take().expect("stdout");
+    let stderr = child.stderr.take().expect("stderr");
+    let log = Arc::new(Mutex::new(String::new()));
+    let writer = log.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            eprintln!("{line}");
+            let mut log = writer.lock().expect("log");
+            log.push_str(&line);
+            log.push('\n');
+        }
+    });
+    let up = Up {
+        child,
+        root: root.to_path_buf(),
+    };
+    let mut lines = BufReader::new(stdout).lines();
+    let mut banner = String::new();
+    for line in lines.by_ref() {
+        let line = line.expect("utf-8 output");
+        banner.push_str(&line);
+        banner.push('\n');
+        if line.contains("press Ctrl-C") {
+            break;
+        }
+    }
+    std::thread::spawn(move || for _ in lines {});
+    let prefix = format!("http://{web_address}/?token=");
+    let token = banner
+        .lines()
+        .find_map(|line| {
+            line.trim()
+                .strip_prefix("ui:")?
+                .trim()
+                .strip_prefix(&prefix)
+        })
+        .unwrap_or_else(|| panic!("no login URL in the banner:\n{banner}"))
+        .to_string();
+    (up, web_address, token, log)
+}
+
+#[test]
+fn the_api_and_ui_serve_the_example_behind_tokens() {
+    let root: PathBuf =
+        std::env::temp_dir().join(format!("flotilla-web-api-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(&root).expect("scratch");
+    let (_up, address, admin, log) = start(&root);
+    let address = address.as_str();
+
+    // The token file beside the kubeconfig: private, with the printed admin token.
+    let tokens_path = root.join(".flotilla/cluster/api-tokens");
+    let tokens = std::fs::read_to_string(&tokens_path).expect("token file");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&tokens_path)
+            .expect("meta")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    assert!(tokens.contains(&format!("admin={admin}")));
+    let read_only = tokens
+        .lines()
+        .find_map(|line| line.strip_prefix("read-only="))
+        .expect("a read-only token")
+        .to_string();
+    let admin_auth = bearer(&admin);
+    let read_auth = bearer(&read_only);
+    let as_admin = [("authorization", admin_auth.as_str())];
+    let as_reader = [("authorization", read_auth.as_str())];
+    let get = |path: &str, headers: &[(&str, &str)]| request(address, "GET", path, headers, "");
+
+    // The OpenAPI document (no token needed) lists every route.
+    let openapi = get("/api/v1/openapi.json", &[]);
+    assert_eq!(openapi.status, 200, "{}", openapi.body);
+    let document = openapi.json();
+    for route in flotilla_web::API_ROUTES {
+        assert!(document["paths"][route].is_object(), "{route} undocumented");
+    }
+
+    // All eight Applications of the example, once the root app-of-apps made them.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let all = loop {
+        let page = get("/api/v1/applications", &as_reader);
+        assert_eq!(page.status, 200, "{}", page.body);
+        let page = page.json();
+        if page["total"] == json!(8) && page["counts"]["sync"] == json!({"Synced": 8}) {
+            break page;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the example did not settle: {page}"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    let every: Vec<String> = names(&all);
+    let mut sorted = every.clone();
+    sorted.sort();
+    assert_eq!(every, sorted);
+    assert!(every.contains(&"apps-dev".to_string()), "{every:?}");
+
+    // Who am I.
+    assert_eq!(get("/api/v1/session", &as_admin).json()["role"], "admin");
+    assert_eq!(
+        get("/api/v1/session", &as_reader).json()["role"],
+        "read-only"
+    );
+
+    // Paging by `continue`, then by `page`.
+    let mut seen = Vec::new();
+    let mut path = "/api/v1/applications?limit=3".to_string();
+    loop {
+        let page = get(&path, &as_reader).json();
+        assert!(page["items"].as_array().expect("items").len() <= 3);
+        seen.extend(names(&page));
+        match page["continue"].as_str() {
+            Some(next) => path = format!("/api/v1/applications?limit=3&continue={next}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen, every);
+    let third = get("/api/v1/applications?limit=3&page=3", &as_reader).json();
+    assert_eq!(names(&third), every[6..].to_vec());
+    assert_eq!(third["pages"], 3);
+
+    // Filters: project, namespace, health, sync, text, labels.
+    let inventory = get("/api/v1/applications?project=inventory", &as_reader).json();
+    assert!(inventory["total"]
+        .as_u64()
+        .is_some_and(|total| (1..8).contains(&total)));
+    assert!(inventory["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .all(|item| item["project"] == "inventory"));
+    assert_eq!(
+        get("/api/v1/applications?namespace=argocd", &as_reader).json()["total"],
+        8
+    );
+    assert_eq!(
+        get("/api/v1/applications?namespace=elsewhere", &as_reader).json()["total"],
+        0
+    );
+    assert_eq!(
+        get("/api/v1/applications?sync=OutOfSync", &as_reader).json()["total"],
+        0
+    );
+    let healthy = get(
+        "/api/v1/applications?health=Healthy,Progressing",
+        &as_reader,
+    )
+    .json();
+    assert!(healthy["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .all(|item| item["health"] == "Healthy" || item["health"] == "Progressing"));
+    assert_eq!(
+        names(&get("/api/v1/applications?search=KAFKA", &as_reader).json()),
+        ["kafka-dev", "kafka-staging"]
+    );
+    let kubeconfig = root.join(".flotilla/cluster/kubeconfig");
+    let labelled = Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
+        .args([
+            "label",
+            "applications.argoproj.io",
+            "mq-dev",
+            "-n",
+            "argocd",
+            "team=queues",
+        ])
+        .output()
+        .expect("kubectl");
+    assert!(
+        labelled.status.success(),
+        "{}",
+        String::from_utf8_lossy(&labelled.stderr)
+    );
+    assert_eq!(
+        names(&get("/api/v1/applications?selector=team%3Dqueues", &as_reader).json()),
+        ["mq-dev"]
+    );
+    for bad in ["limit=0", "limit=many", "page=-1", "continue=nonsense"] {
+        get(&format!("/api/v1/applications?{bad}"), &as_reader).assert_error(400);
+    }
+
+    // One Application, its tree, its Events.
+    let one = get("/api/v1/applications/argocd/apps-dev", &as_reader);
+    assert_eq!(one.status, 200, "{}", one.body);
+    assert_eq!(one.json()["metadata"]["name"], "apps-dev");
+    get("/api/v1/applications/argocd/missing", &as_reader).assert_error(404);
+    let tree = get("/api/v1/applications/argocd/apps-dev/tree", &as_reader);
+    assert_eq!(tree.status, 200, "{}", tree.body);
+    let nodes = tree.json()["nodes"].as_array().cloned().expect("nodes");
+    let deployment = nodes
+        .iter()
+        .find(|node| node["kind"] == "Deployment" && node["tracked"] == json!(true))
+        .expect("a tracked Deployment");
+    assert_eq!(deployment["sync"], "Synced");
+    let uid = deployment["uid"].clone();
+    assert!(
+        nodes.iter().any(|node| node["kind"] == "ReplicaSet"
+            && node["parents"]
+                .as_array()
+                .is_some_and(|parents| parents.contains(&uid))),
+        "no ReplicaSet under the Deployment: {nodes:?}"
+    );
+    get("/api/v1/applications/argocd/missing/tree", &as_reader).assert_error(404);
+    let events = get("/api/v1/applications/argocd/kafka-dev/events", &as_reader);
+    assert_eq!(events.status, 200, "{}", events.body);
+    assert!(events.json()["items"].is_array());
+
+    // Authentication and authorisation on a mutating call.
+    let sync_path = "/api/v1/applications/argocd/apps-dev/sync";
+    let post =
+        |headers: &[(&str, &str)], body: &str| request(address, "POST", sync_path, headers, body);
+    post(&[], "{}").assert_error(401);
+    post(&[("authorization", "Bearer wrong")], "{}").assert_error(401);
+    get("/api/v1/applications", &[("authorization", "Bearer wrong")]).assert_error(401);
+    get("/api/v1/applications", &[]).assert_error(401);
+    post(&as_reader, "{}").assert_error(403);
+    post(
+        &[
+            ("authorization", admin_auth.as_str()),
+            ("origin", "http://evil.example"),
+        ],
+        "{}",
+    )
+    .assert_error(403);
+    get(
+        "/api/v1/applications",
+        &[
+            ("authorization", read_auth.as_str()),
+            ("origin", "http://evil.example"),
+        ],
+    )
+    .assert_error(403);
+    // Malformed bodies.
+    post(&as_admin, "{").assert_error(400);
+    post(&as_admin, "[1]").assert_error(400);
+    post(&as_admin, r#"{"prune": "yes"}"#).assert_error(400);
+    post(&as_admin, r#"{"bogus": true}"#).assert_error(400);
+    request(
+        address,
+        "POST",
+        "/api/v1/applications/argocd/missing/sync",
+        &as_admin,
+        "{}",
+    )
+    .assert_error(404);
+    get("/api/v1/nothing-here", &as_admin).assert_error(404);
+
+    // The stream reports a change: subscribe, refresh, read the change.
+    let mut stream = TcpStream::connect(address).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(60)))
+        .expect("timeout");
+    write!(
+        stream,
+        "GET /api/v1/stream HTTP/1.1\r\nhost: {address}\r\nauthorization: {admin_auth}\r\n\r\n"
+    )
+    .expect("subscribe");
+    let mut reader = BufReader::new(stream);
+    let mut line = String::new();
+    while !line.starts_with("event: hello") {
+        line.clear();
+        assert!(
+            reader.read_line(&mut line).expect("read the stream") > 0,
+            "stream ended"
+        );
+    }
+    let refreshed = request(
+        address,
+        "POST",
+        "/api/v1/applications/argocd/mq-dev/refresh",
+        &as_admin,
+        r#"{"hard": false}"#,
+    );
+    assert_eq!(refreshed.status, 202, "{}", refreshed.body);
+    request(
+        address,
+        "POST",
+        "/api/v1/applications/argocd/mq-dev/refresh",
+        &as_reader,
+        "",
+    )
+    .assert_error(403);
+    loop {
+        line.clear();
+        assert!(
+            reader.read_line(&mut line).expect("read the stream") > 0,
+            "stream ended"
+        );
+        if line.starts_with("data: ") && line.contains("\"name\":\"mq-dev\"") {
+            break;
+        }
+    }
+
+    // A sync (dry run, with prune) the controller runs.
+    let accepted = post(&as_admin, r#"{"prune": true, "dryRun": true}"#);
+    assert_eq!(accepted.status, 202, "{}", accepted.body);
+    assert_eq!(accepted.json()["operation"]["sync"]["dryRun"], true);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let application = get("/api/v1/applications/argocd/apps-dev", &as_reader).json();
+        let state = &application["status"]["operationState"];
+        if !application["operation"].is_object()
+            && state["operation"]["sync"]["dryRun"] == json!(true)
+            && state["finishedAt"].is_string()
+        {
+            assert_eq!(state["phase"], "Succeeded", "{state}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the sync did not finish: {state}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    // The UI: login URL → cookie → pages readable without JavaScript.
+    let login = get(&format!("/?token={admin}"), &[]);
+    assert_eq!(login.status, 303);
+    let cookie = login.header("set-cookie").expect("a cookie");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    assert_eq!(get(&format!("/?token={admin}x"), &[]).status, 401);
+    let unauthenticated = get("/applications", &[]);
+    assert_eq!(unauthenticated.status, 303);
+    assert_eq!(unauthenticated.header("location").as_deref(), Some("/"));
+    let admin_cookie = format!("flotilla_token={admin}");
+    let reader_cookie = format!("flotilla_token={read_only}");
+    let list = get(
+        "/applications?limit=5&search=kafka",
+        &[("cookie", admin_cookie.as_str())],
+    );
+    assert_eq!(list.status, 200, "{}", list.body);
+    for name in ["kafka-dev", "kafka-staging"] {
+        assert!(
+            list.body.contains(&format!(">{name}</a>")),
+            "{name} missing"
+        );
+    }
+    assert!(!list.body.contains(">apps-dev</a>"));
+    let admin_page = get(
+        "/applications/argocd/apps-dev",
+        &[("cookie", admin_cookie.as_str())],
+    );
+    assert_eq!(admin_page.status, 200, "{}", admin_page.body);
+    assert!(admin_page
+        .body
+        .contains("<button type=\"submit\">Sync</button>"));
+    assert!(admin_page
+        .body
+        .contains("<span class=\"kind\">ReplicaSet</span>"));
+    let reader_page = get(
+        "/applications/argocd/apps-dev",
+        &[("cookie", reader_cookie.as_str())],
+    );
+    assert!(reader_page.body.contains(
+        "<button type=\"submit\" disabled title=\"your token is read-only\">Sync</button>"
+    ));
+    let refused = request(
+        address,
+        "POST",
+        "/applications/argocd/apps-dev/sync",
+        &[
+            ("cookie", reader_cookie.as_str()),
+            ("content-type", "application/x-www-form-urlencoded"),
+        ],
+        "prune=on",
+    );
+    assert_eq!(refused.status, 403);
+    for asset in ["/assets/app.js", "/assets/style.css"] {
+        assert_eq!(get(asset, &[]).status, 200, "{asset}");
+    }
+
+    // Tokens never reach the controller's log (standard error); only the banner shows one.
+    let log = log.lock().expect("log").clone();
+    assert!(log.contains("automated sync"), "{log}");
+    assert!(
+        !log.contains(&admin) && !log.contains(&read_only),
+        "a token is in the log"
+    );
+}
