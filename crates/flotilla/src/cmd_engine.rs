@@ -80,7 +80,8 @@ pub struct EngineArgs {
     #[arg(long)]
     pub server_side_diff: bool,
     /// File of the API and UI tokens (admin and read-only), made with mode 0600 when absent
-    /// (default: `api-tokens` beside `--kubeconfig`, else in the cache directory)
+    /// (default: `api-tokens` in the cache directory; `flotilla up` keeps it beside its
+    /// kubeconfig)
     #[arg(long, value_name = "FILE")]
     pub api_tokens: Option<PathBuf>,
 }
@@ -331,19 +332,8 @@ pub fn port_taken(
     anyhow!("cannot listen on {address} for {what}: {reason}\n\nhint: stop that program, or pick another address with `{flag} ADDRESS` (`{flag} 127.0.0.1:0` takes any free port and the one taken is printed)")
 }
 
-pub fn run_controller(mut arguments: ControllerArgs) -> Result<()> {
+pub fn run_controller(arguments: ControllerArgs) -> Result<()> {
     crate::logging::init(&arguments.logging)?;
-    // The API tokens are kept beside the kubeconfig when one is named.
-    if arguments.engine.api_tokens.is_none() {
-        if let Some(directory) = arguments
-            .cluster
-            .kubeconfig
-            .as_deref()
-            .and_then(Path::parent)
-        {
-            arguments.engine.api_tokens = Some(directory.join("api-tokens"));
-        }
-    }
     runtime()?.block_on(async move {
         let cluster = connect(&arguments.cluster).await?;
         println!(
