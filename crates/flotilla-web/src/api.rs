@@ -39,6 +39,16 @@ pub(crate) struct ApiState {
     pub api: Api,
     /// Application changes as JSON (`{"type", "application": summary}`), for `/api/v1/stream`.
     pub changes: broadcast::Sender<String>,
+    /// The summaries the watch keeps, which lists without a label selector page through.
+    pub index: Arc<std::sync::RwLock<Index>>,
+}
+
+/// Every Application's summary by `namespace/name`, kept by the Application watch; `ready`
+/// from its first list until the watch fails (lists then read the cluster until it re-lists).
+#[derive(Default)]
+pub(crate) struct Index {
+    pub ready: bool,
+    pub summaries: std::collections::BTreeMap<String, Value>,
 }
 
 /// The page size when `limit` is not given, and the largest one allowed.
@@ -252,10 +262,13 @@ fn any_equal(wanted: &[String], value: &Value) -> bool {
 /// One page of Application summaries: filtered, sorted by namespace and name, with the counts
 /// by health and by sync of every Application the other filters keep (so the counts stay
 /// useful while filtering by one of them).
-pub fn page(applications: &[Value], query: &ListQuery) -> Value {
-    let mut summaries: Vec<Value> = applications
-        .iter()
-        .map(apps::summary)
+pub fn page(summaries: Vec<Value>, query: &ListQuery) -> Value {
+    let mut summaries: Vec<Value> = summaries
+        .into_iter()
+        .filter(|summary| match &query.namespace {
+            Some(namespace) => summary["namespace"] == namespace.as_str(),
+            None => true,
+        })
         .filter(|summary| any_equal(&query.projects, &summary["project"]))
         .filter(|summary| match &query.search {
             None => true,
@@ -305,15 +318,37 @@ pub fn page(applications: &[Value], query: &ListQuery) -> Value {
     })
 }
 
-/// The list a request asks for, read through the cluster.
+/// The list a request asks for: from the watch's index when it is current and no label
+/// selector is given (the cluster selects by label), else read through the cluster.
 pub(crate) async fn list_page(state: &ApiState, query: &ListQuery) -> Result<Value, ApiError> {
+    if query.selector.is_none() {
+        let index = state
+            .index
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if index.ready {
+            let summaries = match &query.namespace {
+                Some(namespace) => index
+                    .summaries
+                    .range(format!("{namespace}/")..format!("{namespace}0"))
+                    .map(|(_, summary)| summary.clone())
+                    .collect(),
+                None => index.summaries.values().cloned().collect(),
+            };
+            drop(index);
+            return Ok(page(summaries, query));
+        }
+    }
     let applications = apps::list(
         &state.api.cluster,
         query.namespace.as_deref(),
         query.selector.as_deref(),
     )
     .await?;
-    Ok(page(&applications, query))
+    Ok(page(
+        applications.iter().map(apps::summary).collect(),
+        query,
+    ))
 }
 
 pub(crate) async fn list_applications(
@@ -562,16 +597,28 @@ pub(crate) async fn stream(
 
 /// Follows the Applications of the cluster and publishes each change on `changes`: a list for
 /// its resourceVersion, then a watch from it, again after the watch ends or fails.
-pub(crate) async fn watch_applications(cluster: Arc<Cluster>, changes: broadcast::Sender<String>) {
+pub(crate) async fn watch_applications(
+    cluster: Arc<Cluster>,
+    changes: broadcast::Sender<String>,
+    index: Arc<std::sync::RwLock<Index>>,
+) {
     loop {
-        if let Err(message) = watch_once(&cluster, &changes).await {
+        if let Err(message) = watch_once(&cluster, &changes, &index).await {
             tracing::debug!(%message, "the Application watch of the web API ended");
         }
+        index
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .ready = false;
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }
 
-async fn watch_once(cluster: &Cluster, changes: &broadcast::Sender<String>) -> Result<(), String> {
+async fn watch_once(
+    cluster: &Cluster,
+    changes: &broadcast::Sender<String>,
+    index: &std::sync::RwLock<Index>,
+) -> Result<(), String> {
     let info = apps::resource(cluster)
         .await
         .map_err(|error| chain(&error))?;
@@ -583,6 +630,19 @@ async fn watch_once(cluster: &Cluster, changes: &broadcast::Sender<String>) -> R
         .as_str()
         .unwrap_or("0")
         .to_string();
+    let summaries = list["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(apps::summary)
+        .map(|summary| (key(&summary), summary))
+        .collect();
+    *index
+        .write()
+        .unwrap_or_else(|poisoned| poisoned.into_inner()) = Index {
+        ready: true,
+        summaries,
+    };
     // Whatever changed while no watch ran.
     let _ = changes.send(json!({"type": "RESYNC"}).to_string());
     loop {
@@ -601,9 +661,18 @@ async fn watch_once(cluster: &Cluster, changes: &broadcast::Sender<String>) -> R
             }
             match kind {
                 "ADDED" | "MODIFIED" | "DELETED" => {
-                    let _ = changes.send(
-                        json!({"type": kind, "application": apps::summary(object)}).to_string(),
-                    );
+                    let summary = apps::summary(object);
+                    {
+                        let mut index = index
+                            .write()
+                            .unwrap_or_else(|poisoned| poisoned.into_inner());
+                        if kind == "DELETED" {
+                            index.summaries.remove(&key(&summary));
+                        } else {
+                            index.summaries.insert(key(&summary), summary.clone());
+                        }
+                    }
+                    let _ = changes.send(json!({"type": kind, "application": summary}).to_string());
                 }
                 "BOOKMARK" => {}
                 _ => return Err(format!("watch error: {object}")),
@@ -632,6 +701,10 @@ mod tests {
         ListQuery::parse(&map).expect("query")
     }
 
+    fn summaries(applications: &[Value]) -> Vec<Value> {
+        applications.iter().map(apps::summary).collect()
+    }
+
     fn names(page: &Value) -> Vec<String> {
         page["items"]
             .as_array()
@@ -654,23 +727,29 @@ mod tests {
                 )
             })
             .collect();
-        let first = page(&applications, &query(&[("limit", "3")]));
+        let first = page(summaries(&applications), &query(&[("limit", "3")]));
         assert_eq!(names(&first), ["app-0", "app-2", "app-4"]);
         assert_eq!(first["total"], 7);
         assert_eq!(first["pages"], 3);
         assert_eq!(first["continue"], "argocd/app-4");
         let second = page(
-            &applications,
+            summaries(&applications),
             &query(&[("limit", "3"), ("continue", "argocd/app-4")]),
         );
         assert_eq!(names(&second), ["app-6", "app-1", "app-3"]);
-        let by_page = page(&applications, &query(&[("limit", "3"), ("page", "2")]));
+        let by_page = page(
+            summaries(&applications),
+            &query(&[("limit", "3"), ("page", "2")]),
+        );
         assert_eq!(names(&by_page), names(&second));
-        let last = page(&applications, &query(&[("limit", "3"), ("page", "3")]));
+        let last = page(
+            summaries(&applications),
+            &query(&[("limit", "3"), ("page", "3")]),
+        );
         assert_eq!(names(&last), ["app-5"]);
         assert_eq!(last["continue"], Value::Null);
         let beta = page(
-            &applications,
+            summaries(&applications),
             &query(&[("project", "beta"), ("health", "healthy")]),
         );
         assert_eq!(names(&beta), ["app-4", "app-6", "app-3"]);
@@ -680,9 +759,11 @@ mod tests {
             json!({"Degraded": 1, "Healthy": 3})
         );
         assert_eq!(beta["counts"]["sync"], json!({"OutOfSync": 1, "Synced": 2}));
-        let searched = page(&applications, &query(&[("search", "APP-5")]));
+        let searched = page(summaries(&applications), &query(&[("search", "APP-5")]));
         assert_eq!(names(&searched), ["app-5"]);
-        let out_of_sync = page(&applications, &query(&[("sync", "OutOfSync")]));
+        let team = page(summaries(&applications), &query(&[("namespace", "team")]));
+        assert_eq!(names(&team), ["app-1", "app-3", "app-5"]);
+        let out_of_sync = page(summaries(&applications), &query(&[("sync", "OutOfSync")]));
         assert_eq!(names(&out_of_sync), ["app-4"]);
         for bad in [
             ("limit", "0"),

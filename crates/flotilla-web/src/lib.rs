@@ -187,9 +187,14 @@ pub async fn serve_with_api(
         .map_err(|source| WebError::Bind { address, source })?;
     let bound = listener.local_addr().unwrap_or(address);
     let (changes, _) = tokio::sync::broadcast::channel(1024);
-    let watcher = api::watch_applications(api.cluster.clone(), changes.clone());
+    let index = Arc::new(std::sync::RwLock::new(api::Index::default()));
+    let watcher = api::watch_applications(api.cluster.clone(), changes.clone(), index.clone());
     let app = router(backend, webhook_secret)
-        .merge(api_router(Arc::new(api::ApiState { api, changes })))
+        .merge(api_router(Arc::new(api::ApiState {
+            api,
+            changes,
+            index,
+        })))
         .fallback(not_found);
     let task = tokio::spawn(async move {
         tokio::select! {
