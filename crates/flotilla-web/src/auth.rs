@@ -2,7 +2,8 @@
 //! refresh, `read-only` may only read), generated on first start into a file readable by its
 //! owner alone (mode 0600) and read back on later starts. A request presents its token as
 //! `Authorization: Bearer …` or, from the browser, as the `flotilla_token` cookie the login URL
-//! (`/?token=…`) sets (HttpOnly, SameSite=Strict). Tokens are compared in constant time and
+//! (`/?token=…`) sets (HttpOnly, SameSite=Lax: sent when a link elsewhere leads here, never
+//! with another site's form or script). Tokens are compared in constant time and
 //! never logged or echoed.
 //!
 //! Requests another origin sends are refused: an `Origin` header that is not this server's
@@ -195,10 +196,13 @@ pub fn presented_token(headers: &HeaderMap) -> Option<String> {
 }
 
 /// Whether another origin sent the request (403): an `Origin` that is not this server, or a
-/// browser's `Sec-Fetch-Site: cross-site`.
+/// browser's `Sec-Fetch-Site: cross-site` on anything but a navigation (following a link to a
+/// page here is allowed; a navigation that posts a form carries an `Origin`, checked).
 pub fn cross_origin(headers: &HeaderMap) -> bool {
     let header = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
-    if header("sec-fetch-site") == Some("cross-site") {
+    if header("sec-fetch-site") == Some("cross-site")
+        && header("sec-fetch-mode") != Some("navigate")
+    {
         return true;
     }
     let Some(origin) = header("origin") else {
@@ -272,5 +276,9 @@ mod tests {
             ("origin", "http://evil.example")
         ])));
         assert!(cross_origin(&headers(&[("sec-fetch-site", "cross-site")])));
+        assert!(!cross_origin(&headers(&[
+            ("sec-fetch-site", "cross-site"),
+            ("sec-fetch-mode", "navigate")
+        ])));
     }
 }

@@ -162,10 +162,7 @@ async fn login(
     let parameters = api::query_map(query.as_deref());
     if let Some(token) = parameters.get("token").filter(|token| !token.is_empty()) {
         if state.api.tokens.role(token).is_some() {
-            let cookie = format!(
-                "{}={token}; Path=/; HttpOnly; SameSite=Strict",
-                auth::COOKIE
-            );
+            let cookie = format!("{}={token}; Path=/; HttpOnly; SameSite=Lax", auth::COOKIE);
             return (
                 StatusCode::SEE_OTHER,
                 [
@@ -380,11 +377,20 @@ async fn list_page(
     html(StatusCode::OK, "Applications", Some(role), "list", &body)
 }
 
+/// The tree as nested lists: roots are the nodes no other node owns.
 fn tree_html(nodes: &[Value]) -> String {
     let uids: std::collections::HashSet<&str> = nodes
         .iter()
         .filter_map(|node| node["uid"].as_str())
         .collect();
+    let mut children: HashMap<&str, Vec<&Value>> = HashMap::new();
+    for node in nodes {
+        for parent in node["parents"].as_array().into_iter().flatten() {
+            if let Some(parent) = parent.as_str() {
+                children.entry(parent).or_default().push(node);
+            }
+        }
+    }
     let is_root = |node: &Value| {
         node["parents"].as_array().is_none_or(|parents| {
             !parents
@@ -394,13 +400,13 @@ fn tree_html(nodes: &[Value]) -> String {
     };
     let mut text = String::from("<ul class=\"tree\">");
     for node in nodes.iter().filter(|node| is_root(node)) {
-        node_html(nodes, node, &mut text, 0);
+        node_html(&children, node, &mut text, 0);
     }
     text.push_str("</ul>");
     text
 }
 
-fn node_html(nodes: &[Value], node: &Value, text: &mut String, depth: usize) {
+fn node_html(children: &HashMap<&str, Vec<&Value>>, node: &Value, text: &mut String, depth: usize) {
     let _ = write!(
         text,
         "<li><span class=\"kind\">{}</span> <span class=\"name\">{}</span>",
@@ -433,22 +439,14 @@ fn node_html(nodes: &[Value], node: &Value, text: &mut String, depth: usize) {
     if node["requiresPruning"] == Value::Bool(true) {
         text.push_str(" <span class=\"reason\">requires pruning</span>");
     }
-    let uid = node["uid"].as_str();
-    let children: Vec<&Value> = match uid {
-        Some(uid) if depth < 16 => nodes
-            .iter()
-            .filter(|child| {
-                child["parents"]
-                    .as_array()
-                    .is_some_and(|parents| parents.iter().any(|parent| parent == uid))
-            })
-            .collect(),
-        _ => Vec::new(),
-    };
-    if !children.is_empty() {
+    let owned = node["uid"]
+        .as_str()
+        .filter(|_| depth < 16)
+        .and_then(|uid| children.get(uid));
+    if let Some(owned) = owned {
         text.push_str("<ul>");
-        for child in children {
-            node_html(nodes, child, text, depth + 1);
+        for child in owned {
+            node_html(children, child, text, depth + 1);
         }
         text.push_str("</ul>");
     }

@@ -470,7 +470,7 @@ fn the_api_and_ui_serve_the_example_behind_tokens() {
     assert_eq!(login.status, 303);
     let cookie = login.header("set-cookie").expect("a cookie");
     assert!(
-        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
         "{cookie}"
     );
     assert_eq!(get(&format!("/?token={admin}x"), &[]).status, 401);
