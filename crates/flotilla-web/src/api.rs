@@ -37,6 +37,8 @@ pub struct Api {
 
 pub(crate) struct ApiState {
     pub api: Api,
+    /// The engine, for what only it knows (the diff of a sync).
+    pub backend: Arc<dyn crate::Backend>,
     /// Application changes as JSON (`{"type", "application": summary}`), for `/api/v1/stream`.
     pub changes: broadcast::Sender<String>,
     /// The summaries the watch keeps, which lists without a label selector page through.
@@ -93,6 +95,8 @@ impl From<AppError> for ApiError {
                 StatusCode::CONFLICT
             }
             AppError::NotPermitted { .. } => StatusCode::FORBIDDEN,
+            AppError::RollbackAutomated { .. } => StatusCode::CONFLICT,
+            AppError::NoHistoryEntry { .. } => StatusCode::NOT_FOUND,
             AppError::Cluster {
                 source: ClusterError::Api(_),
                 ..
@@ -394,6 +398,107 @@ pub(crate) async fn events(
     apps::get(&state.api.cluster, &namespace, &name).await?;
     let events = apps::events(&state.api.cluster, &namespace, &name).await?;
     Ok(json_response(StatusCode::OK, &json!({"items": events})))
+}
+
+pub(crate) async fn history(
+    State(state): State<Arc<ApiState>>,
+    headers: HeaderMap,
+    Path((namespace, name)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    authorize(&state, &headers, Role::ReadOnly)?;
+    let application = apps::get(&state.api.cluster, &namespace, &name).await?;
+    let history = match &application["status"]["history"] {
+        Value::Array(entries) => entries.clone(),
+        _ => Vec::new(),
+    };
+    Ok(json_response(StatusCode::OK, &json!({"items": history})))
+}
+
+/// What a sync would change, as the engine compares it now; `resource=Kind/namespace/name`
+/// keeps one object.
+pub(crate) async fn diff_data(
+    state: &ApiState,
+    namespace: &str,
+    name: &str,
+    resource: Option<&str>,
+) -> Result<Value, ApiError> {
+    apps::get(&state.api.cluster, namespace, name).await?;
+    let mut data = match state.backend.preview(namespace, name).await {
+        None => {
+            return Err(ApiError::new(
+                StatusCode::NOT_IMPLEMENTED,
+                "this server does not compare Applications",
+            ))
+        }
+        Some(Err(message)) => {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                format!("cannot compare `{name}`: {message}"),
+            ))
+        }
+        Some(Ok(data)) => data,
+    };
+    if let Some(resource) = resource {
+        if let Value::Array(differences) = &mut data["differences"] {
+            differences.retain(|difference| difference["resource"] == resource);
+        }
+    }
+    Ok(data)
+}
+
+pub(crate) async fn diff(
+    State(state): State<Arc<ApiState>>,
+    headers: HeaderMap,
+    Path((namespace, name)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    authorize(&state, &headers, Role::ReadOnly)?;
+    let parameters = query_map(query.as_deref());
+    let resource = parameters.get("resource").map(String::as_str);
+    let data = diff_data(&state, &namespace, &name, resource).await?;
+    Ok(json_response(StatusCode::OK, &data))
+}
+
+/// Checks the AppProject and requests the rollback to history entry `id` (default: the one
+/// before the current); the operation written.
+pub(crate) async fn start_rollback(
+    state: &ApiState,
+    namespace: &str,
+    name: &str,
+    id: Option<i64>,
+) -> Result<Value, ApiError> {
+    let cluster = &state.api.cluster;
+    let application = apps::get(cluster, namespace, name).await?;
+    apps::check_project(cluster, &state.api.control_namespace, &application).await?;
+    let operation = apps::rollback_operation(&application, id, "flotilla-web (admin token)")?;
+    apps::request_operation(cluster, namespace, name, operation.clone()).await?;
+    Ok(operation)
+}
+
+pub(crate) async fn rollback(
+    State(state): State<Arc<ApiState>>,
+    headers: HeaderMap,
+    Path((namespace, name)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    authorize(&state, &headers, Role::Admin)?;
+    let body = object_body(&body)?;
+    if let Some(unknown) = body.keys().find(|key| key.as_str() != "id") {
+        return Err(ApiError::bad_request(format!(
+            "unknown field `{unknown}` (known: id)"
+        )));
+    }
+    let id = match body.get("id") {
+        None | Some(Value::Null) => None,
+        Some(id) => Some(id.as_i64().ok_or_else(|| {
+            ApiError::bad_request("`id` must be a history entry's id (a number)")
+        })?),
+    };
+    let operation = start_rollback(&state, &namespace, &name, id).await?;
+    Ok(json_response(
+        StatusCode::ACCEPTED,
+        &json!({"application": {"namespace": namespace, "name": name}, "operation": operation}),
+    ))
 }
 
 pub(crate) async fn session(

@@ -30,6 +30,10 @@ pub enum AppError {
     OperationRequested { name: String },
     #[error("another operation is running on `{name}`: {message}")]
     OperationRunning { name: String, message: String },
+    #[error("rollback cannot be initiated when auto-sync is enabled")]
+    RollbackAutomated { name: String },
+    #[error("application `{name}` has no history entry {entry}")]
+    NoHistoryEntry { name: String, entry: String },
     #[error("project `{project}` of `{name}` does not permit {what}")]
     NotPermitted {
         name: String,
@@ -149,6 +153,92 @@ pub async fn request_operation(
             "requesting the operation on `{name}`"
         )))?;
     Ok(before)
+}
+
+/// The operation that rolls an Application back to history entry `id` (default: the one before
+/// the current), as `argocd app rollback`: a sync with prune to that entry's revision and
+/// source; refused while automated sync is on.
+pub fn rollback_operation(
+    application: &Value,
+    id: Option<i64>,
+    initiated_by: &str,
+) -> Result<Value, AppError> {
+    let name = application["metadata"]["name"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    if application["spec"]["syncPolicy"]["automated"].is_object() {
+        return Err(AppError::RollbackAutomated { name });
+    }
+    let history = application["status"]["history"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let entry = match id {
+        Some(id) => history.iter().find(|entry| entry["id"] == json!(id)),
+        None => history.iter().rev().nth(1),
+    }
+    .ok_or_else(|| AppError::NoHistoryEntry {
+        name,
+        entry: id
+            .map(|id| id.to_string())
+            .unwrap_or_else(|| "before the current one".into()),
+    })?;
+    Ok(json!({
+        "sync": {"revision": entry["revision"], "prune": true, "source": entry["source"]},
+        "initiatedBy": {"username": initiated_by},
+    }))
+}
+
+/// What a sync of an Application would change (the engine's preview) as data: the objects that
+/// differ, each with its reasons and unified diff (Secrets masked), and the findings of the
+/// pre-sync gate (`guardrails`, `blocked`). `flotilla app diff -o json` prints it; the API
+/// serves it.
+pub fn preview_data(
+    namespace: &str,
+    name: &str,
+    preview: &flotilla_engine::reconcile::Preview,
+) -> Value {
+    let differences: Vec<Value> = preview
+        .entries
+        .iter()
+        .filter(|entry| !entry.in_sync)
+        .map(|entry| {
+            let diff = flotilla_diff::render_diff(
+                entry.predicted.as_ref().or(entry.desired.as_ref()),
+                entry.live.as_ref(),
+                flotilla_engine::cluster::FIELD_MANAGER,
+                &preview.rules,
+            );
+            let mut data = json!({
+                "resource": entry.resource,
+                "inCluster": entry.live.is_some(),
+                "reasons": entry.reasons,
+            });
+            match diff {
+                Ok(diff) => data["diff"] = json!(diff),
+                Err(error) => data["diffError"] = json!(error.to_string()),
+            }
+            data
+        })
+        .collect();
+    let guardrails: Vec<Value> = preview
+        .guardrails
+        .findings
+        .iter()
+        .map(|finding| {
+            let mut data = serde_json::to_value(finding).unwrap_or(Value::Null);
+            data["blocks"] = json!(finding.blocks());
+            data
+        })
+        .collect();
+    json!({
+        "application": {"namespace": namespace, "name": name},
+        "hasDifferences": preview.has_differences(),
+        "differences": differences,
+        "guardrails": guardrails,
+        "blocked": preview.guardrails.blocks(),
+    })
 }
 
 /// Asks the controller to compare the Application again (`hard`: and to render its sources

@@ -45,9 +45,28 @@ pub trait Backend: Send + Sync + 'static {
     ) -> Option<Result<serde_json::Value, String>> {
         None
     }
+    /// What a sync of one Application would change (`apps::preview_data`, for
+    /// `GET /api/v1/applications/{namespace}/{name}/diff`); None when this backend cannot tell.
+    fn preview(&self, _namespace: &str, _name: &str) -> PreviewFuture {
+        Box::pin(async { None })
+    }
 }
 
+/// The answer of [`Backend::preview`].
+pub type PreviewFuture = std::pin::Pin<
+    Box<dyn std::future::Future<Output = Option<Result<serde_json::Value, String>>> + Send>,
+>;
+
 impl Backend for flotilla_engine::Engine {
+    fn preview(&self, namespace: &str, name: &str) -> PreviewFuture {
+        let engine = self.clone();
+        let (namespace, name) = (namespace.to_string(), name.to_string());
+        Box::pin(async move {
+            let preview = engine.preview(&namespace, &name).await;
+            Some(preview.map(|preview| apps::preview_data(&namespace, &name, &preview)))
+        })
+    }
+
     fn metrics_text(&self) -> String {
         flotilla_engine::Engine::metrics_text(self)
     }
@@ -136,15 +155,20 @@ pub const API_ROUTES: &[&str] = &[
     "/api/v1/applications/{namespace}/{name}",
     "/api/v1/applications/{namespace}/{name}/tree",
     "/api/v1/applications/{namespace}/{name}/events",
+    "/api/v1/applications/{namespace}/{name}/history",
+    "/api/v1/applications/{namespace}/{name}/diff",
     "/api/v1/applications/{namespace}/{name}/refresh",
     "/api/v1/applications/{namespace}/{name}/sync",
+    "/api/v1/applications/{namespace}/{name}/rollback",
     "/api/v1/stream",
 ];
 
 /// The API and UI routes over `state`.
 fn api_router(state: Arc<api::ApiState>) -> Router {
-    let [openapi, session, list, one, tree, events, refresh, sync, stream] = API_ROUTES else {
-        unreachable!("API_ROUTES names nine routes")
+    let [openapi, session, list, one, tree, events, history, diff, refresh, sync, rollback, stream] =
+        API_ROUTES
+    else {
+        unreachable!("API_ROUTES names twelve routes")
     };
     Router::new()
         .route(openapi, get(api::openapi))
@@ -153,6 +177,9 @@ fn api_router(state: Arc<api::ApiState>) -> Router {
         .route(one, get(api::get_application))
         .route(tree, get(api::tree))
         .route(events, get(api::events))
+        .route(history, get(api::history))
+        .route(diff, get(api::diff))
+        .route(rollback, post(api::rollback))
         .route(refresh, post(api::refresh))
         .route(sync, post(api::sync))
         .route(stream, get(api::stream))
@@ -189,9 +216,10 @@ pub async fn serve_with_api(
     let (changes, _) = tokio::sync::broadcast::channel(1024);
     let index = Arc::new(std::sync::RwLock::new(api::Index::default()));
     let watcher = api::watch_applications(api.cluster.clone(), changes.clone(), index.clone());
-    let app = router(backend, webhook_secret)
+    let app = router(backend.clone(), webhook_secret)
         .merge(api_router(Arc::new(api::ApiState {
             api,
+            backend: backend.clone(),
             changes,
             index,
         })))

@@ -36,6 +36,11 @@ pub(crate) fn routes() -> Router<Arc<ApiState>> {
             post(refresh_form),
         )
         .route(
+            "/applications/{namespace}/{name}/rollback",
+            post(rollback_form),
+        )
+        .route("/applications/{namespace}/{name}/diff", get(diff_page))
+        .route(
             "/assets/app.js",
             get(|| async { asset("text/javascript; charset=utf-8", SCRIPT) }),
         )
@@ -586,8 +591,40 @@ data-api=\"/api/v1{path}/sync\"><label><input type=\"checkbox\" name=\"prune\"{d
 <label><input type=\"checkbox\" name=\"dryRun\"{disabled}> Dry run</label> \
 <button type=\"submit\"{disabled}>Sync</button></form>\
 <form id=\"refresh\" class=\"operation\" method=\"post\" action=\"{path}/refresh\" data-api=\"/api/v1{path}/refresh\">\
-<button type=\"submit\"{disabled}>Refresh</button></form>"
+<button type=\"submit\"{disabled}>Refresh</button></form> <a href=\"{path}/diff\">What a sync would change</a>"
     );
+    body.push_str("<h2>History</h2>");
+    let history = status["history"].as_array().cloned().unwrap_or_default();
+    if history.is_empty() {
+        body.push_str("<p>None.</p>");
+    } else {
+        let automated = summary["automated"] == Value::Bool(true);
+        let rollback_disabled = if !can_sync {
+            " disabled title=\"your token is read-only\""
+        } else if automated {
+            " disabled title=\"turn automated sync off to roll back\""
+        } else {
+            ""
+        };
+        body.push_str("<table class=\"history\"><thead><tr><th scope=\"col\">Id</th><th scope=\"col\">Deployed at</th><th scope=\"col\">Revision</th><th scope=\"col\">Initiated by</th><th scope=\"col\"></th></tr></thead><tbody>");
+        for entry in history.iter().rev() {
+            let id = entry["id"].as_i64().unwrap_or(0);
+            let by = if entry["initiatedBy"]["automated"] == Value::Bool(true) {
+                "automated"
+            } else {
+                str_of(&entry["initiatedBy"]["username"], "")
+            };
+            let _ = write!(
+                body,
+                "<tr><td>{id}</td><td>{}</td><td><code>{}</code></td><td>{}</td><td><form class=\"rollback\" method=\"post\" action=\"{path}/rollback\">\
+<input type=\"hidden\" name=\"id\" value=\"{id}\"><button type=\"submit\"{rollback_disabled}>Roll back</button></form></td></tr>",
+                escape(str_of(&entry["deployedAt"], "")),
+                escape(str_of(&entry["revision"], "")),
+                escape(by),
+            );
+        }
+        body.push_str("</tbody></table>");
+    }
     body.push_str("<h2>Events</h2>");
     match events {
         Ok(events) if events.is_empty() => body.push_str("<p>None.</p>"),
@@ -662,6 +699,97 @@ async fn sync_form(
             )
         });
     back_to(&namespace, &name, result)
+}
+
+/// The rollback form: the same checks as the API, then back to the page.
+async fn rollback_form(
+    State(state): State<Arc<ApiState>>,
+    headers: HeaderMap,
+    Path((namespace, name)): Path<(String, String)>,
+    body: Bytes,
+) -> Response {
+    if let Err(response) = role(&state, &headers, Role::Admin) {
+        return *response;
+    }
+    let fields = form_fields(&body);
+    let id = fields.get("id").and_then(|id| id.parse::<i64>().ok());
+    let result = api::start_rollback(&state, &namespace, &name, id)
+        .await
+        .map(|operation| {
+            format!(
+                "rollback to {} requested",
+                str_of(&operation["sync"]["revision"], "the previous revision")
+            )
+        });
+    back_to(&namespace, &name, result)
+}
+
+/// What a sync would change: each differing object's reasons and unified diff.
+async fn diff_page(
+    State(state): State<Arc<ApiState>>,
+    headers: HeaderMap,
+    Path((namespace, name)): Path<(String, String)>,
+) -> Response {
+    let role = match role(&state, &headers, Role::ReadOnly) {
+        Ok(role) => role,
+        Err(response) => return *response,
+    };
+    let data = match api::diff_data(&state, &namespace, &name, None).await {
+        Ok(data) => data,
+        Err(error) => return error_page(Some(role), &error),
+    };
+    let mut body = format!(
+        "<p><a href=\"/applications/{}/{}\">← {}</a></p><h1>What a sync of {} would change</h1>",
+        encode(&namespace),
+        encode(&name),
+        escape(&name),
+        escape(&name)
+    );
+    let guardrails = data["guardrails"].as_array().cloned().unwrap_or_default();
+    if !guardrails.is_empty() {
+        body.push_str("<h2>Guardrails</h2><ul class=\"conditions\">");
+        for finding in &guardrails {
+            let _ = write!(
+                body,
+                "<li>{}<b>{}</b>: {}</li>",
+                if finding["blocks"] == Value::Bool(true) {
+                    "blocks · "
+                } else {
+                    ""
+                },
+                escape(str_of(&finding["rule"], "")),
+                escape(str_of(&finding["message"], &finding.to_string()))
+            );
+        }
+        body.push_str("</ul>");
+    }
+    let differences = data["differences"].as_array().cloned().unwrap_or_default();
+    if differences.is_empty() {
+        body.push_str("<p>No difference: the cluster is as Git says.</p>");
+    }
+    for difference in &differences {
+        let _ = write!(
+            body,
+            "<h2>{}</h2>",
+            escape(str_of(&difference["resource"], ""))
+        );
+        for reason in difference["reasons"].as_array().into_iter().flatten() {
+            let _ = write!(
+                body,
+                "<p class=\"reason\">{}</p>",
+                escape(str_of(reason, ""))
+            );
+        }
+        let text = str_of(&difference["diff"], str_of(&difference["diffError"], ""));
+        let _ = write!(body, "<pre class=\"diff\">{}</pre>", escape(text));
+    }
+    html(
+        StatusCode::OK,
+        &format!("{name}: diff"),
+        Some(role),
+        "diff",
+        &body,
+    )
 }
 
 async fn refresh_form(

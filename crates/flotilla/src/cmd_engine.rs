@@ -512,6 +512,8 @@ async fn app_error(cluster: &Cluster, error: AppError) -> anyhow::Error {
         AppError::NotFound { .. } => "`flotilla app list -n NAMESPACE` shows the Applications of a namespace".to_string(),
         AppError::OperationRequested { name } => format!("wait for it with `flotilla app wait {name}`"),
         AppError::OperationRunning { name, .. } => format!("wait for it (`flotilla app wait {name}`) or stop it (`flotilla app terminate-op {name}`)"),
+        AppError::RollbackAutomated { .. } => "turn automated sync off in `spec.syncPolicy` first, as with Argo CD".to_string(),
+        AppError::NoHistoryEntry { name, .. } => format!("`flotilla app history {name}` lists the entries"),
         AppError::NotPermitted { .. } | AppError::Cluster { .. } => return anyhow::Error::new(error),
     };
     anyhow!("{error}\n\nhint: {hint}")
@@ -654,7 +656,7 @@ fn run_app_command(arguments: AppArgs) -> Result<u8> {
                 if output == Output::Wide {
                     print!("{}", preview.render());
                 } else {
-                    print_data(&preview_data(&namespace, &name, &preview), output)?;
+                    print_data(&apps::preview_data(&namespace, &name, &preview), output)?;
                 }
                 Ok(u8::from(preview.has_differences()))
             }
@@ -667,19 +669,10 @@ fn run_app_command(arguments: AppArgs) -> Result<u8> {
             }
             AppCommand::Rollback { name, id, timeout, output } => {
                 let application = get_application(&cluster, &namespace, &name).await?;
-                if application["spec"]["syncPolicy"]["automated"].is_object() {
-                    bail!("rollback cannot be initiated when auto-sync is enabled\n\nhint: turn automated sync off in `spec.syncPolicy` first, as with Argo CD");
-                }
-                let history = application["status"]["history"].as_array().cloned().unwrap_or_default();
-                let entry = match id {
-                    Some(id) => history.iter().find(|entry| entry["id"] == json!(id)).cloned(),
-                    None => history.iter().rev().nth(1).cloned(),
-                }
-                .ok_or_else(|| anyhow!("application `{name}` has no history entry {}", id.map(|id| id.to_string()).unwrap_or_else(|| "before the current one".into())))?;
-                let operation = json!({
-                    "sync": {"revision": entry["revision"], "prune": true, "source": entry["source"]},
-                    "initiatedBy": {"username": whoami()},
-                });
+                let operation = match apps::rollback_operation(&application, id, &whoami()) {
+                    Ok(operation) => operation,
+                    Err(error) => return Err(app_error(&cluster, error).await),
+                };
                 request_operation(&cluster, &namespace, &name, operation, timeout, output).await
             }
             AppCommand::TerminateOp { name, timeout } => terminate_operation(&cluster, &namespace, &name, timeout).await,
@@ -883,57 +876,6 @@ fn mirrored_url(mirrors: &[(String, String)], repository: &str) -> Option<String
         repository
             .strip_prefix(from.as_str())
             .map(|rest| format!("{to}{rest}"))
-    })
-}
-
-/// `app diff -o json|yaml`: the objects a sync would change, each with the reasons and the
-/// unified diff the text output shows (Secrets masked the same way), and the findings of the
-/// pre-sync gate (`guardrails`, `blocked`).
-fn preview_data(
-    namespace: &str,
-    name: &str,
-    preview: &flotilla_engine::reconcile::Preview,
-) -> Value {
-    let differences: Vec<Value> = preview
-        .entries
-        .iter()
-        .filter(|entry| !entry.in_sync)
-        .map(|entry| {
-            let diff = flotilla_diff::render_diff(
-                entry.predicted.as_ref().or(entry.desired.as_ref()),
-                entry.live.as_ref(),
-                flotilla_engine::cluster::FIELD_MANAGER,
-                &preview.rules,
-            );
-            let mut data = json!({
-                "resource": entry.resource,
-                "inCluster": entry.live.is_some(),
-                "reasons": entry.reasons,
-            });
-            match diff {
-                Ok(diff) => data["diff"] = json!(diff),
-                Err(error) => data["diffError"] = json!(error.to_string()),
-            }
-            data
-        })
-        .collect();
-    // What the pre-sync gate would say about a sync now.
-    let guardrails: Vec<Value> = preview
-        .guardrails
-        .findings
-        .iter()
-        .map(|finding| {
-            let mut data = serde_json::to_value(finding).unwrap_or(Value::Null);
-            data["blocks"] = json!(finding.blocks());
-            data
-        })
-        .collect();
-    json!({
-        "application": {"namespace": namespace, "name": name},
-        "hasDifferences": preview.has_differences(),
-        "differences": differences,
-        "guardrails": guardrails,
-        "blocked": preview.guardrails.blocks(),
     })
 }
 

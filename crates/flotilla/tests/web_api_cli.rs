@@ -357,6 +357,30 @@ fn the_api_and_ui_serve_the_example_behind_tokens() {
     assert_eq!(events.status, 200, "{}", events.body);
     assert!(events.json()["items"].is_array());
 
+    // History, and what a sync would change (nothing yet).
+    let history = get("/api/v1/applications/argocd/apps-dev/history", &as_reader);
+    assert_eq!(history.status, 200, "{}", history.body);
+    assert!(history.json()["items"]
+        .as_array()
+        .is_some_and(|items| !items.is_empty()));
+    let diff = get("/api/v1/applications/argocd/apps-dev/diff", &as_reader);
+    assert_eq!(diff.status, 200, "{}", diff.body);
+    assert_eq!(diff.json()["hasDifferences"], false, "{}", diff.body);
+    get("/api/v1/applications/argocd/missing/diff", &as_reader).assert_error(404);
+
+    // A rollback: refused while automated sync is on, as in Argo CD.
+    let rollback_path = "/api/v1/applications/argocd/apps-dev/rollback";
+    request(address, "POST", rollback_path, &as_admin, "{}").assert_error(409);
+    request(address, "POST", rollback_path, &as_reader, "{}").assert_error(403);
+    request(
+        address,
+        "POST",
+        rollback_path,
+        &as_admin,
+        r#"{"id": "one"}"#,
+    )
+    .assert_error(400);
+
     // Authentication and authorisation on a mutating call.
     let sync_path = "/api/v1/applications/argocd/apps-dev/sync";
     let post =
@@ -520,8 +544,106 @@ fn the_api_and_ui_serve_the_example_behind_tokens() {
         "prune=on",
     );
     assert_eq!(refused.status, 403);
+    let diff_page = get(
+        "/applications/argocd/apps-dev/diff",
+        &[("cookie", reader_cookie.as_str())],
+    );
+    assert_eq!(diff_page.status, 200, "{}", diff_page.body);
+    assert!(reader_page.body.contains("<h2>History</h2>"));
     for asset in ["/assets/app.js", "/assets/style.css"] {
         assert_eq!(get(asset, &[]).status, 200, "{asset}");
+    }
+
+    // A manual Application: OutOfSync with reasons in its tree, a diff, no history to roll back
+    // to, and a sync from the API applies it.
+    let manual = r#"{"apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
+        "metadata": {"name": "manual", "namespace": "argocd"},
+        "spec": {"project": "default",
+            "source": {"repoURL": "https://github.com/flotilla-dev/inventory-demo.git", "targetRevision": "HEAD", "path": "base/apps"},
+            "destination": {"server": "https://kubernetes.default.svc", "namespace": "manual"},
+            "syncPolicy": {"syncOptions": ["CreateNamespace=true"]}}}"#;
+    let mut kubectl = Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
+        .args(["apply", "-f", "-"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("kubectl");
+    kubectl
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(manual.as_bytes())
+        .expect("write");
+    assert!(kubectl.wait().expect("kubectl").success());
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let application = get("/api/v1/applications/argocd/manual", &as_reader);
+        if application.status == 200
+            && application.json()["status"]["sync"]["status"] == "OutOfSync"
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "manual is not OutOfSync: {}",
+            application.body
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let tree = get("/api/v1/applications/argocd/manual/tree", &as_reader).json();
+    let nodes = tree["nodes"].as_array().cloned().expect("nodes");
+    assert!(!nodes.is_empty(), "{tree}");
+    assert!(
+        nodes
+            .iter()
+            .all(|node| node["sync"] == "OutOfSync" && node["reason"].is_string()),
+        "{tree}"
+    );
+    let diff = get("/api/v1/applications/argocd/manual/diff", &as_reader);
+    assert_eq!(diff.status, 200, "{}", diff.body);
+    let diff = diff.json();
+    assert_eq!(diff["hasDifferences"], true, "{diff}");
+    let first = diff["differences"][0]["resource"]
+        .as_str()
+        .expect("a differing resource")
+        .to_string();
+    let one = get(
+        &format!("/api/v1/applications/argocd/manual/diff?resource={first}"),
+        &as_reader,
+    )
+    .json();
+    assert_eq!(
+        one["differences"].as_array().map(Vec::len),
+        Some(1),
+        "{one}"
+    );
+    request(
+        address,
+        "POST",
+        "/api/v1/applications/argocd/manual/rollback",
+        &as_admin,
+        "",
+    )
+    .assert_error(404);
+    let accepted = request(
+        address,
+        "POST",
+        "/api/v1/applications/argocd/manual/sync",
+        &as_admin,
+        r#"{"prune": true}"#,
+    );
+    assert_eq!(accepted.status, 202, "{}", accepted.body);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let application = get("/api/v1/applications/argocd/manual", &as_reader).json();
+        let status = &application["status"];
+        if status["operationState"]["phase"] == "Succeeded" && status["sync"]["status"] == "Synced"
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "manual did not sync: {status}");
+        std::thread::sleep(Duration::from_millis(200));
     }
 
     // Tokens never reach the controller's log (standard error); only the banner shows one.
