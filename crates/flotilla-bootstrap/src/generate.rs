@@ -684,7 +684,7 @@ fn events(
             version_patches.push(json!({
                 "apiVersion": api,
                 "kind": "EventStreams",
-                "metadata": {"name": KAFKA_CLUSTER, "annotations": {"flotilla.dev/promote": "spec.version,spec.license.license"}},
+                "metadata": {"name": KAFKA_CLUSTER, "annotations": {"flotilla.dev/promote": "spec.version"}},
                 "spec": {"version": csv.version, "license": {"license": licence}},
             }));
         }
@@ -764,7 +764,7 @@ fn events(
         version_patches.push(json!({
             "apiVersion": api,
             "kind": "QueueManager",
-            "metadata": {"name": "qm", "annotations": {"flotilla.dev/promote": "spec.version,spec.license.license"}},
+            "metadata": {"name": "qm", "annotations": {"flotilla.dev/promote": "spec.version"}},
             "spec": {"version": version, "license": {"license": licence}},
         }));
     }

@@ -172,6 +172,19 @@ fn files_at(repository: &Path, commit: &str, prefix: &str) -> Result<Tree> {
 pub fn run_promote(args: &PromoteArgs) -> Result<()> {
     let repository = &args.repo;
     let solution = read_manifest(repository)?;
+    for environment in [&args.from, &args.to] {
+        if solution.environment(environment).is_none() {
+            let names: Vec<String> = solution
+                .environments
+                .iter()
+                .map(|known| format!("`{}`", known.name))
+                .collect();
+            bail!(
+                "no environment `{environment}` in flotilla.yaml (the environments are {})",
+                names.join(", ")
+            );
+        }
+    }
     if !args.dry_run {
         require_clean(repository)?;
     }
