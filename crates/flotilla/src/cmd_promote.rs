@@ -206,7 +206,15 @@ pub fn run_promote(args: &PromoteArgs) -> Result<()> {
     })?;
     let source = files_at(repository, &commit, &paths::environment(&args.from))?;
     let target = flotilla_bootstrap::repository::read_tree(repository)?;
-    if let Some(kubeconfig) = &args.kubeconfig {
+    let head = git(repository, &["rev-parse", "HEAD"])?;
+    if commit != head {
+        // A rollback: the cluster knows the health of what runs now, not of that revision.
+        eprintln!(
+            "note: promoting `{}` as it was at {}, an earlier revision: the cluster cannot say whether it was healthy then",
+            args.from,
+            &commit[..commit.len().min(12)]
+        );
+    } else if let Some(kubeconfig) = &args.kubeconfig {
         source_is_healthy(&solution, args, kubeconfig, &commit)?;
     } else {
         eprintln!("note: the health of `{}` at {} was not checked (pass --kubeconfig to check it through the cluster)", args.from, &commit[..commit.len().min(12)]);

@@ -487,6 +487,38 @@ fn a_solution_is_bootstrapped_deployed_extended_and_promoted() {
     let on_branch = git(&solution, &["show", "promote-prod:environments/prod/apps/app-orders/services/orders/overlays/kustomization.yaml"]);
     assert!(on_branch.contains("newTag: 1.4.2"), "{on_branch}");
 
+    // A rollback: staging as it was before the promotion.
+    let before_promotion = git(&solution, &["rev-parse", "HEAD~1"]);
+    let rolled_back = run(flotilla()
+        .args([
+            "promote",
+            "--from",
+            "staging",
+            "--to",
+            "staging",
+            "--service",
+            "orders",
+            "--revision",
+            &before_promotion,
+            "--repo",
+        ])
+        .arg(&solution)
+        .arg("--kubeconfig")
+        .arg(&kubeconfig));
+    assert!(rolled_back.status.success(), "{}", text(&rolled_back));
+    assert!(
+        String::from_utf8_lossy(&rolled_back.stdout)
+            .contains("orders: image quay.io/shop/orders 1.4.2 → latest"),
+        "{}",
+        text(&rolled_back)
+    );
+    wait_for_image(
+        &kubeconfig,
+        "shop-staging",
+        "orders",
+        "quay.io/shop/orders:latest",
+    );
+
     // An environment that is not healthy is not promoted from.
     let deployment = solution.join(
         "environments/dev/apps/app-payments/services/payments/base/config/100-deployment.yaml",

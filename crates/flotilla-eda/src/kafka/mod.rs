@@ -274,9 +274,8 @@ pub(crate) struct Index<'a> {
     topic_names: OnceCell<TopicNames<'a>>,
 }
 
-/// (group, namespace, cluster label) → the topic names its KafkaTopics resolve to.
-/// Declared topic names by (group, namespace, cluster label); hashed, as only membership is
-/// asked.
+/// (group, namespace, cluster label) → the topic names its KafkaTopics resolve to; hashed, as
+/// only membership is asked.
 type TopicNames<'a> = HashMap<(&'a str, &'a str, &'a str), HashSet<&'a str>>;
 
 impl<'a> Index<'a> {
