@@ -5,16 +5,19 @@
 "use strict";
 (function () {
   const page = document.body.dataset.page;
-  const sectionId = page === "list" ? "results" : page === "application" ? "detail" : null;
+  const sections = page === "list" ? ["results"] : page === "application" ? ["detail", "log"] : [];
   const live = document.getElementById("live");
 
   function swap() {
     fetch(location.href, { credentials: "same-origin", headers: { accept: "text/html" } })
       .then((response) => (response.ok ? response.text() : Promise.reject(response.status)))
       .then((text) => {
-        const next = new DOMParser().parseFromString(text, "text/html").getElementById(sectionId);
-        const current = document.getElementById(sectionId);
-        if (next && current) current.replaceWith(next);
+        const fresh = new DOMParser().parseFromString(text, "text/html");
+        for (const id of sections) {
+          const next = fresh.getElementById(id);
+          const current = document.getElementById(id);
+          if (next && current) current.replaceWith(next);
+        }
       })
       .catch(() => {});
   }
@@ -31,7 +34,7 @@
     return data.type === "RESYNC" || (application.namespace === parts[2] && application.name === parts[3]);
   }
 
-  if (sectionId && window.EventSource) {
+  if (sections.length && window.EventSource) {
     const source = new EventSource("/api/v1/stream");
     source.addEventListener("hello", () => { if (live) live.hidden = false; });
     source.addEventListener("resync", soon);

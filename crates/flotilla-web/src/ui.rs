@@ -593,7 +593,8 @@ data-api=\"/api/v1{path}/sync\"><label><input type=\"checkbox\" name=\"prune\"{d
 <form id=\"refresh\" class=\"operation\" method=\"post\" action=\"{path}/refresh\" data-api=\"/api/v1{path}/refresh\">\
 <button type=\"submit\"{disabled}>Refresh</button></form> <a href=\"{path}/diff\">What a sync would change</a>"
     );
-    body.push_str("<h2>History</h2>");
+    // History and Events follow changes too (`app.js` swaps both sections).
+    body.push_str("<section id=\"log\" aria-live=\"polite\"><h2>History</h2>");
     let history = status["history"].as_array().cloned().unwrap_or_default();
     if history.is_empty() {
         body.push_str("<p>None.</p>");
@@ -653,6 +654,7 @@ data-api=\"/api/v1{path}/sync\"><label><input type=\"checkbox\" name=\"prune\"{d
             );
         }
     }
+    body.push_str("</section>");
     html(StatusCode::OK, &name, Some(role), "application", &body).into_response()
 }
 

@@ -1,0 +1,133 @@
+// The UI in headless Chromium (Debian's `chromium`, driven by playwright-core), against a
+// `flotilla up` that web_browser.rs started: log in with the printed URL, the list shows the
+// example's Applications with health and sync and follows changes without a reload, a manual
+// Application is synced from its page, an out-of-band edit shows OutOfSync without a reload and
+// in the diff page, a refused sync shows the server's message, a read-only token cannot sync.
+"use strict";
+const assert = require("assert");
+const { execFileSync } = require("child_process");
+const { chromium } = require("playwright-core");
+
+const env = process.env;
+const base = env.FLOTILLA_URL;
+const shots = env.FLOTILLA_SCREENSHOTS;
+const WAIT = { timeout: 60000 };
+
+function kubectl(args, input) {
+  return execFileSync("kubectl", ["--kubeconfig", env.FLOTILLA_KUBECONFIG, ...args], {
+    input,
+    encoding: "utf8",
+  });
+}
+
+function application(name, project, namespace) {
+  return JSON.stringify({
+    apiVersion: "argoproj.io/v1alpha1",
+    kind: "Application",
+    metadata: { name, namespace: "argocd" },
+    spec: {
+      project,
+      source: {
+        repoURL: "https://github.com/flotilla-dev/inventory-demo.git",
+        targetRevision: "HEAD",
+        path: "base/apps",
+      },
+      destination: { server: "https://kubernetes.default.svc", namespace },
+      syncPolicy: { syncOptions: ["CreateNamespace=true"] },
+    },
+  });
+}
+
+async function screenshot(page, name) {
+  if (shots) await page.screenshot({ path: `${shots}/${name}.png`, fullPage: true });
+}
+
+async function main() {
+  const browser = await chromium.launch({
+    executablePath: env.FLOTILLA_CHROMIUM,
+    args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
+  });
+  try {
+    const admin = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+    const page = await admin.newPage();
+
+    // Log in with the URL `flotilla up` printed: the list, with health and sync.
+    await page.goto(`${base}/?token=${env.FLOTILLA_ADMIN_TOKEN}`);
+    assert.strictEqual(new URL(page.url()).pathname, "/applications");
+    for (const name of ["apps-dev", "apps-staging", "kafka-dev", "mq-staging", "inventory"]) {
+      const row = page.locator(`tr[data-key="argocd/${name}"]`);
+      await row.waitFor(WAIT);
+      const text = await row.innerText();
+      assert.match(text, /\bSynced\b/, `${name}: ${text}`);
+      assert.match(text, /Healthy|Progressing/, `${name}: ${text}`);
+    }
+    await page.locator("#live").waitFor({ state: "visible", ...WAIT });
+    await screenshot(page, "applications");
+
+    // A new Application appears, OutOfSync, without a reload.
+    await page.evaluate(() => { window.flotillaMarker = "list"; });
+    kubectl(["apply", "-f", "-"], application("manual", "default", "manual"));
+    const manual = page.locator('tr[data-key="argocd/manual"]');
+    await manual.locator(".sync-outofsync").waitFor(WAIT);
+    assert.strictEqual(await page.evaluate(() => window.flotillaMarker), "list");
+
+    // Its page; Sync with prune from the UI; Synced without a reload.
+    await manual.locator("a").click();
+    await page.waitForURL("**/applications/argocd/manual");
+    await page.locator("#live").waitFor({ state: "visible", ...WAIT });
+    await page.locator("ul.tree .reason").first().waitFor(WAIT);
+    await page.evaluate(() => { window.flotillaMarker = "application"; });
+    await page.check('#sync input[name="prune"]');
+    await page.click("#sync button");
+    await page.locator("#notice.notice", { hasText: "sync requested" }).waitFor(WAIT);
+    await page.locator("#detail dl.facts .sync-synced").waitFor(WAIT);
+    await page.locator("#detail dl.facts .phase-succeeded").waitFor(WAIT);
+    await page.locator("#log table.history tbody tr").first().waitFor(WAIT);
+    assert.strictEqual(await page.evaluate(() => window.flotillaMarker), "application");
+    await screenshot(page, "application");
+
+    // An edit out of band: OutOfSync on the page without a reload, the field in the diff.
+    kubectl(["-n", "manual", "patch", "deployment", "store-simulator", "--type", "merge",
+      "-p", '{"spec":{"replicas":3}}']);
+    await page.locator("#detail dl.facts .sync-outofsync").waitFor(WAIT);
+    await page.locator("ul.tree .reason").first().waitFor(WAIT);
+    assert.strictEqual(await page.evaluate(() => window.flotillaMarker), "application");
+    await page.click('a[href$="/diff"]');
+    await page.waitForURL("**/applications/argocd/manual/diff");
+    const diff = await page.locator("pre.diff").allInnerTexts();
+    assert.ok(diff.some((text) => /replicas/.test(text)), diff.join("\n---\n"));
+    await screenshot(page, "diff");
+
+    // A sync the AppProject refuses shows the server's message.
+    kubectl(["apply", "-f", "-"], application("outside", "inventory", "elsewhere"));
+    await page.goto(`${base}/applications/argocd/outside`);
+    await page.click("#sync button");
+    const refused = page.locator("#notice.error");
+    await refused.waitFor(WAIT);
+    assert.match(await refused.innerText(), /does not permit destination/);
+
+    // A read-only token: the button is disabled and the API answers 403.
+    const reader = await browser.newContext();
+    const readerPage = await reader.newPage();
+    await readerPage.goto(`${base}/?token=${env.FLOTILLA_READ_ONLY_TOKEN}`);
+    await readerPage.goto(`${base}/applications/argocd/manual`);
+    assert.ok(await readerPage.locator("#sync button").isDisabled());
+    const status = await readerPage.evaluate(async () => {
+      const answer = await fetch("/api/v1/applications/argocd/manual/sync", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: "{}",
+      });
+      return answer.status;
+    });
+    assert.strictEqual(status, 403);
+    console.log("browser checks passed");
+  } finally {
+    await browser.close();
+  }
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});
