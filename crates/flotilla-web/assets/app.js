@@ -76,12 +76,24 @@
     });
   }
 
-  // Keyboard: "/" focuses the search field.
+  // Keyboard: "/" focuses the search field; "j" and "k" move through the list's rows (their
+  // links), Enter opens the one focused.
   document.addEventListener("keydown", (event) => {
+    const target = event.target;
+    if (target && (target.tagName === "INPUT" || target.tagName === "SELECT" || target.tagName === "TEXTAREA")) return;
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
     const search = document.getElementById("search");
-    if (event.key === "/" && search && document.activeElement !== search) {
+    if (event.key === "/" && search) {
       event.preventDefault();
       search.focus();
+      return;
     }
+    if (event.key !== "j" && event.key !== "k") return;
+    const links = Array.from(document.querySelectorAll("#applications tbody tr td:first-child a"));
+    if (!links.length) return;
+    const at = links.indexOf(document.activeElement);
+    const next = event.key === "j" ? Math.min(at + 1, links.length - 1) : Math.max(at - 1, 0);
+    event.preventDefault();
+    links[at === -1 ? 0 : next].focus();
   });
 })();

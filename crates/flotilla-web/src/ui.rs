@@ -412,11 +412,22 @@ fn tree_html(nodes: &[Value]) -> String {
 }
 
 fn node_html(children: &HashMap<&str, Vec<&Value>>, node: &Value, text: &mut String, depth: usize) {
+    let name = str_of(&node["name"], "");
+    // An app-of-apps' children link to their own pages.
+    let name_html = if node["kind"] == "Application" && node["group"] == "argoproj.io" {
+        format!(
+            "<a href=\"/applications/{}/{}\">{}</a>",
+            encode(str_of(&node["namespace"], "")),
+            encode(name),
+            escape(name)
+        )
+    } else {
+        escape(name)
+    };
     let _ = write!(
         text,
-        "<li><span class=\"kind\">{}</span> <span class=\"name\">{}</span>",
-        escape(str_of(&node["kind"], "")),
-        escape(str_of(&node["name"], ""))
+        "<li><span class=\"kind\">{}</span> <span class=\"name\">{name_html}</span>",
+        escape(str_of(&node["kind"], ""))
     );
     if let Some(namespace) = node["namespace"]
         .as_str()
@@ -830,6 +841,7 @@ mod tests {
             json!({"kind": "ReplicaSet", "name": "web-1", "uid": "2", "tracked": false, "parents": ["1"]}),
             json!({"kind": "Pod", "name": "web-1-a", "uid": "3", "tracked": false, "parents": ["2"]}),
             json!({"kind": "ConfigMap", "name": "<script>", "tracked": true, "sync": "OutOfSync", "reason": "data.key differs", "parents": []}),
+            json!({"group": "argoproj.io", "kind": "Application", "namespace": "argocd", "name": "child", "tracked": true, "sync": "Synced", "parents": []}),
         ];
         let text = tree_html(&nodes);
         assert!(
@@ -839,6 +851,10 @@ mod tests {
         assert!(text.contains("<ul><li><span class=\"kind\">ReplicaSet</span> <span class=\"name\">web-1</span><ul><li><span class=\"kind\">Pod</span>"), "{text}");
         assert!(text.contains("&lt;script&gt;"), "{text}");
         assert!(text.contains("data.key differs"), "{text}");
+        assert!(
+            text.contains("<a href=\"/applications/argocd/child\">child</a>"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -63,6 +63,17 @@ async function main() {
     }
     await page.locator("#live").waitFor({ state: "visible", ...WAIT });
     await screenshot(page, "applications");
+    // The inventory app-of-apps' tree links to its children's pages.
+    await page.goto(`${base}/applications/argocd/inventory`);
+    await page.click('ul.tree a[href="/applications/argocd/apps-dev"]');
+    await page.waitForURL("**/applications/argocd/apps-dev");
+    // Keyboard: j moves to the first row's link, Enter opens it.
+    await page.goto(`${base}/applications`);
+    await page.keyboard.press("j");
+    await page.keyboard.press("Enter");
+    await page.waitForURL("**/applications/argocd/apps-dev");
+    await page.goto(`${base}/applications`);
+    await page.locator("#live").waitFor({ state: "visible", ...WAIT });
 
     // A new Application appears, OutOfSync, without a reload.
     await page.evaluate(() => { window.flotillaMarker = "list"; });
