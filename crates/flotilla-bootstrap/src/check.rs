@@ -114,8 +114,22 @@ fn matches(pattern: &str, value: &str) -> bool {
     }
 }
 
+/// Validates an operand against the CRD that serves it (the CRD's `spec` as the subscribed
+/// operator version ships it): the problems, worded as the API server words them (none when
+/// valid). The caller brings the validator (`flotilla-apiserver`'s, in the CLI), so this crate
+/// stays free of the API server.
+pub type OperandValidator<'a> = &'a dyn Fn(&Value, &Value) -> Vec<String>;
+
 /// Checks the repository at `root`.
 pub fn check_repository(root: &Path) -> std::io::Result<Vec<RepoFinding>> {
+    check_repository_with(root, &|_, _| Vec::new())
+}
+
+/// Checks the repository at `root`, each operand also validated by `validate`.
+pub fn check_repository_with(
+    root: &Path,
+    validate: OperandValidator<'_>,
+) -> std::io::Result<Vec<RepoFinding>> {
     let catalog = Catalog::embedded();
     let files = read_tree(root)?;
     let mut findings = Vec::new();
@@ -364,11 +378,10 @@ pub fn check_repository(root: &Path) -> std::io::Result<Vec<RepoFinding>> {
         for object in objects {
             let kind = object["kind"].as_str().unwrap_or_default();
             let group = group_of(object);
-            if served_by_the_platform(catalog, group)
-                || !reported.insert((group.to_string(), kind.to_string()))
-            {
+            if served_by_the_platform(catalog, group) {
                 continue;
             }
+            let first_of_its_kind = reported.insert((group.to_string(), kind.to_string()));
             let owners = catalog.owner_of(group, kind);
             let version = object["apiVersion"]
                 .as_str()
@@ -379,12 +392,20 @@ pub fn check_repository(root: &Path) -> std::io::Result<Vec<RepoFinding>> {
                 subscribed.get(&package.name).map(|csv| (package, crd, csv))
             });
             match installed {
+                None if !first_of_its_kind => {}
                 None if owners.is_empty() => findings.push(finding(Severity::Warning, "operator", path, format!("{kind}.{group}: no operator of the catalog serves it, so nothing the bootstrap wave installs does (`flotilla catalog list`)"))),
                 None => findings.push(finding(Severity::Error, "operator", path, format!("{kind}.{group} is served by {} but the bootstrap wave subscribes to none of them: the sync fails until one is installed", owners.iter().map(|(package, _)| format!("`{}`", package.name)).collect::<Vec<_>>().join(" or ")))),
                 Some((package, crd, csv)) => {
                     let served = crd.versions_for(csv).any(|entry| entry["name"].as_str() == Some(version) && entry["served"].as_bool() != Some(false));
                     if !served {
-                        findings.push(finding(Severity::Error, "operator", path, format!("{kind}.{group}/{version}: `{}` {csv} (the head of the subscribed channel) does not serve {version}", package.name)));
+                        if first_of_its_kind {
+                            findings.push(finding(Severity::Error, "operator", path, format!("{kind}.{group}/{version}: `{}` {csv} (the head of the subscribed channel) does not serve {version}", package.name)));
+                        }
+                        continue;
+                    }
+                    let object_name = object["metadata"]["name"].as_str().unwrap_or_default();
+                    for problem in validate(&crd.spec_for(csv), object) {
+                        findings.push(finding(Severity::Error, "schema", path, format!("{kind} `{object_name}` is refused by the CRD `{}` {csv} serves: {problem}", package.name)));
                     }
                 }
             }

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
-use flotilla_bootstrap::check::{check_repository, Severity};
+use flotilla_bootstrap::check::{check_repository_with, Severity};
 use flotilla_bootstrap::generate::{paths, Tree};
 use flotilla_bootstrap::promote::{promote, PromoteOptions};
 use serde_json::Value;
@@ -55,7 +55,7 @@ pub fn run_repo(command: &RepoCommand) -> u8 {
         );
         return 2;
     }
-    let findings = match check_repository(&args.directory) {
+    let findings = match check_repository_with(&args.directory, &validate_operand) {
         Ok(findings) => findings,
         Err(error) => {
             eprintln!("error: reading `{}`: {error}", args.directory.display());
@@ -99,6 +99,37 @@ pub fn run_repo(command: &RepoCommand) -> u8 {
         }
     }
     u8::from(errors > 0)
+}
+
+/// An operand validated as the embedded API server validates it against the CRD `spec`
+/// (unknown fields refused, as `kubectl apply`'s strict field validation does).
+fn validate_operand(spec: &Value, object: &Value) -> Vec<String> {
+    let definition = serde_json::json!({
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": format!("{}.{}", spec["names"]["plural"].as_str().unwrap_or_default(), spec["group"].as_str().unwrap_or_default())},
+        "spec": spec,
+    });
+    let version = object["apiVersion"]
+        .as_str()
+        .and_then(|text| text.rsplit_once('/'))
+        .map(|(_, version)| version)
+        .unwrap_or_default();
+    let Some(resource) = flotilla_apiserver::crd::resource_types(&definition)
+        .into_iter()
+        .find(|resource| resource.version == version)
+    else {
+        return Vec::new();
+    };
+    let Some(schema) = resource.schema.clone() else {
+        return Vec::new();
+    };
+    let mut copy = object.clone();
+    let name = object["metadata"]["name"].as_str().unwrap_or_default();
+    match flotilla_apiserver::crd::validate_and_prune(&resource, name, &schema, &mut copy, true) {
+        Ok(()) => Vec::new(),
+        Err(error) => vec![error.to_string()],
+    }
 }
 
 #[derive(Debug, Args)]
