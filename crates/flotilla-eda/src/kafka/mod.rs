@@ -438,7 +438,7 @@ impl<'a> Index<'a> {
         cluster: &'s str,
     ) -> Option<&'s HashSet<&'s str>> {
         let names: &'s TopicNames<'s> = self.topic_names.get_or_init(|| {
-            let mut names = TopicNames::new();
+            let mut names = TopicNames::with_capacity(self.clusters.len().max(1));
             for (id, object) in
                 crate::objects::of_kinds(self.objects, KAFKA_GROUPS, &["KafkaTopic"])
             {

@@ -73,7 +73,7 @@ pub(crate) fn check(
     // rules on the topics after the change, in identity order, and the
     // grouping by name for duplicates).
     let mut after = Vec::new();
-    let mut groups = Groups::new();
+    let mut groups = Groups::with_capacity(pairs.len());
     for &(id, before, topic) in &pairs {
         let Some(topic) = topic else {
             continue;
