@@ -6,7 +6,8 @@
 //!   (`flotilla repo check` compares them with the disk);
 //! - seeded files ([`Plan::seeded`]): written once with a starting content, then owned by the
 //!   team and by promotion (a service overlay's `images:` and `config.yaml`, an environment's
-//!   event backbone `versions.yaml`); the generator takes their current content from
+//!   event backbone `versions.yaml`, a cluster's operator `channels.yaml`); the generator takes
+//!   their current content from
 //!   [`Pins`] and never changes it;
 //! - secrets ([`Plan::secrets`]): what each SealedSecret must hold; `secrets.rs` seals them (or
 //!   keeps the sealed file already there) with the cluster's certificate. No secret value is
@@ -15,7 +16,8 @@
 //! Layout (KAM's, with what KAM lacks; `tests/kam_layout.rs` names each difference):
 //! `flotilla.yaml`; `config/argocd/` (the root app-of-apps, the AppProject, one Application per
 //! environment, event backbone and app, the bootstrap and CI/CD Applications, in sync waves);
-//! `bootstrap/` (catalog sources and OLM Subscriptions); `config/<prefix>cicd/{base,overlays}`
+//! `bootstrap/base` (catalog sources and OLM Subscriptions) and `bootstrap/overlays/<env>` (one
+//! per cluster, named after its first environment: the channels it pins); `config/<prefix>cicd/{base,overlays}`
 //! (Tekton); `environments/<env>/env/{base,overlays}`, `environments/<env>/events/{base,overlays}`,
 //! `environments/<env>/apps/<app>/{base,overlays}` and
 //! `environments/<env>/apps/<app>/services/<service>/{base/config,overlays}`.
@@ -129,6 +131,12 @@ pub mod paths {
     pub const ARGOCD: &str = "config/argocd";
     pub const BOOTSTRAP: &str = "bootstrap";
 
+    pub fn bootstrap_base() -> String {
+        format!("{BOOTSTRAP}/base")
+    }
+    pub fn bootstrap_overlay(name: &str) -> String {
+        format!("{BOOTSTRAP}/overlays/{name}")
+    }
     pub fn cicd(namespace: &str) -> String {
         format!("config/{namespace}")
     }
@@ -158,7 +166,7 @@ pub fn generate(solution: &Solution, pins: &Pins) -> Result<Plan, GenerateError>
     let mut plan = Plan::default();
     plan.files
         .insert(MANIFEST_FILE.to_string(), solution.to_yaml());
-    bootstrap(solution, &mut plan)?;
+    bootstrap(solution, pins, &mut plan)?;
     cicd::generate(solution, &mut plan);
     for environment in &solution.environments {
         environment_files(solution, environment, &mut plan);
@@ -171,6 +179,38 @@ pub fn generate(solution: &Solution, pins: &Pins) -> Result<Plan, GenerateError>
     }
     argocd(solution, &mut plan);
     Ok(plan)
+}
+
+/// The clusters the solution runs on, each with the name of its bootstrap overlay (the first
+/// environment on it; `local` for the in-cluster destination when no environment runs there,
+/// as the pipelines always do): in-cluster first, then the others in environment order.
+pub fn clusters(solution: &Solution) -> Vec<(String, String)> {
+    let in_cluster = crate::manifest::IN_CLUSTER;
+    let local = solution
+        .environments
+        .iter()
+        .find(|environment| environment.cluster == in_cluster)
+        .map(|environment| environment.name.clone())
+        .unwrap_or_else(|| "local".into());
+    let mut clusters = vec![(in_cluster.to_string(), local)];
+    for environment in &solution.environments {
+        if !clusters
+            .iter()
+            .any(|(cluster, _)| *cluster == environment.cluster)
+        {
+            clusters.push((environment.cluster.clone(), environment.name.clone()));
+        }
+    }
+    clusters
+}
+
+/// The bootstrap overlay of an environment's cluster.
+pub fn bootstrap_overlay_of(solution: &Solution, environment: &str) -> Option<String> {
+    let cluster = &solution.environment(environment)?.cluster;
+    clusters(solution)
+        .into_iter()
+        .find(|(other, _)| other == cluster)
+        .map(|(_, name)| paths::bootstrap_overlay(&name))
 }
 
 /// Labels of every generated object.
@@ -244,40 +284,30 @@ fn argocd(solution: &Solution, plan: &mut Plan) {
         });
         files.push((file, app));
     };
-    add(
-        &mut files,
-        "bootstrap-app.yaml".into(),
-        application(
-            solution,
-            &format!("{}bootstrap", solution.prefix),
-            project,
-            paths::BOOTSTRAP,
-            in_cluster,
-            crate::cicd::OPERATORS_NAMESPACE,
-            waves::BOOTSTRAP,
-        ),
-    );
-    // Each other cluster an environment runs on gets the operators too (the same bootstrap
-    // wave, its own Application), named after the first environment on it.
-    let mut other_clusters: Vec<(&str, &str)> = Vec::new();
-    for environment in &solution.environments {
-        if environment.cluster != in_cluster
-            && !other_clusters
-                .iter()
-                .any(|(cluster, _)| *cluster == environment.cluster)
-        {
-            other_clusters.push((&environment.cluster, &environment.name));
-        }
-    }
-    for (cluster, first) in &other_clusters {
+    // The operators on every cluster an environment runs on (and on the in-cluster
+    // destination, where the pipelines run): one Application per cluster, each syncing that
+    // cluster's bootstrap overlay (its pinned channels), named after its first environment.
+    let clusters = clusters(solution);
+    for (index, (cluster, name)) in clusters.iter().enumerate() {
+        let (file, application_name) = if index == 0 {
+            (
+                "bootstrap-app.yaml".to_string(),
+                format!("{}bootstrap", solution.prefix),
+            )
+        } else {
+            (
+                format!("bootstrap-{name}-app.yaml"),
+                format!("{}bootstrap-{name}", solution.prefix),
+            )
+        };
         add(
             &mut files,
-            format!("bootstrap-{first}-app.yaml"),
+            file,
             application(
                 solution,
-                &format!("{}bootstrap-{first}", solution.prefix),
+                &application_name,
                 project,
-                paths::BOOTSTRAP,
+                &paths::bootstrap_overlay(name),
                 cluster,
                 crate::cicd::OPERATORS_NAMESPACE,
                 waves::BOOTSTRAP,
@@ -348,12 +378,9 @@ fn argocd(solution: &Solution, plan: &mut Plan) {
     }
     // The bootstrap wave installs into the operators' namespaces and the marketplace, on every
     // cluster.
-    let servers: Vec<String> = std::iter::once(in_cluster.to_string())
-        .chain(
-            other_clusters
-                .iter()
-                .map(|(cluster, _)| cluster.to_string()),
-        )
+    let servers: Vec<String> = clusters
+        .iter()
+        .map(|(cluster, _)| cluster.clone())
         .collect();
     for server in servers {
         destinations.insert(Destination {
@@ -448,7 +475,7 @@ pub const CLUSTER_SCOPED: &[&str] = &["Namespace", "ClusterRole", "ClusterRoleBi
 
 /// `bootstrap/`: catalog sources the cluster lacks (wave 0), then a Subscription per operator
 /// (wave 1), with a namespace and OperatorGroup for operators that cannot watch all namespaces.
-fn bootstrap(solution: &Solution, plan: &mut Plan) -> Result<(), GenerateError> {
+fn bootstrap(solution: &Solution, pins: &Pins, plan: &mut Plan) -> Result<(), GenerateError> {
     let catalog = flotilla_catalog::Catalog::embedded();
     let mut resources = Vec::new();
     let mut sources = BTreeSet::new();
@@ -468,7 +495,7 @@ fn bootstrap(solution: &Solution, plan: &mut Plan) -> Result<(), GenerateError> 
         if !source.default && sources.insert(source.name.clone()) {
             let file = format!("{}-catalogsource.yaml", source.name);
             plan.file(
-                format!("{}/{file}", paths::BOOTSTRAP),
+                format!("{}/{file}", paths::bootstrap_base()),
                 &[json!({
                     "apiVersion": "operators.coreos.com/v1alpha1",
                     "kind": "CatalogSource",
@@ -512,11 +539,38 @@ fn bootstrap(solution: &Solution, plan: &mut Plan) -> Result<(), GenerateError> 
             },
         }));
         let file = format!("{}.yaml", package.name);
-        plan.file(format!("{}/{file}", paths::BOOTSTRAP), &documents);
+        plan.file(format!("{}/{file}", paths::bootstrap_base()), &documents);
         resources.push(file);
     }
     resources.sort();
-    plan.kustomization(paths::BOOTSTRAP, &resources, json!({}));
+    plan.kustomization(&paths::bootstrap_base(), &resources, json!({}));
+    // Per cluster, the channels pinned (seeded; promotion moves them between clusters).
+    let channels: Vec<Value> = solution
+        .operators
+        .iter()
+        .filter_map(|operator| {
+            let package = catalog.package(&operator.package)?;
+            Some(json!({
+                "apiVersion": "operators.coreos.com/v1alpha1",
+                "kind": "Subscription",
+                "metadata": {
+                    "name": package.name,
+                    "namespace": crate::cicd::operator_namespace(package),
+                    "annotations": {crate::promote::PROMOTE_ANNOTATION: "spec.channel"},
+                },
+                "spec": {"channel": operator.channel},
+            }))
+        })
+        .collect();
+    for (_, name) in clusters(solution) {
+        let overlay = paths::bootstrap_overlay(&name);
+        plan.seed(format!("{overlay}/channels.yaml"), &channels, pins);
+        plan.kustomization(
+            &overlay,
+            &["../../base".to_string()],
+            json!({"patches": [{"path": "channels.yaml"}]}),
+        );
+    }
     Ok(())
 }
 

@@ -141,6 +141,23 @@ pub fn promote(
         )));
     }
     if options.app.is_none() && options.service.is_none() && !options.image_only {
+        // Operator channels, when the two environments run on different clusters.
+        if let (Some(source_overlay), Some(target_overlay)) = (
+            crate::generate::bootstrap_overlay_of(solution, &from.name),
+            crate::generate::bootstrap_overlay_of(solution, &to.name),
+        ) {
+            if source_overlay != target_overlay {
+                promoted_fields(
+                    &format!("{source_overlay}/channels.yaml"),
+                    &format!("{target_overlay}/channels.yaml"),
+                    "operators",
+                    false,
+                    source,
+                    target,
+                    &mut promotion,
+                )?;
+            }
+        }
         promoted_fields(
             &format!("{}/versions.yaml", paths::events_overlay(&from.name)),
             &format!("{}/versions.yaml", paths::events_overlay(&to.name)),
@@ -417,6 +434,40 @@ mod tests {
         )
         .expect_err("no such service");
         assert!(missing.to_string().contains("`nope`"), "{missing}");
+    }
+
+    #[test]
+    fn operator_channels_move_between_clusters_only() {
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/cases/eventstreams-no-prefix/flotilla.yaml"
+        ))
+        .expect("case manifest");
+        let solution = Solution::parse(&text).expect("parses");
+        let mut tree = generate(&solution, &Tree::new()).expect("generates").files;
+        let dev = "bootstrap/overlays/dev/channels.yaml";
+        assert!(
+            tree.contains_key("bootstrap/overlays/prod/channels.yaml"),
+            "prod runs on its own cluster"
+        );
+        tree.insert(
+            dev.into(),
+            tree[dev].replace("channel: v13.0", "channel: v12.2"),
+        );
+        let options = PromoteOptions {
+            from: "dev".into(),
+            to: "prod".into(),
+            ..PromoteOptions::default()
+        };
+        let promotion = promote(&solution, &tree, &tree, &options).expect("promotes");
+        assert!(
+            promotion.changes.contains(
+                &"operators: Subscription ibm-eventstreams spec.channel v13.0 → v12.2".to_string()
+            ),
+            "{:?}",
+            promotion.changes
+        );
+        assert!(promotion.edits["bootstrap/overlays/prod/channels.yaml"].contains("channel: v12.2"));
     }
 
     #[test]

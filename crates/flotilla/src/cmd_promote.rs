@@ -235,7 +235,13 @@ pub fn run_promote(args: &PromoteArgs) -> Result<()> {
             repository.display()
         )
     })?;
-    let source = files_at(repository, &commit, &paths::environment(&args.from))?;
+    let mut source = files_at(repository, &commit, &paths::environment(&args.from))?;
+    // The operator channels the source environment's cluster pins.
+    source.extend(files_at(
+        repository,
+        &commit,
+        &format!("{}/overlays", paths::BOOTSTRAP),
+    )?);
     let target = flotilla_bootstrap::repository::read_tree(repository)?;
     let head = git(repository, &["rev-parse", "HEAD"])?;
     if commit != head {
