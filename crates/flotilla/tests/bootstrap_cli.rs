@@ -11,22 +11,14 @@
 //!    `--branch` leaves main unchanged; a promotion from an environment that is not Healthy is
 //!    refused with the reason.
 
+mod cli_support;
+
+use cli_support::*;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-
-fn flotilla() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_flotilla"))
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|address| address.port())
-        .expect("a free port")
-}
 
 struct Up {
     child: Child,
@@ -75,35 +67,8 @@ impl Drop for Up {
     }
 }
 
-fn text(output: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
-
 fn run(command: &mut Command) -> Output {
     command.output().expect("runs")
-}
-
-fn git(directory: &Path, arguments: &[&str]) -> String {
-    let output = Command::new("git")
-        .args(arguments)
-        .current_dir(directory)
-        .env("GIT_AUTHOR_NAME", "test")
-        .env("GIT_AUTHOR_EMAIL", "test@example.com")
-        .env("GIT_COMMITTER_NAME", "test")
-        .env("GIT_COMMITTER_EMAIL", "test@example.com")
-        .output()
-        .expect("git");
-    assert!(
-        output.status.success(),
-        "git {arguments:?}: {}",
-        text(&output)
-    );
-    String::from_utf8_lossy(&output.stdout).trim().to_string()
 }
 
 fn applications(kubeconfig: &Path) -> Vec<Value> {

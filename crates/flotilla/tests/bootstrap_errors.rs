@@ -1,33 +1,14 @@
 //! Bad input to `flotilla bootstrap`, `env add`, `service add`, `promote` and `repo check`:
 //! each a clear message and exit 1 (2 for a check that cannot run), nothing half-written.
 
+mod cli_support;
+
+use cli_support::*;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn flotilla() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_flotilla"))
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
+use std::process::Output;
 
 fn certificate() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../flotilla-sealed/tests/data/test-cert.pem")
-}
-
-fn git(directory: &Path, arguments: &[&str]) -> String {
-    let output = Command::new("git")
-        .args(arguments)
-        .current_dir(directory)
-        .output()
-        .expect("git");
-    String::from_utf8_lossy(&output.stdout).trim().to_string()
 }
 
 fn bootstrap(output: &Path, gitops: &str, extra: &[&str]) -> Output {
@@ -116,21 +97,7 @@ fn bad_input_is_refused_with_nothing_half_written() {
         format!("# reviewed by the platform team\n{generated}"),
     )
     .expect("written");
-    Command::new("git")
-        .args([
-            "-c",
-            "user.name=test",
-            "-c",
-            "user.email=test@example.com",
-            "commit",
-            "--quiet",
-            "--all",
-            "-m",
-            "edited",
-        ])
-        .current_dir(&solution)
-        .output()
-        .expect("git");
+    git(&solution, &["commit", "--quiet", "--all", "-m", "edited"]);
     let kept = bootstrap(
         &solution,
         "https://github.com/example/gitops.git",
