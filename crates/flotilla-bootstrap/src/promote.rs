@@ -171,6 +171,24 @@ pub fn promote(
     Ok(promotion)
 }
 
+/// The documents of a source file and of its target file (`None` when either is missing:
+/// nothing to promote there).
+fn documents_of(
+    source_path: &str,
+    target_path: &str,
+    source: &Tree,
+    target: &Tree,
+) -> Result<Option<(Vec<Value>, Vec<Value>)>, PromoteError> {
+    let (Some(source_text), Some(target_text)) = (source.get(source_path), target.get(target_path))
+    else {
+        return Ok(None);
+    };
+    Ok(Some((
+        parse(source_path, source_text)?,
+        parse(target_path, target_text)?,
+    )))
+}
+
 /// The image entries of the source overlay set in the target overlay.
 fn images(
     source_path: &str,
@@ -180,12 +198,11 @@ fn images(
     target: &Tree,
     promotion: &mut Promotion,
 ) -> Result<(), PromoteError> {
-    let (Some(source_text), Some(target_text)) = (source.get(source_path), target.get(target_path))
+    let Some((source_documents, mut target_documents)) =
+        documents_of(source_path, target_path, source, target)?
     else {
         return Ok(());
     };
-    let source_documents = parse(source_path, source_text)?;
-    let mut target_documents = parse(target_path, target_text)?;
     let (Some(source_kustomization), Some(target_kustomization)) =
         (source_documents.first(), target_documents.first_mut())
     else {
@@ -262,12 +279,11 @@ fn promoted_fields(
     target: &Tree,
     promotion: &mut Promotion,
 ) -> Result<(), PromoteError> {
-    let (Some(source_text), Some(target_text)) = (source.get(source_path), target.get(target_path))
+    let Some((source_documents, mut target_documents)) =
+        documents_of(source_path, target_path, source, target)?
     else {
         return Ok(());
     };
-    let source_documents = parse(source_path, source_text)?;
-    let mut target_documents = parse(target_path, target_text)?;
     let mut changed = false;
     for document in &source_documents {
         let Some(listed) = document["metadata"]["annotations"][PROMOTE_ANNOTATION].as_str() else {
