@@ -171,6 +171,9 @@ pub fn promote(
     Ok(promotion)
 }
 
+/// The documents of a source file and of its target file.
+type DocumentPair = (Vec<Value>, Vec<Value>);
+
 /// The documents of a source file and of its target file (`None` when either is missing:
 /// nothing to promote there).
 fn documents_of(
@@ -178,7 +181,7 @@ fn documents_of(
     target_path: &str,
     source: &Tree,
     target: &Tree,
-) -> Result<Option<(Vec<Value>, Vec<Value>)>, PromoteError> {
+) -> Result<Option<DocumentPair>, PromoteError> {
     let (Some(source_text), Some(target_text)) = (source.get(source_path), target.get(target_path))
     else {
         return Ok(None);
