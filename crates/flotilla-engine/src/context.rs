@@ -44,6 +44,38 @@ pub struct EngineConfig {
     /// Server-side diff for every Application that does not say `ServerSideDiff=false` (Argo
     /// CD's `controller.diff.server.side`); otherwise only differences are confirmed by a dry run.
     pub server_side_diff: bool,
+    /// Share the Applications with the other replicas through Leases (`shard`); None reconciles
+    /// every Application (`--shard-mode off`).
+    pub shard: Option<ShardConfig>,
+}
+
+/// How a replica takes part in sharding: its identity (its Lease is
+/// `flotilla-controller-<identity>` in the control namespace) and client-go's leader-election
+/// timings.
+#[derive(Clone, Debug)]
+pub struct ShardConfig {
+    /// A DNS label, unique among the replicas (`--shard-identity`, by default hostname-pid).
+    pub identity: String,
+    /// How long a Lease holds after its last renewal (client-go: 15 s).
+    pub lease_duration: Duration,
+    /// How long after its last successful renewal a replica still writes (client-go: 10 s);
+    /// shorter than `lease_duration`, so a replica that cannot renew stops writing before the
+    /// others see its Lease expire.
+    pub renew_deadline: Duration,
+    /// How often the Lease is renewed and the members listed (client-go: 2 s).
+    pub retry_period: Duration,
+}
+
+impl ShardConfig {
+    /// client-go's defaults for `identity`.
+    pub fn new(identity: &str) -> ShardConfig {
+        ShardConfig {
+            identity: identity.to_string(),
+            lease_duration: Duration::from_secs(15),
+            renew_deadline: Duration::from_secs(10),
+            retry_period: Duration::from_secs(2),
+        }
+    }
 }
 
 impl Default for EngineConfig {
@@ -59,6 +91,7 @@ impl Default for EngineConfig {
             install_crds: true,
             sealed_secrets: None,
             server_side_diff: false,
+            shard: None,
         }
     }
 }
@@ -231,6 +264,80 @@ pub(crate) struct Shared {
     /// The clusters (by name) whose CustomResourceDefinitions are watched for the kinds
     /// Applications wait for (`kind_waits`).
     pub definition_watches: Mutex<HashSet<String>>,
+    /// This replica's share of the Applications (`shard` keeps it).
+    pub share: Share,
+}
+
+impl Shared {
+    /// Drops what the engine remembers about an Application: its memory, its index entries,
+    /// its metrics (it is gone, or another replica owns it now).
+    pub(crate) fn forget_application(&self, key: &AppKey) {
+        self.memory
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .remove(key);
+        self.desired_index
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .retain(|_, owner| owner != key);
+        self.instances
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .retain(|_, owner| owner != key);
+        self.metrics.remove_app(&key.0, &key.1);
+    }
+}
+
+/// This replica's share of the Applications, as `shard` last computed it, and the fence every
+/// write asks (`Share::fence`): unsharded, everything is this replica's.
+#[derive(Default)]
+pub(crate) struct Share {
+    pub state: Mutex<ShareState>,
+}
+
+#[derive(Default)]
+pub(crate) struct ShareState {
+    /// Sharding is on: only `owned` Applications are this replica's.
+    pub sharded: bool,
+    /// The Applications assigned to this replica, each with the instant from which it may be
+    /// written (later than now while its previous owner may still be writing).
+    pub owned: HashMap<AppKey, Instant>,
+    /// Until when this replica's Lease, renewed and read at its last success, is its own by its
+    /// clock (last renewal + renew deadline); None before the first renewal.
+    pub valid_until: Option<Instant>,
+    /// The live members, this replica included, sorted.
+    pub members: Vec<String>,
+}
+
+impl Share {
+    fn lock(&self) -> std::sync::MutexGuard<'_, ShareState> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Why this replica may not write `key` now, if it may not: its Lease is not known valid by
+    /// its own clock, or the Application is not its own (yet).
+    pub(crate) fn fence(&self, key: &AppKey) -> Result<(), String> {
+        let state = self.lock();
+        if !state.sharded {
+            return Ok(());
+        }
+        let now = Instant::now();
+        if state.valid_until.is_none_or(|until| until <= now) {
+            return Err("this replica's shard Lease is not renewed".into());
+        }
+        match state.owned.get(key) {
+            Some(from) if *from <= now => Ok(()),
+            Some(_) => Err("the Application is being handed over to this replica".into()),
+            None => Err("another replica owns the Application".into()),
+        }
+    }
+
+    /// Whether this replica reconciles `key` now (the queue skips the others).
+    pub(crate) fn owns(&self, key: &AppKey) -> bool {
+        self.fence(key).is_ok()
+    }
 }
 
 /// Argo CD's instance name: the name in the control namespace, `namespace_name` elsewhere.

@@ -7,8 +7,11 @@
 //! refreshes (webhooks). The queue holds each Application at most once, never runs one
 //! Application on two workers at once, and re-runs an Application that changed while it ran.
 //!
+//! With sharding on, a worker skips the Applications this replica does not own now
+//! (`context::Share`); `shard`, which this module starts, queues them when they become its own.
+//!
 //! The top of the engine: it depends on `reconcile` (one pass per Application) and on the
-//! modules below it (`context`, `live`, `crds`, `sealed`, `cluster`, `metrics`, `model`);
+//! modules below it (`context`, `shard`, `live`, `crds`, `sealed`, `cluster`, `metrics`, `model`);
 //! nothing depends on it.
 
 use std::collections::{HashMap, HashSet};
@@ -70,7 +73,17 @@ impl Engine {
             refreshed: Mutex::new(HashSet::new()),
             definition_watches: Mutex::new(HashSet::new()),
             unsealer: std::sync::OnceLock::new(),
+            share: Default::default(),
         });
+        if config.shard.is_some() && config.workers > 0 {
+            // Nothing is this replica's until its first renewal and member list.
+            shared
+                .share
+                .state
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .sharded = true;
+        }
         let engine = Engine {
             shared: shared.clone(),
             stop: Arc::new(stop),
@@ -121,12 +134,21 @@ impl Engine {
                         key = worker.queue.pop() => key,
                         _ = shutdown.changed() => return,
                     };
+                    if !worker.share.owns(&key) {
+                        // Another replica's, or not yet this one's: `shard` queues it again
+                        // when it becomes this replica's.
+                        worker.queue.done(&key);
+                        continue;
+                    }
                     let started = Instant::now();
                     crate::reconcile::reconcile(&worker, &key).await;
                     worker.metrics.observe_reconcile(started.elapsed());
                     worker.queue.done(&key);
                 }
             });
+        }
+        if let Some(shard_config) = config.shard.clone() {
+            tokio::spawn(crate::shard::run(shared.clone(), shard_config));
         }
         let poller = shared.clone();
         tokio::spawn(async move {
@@ -196,6 +218,25 @@ impl Engine {
         self.shared.unsealer.get().cloned()
     }
 
+    /// This replica's share when the Applications are sharded: its identity, the live members
+    /// and the Applications it owns (sorted); None when sharding is off.
+    pub fn shard(&self) -> Option<ShardView> {
+        let identity = self.shared.config.shard.as_ref()?.identity.clone();
+        let state = self
+            .shared
+            .share
+            .state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut owned: Vec<(String, String)> = state.owned.keys().cloned().collect();
+        owned.sort();
+        Some(ShardView {
+            identity,
+            members: state.members.clone(),
+            owned,
+        })
+    }
+
     /// Stops every task.
     pub fn shutdown(&self) {
         let _ = self.stop.send(true);
@@ -208,6 +249,14 @@ impl Engine {
     pub fn state_references(&self) -> usize {
         Arc::strong_count(&self.shared).saturating_sub(1)
     }
+}
+
+/// A replica's share, as [`Engine::shard`] reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ShardView {
+    pub identity: String,
+    pub members: Vec<String>,
+    pub owned: Vec<(String, String)>,
 }
 
 /// The Application key for an Application object, when its namespace is one the engine serves.

@@ -23,6 +23,9 @@
 //! - `server_diff`: differences confirmed, or found, by a dry-run apply (`cluster`, `objects`).
 //! - `context`: the shared state: `EngineConfig`, `Shared`, per-Application memory, the work
 //!   queue, hold marks (the types of `live`, `metrics`, `render`, `objects`, `gate`, `sealed`).
+//! - `shard`: Applications shared over replicas by Leases and consistent hashing with bounded
+//!   loads; the fence every write asks lives in `context::Share` (`context`, `cluster`,
+//!   `metrics`, `model`).
 //! - `status`: status writes, conditions, the progress of a running sync (`context`, `model`).
 //! - `kind_waits`: Applications waiting for a kind the cluster does not serve yet (`context`,
 //!   `cluster`).
@@ -50,12 +53,14 @@ pub mod reconcile;
 pub mod render;
 pub mod sealed;
 mod server_diff;
+pub mod shard;
 mod status;
 pub mod sync;
 
 pub use cluster::{
     client_from_config, client_from_kubeconfig, Cluster, ClusterError, FIELD_MANAGER,
 };
+pub use context::ShardConfig;
 pub use controller::{Engine, EngineConfig};
 
 /// An error and its causes on one line (`outer: inner: root`), for conditions and messages.

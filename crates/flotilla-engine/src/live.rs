@@ -253,6 +253,16 @@ impl KindCache {
             .collect()
     }
 
+    /// The keys (namespace, name) of every cached object, without parsing them.
+    pub fn keys(&self) -> Vec<(String, String)> {
+        self.objects
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .keys()
+            .cloned()
+            .collect()
+    }
+
     pub fn len(&self) -> usize {
         self.objects
             .read()

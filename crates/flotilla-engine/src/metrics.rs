@@ -4,8 +4,9 @@
 //! `flotilla_drift_repairs_total{namespace,name,kind}`, `flotilla_git_fetch_duration_seconds`
 //! (histogram of the `git ls-remote`/`fetch` round that resolves a revision),
 //! `flotilla_git_fetch_failures_total{repo}`, `flotilla_guardrail_findings_total{rule,severity}`
-//! (the pre-sync gate's findings, severity `block`, `warn` or `overridden`) and
-//! `flotilla_build_info{version}`.
+//! (the pre-sync gate's findings, severity `block`, `warn` or `overridden`),
+//! `flotilla_shard_owned_applications{shard}` and `flotilla_shard_members{shard}` (when the
+//! Applications are sharded over replicas) and `flotilla_build_info{version}`.
 //!
 //! Depends on no other module of the engine.
 
@@ -38,6 +39,15 @@ pub struct Metrics {
     git_fetch: Histogram,
     git_failures: Mutex<BTreeMap<String, u64>>,
     guardrail_findings: Mutex<BTreeMap<(String, String), u64>>,
+    /// This replica's identity, the Applications it owns and the live members (sharding on).
+    shard: Mutex<Option<ShardGauges>>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ShardGauges {
+    pub identity: String,
+    pub owned_applications: u64,
+    pub members: u64,
 }
 
 /// A histogram over `BUCKETS` (seconds).
@@ -173,6 +183,22 @@ impl Metrics {
             .count()
     }
 
+    /// This replica's share (`shard`), as the gauges show it.
+    pub fn set_shard(&self, gauges: ShardGauges) {
+        *self
+            .shard
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(gauges);
+    }
+
+    /// The shard gauges, when sharding is on.
+    pub fn shard(&self) -> Option<ShardGauges> {
+        self.shard
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
     pub fn reconciles(&self) -> u64 {
         self.reconcile.count.load(Ordering::Relaxed)
     }
@@ -267,6 +293,19 @@ impl Metrics {
                 escape(severity)
             );
         }
+        if let Some(shard) = self.shard() {
+            let identity = escape(&shard.identity);
+            let _ = writeln!(
+                text,
+                "# HELP flotilla_shard_owned_applications Applications this replica owns.\n# TYPE flotilla_shard_owned_applications gauge\nflotilla_shard_owned_applications{{shard=\"{identity}\"}} {}",
+                shard.owned_applications
+            );
+            let _ = writeln!(
+                text,
+                "# HELP flotilla_shard_members Live replicas sharing the Applications, as this replica sees them.\n# TYPE flotilla_shard_members gauge\nflotilla_shard_members{{shard=\"{identity}\"}} {}",
+                shard.members
+            );
+        }
         let _ = writeln!(
             text,
             "# HELP flotilla_build_info The running flotilla's version.\n# TYPE flotilla_build_info gauge\nflotilla_build_info{{version=\"{}\"}} 1",
@@ -308,7 +347,17 @@ mod tests {
             false,
         );
         metrics.count_guardrail_finding("kafka-topic-partitions-decreased", "block");
+        assert!(!metrics
+            .render()
+            .contains("flotilla_shard_owned_applications"));
+        metrics.set_shard(ShardGauges {
+            identity: "replica-a".into(),
+            owned_applications: 7,
+            members: 3,
+        });
         let text = metrics.render();
+        assert!(text.contains("flotilla_shard_owned_applications{shard=\"replica-a\"} 7"));
+        assert!(text.contains("flotilla_shard_members{shard=\"replica-a\"} 3"));
         assert!(text.contains(
             "flotilla_guardrail_findings_total{rule=\"kafka-topic-partitions-decreased\",severity=\"block\"} 1"
         ));

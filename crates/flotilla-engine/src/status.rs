@@ -23,6 +23,17 @@ use crate::{now, parse_timestamp};
 /// reconciliation timeout): no-op passes then cost no writes.
 pub(crate) const RECONCILED_AT_RESOLUTION: Duration = Duration::from_secs(180);
 
+/// The status field naming the replica that owns the Application when sharding is on.
+pub const CONTROLLER_SHARD: &str = "controllerShard";
+
+/// With sharding on, the replica writing a status names itself in it (`flotilla app get` shows
+/// it): a new owner's first pass writes once.
+fn stamp_owner(shared: &Shared, status: &mut Map<String, Value>) {
+    if let Some(shard) = &shared.config.shard {
+        status.insert(CONTROLLER_SHARD.into(), json!(shard.identity));
+    }
+}
+
 /// A condition as `status.conditions` holds it, with the current time as its transition time.
 pub(crate) fn condition(kind: &str, message: impl Into<String>) -> Value {
     json!({"type": kind, "message": message.into(), "lastTransitionTime": now()})
@@ -39,6 +50,7 @@ pub(crate) async fn write_status(
     clear_operation: bool,
     refreshed: bool,
 ) {
+    stamp_owner(shared, &mut status);
     let unchanged = status.len() + usize::from(!status.contains_key("reconciledAt"))
         == previous.len() + usize::from(!previous.contains_key("reconciledAt"))
         && status
@@ -88,6 +100,10 @@ pub(crate) async fn patch_status(
     key: &AppKey,
     patch: &Value,
 ) -> Option<Arc<Value>> {
+    if let Err(reason) = shared.share.fence(key) {
+        tracing::debug!(application = %key.1, %reason, "status not written");
+        return None;
+    }
     let Ok(info) = shared
         .home
         .cluster
@@ -196,6 +212,7 @@ pub(crate) async fn report_progress(
                     json!({"operation": operation, "phase": "Running", "message": text, "startedAt": started_at}),
                 );
                 status.insert("reconciledAt".into(), json!(now()));
+                stamp_owner(shared, &mut status);
                 let base = written.as_ref().unwrap_or(previous);
                 let patch = json!({"status": merge_patch_between_maps(base, status.clone())});
                 if patch_status(shared, key, &patch).await.is_some() {

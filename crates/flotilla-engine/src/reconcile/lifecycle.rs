@@ -51,22 +51,7 @@ pub(super) fn schedule(shared: &Arc<Shared>, key: &AppKey, delay: Duration) {
 }
 
 pub(super) fn forget(shared: &Shared, key: &AppKey) {
-    shared
-        .memory
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-        .remove(key);
-    shared
-        .desired_index
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-        .retain(|_, owner| owner != key);
-    shared
-        .instances
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-        .retain(|_, owner| owner != key);
-    shared.metrics.remove_app(&key.0, &key.1);
+    shared.forget_application(key);
 }
 
 /// Argo CD's cascading delete: with the `resources-finalizer.argocd.argoproj.io` finalizer, the

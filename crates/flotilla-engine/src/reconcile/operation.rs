@@ -132,6 +132,9 @@ fn sync_interruption(
     if *shared.shutdown.borrow() {
         return Some("the controller is stopping".into());
     }
+    if let Err(reason) = shared.share.fence(key) {
+        return Some(reason);
+    }
     let applications = shared
         .home
         .watched(&format!("{GROUP}/{VERSION}"), "Application")?;

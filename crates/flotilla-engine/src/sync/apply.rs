@@ -149,6 +149,9 @@ pub(super) async fn apply_one(
     dry_run: bool,
     control: &SyncControl<'_>,
 ) -> Result<(Value, Option<String>, &'static str), WaitError> {
+    if !dry_run {
+        control.fenced(shared)?;
+    }
     let served_before = info.is_some();
     let info = resource_for(shared, cache, object, info, Some(control)).await?;
     // A kind served only since the sync was planned is watched from now on (before the answer

@@ -36,6 +36,16 @@ pub(crate) struct SyncControl<'a> {
 }
 
 impl SyncControl<'_> {
+    /// Refuses a write when this replica may not write the Application's objects now (the
+    /// shard fence, `context::Share`): the sync stops as interrupted.
+    pub(super) fn fenced(&self, shared: &crate::context::Shared) -> Result<(), WaitError> {
+        let key = (
+            self.own_application.0.to_string(),
+            self.own_application.1.to_string(),
+        );
+        shared.share.fence(&key).map_err(WaitError::Interrupted)
+    }
+
     pub(super) fn report(&self, message: String) {
         // The receiver only goes away with the reconcile that owns this sync.
         let _ = self.progress.send(message);

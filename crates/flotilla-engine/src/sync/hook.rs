@@ -59,6 +59,11 @@ pub(super) async fn run_hook(
         entry["message"] = json!("hook (dry run)");
         return Ok(entry);
     }
+    if let Some(control) = control {
+        if let Err(fenced) = control.fenced(shared) {
+            return Err((entry, fenced));
+        }
+    }
     let waits = matches!(info.resource.kind.as_str(), "Job" | "Pod");
     match cache
         .ensure(&info.resource.api_version, &info.resource.kind)

@@ -313,6 +313,15 @@ pub(crate) async fn run_sync(
             } else if request.dry_run {
                 entry["status"] = json!("Pruned");
                 entry["message"] = json!("pruned (dry run)");
+            } else if let Err(WaitError::Interrupted(reason)) = control.fenced(shared) {
+                return SyncOutcome {
+                    phase: "Failed",
+                    message: reason.clone(),
+                    resources: results,
+                    applied,
+                    live_objects,
+                    interrupted: Some(reason),
+                };
             } else {
                 let propagation = propagation_name(&object_options);
                 match cache.cluster.delete_object(&object, propagation).await {
