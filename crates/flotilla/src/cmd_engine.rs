@@ -34,7 +34,71 @@ pub struct ControllerArgs {
     #[command(flatten)]
     pub engine: EngineArgs,
     #[command(flatten)]
+    pub shard: ShardArgs,
+    #[command(flatten)]
     pub logging: crate::logging::LogArgs,
+}
+
+/// How `flotilla controller` shares the Applications with other replicas.
+#[derive(Clone, Debug, Args)]
+pub struct ShardArgs {
+    /// `auto`: share the Applications with the other replicas through Leases in the control
+    /// namespace; `off`: reconcile every Application (one replica only)
+    #[arg(long, value_enum, default_value = "auto")]
+    pub shard_mode: ShardMode,
+    /// This replica's name among the shards, a DNS label (its Lease is
+    /// `flotilla-controller-<identity>`; default: hostname-pid)
+    #[arg(long, value_name = "IDENTITY")]
+    pub shard_identity: Option<String>,
+    /// How long a replica's Lease holds after its last renewal
+    #[arg(long, default_value = "15s", value_parser = parse_duration_arg)]
+    pub shard_lease_duration: Duration,
+    /// How long a replica that cannot renew its Lease keeps writing (shorter than the lease)
+    #[arg(long, default_value = "10s", value_parser = parse_duration_arg)]
+    pub shard_renew_deadline: Duration,
+    /// How often the Lease is renewed and the other replicas looked up
+    #[arg(long, default_value = "2s", value_parser = parse_duration_arg)]
+    pub shard_retry_period: Duration,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ShardMode {
+    Auto,
+    Off,
+}
+
+impl ShardArgs {
+    /// The engine's sharding, None when off.
+    pub fn config(&self) -> Result<Option<flotilla_engine::ShardConfig>> {
+        if self.shard_mode == ShardMode::Off {
+            return Ok(None);
+        }
+        let identity = match &self.shard_identity {
+            Some(identity) => {
+                if flotilla_engine::shard::identity_label(identity) != *identity {
+                    bail!(
+                        "`--shard-identity {identity}` is not a DNS label of at most {} characters\n\nhint: use lower-case letters, digits and `-`",
+                        63 - flotilla_engine::shard::LEASE_PREFIX.len()
+                    );
+                }
+                identity.clone()
+            }
+            None => flotilla_engine::shard::default_identity(),
+        };
+        if self.shard_renew_deadline >= self.shard_lease_duration
+            || self.shard_retry_period >= self.shard_renew_deadline
+        {
+            bail!(
+                "`--shard-retry-period` < `--shard-renew-deadline` < `--shard-lease-duration` must hold\n\nhint: a replica that cannot renew must stop writing before its Lease expires for the others"
+            );
+        }
+        Ok(Some(flotilla_engine::ShardConfig {
+            identity,
+            lease_duration: self.shard_lease_duration,
+            renew_deadline: self.shard_renew_deadline,
+            retry_period: self.shard_retry_period,
+        }))
+    }
 }
 
 #[derive(Clone, Debug, Args)]
@@ -266,6 +330,15 @@ pub async fn start_engine(
     cluster: Cluster,
     engine_args: &EngineArgs,
 ) -> Result<(Engine, SocketAddr)> {
+    start_engine_with(cluster, engine_args, None).await
+}
+
+/// `start_engine`, sharded when `shard` is given (`flotilla controller --shard-mode auto`).
+pub async fn start_engine_with(
+    cluster: Cluster,
+    engine_args: &EngineArgs,
+    shard: Option<flotilla_engine::ShardConfig>,
+) -> Result<(Engine, SocketAddr)> {
     let server = cluster.server.clone();
     let webhook_secret = engine_args.webhook_secret()?;
     // The API and UI read and write through the cluster like any client, on the same client.
@@ -277,7 +350,8 @@ pub async fn start_engine(
     let tokens_path = engine_args.api_tokens_path();
     let tokens = flotilla_web::auth::Tokens::load_or_create(&tokens_path)
         .context("cannot set up the API tokens")?;
-    let config = engine_args.config()?;
+    let mut config = engine_args.config()?;
+    config.shard = shard;
     let api = flotilla_web::api::Api {
         cluster: api_cluster,
         tokens,
@@ -335,12 +409,22 @@ pub fn port_taken(
 pub fn run_controller(arguments: ControllerArgs) -> Result<()> {
     crate::logging::init(&arguments.logging)?;
     runtime()?.block_on(async move {
+        let shard = arguments.shard.config()?;
         let cluster = connect(&arguments.cluster).await?;
         println!(
             "flotilla controller: reconciling Applications on {}",
             cluster.server
         );
-        let (engine, _) = start_engine(cluster, &arguments.engine).await?;
+        if let Some(shard) = &shard {
+            println!(
+                "shard: `{}` (Lease `{}{}` in `{}`), sharing the Applications with the other replicas",
+                shard.identity,
+                flotilla_engine::shard::LEASE_PREFIX,
+                shard.identity,
+                arguments.engine.control_namespace
+            );
+        }
+        let (engine, _) = start_engine_with(cluster, &arguments.engine, shard).await?;
         tokio::signal::ctrl_c()
             .await
             .context("cannot wait for Ctrl-C")?;
@@ -913,6 +997,9 @@ fn print_application(application: &Value, mirror: Option<&str>) {
         "Health Status: {}",
         text(&status["health"]["status"], "Unknown")
     );
+    if let Some(owner) = status["controllerShard"].as_str() {
+        println!("Controller:    {owner} (the replica that owns it)");
+    }
     if let Some(phase) = status["operationState"]["phase"].as_str() {
         println!(
             "Last Sync:     {phase}: {}",

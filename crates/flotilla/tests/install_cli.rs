@@ -230,6 +230,11 @@ const ENGINE_NEEDS: &[Need] = &[
     ("list", "", "secrets", Some(INSTALL)),
     ("get", "", "secrets", Some(INSTALL)),
     ("create", "", "secrets", Some(INSTALL)),
+    // shard.rs: each replica's Lease applied and deleted, the others' listed.
+    ("patch", "coordination.k8s.io", "leases", Some(INSTALL)),
+    ("create", "coordination.k8s.io", "leases", Some(INSTALL)),
+    ("list", "coordination.k8s.io", "leases", Some(INSTALL)),
+    ("delete", "coordination.k8s.io", "leases", Some(INSTALL)),
 ];
 
 /// What Git declares, applied (sync/apply.rs, Replace=true), hooked and pruned (sync/hook.rs,
