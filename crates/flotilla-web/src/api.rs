@@ -248,6 +248,30 @@ impl ListQuery {
     }
 }
 
+/// The bytes of `key(summary)`, without making the string.
+fn key_parts(summary: &Value) -> impl Iterator<Item = u8> + '_ {
+    summary["namespace"]
+        .as_str()
+        .unwrap_or("")
+        .bytes()
+        .chain(std::iter::once(b'/'))
+        .chain(summary["name"].as_str().unwrap_or("").bytes())
+}
+
+/// Whether `text` contains `lowercase` (already lowercase), ignoring case; ASCII needles (the
+/// usual ones) without allocating.
+fn contains_ignoring_case(text: &str, lowercase: &str) -> bool {
+    if !lowercase.is_ascii() {
+        return text.to_lowercase().contains(lowercase);
+    }
+    let needle = lowercase.as_bytes();
+    needle.is_empty()
+        || text
+            .as_bytes()
+            .windows(needle.len())
+            .any(|window| window.eq_ignore_ascii_case(needle))
+}
+
 fn key(summary: &Value) -> String {
     format!(
         "{}/{}",
@@ -266,8 +290,8 @@ fn any_equal(wanted: &[String], value: &Value) -> bool {
 /// One page of Application summaries: filtered, sorted by namespace and name, with the counts
 /// by health and by sync of every Application the other filters keep (so the counts stay
 /// useful while filtering by one of them).
-pub fn page(summaries: Vec<Value>, query: &ListQuery) -> Value {
-    let mut summaries: Vec<Value> = summaries
+pub fn page<'a>(summaries: impl IntoIterator<Item = &'a Value>, query: &ListQuery) -> Value {
+    let mut summaries: Vec<&Value> = summaries
         .into_iter()
         .filter(|summary| match &query.namespace {
             Some(namespace) => summary["namespace"] == namespace.as_str(),
@@ -281,11 +305,12 @@ pub fn page(summaries: Vec<Value>, query: &ListQuery) -> Value {
                 .any(|field| {
                     summary[*field]
                         .as_str()
-                        .is_some_and(|value| value.to_lowercase().contains(search.as_str()))
+                        .is_some_and(|value| contains_ignoring_case(value, search))
                 }),
         })
         .collect();
-    summaries.sort_by_key(key);
+    // In the order of `key` (the continue token's), without making the keys.
+    summaries.sort_by(|left, right| key_parts(left).cmp(key_parts(right)));
     let mut by_health: std::collections::BTreeMap<String, usize> = Default::default();
     let mut by_sync: std::collections::BTreeMap<String, usize> = Default::default();
     for summary in &summaries {
@@ -309,7 +334,10 @@ pub fn page(summaries: Vec<Value>, query: &ListQuery) -> Value {
         None => (query.page - 1).saturating_mul(query.limit).min(total),
     };
     let end = (start + query.limit).min(total);
-    let items: Vec<Value> = summaries.drain(start..end).collect();
+    let items: Vec<Value> = summaries[start..end]
+        .iter()
+        .map(|summary| (*summary).clone())
+        .collect();
     let next = (end < total).then(|| items.last().map(key)).flatten();
     json!({
         "items": items,
@@ -331,16 +359,17 @@ pub(crate) async fn list_page(state: &ApiState, query: &ListQuery) -> Result<Val
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         if index.ready {
-            let summaries = match &query.namespace {
-                Some(namespace) => index
-                    .summaries
-                    .range(format!("{namespace}/")..format!("{namespace}0"))
-                    .map(|(_, summary)| summary.clone())
-                    .collect(),
-                None => index.summaries.values().cloned().collect(),
+            let listed = match &query.namespace {
+                Some(namespace) => page(
+                    index
+                        .summaries
+                        .range(format!("{namespace}/")..format!("{namespace}0"))
+                        .map(|(_, summary)| summary),
+                    query,
+                ),
+                None => page(index.summaries.values(), query),
             };
-            drop(index);
-            return Ok(page(summaries, query));
+            return Ok(listed);
         }
     }
     let applications = apps::list(
@@ -349,10 +378,8 @@ pub(crate) async fn list_page(state: &ApiState, query: &ListQuery) -> Result<Val
         query.selector.as_deref(),
     )
     .await?;
-    Ok(page(
-        applications.iter().map(apps::summary).collect(),
-        query,
-    ))
+    let summaries: Vec<Value> = applications.iter().map(apps::summary).collect();
+    Ok(page(&summaries, query))
 }
 
 pub(crate) async fn list_applications(
@@ -832,29 +859,29 @@ mod tests {
                 )
             })
             .collect();
-        let first = page(summaries(&applications), &query(&[("limit", "3")]));
+        let first = page(&summaries(&applications), &query(&[("limit", "3")]));
         assert_eq!(names(&first), ["app-0", "app-2", "app-4"]);
         assert_eq!(first["total"], 7);
         assert_eq!(first["pages"], 3);
         assert_eq!(first["continue"], "argocd/app-4");
         let second = page(
-            summaries(&applications),
+            &summaries(&applications),
             &query(&[("limit", "3"), ("continue", "argocd/app-4")]),
         );
         assert_eq!(names(&second), ["app-6", "app-1", "app-3"]);
         let by_page = page(
-            summaries(&applications),
+            &summaries(&applications),
             &query(&[("limit", "3"), ("page", "2")]),
         );
         assert_eq!(names(&by_page), names(&second));
         let last = page(
-            summaries(&applications),
+            &summaries(&applications),
             &query(&[("limit", "3"), ("page", "3")]),
         );
         assert_eq!(names(&last), ["app-5"]);
         assert_eq!(last["continue"], Value::Null);
         let beta = page(
-            summaries(&applications),
+            &summaries(&applications),
             &query(&[("project", "beta"), ("health", "healthy")]),
         );
         assert_eq!(names(&beta), ["app-4", "app-6", "app-3"]);
@@ -864,11 +891,11 @@ mod tests {
             json!({"Degraded": 1, "Healthy": 3})
         );
         assert_eq!(beta["counts"]["sync"], json!({"OutOfSync": 1, "Synced": 2}));
-        let searched = page(summaries(&applications), &query(&[("search", "APP-5")]));
+        let searched = page(&summaries(&applications), &query(&[("search", "APP-5")]));
         assert_eq!(names(&searched), ["app-5"]);
-        let team = page(summaries(&applications), &query(&[("namespace", "team")]));
+        let team = page(&summaries(&applications), &query(&[("namespace", "team")]));
         assert_eq!(names(&team), ["app-1", "app-3", "app-5"]);
-        let out_of_sync = page(summaries(&applications), &query(&[("sync", "OutOfSync")]));
+        let out_of_sync = page(&summaries(&applications), &query(&[("sync", "OutOfSync")]));
         assert_eq!(names(&out_of_sync), ["app-4"]);
         for bad in [
             ("limit", "0"),
