@@ -528,6 +528,73 @@ pub(crate) async fn rollback(
     ))
 }
 
+/// The embedded catalog's packages and what OLM installed in the cluster.
+pub(crate) async fn catalog_data(state: &ApiState) -> Result<Value, ApiError> {
+    let installed = crate::catalog::installed(&state.api.cluster).await?;
+    Ok(json!({"packages": crate::catalog::packages(), "installed": installed}))
+}
+
+pub(crate) async fn catalog(
+    State(state): State<Arc<ApiState>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    authorize(&state, &headers, Role::ReadOnly)?;
+    Ok(json_response(StatusCode::OK, &catalog_data(&state).await?))
+}
+
+/// One package, with the Subscriptions and CSVs of it the cluster has.
+pub(crate) async fn catalog_package_data(state: &ApiState, name: &str) -> Result<Value, ApiError> {
+    let Some(mut package) = crate::catalog::package(name) else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("the catalog has no package `{name}`"),
+        ));
+    };
+    let installed = crate::catalog::installed(&state.api.cluster).await?;
+    let subscriptions: Vec<Value> = installed["subscriptions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|subscription| subscription["package"] == name)
+        .cloned()
+        .collect();
+    let prefix = format!("{name}.");
+    let csv_prefix = package["latestCSV"]
+        .as_str()
+        .and_then(|csv| csv.split_once(".v"))
+        .map(|(prefix, _)| format!("{prefix}."))
+        .unwrap_or(prefix);
+    let csvs: Vec<Value> = installed["csvs"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|csv| {
+            csv["name"].as_str().is_some_and(|csv_name| {
+                csv_name.starts_with(&csv_prefix)
+                    || subscriptions
+                        .iter()
+                        .any(|subscription| subscription["installedCSV"] == csv_name)
+            })
+        })
+        .cloned()
+        .collect();
+    package["installed"] =
+        json!({"olm": installed["olm"], "subscriptions": subscriptions, "csvs": csvs});
+    Ok(package)
+}
+
+pub(crate) async fn catalog_package(
+    State(state): State<Arc<ApiState>>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    authorize(&state, &headers, Role::ReadOnly)?;
+    Ok(json_response(
+        StatusCode::OK,
+        &catalog_package_data(&state, &name).await?,
+    ))
+}
+
 pub(crate) async fn session(
     State(state): State<Arc<ApiState>>,
     headers: HeaderMap,

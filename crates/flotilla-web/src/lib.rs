@@ -12,6 +12,7 @@
 pub mod api;
 pub mod apps;
 pub mod auth;
+pub mod catalog;
 pub mod process;
 mod ui;
 
@@ -160,15 +161,17 @@ pub const API_ROUTES: &[&str] = &[
     "/api/v1/applications/{namespace}/{name}/refresh",
     "/api/v1/applications/{namespace}/{name}/sync",
     "/api/v1/applications/{namespace}/{name}/rollback",
+    "/api/v1/catalog",
+    "/api/v1/catalog/{package}",
     "/api/v1/stream",
 ];
 
 /// The API and UI routes over `state`.
 fn api_router(state: Arc<api::ApiState>) -> Router {
-    let [openapi, session, list, one, tree, events, history, diff, refresh, sync, rollback, stream] =
+    let [openapi, session, list, one, tree, events, history, diff, refresh, sync, rollback, catalog, package, stream] =
         API_ROUTES
     else {
-        unreachable!("API_ROUTES names twelve routes")
+        unreachable!("API_ROUTES names fourteen routes")
     };
     Router::new()
         .route(openapi, get(api::openapi))
@@ -180,6 +183,8 @@ fn api_router(state: Arc<api::ApiState>) -> Router {
         .route(history, get(api::history))
         .route(diff, get(api::diff))
         .route(rollback, post(api::rollback))
+        .route(catalog, get(api::catalog))
+        .route(package, get(api::catalog_package))
         .route(refresh, post(api::refresh))
         .route(sync, post(api::sync))
         .route(stream, get(api::stream))

@@ -40,6 +40,8 @@ pub(crate) fn routes() -> Router<Arc<ApiState>> {
             post(rollback_form),
         )
         .route("/applications/{namespace}/{name}/diff", get(diff_page))
+        .route("/catalog", get(catalog_page))
+        .route("/catalog/{package}", get(package_page))
         .route(
             "/assets/app.js",
             get(|| async { asset("text/javascript; charset=utf-8", SCRIPT) }),
@@ -103,7 +105,7 @@ fn html(status: StatusCode, title: &str, role: Option<Role>, page: &str, body: &
 <title>{} · flotilla</title><link rel=\"stylesheet\" href=\"/assets/style.css\">\
 <script src=\"/assets/app.js\" defer></script></head>\
 <body data-page=\"{page}\"><header><a class=\"brand\" href=\"/applications\">flotilla</a>\
-<nav><a href=\"/applications\">Applications</a> <a href=\"/api/v1/openapi.json\">API</a></nav>{role_badge}\
+<nav><a href=\"/applications\">Applications</a> <a href=\"/catalog\">Catalog</a> <a href=\"/api/v1/openapi.json\">API</a></nav>{role_badge}\
 <span id=\"live\" class=\"live\" hidden>live</span></header><main>{body}</main></body></html>\n",
         escape(title)
     );
@@ -712,6 +714,160 @@ async fn sync_form(
             )
         });
     back_to(&namespace, &name, result)
+}
+
+/// The operator catalog: every package with its channels and latest CSV, and what OLM
+/// installed of it.
+async fn catalog_page(State(state): State<Arc<ApiState>>, headers: HeaderMap) -> Response {
+    let role = match role(&state, &headers, Role::ReadOnly) {
+        Ok(role) => role,
+        Err(response) => return *response,
+    };
+    let data = match api::catalog_data(&state).await {
+        Ok(data) => data,
+        Err(error) => return error_page(Some(role), &error),
+    };
+    let installed = &data["installed"];
+    let mut body = String::from("<h1>Operator catalog</h1>");
+    if installed["olm"] != Value::Bool(true) {
+        body.push_str("<p>This cluster serves no OLM (Subscriptions, ClusterServiceVersions): nothing is installed through it.</p>");
+    }
+    body.push_str("<table id=\"packages\"><thead><tr><th scope=\"col\">Package</th><th scope=\"col\">Provider</th><th scope=\"col\">Catalog source</th><th scope=\"col\">Default channel</th><th scope=\"col\">Latest CSV</th><th scope=\"col\">Installed</th></tr></thead><tbody>");
+    for package in data["packages"].as_array().into_iter().flatten() {
+        let name = str_of(&package["name"], "");
+        let subscriptions: Vec<String> = installed["subscriptions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|subscription| subscription["package"] == name)
+            .map(|subscription| {
+                format!(
+                    "{} ({})",
+                    escape(str_of(
+                        &subscription["installedCSV"],
+                        str_of(&subscription["currentCSV"], "pending")
+                    )),
+                    escape(str_of(&subscription["namespace"], ""))
+                )
+            })
+            .collect();
+        let _ = write!(
+            body,
+            "<tr><td><a href=\"/catalog/{}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td></tr>",
+            encode(name),
+            escape(name),
+            escape(str_of(&package["provider"], "")),
+            escape(str_of(&package["catalogSource"], "")),
+            escape(str_of(&package["defaultChannel"], "")),
+            escape(str_of(&package["latestCSV"], "")),
+            subscriptions.join("<br>")
+        );
+    }
+    body.push_str("</tbody></table>");
+    html(StatusCode::OK, "Catalog", Some(role), "catalog", &body)
+}
+
+/// One package: channels and their CSVs, CRDs, install modes, and what is installed.
+async fn package_page(
+    State(state): State<Arc<ApiState>>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+) -> Response {
+    let role = match role(&state, &headers, Role::ReadOnly) {
+        Ok(role) => role,
+        Err(response) => return *response,
+    };
+    let package = match api::catalog_package_data(&state, &name).await {
+        Ok(package) => package,
+        Err(error) => return error_page(Some(role), &error),
+    };
+    let mut body = format!(
+        "<p><a href=\"/catalog\">← Catalog</a></p><h1>{}</h1><p>{}</p><dl class=\"facts\">",
+        escape(str_of(&package["displayName"], &name)),
+        escape(str_of(&package["description"], ""))
+    );
+    let modes: Vec<&str> = package["installModes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    for (label, value) in [
+        ("Package", escape(&name)),
+        ("Provider", escape(str_of(&package["provider"], ""))),
+        (
+            "Catalog source",
+            escape(str_of(&package["catalogSource"], "")),
+        ),
+        (
+            "Default channel",
+            escape(str_of(&package["defaultChannel"], "")),
+        ),
+        ("Install modes", escape(&modes.join(", "))),
+    ] {
+        let _ = write!(body, "<dt>{label}</dt><dd>{value}</dd>");
+    }
+    body.push_str("</dl><h2>Installed</h2>");
+    let subscriptions = package["installed"]["subscriptions"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let csvs = package["installed"]["csvs"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    if subscriptions.is_empty() && csvs.is_empty() {
+        body.push_str("<p>Not installed in this cluster.</p>");
+    } else {
+        body.push_str("<ul class=\"conditions\">");
+        for subscription in &subscriptions {
+            let _ = write!(
+                body,
+                "<li>Subscription <b>{}</b> in {}: channel {}, installed {} {}</li>",
+                escape(str_of(&subscription["name"], "")),
+                escape(str_of(&subscription["namespace"], "")),
+                escape(str_of(&subscription["channel"], "")),
+                escape(str_of(&subscription["installedCSV"], "nothing yet")),
+                escape(str_of(&subscription["state"], ""))
+            );
+        }
+        for csv in &csvs {
+            let _ = write!(
+                body,
+                "<li>CSV <b>{}</b> in {}: {}</li>",
+                escape(str_of(&csv["name"], "")),
+                escape(str_of(&csv["namespace"], "")),
+                badge("phase", str_of(&csv["phase"], "Unknown"))
+            );
+        }
+        body.push_str("</ul>");
+    }
+    body.push_str("<h2>Channels</h2>");
+    for channel in package["channelEntries"].as_array().into_iter().flatten() {
+        let csvs: Vec<String> = channel["csvs"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|csv| format!("<code>{}</code>", escape(str_of(&csv["name"], ""))))
+            .collect();
+        let _ = write!(
+            body,
+            "<h3>{}</h3><p>{}</p>",
+            escape(str_of(&channel["name"], "")),
+            csvs.join(" → ")
+        );
+    }
+    body.push_str("<h2>Custom resources</h2><ul>");
+    for crd in package["crds"].as_array().into_iter().flatten() {
+        let _ = write!(
+            body,
+            "<li>{} <span class=\"namespace\">{}</span></li>",
+            escape(str_of(&crd["kind"], "")),
+            escape(str_of(&crd["group"], ""))
+        );
+    }
+    body.push_str("</ul>");
+    html(StatusCode::OK, &name, Some(role), "package", &body)
 }
 
 /// The rollback form: the same checks as the API, then back to the page.

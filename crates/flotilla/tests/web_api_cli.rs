@@ -228,6 +228,42 @@ fn the_api_and_ui_serve_the_example_behind_tokens() {
     )
     .assert_error(400);
 
+    // The operator catalog, and what the example's Subscriptions installed.
+    let catalog = get("/api/v1/catalog", &as_reader);
+    assert_eq!(catalog.status, 200, "{}", catalog.body);
+    let catalog = catalog.json();
+    assert!(catalog["packages"]
+        .as_array()
+        .is_some_and(|packages| packages
+            .iter()
+            .any(|package| package["name"] == "strimzi-kafka-operator")));
+    assert_eq!(catalog["installed"]["olm"], true, "{catalog}");
+    assert!(
+        catalog["installed"]["subscriptions"]
+            .as_array()
+            .is_some_and(|subscriptions| subscriptions
+                .iter()
+                .any(|subscription| subscription["package"] == "strimzi-kafka-operator")),
+        "{catalog}"
+    );
+    let strimzi = get("/api/v1/catalog/strimzi-kafka-operator", &as_reader);
+    assert_eq!(strimzi.status, 200, "{}", strimzi.body);
+    let strimzi = strimzi.json();
+    assert!(strimzi["channelEntries"]
+        .as_array()
+        .is_some_and(|channels| !channels.is_empty()));
+    assert!(strimzi["crds"]
+        .as_array()
+        .is_some_and(|crds| crds.iter().any(|crd| crd["kind"] == "Kafka")));
+    assert_eq!(
+        strimzi["installed"]["subscriptions"]
+            .as_array()
+            .map(Vec::len),
+        Some(1),
+        "{strimzi}"
+    );
+    get("/api/v1/catalog/no-such-operator", &as_reader).assert_error(404);
+
     // Authentication and authorisation on a mutating call.
     let sync_path = "/api/v1/applications/argocd/apps-dev/sync";
     let post =
@@ -391,6 +427,21 @@ fn the_api_and_ui_serve_the_example_behind_tokens() {
         "prune=on",
     );
     assert_eq!(refused.status, 403);
+    let catalog_page = get("/catalog", &[("cookie", reader_cookie.as_str())]);
+    assert_eq!(catalog_page.status, 200, "{}", catalog_page.body);
+    assert!(catalog_page.body.contains(">strimzi-kafka-operator</a>"));
+    let package_page = get(
+        "/catalog/strimzi-kafka-operator",
+        &[("cookie", reader_cookie.as_str())],
+    );
+    assert_eq!(package_page.status, 200, "{}", package_page.body);
+    assert!(
+        package_page
+            .body
+            .contains("Subscription <b>strimzi-kafka-operator</b>"),
+        "{}",
+        package_page.body
+    );
     let diff_page = get(
         "/applications/argocd/apps-dev/diff",
         &[("cookie", reader_cookie.as_str())],

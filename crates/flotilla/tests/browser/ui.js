@@ -63,6 +63,10 @@ async function main() {
     }
     await page.locator("#live").waitFor({ state: "visible", ...WAIT });
     await screenshot(page, "applications");
+    // The operator catalog, with what the example's Subscriptions installed.
+    await page.goto(`${base}/catalog`);
+    await page.locator('#packages a[href="/catalog/strimzi-kafka-operator"]').waitFor(WAIT);
+    await screenshot(page, "catalog");
     // The inventory app-of-apps' tree links to its children's pages.
     await page.goto(`${base}/applications/argocd/inventory`);
     await page.click('ul.tree a[href="/applications/argocd/apps-dev"]');
