@@ -595,6 +595,28 @@ pub(crate) async fn catalog_package(
     ))
 }
 
+/// The event topology of the cluster's Applications (`?format=dot` for Graphviz).
+pub(crate) async fn topology(
+    State(state): State<Arc<ApiState>>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    authorize(&state, &headers, Role::ReadOnly)?;
+    let graph = crate::topology::live(&state.api.cluster).await?;
+    if query_map(query.as_deref())
+        .get("format")
+        .map(String::as_str)
+        == Some("dot")
+    {
+        return Ok((
+            [("content-type", "text/vnd.graphviz; charset=utf-8")],
+            graph.to_dot(),
+        )
+            .into_response());
+    }
+    Ok(json_response(StatusCode::OK, &graph.to_json()))
+}
+
 pub(crate) async fn session(
     State(state): State<Arc<ApiState>>,
     headers: HeaderMap,

@@ -7,7 +7,7 @@
 //! Everything goes through the kube API as any client's request would: nothing here reads the
 //! engine's memory, so the CLI (which runs no engine) and the controller's API agree.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use flotilla_engine::cluster::{ClusterError, ResourceInfo};
 use flotilla_engine::model::{AppProjectSpec, ApplicationSpec, REFRESH_ANNOTATION};
@@ -416,7 +416,7 @@ pub fn summary(application: &Value) -> Value {
 }
 
 /// A node key: group, kind, namespace, name.
-type NodeKey = (String, String, String, String);
+pub(crate) type NodeKey = (String, String, String, String);
 
 fn group_of(api_version: &str) -> &str {
     api_version
@@ -443,56 +443,12 @@ pub async fn resource_tree(cluster: &Cluster, application: &Value) -> Result<Val
         .as_array()
         .cloned()
         .unwrap_or_default();
-    // Group the tracked objects by (apiVersion, kind, namespace) to read each collection once.
-    let mut collections: BTreeMap<(String, String, String), Vec<usize>> = BTreeMap::new();
-    for (index, resource) in resources.iter().enumerate() {
-        let group = text(&resource["group"], "");
-        let version = text(&resource["version"], "v1");
-        let api_version = if group.is_empty() {
-            version.to_string()
-        } else {
-            format!("{group}/{version}")
-        };
-        collections
-            .entry((
-                api_version,
-                text(&resource["kind"], "").to_string(),
-                text(&resource["namespace"], "").to_string(),
-            ))
-            .or_default()
-            .push(index);
-    }
-    let mut live: HashMap<NodeKey, Value> = HashMap::new();
-    for (api_version, kind, namespace) in collections.keys() {
-        let Ok(info) = cluster.resource(api_version, kind).await else {
-            continue;
-        };
-        let scope = (!namespace.is_empty()).then_some(namespace.as_str());
-        let Ok(mut list) = cluster.list(&info, scope, &Default::default()).await else {
-            continue;
-        };
-        if let Value::Array(items) = list["items"].take() {
-            for item in items {
-                let key = (
-                    group_of(api_version).to_string(),
-                    kind.clone(),
-                    text(&item["metadata"]["namespace"], "").to_string(),
-                    text(&item["metadata"]["name"], "").to_string(),
-                );
-                live.insert(key, item);
-            }
-        }
-    }
+    let live = live_objects(cluster, &resources).await;
     let mut nodes: Vec<Value> = Vec::new();
     let mut uids: HashSet<String> = HashSet::new();
     let mut workload_namespaces: HashSet<String> = HashSet::new();
     for resource in &resources {
-        let key = (
-            text(&resource["group"], "").to_string(),
-            text(&resource["kind"], "").to_string(),
-            text(&resource["namespace"], "").to_string(),
-            text(&resource["name"], "").to_string(),
-        );
+        let key = entry_key(resource);
         let object = live.get(&key);
         let mut node = json!({
             "group": key.0,
@@ -623,6 +579,63 @@ pub async fn resource_tree(cluster: &Cluster, application: &Value) -> Result<Val
         "nodes": nodes,
         "outOfSync": out_of_sync,
     }))
+}
+
+/// The live objects of `status.resources` entries, by (group, kind, namespace, name): each
+/// (apiVersion, kind, namespace) collection read once; objects of kinds the cluster does not
+/// serve, or lists it refuses, are left out. Objects of the collections that are not tracked
+/// come along (the caller looks up the ones it wants).
+pub(crate) async fn live_objects(
+    cluster: &Cluster,
+    resources: &[Value],
+) -> HashMap<NodeKey, Value> {
+    let mut collections: BTreeSet<(String, String, String)> = BTreeSet::new();
+    for resource in resources {
+        let group = text(&resource["group"], "");
+        let version = text(&resource["version"], "v1");
+        let api_version = if group.is_empty() {
+            version.to_string()
+        } else {
+            format!("{group}/{version}")
+        };
+        collections.insert((
+            api_version,
+            text(&resource["kind"], "").to_string(),
+            text(&resource["namespace"], "").to_string(),
+        ));
+    }
+    let mut live: HashMap<NodeKey, Value> = HashMap::new();
+    for (api_version, kind, namespace) in &collections {
+        let Ok(info) = cluster.resource(api_version, kind).await else {
+            continue;
+        };
+        let scope = (!namespace.is_empty()).then_some(namespace.as_str());
+        let Ok(mut list) = cluster.list(&info, scope, &Default::default()).await else {
+            continue;
+        };
+        if let Value::Array(items) = list["items"].take() {
+            for item in items {
+                let key = (
+                    group_of(api_version).to_string(),
+                    kind.clone(),
+                    text(&item["metadata"]["namespace"], "").to_string(),
+                    text(&item["metadata"]["name"], "").to_string(),
+                );
+                live.insert(key, item);
+            }
+        }
+    }
+    live
+}
+
+/// The key of a `status.resources` entry in [`live_objects`]' map.
+pub(crate) fn entry_key(resource: &Value) -> NodeKey {
+    (
+        text(&resource["group"], "").to_string(),
+        text(&resource["kind"], "").to_string(),
+        text(&resource["namespace"], "").to_string(),
+        text(&resource["name"], "").to_string(),
+    )
 }
 
 fn owners(object: &Value) -> Value {

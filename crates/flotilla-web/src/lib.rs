@@ -14,6 +14,7 @@ pub mod apps;
 pub mod auth;
 pub mod catalog;
 pub mod process;
+pub mod topology;
 mod ui;
 
 use std::net::SocketAddr;
@@ -163,15 +164,16 @@ pub const API_ROUTES: &[&str] = &[
     "/api/v1/applications/{namespace}/{name}/rollback",
     "/api/v1/catalog",
     "/api/v1/catalog/{package}",
+    "/api/v1/topology",
     "/api/v1/stream",
 ];
 
 /// The API and UI routes over `state`.
 fn api_router(state: Arc<api::ApiState>) -> Router {
-    let [openapi, session, list, one, tree, events, history, diff, refresh, sync, rollback, catalog, package, stream] =
+    let [openapi, session, list, one, tree, events, history, diff, refresh, sync, rollback, catalog, package, topology, stream] =
         API_ROUTES
     else {
-        unreachable!("API_ROUTES names fourteen routes")
+        unreachable!("API_ROUTES names fifteen routes")
     };
     Router::new()
         .route(openapi, get(api::openapi))
@@ -185,6 +187,7 @@ fn api_router(state: Arc<api::ApiState>) -> Router {
         .route(rollback, post(api::rollback))
         .route(catalog, get(api::catalog))
         .route(package, get(api::catalog_package))
+        .route(topology, get(api::topology))
         .route(refresh, post(api::refresh))
         .route(sync, post(api::sync))
         .route(stream, get(api::stream))

@@ -41,6 +41,7 @@ pub(crate) fn routes() -> Router<Arc<ApiState>> {
         )
         .route("/applications/{namespace}/{name}/diff", get(diff_page))
         .route("/catalog", get(catalog_page))
+        .route("/topology", get(topology_page))
         .route("/catalog/{package}", get(package_page))
         .route(
             "/assets/app.js",
@@ -105,7 +106,7 @@ fn html(status: StatusCode, title: &str, role: Option<Role>, page: &str, body: &
 <title>{} · flotilla</title><link rel=\"stylesheet\" href=\"/assets/style.css\">\
 <script src=\"/assets/app.js\" defer></script></head>\
 <body data-page=\"{page}\"><header><a class=\"brand\" href=\"/applications\">flotilla</a>\
-<nav><a href=\"/applications\">Applications</a> <a href=\"/catalog\">Catalog</a> <a href=\"/api/v1/openapi.json\">API</a></nav>{role_badge}\
+<nav><a href=\"/applications\">Applications</a> <a href=\"/catalog\">Catalog</a> <a href=\"/topology\">Topology</a> <a href=\"/api/v1/openapi.json\">API</a></nav>{role_badge}\
 <span id=\"live\" class=\"live\" hidden>live</span></header><main>{body}</main></body></html>\n",
         escape(title)
     );
@@ -714,6 +715,114 @@ async fn sync_form(
             )
         });
     back_to(&namespace, &name, result)
+}
+
+/// The kinds of topology nodes, in the order the page shows them, with their headings.
+const TOPOLOGY_KINDS: [(&str, &str); 11] = [
+    ("application", "Applications"),
+    ("topic", "Topics"),
+    ("schema", "Schemas"),
+    ("user", "Kafka users"),
+    ("group", "Consumer groups"),
+    ("connect", "Kafka Connect clusters"),
+    ("connector", "Connectors"),
+    ("kafka", "Kafka clusters"),
+    ("queue-manager", "Queue managers"),
+    ("queue", "Queues"),
+    ("", "Other"),
+];
+
+/// An anchor id for a topology node id.
+fn node_anchor(id: &str) -> String {
+    let cleaned: String = id
+        .chars()
+        .map(|character| {
+            if character.is_ascii_alphanumeric() {
+                character
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    format!("node-{cleaned}")
+}
+
+/// The event topology: per kind, each node with what it is linked to (verb and the other
+/// node, a link to it on the page), and the Argo CD Application that owns it.
+async fn topology_page(State(state): State<Arc<ApiState>>, headers: HeaderMap) -> Response {
+    let role = match role(&state, &headers, Role::ReadOnly) {
+        Ok(role) => role,
+        Err(response) => return *response,
+    };
+    let graph = match crate::topology::live(&state.api.cluster).await {
+        Ok(graph) => graph,
+        Err(error) => return error_page(Some(role), &error.into()),
+    };
+    let names: HashMap<&str, &str> = graph
+        .nodes
+        .iter()
+        .map(|node| (node.id.as_str(), node.name.as_str()))
+        .collect();
+    let mut body = String::from(
+        "<h1>Event topology</h1><p>What the cluster's Applications produce and consume, with the \
+topics, schemas, users, connectors and queues around them, from the objects they run \
+(<a href=\"/api/v1/topology\">JSON</a>, <a href=\"/api/v1/topology?format=dot\">DOT</a>).</p>",
+    );
+    if graph.nodes.is_empty() {
+        body.push_str("<p>No event-driven objects in the cluster.</p>");
+    }
+    let known: Vec<&str> = TOPOLOGY_KINDS.iter().map(|(kind, _)| *kind).collect();
+    for (kind, heading) in TOPOLOGY_KINDS {
+        let nodes: Vec<_> = graph
+            .nodes
+            .iter()
+            .filter(|node| {
+                node.kind == kind || (kind.is_empty() && !known.contains(&node.kind.as_str()))
+            })
+            .collect();
+        if nodes.is_empty() {
+            continue;
+        }
+        let _ = write!(
+            body,
+            "<h2>{heading} <small>{}</small></h2><table class=\"topology\"><thead><tr><th scope=\"col\">Name</th><th scope=\"col\">Application</th><th scope=\"col\">Links</th></tr></thead><tbody>",
+            nodes.len()
+        );
+        for node in nodes {
+            let mut links: Vec<String> = Vec::new();
+            for edge in &graph.edges {
+                let (verb, other) = if edge.from == node.id {
+                    (edge.kind.clone(), edge.to.as_str())
+                } else if edge.to == node.id {
+                    (format!("{} by", edge.kind), edge.from.as_str())
+                } else {
+                    continue;
+                };
+                links.push(format!(
+                    "{} <a href=\"#{}\" title=\"{}\">{}</a>",
+                    escape(&verb),
+                    node_anchor(other),
+                    escape(other),
+                    escape(names.get(other).copied().unwrap_or(other))
+                ));
+            }
+            let owner = node.labels.get("argocd").map(String::as_str).unwrap_or("");
+            let owner_html = if owner.is_empty() {
+                String::new()
+            } else {
+                escape(owner)
+            };
+            let _ = write!(
+                body,
+                "<tr id=\"{}\"><td>{}</td><td>{owner_html}</td><td>{}</td></tr>",
+                node_anchor(&node.id),
+                escape(&node.name),
+                links.join("<br>")
+            );
+        }
+        body.push_str("</tbody></table>");
+    }
+    html(StatusCode::OK, "Topology", Some(role), "topology", &body)
 }
 
 /// The operator catalog: every package with its channels and latest CSV, and what OLM

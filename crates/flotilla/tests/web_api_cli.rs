@@ -264,6 +264,27 @@ fn the_api_and_ui_serve_the_example_behind_tokens() {
     );
     get("/api/v1/catalog/no-such-operator", &as_reader).assert_error(404);
 
+    // The event topology of what the example runs.
+    let topology = get("/api/v1/topology", &as_reader);
+    assert_eq!(topology.status, 200, "{}", topology.body);
+    let topology = topology.json();
+    let kinds: Vec<&str> = topology["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .filter_map(|node| node["kind"].as_str())
+        .collect();
+    for kind in ["application", "topic", "user", "kafka", "queue-manager"] {
+        assert!(kinds.contains(&kind), "no {kind} in {topology}");
+    }
+    assert!(topology["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .any(|node| node["kind"] == "topic" && node["labels"]["argocd"] == "kafka-dev"));
+    let dot = get("/api/v1/topology?format=dot", &as_reader);
+    assert!(dot.body.starts_with("digraph topology"), "{}", dot.body);
+
     // Authentication and authorisation on a mutating call.
     let sync_path = "/api/v1/applications/argocd/apps-dev/sync";
     let post =
@@ -441,6 +462,13 @@ fn the_api_and_ui_serve_the_example_behind_tokens() {
             .contains("Subscription <b>strimzi-kafka-operator</b>"),
         "{}",
         package_page.body
+    );
+    let topology_page = get("/topology", &[("cookie", reader_cookie.as_str())]);
+    assert_eq!(topology_page.status, 200, "{}", topology_page.body);
+    assert!(
+        topology_page.body.contains("<h2>Topics"),
+        "{}",
+        topology_page.body
     );
     let diff_page = get(
         "/applications/argocd/apps-dev/diff",

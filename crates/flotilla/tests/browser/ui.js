@@ -67,6 +67,9 @@ async function main() {
     await page.goto(`${base}/catalog`);
     await page.locator('#packages a[href="/catalog/strimzi-kafka-operator"]').waitFor(WAIT);
     await screenshot(page, "catalog");
+    await page.goto(`${base}/topology`);
+    await page.locator("table.topology").first().waitFor(WAIT);
+    await screenshot(page, "topology");
     // The inventory app-of-apps' tree links to its children's pages.
     await page.goto(`${base}/applications/argocd/inventory`);
     await page.click('ul.tree a[href="/applications/argocd/apps-dev"]');
