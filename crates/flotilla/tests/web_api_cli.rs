@@ -1,8 +1,10 @@
 //! The HTTP API and UI of `flotilla up` as a client calls them: the login URL `up` prints, the
 //! token file (mode 0600), every `/api/v1` endpoint (paging by `continue` and by `page`, each
-//! filter, one Application, its tree, Events, refresh, sync, the stream), the authentication
-//! failures (no token, a wrong one, a read-only one on a mutating call, another origin) and
-//! malformed bodies, each a JSON error with its status; the UI's pages without JavaScript.
+//! filter, one Application, its tree, Events, history, the diff of a sync, refresh, sync,
+//! rollback, the catalog, the topology, the stream), the authentication failures (no token, a
+//! wrong one, a read-only one on a mutating call, another origin) and malformed bodies, each a
+//! JSON error with its status; a Secret from Git masked in the diff; the UI's pages without
+//! JavaScript; no token in the controller's log.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
@@ -571,6 +573,67 @@ fn the_api_and_ui_serve_the_example_behind_tokens() {
         assert!(Instant::now() < deadline, "manual did not sync: {status}");
         std::thread::sleep(Duration::from_millis(200));
     }
+
+    // A Secret in Git: its value never appears in a diff, masked instead.
+    let repository = root.join(".flotilla/example-repo");
+    std::fs::create_dir_all(repository.join("secret-demo")).expect("mkdir");
+    std::fs::write(
+        repository.join("secret-demo/secret.yaml"),
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: demo\nstringData:\n  password: hunter2-in-git\n",
+    )
+    .expect("write");
+    let git = |arguments: &[&str]| {
+        let status = Command::new("git")
+            .args(["-c", "user.name=test", "-c", "user.email=test@example.com"])
+            .args(arguments)
+            .current_dir(&repository)
+            .status()
+            .expect("git");
+        assert!(status.success(), "git {arguments:?}");
+    };
+    git(&["add", "secret-demo"]);
+    git(&["commit", "--quiet", "-m", "a secret"]);
+    let secretive = manual
+        .replace("\"manual\"", "\"secretive\"")
+        .replace("base/apps", "secret-demo");
+    let mut kubectl = Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
+        .args(["apply", "-f", "-"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("kubectl");
+    kubectl
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(secretive.as_bytes())
+        .expect("write");
+    assert!(kubectl.wait().expect("kubectl").success());
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let diff = loop {
+        let refreshed = request(
+            address,
+            "POST",
+            "/api/v1/applications/argocd/secretive/refresh?hard=true",
+            &as_admin,
+            "",
+        );
+        let diff = get("/api/v1/applications/argocd/secretive/diff", &as_reader);
+        if refreshed.status == 202 && diff.status == 200 && diff.json()["hasDifferences"] == true {
+            break diff;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no difference for the Secret: {}",
+            diff.body
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    assert!(diff.body.contains("Secret/secretive/demo"), "{}", diff.body);
+    assert!(!diff.body.contains("hunter2"), "{}", diff.body);
+    assert!(!diff.body.contains("aHVudGVyMi1pbi1naXQ"), "{}", diff.body);
+    assert!(diff.body.contains("++++++++"), "{}", diff.body);
 
     // Tokens never reach the controller's log (standard error); only the banner shows one.
     let log = log.lock().expect("log").clone();
