@@ -293,6 +293,9 @@ impl Shared {
 #[derive(Default)]
 pub(crate) struct Share {
     pub state: Mutex<ShareState>,
+    /// Wakes `shard` to assign an Application its last assignment did not know (a new one),
+    /// instead of leaving it until the next renewal.
+    pub wake: Notify,
 }
 
 #[derive(Default)]
@@ -307,6 +310,8 @@ pub(crate) struct ShareState {
     pub valid_until: Option<Instant>,
     /// The live members, this replica included, sorted.
     pub members: Vec<String>,
+    /// Every Application the last assignment placed, on any member.
+    pub assigned: HashSet<AppKey>,
 }
 
 impl Share {
@@ -334,9 +339,18 @@ impl Share {
         }
     }
 
-    /// Whether this replica reconciles `key` now (the queue skips the others).
+    /// Whether this replica reconciles `key` now (the queue skips the others). An Application
+    /// the last assignment did not place wakes `shard` to place it.
     pub(crate) fn owns(&self, key: &AppKey) -> bool {
-        self.fence(key).is_ok()
+        let owned = self.fence(key).is_ok();
+        if !owned {
+            let state = self.lock();
+            if state.sharded && !state.assigned.contains(key) {
+                drop(state);
+                self.wake.notify_one();
+            }
+        }
+        owned
     }
 }
 

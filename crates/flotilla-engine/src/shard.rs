@@ -21,10 +21,18 @@
 //!   cannot renew stops writing at least `lease_duration - renew_deadline` before the others
 //!   see its Lease expire; that margin covers writes in flight and clock drift.
 //! - An Application gained from a member that is still live is written only `renew_deadline`
-//!   after this replica saw the change: by then the previous owner has seen it too (its own
-//!   list is at most `retry_period` old) or has fenced itself. One gained from a member whose
-//!   Lease expired is taken at once: that member fenced itself before its Lease expired. A
-//!   replica's first assignment treats every Application as gained from the members without it.
+//!   after this replica saw the change: by then the previous owner has seen it too (it
+//!   recomputes every `retry_period`) or has fenced itself. One gained from a member whose
+//!   Lease expired is taken at once: that member fenced itself before its Lease expired. An
+//!   Application new to this replica is taken at once only by its [`natural_owner`] (the ring
+//!   without load bounds, which does not depend on the other Applications, so replicas that
+//!   saw it at slightly different moments agree), otherwise after `renew_deadline`. A
+//!   replica's first assignment treats every Application as gained from the members without
+//!   it, and a replica that joins others takes nothing in its first `renew_deadline` (members
+//!   that have not listed its Lease yet still place Applications without it).
+//! - Assumption: a replica's watch of the Applications lags the others' by less than
+//!   `renew_deadline`, and the replicas' clocks differ by less than
+//!   `lease_duration - renew_deadline`.
 //! - An Application lost is forgotten at once (memory, indexes, metrics); a sync of it in flight
 //!   stops at its next step (`reconcile` asks the fence) and its writes are refused.
 //! - On shutdown a replica fences itself, then deletes its Lease, so the others take over
@@ -84,20 +92,11 @@ fn application_hash(key: &AppKey) -> u64 {
 /// module documentation); empty when there are no members. The order of either list does not
 /// matter.
 pub fn assign(applications: &[AppKey], members: &[String]) -> HashMap<AppKey, String> {
-    let mut members: Vec<&String> = members.iter().collect();
-    members.sort();
-    members.dedup();
+    let (members, ring) = ring(members);
     let mut assignment = HashMap::with_capacity(applications.len());
     if members.is_empty() {
         return assignment;
     }
-    let mut ring: Vec<(u64, usize)> = Vec::with_capacity(members.len() * VIRTUAL_NODES);
-    for (index, member) in members.iter().enumerate() {
-        for point in 0..VIRTUAL_NODES {
-            ring.push((hash(format!("{member}#{point}").as_bytes()), index));
-        }
-    }
-    ring.sort_unstable();
     let mut ordered: Vec<(u64, &AppKey)> = applications
         .iter()
         .map(|key| (application_hash(key), key))
@@ -117,6 +116,33 @@ pub fn assign(applications: &[AppKey], members: &[String]) -> HashMap<AppKey, St
         assignment.insert(key.clone(), members[owner].clone());
     }
     assignment
+}
+
+/// The members (sorted, once each) and their points on the ring: (position, member index).
+fn ring(members: &[String]) -> (Vec<&String>, Vec<(u64, usize)>) {
+    let mut members: Vec<&String> = members.iter().collect();
+    members.sort();
+    members.dedup();
+    let mut ring: Vec<(u64, usize)> = Vec::with_capacity(members.len() * VIRTUAL_NODES);
+    for (index, member) in members.iter().enumerate() {
+        for point in 0..VIRTUAL_NODES {
+            ring.push((hash(format!("{member}#{point}").as_bytes()), index));
+        }
+    }
+    ring.sort_unstable();
+    (members, ring)
+}
+
+/// The member an Application's hash falls to when loads are not bounded: it depends on the
+/// members only, not on which other Applications exist, so replicas whose Application sets
+/// differ for a moment still agree on it (and it changes only for a member's own points when
+/// that member joins or leaves).
+pub fn natural_owner(key: &AppKey, members: &[String]) -> Option<String> {
+    let (members, ring) = ring(members);
+    let position = application_hash(key);
+    let start = ring.partition_point(|(point, _)| *point < position);
+    ring.get(start % ring.len().max(1))
+        .map(|(_, index)| members[*index].clone())
 }
 
 /// A Kubernetes `MicroTime` (`2026-12-05T17:39:30.123456Z`).
@@ -217,6 +243,9 @@ struct View {
     assignment: Option<HashMap<AppKey, String>>,
     /// Applications that were reconcilable at the last tick.
     reconcilable: HashSet<AppKey>,
+    /// A replica that joins others takes nothing before this instant (its first confirmation
+    /// plus the renew deadline): by then every live member lists its Lease.
+    joined_until: Option<Instant>,
 }
 
 /// Runs this replica's part until shutdown: renew, list, assign, every `retry_period`.
@@ -229,6 +258,7 @@ pub(crate) async fn run(shared: Arc<Shared>, config: ShardConfig) {
         members: Vec::new(),
         assignment: None,
         reconcilable: HashSet::new(),
+        joined_until: None,
     };
     loop {
         let started = Instant::now();
@@ -243,6 +273,9 @@ pub(crate) async fn run(shared: Arc<Shared>, config: ShardConfig) {
         };
         match answer {
             Ok(Ok(members)) => {
+                if view.confirmed_at.is_none() && members.len() > 1 {
+                    view.joined_until = Some(started + config.renew_deadline);
+                }
                 view.confirmed_at = Some(started);
                 view.members = members;
             }
@@ -254,10 +287,17 @@ pub(crate) async fn run(shared: Arc<Shared>, config: ShardConfig) {
             }
         }
         update_share(&shared, &config, &mut view);
-        let pause = config.retry_period.saturating_sub(started.elapsed());
-        tokio::select! {
-            _ = tokio::time::sleep(pause) => {}
-            _ = shutdown.changed() => break,
+        // Until the next renewal, a new Application is placed as soon as a worker meets it.
+        let next = tokio::time::Instant::from_std(started + config.retry_period);
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep_until(next) => break,
+                _ = shared.share.wake.notified() => update_share(&shared, &config, &mut view),
+                _ = shutdown.changed() => break,
+            }
+        }
+        if *shutdown.borrow() {
+            break;
         }
     }
     // Fence first: from now on nothing is written; then let the others take over at once.
@@ -375,14 +415,29 @@ fn update_share(shared: &Shared, config: &ShardConfig, view: &mut View) {
             if *owner != config.identity {
                 continue;
             }
+            let handover = now + config.renew_deadline;
             let from = match state.owned.get(key) {
                 Some(from) => *from,
-                None => match previous.get(key) {
-                    Some(before) if *before != config.identity && view.members.contains(before) => {
-                        now + config.renew_deadline
-                    }
-                    _ => now,
-                },
+                None => {
+                    let from = match previous.get(key) {
+                        // Its owner may still be writing until it sees the change.
+                        Some(before)
+                            if *before != config.identity && view.members.contains(before) =>
+                        {
+                            handover
+                        }
+                        // Its owner's Lease expired: it fenced itself before that.
+                        Some(_) => now,
+                        // New to this replica: at once only where every replica places it.
+                        None if natural_owner(key, &view.members).as_ref()
+                            == Some(&config.identity) =>
+                        {
+                            now
+                        }
+                        None => handover,
+                    };
+                    from.max(view.joined_until.unwrap_or(now))
+                }
             };
             owned.insert(key.clone(), from);
         }
@@ -394,6 +449,7 @@ fn update_share(shared: &Shared, config: &ShardConfig, view: &mut View) {
                 .cloned(),
         );
         state.owned = owned;
+        state.assigned = assignment.keys().cloned().collect();
         state.valid_until = valid_until;
         state.members = view.members.clone();
         let valid = valid_until.is_some_and(|until| until > now);
@@ -528,6 +584,21 @@ mod tests {
             let others_moved = moved(&before, &after) - orphans.len();
             assert!(others_moved <= count / 20, "{count}: {others_moved}");
         }
+    }
+
+    #[test]
+    fn natural_owners_change_only_with_the_member_joining_or_leaving() {
+        let three = members(&["a", "b", "c"]);
+        let four = members(&["a", "b", "c", "d"]);
+        for key in applications(300) {
+            let before = natural_owner(&key, &three).expect("an owner");
+            let after = natural_owner(&key, &four).expect("an owner");
+            assert!(
+                after == before || after == "d",
+                "{key:?}: {before} → {after}"
+            );
+        }
+        assert_eq!(natural_owner(&applications(1)[0], &[]), None);
     }
 
     #[test]
