@@ -145,6 +145,34 @@ fn is_secret(object: &Value) -> bool {
     object["kind"] == "Secret" && object["apiVersion"] == "v1"
 }
 
+/// A Secret's `stringData` as the API server stores it: each value base64-encoded into `data`
+/// (over a `data` value of the same key) and `stringData` gone, so a desired Secret written with
+/// `stringData` compares with the live `data` (as Argo CD normalises it). `None` when `object`
+/// is not a Secret with `stringData`.
+fn fold_string_data(object: &Value) -> Option<Value> {
+    if !is_secret(object) {
+        return None;
+    }
+    let strings = object["stringData"].as_object()?;
+    let mut folded = object.clone();
+    let mut data = folded["data"].as_object().cloned().unwrap_or_default();
+    for (key, value) in strings {
+        let text = match value {
+            Value::String(text) => text.clone(),
+            other => other.to_string(),
+        };
+        data.insert(
+            key.clone(),
+            Value::String(flotilla_core::base64::encode_standard(text.as_bytes())),
+        );
+    }
+    if let Some(fields) = folded.as_object_mut() {
+        fields.remove("stringData");
+        fields.insert("data".into(), Value::Object(data));
+    }
+    Some(folded)
+}
+
 /// Metadata the server sets, never compared.
 const SERVER_METADATA: [&str; 8] = [
     "managedFields",
@@ -409,6 +437,8 @@ pub fn compare(
             reasons: vec!["missing from the cluster".into()],
         });
     };
+    let folded = fold_string_data(desired);
+    let desired = folded.as_ref().unwrap_or(desired);
     // Without an ignore rule for this object nothing needs removing: compare the objects
     // themselves (`contains` skips the server's fields) instead of normalised copies.
     let (desired_copy, live_copy, ignored) = if rules.iter().any(|rule| rule.applies_to(desired)) {
@@ -730,6 +760,8 @@ pub fn render_diff(
     rules: &[IgnoreDifference],
 ) -> Result<String, DiffError> {
     let _ = manager;
+    let folded = desired.and_then(fold_string_data);
+    let desired = folded.as_ref().or(desired);
     let (mut desired_side, mut live_side) = match (desired, live) {
         (Some(desired), live) => {
             let (desired_copy, live_copy, _) = normalise(desired, live, rules)?;
