@@ -224,6 +224,7 @@ fn main() {
             Arc::new(Stub),
             None,
             api,
+            None,
         )
         .await
         .expect("serve");

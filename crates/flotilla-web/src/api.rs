@@ -37,6 +37,8 @@ pub struct Api {
 
 pub(crate) struct ApiState {
     pub api: Api,
+    /// Served over HTTPS: the login cookie is `Secure`.
+    pub secure: bool,
     /// The engine, for what only it knows (the diff of a sync).
     pub backend: Arc<dyn crate::Backend>,
     /// Application changes as JSON (`{"type", "application": summary}`), for `/api/v1/stream`.

@@ -14,6 +14,7 @@ pub mod apps;
 pub mod auth;
 pub mod catalog;
 pub mod process;
+pub mod tls;
 pub mod topology;
 mod ui;
 
@@ -106,6 +107,8 @@ pub enum WebError {
         #[source]
         source: std::io::Error,
     },
+    #[error(transparent)]
+    Tls(#[from] tls::TlsError),
 }
 
 struct AppState {
@@ -209,14 +212,16 @@ async fn not_found(uri: axum::http::Uri) -> axum::response::Response {
     }
 }
 
-/// [`serve`], plus the JSON API and the UI over `api`; one watch on the cluster's Applications
-/// feeds `/api/v1/stream` while the server runs.
+/// [`serve`], plus the JSON API and the UI over `api`, over HTTPS with `tls`; one watch on the
+/// cluster's Applications feeds `/api/v1/stream` while the server runs.
 pub async fn serve_with_api(
     address: SocketAddr,
     backend: Arc<dyn Backend>,
     webhook_secret: Option<Vec<u8>>,
     api: api::Api,
+    tls: Option<&tls::TlsFiles>,
 ) -> Result<(SocketAddr, tokio::task::JoinHandle<()>), WebError> {
+    let acceptor = tls.map(tls::acceptor).transpose()?;
     let listener = tokio::net::TcpListener::bind(address)
         .await
         .map_err(|source| WebError::Bind { address, source })?;
@@ -226,6 +231,7 @@ pub async fn serve_with_api(
     let watcher = api::watch_applications(api.cluster.clone(), changes.clone(), index.clone());
     let app = router(backend.clone(), webhook_secret)
         .merge(api_router(Arc::new(api::ApiState {
+            secure: acceptor.is_some(),
             api,
             backend: backend.clone(),
             changes,
@@ -233,9 +239,19 @@ pub async fn serve_with_api(
         })))
         .fallback(not_found);
     let task = tokio::spawn(async move {
-        tokio::select! {
-            _ = axum::serve(listener, app) => {}
-            _ = watcher => {}
+        match acceptor {
+            Some(acceptor) => {
+                tokio::select! {
+                    _ = tls::serve(listener, app, acceptor) => {}
+                    _ = watcher => {}
+                }
+            }
+            None => {
+                tokio::select! {
+                    _ = axum::serve(listener, app) => {}
+                    _ = watcher => {}
+                }
+            }
         }
     });
     Ok((bound, task))

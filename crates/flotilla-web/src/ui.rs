@@ -170,7 +170,11 @@ async fn login(
     let parameters = api::query_map(query.as_deref());
     if let Some(token) = parameters.get("token").filter(|token| !token.is_empty()) {
         if state.api.tokens.role(token).is_some() {
-            let cookie = format!("{}={token}; Path=/; HttpOnly; SameSite=Lax", auth::COOKIE);
+            let cookie = format!(
+                "{}={token}; Path=/; HttpOnly; SameSite=Lax{}",
+                auth::COOKIE,
+                if state.secure { "; Secure" } else { "" }
+            );
             return (
                 StatusCode::SEE_OTHER,
                 [

@@ -148,6 +148,13 @@ pub struct EngineArgs {
     /// kubeconfig)
     #[arg(long, value_name = "FILE")]
     pub api_tokens: Option<PathBuf>,
+    /// Serve `--listen` over HTTPS with this certificate (PEM, the chain leaf first; with
+    /// `--tls-key`)
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of `--tls-cert` (PEM)
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 fn parse_duration_arg(text: &str) -> Result<Duration, String> {
@@ -357,25 +364,57 @@ pub async fn start_engine_with(
         tokens,
         control_namespace: config.control_namespace.clone(),
     };
+    let tls = match (&engine_args.tls_cert, &engine_args.tls_key) {
+        (Some(certificate), Some(key)) => Some(flotilla_web::tls::TlsFiles {
+            certificate: certificate.clone(),
+            key: key.clone(),
+        }),
+        _ => None,
+    };
+    // Certificate files that do not make a TLS server stop the command before the engine starts.
+    if let Some(files) = &tls {
+        flotilla_web::tls::acceptor(files).map_err(|error| tls_error(error.into()))?;
+    }
     let engine = Engine::start(cluster, config)
         .await
         .with_context(|| format!("cannot start the controller against {server}"))?;
     let backend: Arc<dyn flotilla_web::Backend> = Arc::new(engine.clone());
-    match flotilla_web::serve_with_api(engine_args.listen, backend, webhook_secret, api).await {
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    match flotilla_web::serve_with_api(
+        engine_args.listen,
+        backend,
+        webhook_secret,
+        api,
+        tls.as_ref(),
+    )
+    .await
+    {
         Ok((address, _task)) => {
-            println!("metrics: http://{address}/metrics   webhook: http://{address}/api/webhook");
             println!(
-                "ui: http://{address}/   api: http://{address}/api/v1/openapi.json   tokens: `{}`",
+                "metrics: {scheme}://{address}/metrics   webhook: {scheme}://{address}/api/webhook"
+            );
+            println!(
+                "ui: {scheme}://{address}/   api: {scheme}://{address}/api/v1/openapi.json   tokens: `{}`",
                 tokens_path.display()
             );
             Ok((engine, address))
         }
         Err(error) => {
             engine.shutdown();
-            let flotilla_web::WebError::Bind { address, source } = error;
-            Err(port_taken(address, source, "--listen", WEB_ENDPOINTS))
+            match error {
+                flotilla_web::WebError::Bind { address, source } => {
+                    Err(port_taken(address, source, "--listen", WEB_ENDPOINTS))
+                }
+                error @ flotilla_web::WebError::Tls(_) => Err(tls_error(error)),
+            }
         }
     }
+}
+
+fn tls_error(error: flotilla_web::WebError) -> anyhow::Error {
+    anyhow::Error::new(error).context(
+        "cannot serve HTTPS\n\nhint: `--tls-cert` and `--tls-key` take PEM files: the certificate chain (leaf first) and its private key",
+    )
 }
 
 /// What `--listen` serves.

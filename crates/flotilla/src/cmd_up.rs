@@ -393,6 +393,8 @@ pub fn run_up(arguments: UpArgs) -> Result<()> {
             sealing_key_bits: arguments.sealing_key_bits,
             server_side_diff: false,
             api_tokens: Some(data_dir.join("cluster/api-tokens")),
+            tls_cert: None,
+            tls_key: None,
         };
         let (engine, web_address) = match cmd_engine::start_engine(cluster, &engine_args).await {
             Ok(started) => started,
