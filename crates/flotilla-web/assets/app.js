@@ -56,7 +56,14 @@
     form.addEventListener("submit", (event) => {
       event.preventDefault();
       const body = {};
-      for (const box of form.querySelectorAll("input[type=checkbox]")) body[box.name] = box.checked;
+      const options = [];
+      for (const box of form.querySelectorAll("input[type=checkbox]")) {
+        if (box.name === "syncOption") { if (box.checked) options.push(box.value); }
+        else body[box.name] = box.checked;
+      }
+      if (options.length) body.syncOptions = options;
+      const revision = form.querySelector("input[name=revision]");
+      if (revision && revision.value.trim()) body.revision = revision.value.trim();
       const button = form.querySelector("button");
       if (button) button.disabled = true;
       fetch(form.dataset.api, {

@@ -665,6 +665,13 @@ pub struct SyncRequest {
     pub resources: Vec<Value>,
 }
 
+/// Refuses sync options the engine would refuse (`Key=value`, known keys and values).
+pub fn check_sync_options(options: &[String]) -> Result<(), ApiError> {
+    let mut parsed = flotilla_plan::SyncOptions::default();
+    flotilla_plan::apply_sync_options(&mut parsed, options)
+        .map_err(|error| ApiError::bad_request(format!("`syncOptions`: {}", chain(&error))))
+}
+
 impl SyncRequest {
     pub fn parse(body: &[u8]) -> Result<SyncRequest, ApiError> {
         let body = object_body(body)?;
@@ -692,6 +699,7 @@ impl SyncRequest {
                 .collect::<Result<_, _>>()?,
             Some(_) => return Err(ApiError::bad_request("`syncOptions` must be a list")),
         };
+        check_sync_options(&sync_options)?;
         let resources = match body.get("resources") {
             None | Some(Value::Null) => Vec::new(),
             Some(Value::Array(resources)) => resources
@@ -1008,6 +1016,22 @@ mod tests {
         let operation = request.operation("me");
         assert_eq!(operation["sync"]["resources"][0]["kind"], "ConfigMap");
         assert!(SyncRequest::parse(b"").expect("empty").resources.is_empty());
+        let options = SyncRequest::parse(
+            br#"{"syncOptions": ["ApplyOutOfSyncOnly=true", "Validate=false"]}"#,
+        )
+        .expect("known options");
+        assert_eq!(
+            options.operation("me")["sync"]["syncOptions"][1],
+            "Validate=false"
+        );
+        for bad in [
+            &br#"{"syncOptions": ["Bogus"]}"#[..],
+            br#"{"syncOptions": ["Prune=maybe"]}"#,
+            br#"{"syncOptions": [1]}"#,
+        ] {
+            let error = SyncRequest::parse(bad).expect_err("refused");
+            assert_eq!(error.status, StatusCode::BAD_REQUEST, "{}", error.message);
+        }
         for bad in [
             &b"{"[..],
             b"[]",

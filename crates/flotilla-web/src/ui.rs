@@ -249,6 +249,20 @@ fn list_link(parameters: &HashMap<String, String>, changes: &[(&str, &str)]) -> 
 }
 
 const SYNC_STATES: [&str; 3] = ["Synced", "OutOfSync", "Unknown"];
+
+/// The sync options the sync form offers, as Argo CD's sync dialog does.
+const SYNC_OPTIONS: [(&str, &str); 7] = [
+    ("ApplyOutOfSyncOnly=true", "Apply out of sync only"),
+    ("PruneLast=true", "Prune last"),
+    ("CreateNamespace=true", "Auto-create namespace"),
+    (
+        "RespectIgnoreDifferences=true",
+        "Respect ignore differences",
+    ),
+    ("Replace=true", "Replace"),
+    ("Force=true", "Force"),
+    ("Validate=false", "Skip schema validation"),
+];
 const HEALTH_STATES: [&str; 6] = [
     "Healthy",
     "Progressing",
@@ -602,11 +616,21 @@ async fn application_page(
         " disabled title=\"your token is read-only\""
     };
     let path = format!("/applications/{}/{}", encode(&namespace), encode(&name));
+    let options: String = SYNC_OPTIONS
+        .iter()
+        .map(|(option, label)| {
+            format!(
+                "<label><input type=\"checkbox\" name=\"syncOption\" value=\"{option}\"{disabled}> {label}</label> "
+            )
+        })
+        .collect();
     let _ = write!(
         body,
         "<h2>Operations</h2><form id=\"sync\" class=\"operation\" method=\"post\" action=\"{path}/sync\" \
 data-api=\"/api/v1{path}/sync\"><label><input type=\"checkbox\" name=\"prune\"{disabled}> Prune</label> \
 <label><input type=\"checkbox\" name=\"dryRun\"{disabled}> Dry run</label> \
+<details><summary>Sync options</summary>{options}\
+<label>Revision <input name=\"revision\" size=\"12\" placeholder=\"target\"{disabled}></label></details> \
 <button type=\"submit\"{disabled}>Sync</button></form>\
 <form id=\"refresh\" class=\"operation\" method=\"post\" action=\"{path}/refresh\" data-api=\"/api/v1{path}/refresh\">\
 <button type=\"submit\"{disabled}>Refresh</button></form> <a href=\"{path}/diff\">What a sync would change</a>"
@@ -704,9 +728,21 @@ async fn sync_form(
         return *response;
     }
     let fields = form_fields(&body);
+    let sync_options: Vec<String> = form_urlencoded::parse(&body)
+        .filter(|(key, _)| key == "syncOption")
+        .map(|(_, value)| value.into_owned())
+        .collect();
+    if let Err(error) = api::check_sync_options(&sync_options) {
+        return back_to(&namespace, &name, Err(error));
+    }
     let request = SyncRequest {
         prune: fields.contains_key("prune"),
         dry_run: fields.contains_key("dryRun"),
+        revision: fields
+            .get("revision")
+            .map(|revision| revision.trim().to_string())
+            .unwrap_or_default(),
+        sync_options,
         ..SyncRequest::default()
     };
     let result = api::start_sync(&state, &namespace, &name, &request)

@@ -317,6 +317,7 @@ fn the_api_and_ui_serve_the_example_behind_tokens() {
     post(&as_admin, "[1]").assert_error(400);
     post(&as_admin, r#"{"prune": "yes"}"#).assert_error(400);
     post(&as_admin, r#"{"bogus": true}"#).assert_error(400);
+    post(&as_admin, r#"{"syncOptions": ["NotAnOption"]}"#).assert_error(400);
     request(
         address,
         "POST",

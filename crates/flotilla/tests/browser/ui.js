@@ -96,12 +96,20 @@ async function main() {
     await page.locator("ul.tree .reason").first().waitFor(WAIT);
     await page.evaluate(() => { window.flotillaMarker = "application"; });
     await page.check('#sync input[name="prune"]');
+    await page.click("#sync summary");
+    await page.check('#sync input[value="PruneLast=true"]');
     await page.click("#sync button");
     await page.locator("#notice.notice", { hasText: "sync requested" }).waitFor(WAIT);
     await page.locator("#detail dl.facts .sync-synced").waitFor(WAIT);
     await page.locator("#detail dl.facts .phase-succeeded").waitFor(WAIT);
     await page.locator("#log table.history tbody tr").first().waitFor(WAIT);
     assert.strictEqual(await page.evaluate(() => window.flotillaMarker), "application");
+    const operation = await page.evaluate(async () => {
+      const answer = await fetch("/api/v1/applications/argocd/manual");
+      return (await answer.json()).status.operationState.operation;
+    });
+    assert.strictEqual(operation.sync.prune, true, JSON.stringify(operation));
+    assert.deepStrictEqual(operation.sync.syncOptions, ["PruneLast=true"], JSON.stringify(operation));
     await screenshot(page, "application");
 
     // An edit out of band: OutOfSync on the page without a reload, the field in the diff.
