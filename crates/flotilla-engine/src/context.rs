@@ -339,6 +339,12 @@ impl Share {
         }
     }
 
+    /// Whether the last assignment gave `key` to this replica (always, unsharded), ready or not.
+    pub(crate) fn assigned_here(&self, key: &AppKey) -> bool {
+        let state = self.lock();
+        !state.sharded || state.owned.contains_key(key)
+    }
+
     /// Whether this replica reconciles `key` now (the queue skips the others). An Application
     /// the last assignment did not place wakes `shard` to place it.
     pub(crate) fn owns(&self, key: &AppKey) -> bool {

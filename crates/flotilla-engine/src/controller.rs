@@ -143,6 +143,10 @@ impl Engine {
                     let started = Instant::now();
                     crate::reconcile::reconcile(&worker, &key).await;
                     worker.metrics.observe_reconcile(started.elapsed());
+                    if !worker.share.assigned_here(&key) {
+                        // Lost while it ran: `shard` forgot it then, the pass remembered it again.
+                        worker.forget_application(&key);
+                    }
                     worker.queue.done(&key);
                 }
             });

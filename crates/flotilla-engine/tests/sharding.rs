@@ -229,6 +229,20 @@ async fn settled(
         if owned_gauge(&replica.engine, &replica.name) != Some(view.owned.len()) {
             return Err(format!("{}'s gauge lags", replica.name));
         }
+        // Its per-Application metrics are about its own Applications only.
+        let described = replica
+            .engine
+            .metrics_text()
+            .lines()
+            .filter(|line| line.starts_with("flotilla_app_info{"))
+            .count();
+        if described != view.owned.len() {
+            return Err(format!(
+                "{} describes {described} Applications, owns {}",
+                replica.name,
+                view.owned.len()
+            ));
+        }
     }
     if owners.len() != APPLICATIONS {
         return Err(format!("{} of {APPLICATIONS} owned", owners.len()));
