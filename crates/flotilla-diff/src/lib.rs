@@ -565,6 +565,33 @@ pub fn compare_predicted(
                 )),
             }
         }
+        // A Secret applied with `stringData`: the server records no owned `data` fields (it
+        // stores `stringData` as `data`), so the dry run's `data` is compared with the
+        // cluster's key by key; it differs only where the apply changes it.
+        if secret && reasons.is_empty() {
+            if let (Some(predicted_data), Some(live_data)) = (
+                predicted_copy["data"].as_object(),
+                live_copy["data"].as_object(),
+            ) {
+                for (key, predicted_value) in predicted_data {
+                    let mut data_path =
+                        vec![Segment::Field("data".into()), Segment::Field(key.clone())];
+                    match live_data.get(key) {
+                        Some(live_value) => differences(
+                            predicted_value,
+                            live_value,
+                            &mut data_path,
+                            secret,
+                            &mut reasons,
+                        ),
+                        None => reasons.push(format!(
+                            "`{}` is set by Git but not in the cluster (server-side diff)",
+                            path::display(&data_path)
+                        )),
+                    }
+                }
+            }
+        }
     }
     Ok(Comparison::from_reasons(reasons))
 }
