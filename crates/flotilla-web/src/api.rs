@@ -452,7 +452,11 @@ pub(crate) async fn diff_data(
     resource: Option<&str>,
 ) -> Result<Value, ApiError> {
     apps::get(&state.api.cluster, namespace, name).await?;
-    let mut data = match state.backend.preview(namespace, name).await {
+    let mut data = match state
+        .backend
+        .preview(namespace, name, resource.map(str::to_string))
+        .await
+    {
         None => {
             return Err(ApiError::new(
                 StatusCode::NOT_IMPLEMENTED,
@@ -485,6 +489,44 @@ pub(crate) async fn diff(
     let parameters = query_map(query.as_deref());
     let resource = parameters.get("resource").map(String::as_str);
     let data = diff_data(&state, &namespace, &name, resource).await?;
+    Ok(json_response(StatusCode::OK, &data))
+}
+
+/// One object of an Application as the engine compares it: `{resource, inSync, inCluster,
+/// reasons, diff, desired, live}`, Secret values masked.
+pub(crate) async fn resource_data(
+    state: &ApiState,
+    namespace: &str,
+    name: &str,
+    resource: &str,
+) -> Result<Value, ApiError> {
+    let mut data = diff_data(state, namespace, name, Some(resource)).await?;
+    match data["object"].take() {
+        Value::Null => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("`{name}` has no object `{resource}` (Kind/namespace/name)"),
+        )),
+        object => Ok(object),
+    }
+}
+
+pub(crate) async fn resource(
+    State(state): State<Arc<ApiState>>,
+    headers: HeaderMap,
+    Path((namespace, name)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    authorize(&state, &headers, Role::ReadOnly)?;
+    let parameters = query_map(query.as_deref());
+    let Some(resource) = parameters
+        .get("resource")
+        .filter(|resource| !resource.is_empty())
+    else {
+        return Err(ApiError::bad_request(
+            "name the object: `?resource=Kind/namespace/name`",
+        ));
+    };
+    let data = resource_data(&state, &namespace, &name, resource).await?;
     Ok(json_response(StatusCode::OK, &data))
 }
 

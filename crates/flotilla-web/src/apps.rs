@@ -241,6 +241,51 @@ pub fn preview_data(
     })
 }
 
+/// One object of a preview (`Kind/namespace/name`): whether it is in sync and why not, its
+/// unified diff, and its desired and live manifests (Secret values masked, `managedFields`
+/// left out); None when the Application has no such object.
+pub fn preview_object(
+    preview: &flotilla_engine::reconcile::Preview,
+    resource: &str,
+) -> Option<Value> {
+    let entry = preview
+        .entries
+        .iter()
+        .find(|entry| entry.resource == resource)?;
+    let shown = |object: &Option<Value>| -> Value {
+        match object {
+            Some(object) => {
+                let mut masked = flotilla_diff::mask_secret(object);
+                if let Some(metadata) = masked["metadata"].as_object_mut() {
+                    metadata.remove("managedFields");
+                }
+                masked
+            }
+            None => Value::Null,
+        }
+    };
+    let mut data = json!({
+        "resource": entry.resource,
+        "inSync": entry.in_sync,
+        "inCluster": entry.live.is_some(),
+        "reasons": entry.reasons,
+        "desired": shown(&entry.desired),
+        "live": shown(&entry.live),
+    });
+    if !entry.in_sync {
+        match flotilla_diff::render_diff(
+            entry.predicted.as_ref().or(entry.desired.as_ref()),
+            entry.live.as_ref(),
+            flotilla_engine::cluster::FIELD_MANAGER,
+            &preview.rules,
+        ) {
+            Ok(diff) => data["diff"] = json!(diff),
+            Err(error) => data["diffError"] = json!(error.to_string()),
+        }
+    }
+    Some(data)
+}
+
 /// Asks the controller to compare the Application again (`hard`: and to render its sources
 /// anew), by Argo CD's `argocd.argoproj.io/refresh` annotation, which the controller removes.
 pub async fn refresh(

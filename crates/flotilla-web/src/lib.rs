@@ -49,8 +49,10 @@ pub trait Backend: Send + Sync + 'static {
         None
     }
     /// What a sync of one Application would change (`apps::preview_data`, for
-    /// `GET /api/v1/applications/{namespace}/{name}/diff`); None when this backend cannot tell.
-    fn preview(&self, _namespace: &str, _name: &str) -> PreviewFuture {
+    /// `GET /api/v1/applications/{namespace}/{name}/diff`), with `object` the details of
+    /// `resource` (`Kind/namespace/name`; `apps::preview_object`) when it is given; None when
+    /// this backend cannot tell.
+    fn preview(&self, _namespace: &str, _name: &str, _resource: Option<String>) -> PreviewFuture {
         Box::pin(async { None })
     }
 }
@@ -61,12 +63,19 @@ pub type PreviewFuture = std::pin::Pin<
 >;
 
 impl Backend for flotilla_engine::Engine {
-    fn preview(&self, namespace: &str, name: &str) -> PreviewFuture {
+    fn preview(&self, namespace: &str, name: &str, resource: Option<String>) -> PreviewFuture {
         let engine = self.clone();
         let (namespace, name) = (namespace.to_string(), name.to_string());
         Box::pin(async move {
             let preview = engine.preview(&namespace, &name).await;
-            Some(preview.map(|preview| apps::preview_data(&namespace, &name, &preview)))
+            Some(preview.map(|preview| {
+                let mut data = apps::preview_data(&namespace, &name, &preview);
+                if let Some(resource) = resource {
+                    data["object"] = apps::preview_object(&preview, &resource)
+                        .unwrap_or(serde_json::Value::Null);
+                }
+                data
+            }))
         })
     }
 
@@ -162,6 +171,7 @@ pub const API_ROUTES: &[&str] = &[
     "/api/v1/applications/{namespace}/{name}/events",
     "/api/v1/applications/{namespace}/{name}/history",
     "/api/v1/applications/{namespace}/{name}/diff",
+    "/api/v1/applications/{namespace}/{name}/resource",
     "/api/v1/applications/{namespace}/{name}/refresh",
     "/api/v1/applications/{namespace}/{name}/sync",
     "/api/v1/applications/{namespace}/{name}/rollback",
@@ -173,10 +183,10 @@ pub const API_ROUTES: &[&str] = &[
 
 /// The API and UI routes over `state`.
 fn api_router(state: Arc<api::ApiState>) -> Router {
-    let [openapi, session, list, one, tree, events, history, diff, refresh, sync, rollback, catalog, package, topology, stream] =
+    let [openapi, session, list, one, tree, events, history, diff, resource, refresh, sync, rollback, catalog, package, topology, stream] =
         API_ROUTES
     else {
-        unreachable!("API_ROUTES names fifteen routes")
+        unreachable!("API_ROUTES names sixteen routes")
     };
     Router::new()
         .route(openapi, get(api::openapi))
@@ -187,6 +197,7 @@ fn api_router(state: Arc<api::ApiState>) -> Router {
         .route(events, get(api::events))
         .route(history, get(api::history))
         .route(diff, get(api::diff))
+        .route(resource, get(api::resource))
         .route(rollback, post(api::rollback))
         .route(catalog, get(api::catalog))
         .route(package, get(api::catalog_package))

@@ -40,6 +40,10 @@ pub(crate) fn routes() -> Router<Arc<ApiState>> {
             post(rollback_form),
         )
         .route("/applications/{namespace}/{name}/diff", get(diff_page))
+        .route(
+            "/applications/{namespace}/{name}/resource",
+            get(resource_page),
+        )
         .route("/catalog", get(catalog_page))
         .route("/topology", get(topology_page))
         .route("/catalog/{package}", get(package_page))
@@ -404,7 +408,8 @@ async fn list_page(
 }
 
 /// The tree as nested lists: roots are the nodes no other node owns.
-fn tree_html(nodes: &[Value]) -> String {
+/// `application` is the application page's path: tracked objects link to their details there.
+fn tree_html(nodes: &[Value], application: &str) -> String {
     let uids: std::collections::HashSet<&str> = nodes
         .iter()
         .filter_map(|node| node["uid"].as_str())
@@ -426,13 +431,19 @@ fn tree_html(nodes: &[Value]) -> String {
     };
     let mut text = String::from("<ul class=\"tree\">");
     for node in nodes.iter().filter(|node| is_root(node)) {
-        node_html(&children, node, &mut text, 0);
+        node_html(&children, node, application, &mut text, 0);
     }
     text.push_str("</ul>");
     text
 }
 
-fn node_html(children: &HashMap<&str, Vec<&Value>>, node: &Value, text: &mut String, depth: usize) {
+fn node_html(
+    children: &HashMap<&str, Vec<&Value>>,
+    node: &Value,
+    application: &str,
+    text: &mut String,
+    depth: usize,
+) {
     let name = str_of(&node["name"], "");
     // An app-of-apps' children link to their own pages.
     let name_html = if node["kind"] == "Application" && node["group"] == "argoproj.io" {
@@ -440,6 +451,18 @@ fn node_html(children: &HashMap<&str, Vec<&Value>>, node: &Value, text: &mut Str
             "<a href=\"/applications/{}/{}\">{}</a>",
             encode(str_of(&node["namespace"], "")),
             encode(name),
+            escape(name)
+        )
+    } else if node["tracked"] == Value::Bool(true) {
+        let resource = format!(
+            "{}/{}/{}",
+            str_of(&node["kind"], ""),
+            str_of(&node["namespace"], ""),
+            name
+        );
+        format!(
+            "<a href=\"{application}/resource?resource={}\">{}</a>",
+            encode(&resource),
             escape(name)
         )
     } else {
@@ -483,7 +506,7 @@ fn node_html(children: &HashMap<&str, Vec<&Value>>, node: &Value, text: &mut Str
     if let Some(owned) = owned {
         text.push_str("<ul>");
         for child in owned {
-            node_html(children, child, text, depth + 1);
+            node_html(children, child, application, text, depth + 1);
         }
         text.push_str("</ul>");
     }
@@ -598,7 +621,8 @@ async fn application_page(
                 nodes.len(),
                 tree["outOfSync"]
             );
-            body.push_str(&tree_html(&nodes));
+            let application = format!("/applications/{}/{}", encode(&namespace), encode(&name));
+            body.push_str(&tree_html(&nodes, &application));
         }
         Err(error) => {
             let _ = write!(
@@ -1042,6 +1066,70 @@ async fn rollback_form(
     back_to(&namespace, &name, result)
 }
 
+/// A manifest as YAML (kustomize's style), or a note when there is none.
+fn manifest_html(object: &Value, absent: &str) -> String {
+    if object.is_null() {
+        return format!("<p>{}</p>", escape(absent));
+    }
+    match flotilla_core::write_document(&flotilla_core::from_json(object)) {
+        Ok(text) => format!("<pre class=\"manifest\">{}</pre>", escape(&text)),
+        Err(error) => format!("<p class=\"error\">{}</p>", escape(&error.to_string())),
+    }
+}
+
+/// One object: in sync or why not, its diff, its desired and live manifests.
+async fn resource_page(
+    State(state): State<Arc<ApiState>>,
+    headers: HeaderMap,
+    Path((namespace, name)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let role = match role(&state, &headers, Role::ReadOnly) {
+        Ok(role) => role,
+        Err(response) => return *response,
+    };
+    let parameters = api::query_map(query.as_deref());
+    let resource = parameters.get("resource").cloned().unwrap_or_default();
+    let object = match api::resource_data(&state, &namespace, &name, &resource).await {
+        Ok(object) => object,
+        Err(error) => return error_page(Some(role), &error),
+    };
+    let mut body = format!(
+        "<p><a href=\"/applications/{}/{}\">← {}</a></p><h1>{}</h1>",
+        encode(&namespace),
+        encode(&name),
+        escape(&name),
+        escape(&resource)
+    );
+    let in_sync = object["inSync"] == Value::Bool(true);
+    body.push_str(&badge("sync", if in_sync { "Synced" } else { "OutOfSync" }));
+    for reason in object["reasons"].as_array().into_iter().flatten() {
+        let _ = write!(
+            body,
+            "<p class=\"reason\">{}</p>",
+            escape(str_of(reason, ""))
+        );
+    }
+    if let Some(diff) = object["diff"].as_str() {
+        let _ = write!(
+            body,
+            "<h2>Diff</h2><pre class=\"diff\">{}</pre>",
+            escape(diff)
+        );
+    }
+    body.push_str("<h2>Desired</h2>");
+    body.push_str(&manifest_html(
+        &object["desired"],
+        "Not in Git: a sync with prune deletes it.",
+    ));
+    body.push_str("<h2>Live</h2>");
+    body.push_str(&manifest_html(
+        &object["live"],
+        "Not in the cluster: a sync creates it.",
+    ));
+    html(StatusCode::OK, &resource, Some(role), "resource", &body)
+}
+
 /// What a sync would change: each differing object's reasons and unified diff.
 async fn diff_page(
     State(state): State<Arc<ApiState>>,
@@ -1148,9 +1236,9 @@ mod tests {
             json!({"kind": "ConfigMap", "name": "<script>", "tracked": true, "sync": "OutOfSync", "reason": "data.key differs", "parents": []}),
             json!({"group": "argoproj.io", "kind": "Application", "namespace": "argocd", "name": "child", "tracked": true, "sync": "Synced", "parents": []}),
         ];
-        let text = tree_html(&nodes);
+        let text = tree_html(&nodes, "/applications/argocd/parent");
         assert!(
-            text.contains("web</span> <span class=\"badge sync-synced\">"),
+            text.contains("<a href=\"/applications/argocd/parent/resource?resource=Deployment%2F%2Fweb\">web</a></span> <span class=\"badge sync-synced\">"),
             "{text}"
         );
         assert!(text.contains("<ul><li><span class=\"kind\">ReplicaSet</span> <span class=\"name\">web-1</span><ul><li><span class=\"kind\">Pod</span>"), "{text}");

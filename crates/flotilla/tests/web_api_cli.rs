@@ -216,6 +216,29 @@ fn the_api_and_ui_serve_the_example_behind_tokens() {
     assert_eq!(diff.status, 200, "{}", diff.body);
     assert_eq!(diff.json()["hasDifferences"], false, "{}", diff.body);
     get("/api/v1/applications/argocd/missing/diff", &as_reader).assert_error(404);
+    // One object: in sync, its desired and live manifests.
+    let object = get(
+        "/api/v1/applications/argocd/apps-dev/resource?resource=Deployment/inventory-dev/item-aggregator",
+        &as_reader,
+    );
+    assert_eq!(object.status, 200, "{}", object.body);
+    let object = object.json();
+    assert_eq!(object["inSync"], true, "{object}");
+    assert_eq!(object["desired"]["kind"], "Deployment", "{object}");
+    assert_eq!(
+        object["live"]["metadata"]["name"], "item-aggregator",
+        "{object}"
+    );
+    assert!(
+        object["live"]["metadata"]["managedFields"].is_null(),
+        "{object}"
+    );
+    get(
+        "/api/v1/applications/argocd/apps-dev/resource?resource=Deployment/inventory-dev/nothing",
+        &as_reader,
+    )
+    .assert_error(404);
+    get("/api/v1/applications/argocd/apps-dev/resource", &as_reader).assert_error(400);
 
     // A rollback: refused while automated sync is on, as in Argo CD.
     let rollback_path = "/api/v1/applications/argocd/apps-dev/rollback";
@@ -635,6 +658,18 @@ fn the_api_and_ui_serve_the_example_behind_tokens() {
     assert!(!diff.body.contains("hunter2"), "{}", diff.body);
     assert!(!diff.body.contains("aHVudGVyMi1pbi1naXQ"), "{}", diff.body);
     assert!(diff.body.contains("++++++++"), "{}", diff.body);
+    let secret = get(
+        "/api/v1/applications/argocd/secretive/resource?resource=Secret/secretive/demo",
+        &as_reader,
+    );
+    assert_eq!(secret.status, 200, "{}", secret.body);
+    assert!(!secret.body.contains("hunter2"), "{}", secret.body);
+    assert_eq!(
+        secret.json()["desired"]["stringData"]["password"],
+        "++++++++",
+        "{}",
+        secret.body
+    );
 
     // Tokens never reach the controller's log (standard error); only the banner shows one.
     let log = log.lock().expect("log").clone();

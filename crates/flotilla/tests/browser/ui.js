@@ -118,6 +118,15 @@ async function main() {
     await page.locator("#detail dl.facts .sync-outofsync").waitFor(WAIT);
     await page.locator("ul.tree .reason").first().waitFor(WAIT);
     assert.strictEqual(await page.evaluate(() => window.flotillaMarker), "application");
+    // The object's page: the reason, the diff and both manifests.
+    await page.click('ul.tree a[href*="resource=Deployment%2Fmanual%2Fstore-simulator"]');
+    await page.waitForURL("**/applications/argocd/manual/resource?*");
+    const details = await page.locator("main").innerText();
+    assert.match(details, /replicas/);
+    assert.match(details, /Desired/);
+    assert.match(details, /Live/);
+    await screenshot(page, "resource");
+    await page.goBack();
     await page.click('a[href$="/diff"]');
     await page.waitForURL("**/applications/argocd/manual/diff");
     const diff = await page.locator("pre.diff").allInnerTexts();
