@@ -96,7 +96,7 @@
       return;
     }
     if (event.key !== "j" && event.key !== "k") return;
-    const links = Array.from(document.querySelectorAll("#applications tbody tr td:first-child a"));
+    const links = Array.from(document.querySelectorAll("#applications tbody tr td:first-child a, #tiles li a.name"));
     if (!links.length) return;
     const at = links.indexOf(document.activeElement);
     const next = event.key === "j" ? Math.min(at + 1, links.length - 1) : Math.max(at - 1, 0);

@@ -310,6 +310,7 @@ async fn list_page(
         Ok(page) => page,
         Err(error) => return error_page(Some(role), &error),
     };
+    let tiles = value("view") == "tiles";
     let mut body = String::from("<h1>Applications</h1>");
     let _ = write!(
         body,
@@ -319,7 +320,7 @@ async fn list_page(
 <label>Project <input name=\"project\" value=\"{}\" size=\"10\"></label>{}{}\
 <label>Labels <input name=\"selector\" value=\"{}\" placeholder=\"team=payments\" size=\"14\"></label>\
 <label>Per page <input name=\"limit\" value=\"{}\" size=\"4\" inputmode=\"numeric\"></label>\
-<button type=\"submit\">Filter</button> <a href=\"/applications\">clear</a></form>",
+{}<button type=\"submit\">Filter</button> <a href=\"/applications\">clear</a></form>",
         escape(value("search")),
         escape(value("namespace")),
         escape(value("project")),
@@ -327,6 +328,11 @@ async fn list_page(
         select("health", "Health", &HEALTH_STATES, value("health")),
         escape(value("selector")),
         query.limit,
+        if tiles {
+            "<input type=\"hidden\" name=\"view\" value=\"tiles\">"
+        } else {
+            ""
+        },
     );
     body.push_str("<section id=\"results\" aria-live=\"polite\">");
     body.push_str("<div class=\"counts\">");
@@ -349,12 +355,52 @@ async fn list_page(
     let total = page["total"].as_u64().unwrap_or(0);
     let _ = write!(
         body,
-        "<p class=\"total\"><b id=\"total\">{total}</b> Applications</p>\
-<table id=\"applications\"><thead><tr><th scope=\"col\">Name</th><th scope=\"col\">Namespace</th>\
-<th scope=\"col\">Project</th><th scope=\"col\">Sync</th><th scope=\"col\">Health</th>\
-<th scope=\"col\">Revision</th><th scope=\"col\">Path</th></tr></thead><tbody>"
+        "<p class=\"total\"><b id=\"total\">{total}</b> Applications \
+<span class=\"views\">· <a href=\"{}\"{}>list</a> · <a href=\"{}\"{}>tiles</a></span></p>",
+        escape(&list_link(&parameters, &[("view", "")])),
+        if tiles { "" } else { " aria-current=\"page\"" },
+        escape(&list_link(&parameters, &[("view", "tiles")])),
+        if tiles { " aria-current=\"page\"" } else { "" },
     );
-    for item in page["items"].as_array().into_iter().flatten() {
+    if tiles {
+        body.push_str("<ul id=\"tiles\" class=\"tiles\">");
+        for item in page["items"].as_array().into_iter().flatten() {
+            let namespace = str_of(&item["namespace"], "");
+            let name = str_of(&item["name"], "");
+            let _ = write!(
+                body,
+                "<li data-key=\"{}/{}\" class=\"tile health-border-{}\"><a class=\"name\" href=\"/applications/{}/{}\">{}</a>\
+<span class=\"namespace\">{} · {}</span><span>{} {}</span><span class=\"path\">{}</span></li>",
+                escape(namespace),
+                escape(name),
+                escape(&str_of(&item["health"], "Unknown").to_ascii_lowercase()),
+                encode(namespace),
+                encode(name),
+                escape(name),
+                escape(namespace),
+                escape(str_of(&item["project"], "default")),
+                badge("sync", str_of(&item["sync"], "Unknown")),
+                badge("health", str_of(&item["health"], "Unknown")),
+                escape(str_of(&item["path"], "")),
+            );
+        }
+        if total == 0 {
+            body.push_str("<li>No Application matches.</li>");
+        }
+        body.push_str("</ul>");
+    } else {
+        body.push_str(
+            "<table id=\"applications\"><thead><tr><th scope=\"col\">Name</th><th scope=\"col\">Namespace</th>\
+<th scope=\"col\">Project</th><th scope=\"col\">Sync</th><th scope=\"col\">Health</th>\
+<th scope=\"col\">Revision</th><th scope=\"col\">Path</th></tr></thead><tbody>",
+        );
+    }
+    for item in page["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|_| !tiles)
+    {
         let namespace = str_of(&item["namespace"], "");
         let name = str_of(&item["name"], "");
         let revision: String = str_of(&item["revision"], "").chars().take(8).collect();
@@ -375,10 +421,12 @@ async fn list_page(
             escape(str_of(&item["path"], "")),
         );
     }
-    if total == 0 {
-        body.push_str("<tr><td colspan=\"7\">No Application matches.</td></tr>");
+    if !tiles {
+        if total == 0 {
+            body.push_str("<tr><td colspan=\"7\">No Application matches.</td></tr>");
+        }
+        body.push_str("</tbody></table>");
     }
-    body.push_str("</tbody></table>");
     let current = page["page"].as_u64().unwrap_or(1);
     let pages = page["pages"].as_u64().unwrap_or(1);
     body.push_str("<nav class=\"paging\" aria-label=\"pages\">");

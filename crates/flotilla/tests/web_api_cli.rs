@@ -474,6 +474,14 @@ fn the_api_and_ui_serve_the_example_behind_tokens() {
         "prune=on",
     );
     assert_eq!(refused.status, 403);
+    let tiles = get(
+        "/applications?view=tiles&search=kafka",
+        &[("cookie", reader_cookie.as_str())],
+    );
+    assert_eq!(tiles.status, 200, "{}", tiles.body);
+    assert!(tiles.body.contains("<ul id=\"tiles\""), "{}", tiles.body);
+    assert!(tiles.body.contains(">kafka-staging</a>"), "{}", tiles.body);
+    assert!(!tiles.body.contains(">apps-dev</a>"), "{}", tiles.body);
     let catalog_page = get("/catalog", &[("cookie", reader_cookie.as_str())]);
     assert_eq!(catalog_page.status, 200, "{}", catalog_page.body);
     assert!(catalog_page.body.contains(">strimzi-kafka-operator</a>"));

@@ -63,6 +63,10 @@ async function main() {
     }
     await page.locator("#live").waitFor({ state: "visible", ...WAIT });
     await screenshot(page, "applications");
+    // Tiles: the same page as cards.
+    await page.goto(`${base}/applications?view=tiles`);
+    await page.locator('#tiles li[data-key="argocd/mq-staging"] .health-healthy').waitFor(WAIT);
+    await screenshot(page, "tiles");
     // The operator catalog, with what the example's Subscriptions installed.
     await page.goto(`${base}/catalog`);
     await page.locator('#packages a[href="/catalog/strimzi-kafka-operator"]').waitFor(WAIT);
