@@ -66,6 +66,11 @@ impl ClusterError {
         }
     }
 
+    /// The object to create exists already (another replica created it first).
+    pub fn is_already_exists(&self) -> bool {
+        matches!(self, ClusterError::Api(message) if message.contains("already exists"))
+    }
+
     /// The HTTP status code of an API error, when the server answered.
     pub fn is_not_found(&self) -> bool {
         matches!(self, ClusterError::Api(message) if message.contains("not found"))

@@ -312,6 +312,8 @@ pub(crate) struct ShareState {
     pub members: Vec<String>,
     /// Every Application the last assignment placed, on any member.
     pub assigned: HashSet<AppKey>,
+    /// This replica is the one that unseals SealedSecrets and renews the sealing keys.
+    pub unseals: bool,
 }
 
 impl Share {
@@ -337,6 +339,16 @@ impl Share {
             Some(_) => Err("the Application is being handed over to this replica".into()),
             None => Err("another replica owns the Application".into()),
         }
+    }
+
+    /// Whether this replica unseals SealedSecrets (always, unsharded).
+    pub(crate) fn unseals(&self) -> bool {
+        let state = self.lock();
+        !state.sharded
+            || (state.unseals
+                && state
+                    .valid_until
+                    .is_some_and(|until| until > Instant::now()))
     }
 
     /// Whether the last assignment gave `key` to this replica (always, unsharded), ready or not.

@@ -116,9 +116,13 @@ impl Engine {
             }
         }
         if let Some(sealed_config) = config.sealed_secrets.clone().filter(|_| config.workers > 0) {
-            let unsealer =
-                crate::sealed::Unsealer::start(home.clone(), sealed_config, shutdown.clone())
-                    .await?;
+            let unsealer = crate::sealed::Unsealer::start(
+                home.clone(),
+                sealed_config,
+                shutdown.clone(),
+                config.shard.is_none(),
+            )
+            .await?;
             let _ = shared.unsealer.set(unsealer);
         }
         if config.workers == 0 {
@@ -284,7 +288,7 @@ fn route(shared: &Shared, event: LiveEvent) {
         && event.kind == "SealedSecret"
         && event.cluster == shared.home.cluster.name
     {
-        if let Some(unsealer) = shared.unsealer.get() {
+        if let Some(unsealer) = shared.unsealer.get().filter(|_| shared.share.unseals()) {
             if !event.deleted {
                 unsealer.enqueue(&event.namespace, &event.name);
             }

@@ -85,7 +85,11 @@ pub async fn install(cluster: &Cluster) -> Result<(), ClusterError> {
             .unwrap_or_default()
             .to_string();
         if cluster.get(&crd_info, None, &name).await?.is_none() {
-            cluster.create(&crd_info, &crd).await?;
+            // Replicas starting together: the first one creates it.
+            match cluster.create(&crd_info, &crd).await {
+                Err(error) if !error.is_already_exists() => return Err(error),
+                _ => {}
+            }
         }
     }
     for attempt in 0..300 {

@@ -24,8 +24,8 @@
 //! - `context`: the shared state: `EngineConfig`, `Shared`, per-Application memory, the work
 //!   queue, hold marks (the types of `live`, `metrics`, `render`, `objects`, `gate`, `sealed`).
 //! - `shard`: Applications shared over replicas by Leases and consistent hashing with bounded
-//!   loads; the fence every write asks lives in `context::Share` (`context`, `cluster`,
-//!   `metrics`, `model`).
+//!   loads; the fence every write asks lives in `context::Share`; the one replica that unseals
+//!   (`context`, `cluster`, `metrics`, `model`, `sealed`).
 //! - `status`: status writes, conditions, the progress of a running sync (`context`, `model`).
 //! - `kind_waits`: Applications waiting for a kind the cluster does not serve yet (`context`,
 //!   `cluster`).

@@ -65,6 +65,8 @@ pub struct Unsealer {
     config: SealedSecretsConfig,
     cluster: Arc<Cluster>,
     keys: RwLock<Vec<Key>>,
+    /// Whether this replica renews the keys (all but one replica do not, when sharded).
+    pub(crate) generates: std::sync::atomic::AtomicBool,
     work: mpsc::UnboundedSender<(String, String)>,
 }
 
@@ -83,10 +85,13 @@ impl Unsealer {
     /// Loads (or creates) the sealing keys, installs the SealedSecret CRD when absent, and starts
     /// the worker and the key renewal task. `events` receives SealedSecret changes from the
     /// engine's router.
+    /// With `generate` false (replicas sharing the work: only the one `shard` elects unseals
+    /// and generates keys), no key is generated at start.
     pub(crate) async fn start(
         cache: Arc<LiveCache>,
         config: SealedSecretsConfig,
         shutdown: tokio::sync::watch::Receiver<bool>,
+        generate: bool,
     ) -> Result<Arc<Unsealer>, ClusterError> {
         let cluster = cache.cluster.clone();
         install_crd(&cluster).await?;
@@ -96,9 +101,12 @@ impl Unsealer {
             cluster,
             keys: RwLock::new(Vec::new()),
             work,
+            generates: std::sync::atomic::AtomicBool::new(generate),
         });
         unsealer.load_keys().await?;
-        unsealer.renew_if_due().await?;
+        if generate {
+            unsealer.renew_if_due().await?;
+        }
         let sealed_secrets = cache.ensure(API_VERSION, "SealedSecret").await?;
         let worker = unsealer.clone();
         let worker_cache = cache.clone();
@@ -120,8 +128,10 @@ impl Unsealer {
                 }
             }
         });
-        for sealed_secret in sealed_secrets.all() {
-            let _ = unsealer.work.send(key_of(&sealed_secret));
+        if generate {
+            for sealed_secret in sealed_secrets.all() {
+                let _ = unsealer.work.send(key_of(&sealed_secret));
+            }
         }
         let renewer = unsealer.clone();
         let mut renew_shutdown = shutdown;
@@ -133,6 +143,9 @@ impl Unsealer {
                 }
                 if let Err(error) = renewer.load_keys().await {
                     tracing::warn!(%error, "reloading the sealing keys failed");
+                }
+                if !renewer.generates.load(std::sync::atomic::Ordering::SeqCst) {
+                    continue;
                 }
                 if let Err(error) = renewer.renew_if_due().await {
                     tracing::warn!(%error, "sealing key renewal failed");
@@ -548,7 +561,11 @@ async fn install_crd(cluster: &Cluster) -> Result<(), ClusterError> {
                 }]
             }
         });
-        cluster.create(&crd_info, &crd).await?;
+        // Replicas starting together: the first one creates it.
+        match cluster.create(&crd_info, &crd).await {
+            Err(error) if !error.is_already_exists() => return Err(error),
+            _ => {}
+        }
     }
     for _ in 0..300 {
         cluster.forget_discovery();

@@ -35,10 +35,14 @@
 //!   `lease_duration - renew_deadline`.
 //! - An Application lost is forgotten at once (memory, indexes, metrics); a sync of it in flight
 //!   stops at its next step (`reconcile` asks the fence) and its writes are refused.
+//! - One replica unseals SealedSecrets and renews the sealing keys (the natural owner of a
+//!   fixed name, past its joining period): replicas starting together generate one key, not
+//!   one each; the others read the keys every 15 renewals for kubeseal's certificate endpoint.
 //! - On shutdown a replica fences itself, then deletes its Lease, so the others take over
 //!   without waiting for it to expire.
 //!
-//! Depends on `context` (`Shared`, `Share`, `ShardConfig`), `cluster`, `metrics` and `model`;
+//! Depends on `context` (`Shared`, `Share`, `ShardConfig`), `cluster`, `metrics`, `model` and
+//! `sealed` (the unsealer it elects);
 //! `controller` starts it; `status`, `sync` and `reconcile` ask its fence through `Share`.
 
 use std::collections::{HashMap, HashSet};
@@ -246,6 +250,8 @@ struct View {
     /// A replica that joins others takes nothing before this instant (its first confirmation
     /// plus the renew deadline): by then every live member lists its Lease.
     joined_until: Option<Instant>,
+    /// Renewals since the sealing keys were last read (by a replica that does not unseal).
+    since_keys_read: u32,
 }
 
 /// Runs this replica's part until shutdown: renew, list, assign, every `retry_period`.
@@ -259,6 +265,7 @@ pub(crate) async fn run(shared: Arc<Shared>, config: ShardConfig) {
         assignment: None,
         reconcilable: HashSet::new(),
         joined_until: None,
+        since_keys_read: 0,
     };
     loop {
         let started = Instant::now();
@@ -468,11 +475,67 @@ fn update_share(shared: &Shared, config: &ShardConfig, view: &mut View) {
     for key in &lost {
         shared.forget_application(key);
     }
+    elect_unsealer(shared, config, view, now);
     for key in reconcilable.difference(&view.reconcilable) {
         shared.queue.push(key.clone());
     }
     view.reconcilable = reconcilable;
     view.assignment = Some(assignment);
+}
+
+/// The name the replica that unseals SealedSecrets is chosen by: its natural owner.
+const UNSEALER_KEY: (&str, &str) = ("", "flotilla-sealed-secrets");
+
+/// One replica unseals SealedSecrets and renews the sealing keys: the natural owner of
+/// `UNSEALER_KEY` once past its joining period. Taking the role, it reads the keys, generates
+/// one when due and queues every SealedSecret; the others read the keys now and then, for
+/// kubeseal's certificate endpoint.
+fn elect_unsealer(shared: &Shared, config: &ShardConfig, view: &mut View, now: Instant) {
+    let Some(unsealer) = shared.unsealer.get().cloned() else {
+        return;
+    };
+    let key = (UNSEALER_KEY.0.to_string(), UNSEALER_KEY.1.to_string());
+    let elected = natural_owner(&key, &view.members).as_ref() == Some(&config.identity)
+        && view.joined_until.is_none_or(|until| until <= now);
+    let was = std::mem::replace(
+        &mut shared
+            .share
+            .state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .unseals,
+        elected,
+    );
+    unsealer
+        .generates
+        .store(elected, std::sync::atomic::Ordering::SeqCst);
+    view.since_keys_read += 1;
+    let read_keys = !elected && view.since_keys_read >= 15;
+    if (elected && !was) || read_keys {
+        view.since_keys_read = 0;
+        let pending: Vec<AppKey> = if elected {
+            shared
+                .home
+                .watched(crate::sealed::API_VERSION, "SealedSecret")
+                .map(|cache| cache.keys())
+                .unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        tokio::spawn(async move {
+            if let Err(error) = unsealer.load_keys().await {
+                tracing::warn!(%error, "reading the sealing keys failed");
+            }
+            if elected {
+                if let Err(error) = unsealer.renew_if_due().await {
+                    tracing::warn!(%error, "sealing key renewal failed");
+                }
+                for (namespace, name) in pending {
+                    unsealer.enqueue(&namespace, &name);
+                }
+            }
+        });
+    }
 }
 
 #[cfg(test)]

@@ -499,3 +499,110 @@ async fn replicas_share_applications_and_take_over_a_lost_replicas() {
     fleet.server.shutdown().await;
     let _ = std::fs::remove_dir_all(&fleet.root);
 }
+
+/// Replicas that start together with no sealing key generate one, not one each, and all serve
+/// its certificate (kubeseal may ask any of them).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replicas_starting_together_generate_one_sealing_key() {
+    let root = scratch("sharding-keys");
+    let server = tokio::time::timeout(
+        DEADLINE,
+        serve(ServerConfig {
+            listen: "127.0.0.1:0".parse().expect("address"),
+            insecure_http: true,
+            ..ServerConfig::default()
+        }),
+    )
+    .await
+    .expect("server starts in time")
+    .expect("server starts");
+    let setup = Cluster::new("setup", &server.url, client(&server));
+    let namespace_info = setup.resource("v1", "Namespace").await.expect("Namespaces");
+    for namespace in ["argocd", "kube-system"] {
+        setup
+            .apply(
+                &namespace_info,
+                &json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}),
+                true,
+                false,
+            )
+            .await
+            .expect("namespace");
+    }
+    let start = |name: &'static str| {
+        let config = EngineConfig {
+            cache_dir: root.join(format!("cache-{name}")),
+            workers: 2,
+            sealed_secrets: Some(flotilla_engine::sealed::SealedSecretsConfig {
+                key_bits: 1024,
+                ..Default::default()
+            }),
+            shard: Some(ShardConfig {
+                identity: name.to_string(),
+                lease_duration: LEASE,
+                renew_deadline: RENEW_DEADLINE,
+                retry_period: RETRY,
+            }),
+            ..EngineConfig::default()
+        };
+        Engine::start(
+            Cluster::new("in-cluster", &server.url, client(&server)),
+            config,
+        )
+    };
+    // Together, as a Deployment's replicas start: they race to install the CRDs too.
+    let (first, second, third) = tokio::join!(start("a"), start("b"), start("c"));
+    let engines = [
+        first.expect("engine starts"),
+        second.expect("engine starts"),
+        third.expect("engine starts"),
+    ];
+    let secrets = setup.resource("v1", "Secret").await.expect("Secrets");
+    let keys = || async {
+        setup
+            .list(
+                &secrets,
+                Some("kube-system"),
+                &flotilla_engine::cluster::list_params_with_labels(
+                    flotilla_engine::sealed::KEY_LABEL,
+                ),
+            )
+            .await
+            .expect("list")["items"]
+            .as_array()
+            .map_or(0, Vec::len)
+    };
+    let deadline = Instant::now() + CONVERGE;
+    let certificates = loop {
+        let certificates: Vec<Option<String>> = engines
+            .iter()
+            .map(|engine| {
+                engine
+                    .unsealer()
+                    .and_then(|unsealer| unsealer.certificate_pem())
+            })
+            .collect();
+        if keys().await > 0
+            && certificates
+                .iter()
+                .all(|pem| pem.is_some() && *pem == certificates[0])
+        {
+            break certificates;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} keys; certificates served: {:?}",
+            keys().await,
+            certificates.iter().map(Option::is_some).collect::<Vec<_>>()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(certificates.len(), 3);
+    tokio::time::sleep(RENEW_DEADLINE + RETRY * 2).await;
+    assert_eq!(keys().await, 1, "one sealing key for the three replicas");
+    for engine in engines {
+        engine.shutdown();
+    }
+    server.shutdown().await;
+    let _ = std::fs::remove_dir_all(&root);
+}
