@@ -6,6 +6,10 @@
 //! with another site's form or script). Tokens are compared in constant time and
 //! never logged or echoed.
 //!
+//! Replicas of an installed controller share their tokens through a Secret instead
+//! ([`Tokens::load_or_create_secret`], `flotilla controller --api-tokens-secret NAME`): the first
+//! replica makes it, the others read it.
+//!
 //! Requests another origin sends are refused: an `Origin` header that is not this server's
 //! (`http(s)://` + `Host`) or `Sec-Fetch-Site: cross-site` answers 403, so a page elsewhere
 //! cannot drive the API with the user's cookie.
@@ -64,6 +68,20 @@ pub enum TokenError {
     Missing { path: PathBuf, role: &'static str },
     #[error("cannot generate a token: the system's random source failed: {0}")]
     Random(String),
+    #[error("cannot {action} the API tokens Secret `{namespace}/{name}`")]
+    Secret {
+        action: &'static str,
+        namespace: String,
+        name: String,
+        #[source]
+        source: flotilla_engine::ClusterError,
+    },
+    #[error("the API tokens Secret `{namespace}/{name}` has no `{role}` key")]
+    SecretKey {
+        namespace: String,
+        name: String,
+        role: &'static str,
+    },
 }
 
 impl Tokens {
@@ -99,6 +117,90 @@ impl Tokens {
                 source,
             }),
         }
+    }
+
+    /// The tokens in the Secret `namespace/name` (keys `admin` and `read-only`), made with fresh
+    /// random tokens when it does not exist; when another replica made it first, its tokens.
+    pub async fn load_or_create_secret(
+        cluster: &flotilla_engine::Cluster,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Tokens, TokenError> {
+        let failed = |action: &'static str| {
+            move |source| TokenError::Secret {
+                action,
+                namespace: namespace.to_string(),
+                name: name.to_string(),
+                source,
+            }
+        };
+        let info = cluster
+            .resource("v1", "Secret")
+            .await
+            .map_err(failed("find"))?;
+        for _ in 0..2 {
+            if let Some(secret) = cluster
+                .get(&info, Some(namespace), name)
+                .await
+                .map_err(failed("read"))?
+            {
+                return Self::from_secret(&secret, namespace, name);
+            }
+            let tokens = Tokens {
+                admin: random_token()?,
+                read_only: random_token()?,
+            };
+            let secret = serde_json::json!({
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "type": "Opaque",
+                "metadata": {"name": name, "namespace": namespace,
+                    "labels": {"app.kubernetes.io/name": "flotilla", "app.kubernetes.io/component": "api-tokens"}},
+                "stringData": {"admin": tokens.admin, "read-only": tokens.read_only},
+            });
+            match cluster.create(&info, &secret).await {
+                Ok(_) => return Ok(tokens),
+                // Another replica made it in the meantime: read that one.
+                Err(flotilla_engine::ClusterError::Api(message))
+                    if message.contains("already exists") => {}
+                Err(source) => return Err(failed("create")(source)),
+            }
+        }
+        Err(TokenError::SecretKey {
+            namespace: namespace.to_string(),
+            name: name.to_string(),
+            role: "admin",
+        })
+    }
+
+    fn from_secret(
+        secret: &serde_json::Value,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Tokens, TokenError> {
+        use base64::Engine as _;
+        let value = |role: &'static str| {
+            secret["data"][role]
+                .as_str()
+                .and_then(|encoded| {
+                    base64::engine::general_purpose::STANDARD
+                        .decode(encoded)
+                        .ok()
+                })
+                .and_then(|bytes| String::from_utf8(bytes).ok())
+                .or_else(|| secret["stringData"][role].as_str().map(str::to_string))
+                .map(|token| token.trim().to_string())
+                .filter(|token| !token.is_empty())
+                .ok_or_else(|| TokenError::SecretKey {
+                    namespace: namespace.to_string(),
+                    name: name.to_string(),
+                    role,
+                })
+        };
+        Ok(Tokens {
+            admin: value("admin")?,
+            read_only: value("read-only")?,
+        })
     }
 
     fn parse(path: &Path, text: &str) -> Result<Tokens, TokenError> {

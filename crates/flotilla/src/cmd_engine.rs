@@ -148,6 +148,10 @@ pub struct EngineArgs {
     /// kubeconfig)
     #[arg(long, value_name = "FILE")]
     pub api_tokens: Option<PathBuf>,
+    /// Keep the API and UI tokens in this Secret of the control namespace instead (made when
+    /// absent), so that the replicas of an installed controller share them
+    #[arg(long, value_name = "NAME", conflicts_with = "api_tokens")]
+    pub api_tokens_secret: Option<String>,
     /// Serve `--listen` over HTTPS with this certificate (PEM, the chain leaf first; with
     /// `--tls-key`)
     #[arg(long, value_name = "FILE", requires = "tls_key")]
@@ -354,10 +358,27 @@ pub async fn start_engine_with(
         &cluster.server,
         cluster.client.clone(),
     ));
-    let tokens_path = engine_args.api_tokens_path();
-    let tokens = flotilla_web::auth::Tokens::load_or_create(&tokens_path)
-        .context("cannot set up the API tokens")?;
     let mut config = engine_args.config()?;
+    let (tokens, tokens_place) = match &engine_args.api_tokens_secret {
+        Some(name) => (
+            flotilla_web::auth::Tokens::load_or_create_secret(
+                &api_cluster,
+                &config.control_namespace,
+                name,
+            )
+            .await
+            .context("cannot set up the API tokens")?,
+            format!("Secret `{}/{name}`", config.control_namespace),
+        ),
+        None => {
+            let path = engine_args.api_tokens_path();
+            (
+                flotilla_web::auth::Tokens::load_or_create(&path)
+                    .context("cannot set up the API tokens")?,
+                format!("`{}`", path.display()),
+            )
+        }
+    };
     config.shard = shard;
     let api = flotilla_web::api::Api {
         cluster: api_cluster,
@@ -394,8 +415,7 @@ pub async fn start_engine_with(
                 "metrics: {scheme}://{address}/metrics   webhook: {scheme}://{address}/api/webhook"
             );
             println!(
-                "ui: {scheme}://{address}/   api: {scheme}://{address}/api/v1/openapi.json   tokens: `{}`",
-                tokens_path.display()
+                "ui: {scheme}://{address}/   api: {scheme}://{address}/api/v1/openapi.json   tokens: {tokens_place}"
             );
             Ok((engine, address))
         }

@@ -393,6 +393,7 @@ pub fn run_up(arguments: UpArgs) -> Result<()> {
             sealing_key_bits: arguments.sealing_key_bits,
             server_side_diff: false,
             api_tokens: Some(data_dir.join("cluster/api-tokens")),
+            api_tokens_secret: None,
             tls_cert: None,
             tls_key: None,
         };

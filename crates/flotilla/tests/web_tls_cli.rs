@@ -1,6 +1,8 @@
 //! `flotilla controller --tls-cert --tls-key`: the endpoints, API and UI over HTTPS with the
 //! given certificate (the login cookie then `Secure`, plain HTTP not answered), and certificate
-//! files that make no TLS server refused, named, before the engine starts. The cluster is the one
+//! files that make no TLS server refused, named, before the engine starts. Both runs keep their
+//! tokens in one Secret (`--api-tokens-secret`), as replicas share them: the first makes it, the
+//! second reads it. The cluster is the one
 //! `flotilla up` starts; the second controller serves no Application namespace, so it leaves
 //! `up`'s Applications to `up`.
 
@@ -37,8 +39,7 @@ fn controller(
         ])
         .arg("--cache-dir")
         .arg(directory.join("cache"))
-        .arg("--api-tokens")
-        .arg(directory.join("api-tokens"))
+        .args(["--api-tokens-secret", "flotilla-api-tokens"])
         .arg("--tls-cert")
         .arg(certificate)
         .arg("--tls-key")
@@ -125,12 +126,40 @@ fn the_controller_serves_https_with_a_given_certificate() {
         banner.contains(&format!("ui: https://{listen}/")),
         "{banner}"
     );
-    let tokens = std::fs::read_to_string(directory.join("api-tokens")).expect("tokens");
-    let admin = tokens
-        .lines()
-        .find_map(|line| line.strip_prefix("admin="))
-        .expect("admin token")
-        .to_string();
+    assert!(
+        banner.contains("tokens: Secret `argocd/flotilla-api-tokens`"),
+        "{banner}"
+    );
+    let secret = Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
+        .args([
+            "get",
+            "secret",
+            "flotilla-api-tokens",
+            "-n",
+            "argocd",
+            "-o",
+            "json",
+        ])
+        .output()
+        .expect("kubectl");
+    assert!(
+        secret.status.success(),
+        "{}",
+        String::from_utf8_lossy(&secret.stderr)
+    );
+    let secret: serde_json::Value = serde_json::from_slice(&secret.stdout).expect("JSON");
+    use base64::Engine as _;
+    let decode = |role: &str| {
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(secret["data"][role].as_str().expect("a token"))
+            .expect("base64");
+        String::from_utf8(bytes).expect("text")
+    };
+    let admin = decode("admin");
+    assert_eq!(admin.len(), 48);
+    assert_ne!(decode("read-only"), admin);
     let der = made.cert.der().to_vec();
     let healthz = get_tls(&listen, &der, "/healthz", "");
     assert!(healthz.starts_with("HTTP/1.1 200"), "{healthz}");
