@@ -96,7 +96,7 @@ impl From<AppError> for ApiError {
             AppError::OperationRequested { .. } | AppError::OperationRunning { .. } => {
                 StatusCode::CONFLICT
             }
-            AppError::NotPermitted { .. } => StatusCode::FORBIDDEN,
+            AppError::NotPermitted { .. } | AppError::NoProject { .. } => StatusCode::FORBIDDEN,
             AppError::RollbackAutomated { .. } => StatusCode::CONFLICT,
             AppError::NoHistoryEntry { .. } => StatusCode::NOT_FOUND,
             AppError::Cluster {

@@ -34,6 +34,8 @@ pub enum AppError {
     RollbackAutomated { name: String },
     #[error("application `{name}` has no history entry {entry}")]
     NoHistoryEntry { name: String, entry: String },
+    #[error("`{name}` names project `{project}`, which does not exist")]
+    NoProject { name: String, project: String },
     #[error("project `{project}` of `{name}` does not permit {what}")]
     NotPermitted {
         name: String,
@@ -396,7 +398,10 @@ pub async fn check_project(
         what,
     };
     let Some(project) = project(cluster, control_namespace, application).await? else {
-        return Err(refused("anything: the project does not exist".into()));
+        return Err(AppError::NoProject {
+            name: name.clone(),
+            project: project_name.clone(),
+        });
     };
     let spec: ApplicationSpec = serde_json::from_value(application["spec"].clone())
         .map_err(|error| refused(format!("an invalid spec ({error})")))?;

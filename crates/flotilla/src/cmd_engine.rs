@@ -657,6 +657,7 @@ async fn app_error(cluster: &Cluster, error: AppError) -> anyhow::Error {
         AppError::OperationRunning { name, .. } => format!("wait for it (`flotilla app wait {name}`) or stop it (`flotilla app terminate-op {name}`)"),
         AppError::RollbackAutomated { .. } => "turn automated sync off in `spec.syncPolicy` first, as with Argo CD".to_string(),
         AppError::NoHistoryEntry { name, .. } => format!("`flotilla app history {name}` lists the entries"),
+        AppError::NoProject { project, .. } => format!("create AppProject `{project}` in the control namespace, or name another project in `spec.project`"),
         AppError::NotPermitted { .. } | AppError::Cluster { .. } => return anyhow::Error::new(error),
     };
     anyhow!("{error}\n\nhint: {hint}")

@@ -679,6 +679,40 @@ fn the_api_and_ui_serve_the_example_behind_tokens() {
         secret.body
     );
 
+    // An Application naming a project that does not exist: its sync refused, the reason said.
+    let orphan = manual
+        .replace("\"manual\"", "\"orphan\"")
+        .replace("\"default\"", "\"no-such-project\"");
+    let mut kubectl = Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
+        .args(["apply", "-f", "-"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("kubectl");
+    kubectl
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(orphan.as_bytes())
+        .expect("write");
+    assert!(kubectl.wait().expect("kubectl").success());
+    let refused = request(
+        address,
+        "POST",
+        "/api/v1/applications/argocd/orphan/sync",
+        &as_admin,
+        "{}",
+    );
+    refused.assert_error(403);
+    assert!(
+        refused.json()["error"]
+            .as_str()
+            .is_some_and(|error| error.contains("`no-such-project`, which does not exist")),
+        "{}",
+        refused.body
+    );
+
     // Tokens never reach the controller's log (standard error); only the banner shows one.
     let log = log.lock().expect("log").clone();
     assert!(log.contains("automated sync"), "{log}");
