@@ -102,6 +102,10 @@ pub(super) async fn finalize_deletion(shared: &Arc<Shared>, key: &AppKey, applic
         if keeps {
             continue;
         }
+        if shared.share.fence(key).is_err() {
+            // No longer this replica's (shard): its new owner finishes the deletion.
+            return;
+        }
         if let Err(error) = cache.cluster.delete_object(&live, propagation).await {
             tracing::warn!(application = %key.1, %error, "cannot delete a tracked object");
             failed = true;
@@ -115,6 +119,9 @@ pub(super) async fn finalize_deletion(shared: &Arc<Shared>, key: &AppKey, applic
         .into_iter()
         .filter(|finalizer| !finalizer.starts_with(RESOURCES_FINALIZER))
         .collect();
+    if shared.share.fence(key).is_err() {
+        return;
+    }
     if let Ok(info) = shared
         .home
         .cluster
