@@ -763,6 +763,18 @@ fn deployment_arguments_run_the_controller() {
     let configuration = root.join("etc");
     std::fs::create_dir_all(&configuration).expect("directory");
     std::fs::write(configuration.join("kubeconfig"), kubeconfig).expect("write");
+    // The install's Namespace (the controller keeps its API tokens in a Secret there).
+    let created = Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(configuration.join("kubeconfig"))
+        .args(["create", "namespace", "gitops"])
+        .output()
+        .expect("kubectl");
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
     let container = &find(&objects, "Deployment")[0]["spec"]["template"]["spec"]["containers"][0];
     let mut arguments: Vec<String> = container["args"]
         .as_array()
