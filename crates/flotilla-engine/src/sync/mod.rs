@@ -90,6 +90,43 @@ impl From<WaitError> for Failure {
 
 /// Applies `desired` (`desired_objects` is the same list, parsed) in plan order, then prunes.
 #[allow(clippy::too_many_arguments)]
+/// One resource a selective sync names: group, kind, namespace (empty: any), name.
+type SelectedResource = (String, String, String, String);
+
+/// The resources `operation.sync.resources` names, when it names any.
+fn selected_resources(operation: &Value) -> Option<Vec<SelectedResource>> {
+    let entries = operation["sync"]["resources"].as_array()?;
+    let selection: Vec<SelectedResource> = entries
+        .iter()
+        .filter_map(|entry| {
+            Some((
+                entry["group"].as_str().unwrap_or_default().to_string(),
+                entry["kind"].as_str()?.to_string(),
+                entry["namespace"].as_str().unwrap_or_default().to_string(),
+                entry["name"].as_str()?.to_string(),
+            ))
+        })
+        .collect();
+    (!selection.is_empty()).then_some(selection)
+}
+
+fn is_selected(selection: &[SelectedResource], object: &Value) -> bool {
+    let group = object["apiVersion"]
+        .as_str()
+        .and_then(|version| version.rsplit_once('/'))
+        .map(|(group, _)| group)
+        .unwrap_or_default();
+    let kind = object["kind"].as_str().unwrap_or_default();
+    let namespace = object["metadata"]["namespace"].as_str().unwrap_or_default();
+    let name = object["metadata"]["name"].as_str().unwrap_or_default();
+    selection.iter().any(|(selected_group, selected_kind, selected_namespace, selected_name)| {
+        selected_group == group
+            && selected_kind == kind
+            && selected_name == name
+            && (selected_namespace.is_empty() || selected_namespace == namespace)
+    })
+}
+
 pub(crate) async fn run_sync(
     shared: &Arc<Shared>,
     cache: &Arc<LiveCache>,
@@ -132,6 +169,28 @@ pub(crate) async fn run_sync(
             };
         }
     }
+    // A selective sync (`operation.sync.resources`) applies and prunes only the objects it
+    // names and runs no hooks, as Argo CD's does.
+    let selection = selected_resources(&request.operation);
+    let desired_objects: Vec<Value> = match &selection {
+        Some(selection) => desired_objects
+            .into_iter()
+            .filter(|object| !crate::objects::is_hook(object) && is_selected(selection, object))
+            .collect(),
+        None => desired_objects,
+    };
+    let selected_prune: Vec<Arc<Value>>;
+    let to_prune: &[Arc<Value>] = match &selection {
+        Some(selection) => {
+            selected_prune = to_prune
+                .iter()
+                .filter(|live| is_selected(selection, live))
+                .cloned()
+                .collect();
+            &selected_prune
+        }
+        None => to_prune,
+    };
     let plan = match flotilla_plan::plan(desired_objects, &options) {
         Ok(plan) => plan,
         Err(error) => {
