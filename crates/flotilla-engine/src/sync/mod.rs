@@ -88,8 +88,6 @@ impl From<WaitError> for Failure {
     }
 }
 
-/// Applies `desired` (`desired_objects` is the same list, parsed) in plan order, then prunes.
-#[allow(clippy::too_many_arguments)]
 /// One resource a selective sync names: group, kind, namespace (empty: any), name.
 type SelectedResource = (String, String, String, String);
 
@@ -119,14 +117,18 @@ fn is_selected(selection: &[SelectedResource], object: &Value) -> bool {
     let kind = object["kind"].as_str().unwrap_or_default();
     let namespace = object["metadata"]["namespace"].as_str().unwrap_or_default();
     let name = object["metadata"]["name"].as_str().unwrap_or_default();
-    selection.iter().any(|(selected_group, selected_kind, selected_namespace, selected_name)| {
-        selected_group == group
-            && selected_kind == kind
-            && selected_name == name
-            && (selected_namespace.is_empty() || selected_namespace == namespace)
-    })
+    selection.iter().any(
+        |(selected_group, selected_kind, selected_namespace, selected_name)| {
+            selected_group == group
+                && selected_kind == kind
+                && selected_name == name
+                && (selected_namespace.is_empty() || selected_namespace == namespace)
+        },
+    )
 }
 
+/// Applies `desired` (`desired_objects` is the same list, parsed) in plan order, then prunes.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn run_sync(
     shared: &Arc<Shared>,
     cache: &Arc<LiveCache>,
