@@ -314,6 +314,8 @@ pub(crate) struct ShareState {
     pub assigned: HashSet<AppKey>,
     /// This replica is the one that unseals SealedSecrets and renews the sealing keys.
     pub unseals: bool,
+    /// The shard task has ended, its Lease released (or given up on).
+    pub released: bool,
 }
 
 impl Share {

@@ -250,6 +250,34 @@ impl Engine {
         let _ = self.stop.send(true);
     }
 
+    /// Stops every task and, when sharded, waits (a retry period at most) until this replica's
+    /// Lease is released, so that the other replicas take its Applications over at once
+    /// instead of when the Lease expires.
+    pub async fn shutdown_and_release(&self) {
+        self.shutdown();
+        let Some(shard) = self
+            .shared
+            .config
+            .shard
+            .as_ref()
+            .filter(|_| self.shared.config.workers > 0)
+        else {
+            return;
+        };
+        let deadline = Instant::now() + shard.retry_period * 2;
+        while Instant::now() < deadline
+            && !self
+                .shared
+                .share
+                .state
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .released
+        {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
     /// How many tasks (or other clones of this `Engine`) still hold the engine's state (caches,
     /// memory): 0 once a shutdown has finished, so that a stopped engine frees what it held
     /// (tests, diagnostics). A sync waiting on a wave finishes that wait first (at most the wave

@@ -330,6 +330,12 @@ pub(crate) async fn run(shared: Arc<Shared>, config: ShardConfig) {
     if let Ok(Err(error)) = tokio::time::timeout(config.retry_period, release).await {
         tracing::warn!(%error, "cannot release the shard Lease");
     }
+    shared
+        .share
+        .state
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .released = true;
 }
 
 async fn lease_info(shared: &Shared) -> Result<ResourceInfo, ClusterError> {

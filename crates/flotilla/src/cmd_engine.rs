@@ -484,10 +484,15 @@ pub fn run_controller(arguments: ControllerArgs) -> Result<()> {
             );
         }
         let (engine, _) = start_engine_with(cluster, &arguments.engine, shard).await?;
-        tokio::signal::ctrl_c()
-            .await
-            .context("cannot wait for Ctrl-C")?;
-        engine.shutdown();
+        // Ctrl-C, or SIGTERM as Kubernetes stops a pod: the Lease is released on the way out.
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                .context("cannot wait for SIGTERM")?;
+        tokio::select! {
+            interrupted = tokio::signal::ctrl_c() => interrupted.context("cannot wait for Ctrl-C")?,
+            _ = terminate.recv() => {}
+        }
+        engine.shutdown_and_release().await;
         Ok(())
     })
 }

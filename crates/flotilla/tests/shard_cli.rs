@@ -3,7 +3,8 @@
 //! `flotilla_shard_owned_applications` gauges add up, every status names its owner, `app get`
 //! shows it); a fourth joins and takes about a quarter, moving no more than a third; one is
 //! killed with SIGKILL and the others take its Applications over within a few lease durations
-//! (short test Leases). Applications are created with kubectl (skipped without it).
+//! (short test Leases); one stopped with SIGTERM releases its Lease on the way out.
+//! Applications are created with kubectl (skipped without it).
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, Read, Write};
@@ -356,6 +357,40 @@ fn controllers_share_applications_and_survive_a_sigkill() {
         killed_at.elapsed()
     );
     assert!(survivors.values().all(|owner| owner != "c"));
+
+    // SIGTERM (a pod being stopped): d releases its Lease on the way out, a and b take over.
+    let terminated = Command::new("kill")
+        .args(["-TERM", &d.process.0.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(terminated.success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let lease = kubectl(
+            &kubeconfig,
+            &[
+                "get",
+                "lease",
+                "-n",
+                "argocd",
+                "flotilla-controller-d",
+                "-o",
+                "name",
+            ],
+            None,
+        );
+        if String::from_utf8_lossy(&lease.stderr).contains("NotFound") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "d kept its Lease: {}",
+            text(&lease)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let two = wait_settled(&kubeconfig, &[&a, &b], LEASE * 4, "after the SIGTERM");
+    assert!(two.values().all(|owner| owner == "a" || owner == "b"));
     drop((a, b, d));
     let _ = std::fs::remove_dir_all(&root);
 }
