@@ -29,7 +29,8 @@
 //!   saw it at slightly different moments agree), otherwise after `renew_deadline`. A
 //!   replica's first assignment treats every Application as gained from the members without
 //!   it, and a replica that joins others takes nothing in its first `renew_deadline` (members
-//!   that have not listed its Lease yet still place Applications without it).
+//!   that have not listed its Lease yet still place Applications without it). A replica that
+//!   renews again after it fenced itself joins again the same way.
 //! - Assumption: a replica's watch of the Applications lags the others' by less than
 //!   `renew_deadline`, and the replicas' clocks differ by less than
 //!   `lease_duration - renew_deadline`.
@@ -280,7 +281,22 @@ pub(crate) async fn run(shared: Arc<Shared>, config: ShardConfig) {
         };
         match answer {
             Ok(Ok(members)) => {
-                if view.confirmed_at.is_none() && members.len() > 1 {
+                // Fenced since the last success: the others may have taken this replica's
+                // Applications meanwhile. It joins again, as a new replica does.
+                let rejoined = view
+                    .confirmed_at
+                    .is_some_and(|at| started.duration_since(at) >= config.renew_deadline);
+                if rejoined {
+                    view.assignment = None;
+                    shared
+                        .share
+                        .state
+                        .lock()
+                        .unwrap_or_else(|poisoned| poisoned.into_inner())
+                        .owned
+                        .clear();
+                }
+                if (view.confirmed_at.is_none() || rejoined) && members.len() > 1 {
                     view.joined_until = Some(started + config.renew_deadline);
                 }
                 view.confirmed_at = Some(started);

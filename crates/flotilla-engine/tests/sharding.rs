@@ -7,7 +7,8 @@
 //! quarter, moving no more than a third; one replica is cut off from its Lease while a new
 //! commit is being synced (a partitioned or paused replica): it stops writing before its Lease
 //! expires, the others take its Applications over within one lease duration of the expiry and
-//! sync the commit; no Application is ever written by two replicas at once.
+//! sync the commit; reaching its Lease again, it gets its share back; no Application is ever
+//! written by two replicas at once.
 
 mod common;
 
@@ -492,6 +493,14 @@ async fn replicas_share_applications_and_take_over_a_lost_replicas() {
             .expect("the ConfigMap exists");
         assert_eq!(live["data"]["version"], "2", "{name}");
     }
+
+    // c reaches its Lease again: it joins again and gets its share back, after the others
+    // have let it go.
+    c.cut.store(false, Ordering::SeqCst);
+    let again = wait_settled(&fleet, &[&a, &b, &c, &d], &second, "c back").await;
+    assert_eq!(again, four, "the same members, the same assignment");
+    let writes = fleet.recorder.lock().expect("recorder").clone();
+    assert_no_overlapping_writers(&writes);
 
     for replica in [a, b, c, d] {
         replica.engine.shutdown();
