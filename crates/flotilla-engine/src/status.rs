@@ -39,8 +39,14 @@ pub(crate) fn condition(kind: &str, message: impl Into<String>) -> Value {
     json!({"type": kind, "message": message.into(), "lastTransitionTime": now()})
 }
 
+/// How soon a pass runs again after its status write failed (an API server error, a dropped
+/// connection): the status must not stay stale until the next refresh.
+pub(crate) const STATUS_WRITE_RETRY: Duration = Duration::from_secs(2);
+
 /// Writes `status` (and clears the operation or the refresh annotation when asked) unless it is
-/// what the cluster holds already; `previous` is the status the cluster holds.
+/// what the cluster holds already; `previous` is the status the cluster holds. False when the
+/// write failed (the caller runs the pass again soon); true when written, unchanged, or not
+/// this replica's to write.
 pub(crate) async fn write_status(
     shared: &Shared,
     key: &AppKey,
@@ -49,7 +55,7 @@ pub(crate) async fn write_status(
     previous: &Map<String, Value>,
     clear_operation: bool,
     refreshed: bool,
-) {
+) -> bool {
     stamp_owner(shared, &mut status);
     let unchanged = status.len() + usize::from(!status.contains_key("reconciledAt"))
         == previous.len() + usize::from(!previous.contains_key("reconciledAt"))
@@ -78,7 +84,7 @@ pub(crate) async fn write_status(
                 .unwrap_or_else(|poisoned| poisoned.into_inner())
                 .insert(key.clone(), version.to_string());
         }
-        return;
+        return true;
     }
     status.insert("reconciledAt".into(), json!(now()));
     // A merge patch would keep nested keys the new status no longer has: send their removal.
@@ -89,7 +95,12 @@ pub(crate) async fn write_status(
     if application["metadata"]["annotations"][REFRESH_ANNOTATION].is_string() {
         patch["metadata"] = json!({"annotations": {REFRESH_ANNOTATION: null}});
     }
-    patch_status(shared, key, &patch).await;
+    if shared.share.fence(key).is_err() {
+        // Not this replica's to write (patch_status says so in the log).
+        let _ = patch_status(shared, key, &patch).await;
+        return true;
+    }
+    patch_status(shared, key, &patch).await.is_some()
 }
 
 /// Sends one merge patch of an Application (its status, usually) and records the version it

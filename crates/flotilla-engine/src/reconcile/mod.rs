@@ -41,7 +41,7 @@ use serde_json::{json, Map, Value};
 
 use crate::context::{AppKey, Shared};
 use crate::model::{GROUP, VERSION};
-use crate::status::{condition, write_status, RECONCILED_AT_RESOLUTION};
+use crate::status::{condition, write_status, RECONCILED_AT_RESOLUTION, STATUS_WRITE_RETRY};
 use crate::sync::SyncRequest;
 use crate::{now, parse_timestamp};
 use compare::{check_with_server, compare_all, resource_values};
@@ -333,7 +333,7 @@ pub(crate) async fn reconcile(shared: &Arc<Shared>, key: &AppKey) {
             .await;
         }
     }
-    write_status(
+    let written = write_status(
         shared,
         key,
         &application,
@@ -343,6 +343,10 @@ pub(crate) async fn reconcile(shared: &Arc<Shared>, key: &AppKey) {
         refreshed,
     )
     .await;
+    if !written {
+        requeue_after =
+            Some(requeue_after.map_or(STATUS_WRITE_RETRY, |delay| delay.min(STATUS_WRITE_RETRY)));
+    }
     if let Some(delay) = requeue_after {
         schedule(shared, key, delay);
     }

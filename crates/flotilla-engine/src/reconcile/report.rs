@@ -15,7 +15,7 @@ use super::evaluate::Evaluation;
 use super::lifecycle::schedule;
 use crate::context::{AppKey, Shared};
 use crate::objects::ObjectKey;
-use crate::status::write_status;
+use crate::status::{write_status, STATUS_WRITE_RETRY};
 
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn finish(
@@ -30,7 +30,7 @@ pub(super) async fn finish(
     conditions: Vec<Value>,
     clear_operation: bool,
     refreshed: bool,
-    requeue_after: Option<Duration>,
+    mut requeue_after: Option<Duration>,
 ) {
     let (sync_status, health) = build_status(
         &mut status,
@@ -61,7 +61,7 @@ pub(super) async fn finish(
             destination_namespace: evaluation.spec.destination.namespace().to_string(),
         },
     );
-    write_status(
+    let written = write_status(
         shared,
         key,
         application,
@@ -71,6 +71,10 @@ pub(super) async fn finish(
         refreshed,
     )
     .await;
+    if !written {
+        requeue_after =
+            Some(requeue_after.map_or(STATUS_WRITE_RETRY, |delay| delay.min(STATUS_WRITE_RETRY)));
+    }
     if let Some(delay) = requeue_after {
         schedule(shared, key, delay);
     }

@@ -193,18 +193,21 @@ async fn forward(
     let watch = path_and_query.contains("watch=true") || path_and_query.contains("watch=1");
     let rate = shared.rate.load(Ordering::SeqCst);
     let roll = shared.next();
-    let fault = (rate > 0 && roll % 1_000_000 < rate).then(|| {
-        if watch {
-            [
-                Fault::WatchClosed,
-                Fault::WatchSilent,
-                Fault::ServerError,
-                Fault::TooManyRequests,
-            ][(roll >> 20) as usize % 4]
-        } else {
-            REQUEST_FAULTS[(roll >> 20) as usize % REQUEST_FAULTS.len()]
-        }
-    });
+    let only = std::env::var("FLOTILLA_FAULT_ONLY").unwrap_or_default();
+    let fault =
+        (rate > 0 && roll % 1_000_000 < rate && (only.is_empty() || (only == "watch") == watch))
+            .then(|| {
+                if watch {
+                    [
+                        Fault::WatchClosed,
+                        Fault::WatchSilent,
+                        Fault::ServerError,
+                        Fault::TooManyRequests,
+                    ][(roll >> 20) as usize % 4]
+                } else {
+                    REQUEST_FAULTS[(roll >> 20) as usize % REQUEST_FAULTS.len()]
+                }
+            });
     if let Some(fault) = fault {
         shared.count(fault);
         match fault {
