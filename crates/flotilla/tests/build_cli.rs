@@ -5,12 +5,11 @@
 //! `expected-error.txt` holding a fragment the error must contain). Inputs that cannot be
 //! committed sensibly (an alias bomb, a 100 MB file, non-UTF-8 bytes) are generated.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod cli_support;
+use cli_support::*;
 
-fn flotilla() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_flotilla"))
-}
+use std::path::{Path, PathBuf};
+use std::process::Output;
 
 fn scratch_dir(name: &str) -> PathBuf {
     let dir =

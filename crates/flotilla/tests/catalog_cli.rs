@@ -3,14 +3,13 @@
 //! `flotilla build`, applied with kubectl to `flotilla cluster serve --openshift --simulate`
 //! after the IBM CatalogSource, reaches CSV `Succeeded` with the operator's CRDs served.
 
+mod cli_support;
+use cli_support::*;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
-
-fn flotilla() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_flotilla"))
-}
 
 fn scratch(name: &str) -> PathBuf {
     let directory = std::env::temp_dir().join(format!(

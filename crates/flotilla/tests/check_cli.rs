@@ -7,16 +7,15 @@
 //! `jsonschema`: `.ci/run` installs both; the check is skipped with a notice where they are
 //! absent).
 
+mod cli_support;
+use cli_support::*;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use serde_json::Value;
 
 const DECREASED: &str = "kafka-topic-partitions-decreased";
-
-fn flotilla() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_flotilla"))
-}
 
 fn scratch(name: &str) -> PathBuf {
     let directory =

@@ -8,15 +8,14 @@
 //! the commands a user expects of a CLI are there (`completion`, `version`, `app list -A`,
 //! `-o json|yaml` on `app diff`, `app sync` and `app wait`).
 
+mod cli_support;
+use cli_support::*;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
-
-fn flotilla() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_flotilla"))
-}
 
 /// A scratch directory of this test, empty.
 fn scratch(name: &str) -> PathBuf {
@@ -25,15 +24,6 @@ fn scratch(name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("scratch");
     dir
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
 }
 
 /// Runs a command that is expected to end; one that has not ended after two minutes (a command

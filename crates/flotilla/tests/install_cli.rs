@@ -5,15 +5,14 @@
 //! `kubectl auth can-i` cannot answer for a ServiceAccount): the rules are evaluated here as
 //! Kubernetes' RBAC authorizer evaluates them.
 
+mod cli_support;
+use cli_support::*;
+
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
-
-fn flotilla() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_flotilla"))
-}
 
 fn text(output: &Output) -> String {
     format!(

@@ -3,19 +3,15 @@
 //! `/metrics` serves besides the Applications: drift repairs by Application and kind, the build,
 //! git fetch durations, and the standard process metrics.
 
+mod cli_support;
+use cli_support::*;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|address| address.port())
-        .expect("a free port")
-}
 
 struct Up {
     child: Child,

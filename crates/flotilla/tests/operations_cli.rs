@@ -3,20 +3,12 @@
 //! sync runs (it names what the sync waits on and times out), `app get` shows the running
 //! operation at the new revision, and `flotilla app terminate-op` stops it.
 
+mod cli_support;
+use cli_support::*;
+
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
-
-fn flotilla() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_flotilla"))
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|address| address.port())
-        .expect("a free port")
-}
 
 struct Up {
     child: Child,
@@ -37,15 +29,6 @@ fn app(kubeconfig: &Path, arguments: &[&str]) -> Output {
         .arg(kubeconfig)
         .output()
         .expect("run flotilla app")
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
 }
 
 fn application(kubeconfig: &Path, name: &str) -> serde_json::Value {

@@ -2,12 +2,11 @@
 //! the file and line); the type from the extension or `--type`; `-o json`; Protobuf imports
 //! read from the file's directory; levels, transitive ones included.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod cli_support;
+use cli_support::*;
 
-fn flotilla() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_flotilla"))
-}
+use std::path::{Path, PathBuf};
+use std::process::Output;
 
 fn scratch(name: &str) -> PathBuf {
     let directory =

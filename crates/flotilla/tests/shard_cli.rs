@@ -6,6 +6,9 @@
 //! (short test Leases); one stopped with SIGTERM releases its Lease on the way out.
 //! Applications are created with kubectl (skipped without it).
 
+mod cli_support;
+use cli_support::*;
+
 use std::collections::BTreeMap;
 use std::io::{BufRead, Read, Write};
 use std::path::{Path, PathBuf};
@@ -17,10 +20,6 @@ use serde_json::Value;
 const APPLICATIONS: usize = 60;
 const LEASE: Duration = Duration::from_secs(4);
 
-fn flotilla() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_flotilla"))
-}
-
 struct Process(Child);
 
 impl Drop for Process {
@@ -28,15 +27,6 @@ impl Drop for Process {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
 }
 
 fn git(directory: &Path, arguments: &[&str]) {

@@ -3,21 +3,13 @@
 //! with differences), sync a new commit, show history, and refuse a rollback while automated
 //! sync is on; Ctrl-C stops `up` cleanly.
 
+mod cli_support;
+use cli_support::*;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
-
-fn flotilla() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_flotilla"))
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|address| address.port())
-        .expect("a free port")
-}
 
 struct Up {
     child: Child,
@@ -38,15 +30,6 @@ fn app(kubeconfig: &Path, arguments: &[&str]) -> Output {
         .arg(kubeconfig)
         .output()
         .expect("run flotilla app")
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
 }
 
 fn git(directory: &Path, arguments: &[&str]) -> String {
