@@ -45,24 +45,6 @@ fn finding(severity: Severity, check: &'static str, path: &str, message: String)
     }
 }
 
-/// Core Kubernetes kinds that are cluster-scoped (CRD kinds' scope comes from the catalog).
-const CLUSTER_SCOPED_CORE: &[&str] = &[
-    "Namespace",
-    "Node",
-    "PersistentVolume",
-    "ClusterRole",
-    "ClusterRoleBinding",
-    "CustomResourceDefinition",
-    "StorageClass",
-    "PriorityClass",
-    "IngressClass",
-    "RuntimeClass",
-    "APIService",
-    "ValidatingWebhookConfiguration",
-    "MutatingWebhookConfiguration",
-    "CSIDriver",
-];
-
 /// API groups served without an operator: Kubernetes', OpenShift's, OLM's, Argo CD's (OpenShift
 /// GitOps runs it) and sealed secrets (flotilla's controller unseals them).
 fn served_by_the_platform(catalog: &Catalog, group: &str) -> bool {
@@ -347,7 +329,10 @@ pub fn check_repository_with(
             for object in objects {
                 let kind = object["kind"].as_str().unwrap_or_default();
                 let group = group_of(object);
-                let cluster_scoped = CLUSTER_SCOPED_CORE.contains(&kind)
+                // kustomize's list, plus the admission webhooks it leaves out.
+                let cluster_scoped = flotilla_kustomize::kinds::is_cluster_scoped_kind(group, kind)
+                    || (group == "admissionregistration.k8s.io"
+                        && kind.ends_with("WebhookConfiguration"))
                     || catalog
                         .owner_of(group, kind)
                         .iter()

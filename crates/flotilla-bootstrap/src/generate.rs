@@ -458,20 +458,17 @@ fn cluster_scoped_kinds(plan: &Plan) -> BTreeSet<(String, String)> {
             else {
                 continue;
             };
-            if CLUSTER_SCOPED.contains(&kind) {
-                let group = api_version
-                    .rsplit_once('/')
-                    .map(|(group, _)| group)
-                    .unwrap_or("");
+            let group = api_version
+                .rsplit_once('/')
+                .map(|(group, _)| group)
+                .unwrap_or("");
+            if flotilla_kustomize::kinds::is_cluster_scoped_kind(group, kind) {
                 kinds.insert((group.to_string(), kind.to_string()));
             }
         }
     }
     kinds
 }
-
-/// The cluster-scoped kinds the generator may write.
-pub const CLUSTER_SCOPED: &[&str] = &["Namespace", "ClusterRole", "ClusterRoleBinding"];
 
 /// `bootstrap/`: catalog sources the cluster lacks (wave 0), then a Subscription per operator
 /// (wave 1), with a namespace and OperatorGroup for operators that cannot watch all namespaces.

@@ -113,6 +113,11 @@ pub fn read_tree(root: &Path) -> std::io::Result<Tree> {
     Ok(tree)
 }
 
+/// An I/O error that names the file it happened to.
+fn naming(path: &Path, error: std::io::Error) -> std::io::Error {
+    std::io::Error::new(error.kind(), format!("`{}`: {error}", path.display()))
+}
+
 /// Writes `changes` into `root`: staged beside it first, then renamed into place. When `root`
 /// does not exist, the staged tree becomes it in one rename.
 pub fn apply(root: &Path, changes: &Changes) -> std::io::Result<()> {
@@ -133,7 +138,7 @@ pub fn apply(root: &Path, changes: &Changes) -> std::io::Result<()> {
             if let Some(directory) = target.parent() {
                 std::fs::create_dir_all(directory)?;
             }
-            std::fs::write(&target, text)?;
+            std::fs::write(&target, text).map_err(|error| naming(&target, error))?;
         }
         if !root.exists() {
             std::fs::create_dir_all(&staging)?;
@@ -144,12 +149,12 @@ pub fn apply(root: &Path, changes: &Changes) -> std::io::Result<()> {
             if let Some(directory) = target.parent() {
                 std::fs::create_dir_all(directory)?;
             }
-            std::fs::rename(staging.join(path), &target)?;
+            std::fs::rename(staging.join(path), &target).map_err(|error| naming(&target, error))?;
         }
         for path in &changes.remove {
             let target = root.join(path);
             if target.exists() {
-                std::fs::remove_file(&target)?;
+                std::fs::remove_file(&target).map_err(|error| naming(&target, error))?;
             }
             // Directories the removal emptied go too (up to the root).
             let mut directory = target.parent().map(Path::to_path_buf);

@@ -230,7 +230,7 @@ fn check_invariants(name: &str, plan: &flotilla_bootstrap::Plan) {
                 .and_then(|version| version.rsplit_once('/'))
                 .map(|(group, _)| group)
                 .unwrap_or_default();
-            if flotilla_bootstrap::generate::CLUSTER_SCOPED.contains(&kind) {
+            if flotilla_kustomize::kinds::is_cluster_scoped_kind(group, kind) {
                 cluster_kinds.insert((group.to_string(), kind.to_string()));
             } else if let Some(namespace) = object["metadata"]["namespace"].as_str() {
                 namespaces.insert(namespace.to_string());

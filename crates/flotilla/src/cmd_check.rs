@@ -452,7 +452,7 @@ fn follow(
 
 /// Gives a namespaced object without a namespace the Application's destination namespace, as
 /// a sync does.
-fn default_namespace(object: &mut Value, namespace: &str) {
+pub(crate) fn default_namespace(object: &mut Value, namespace: &str) {
     if namespace.is_empty() || object["metadata"]["namespace"].is_string() {
         return;
     }
@@ -468,7 +468,7 @@ fn default_namespace(object: &mut Value, namespace: &str) {
     }
 }
 
-fn error_chain(error: &dyn std::error::Error) -> String {
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
     let mut message = error.to_string();
     let mut cause = error.source();
     while let Some(inner) = cause {

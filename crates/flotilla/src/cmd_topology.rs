@@ -30,6 +30,8 @@ use flotilla_eda::topology::{build, Sources};
 use flotilla_eda::ObjectId;
 use flotilla_engine::model::{ApplicationSource, ApplicationSpec};
 use flotilla_kustomize::loader::{DISK, KUSTOMIZATION_FILE_NAMES};
+
+use crate::cmd_check::{default_namespace, error_chain};
 use serde_json::{json, Value};
 
 /// `flotilla topology`
@@ -383,35 +385,6 @@ fn follow(
             )),
         }
     }
-}
-
-/// Gives a namespaced object without a namespace the Application's destination namespace, as
-/// a sync does.
-fn default_namespace(object: &mut Value, namespace: &str) {
-    if namespace.is_empty() || object["metadata"]["namespace"].is_string() {
-        return;
-    }
-    let gvk = flotilla_kustomize::resource::Gvk::from_api_version(
-        object["apiVersion"].as_str().unwrap_or(""),
-        object["kind"].as_str().unwrap_or(""),
-    );
-    if flotilla_kustomize::kinds::is_cluster_scoped(&gvk) {
-        return;
-    }
-    if let Some(metadata) = object["metadata"].as_object_mut() {
-        metadata.insert("namespace".into(), json!(namespace));
-    }
-}
-
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut message = error.to_string();
-    let mut cause = error.source();
-    while let Some(inner) = cause {
-        message.push_str(": ");
-        message.push_str(&inner.to_string());
-        cause = inner.source();
-    }
-    message
 }
 
 #[cfg(test)]
