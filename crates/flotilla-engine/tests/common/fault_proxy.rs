@@ -5,7 +5,9 @@
 //! streams that close early or go silent for a while. Deterministic for a seed.
 //!
 //! It counts what passed through: requests, faults by kind, and the writes (PATCH, PUT, POST)
-//! that reached the server per object path, so a test can bound the applies per object.
+//! that reached the server per object path, so a test can bound the applies per object; and
+//! each successful write with when it was sent and answered (`Stats::log`), so a test can see
+//! which writers overlapped.
 
 #![allow(dead_code)]
 
@@ -13,7 +15,7 @@ use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -58,6 +60,20 @@ pub struct Stats {
     pub faults: Mutex<BTreeMap<Fault, u64>>,
     /// Writes the server received, by object path (collection path and name).
     pub writes: Mutex<BTreeMap<String, u64>>,
+    /// Every write the server accepted (dry runs excluded), in the order they were answered.
+    pub log: Mutex<Vec<LoggedWrite>>,
+}
+
+/// One write the server accepted.
+#[derive(Clone, Debug)]
+pub struct LoggedWrite {
+    pub method: String,
+    /// The object's path, without the query.
+    pub path: String,
+    /// When the proxy forwarded it.
+    pub started: SystemTime,
+    /// When the server's answer reached the proxy.
+    pub ended: SystemTime,
 }
 
 struct Shared {
@@ -232,6 +248,7 @@ async fn forward(
         return Ok(status(500, "InternalError"));
     };
     let is_write = matches!(parts.method.as_str(), "PATCH" | "PUT" | "POST");
+    let started = SystemTime::now();
     let answer = match shared.client.request(upstream).await {
         Ok(answer) => answer,
         Err(_) => return Ok(status(502, "BadGateway")),
@@ -244,6 +261,20 @@ async fn forward(
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .entry(parts.uri.path().to_string())
             .or_default() += 1;
+    }
+    let dry_run = path_and_query.contains("dryRun");
+    if (is_write || parts.method == "DELETE") && !dry_run && answer.status().is_success() {
+        shared
+            .stats
+            .log
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push(LoggedWrite {
+                method: parts.method.to_string(),
+                path: parts.uri.path().to_string(),
+                started,
+                ended: SystemTime::now(),
+            });
     }
     let (answer_parts, answer_body) = answer.into_parts();
     match fault {
