@@ -47,6 +47,10 @@ pub struct EngineConfig {
     /// Share the Applications with the other replicas through Leases (`shard`); None reconciles
     /// every Application (`--shard-mode off`).
     pub shard: Option<ShardConfig>,
+    /// How long drift waits before self-heal repairs it, the Application reported OutOfSync
+    /// meanwhile (`--self-heal-timeout`; Argo CD's `--self-heal-timeout-seconds`); zero
+    /// repairs in the pass that sees the drift. A new revision is synced at once regardless.
+    pub self_heal_timeout: Duration,
 }
 
 /// How a replica takes part in sharding: its identity (its Lease is
@@ -92,6 +96,7 @@ impl Default for EngineConfig {
             sealed_secrets: None,
             server_side_diff: false,
             shard: None,
+            self_heal_timeout: Duration::ZERO,
         }
     }
 }
@@ -132,6 +137,9 @@ pub(crate) struct AppMemory {
     pub kind_wait_retry_at: Option<Instant>,
     /// The pre-sync gate's last findings and the revisions they are about (`gate`).
     pub guardrails: Option<crate::gate::Remembered>,
+    /// When self-heal may repair the drift seen (first seen + `self_heal_timeout`); cleared
+    /// once a sync is requested or nothing is out of sync.
+    pub self_heal_due: Option<Instant>,
 }
 
 /// A comparison result, reusable while the desired objects (epoch) and the live object

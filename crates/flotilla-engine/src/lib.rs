@@ -6,7 +6,8 @@
 //! watch-fed live cache (`flotilla-diff`), syncs by server-side apply in phases and waves
 //! (`flotilla-plan`), assesses health (`flotilla-health`) and writes `Application.status` as
 //! Argo CD does. Drift on a tracked object arrives as a watch event and, with `selfHeal`, is
-//! repaired at once.
+//! repaired at once, or after `EngineConfig::self_heal_timeout` with the Application reported
+//! OutOfSync meanwhile.
 //!
 //! Modules, lowest layer first; each uses only modules listed before it, so they never import
 //! each other in a circle (in brackets: what each depends on):

@@ -35,6 +35,10 @@ pub struct ControllerArgs {
     pub engine: EngineArgs,
     #[command(flatten)]
     pub shard: ShardArgs,
+    /// Refuse to start when the kubeconfig's credentials may do more than the RBAC `flotilla
+    /// install` gives the controller (asked with SelfSubjectRulesReviews; each excess listed)
+    #[arg(long)]
+    pub strict_rbac: bool,
     #[command(flatten)]
     pub logging: crate::logging::LogArgs,
 }
@@ -143,6 +147,11 @@ pub struct EngineArgs {
     /// Application says `ServerSideDiff=false` (by default a dry run only confirms differences)
     #[arg(long)]
     pub server_side_diff: bool,
+    /// How long an out-of-band edit of a self-healing Application waits before it is repaired,
+    /// the Application OutOfSync meanwhile (Argo CD's `--self-heal-timeout-seconds`; 0 repairs
+    /// at once)
+    #[arg(long, default_value = "0s", value_parser = parse_duration_arg)]
+    pub self_heal_timeout: Duration,
     /// File of the API and UI tokens (admin and read-only), made with mode 0600 when absent
     /// (default: `api-tokens` in the cache directory; `flotilla up` keeps it beside its
     /// kubeconfig)
@@ -193,6 +202,7 @@ impl EngineArgs {
                 }
             }),
             server_side_diff: self.server_side_diff,
+            self_heal_timeout: self.self_heal_timeout,
             ..EngineConfig::default()
         })
     }
@@ -470,6 +480,9 @@ pub fn run_controller(arguments: ControllerArgs) -> Result<()> {
     runtime()?.block_on(async move {
         let shard = arguments.shard.config()?;
         let cluster = connect(&arguments.cluster).await?;
+        if arguments.strict_rbac {
+            crate::strict_rbac::check(&cluster, &arguments.engine.control_namespace).await?;
+        }
         println!(
             "flotilla controller: reconciling Applications on {}",
             cluster.server

@@ -54,6 +54,10 @@ pub struct UpArgs {
     /// How often the repository is polled for new commits
     #[arg(long, default_value = "5s", value_parser = parse_duration_arg)]
     pub repo_poll: Duration,
+    /// How long an out-of-band edit of a self-healing Application waits before it is repaired,
+    /// the Application OutOfSync meanwhile (0 repairs at once)
+    #[arg(long, default_value = "0s", value_parser = parse_duration_arg)]
+    pub self_heal_timeout: Duration,
     /// Where /metrics, /healthz and /api/webhook are served
     #[arg(long, default_value = "127.0.0.1:8089")]
     pub listen: SocketAddr,
@@ -392,6 +396,7 @@ pub fn run_up(arguments: UpArgs) -> Result<()> {
                         key_renewal: Duration::from_secs(30 * 24 * 3600),
             sealing_key_bits: arguments.sealing_key_bits,
             server_side_diff: false,
+            self_heal_timeout: arguments.self_heal_timeout,
             api_tokens: Some(data_dir.join("cluster/api-tokens")),
             api_tokens_secret: None,
             tls_cert: None,

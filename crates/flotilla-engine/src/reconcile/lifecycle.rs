@@ -1,6 +1,6 @@
 //! When an Application runs again and when the engine lets it go: the retry backoff of errors
-//! and failed automated syncs, delayed requeues, Argo CD's cascading delete on the resources
-//! finalizer, and forgetting an Application that is gone.
+//! and failed automated syncs, the wait of drift for its self-heal, delayed requeues, Argo CD's
+//! cascading delete on the resources finalizer, and forgetting an Application that is gone.
 //!
 //! Depends on `context`, `model` and `reconcile::destination`.
 
@@ -35,6 +35,39 @@ pub(super) fn next_retry(
         return shared.config.repo_poll;
     }
     delay
+}
+
+/// How long the drift of `key` still waits for its self-heal, if it does: the first pass that
+/// sees it starts the wait (`EngineConfig::self_heal_timeout`), later ones count it down.
+/// None once it has passed, or with no timeout.
+pub(super) fn self_heal_wait(shared: &Shared, key: &AppKey) -> Option<Duration> {
+    let timeout = shared.config.self_heal_timeout;
+    if timeout.is_zero() {
+        return None;
+    }
+    let now = Instant::now();
+    let mut memory = shared
+        .memory
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let due = *memory
+        .entry(key.clone())
+        .or_default()
+        .self_heal_due
+        .get_or_insert(now + timeout);
+    (due > now).then(|| due - now)
+}
+
+/// Ends a self-heal wait of `key`: the drift is gone, or a sync runs.
+pub(super) fn self_heal_settled(shared: &Shared, key: &AppKey) {
+    if let Some(remembered) = shared
+        .memory
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .get_mut(key)
+    {
+        remembered.self_heal_due = None;
+    }
 }
 
 pub(super) fn schedule(shared: &Arc<Shared>, key: &AppKey, delay: Duration) {

@@ -46,7 +46,9 @@ use crate::sync::SyncRequest;
 use crate::{now, parse_timestamp};
 use compare::{check_with_server, compare_all, resource_values};
 use evaluate::evaluate;
-use lifecycle::{finalize_deletion, forget, next_retry, schedule};
+use lifecycle::{
+    finalize_deletion, forget, next_retry, schedule, self_heal_settled, self_heal_wait,
+};
 use report::finish;
 
 /// One pass over the Application `key`: what the controller's workers run for each queue entry.
@@ -198,6 +200,8 @@ pub(crate) async fn reconcile(shared: &Arc<Shared>, key: &AppKey) {
                 .cloned()
                 .unwrap_or_default();
             let mut request: Option<SyncRequest> = None;
+            // Drift waits for its self-heal (`EngineConfig::self_heal_timeout`).
+            let mut healing = false;
             // Waiting for a kind: nothing is applied; retried when a definition serving it is
             // established (`kind_waits`) and with a bounded backoff meanwhile.
             let waiting = !evaluation.waiting.is_empty();
@@ -266,14 +270,29 @@ pub(crate) async fn reconcile(shared: &Arc<Shared>, key: &AppKey) {
                     && (new_revision || automated.self_heal)
                     && retry_ready
                 {
-                    request = Some(SyncRequest {
-                        prune: automated.prune,
-                        dry_run: false,
-                        extra_options: Vec::new(),
-                        automated: true,
-                        operation: json!({"sync": {"revision": evaluation.revisions.first().cloned().unwrap_or_default(), "prune": automated.prune}, "initiatedBy": {"username": "flotilla", "automated": true}}),
-                    });
+                    // Self-heal waits `self_heal_timeout` from when the drift was first seen,
+                    // the status saying OutOfSync meanwhile; a new revision never waits.
+                    healing = !new_revision;
+                    match healing.then(|| self_heal_wait(shared, key)).flatten() {
+                        Some(wait) => {
+                            requeue_after =
+                                Some(requeue_after.map_or(wait, |delay| delay.min(wait)));
+                        }
+                        None => {
+                            healing = false;
+                            request = Some(SyncRequest {
+                                prune: automated.prune,
+                                dry_run: false,
+                                extra_options: Vec::new(),
+                                automated: true,
+                                operation: json!({"sync": {"revision": evaluation.revisions.first().cloned().unwrap_or_default(), "prune": automated.prune}, "initiatedBy": {"username": "flotilla", "automated": true}}),
+                            });
+                        }
+                    }
                 }
+            }
+            if !healing {
+                self_heal_settled(shared, key);
             }
             let evaluation = if let Some(request) = request {
                 let ran = operation::run(
