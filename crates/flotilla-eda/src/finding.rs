@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use crate::objects::{Change, ObjectId};
+use crate::objects::{Change, Field, ObjectId};
 
 /// The annotation that overrides findings on its object, by rule id.
 pub const ALLOW_ANNOTATION: &str = "flotilla.dev/allow";
@@ -74,7 +74,10 @@ impl Finding {
 
 /// The rule ids an object's annotation allows.
 pub fn allowed_rules(object: &serde_json::Value) -> Vec<String> {
-    object["metadata"]["annotations"][ALLOW_ANNOTATION]
+    object
+        .at("metadata")
+        .at("annotations")
+        .at(ALLOW_ANNOTATION)
         .as_str()
         .map(|text| {
             text.split(',')

@@ -599,7 +599,7 @@ fn replication_factors(index: &Index<'_>, cluster: &ClusterView<'_>, findings: &
         ("transaction.state.log.replication.factor", "the transaction state topic cannot be created, so transactional producers fail"),
     ];
     for (key, what) in keys {
-        let Some(factor) = config_integer(&config[key]) else {
+        let Some(factor) = config_integer(config.at(key)) else {
             continue;
         };
         if factor > brokers {

@@ -23,7 +23,9 @@ pub mod user;
 
 use crate::objects::Field;
 use std::cell::OnceCell;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
+
+use foldhash::{HashMap, HashMapExt, HashSet};
 
 use serde_json::Value;
 
@@ -104,7 +106,10 @@ pub fn cluster_label_key(group: &str) -> &'static str {
 
 /// The cluster an object's label names (`None` when the label is missing, empty or not text).
 pub(crate) fn cluster_label<'a>(id: &ObjectId, object: &'a Value) -> Option<&'a str> {
-    object.at("metadata").at("labels")[cluster_label_key(&id.group)]
+    object
+        .at("metadata")
+        .at("labels")
+        .at(cluster_label_key(&id.group))
         .as_str()
         .filter(|name| !name.is_empty())
 }
@@ -128,7 +133,7 @@ pub(crate) fn read_cluster_label<'a>(id: &ObjectId, object: &'a Value) -> Label<
     if !labels.is_object() {
         return Label::Unreadable;
     }
-    match &labels[cluster_label_key(&id.group)] {
+    match labels.at(cluster_label_key(&id.group)) {
         Value::Null => Label::Missing,
         Value::String(name) if name.is_empty() => Label::Missing,
         Value::String(name) => Label::Names(name),
@@ -248,7 +253,7 @@ pub(crate) fn inline_pools_readable(cluster: &ClusterView<'_>) -> bool {
 
 /// Which entity operator watches for an object: the Topic Operator for topics, the User
 /// Operator for users.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) enum EntityOperator {
     Topic,
     User,
@@ -261,12 +266,12 @@ pub(crate) struct Index<'a> {
     pub objects: &'a Objects,
     clusters: Vec<ClusterView<'a>>,
     /// (group, namespace, name) → the first cluster with that identity.
-    by_name: BTreeMap<(&'a str, &'a str, &'a str), usize>,
+    by_name: HashMap<(&'a str, &'a str, &'a str), usize>,
     /// (operator, group, watched namespace, name) → the first cluster whose entity operator
     /// watches that namespace.
-    by_watched: BTreeMap<(EntityOperator, &'a str, &'a str, &'a str), usize>,
+    by_watched: HashMap<(EntityOperator, &'a str, &'a str, &'a str), usize>,
     /// (namespace, cluster label) → the KafkaNodePools labelled for it.
-    node_pools: BTreeMap<(&'a str, &'a str), Vec<(&'a ObjectId, &'a Value)>>,
+    node_pools: HashMap<(&'a str, &'a str), Vec<(&'a ObjectId, &'a Value)>>,
     /// Broker count per cluster (same order as `clusters`).
     brokers: Vec<Option<i64>>,
     /// (group, namespace, cluster label) → the topic names its KafkaTopics resolve to: read on
@@ -283,9 +288,9 @@ impl<'a> Index<'a> {
         let mut index = Index {
             objects,
             clusters: Vec::new(),
-            by_name: BTreeMap::new(),
-            by_watched: BTreeMap::new(),
-            node_pools: BTreeMap::new(),
+            by_name: HashMap::new(),
+            by_watched: HashMap::new(),
+            node_pools: HashMap::new(),
             brokers: Vec::new(),
             topic_names: OnceCell::new(),
         };
@@ -303,7 +308,10 @@ impl<'a> Index<'a> {
                     (EntityOperator::Topic, "topicOperator"),
                     (EntityOperator::User, "userOperator"),
                 ] {
-                    if let Some(watched) = cluster.root.at("entityOperator")[key]
+                    if let Some(watched) = cluster
+                        .root
+                        .at("entityOperator")
+                        .at(key)
                         .at("watchedNamespace")
                         .as_str()
                     {

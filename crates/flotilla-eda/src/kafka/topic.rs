@@ -15,14 +15,16 @@
 
 use crate::objects::Field;
 use std::borrow::Cow;
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::BTreeSet;
+
+use foldhash::{HashMap, HashMapExt, HashSet};
 
 use serde_json::Value;
 
 use crate::finding::{new_findings, Finding, Severity};
 use crate::kafka::{
     cluster_label, cluster_label_key, config_integer, config_path, count, describe,
-    read_cluster_label, EntityOperator, Index, Label, Objects, KAFKA_GROUPS,
+    read_cluster_label, ClusterView, EntityOperator, Index, Label, Objects, KAFKA_GROUPS,
 };
 use crate::objects::{Change, ObjectId};
 
@@ -78,10 +80,11 @@ pub(crate) fn check(
         let Some(topic) = topic else {
             continue;
         };
-        check_object(after_index, id, topic, &mut after);
+        let placed = Placement::of(after_index, id, topic);
+        check_object(after_index, id, topic, &placed, &mut after);
         groups
             .entry((
-                cluster_key(id, topic),
+                placed.cluster_key(id),
                 collision_name(topic_name(id, topic)),
             ))
             .or_default()
@@ -90,9 +93,9 @@ pub(crate) fn check(
             continue;
         };
         partitions(id, before, topic, findings);
-        replicas_changed(after_index, id, before, topic, findings);
+        replicas_changed(id, before, topic, &placed, findings);
         name_changed(id, before, topic, findings);
-        retention(before_index, after_index, id, before, topic, findings);
+        retention(before_index, id, before, topic, &placed, findings);
     }
     removed_and_renamed(change, &pairs, findings);
     duplicated(&groups, findings);
@@ -102,17 +105,65 @@ pub(crate) fn check(
     let flagged: BTreeSet<&ObjectId> = after.iter().map(|finding| &finding.object).collect();
     for id in flagged {
         if let Some((id, topic)) = before_index.objects.get_key_value(id) {
-            check_object(before_index, id, topic, &mut before);
+            let placed = Placement::of(before_index, id, topic);
+            check_object(before_index, id, topic, &placed, &mut before);
         }
     }
     findings.extend(new_findings(before, after));
 }
 
 /// The rules about one state of one topic (every finding is on that topic).
-fn check_object(index: &Index<'_>, id: &ObjectId, topic: &Value, findings: &mut Vec<Finding>) {
-    cluster_label_rules(index, id, topic, findings);
+fn check_object(
+    index: &Index<'_>,
+    id: &ObjectId,
+    topic: &Value,
+    placed: &Placement<'_, '_>,
+    findings: &mut Vec<Finding>,
+) {
+    cluster_label_rules(index, id, topic, placed, findings);
     name_rules(id, topic, findings);
-    replication_rules(index, id, topic, findings);
+    replication_rules(index, id, topic, placed, findings);
+}
+
+/// Where a topic is on one side of the change: what its cluster label says and the cluster
+/// that label finds (by name in its namespace, or by the namespace a Topic Operator watches).
+/// Read once per topic and side, as most rules need it.
+struct Placement<'a, 'c> {
+    label: Label<'a>,
+    cluster: Option<ClusterView<'c>>,
+}
+
+impl<'a, 'c> Placement<'a, 'c> {
+    fn of(index: &Index<'c>, id: &ObjectId, topic: &'a Value) -> Placement<'a, 'c> {
+        let label = read_cluster_label(id, topic);
+        let cluster = match label {
+            Label::Names(name) => {
+                index.find_cluster(&id.group, &id.namespace, name, EntityOperator::Topic)
+            }
+            _ => None,
+        };
+        Placement { label, cluster }
+    }
+
+    /// The cluster label's value (`None` when missing, empty or not text).
+    fn label_name(&self) -> Option<&'a str> {
+        match self.label {
+            Label::Names(name) => Some(name),
+            _ => None,
+        }
+    }
+
+    /// The topic's group, namespace and cluster label (see [`cluster_key`]).
+    fn cluster_key<'k>(&self, id: &'k ObjectId) -> ClusterKey<'k>
+    where
+        'a: 'k,
+    {
+        (
+            &id.group,
+            &id.namespace,
+            self.label_name().unwrap_or_default(),
+        )
+    }
 }
 
 fn topics(objects: &Objects) -> impl Iterator<Item = (&ObjectId, &Value)> {
@@ -174,10 +225,10 @@ fn partitions(id: &ObjectId, before: &Value, after: &Value, findings: &mut Vec<F
 }
 
 fn replicas_changed(
-    index: &Index<'_>,
     id: &ObjectId,
     before: &Value,
     after: &Value,
+    placed: &Placement<'_, '_>,
     findings: &mut Vec<Finding>,
 ) {
     let (Some(old), Some(new)) = (
@@ -190,8 +241,8 @@ fn replicas_changed(
         return;
     }
     let hint = format!("enable Cruise Control on the cluster (`spec.cruiseControl`) so the Topic Operator changes the replication factor through it (Strimzi's replication-factor change), or keep {old} replicas");
-    let message = match cluster_label(id, after) {
-        Some(name) => match index.find_cluster(&id.group, &id.namespace, name, EntityOperator::Topic) {
+    let message = match placed.label_name() {
+        Some(name) => match placed.cluster {
             Some(cluster) if cluster.has_cruise_control() => return,
             Some(cluster) => format!(
                 "replicas changed from {old} to {new} and {} runs no Cruise Control: the Topic Operator changes a replication factor only through Cruise Control, so it refuses the change and the topic stays NotReady",
@@ -233,7 +284,12 @@ fn name_changed(id: &ObjectId, before: &Value, after: &Value, findings: &mut Vec
 /// Whether the Topic Operator leaves this object's topic alone (`strimzi.io/managed: "false"`):
 /// deleting the object then keeps the topic.
 fn unmanaged(topic: &Value) -> bool {
-    topic.at("metadata").at("annotations")[MANAGED_ANNOTATION].as_str() == Some("false")
+    topic
+        .at("metadata")
+        .at("annotations")
+        .at(MANAGED_ANNOTATION)
+        .as_str()
+        == Some("false")
 }
 
 /// Whether Argo CD's per-object sync option keeps the object when pruning.
@@ -434,11 +490,12 @@ fn cluster_label_rules(
     index: &Index<'_>,
     id: &ObjectId,
     topic: &Value,
+    placed: &Placement<'_, '_>,
     findings: &mut Vec<Finding>,
 ) {
     let label = cluster_label_key(&id.group);
     let path = || format!("metadata.labels['{label}']");
-    match read_cluster_label(id, topic) {
+    match placed.label {
         Label::Unreadable => {}
         Label::Missing => {
             let other = if label == crate::kafka::STRIMZI_CLUSTER_LABEL {
@@ -446,7 +503,7 @@ fn cluster_label_rules(
             } else {
                 crate::kafka::STRIMZI_CLUSTER_LABEL
             };
-            let extra = if topic.at("metadata").at("labels")[other].is_string() {
+            let extra = if topic.at("metadata").at("labels").at(other).is_string() {
                 format!(
                     " (it has `{other}`, which the operator of `{}` does not read)",
                     id.group
@@ -464,11 +521,7 @@ fn cluster_label_rules(
             ));
         }
         Label::Names(name) => {
-            if index.declares_clusters(&id.group)
-                && index
-                    .find_cluster(&id.group, &id.namespace, name, EntityOperator::Topic)
-                    .is_none()
-            {
+            if index.declares_clusters(&id.group) && placed.cluster.is_none() {
                 findings.push(Finding::new(
                     CLUSTER_UNKNOWN,
                     Severity::Block,
@@ -544,9 +597,14 @@ fn name_rules(id: &ObjectId, topic: &Value, findings: &mut Vec<Finding>) {
     }
 }
 
-fn replication_rules(index: &Index<'_>, id: &ObjectId, topic: &Value, findings: &mut Vec<Finding>) {
-    let cluster = cluster_label(id, topic)
-        .and_then(|name| index.find_cluster(&id.group, &id.namespace, name, EntityOperator::Topic));
+fn replication_rules(
+    index: &Index<'_>,
+    id: &ObjectId,
+    topic: &Value,
+    placed: &Placement<'_, '_>,
+    findings: &mut Vec<Finding>,
+) {
+    let cluster = placed.cluster;
     let topic_replicas = count(topic.at("spec").at("replicas"));
     let topic_min_insync = config_integer(topic.at("spec").at("config").at("min.insync.replicas"))
         .filter(|min_insync| *min_insync >= 1);
@@ -579,17 +637,20 @@ fn replication_rules(index: &Index<'_>, id: &ObjectId, topic: &Value, findings: 
     let (Some(min_insync), Some(replicas)) = (min_insync, replicas) else {
         return;
     };
-    let path = if topic_min_insync.is_some() {
-        config_path("spec.config", "min.insync.replicas")
-    } else {
-        "spec.replicas".to_string()
+    // Built only for a finding: most topics have none.
+    let path = || {
+        if topic_min_insync.is_some() {
+            config_path("spec.config", "min.insync.replicas")
+        } else {
+            "spec.replicas".to_string()
+        }
     };
     if min_insync > replicas {
         findings.push(Finding::new(
             MIN_INSYNC_ABOVE_REPLICAS,
             Severity::Block,
             id,
-            &path,
+            &path(),
             format!("min.insync.replicas is {min_insync} but the topic has {replicas} replicas: no write with acks=all can ever reach {min_insync} in-sync replicas, so every such produce request fails (NotEnoughReplicas)"),
             format!("set min.insync.replicas to at most {replicas} (usually replicas − 1), or raise the replicas"),
         ));
@@ -599,7 +660,7 @@ fn replication_rules(index: &Index<'_>, id: &ObjectId, topic: &Value, findings: 
                 MIN_INSYNC_EQUALS_BROKERS,
                 Severity::Warn,
                 id,
-                &path,
+                &path(),
                 format!("min.insync.replicas is {min_insync}, the number of brokers of {}: with one broker down (a failure, or each step of a rolling update) producers with acks=all fail, and Strimzi's rolling update waits rather than take a broker down", describe(&cluster)),
                 format!("set min.insync.replicas below {brokers} (with {brokers} replicas, {} tolerates one broker down), or add brokers", brokers - 1),
             ));
@@ -609,13 +670,12 @@ fn replication_rules(index: &Index<'_>, id: &ObjectId, topic: &Value, findings: 
 
 /// A topic's effective retention: its own setting, else the cluster's broker default, else
 /// Kafka's default; `None` for no limit (`-1`).
-fn effective_retention(index: &Index<'_>, id: &ObjectId, topic: &Value, key: &str) -> Option<i64> {
+fn effective_retention(topic: &Value, placed: &Placement<'_, '_>, key: &str) -> Option<i64> {
     let limit = |value: i64| if value < 0 { None } else { Some(value) };
     if let Some(value) = config_integer(topic.at("spec").at("config").at(key)) {
         return limit(value);
     }
-    let cluster = cluster_label(id, topic)
-        .and_then(|name| index.find_cluster(&id.group, &id.namespace, name, EntityOperator::Topic));
+    let cluster = placed.cluster;
     let config = cluster
         .map(|cluster| cluster.config())
         .unwrap_or(&Value::Null);
@@ -649,25 +709,31 @@ fn compact_only(topic: &Value) -> bool {
 
 fn retention(
     before_index: &Index<'_>,
-    after_index: &Index<'_>,
     id: &ObjectId,
     before: &Value,
     after: &Value,
+    placed_after: &Placement<'_, '_>,
     findings: &mut Vec<Finding>,
 ) {
     if compact_only(after) {
         return;
     }
+    // Where the topic was before is read only when a retention setting is there to compare.
+    let mut placed_before = None;
     for key in ["retention.ms", "retention.bytes"] {
         // Only when the topic sets it on one side: a cluster default changed is the cluster's.
         if before.at("spec").at("config").at(key).is_null()
-            && after.at("spec").at("config")[key].is_null()
+            && after.at("spec").at("config").at(key).is_null()
         {
             continue;
         }
         let (old, new) = (
-            effective_retention(before_index, id, before, key),
-            effective_retention(after_index, id, after, key),
+            effective_retention(
+                before,
+                placed_before.get_or_insert_with(|| Placement::of(before_index, id, before)),
+                key,
+            ),
+            effective_retention(after, placed_after, key),
         );
         let lowered = match (old, new) {
             (None, Some(_)) => true,

@@ -246,14 +246,14 @@ fn cluster_label_rules(
     findings: &mut Vec<Finding>,
 ) {
     let label = cluster_label_key(&id.group);
-    let path = format!("metadata.labels['{label}']");
+    let path = || format!("metadata.labels['{label}']");
     match read_cluster_label(id, user) {
         Label::Unreadable => {}
         Label::Missing => findings.push(Finding::new(
             CLUSTER_LABEL_MISSING,
             Severity::Block,
             id,
-            &path,
+            &path(),
             format!("the KafkaUser has no `{label}` label: no User Operator picks it up, so the user, its credentials and its ACLs are never created"),
             format!("label it `{label}: <cluster name>` with the name of the Kafka cluster it belongs to"),
         )),
@@ -267,7 +267,7 @@ fn cluster_label_rules(
                     CLUSTER_UNKNOWN,
                     Severity::Block,
                     id,
-                    &path,
+                    &path(),
                     format!("the label names the cluster `{name}`, which this change does not declare in the namespace `{}` (it declares other clusters): no User Operator picks the KafkaUser up", id.namespace),
                     format!("set `{label}` to the name of one of the declared clusters, or add the cluster `{name}`"),
                 ));
