@@ -105,7 +105,8 @@ pub(crate) async fn write_status(
 
 /// Sends one merge patch of an Application (its status, usually) and records the version it
 /// wrote, so that the watch event echoing it is known for what it is. Returns the Application
-/// as written, or None when the write failed (logged; the next pass writes again).
+/// as written, or None when the write failed (logged; the next pass writes again, never taking
+/// the quiet path: `forget_written`).
 pub(crate) async fn patch_status(
     shared: &Shared,
     key: &AppKey,
@@ -113,6 +114,7 @@ pub(crate) async fn patch_status(
 ) -> Option<Arc<Value>> {
     if let Err(reason) = shared.share.fence(key) {
         tracing::debug!(application = %key.1, %reason, "status not written");
+        forget_written(shared, key);
         return None;
     }
     let Ok(info) = shared
@@ -121,6 +123,7 @@ pub(crate) async fn patch_status(
         .resource(&format!("{GROUP}/{VERSION}"), "Application")
         .await
     else {
+        forget_written(shared, key);
         return None;
     };
     let writing = HoldMark::new(shared, &shared.status_writes, key);
@@ -156,9 +159,22 @@ pub(crate) async fn patch_status(
         }
         Err(error) => {
             tracing::warn!(application = %key.1, %error, "cannot write the Application status");
+            forget_written(shared, key);
             None
         }
     }
+}
+
+/// After a failed write, the cluster no longer holds the status this engine last built (the
+/// pass that failed had already cached its comparisons): the Application's version must stop
+/// vouching for it, or the retry would take the quiet path (`reconcile`) and leave the stale
+/// status until the periodic refresh.
+fn forget_written(shared: &Shared, key: &AppKey) {
+    shared
+        .written
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .remove(key);
 }
 
 /// How long a sync waits on the same thing before its status says so: shorter waits (the waves
