@@ -1,4 +1,4 @@
-//! The HTTP surface: bearer-token authentication, URL parsing into discovery or resource requests,
+//! The HTTP surface: bearer-token authentication (`crate::auth`), URL parsing into discovery or resource requests,
 //! content negotiation, and the handlers that turn requests into `crate::rest` calls. Every error
 //! leaves as a Kubernetes `Status`; no client input can panic a handler.
 
@@ -31,6 +31,8 @@ use crate::watch;
 pub struct App {
     pub api: ApiState,
     pub token: Option<String>,
+    /// ServiceAccount tokens minted by TokenRequests.
+    pub tokens: crate::auth::Tokens,
     pub bookmark_interval: Duration,
 }
 
@@ -115,16 +117,21 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Some(token) = &app.token {
-        let presented = headers
-            .get("authorization")
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| value.strip_prefix("Bearer "));
-        if presented != Some(token.as_str()) {
-            return ApiError::Unauthorized.into_response();
-        }
-    }
-    match route(&app, &method, &uri, &headers, body).await {
+    let presented = headers
+        .get("authorization")
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "));
+    let minted = presented.and_then(|presented| app.tokens.user(presented));
+    let user = match (&app.token, minted) {
+        (_, Some(user)) => user,
+        (Some(token), None) if presented == Some(token.as_str()) => crate::auth::admin(),
+        (Some(_), None) => return ApiError::Unauthorized.into_response(),
+        // Without authentication (`--insecure-http`), a request without a minted token is the
+        // admin's.
+        (None, None) => crate::auth::admin(),
+    };
+    let user = crate::auth::impersonated(user, &headers);
+    match route(&app, &user, &method, &uri, &headers, body).await {
         Ok(response) => response,
         Err(error) => error.into_response(),
     }
@@ -140,6 +147,7 @@ fn accept(headers: &HeaderMap) -> String {
 
 async fn route(
     app: &Arc<App>,
+    user: &flotilla_core::rbac::UserInfo,
     method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
@@ -210,6 +218,24 @@ async fn route(
                 .ok_or(ApiError::UnknownResource)
         }
         _ => {}
+    }
+    if method == Method::POST {
+        let answer = match segments.as_slice() {
+            ["apis", "authorization.k8s.io", "v1", "selfsubjectrulesreviews"] => Some(
+                crate::auth::rules_review(&app.api, user, &decode_body(headers, &body)?)?,
+            ),
+            ["apis", "authorization.k8s.io", "v1", "selfsubjectaccessreviews"] => Some(
+                crate::auth::access_review(&app.api, user, &decode_body(headers, &body)?)?,
+            ),
+            ["api", "v1", "namespaces", namespace, "serviceaccounts", name, "token"] => Some(
+                app.tokens
+                    .request(&app.api, namespace, name, &decode_body(headers, &body)?)?,
+            ),
+            _ => None,
+        };
+        if let Some(answer) = answer {
+            return Ok(json_response(StatusCode::CREATED, &answer));
+        }
     }
     let (group, version, rest) = match segments.as_slice() {
         ["api", "v1", rest @ ..] => ("", "v1", rest),

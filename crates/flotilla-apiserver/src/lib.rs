@@ -6,13 +6,15 @@
 //!
 //! Modules: `storage` (objects, resourceVersion, history), `persist` (redb), `registry`
 //! (resource table), `rest` (object semantics), `apply` (field ownership, server-side apply),
-//! `crd` (custom resources), `http` (routing, negotiation, patches), `protobuf` (decoding
-//! protobuf request bodies), `watch`, `discovery`,
+//! `crd` (custom resources), `auth` (identities, TokenRequests, SelfSubjectRulesReview and
+//! SelfSubjectAccessReview from the stored RBAC objects), `http` (routing, negotiation,
+//! patches), `protobuf` (decoding protobuf request bodies), `watch`, `discovery`,
 //! `table` and `printers` (kube's table columns per kind), `scale` (the scale subresource),
 //! `select` (selectors), `gc` (garbage collection and namespace deletion), `simulate`
 //! (controllers that make workloads ready), `tls`, `kubeconfig`.
 
 pub mod apply;
+pub mod auth;
 pub mod crd;
 pub mod discovery;
 pub mod error;
@@ -224,6 +226,7 @@ pub async fn serve(config: ServerConfig) -> Result<RunningServer, ServeError> {
             openshift: config.openshift.clone(),
         },
         token: token.clone(),
+        tokens: auth::Tokens::default(),
         bookmark_interval: config.bookmark_interval,
     });
     // CRDs loaded from disk serve their resources again.

@@ -1044,6 +1044,17 @@ static OBJECT_TYPES: &[(&str, &str, &MessageType)] = &[
         "ClusterRoleBinding",
         &CLUSTER_ROLE_BINDING,
     ),
+    (
+        "authorization.k8s.io/v1",
+        "SelfSubjectRulesReview",
+        &SELF_SUBJECT_RULES_REVIEW,
+    ),
+    (
+        "authorization.k8s.io/v1",
+        "SelfSubjectAccessReview",
+        &SELF_SUBJECT_ACCESS_REVIEW,
+    ),
+    ("authentication.k8s.io/v1", "TokenRequest", &TOKEN_REQUEST),
     ("scheduling.k8s.io/v1", "PriorityClass", &PRIORITY_CLASS),
     ("policy/v1", "PodDisruptionBudget", &POD_DISRUPTION_BUDGET),
     ("networking.k8s.io/v1", "Ingress", &INGRESS),
@@ -2616,6 +2627,126 @@ static SUCCESS_POLICY_RULE: MessageType = MessageType {
     fields: &[
         always(1, "succeededIndexes", Kind::String),
         always(2, "succeededCount", Kind::Int32),
+    ],
+};
+// What `kubectl auth can-i` and `kubectl create token` send (the answers' status is the
+// server's; a request's is empty).
+static SELF_SUBJECT_RULES_REVIEW: MessageType = MessageType {
+    name: "authorization.v1.SelfSubjectRulesReview",
+    fields: &[
+        always(1, "metadata", Kind::Message(&OBJECT_META)),
+        always(2, "spec", Kind::Message(&SELF_SUBJECT_RULES_REVIEW_SPEC)),
+        always(3, "status", Kind::Message(&SUBJECT_RULES_REVIEW_STATUS)),
+    ],
+};
+static SUBJECT_RULES_REVIEW_STATUS: MessageType = MessageType {
+    name: "authorization.v1.SubjectRulesReviewStatus",
+    fields: &[
+        list(
+            1,
+            "resourceRules",
+            Kind::Unsupported("authorization.v1.ResourceRule"),
+        ),
+        list(
+            2,
+            "nonResourceRules",
+            Kind::Unsupported("authorization.v1.NonResourceRule"),
+        ),
+        always(3, "incomplete", Kind::Bool),
+        omitempty(4, "evaluationError", Kind::String),
+    ],
+};
+static SUBJECT_ACCESS_REVIEW_STATUS: MessageType = MessageType {
+    name: "authorization.v1.SubjectAccessReviewStatus",
+    fields: &[
+        always(1, "allowed", Kind::Bool),
+        omitempty(2, "reason", Kind::String),
+        omitempty(3, "evaluationError", Kind::String),
+        omitempty(4, "denied", Kind::Bool),
+    ],
+};
+static TOKEN_REQUEST_STATUS: MessageType = MessageType {
+    name: "authentication.v1.TokenRequestStatus",
+    fields: &[
+        always(1, "token", Kind::String),
+        always(2, "expirationTimestamp", Kind::Time),
+    ],
+};
+static SELF_SUBJECT_RULES_REVIEW_SPEC: MessageType = MessageType {
+    name: "authorization.v1.SelfSubjectRulesReviewSpec",
+    fields: &[omitempty(1, "namespace", Kind::String)],
+};
+static SELF_SUBJECT_ACCESS_REVIEW: MessageType = MessageType {
+    name: "authorization.v1.SelfSubjectAccessReview",
+    fields: &[
+        always(1, "metadata", Kind::Message(&OBJECT_META)),
+        always(2, "spec", Kind::Message(&SELF_SUBJECT_ACCESS_REVIEW_SPEC)),
+        always(3, "status", Kind::Message(&SUBJECT_ACCESS_REVIEW_STATUS)),
+    ],
+};
+static SELF_SUBJECT_ACCESS_REVIEW_SPEC: MessageType = MessageType {
+    name: "authorization.v1.SelfSubjectAccessReviewSpec",
+    fields: &[
+        always(1, "resourceAttributes", Kind::Message(&RESOURCE_ATTRIBUTES)),
+        always(
+            2,
+            "nonResourceAttributes",
+            Kind::Message(&NON_RESOURCE_ATTRIBUTES),
+        ),
+    ],
+};
+static RESOURCE_ATTRIBUTES: MessageType = MessageType {
+    name: "authorization.v1.ResourceAttributes",
+    fields: &[
+        omitempty(1, "namespace", Kind::String),
+        omitempty(2, "verb", Kind::String),
+        omitempty(3, "group", Kind::String),
+        omitempty(4, "version", Kind::String),
+        omitempty(5, "resource", Kind::String),
+        omitempty(6, "subresource", Kind::String),
+        omitempty(7, "name", Kind::String),
+        always(
+            8,
+            "fieldSelector",
+            Kind::Unsupported("authorization.v1.FieldSelectorAttributes"),
+        ),
+        always(
+            9,
+            "labelSelector",
+            Kind::Unsupported("authorization.v1.LabelSelectorAttributes"),
+        ),
+    ],
+};
+static NON_RESOURCE_ATTRIBUTES: MessageType = MessageType {
+    name: "authorization.v1.NonResourceAttributes",
+    fields: &[
+        omitempty(1, "path", Kind::String),
+        omitempty(2, "verb", Kind::String),
+    ],
+};
+static TOKEN_REQUEST: MessageType = MessageType {
+    name: "authentication.v1.TokenRequest",
+    fields: &[
+        always(1, "metadata", Kind::Message(&OBJECT_META)),
+        always(2, "spec", Kind::Message(&TOKEN_REQUEST_SPEC)),
+        always(3, "status", Kind::Message(&TOKEN_REQUEST_STATUS)),
+    ],
+};
+static TOKEN_REQUEST_SPEC: MessageType = MessageType {
+    name: "authentication.v1.TokenRequestSpec",
+    fields: &[
+        list(1, "audiences", Kind::String),
+        always(4, "expirationSeconds", Kind::Int64),
+        always(3, "boundObjectRef", Kind::Message(&BOUND_OBJECT_REFERENCE)),
+    ],
+};
+static BOUND_OBJECT_REFERENCE: MessageType = MessageType {
+    name: "authentication.v1.BoundObjectReference",
+    fields: &[
+        omitempty(1, "kind", Kind::String),
+        omitempty(2, "apiVersion", Kind::String),
+        omitempty(3, "name", Kind::String),
+        omitempty(4, "uid", Kind::String),
     ],
 };
 static ROLE: MessageType = MessageType {

@@ -7,6 +7,8 @@
 //! - `go_format`: the Go scalar rules both directions depend on.
 //! - `base64`: the encoding of Secret data.
 //! - `label_selector`: Kubernetes label selector syntax.
+//! - `rbac`: RBAC policy rules, the rules bindings give a user, and what one rule set grants
+//!   beyond another.
 //!
 //! This crate does no I/O.
 
@@ -14,6 +16,7 @@ pub mod base64;
 pub mod go_format;
 pub mod json;
 pub mod label_selector;
+pub mod rbac;
 pub mod time;
 pub mod value;
 pub mod yaml_read;

@@ -27,6 +27,7 @@ mod cmd_solution;
 mod cmd_topology;
 mod cmd_up;
 mod logging;
+mod strict_rbac;
 
 #[derive(Parser)]
 #[command(
