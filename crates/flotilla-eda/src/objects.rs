@@ -115,13 +115,15 @@ impl Change {
     /// object with the same identity replaces an earlier one.
     pub fn new(before: Vec<Value>, after: Vec<Value>, prune: bool) -> Change {
         let index = |objects: Vec<Value>| {
-            let mut entries: Vec<(ObjectId, Value)> = objects
-                .into_iter()
-                .filter_map(|object| ObjectId::of(&object).map(|id| (id, object)))
-                .collect();
-            // A stable sort keeps objects with one identity in input order, so the map keeps
-            // the last; the map is then built from sorted entries without comparing again.
-            entries.sort_by(|left, right| left.0.cmp(&right.0));
+            let mut entries: Vec<(ObjectId, Value)> = Vec::with_capacity(objects.len());
+            for object in objects {
+                if let Some(id) = ObjectId::of(&object) {
+                    entries.push((id, object));
+                }
+            }
+            // Building a map from a list sorts it stably (a rendered list is mostly in order
+            // already, which the sort notices) and keeps the last of equal identities, as a
+            // later object with the same identity replaces an earlier one.
             entries.into_iter().collect::<BTreeMap<_, _>>()
         };
         Change {
@@ -216,6 +218,40 @@ pub fn of_kinds<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_later_object_with_the_same_identity_replaces_an_earlier_one() {
+        let object = |name: &str, partitions: i64| {
+            serde_json::json!({"apiVersion": "kafka.strimzi.io/v1", "kind": "KafkaTopic",
+                "metadata": {"name": name, "namespace": "n"}, "spec": {"partitions": partitions}})
+        };
+        let change = Change::new(
+            Vec::new(),
+            vec![
+                object("b", 1),
+                object("a", 1),
+                object("b", 2),
+                object("b", 3),
+                object("c", 1),
+            ],
+            true,
+        );
+        let names: Vec<&str> = change.after.keys().map(|id| id.name.as_str()).collect();
+        assert_eq!(names, ["a", "b", "c"]);
+        let kept = change
+            .after
+            .values()
+            .nth(1)
+            .map(|object| object["spec"]["partitions"].clone());
+        assert_eq!(kept, Some(Value::from(3)));
+        // Objects without identity are left out.
+        let change = Change::new(
+            vec![serde_json::json!({"kind": "KafkaTopic"})],
+            Vec::new(),
+            true,
+        );
+        assert!(change.before.is_empty());
+    }
 
     #[test]
     fn a_field_reads_as_an_index_reads_it_in_small_and_large_mappings() {
