@@ -4,7 +4,9 @@
 //!
 //! Invariants: a kind's cache answers only after its first list completed ([`LiveCache::ensure`]
 //! waits for it); after a watch error or an expired resourceVersion the kind is listed again and
-//! objects that disappeared meanwhile are reported as deleted, so no change is lost silently.
+//! objects that disappeared meanwhile are reported as deleted, so no change is lost silently; a
+//! change is announced only once the cache holds it, so the Application it queues never reads
+//! the state before it (and, its comparison cached, takes that for nothing new).
 //!
 //! Depends on `cluster` only.
 
@@ -587,13 +589,22 @@ async fn run_watch(
                 .read()
                 .unwrap_or_else(|poisoned| poisoned.into_inner())
                 .clone();
+            // Announced once the cache holds the new state, as every event is: an Application
+            // queued by one reads what the event announced, never the state before it.
+            let change = |object: &Value, deleted: bool| {
+                let (namespace, name) = object_key(object);
+                let version = object["metadata"]["resourceVersion"].as_str().unwrap_or("");
+                let instance = instance_of(object).map(str::to_string);
+                (namespace, name, version.to_string(), instance, deleted)
+            };
+            let mut changes = Vec::new();
             for (key, old) in objects.iter() {
                 match fresh.get(key) {
-                    None => notify(&old.value(), true),
+                    None => changes.push(change(&old.value(), true)),
                     Some(new)
                         if new["metadata"]["resourceVersion"].as_str() != Some(&*old.version) =>
                     {
-                        notify(new, false)
+                        changes.push(change(new, false))
                     }
                     _ => {}
                 }
@@ -601,11 +612,14 @@ async fn run_watch(
             if *listed.borrow() {
                 for (key, new) in &fresh {
                     if !objects.contains_key(key) {
-                        notify(new, false);
+                        changes.push(change(new, false));
                     }
                 }
             }
             cache.replace_all(fresh);
+            for (namespace, name, version, instance, deleted) in changes {
+                announce(namespace, name, version, instance, deleted);
+            }
         }
         let _ = listed.send(true);
         // Watch until the stream ends or the resourceVersion expires.
@@ -669,9 +683,11 @@ async fn run_watch(
                             break;
                         };
                         let (object, trimmed) = trim(object);
-                        notify(&object, false);
                         let text = (!trimmed).then(|| String::from(raw.get()));
-                        cache.upsert(Arc::new(object), text);
+                        let object = Arc::new(object);
+                        // Cached before it is announced (see the list above).
+                        cache.upsert(object.clone(), text);
+                        notify(&object, false);
                     }
                     Ok(WatchEvent::Deleted(raw)) => {
                         let Ok(object) = serde_json::from_str::<Value>(raw.get()) else {
