@@ -1095,4 +1095,16 @@ mod tests {
         }
         assert_eq!(paths.len(), crate::API_ROUTES.len());
     }
+
+    #[test]
+    fn a_summary_names_the_replica_that_owns_the_application() {
+        let mut owned = application("argocd", "one", "default", "Synced", "Healthy");
+        owned["status"]["controllerShard"] = json!("flotilla-controller-5c8f9d7b64-x2x4z");
+        assert_eq!(
+            apps::summary(&owned)["controller"],
+            "flotilla-controller-5c8f9d7b64-x2x4z"
+        );
+        let unsharded = application("argocd", "two", "default", "Synced", "Healthy");
+        assert_eq!(apps::summary(&unsharded)["controller"], Value::Null);
+    }
 }

@@ -462,6 +462,8 @@ pub fn summary(application: &Value) -> Value {
         "operationPhase": status["operationState"]["phase"],
         "automated": spec["syncPolicy"]["automated"].is_object(),
         "resourceCount": status["resources"].as_array().map(Vec::len).unwrap_or(0),
+        // The replica that owns it when the controllers share the Applications.
+        "controller": status["controllerShard"],
     })
 }
 

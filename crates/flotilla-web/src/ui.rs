@@ -635,6 +635,13 @@ async fn application_page(
     for (label, value) in facts {
         let _ = write!(body, "<dt>{label}</dt><dd>{value}</dd>");
     }
+    if let Some(controller) = summary["controller"].as_str() {
+        let _ = write!(
+            body,
+            "<dt>Controller</dt><dd><code>{}</code> (the replica that owns it)</dd>",
+            escape(controller)
+        );
+    }
     if let Some(phase) = status["operationState"]["phase"].as_str() {
         let _ = write!(
             body,

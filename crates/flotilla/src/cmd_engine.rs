@@ -51,7 +51,8 @@ pub struct ShardArgs {
     #[arg(long, value_enum, default_value = "auto")]
     pub shard_mode: ShardMode,
     /// This replica's name among the shards, a DNS label (its Lease is
-    /// `flotilla-controller-<identity>`; default: hostname-pid)
+    /// `flotilla-controller-<identity>`; default: `$POD_NAME`, which the install's Deployment
+    /// sets from the pod's name, else hostname-pid)
     #[arg(long, value_name = "IDENTITY")]
     pub shard_identity: Option<String>,
     /// How long a replica's Lease holds after its last renewal
@@ -87,7 +88,10 @@ impl ShardArgs {
                 }
                 identity.clone()
             }
-            None => flotilla_engine::shard::default_identity(),
+            None => match std::env::var("POD_NAME") {
+                Ok(pod) if !pod.trim().is_empty() => pod_identity(pod.trim()),
+                _ => flotilla_engine::shard::default_identity(),
+            },
         };
         if self.shard_renew_deadline >= self.shard_lease_duration
             || self.shard_retry_period >= self.shard_renew_deadline
@@ -103,6 +107,19 @@ impl ShardArgs {
             retry_period: self.shard_retry_period,
         }))
     }
+}
+
+/// A pod's name as a shard identity. A name too long for the Lease's name keeps its end, where
+/// a Deployment's pods differ.
+fn pod_identity(pod: &str) -> String {
+    let limit = 63 - flotilla_engine::shard::LEASE_PREFIX.len();
+    let start = pod
+        .char_indices()
+        .rev()
+        .nth(limit.saturating_sub(1))
+        .map(|(index, _)| index)
+        .unwrap_or(0);
+    flotilla_engine::shard::identity_label(&pod[start..])
 }
 
 #[derive(Clone, Debug, Args)]
@@ -1113,5 +1130,25 @@ fn print_application(application: &Value, mirror: Option<&str>) {
                 text(&resource["health"]["message"], "")
             )
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::pod_identity;
+
+    #[test]
+    fn a_pod_name_keeps_its_end_as_shard_identity() {
+        assert_eq!(
+            pod_identity("flotilla-controller-5c8f9d7b64-x2x4z"),
+            "flotilla-controller-5c8f9d7b64-x2x4z"
+        );
+        let long = "a-very-long-deployment-name-for-flotilla-7d9f8b6c54-abcde";
+        let identity = pod_identity(long);
+        assert_eq!(
+            identity.len(),
+            63 - flotilla_engine::shard::LEASE_PREFIX.len()
+        );
+        assert!(long.ends_with(&identity), "{identity}");
     }
 }

@@ -803,10 +803,22 @@ fn deployment_arguments_run_the_controller() {
     assert_eq!(arguments[0], "controller");
     // Small sealing keys: a 4096-bit key takes long in a debug build.
     arguments.push("--sealing-key-bits=1024".into());
+    // The pod's name from the downward API is the replica's shard identity.
+    let pod_name = container["env"]
+        .as_array()
+        .expect("env")
+        .iter()
+        .find(|variable| variable["name"] == "POD_NAME")
+        .expect("POD_NAME");
+    assert_eq!(
+        pod_name["valueFrom"]["fieldRef"]["fieldPath"], "metadata.name",
+        "{pod_name}"
+    );
     let mut controller = flotilla()
         .args(&arguments)
         .current_dir(&root)
         .env("HOME", &root)
+        .env("POD_NAME", "flotilla-controller-5c8f9d7b64-x2x4z")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -815,14 +827,20 @@ fn deployment_arguments_run_the_controller() {
     let output = controller.stdout.take().expect("stdout");
     let _controller = Server(controller);
     let mut reader = std::io::BufReader::new(output);
+    let mut said = String::new();
     let endpoint = loop {
         let mut line = String::new();
         let read = reader.read_line(&mut line).expect("read");
         assert!(read > 0, "the controller ended before serving");
+        said.push_str(&line);
         if let Some(rest) = line.strip_prefix("metrics: http://") {
             break rest.split('/').next().expect("an address").to_string();
         }
     };
+    assert!(
+        said.contains("shard: `flotilla-controller-5c8f9d7b64-x2x4z` (Lease `flotilla-controller-flotilla-controller-5c8f9d7b64-x2x4z`"),
+        "{said}"
+    );
     for path in [
         container["readinessProbe"]["httpGet"]["path"]
             .as_str()
