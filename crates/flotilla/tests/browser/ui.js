@@ -2,7 +2,9 @@
 // `flotilla up` that web_browser.rs started: log in with the printed URL, the list shows the
 // example's Applications with health and sync and follows changes without a reload, a manual
 // Application is synced from its page, an out-of-band edit shows OutOfSync without a reload and
-// in the diff page, a refused sync shows the server's message, a read-only token cannot sync.
+// in the diff page, one of a self-healing Application shows OutOfSync and then Synced again after
+// the self-heal timeout, a Secret is masked in the diff, a refused sync shows the server's
+// message, a read-only token cannot sync.
 "use strict";
 const assert = require("assert");
 const { execFileSync } = require("child_process");
@@ -83,6 +85,36 @@ async function main() {
     await page.keyboard.press("j");
     await page.keyboard.press("Enter");
     await page.waitForURL("**/applications/argocd/apps-dev");
+
+    // Self-heal with a timeout (`flotilla up --self-heal-timeout 3s`): an edit out of band of a
+    // self-healing Application shows OutOfSync on its page without a reload, the drifted object
+    // with its reason, then Synced again once the engine repaired it.
+    await page.goto(`${base}/applications/argocd/apps-dev`);
+    await page.locator("#live").waitFor({ state: "visible", ...WAIT });
+    await page.locator("#detail dl.facts .sync-synced").waitFor(WAIT);
+    await page.evaluate(() => { window.flotillaMarker = "self-heal"; });
+    const edited = Date.now();
+    kubectl(["-n", "inventory-dev", "patch", "deployment", "store-simulator", "--type", "merge",
+      "-p", '{"spec":{"replicas":7}}']);
+    // The Application OutOfSync and, in the same rendering, the Deployment with its reason.
+    const drifted = await page.waitForFunction(() => {
+      const detail = document.getElementById("detail");
+      if (!detail || !detail.querySelector("dl.facts .sync-outofsync")) return null;
+      const link = detail.querySelector('ul.tree a[href*="resource=Deployment%2Finventory-dev%2Fstore-simulator"]');
+      const node = link && link.closest("li");
+      const reason = node && node.querySelector(":scope > .reason");
+      return node && node.querySelector(":scope > .sync-outofsync") && reason ? reason.textContent : null;
+    }, null, WAIT);
+    const shown = Date.now() - edited;
+    assert.ok(String(await drifted.jsonValue()).trim(), "the drifted Deployment says why");
+    await page.locator("#detail dl.facts .sync-synced").waitFor(WAIT);
+    const healed = Date.now() - edited;
+    assert.strictEqual(await page.evaluate(() => window.flotillaMarker), "self-heal");
+    const replicas = kubectl(["-n", "inventory-dev", "get", "deployment", "store-simulator",
+      "-o", "jsonpath={.spec.replicas}"]);
+    assert.strictEqual(replicas.trim(), "1", `replicas after the self-heal: ${replicas}`);
+    console.log(`self-heal: OutOfSync on the page ${shown} ms after the edit, Synced again after ${healed} ms`);
+
     await page.goto(`${base}/applications`);
     await page.locator("#live").waitFor({ state: "visible", ...WAIT });
 
@@ -136,6 +168,21 @@ async function main() {
     const diff = await page.locator("pre.diff").allInnerTexts();
     assert.ok(diff.some((text) => /replicas/.test(text)), diff.join("\n---\n"));
     await screenshot(page, "diff");
+
+    // A Secret from Git (the `secretive` Application web_browser.rs made): masked in the diff
+    // page and in the object's page, never its value in plain text or base64.
+    await page.goto(`${base}/applications/argocd/secretive/diff`);
+    await page.locator("pre.diff").first().waitFor(WAIT);
+    const secretDiff = await page.locator("main").innerText();
+    assert.match(secretDiff, /Secret\/secretive\/demo/, secretDiff);
+    assert.match(secretDiff, /\+{8}/, secretDiff);
+    for (const text of [secretDiff, await page.content()]) {
+      assert.doesNotMatch(text, /hunter2|aHVudGVyMi1pbi1naXQ/, text);
+    }
+    await page.goto(`${base}/applications/argocd/secretive/resource?resource=Secret%2Fsecretive%2Fdemo`);
+    const secretPage = await page.content();
+    assert.match(secretPage, /\+{8}/, secretPage);
+    assert.doesNotMatch(secretPage, /hunter2|aHVudGVyMi1pbi1naXQ/, secretPage);
 
     // A sync the AppProject refuses shows the server's message.
     kubectl(["apply", "-f", "-"], application("outside", "inventory", "elsewhere"));

@@ -106,6 +106,11 @@ pub fn request(
 /// `flotilla up` started; its web address, the admin token of its login URL, and its standard
 /// error as it grows.
 pub fn start(root: &Path) -> (Up, String, String, Arc<Mutex<String>>) {
+    start_with(root, &[])
+}
+
+/// `start` with more arguments for `flotilla up`.
+pub fn start_with(root: &Path, extra: &[&str]) -> (Up, String, String, Arc<Mutex<String>>) {
     let data_dir = root.join(".flotilla");
     let web_address = format!("127.0.0.1:{}", free_port());
     let mut child = flotilla()
@@ -122,6 +127,7 @@ pub fn start(root: &Path) -> (Up, String, String, Arc<Mutex<String>>) {
         .arg(&data_dir)
         .args(["--cluster-listen", &format!("127.0.0.1:{}", free_port())])
         .args(["--listen", &web_address])
+        .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
