@@ -51,6 +51,11 @@ pub struct EngineConfig {
     /// meanwhile (`--self-heal-timeout`; Argo CD's `--self-heal-timeout-seconds`); zero
     /// repairs in the pass that sees the drift. A new revision is synced at once regardless.
     pub self_heal_timeout: Duration,
+    /// How stale `status.reconciledAt` may get before a pass that finds nothing new writes it
+    /// again (Argo CD's `timeout.reconciliation`, 180 s): the periodic refresh, which also
+    /// repairs a status some lost trigger left stale; no-op passes in between cost no writes.
+    /// Tests that must see such a loss set it beyond their own deadline.
+    pub reconciliation_timeout: Duration,
 }
 
 /// How a replica takes part in sharding: its identity (its Lease is
@@ -97,6 +102,7 @@ impl Default for EngineConfig {
             server_side_diff: false,
             shard: None,
             self_heal_timeout: Duration::ZERO,
+            reconciliation_timeout: Duration::from_secs(180),
         }
     }
 }

@@ -19,10 +19,6 @@ use crate::context::{AppKey, HoldMark, Shared};
 use crate::model::{GROUP, REFRESH_ANNOTATION, VERSION};
 use crate::{now, parse_timestamp};
 
-/// How stale `reconciledAt` may get before a no-op refresh writes it again (Argo CD's default
-/// reconciliation timeout): no-op passes then cost no writes.
-pub(crate) const RECONCILED_AT_RESOLUTION: Duration = Duration::from_secs(180);
-
 /// The status field naming the replica that owns the Application when sharding is on.
 pub const CONTROLLER_SHARD: &str = "controllerShard";
 
@@ -69,7 +65,7 @@ pub(crate) async fn write_status(
         .and_then(Value::as_str)
         .and_then(parse_timestamp)
         .and_then(|at| std::time::SystemTime::now().duration_since(at).ok())
-        .is_some_and(|age| age < RECONCILED_AT_RESOLUTION);
+        .is_some_and(|age| age < shared.config.reconciliation_timeout);
     if unchanged
         && !clear_operation
         && !refresh_requested

@@ -9,10 +9,13 @@
 //! 229 s through 1,421 injected faults in 7,220 requests, at most 4 applies of one object, on a
 //! busy 2-core machine); the default, 40, keeps CI short (about 5 s). `FLOTILLA_FAULT_ONLY=watch`
 //! or `=request` injects one family of faults; `FLOTILLA_FAULT_VERBOSE=1` prints what is pending.
-//! Known: with request faults, from about 150 Applications on, a few Applications created while
-//! requests fail get no status until the engine's periodic refresh (about 180 s after); watch
-//! faults alone converge in seconds. Their sync retries (`syncPolicy.retry`, set here) and a
-//! failed status write (retried after 2 s) are not the cause.
+//!
+//! The periodic refresh (`EngineConfig::reconciliation_timeout`) is set beyond the test's own
+//! deadline, so a trigger the engine loses fails the test instead of being repaired minutes
+//! later. One was: a failed status write whose pass had cached its comparison left the status
+//! stale (often `Progressing` after a successful sync) until that refresh, 180 s; 200
+//! Applications with `FLOTILLA_FAULT_ONLY=request` took about 190 s, and take about 11 s since
+//! (2026-12-05; `status_write_faults.rs` checks that case alone).
 
 mod common;
 #[path = "common/fault_proxy.rs"]
@@ -129,6 +132,8 @@ async fn the_engine_converges_through_injected_faults() {
             format!("file://{}", repository.display()),
         )],
         wave_timeout: Duration::from_secs(30),
+        // Longer than the deadline below: convergence must not wait for the periodic refresh.
+        reconciliation_timeout: Duration::from_secs(3600),
         ..EngineConfig::default()
     };
     // The engine starts cleanly (a controller that fails to start is restarted by its

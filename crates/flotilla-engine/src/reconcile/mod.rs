@@ -41,7 +41,7 @@ use serde_json::{json, Map, Value};
 
 use crate::context::{AppKey, Shared};
 use crate::model::{GROUP, VERSION};
-use crate::status::{condition, write_status, RECONCILED_AT_RESOLUTION, STATUS_WRITE_RETRY};
+use crate::status::{condition, write_status, STATUS_WRITE_RETRY};
 use crate::sync::SyncRequest;
 use crate::{now, parse_timestamp};
 use compare::{check_with_server, compare_all, resource_values};
@@ -108,7 +108,7 @@ pub(crate) async fn reconcile(shared: &Arc<Shared>, key: &AppKey) {
             .as_str()
             .and_then(parse_timestamp)
             .and_then(|at| std::time::SystemTime::now().duration_since(at).ok())
-            .is_some_and(|age| age < RECONCILED_AT_RESOLUTION);
+            .is_some_and(|age| age < shared.config.reconciliation_timeout);
         let quiet = comparisons.all_cached
             && comparisons.out_of_sync.is_empty()
             && evaluation.to_prune.is_empty()
