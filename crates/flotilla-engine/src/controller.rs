@@ -187,6 +187,30 @@ impl Engine {
         crate::reconcile::preview(&self.shared, &(namespace.to_string(), name.to_string())).await
     }
 
+    /// Whether this replica reconciles the Application (always, unsharded): only then does it
+    /// know what `guardrail_findings` asks.
+    pub fn reconciles(&self, namespace: &str, name: &str) -> bool {
+        self.shared
+            .share
+            .assigned_here(&(namespace.to_string(), name.to_string()))
+    }
+
+    /// What the pre-sync gate last said about one Application, and the revisions it was about
+    /// (`gate::remember`); None when it found nothing (or this replica does not reconcile it:
+    /// `reconciles`).
+    pub fn guardrail_findings(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Option<crate::gate::Remembered> {
+        self.shared
+            .memory
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .get(&(namespace.to_string(), name.to_string()))
+            .and_then(|memory| memory.guardrails.clone())
+    }
+
     /// Queues one Application for reconciliation.
     pub fn enqueue(&self, namespace: &str, name: &str) {
         self.shared

@@ -492,6 +492,52 @@ pub(crate) async fn diff(
     Ok(json_response(StatusCode::OK, &data))
 }
 
+/// The pre-sync gate's findings about the revisions an Application is at (those the
+/// `GuardrailViolation` and `GuardrailWarning` conditions are about): `{application,
+/// revisions, findings}` (`apps::guardrail_data`); none when the gate last spoke about other
+/// revisions.
+pub(crate) async fn guardrail_findings(
+    state: &ApiState,
+    namespace: &str,
+    name: &str,
+) -> Result<Value, ApiError> {
+    let application = apps::get(&state.api.cluster, namespace, name).await?;
+    findings_of(state, &application, namespace, name).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            format!(
+                "this server cannot tell the guardrail findings of `{name}`: it does not \
+                 reconcile it (another replica does; its conditions say the same)"
+            ),
+        )
+    })
+}
+
+/// `guardrail_findings` of an Application already read; None when the backend cannot tell.
+pub(crate) fn findings_of(
+    state: &ApiState,
+    application: &Value,
+    namespace: &str,
+    name: &str,
+) -> Option<Value> {
+    let mut data = state.backend.guardrails(namespace, name)?;
+    if data["revisions"] != json!(apps::compared_revisions(application)) {
+        data["findings"] = json!([]);
+    }
+    data["application"] = json!({"namespace": namespace, "name": name});
+    Some(data)
+}
+
+pub(crate) async fn guardrails(
+    State(state): State<Arc<ApiState>>,
+    headers: HeaderMap,
+    Path((namespace, name)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    authorize(&state, &headers, Role::ReadOnly)?;
+    let data = guardrail_findings(&state, &namespace, &name).await?;
+    Ok(json_response(StatusCode::OK, &data))
+}
+
 /// One object of an Application as the engine compares it: `{resource, inSync, inCluster,
 /// reasons, diff, desired, live}`, Secret values masked.
 pub(crate) async fn resource_data(

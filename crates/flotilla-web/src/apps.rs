@@ -243,6 +243,44 @@ pub fn preview_data(
     })
 }
 
+/// What the pre-sync gate last said about an Application (`Engine::guardrail_findings`) as
+/// data: `{"revisions", "findings": [{"rule", "severity", "object": {"group", "kind",
+/// "namespace", "name"}, "path", "message", "hint", "overridden", "blocks"}]}`; nothing found,
+/// or nothing known, is no findings.
+pub fn guardrail_data(remembered: Option<&flotilla_engine::gate::Remembered>) -> Value {
+    let Some(remembered) = remembered else {
+        return json!({"revisions": [], "findings": []});
+    };
+    let findings: Vec<Value> = remembered
+        .report
+        .findings
+        .iter()
+        .map(|finding| {
+            let mut data = serde_json::to_value(finding).unwrap_or(Value::Null);
+            data["blocks"] = json!(finding.blocks());
+            data
+        })
+        .collect();
+    json!({"revisions": remembered.revisions, "findings": findings})
+}
+
+/// The revisions an Application's status was last compared at (`status.sync.revisions` of a
+/// multi-source one, else `status.sync.revision`), as the engine's gate remembers them.
+pub fn compared_revisions(application: &Value) -> Vec<String> {
+    let sync = &application["status"]["sync"];
+    match sync["revisions"].as_array() {
+        Some(revisions) => revisions
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect(),
+        None => sync["revision"]
+            .as_str()
+            .map(|revision| vec![revision.to_string()])
+            .unwrap_or_default(),
+    }
+}
+
 /// One object of a preview (`Kind/namespace/name`): whether it is in sync and why not, its
 /// unified diff, and its desired and live manifests (Secret values masked, `managedFields`
 /// left out); None when the Application has no such object.

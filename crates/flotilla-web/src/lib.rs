@@ -55,6 +55,12 @@ pub trait Backend: Send + Sync + 'static {
     fn preview(&self, _namespace: &str, _name: &str, _resource: Option<String>) -> PreviewFuture {
         Box::pin(async { None })
     }
+    /// What the pre-sync gate last said about one Application (`apps::guardrail_data`:
+    /// `{"revisions", "findings"}`); None when this backend cannot tell (another replica
+    /// reconciles it).
+    fn guardrails(&self, _namespace: &str, _name: &str) -> Option<serde_json::Value> {
+        None
+    }
 }
 
 /// The answer of [`Backend::preview`].
@@ -81,6 +87,16 @@ impl Backend for flotilla_engine::Engine {
 
     fn metrics_text(&self) -> String {
         flotilla_engine::Engine::metrics_text(self)
+    }
+
+    fn guardrails(&self, namespace: &str, name: &str) -> Option<serde_json::Value> {
+        // Another replica reconciles it: only that one knows.
+        if !self.reconciles(namespace, name) {
+            return None;
+        }
+        Some(apps::guardrail_data(
+            self.guardrail_findings(namespace, name).as_ref(),
+        ))
     }
 
     fn certificate_pem(&self) -> Option<String> {
@@ -175,6 +191,7 @@ pub const API_ROUTES: &[&str] = &[
     "/api/v1/applications/{namespace}/{name}/refresh",
     "/api/v1/applications/{namespace}/{name}/sync",
     "/api/v1/applications/{namespace}/{name}/rollback",
+    "/api/v1/applications/{namespace}/{name}/guardrails",
     "/api/v1/catalog",
     "/api/v1/catalog/{package}",
     "/api/v1/topology",
@@ -183,10 +200,10 @@ pub const API_ROUTES: &[&str] = &[
 
 /// The API and UI routes over `state`.
 fn api_router(state: Arc<api::ApiState>) -> Router {
-    let [openapi, session, list, one, tree, events, history, diff, resource, refresh, sync, rollback, catalog, package, topology, stream] =
+    let [openapi, session, list, one, tree, events, history, diff, resource, refresh, sync, rollback, guardrails, catalog, package, topology, stream] =
         API_ROUTES
     else {
-        unreachable!("API_ROUTES names sixteen routes")
+        unreachable!("API_ROUTES names seventeen routes")
     };
     Router::new()
         .route(openapi, get(api::openapi))
@@ -199,6 +216,7 @@ fn api_router(state: Arc<api::ApiState>) -> Router {
         .route(diff, get(api::diff))
         .route(resource, get(api::resource))
         .route(rollback, post(api::rollback))
+        .route(guardrails, get(api::guardrails))
         .route(catalog, get(api::catalog))
         .route(package, get(api::catalog_package))
         .route(topology, get(api::topology))

@@ -3,8 +3,8 @@
 //! `/api/v1/stream` and swaps in the page's own re-rendered section when an Application changes,
 //! and sends the sync and refresh forms to the JSON API. Pages: the login (`/?token=…` sets the
 //! cookie and redirects), the Applications list (filters, counts by health and sync, paging) and
-//! one Application (details, conditions, sync and refresh, the resource tree as a nested list,
-//! Events). Styles follow `prefers-color-scheme`; nothing is fetched from elsewhere.
+//! one Application (details, conditions, guardrail findings, sync and refresh, the resource tree
+//! as a nested list, Events). Styles follow `prefers-color-scheme`; nothing is fetched from elsewhere.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -667,6 +667,9 @@ async fn application_page(
         }
         body.push_str("</ul>");
     }
+    if let Some(findings) = api::findings_of(&state, &application, &namespace, &name) {
+        body.push_str(&findings_html(&findings));
+    }
     match &tree {
         Ok(tree) => {
             let nodes = tree["nodes"].as_array().cloned().unwrap_or_default();
@@ -777,6 +780,53 @@ data-api=\"/api/v1{path}/sync\"><label><input type=\"checkbox\" name=\"prune\"{d
     }
     body.push_str("</section>");
     html(StatusCode::OK, &name, Some(role), "application", &body).into_response()
+}
+
+/// The pre-sync gate's findings (`api::findings_of`) as a table of their own: rule, severity,
+/// object, field, message, what to do instead, and whether `flotilla.dev/allow` overrides it.
+fn findings_html(data: &Value) -> String {
+    let findings = data["findings"].as_array().cloned().unwrap_or_default();
+    let mut text = String::from("<h2 id=\"guardrails\">Guardrail findings</h2>");
+    if findings.is_empty() {
+        text.push_str("<p>None.</p>");
+        return text;
+    }
+    text.push_str("<table class=\"findings\"><thead><tr><th scope=\"col\">Rule</th><th scope=\"col\">Severity</th><th scope=\"col\">Object</th><th scope=\"col\">Field</th><th scope=\"col\">Message</th><th scope=\"col\">Instead</th><th scope=\"col\">Overridden</th></tr></thead><tbody>");
+    for finding in &findings {
+        let object = &finding["object"];
+        let group = str_of(&object["group"], "");
+        let kind = str_of(&object["kind"], "");
+        let object_text = format!(
+            "{}/{}/{}",
+            if group.is_empty() {
+                kind.to_string()
+            } else {
+                format!("{kind}.{group}")
+            },
+            str_of(&object["namespace"], ""),
+            str_of(&object["name"], "")
+        );
+        let overridden = finding["overridden"] == Value::Bool(true);
+        let _ = write!(
+            text,
+            "<tr class=\"finding\" data-rule=\"{rule}\"><td><code>{rule}</code></td><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            badge("severity", str_of(&finding["severity"], "")),
+            escape(&object_text),
+            escape(str_of(&finding["path"], "")),
+            escape(str_of(&finding["message"], "")),
+            escape(str_of(&finding["hint"], "")),
+            if overridden {
+                "yes (<code>flotilla.dev/allow</code>)"
+            } else if finding["blocks"] == Value::Bool(true) {
+                "no: blocks the sync"
+            } else {
+                "no"
+            },
+            rule = escape(str_of(&finding["rule"], "")),
+        );
+    }
+    text.push_str("</tbody></table>");
+    text
 }
 
 fn form_fields(body: &[u8]) -> HashMap<String, String> {

@@ -1,10 +1,11 @@
 //! The HTTP API and UI of `flotilla up` as a client calls them: the login URL `up` prints, the
 //! token file (mode 0600), every `/api/v1` endpoint (paging by `continue` and by `page`, each
 //! filter, one Application, its tree, Events, history, the diff of a sync, refresh, sync,
-//! rollback, the catalog, the topology, the stream), the authentication failures (no token, a
-//! wrong one, a read-only one on a mutating call, another origin) and malformed bodies, each a
-//! JSON error with its status; a Secret from Git masked in the diff; the UI's pages without
-//! JavaScript; no token in the controller's log.
+//! rollback, the guardrail findings, the catalog, the topology, the stream), the authentication
+//! failures (no token, a wrong one, a read-only one on a mutating call, another origin) and
+//! malformed bodies, each a JSON error with its status; a Secret from Git masked in the diff;
+//! the UI's pages without JavaScript, a guardrail finding in its own section; no token in the
+//! controller's log.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
@@ -712,6 +713,116 @@ fn the_api_and_ui_serve_the_example_behind_tokens() {
         "{}",
         refused.body
     );
+
+    // Guardrail findings: kafka-dev's KafkaTopic `items` grown to 6 partitions out of band;
+    // self-heal would shrink it back to Git's 3, which the gate refuses
+    // (`kafka-topic-partitions-decreased`). The finding in the API with rule, severity, object,
+    // field, message, hint and whether overridden, and in a section of its own on the page.
+    let patched = Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
+        .args([
+            "-n",
+            "inventory-dev",
+            "patch",
+            "kafkatopics",
+            "items",
+            "--type",
+            "merge",
+        ])
+        .args(["-p", r#"{"spec":{"partitions":6}}"#])
+        .status()
+        .expect("kubectl");
+    assert!(patched.success());
+    let rule = "kafka-topic-partitions-decreased";
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let findings = loop {
+        let answer = get(
+            "/api/v1/applications/argocd/kafka-dev/guardrails",
+            &as_reader,
+        );
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        let data = answer.json();
+        if data["findings"]
+            .as_array()
+            .is_some_and(|findings| findings.iter().any(|finding| finding["rule"] == rule))
+        {
+            break data;
+        }
+        assert!(Instant::now() < deadline, "no guardrail finding: {data}");
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    let finding = findings["findings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|finding| finding["rule"] == rule)
+        .expect("the finding");
+    assert_eq!(finding["severity"], "block", "{finding}");
+    assert_eq!(
+        finding["object"],
+        json!({"group": "kafka.strimzi.io", "kind": "KafkaTopic", "namespace": "inventory-dev", "name": "items"}),
+        "{finding}"
+    );
+    assert_eq!(finding["path"], "spec.partitions", "{finding}");
+    for field in ["message", "hint"] {
+        assert!(
+            finding[field].as_str().is_some_and(|text| !text.is_empty()),
+            "{finding}"
+        );
+    }
+    assert_eq!(finding["overridden"], false, "{finding}");
+    assert_eq!(finding["blocks"], true, "{finding}");
+    let kafka = get("/api/v1/applications/argocd/kafka-dev", &as_reader).json();
+    assert_eq!(
+        findings["revisions"],
+        json!([kafka["status"]["sync"]["revision"]]),
+        "{findings}"
+    );
+    assert!(
+        kafka["status"]["conditions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|condition| condition["type"] == "GuardrailViolation"
+                && condition["message"]
+                    .as_str()
+                    .is_some_and(|message| message.contains(rule))),
+        "{}",
+        kafka["status"]
+    );
+    let kafka_page = get(
+        "/applications/argocd/kafka-dev",
+        &[("cookie", reader_cookie.as_str())],
+    );
+    assert_eq!(kafka_page.status, 200, "{}", kafka_page.body);
+    for text in [
+        "<h2 id=\"guardrails\">Guardrail findings</h2>",
+        &format!("<tr class=\"finding\" data-rule=\"{rule}\">"),
+        "<span class=\"badge severity-block\">block</span>",
+        "KafkaTopic.kafka.strimzi.io/inventory-dev/items",
+        "<code>spec.partitions</code>",
+        "no: blocks the sync",
+    ] {
+        assert!(
+            kafka_page.body.contains(text),
+            "{text}:\n{}",
+            kafka_page.body
+        );
+    }
+    let quiet_page = get(
+        "/applications/argocd/mq-dev",
+        &[("cookie", reader_cookie.as_str())],
+    );
+    assert!(
+        quiet_page
+            .body
+            .contains("<h2 id=\"guardrails\">Guardrail findings</h2><p>None.</p>"),
+        "{}",
+        quiet_page.body
+    );
+    get("/api/v1/applications/argocd/missing/guardrails", &as_reader).assert_error(404);
+    get("/api/v1/applications/argocd/kafka-dev/guardrails", &[]).assert_error(401);
 
     // Tokens never reach the controller's log (standard error); only the banner shows one.
     let log = log.lock().expect("log").clone();
