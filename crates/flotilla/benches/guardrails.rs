@@ -16,6 +16,11 @@ use std::time::{Duration, Instant};
 
 use flotilla_eda::schema::{Level, SchemaKind, SchemaText};
 
+// The allocator the `flotilla` binary runs with (`src/main.rs`), so that rendering and checking
+// are measured as `flotilla check` and the engine's gate run them.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 struct Args {
     objects: usize,
     rounds: usize,
