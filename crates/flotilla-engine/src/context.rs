@@ -51,11 +51,53 @@ pub struct EngineConfig {
     /// meanwhile (`--self-heal-timeout`; Argo CD's `--self-heal-timeout-seconds`); zero
     /// repairs in the pass that sees the drift. A new revision is synced at once regardless.
     pub self_heal_timeout: Duration,
+    /// Argo CD 3.x's self-heal backoff: a repair that follows others waits longer each time
+    /// (None: no backoff). The wait is the longer of this and `self_heal_timeout`.
+    pub self_heal_backoff: Option<SelfHealBackoff>,
     /// How stale `status.reconciledAt` may get before a pass that finds nothing new writes it
     /// again (Argo CD's `timeout.reconciliation`, 180 s): the periodic refresh, which also
     /// repairs a status some lost trigger left stale; no-op passes in between cost no writes.
     /// Tests that must see such a loss set it beyond their own deadline.
     pub reconciliation_timeout: Duration,
+}
+
+/// Argo CD 3.x's self-heal backoff (`--self-heal-backoff-timeout-seconds`, `-factor`,
+/// `-cap-seconds`, `-cooldown-seconds`; 2 s, 3, 300 s and 330 s there): the first repair does
+/// not wait, the next waits `timeout`, then `factor` times longer each time up to `cap`; the
+/// count starts again once no repair ran for `cooldown`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SelfHealBackoff {
+    pub timeout: Duration,
+    pub factor: u32,
+    pub cap: Duration,
+    pub cooldown: Duration,
+}
+
+impl SelfHealBackoff {
+    /// Argo CD 3.x's defaults.
+    pub fn argo_cd() -> SelfHealBackoff {
+        SelfHealBackoff {
+            timeout: Duration::from_secs(2),
+            factor: 3,
+            cap: Duration::from_secs(300),
+            cooldown: Duration::from_secs(330),
+        }
+    }
+
+    /// The wait of a repair that follows `repairs` others in a row.
+    pub fn delay(&self, repairs: u32) -> Duration {
+        if repairs == 0 {
+            return Duration::ZERO;
+        }
+        let mut delay = self.timeout;
+        for _ in 1..repairs {
+            if delay >= self.cap {
+                break;
+            }
+            delay = delay.saturating_mul(self.factor);
+        }
+        delay.min(self.cap)
+    }
 }
 
 /// How a replica takes part in sharding: its identity (its Lease is
@@ -102,6 +144,7 @@ impl Default for EngineConfig {
             server_side_diff: false,
             shard: None,
             self_heal_timeout: Duration::ZERO,
+            self_heal_backoff: None,
             reconciliation_timeout: Duration::from_secs(180),
         }
     }
@@ -146,6 +189,9 @@ pub(crate) struct AppMemory {
     /// When self-heal may repair the drift seen (first seen + `self_heal_timeout`); cleared
     /// once a sync is requested or nothing is out of sync.
     pub self_heal_due: Option<Instant>,
+    /// Self-heal repairs in a row (`SelfHealBackoff`), and when the last one started.
+    pub self_heal_repairs: u32,
+    pub self_heal_last: Option<Instant>,
 }
 
 /// A comparison result, reusable while the desired objects (epoch) and the live object

@@ -61,7 +61,7 @@ pub mod sync;
 pub use cluster::{
     client_from_config, client_from_kubeconfig, Cluster, ClusterError, FIELD_MANAGER,
 };
-pub use context::ShardConfig;
+pub use context::{SelfHealBackoff, ShardConfig};
 pub use controller::{Engine, EngineConfig};
 
 /// An error and its causes on one line (`outer: inner: root`), for conditions and messages.

@@ -169,6 +169,20 @@ pub struct EngineArgs {
     /// at once)
     #[arg(long, default_value = "0s", value_parser = parse_duration_arg)]
     pub self_heal_timeout: Duration,
+    /// Argo CD 3.x's self-heal backoff: a repair that follows another within
+    /// `--self-heal-backoff-cooldown` waits this long, then `--self-heal-backoff-factor` times
+    /// longer each time up to `--self-heal-backoff-cap` (0: no backoff; Argo CD: 2s)
+    #[arg(long, default_value = "0s", value_parser = parse_duration_arg)]
+    pub self_heal_backoff_timeout: Duration,
+    /// How much longer each self-heal in a row waits than the one before
+    #[arg(long, default_value_t = 3)]
+    pub self_heal_backoff_factor: u32,
+    /// The longest wait of the self-heal backoff
+    #[arg(long, default_value = "300s", value_parser = parse_duration_arg)]
+    pub self_heal_backoff_cap: Duration,
+    /// How long without a self-heal before the backoff starts again from no wait
+    #[arg(long, default_value = "330s", value_parser = parse_duration_arg)]
+    pub self_heal_backoff_cooldown: Duration,
     /// File of the API and UI tokens (admin and read-only), made with mode 0600 when absent
     /// (default: `api-tokens` in the cache directory; `flotilla up` keeps it beside its
     /// kubeconfig)
@@ -220,6 +234,14 @@ impl EngineArgs {
             }),
             server_side_diff: self.server_side_diff,
             self_heal_timeout: self.self_heal_timeout,
+            self_heal_backoff: (!self.self_heal_backoff_timeout.is_zero()).then(|| {
+                flotilla_engine::SelfHealBackoff {
+                    timeout: self.self_heal_backoff_timeout,
+                    factor: self.self_heal_backoff_factor.max(1),
+                    cap: self.self_heal_backoff_cap,
+                    cooldown: self.self_heal_backoff_cooldown,
+                }
+            }),
             ..EngineConfig::default()
         })
     }

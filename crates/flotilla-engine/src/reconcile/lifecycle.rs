@@ -38,11 +38,12 @@ pub(super) fn next_retry(
 }
 
 /// How long the drift of `key` still waits for its self-heal, if it does: the first pass that
-/// sees it starts the wait (`EngineConfig::self_heal_timeout`), later ones count it down.
-/// None once it has passed, or with no timeout.
+/// sees it starts the wait (the longer of `EngineConfig::self_heal_timeout` and the backoff
+/// after the repairs in a row so far), later ones count it down. None once it has passed, or
+/// with nothing to wait.
 pub(super) fn self_heal_wait(shared: &Shared, key: &AppKey) -> Option<Duration> {
-    let timeout = shared.config.self_heal_timeout;
-    if timeout.is_zero() {
+    let config = &shared.config;
+    if config.self_heal_timeout.is_zero() && config.self_heal_backoff.is_none() {
         return None;
     }
     let now = Instant::now();
@@ -50,12 +51,48 @@ pub(super) fn self_heal_wait(shared: &Shared, key: &AppKey) -> Option<Duration> 
         .memory
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    let due = *memory
-        .entry(key.clone())
-        .or_default()
-        .self_heal_due
-        .get_or_insert(now + timeout);
+    let remembered = memory.entry(key.clone()).or_default();
+    let backoff = config
+        .self_heal_backoff
+        .as_ref()
+        .map_or(Duration::ZERO, |backoff| {
+            let in_a_row = remembered
+                .self_heal_last
+                .is_some_and(|last| now.duration_since(last) < backoff.cooldown);
+            backoff.delay(if in_a_row {
+                remembered.self_heal_repairs
+            } else {
+                0
+            })
+        });
+    let wait = config.self_heal_timeout.max(backoff);
+    if wait.is_zero() {
+        return None;
+    }
+    let due = *remembered.self_heal_due.get_or_insert(now + wait);
     (due > now).then(|| due - now)
+}
+
+/// Counts a self-heal repair of `key` starting now, for the backoff of the next one.
+pub(super) fn self_heal_started(shared: &Shared, key: &AppKey) {
+    let Some(backoff) = &shared.config.self_heal_backoff else {
+        return;
+    };
+    let now = Instant::now();
+    let mut memory = shared
+        .memory
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let remembered = memory.entry(key.clone()).or_default();
+    let in_a_row = remembered
+        .self_heal_last
+        .is_some_and(|last| now.duration_since(last) < backoff.cooldown);
+    remembered.self_heal_repairs = if in_a_row {
+        remembered.self_heal_repairs.saturating_add(1)
+    } else {
+        1
+    };
+    remembered.self_heal_last = Some(now);
 }
 
 /// Ends a self-heal wait of `key`: the drift is gone, or a sync runs.

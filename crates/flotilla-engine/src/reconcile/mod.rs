@@ -47,7 +47,8 @@ use crate::{now, parse_timestamp};
 use compare::{check_with_server, compare_all, resource_values};
 use evaluate::evaluate;
 use lifecycle::{
-    finalize_deletion, forget, next_retry, schedule, self_heal_settled, self_heal_wait,
+    finalize_deletion, forget, next_retry, schedule, self_heal_settled, self_heal_started,
+    self_heal_wait,
 };
 use report::finish;
 
@@ -270,8 +271,9 @@ pub(crate) async fn reconcile(shared: &Arc<Shared>, key: &AppKey) {
                     && (new_revision || automated.self_heal)
                     && retry_ready
                 {
-                    // Self-heal waits `self_heal_timeout` from when the drift was first seen,
-                    // the status saying OutOfSync meanwhile; a new revision never waits.
+                    // Self-heal waits `self_heal_timeout` (or its backoff) from when the drift
+                    // was first seen, the status saying OutOfSync meanwhile; a new revision
+                    // never waits.
                     healing = !new_revision;
                     match healing.then(|| self_heal_wait(shared, key)).flatten() {
                         Some(wait) => {
@@ -279,6 +281,9 @@ pub(crate) async fn reconcile(shared: &Arc<Shared>, key: &AppKey) {
                                 Some(requeue_after.map_or(wait, |delay| delay.min(wait)));
                         }
                         None => {
+                            if healing {
+                                self_heal_started(shared, key);
+                            }
                             healing = false;
                             request = Some(SyncRequest {
                                 prune: automated.prune,
