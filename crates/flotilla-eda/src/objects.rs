@@ -105,6 +105,12 @@ pub struct Change {
     /// the repository root, before and after the change. Empty when the caller has none.
     pub files_before: BTreeMap<String, String>,
     pub files_after: BTreeMap<String, String>,
+    /// Earlier texts of repository files, before their text in `files_before`: (a label such
+    /// as the commit that introduced it, the text), oldest first, each text once — the Git
+    /// history of a schema file, which transitive compatibility levels check against. Empty when
+    /// the caller has none; only files whose history a rule needs are filled
+    /// ([`crate::subjects::needs_history`]).
+    pub file_histories: BTreeMap<String, Vec<(String, String)>>,
     /// Operator versions known to the caller (the cluster's installed CSVs, or the Subscriptions
     /// of the same repository), by OLM package name (`strimzi-kafka-operator` → `0.45.2`).
     pub operator_versions: BTreeMap<String, String>,

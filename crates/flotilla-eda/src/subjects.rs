@@ -10,10 +10,12 @@
 //! A schema file changed by the change is checked against its previous text at its level
 //! ([`crate::schema::check`]); each incompatibility is a blocking finding on the file (kind
 //! `Schema`, name the path), naming the field and the reason. A changed file that no longer
-//! parses is a blocking finding naming the line and column. Transitive levels see only the two
-//! versions the change carries (the caller's `before` and `after`); `flotilla schema compat`
-//! checks a whole history. A Protobuf subject's imports resolve to the other `.proto` files the
-//! change carries, by path. A file cannot carry `flotilla.dev/allow`: to accept an incompatible
+//! parses is a blocking finding naming the line and column. Transitive levels check against
+//! every earlier version: the file's Git history the caller supplies
+//! (`Change::file_histories`, for the files [`needs_history`] names), then its text before the
+//! change; without a history they see the two versions the change carries. A Protobuf subject's
+//! imports resolve to the other `.proto` files the change carries, by path (for an older version
+//! too: the imports as they are before the change). A file cannot carry `flotilla.dev/allow`: to accept an incompatible
 //! change on purpose, lower the subject's level in `compatibility.yaml` in the same change.
 
 use std::collections::BTreeMap;
@@ -98,6 +100,47 @@ fn with_imports(
     schema
 }
 
+/// The schema files of `files_after` that a change edits (their text differs from
+/// `files_before`'s) under a transitive level: the files whose Git history [`check`] reads from
+/// `Change::file_histories`, so a caller reads the history of these alone.
+pub fn needs_history(
+    files_before: &BTreeMap<String, String>,
+    files_after: &BTreeMap<String, String>,
+) -> Vec<String> {
+    files_after
+        .iter()
+        .filter(|(path, text)| {
+            files_before
+                .get(*path)
+                .is_some_and(|previous| previous != *text)
+        })
+        .filter_map(|(path, _)| {
+            let (directory, subject, _) = subject_of(path)?;
+            matches!(level_of(files_after, &directory, &subject).1, Ok(level) if level.transitive())
+                .then(|| path.clone())
+        })
+        .collect()
+}
+
+/// The level of `subject` from `compatibility.yaml` in `directory` among `files`: (the level
+/// file's path, the level, or the text that is not a level).
+fn level_of(
+    files: &BTreeMap<String, String>,
+    directory: &str,
+    subject: &str,
+) -> (String, Result<Level, String>) {
+    let level_file = format!("{directory}/compatibility.yaml");
+    let (default, per_subject) = files
+        .get(&level_file)
+        .map(|text| levels(text))
+        .unwrap_or_default();
+    let level = match per_subject.get(subject).cloned().or(default) {
+        None => Ok(Level::Backward),
+        Some(text) => text.parse::<Level>().map_err(|_| text),
+    };
+    (level_file, level)
+}
+
 pub fn check(change: &Change, findings: &mut Vec<Finding>) {
     for (path, text) in &change.files_after {
         let Some((directory, subject, kind)) = subject_of(path) else {
@@ -109,55 +152,75 @@ pub fn check(change: &Change, findings: &mut Vec<Finding>) {
         if previous == text {
             continue;
         }
-        let level_file = format!("{directory}/compatibility.yaml");
-        let (default, per_subject) = change
-            .files_after
-            .get(&level_file)
-            .map(|text| levels(text))
-            .unwrap_or_default();
-        let level_text = per_subject.get(&subject).cloned().or(default);
-        let level = match level_text.as_deref().map(str::parse::<Level>) {
-            None => Level::Backward,
-            Some(Ok(level)) => level,
-            Some(Err(_)) => {
+        let (level_file, level) = level_of(&change.files_after, &directory, &subject);
+        let level = match level {
+            Ok(level) => level,
+            Err(level_text) => {
                 findings.push(Finding::new(
                     SCHEMA_LEVEL_UNKNOWN,
                     Severity::Block,
                     &file_object(&level_file),
                     &subject,
                     format!(
-                        "subject `{subject}`: level `{}` is not a compatibility level, so the change to `{path}` cannot be checked",
-                        level_text.unwrap_or_default()
+                        "subject `{subject}`: level `{level_text}` is not a compatibility level, so the change to `{path}` cannot be checked"
                     ),
                     "use NONE, BACKWARD, BACKWARD_TRANSITIVE, FORWARD, FORWARD_TRANSITIVE, FULL or FULL_TRANSITIVE",
                 ));
                 continue;
             }
         };
-        let history = [
-            with_imports(
-                SchemaText::new(format!("{path} (before)"), previous.clone()),
-                kind,
-                path,
-                &change.files_before,
-            ),
-            with_imports(
-                SchemaText::new(path.clone(), text.clone()),
-                kind,
-                path,
-                &change.files_after,
-            ),
-        ];
+        // Older versions only for a transitive level (the others compare with the previous
+        // version alone); each text once, as a registry keeps it.
+        let older = change
+            .file_histories
+            .get(path)
+            .filter(|_| level.transitive())
+            .into_iter()
+            .flatten()
+            .filter(|(_, older)| older != previous && older != text)
+            // A registry never held a version that does not parse: such a text is no version.
+            .filter(|(_, older)| {
+                schema::validate(kind, &SchemaText::new(path.clone(), older.clone())).is_ok()
+            });
+        let mut history: Vec<SchemaText> = older
+            .map(|(label, older)| {
+                with_imports(
+                    SchemaText::new(format!("{path} (at {label})"), older.clone()),
+                    kind,
+                    path,
+                    &change.files_before,
+                )
+            })
+            .collect();
+        history.push(with_imports(
+            SchemaText::new(format!("{path} (before)"), previous.clone()),
+            kind,
+            path,
+            &change.files_before,
+        ));
+        history.push(with_imports(
+            SchemaText::new(path.clone(), text.clone()),
+            kind,
+            path,
+            &change.files_after,
+        ));
+        let previous_index = history.len() - 2;
         match schema::check(level, kind, &history) {
             Ok(incompatibilities) => {
                 for incompatibility in incompatibilities {
+                    // Against an earlier version than the previous one: say which.
+                    let against = if incompatibility.older < previous_index {
+                        format!(" (against the version of `{}`)", incompatibility.older_name)
+                    } else {
+                        String::new()
+                    };
                     findings.push(Finding::new(
                         SCHEMA_INCOMPATIBLE,
                         Severity::Block,
                         &file_object(path),
                         &incompatibility.path,
                         format!(
-                            "subject `{subject}` ({level}): {} [{}]",
+                            "subject `{subject}` ({level}){against}: {} [{}]",
                             incompatibility.message, incompatibility.rule
                         ),
                         format!("keep the change {level}-compatible (for example, give a new field a default, keep a field's type), publish it under a new subject, or lower the subject's level in `{level_file}` on purpose"),
@@ -196,5 +259,55 @@ mod tests {
         );
         assert_eq!(subject_of("schemas/compatibility.yaml"), None);
         assert_eq!(subject_of("config/a.avsc"), None);
+    }
+
+    #[test]
+    fn transitive_levels_check_the_files_history() {
+        let path = "schemas/orders.avsc";
+        let v1 = r#"{"type":"record","name":"Order","fields":[{"name":"id","type":"string"}]}"#;
+        let v2 = r#"{"type":"record","name":"Order","fields":[{"name":"id","type":"string"},{"name":"qty","type":"int","default":0}]}"#;
+        // The default dropped: v3 reads v2's data, not v1's (no qty and no default).
+        let v3 = r#"{"type":"record","name":"Order","fields":[{"name":"id","type":"string"},{"name":"qty","type":"int"}]}"#;
+        let findings_at = |level: &str, history: Vec<(String, String)>| {
+            let mut change = Change::default();
+            let levels = format!("default: {level}\n");
+            for (files, text) in [
+                (&mut change.files_before, v2),
+                (&mut change.files_after, v3),
+            ] {
+                files.insert(path.to_string(), text.to_string());
+                files.insert("schemas/compatibility.yaml".to_string(), levels.clone());
+            }
+            assert_eq!(
+                needs_history(&change.files_before, &change.files_after),
+                if level.ends_with("TRANSITIVE") {
+                    vec![path.to_string()]
+                } else {
+                    Vec::new()
+                }
+            );
+            change.file_histories.insert(path.to_string(), history);
+            let mut findings = Vec::new();
+            check(&change, &mut findings);
+            findings
+        };
+        let history = vec![
+            ("0badc0de".to_string(), "{ not json".to_string()),
+            ("1234abcd".to_string(), v1.to_string()),
+        ];
+        assert!(findings_at("BACKWARD", history.clone()).is_empty());
+        let findings = findings_at("BACKWARD_TRANSITIVE", history.clone());
+        assert_eq!(findings.len(), 1, "{findings:?}");
+        assert_eq!(findings[0].rule, SCHEMA_INCOMPATIBLE);
+        assert!(
+            findings[0]
+                .message
+                .contains("against the version of `schemas/orders.avsc (at 1234abcd)`")
+                && findings[0].message.contains("qty"),
+            "{}",
+            findings[0].message
+        );
+        // Without a history, a transitive level sees the two versions the change carries.
+        assert!(findings_at("BACKWARD_TRANSITIVE", Vec::new()).is_empty());
     }
 }

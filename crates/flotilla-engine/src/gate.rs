@@ -47,7 +47,13 @@ pub const WARNING_CONDITION: &str = "GuardrailWarning";
 pub struct RepositoryFiles {
     pub before: BTreeMap<String, String>,
     pub after: BTreeMap<String, String>,
+    /// The Git history before `before` of the schema files a transitive level needs
+    /// (`flotilla_eda::subjects::needs_history`), for `Change::file_histories`.
+    pub histories: BTreeMap<String, Vec<(String, String)>>,
 }
+
+/// The most commits walked back for one schema file's history (first parents).
+pub const MAX_HISTORY_COMMITS: usize = 1000;
 
 /// What the gate is asked about one sync (or one preview).
 pub struct GateInput<'a> {
@@ -109,6 +115,7 @@ pub fn evaluate(input: GateInput<'_>) -> GateReport {
     let mut change = Change::new(before, after, input.prune);
     change.files_before = input.files.before;
     change.files_after = input.files.after;
+    change.file_histories = input.files.histories;
     change.operator_versions = versions;
     GateReport {
         findings: flotilla_eda::evaluate(&change),
@@ -179,7 +186,8 @@ pub fn operator_versions<'a>(objects: impl Iterator<Item = &'a Value>) -> BTreeM
 }
 
 /// Whether a repository file is one the rules read: `*.avsc`, `*.proto` and `*.json` under a
-/// `schemas/` directory, and AsyncAPI documents (`asyncapi*.yaml|yml|json`) anywhere.
+/// `schemas/` directory with the `compatibility.yaml` beside them, and AsyncAPI documents
+/// (`asyncapi*.yaml|yml|json`) anywhere.
 pub fn is_guardrail_file(path: &str) -> bool {
     let mut segments = path.rsplit('/');
     let name = segments.next().unwrap_or("").to_ascii_lowercase();
@@ -190,10 +198,12 @@ pub fn is_guardrail_file(path: &str) -> bool {
     {
         return true;
     }
+    // A schema, or the subjects' levels beside them (`flotilla_eda::subjects`).
     segments.any(|directory| directory == "schemas")
-        && [".avsc", ".proto", ".json"]
-            .iter()
-            .any(|extension| name.ends_with(extension))
+        && (name == "compatibility.yaml"
+            || [".avsc", ".proto", ".json"]
+                .iter()
+                .any(|extension| name.ends_with(extension)))
 }
 
 /// Files larger than this are left out (a schema is small; a data file is not one).
@@ -316,9 +326,25 @@ pub async fn repository_files(
             }
             files
         };
+        let after = read(after_trees);
+        let before = read(before_trees.clone());
+        // Read only for schema files the change edits under a transitive level: most syncs
+        // read no history at all.
+        let histories = flotilla_eda::subjects::needs_history(&before, &after)
+            .into_iter()
+            .map(|path| {
+                let history = before_trees
+                    .iter()
+                    .map(|(tree, _)| tree.file_history(&path, MAX_HISTORY_COMMITS))
+                    .find(|history| !history.is_empty())
+                    .unwrap_or_default();
+                (path, history)
+            })
+            .collect();
         RepositoryFiles {
-            after: read(after_trees),
-            before: read(before_trees),
+            after,
+            before,
+            histories,
         }
     })
     .await
@@ -602,6 +628,8 @@ mod tests {
         assert!(!is_guardrail_file("config/orders.json"));
         assert!(!is_guardrail_file("schemas.avsc"));
         assert!(!is_guardrail_file("schemas/readme.md"));
+        assert!(is_guardrail_file("events/schemas/compatibility.yaml"));
+        assert!(!is_guardrail_file("events/compatibility.yaml"));
     }
 
     #[test]

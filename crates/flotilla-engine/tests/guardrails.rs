@@ -412,3 +412,91 @@ async fn a_schema_change_that_breaks_backward_stops_the_application_that_ships_i
     assert_eq!(partitions(&harness, "orders").await, json!(8));
     harness.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transitive_level_stops_a_change_that_only_an_older_version_rejects() {
+    let first_version =
+        r#"{"type": "record", "name": "Order", "fields": [{"name": "id", "type": "string"}]}"#;
+    let harness = Harness::start_prepared(
+        "guardrails-transitive",
+        &[
+            ("events/kustomization.yaml", "resources:\n- orders.yaml\n"),
+            ("events/orders.yaml", &topic("orders", 6, None)),
+            ("events/schemas/orders-value.avsc", first_version),
+            (
+                "events/schemas/compatibility.yaml",
+                "default: BACKWARD_TRANSITIVE\n",
+            ),
+        ],
+        |_| {},
+        &[topic_crd()],
+    )
+    .await;
+    harness
+        .apply(&app_manifest(
+            "events",
+            "events",
+            "kafka",
+            json!({"automated": {"prune": true, "selfHeal": true}, "syncOptions": ["CreateNamespace=true"]}),
+        ))
+        .await;
+    let application = harness
+        .wait_app("events", "the first sync", synced_and_healthy)
+        .await;
+    let first = application["status"]["sync"]["revision"]
+        .as_str()
+        .expect("a revision")
+        .to_string();
+    // A defaulted field: compatible with every version.
+    let with_default = first_version.replace(
+        r#"{"name": "id", "type": "string"}"#,
+        r#"{"name": "id", "type": "string"}, {"name": "qty", "type": "int", "default": 0}"#,
+    );
+    // With an object changed too, so that a sync (and a history entry, which the gate compares
+    // with) records the commit.
+    let second = harness.commit(
+        &[
+            ("events/schemas/orders-value.avsc", Some(&with_default)),
+            ("events/orders.yaml", Some(&topic("orders", 7, None))),
+        ],
+        "qty with a default",
+    );
+    harness
+        .wait_app("events", "the compatible change", |application| {
+            application["status"]["sync"]["revision"] == json!(second)
+                && synced_and_healthy(application)
+        })
+        .await;
+    // The default dropped: the previous version's data is still readable, the first's is not.
+    let breaking = harness.commit(
+        &[
+            (
+                "events/schemas/orders-value.avsc",
+                Some(&with_default.replace(r#", "default": 0"#, "")),
+            ),
+            ("events/orders.yaml", Some(&topic("orders", 8, None))),
+        ],
+        "qty without a default",
+    );
+    let application = harness
+        .wait_app("events", "the blocked schema change", |application| {
+            application["status"]["operationState"]["syncResult"]["revision"] == json!(breaking)
+                && application["status"]["operationState"]["phase"] == "Failed"
+        })
+        .await;
+    let violation = conditions(&application, "GuardrailViolation");
+    assert!(
+        violation
+            .iter()
+            .any(|message| message.contains("schema-incompatible")
+                && message.contains(&format!("(at {})", &first[..8]))
+                && message.contains("qty")),
+        "names the first version: {violation:?}"
+    );
+    assert_eq!(
+        partitions(&harness, "orders").await,
+        json!(7),
+        "nothing of the commit is applied"
+    );
+    harness.stop().await;
+}

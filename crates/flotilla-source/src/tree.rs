@@ -40,6 +40,7 @@ type Listing = HashMap<String, Node>;
 pub struct GitTree {
     root: PathBuf,
     repository: gix::ThreadSafeRepository,
+    commit: ObjectId,
     root_tree: ObjectId,
     /// Decoded directories by their path relative to the root ("" is the root).
     listings: Mutex<HashMap<PathBuf, Arc<Listing>>>,
@@ -110,6 +111,7 @@ impl GitTree {
         Ok(GitTree {
             root: root.to_path_buf(),
             repository,
+            commit: id,
             root_tree,
             listings: Mutex::new(HashMap::new()),
             handles: Mutex::new(vec![local]),
@@ -126,6 +128,65 @@ impl GitTree {
     /// The path the tree appears at.
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// The earlier texts of the file at `path` (relative to the repository's top, `/`
+    /// separated, no symlinks followed), oldest first, from the first-parent history of this
+    /// tree's commit: each text the file had before the one it has here, once, in the order it
+    /// first appeared (as a schema registry numbers versions: registering a text it already holds
+    /// adds no version). Each comes with the short id of the first commit that had it. At most
+    /// `max_commits` commits are read; commits whose objects the mirror lacks (a shallow fetch)
+    /// end the walk. A file that is not valid UTF-8 at some commit is left out there.
+    pub fn file_history(&self, path: &str, max_commits: usize) -> Vec<(String, String)> {
+        self.with_handle(|repository| {
+            let mut seen = std::collections::HashSet::new();
+            // Newest first while walking: (commit, blob) per first appearance, walking back.
+            let mut versions: Vec<(ObjectId, ObjectId)> = Vec::new();
+            let mut current = Some(self.commit);
+            let mut previous_blob: Option<ObjectId> = None;
+            for _ in 0..max_commits {
+                let Some(id) = current else { break };
+                let Ok(commit) = repository.find_commit(id) else {
+                    break;
+                };
+                current = commit.parent_ids().next().map(|parent| parent.detach());
+                let Ok(tree) = commit.tree() else { break };
+                let blob = tree
+                    .lookup_entry_by_path(path)
+                    .ok()
+                    .flatten()
+                    .filter(|entry| entry.mode().is_blob())
+                    .map(|entry| entry.object_id());
+                let Some(blob) = blob else {
+                    // The file did not exist before this commit: its history starts here.
+                    if previous_blob.is_some() {
+                        break;
+                    }
+                    continue;
+                };
+                // Walking back, the commit that introduced a text is the last one seen with it.
+                match versions.last_mut() {
+                    Some(last) if previous_blob == Some(blob) => last.0 = id,
+                    _ => versions.push((id, blob)),
+                }
+                previous_blob = Some(blob);
+            }
+            // The text this tree holds is not history.
+            let here = versions.first().map(|(_, blob)| *blob);
+            let mut history = Vec::new();
+            for (commit, blob) in versions.into_iter().rev() {
+                if Some(blob) == here || !seen.insert(blob) {
+                    continue;
+                }
+                let Ok(object) = repository.find_object(blob) else {
+                    continue;
+                };
+                if let Ok(text) = String::from_utf8(object.detach().data) {
+                    history.push((commit.to_hex_with_len(8).to_string(), text));
+                }
+            }
+            history
+        })
     }
 
     fn with_handle<T>(&self, work: impl FnOnce(&gix::Repository) -> T) -> T {
@@ -559,5 +620,52 @@ mod tests {
             error.to_string().contains("is not in the mirror"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn a_files_history_lists_its_earlier_texts_once_oldest_first() {
+        let scratch = Scratch::new("history");
+        let work = scratch.path().join("work");
+        std::fs::create_dir_all(work.join("schemas")).expect("dirs");
+        git(&work, &["init", "--quiet"]);
+        let mut commits = Vec::new();
+        // v1, v2, an unrelated commit, v1 again (a registry adds no version), v3.
+        for (text, other) in [
+            ("v1", "a"),
+            ("v2", "a"),
+            ("v2", "b"),
+            ("v1", "b"),
+            ("v3", "b"),
+        ] {
+            std::fs::write(work.join("schemas/orders.avsc"), text).expect("write");
+            std::fs::write(work.join("other.txt"), other).expect("write");
+            git(&work, &["add", "-A"]);
+            git(&work, &["commit", "--quiet", "--allow-empty", "-m", text]);
+            commits.push(git(&work, &["rev-parse", "HEAD"]));
+        }
+        git(
+            scratch.path(),
+            &["clone", "--quiet", "--bare", "work", "mirror.git"],
+        );
+        let mirror = scratch.path().join("mirror.git");
+        let root = scratch.path().join("root");
+        let history = |commit: &str, limit: usize| -> Vec<(String, String)> {
+            GitTree::open(&mirror, commit, &root)
+                .expect("opens")
+                .file_history("schemas/orders.avsc", limit)
+        };
+        let short = |index: usize| commits[index][..8].to_string();
+        assert_eq!(
+            history(&commits[4], 100),
+            [(short(0), "v1".to_string()), (short(1), "v2".to_string())]
+        );
+        // At the third commit the file holds v2: only v1 came before.
+        assert_eq!(history(&commits[2], 100), [(short(0), "v1".to_string())]);
+        // The walk is bounded.
+        assert_eq!(history(&commits[4], 2), [(short(3), "v1".to_string())]);
+        assert!(GitTree::open(&mirror, &commits[4], &root)
+            .expect("opens")
+            .file_history("schemas/missing.avsc", 100)
+            .is_empty());
     }
 }

@@ -136,22 +136,38 @@ fn check(args: &CheckArgs) -> Result<u8> {
             .with_disk_directory(&crate::cache_dir().join("remote-bases"));
         Ok((tree, commit))
     };
-    let (before, files_before, base_label) = if args.live {
+    // The base revision's tree also gives the Git history of the schema files transitive
+    // levels check against.
+    let (before, files_before, base_tree, base_label) = if args.live {
         let before = crate::cmd_engine::runtime()?.block_on(live_before(&args.cluster, &after))?;
-        let files_before = match (&repository.git_dir, head_tree("HEAD")) {
-            (Some(_), Ok((tree, commit))) => revision_files(&repository, &tree, &commit)?,
-            _ => BTreeMap::new(),
-        };
-        (before, files_before, "live".to_string())
+        match (&repository.git_dir, head_tree("HEAD")) {
+            (Some(_), Ok((tree, commit))) => {
+                let files = revision_files(&repository, &tree, &commit)?;
+                (before, files, Some(tree), "live".to_string())
+            }
+            _ => (before, BTreeMap::new(), None, "live".to_string()),
+        }
     } else {
         let revision = args.base.clone().unwrap_or_else(|| "HEAD".to_string());
         let (tree, commit) = head_tree(&revision)?;
         let before = render_side(&tree, &repository, &fetcher, false)
             .with_context(|| format!("rendering `{}` at `{revision}`", args.path.display()))?;
         let files = revision_files(&repository, &tree, &commit)?;
-        (before, files, revision)
+        (before, files, Some(tree), revision)
     };
     let files_after = working_files(&repository)?;
+    let file_histories: BTreeMap<String, Vec<(String, String)>> = base_tree
+        .iter()
+        .flat_map(|tree| {
+            flotilla_eda::subjects::needs_history(&files_before, &files_after)
+                .into_iter()
+                .map(|path| {
+                    let history =
+                        tree.file_history(&path, flotilla_engine::gate::MAX_HISTORY_COMMITS);
+                    (path, history)
+                })
+        })
+        .collect();
     for note in before.notes.iter().chain(&after.notes) {
         eprintln!("note: {note}");
     }
@@ -187,6 +203,7 @@ fn check(args: &CheckArgs) -> Result<u8> {
     let mut change = Change::new(before_objects, after_objects, prune);
     change.files_before = files_before;
     change.files_after = files_after;
+    change.file_histories = file_histories;
     change.operator_versions = operator_versions;
     let findings = flotilla_eda::evaluate(&change);
 

@@ -213,6 +213,44 @@ fn lowering_partitions_in_the_working_tree_blocks_and_names_the_rule() {
 }
 
 #[test]
+fn a_transitive_level_checks_the_schemas_git_history() {
+    let root = topics_repository("transitive");
+    let schema = "events/schemas/orders-value.avsc";
+    let v1 = r#"{"type":"record","name":"Order","fields":[{"name":"id","type":"string"}]}"#;
+    let v2 = r#"{"type":"record","name":"Order","fields":[{"name":"id","type":"string"},{"name":"qty","type":"int","default":0}]}"#;
+    // Drops qty's default: reads v2's data, not v1's.
+    let v3 = r#"{"type":"record","name":"Order","fields":[{"name":"id","type":"string"},{"name":"qty","type":"int"}]}"#;
+    write(&root, schema, v1);
+    write(
+        &root,
+        "events/schemas/compatibility.yaml",
+        "default: BACKWARD_TRANSITIVE\n",
+    );
+    let first = commit_all(&root, "orders v1");
+    write(&root, schema, v2);
+    commit_all(&root, "orders v2");
+    write(&root, schema, v3);
+    let output = check(&root, &["events"]);
+    assert_eq!(code(&output), 1, "{}", text(&output));
+    let printed = text(&output);
+    assert!(printed.contains("schema-incompatible"), "{printed}");
+    assert!(
+        printed.contains(&format!("(at {})", &first[..8])) && printed.contains("qty"),
+        "names the version of the first commit and the field: {printed}"
+    );
+    // BACKWARD compares with the previous version only, which v3 reads.
+    write(
+        &root,
+        "events/schemas/compatibility.yaml",
+        "default: BACKWARD\n",
+    );
+    commit_all(&root, "level BACKWARD");
+    let output = check(&root, &["events"]);
+    assert_eq!(code(&output), 0, "{}", text(&output));
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[test]
 fn base_compares_with_a_commit_of_the_same_repository() {
     let root = topics_repository("base");
     let first = git(&root, &["rev-parse", "HEAD"]);
