@@ -89,18 +89,22 @@ pub fn allowed_rules(object: &serde_json::Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// Marks the findings their object overrides.
+/// Marks the findings their object overrides. Findings of one object next to each other (as
+/// [`crate::evaluate`] sorts them) look their object up once.
 pub fn apply_overrides(change: &Change, findings: &mut [Finding]) {
+    let mut last: Option<(ObjectId, Vec<String>)> = None;
     for finding in findings.iter_mut() {
-        let object = change
-            .after
-            .get(&finding.object)
-            .or_else(|| change.before.get(&finding.object));
-        if let Some(object) = object {
-            if allowed_rules(object)
-                .iter()
-                .any(|rule| rule == &finding.rule)
-            {
+        if last.as_ref().map(|(id, _)| id) != Some(&finding.object) {
+            let allowed = change
+                .after
+                .get(&finding.object)
+                .or_else(|| change.before.get(&finding.object))
+                .map(allowed_rules)
+                .unwrap_or_default();
+            last = Some((finding.object.clone(), allowed));
+        }
+        if let Some((_, allowed)) = &last {
+            if allowed.iter().any(|rule| rule == &finding.rule) {
                 finding.overridden = true;
             }
         }

@@ -42,9 +42,9 @@ pub fn evaluate(change: &Change) -> Vec<Finding> {
     api_version::check(change, &mut findings);
     asyncapi::check(change, &mut findings);
     subjects::check(change, &mut findings);
-    finding::apply_overrides(change, &mut findings);
     findings.sort_by(|left, right| {
         (&left.object, &left.rule, &left.path).cmp(&(&right.object, &right.rule, &right.path))
     });
+    finding::apply_overrides(change, &mut findings);
     findings
 }

@@ -62,8 +62,10 @@ pub(crate) fn check(
 
 /// The rules about one state of one user (every finding is on that user).
 fn check_object(index: &Index<'_>, id: &ObjectId, user: &Value, findings: &mut Vec<Finding>) {
-    cluster_label_rules(index, id, user, findings);
-    acl_topics(index, id, user, findings);
+    // The label is read once for both rules.
+    let label = read_cluster_label(id, user);
+    cluster_label_rules(index, id, label, findings);
+    acl_topics(index, id, user, label, findings);
 }
 
 fn authentication(id: &ObjectId, before: &Value, after: &Value, findings: &mut Vec<Finding>) {
@@ -210,17 +212,23 @@ fn removed(
     ));
 }
 
-fn acl_topics(index: &Index<'_>, id: &ObjectId, user: &Value, findings: &mut Vec<Finding>) {
+fn acl_topics(
+    index: &Index<'_>,
+    id: &ObjectId,
+    user: &Value,
+    label: Label<'_>,
+    findings: &mut Vec<Finding>,
+) {
     let resources = acl_resources(user);
     if !resources.iter().any(|resource| resource.kind == "topic") {
         return;
     }
-    let topics = index.topic_names(
-        &id.group,
-        &id.namespace,
-        cluster_label(id, user).unwrap_or_default(),
-    );
-    let cluster = cluster_label(id, user).unwrap_or("its cluster");
+    let label = match label {
+        Label::Names(name) => Some(name),
+        Label::Missing | Label::Unreadable => None,
+    };
+    let topics = index.topic_names(&id.group, &id.namespace, label.unwrap_or_default());
+    let cluster = label.unwrap_or("its cluster");
     for resource in resources {
         if resource.kind != "topic" || resource.prefix || resource.name == "*" {
             continue;
@@ -242,12 +250,12 @@ fn acl_topics(index: &Index<'_>, id: &ObjectId, user: &Value, findings: &mut Vec
 fn cluster_label_rules(
     index: &Index<'_>,
     id: &ObjectId,
-    user: &Value,
+    label_value: Label<'_>,
     findings: &mut Vec<Finding>,
 ) {
     let label = cluster_label_key(&id.group);
     let path = || format!("metadata.labels['{label}']");
-    match read_cluster_label(id, user) {
+    match label_value {
         Label::Unreadable => {}
         Label::Missing => findings.push(Finding::new(
             CLUSTER_LABEL_MISSING,
