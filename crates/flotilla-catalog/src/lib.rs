@@ -436,13 +436,21 @@ impl Catalog {
                     package.default_channel
                 )));
             }
+            // Every CSV name any channel lists, once (looking each `replaces` up with
+            // `find_csv` would list every channel again for each CSV).
+            let listed: std::collections::HashSet<String> = package
+                .channels
+                .iter()
+                .flat_map(|channel| package.csvs(channel))
+                .map(|csv| csv.name)
+                .collect();
             for channel in &package.channels {
                 if channel.entries.is_empty() {
                     return Err(fail(format!("channel `{}` has no entries", channel.name)));
                 }
                 for csv in package.csvs(channel) {
                     if let Some(replaced) = &csv.replaces {
-                        if package.find_csv(replaced).is_none() {
+                        if !listed.contains(replaced) {
                             return Err(fail(format!(
                                 "`{}` replaces `{replaced}`, which no channel lists",
                                 csv.name
