@@ -192,23 +192,27 @@ pub(super) async fn finalize_deletion(shared: &Arc<Shared>, key: &AppKey, applic
     if shared.share.fence(key).is_err() {
         return;
     }
-    if let Ok(info) = shared
+    let patch = json!({"metadata": {"finalizers": remaining}});
+    let removed = match shared
         .home
         .cluster
         .resource(&format!("{GROUP}/{VERSION}"), "Application")
         .await
     {
-        let patch = json!({"metadata": {"finalizers": remaining}});
-        if let Err(error) = shared
+        Ok(info) => shared
             .home
             .cluster
             .merge_patch(&info, Some(&key.0), &key.1, &patch)
             .await
-        {
-            tracing::warn!(application = %key.1, %error, "cannot remove the Application finalizer");
-            schedule(shared, key, Duration::from_secs(5));
-            return;
-        }
+            .map(|_| ()),
+        Err(error) => Err(error),
+    };
+    if let Err(error) = removed {
+        // Tried again: forgotten now, the Application would keep its finalizer (and stay
+        // undeleted) until something else queued it.
+        tracing::warn!(application = %key.1, %error, "cannot remove the Application finalizer");
+        schedule(shared, key, Duration::from_secs(5));
+        return;
     }
     forget(shared, key);
 }
