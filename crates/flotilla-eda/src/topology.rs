@@ -13,8 +13,10 @@
 //! `QREMOTE`, `QALIAS`, `QMODEL` in the MQSC ConfigMaps the queue manager names). Empty id parts
 //! (an object rendered without a namespace) are left out. Labels are strings: the object a node
 //! comes from (`object`), `argocd` (the Argo CD Application owning it, from the caller or the
-//! object's `argocd.argoproj.io/tracking-id`), `declared: "false"` for a topic or queue only
-//! named (by an ACL or a document), and facts of the kind (partitions, class, ...).
+//! object's `argocd.argoproj.io/tracking-id`; for what is read from a file of
+//! [`Sources::file_sets`], the Applications whose sources hold the file, joined by `,`),
+//! `declared: "false"` for a topic or queue only named (by an ACL or a document), and facts of
+//! the kind (partitions, class, ...). Edges read from such a file carry the same `argocd` label.
 //!
 //! Edges (`kind`, `from` → `to`, the verb read from the subject): `produces` and `consumes`
 //! (application → topic or queue; `source: asyncapi` from a document's operations, `source: acl`
@@ -49,6 +51,36 @@ pub struct Sources<'a> {
     pub owners: &'a BTreeMap<ObjectId, String>,
     /// Repository files (AsyncAPI documents, schemas), by path.
     pub files: &'a BTreeMap<String, String>,
+    /// Further repository files, each set read on its own (one repository at one commit), with
+    /// the Argo CD Applications whose sources hold each file: what is read from a file (its
+    /// edges, its schema nodes, the application nodes a document names) is labelled `argocd`
+    /// with them.
+    pub file_sets: &'a [FileSet],
+}
+
+/// Repository files of one repository at one commit, with their owners ([`Sources::file_sets`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FileSet {
+    /// The files (AsyncAPI documents, schemas), by path relative to the repository root.
+    pub files: BTreeMap<String, String>,
+    /// The Argo CD Applications whose sources hold each path.
+    pub owners: BTreeMap<String, BTreeSet<String>>,
+}
+
+impl FileSet {
+    /// The Applications holding any of `paths`, joined by `,` (the `argocd` label).
+    fn owners_of<'p>(set: Option<&FileSet>, paths: impl IntoIterator<Item = &'p str>) -> String {
+        let Some(set) = set else {
+            return String::new();
+        };
+        let owners: BTreeSet<&str> = paths
+            .into_iter()
+            .filter_map(|path| set.owners.get(path))
+            .flatten()
+            .map(String::as_str)
+            .collect();
+        owners.into_iter().collect::<Vec<_>>().join(",")
+    }
 }
 
 /// A node of the graph.
@@ -130,8 +162,19 @@ impl Graph {
             }
             Some(node) => {
                 for (key, value) in labels {
-                    if key != "declared" {
-                        node.labels.entry(key).or_insert(value);
+                    match node.labels.get_mut(&key) {
+                        // A node read from files several Applications hold: each is listed.
+                        Some(old) if key == "argocd" && *old != value => {
+                            let mut owners: BTreeSet<String> =
+                                old.split(',').map(str::to_string).collect();
+                            owners.extend(value.split(',').map(str::to_string));
+                            *old = owners.into_iter().collect::<Vec<_>>().join(",");
+                        }
+                        Some(_) => {}
+                        None if key != "declared" => {
+                            node.labels.insert(key, value);
+                        }
+                        None => {}
                     }
                 }
             }
@@ -1010,7 +1053,12 @@ impl<'a> Builder<'a> {
     }
 
     /// Schemas of `schemas/<topic>-<key|value>.<ext>` files for declared topics.
-    fn subject_files(&mut self, topics: &TopicIndex<'_>, files: &BTreeMap<String, String>) {
+    fn subject_files(
+        &mut self,
+        topics: &TopicIndex<'_>,
+        files: &BTreeMap<String, String>,
+        set: Option<&FileSet>,
+    ) {
         let subjects = asyncapi::subject_files(files);
         for info in &topics.topics {
             for role in ["key", "value"] {
@@ -1019,6 +1067,7 @@ impl<'a> Builder<'a> {
                     continue;
                 };
                 let schema = node_id("schema", &[&subject]);
+                let owners = FileSet::owners_of(set, paths.iter().map(String::as_str));
                 self.graph.node(
                     &schema,
                     "schema",
@@ -1026,6 +1075,7 @@ impl<'a> Builder<'a> {
                     labels([
                         ("subject", subject.clone()),
                         ("files", paths.join(",")),
+                        ("argocd", owners.clone()),
                         (
                             "format",
                             asyncapi::SchemaFormat::of(None, paths.first().map(String::as_str))
@@ -1043,7 +1093,11 @@ impl<'a> Builder<'a> {
                     "uses-schema",
                     &topic,
                     &schema,
-                    labels_of([("role", role), ("source", "schemas-directory")]),
+                    labels([
+                        ("role", role.to_string()),
+                        ("source", "schemas-directory".to_string()),
+                        ("argocd", owners),
+                    ]),
                 );
             }
         }
@@ -1051,7 +1105,13 @@ impl<'a> Builder<'a> {
 
     /// The application node an AsyncAPI operation belongs to: the workload of that name (in
     /// the namespace of the topic when there is one), else a node of the document's.
-    fn document_application(&mut self, name: &str, namespace: &str, document: &str) -> String {
+    fn document_application(
+        &mut self,
+        name: &str,
+        namespace: &str,
+        document: &str,
+        owners: &str,
+    ) -> String {
         let workload = self.graph.nodes.values().find(|node| {
             node.kind == "application"
                 && node.name == name
@@ -1075,6 +1135,7 @@ impl<'a> Builder<'a> {
             labels([
                 ("document", document.to_string()),
                 ("namespace", namespace.to_string()),
+                ("argocd", owners.to_string()),
             ]),
         );
         id
@@ -1084,6 +1145,7 @@ impl<'a> Builder<'a> {
         &mut self,
         topics: &TopicIndex<'_>,
         files: &BTreeMap<String, String>,
+        set: Option<&FileSet>,
     ) -> Vec<String> {
         let repository = Repository::new(files);
         let documents = asyncapi::read_documents(&repository);
@@ -1093,6 +1155,7 @@ impl<'a> Builder<'a> {
             .map(|problem| problem.message.clone())
             .collect();
         for document in &documents.documents {
+            let owners = FileSet::owners_of(set, [document.path.as_str()]);
             let mut channel_targets: Vec<Vec<String>> = Vec::new();
             for channel in &document.channels {
                 channel_targets.push(self.channel_targets(document, channel, topics));
@@ -1113,7 +1176,8 @@ impl<'a> Builder<'a> {
                         .get(&target)
                         .and_then(|node| node.labels.get("namespace").cloned())
                         .unwrap_or_default();
-                    let application = self.document_application(&name, &namespace, &document.path);
+                    let application =
+                        self.document_application(&name, &namespace, &document.path, &owners);
                     self.graph.edge(
                         kind,
                         &application,
@@ -1123,6 +1187,7 @@ impl<'a> Builder<'a> {
                             ("document", document.path.clone()),
                             ("operation", operation.id.clone()),
                             ("groups", operation.group_ids.join(",")),
+                            ("argocd", owners.clone()),
                         ]),
                     );
                 }
@@ -1140,12 +1205,17 @@ impl<'a> Builder<'a> {
                     .clone()
                     .unwrap_or_else(|| schema_use.location.clone());
                 let schema = node_id("schema", &[&subject]);
+                let schema_owners = FileSet::owners_of(
+                    set,
+                    std::iter::once(document.path.as_str()).chain(schema_use.file.as_deref()),
+                );
                 self.graph.node(
                     &schema,
                     "schema",
                     &subject,
                     labels([
                         ("subject", schema_use.subject.clone().unwrap_or_default()),
+                        ("argocd", schema_owners),
                         ("format", schema_use.format.as_str().to_string()),
                         ("files", schema_use.file.clone().unwrap_or_default()),
                         (
@@ -1171,6 +1241,7 @@ impl<'a> Builder<'a> {
                             ("role", role.to_string()),
                             ("source", "asyncapi".to_string()),
                             ("message", schema_use.message.clone()),
+                            ("argocd", owners.clone()),
                         ]),
                     );
                 }
@@ -1279,8 +1350,16 @@ pub fn build(sources: &Sources<'_>) -> Topology {
     builder.connectors(&topics);
     builder.mirror_makers();
     builder.queue_managers();
-    builder.subject_files(&topics, sources.files);
-    let warnings = builder.documents(&topics, sources.files);
+    builder.subject_files(&topics, sources.files, None);
+    let mut warnings = builder.documents(&topics, sources.files, None);
+    for set in sources.file_sets {
+        builder.subject_files(&topics, &set.files, Some(set));
+        for warning in builder.documents(&topics, &set.files, Some(set)) {
+            if !warnings.contains(&warning) {
+                warnings.push(warning);
+            }
+        }
+    }
     builder.graph.finish(warnings)
 }
 

@@ -39,6 +39,7 @@ fn every_topology_case_gives_its_expected_graph() {
             objects: &objects,
             owners: &owners,
             files: &files,
+            file_sets: &[],
         });
         let json = format!(
             "{}\n",
@@ -91,4 +92,105 @@ fn every_topology_case_gives_its_expected_graph() {
     );
     assert!(!cases.is_empty(), "no cases under tests/topology");
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Files given as file sets (the web's live topology: each Application's files at its synced
+/// commit) give the graph the same files give, with what each file says owned by the
+/// Applications whose sources hold it; a file two sets hold is owned by both.
+#[test]
+fn file_sets_own_what_their_files_say() {
+    use flotilla_eda::topology::FileSet;
+    use std::collections::BTreeSet;
+
+    let case =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/topology/asyncapi-apps");
+    let objects = read_documents(&case.join("objects.yaml"));
+    let files = read_tree(&case.join("files"));
+    let owners = BTreeMap::new();
+    let plain = build(&Sources {
+        objects: &objects,
+        owners: &owners,
+        files: &files,
+        file_sets: &[],
+    });
+    let owned_by = |names: &[&str]| -> BTreeMap<String, BTreeSet<String>> {
+        files
+            .keys()
+            .map(|path| {
+                (
+                    path.clone(),
+                    names.iter().map(|name| name.to_string()).collect(),
+                )
+            })
+            .collect()
+    };
+    let sets = [
+        FileSet {
+            files: files.clone(),
+            owners: owned_by(&["shop"]),
+        },
+        // The same repository at another commit, synced by another Application.
+        FileSet {
+            files: files.clone(),
+            owners: owned_by(&["shop-staging"]),
+        },
+    ];
+    let empty = BTreeMap::new();
+    let owned = build(&Sources {
+        objects: &objects,
+        owners: &owners,
+        files: &empty,
+        file_sets: &sets[..1],
+    });
+    // The same nodes and edges, each read from a file now labelled with its owner.
+    let strip = |topology: &flotilla_eda::topology::Topology| {
+        let mut topology = topology.clone();
+        for node in &mut topology.nodes {
+            node.labels.remove("argocd");
+        }
+        for edge in &mut topology.edges {
+            edge.labels.remove("argocd");
+        }
+        topology
+    };
+    assert_eq!(strip(&owned), strip(&plain));
+    let schema = owned
+        .nodes
+        .iter()
+        .find(|node| node.id == "schema:orders-value")
+        .expect("the schema node");
+    assert_eq!(schema.labels["argocd"], "shop");
+    let from_document: Vec<_> = owned
+        .edges
+        .iter()
+        .filter(|edge| edge.labels.get("source").map(String::as_str) == Some("asyncapi"))
+        .collect();
+    assert!(!from_document.is_empty());
+    assert!(from_document
+        .iter()
+        .all(|edge| edge.labels["argocd"] == "shop"));
+    // The topic comes from an object: no file owns it.
+    assert!(owned
+        .nodes
+        .iter()
+        .any(|node| node.kind == "topic" && !node.labels.contains_key("argocd")));
+
+    let both = build(&Sources {
+        objects: &objects,
+        owners: &owners,
+        files: &empty,
+        file_sets: &sets,
+    });
+    assert_eq!(strip(&both), strip(&plain));
+    let schema = both
+        .nodes
+        .iter()
+        .find(|node| node.id == "schema:orders-value")
+        .expect("the schema node");
+    assert_eq!(schema.labels["argocd"], "shop,shop-staging");
+    assert!(both
+        .edges
+        .iter()
+        .filter(|edge| edge.labels.get("source").map(String::as_str) == Some("asyncapi"))
+        .all(|edge| edge.labels["argocd"] == "shop,shop-staging"));
 }

@@ -297,6 +297,8 @@ pub(crate) struct Shared {
     pub revisions: Mutex<HashMap<(String, String), String>>,
     /// Rendered sources by (commit, path, options).
     pub renders: Mutex<HashMap<String, Arc<Rendered>>>,
+    /// Guardrail files by (repository, commit, path), for `Engine::synced_files`.
+    pub synced_files: crate::gate::FilesCache,
     pub memory: Mutex<HashMap<AppKey, AppMemory>>,
     /// Desired objects → their Application, for live events of objects without a tracking id.
     pub desired_index: Mutex<HashMap<(String, String, String, String), AppKey>>,

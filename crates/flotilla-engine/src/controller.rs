@@ -60,6 +60,7 @@ impl Engine {
             repositories,
             revisions: Mutex::new(HashMap::new()),
             renders: Mutex::new(HashMap::new()),
+            synced_files: Default::default(),
             memory: Mutex::new(HashMap::new()),
             desired_index: Mutex::new(HashMap::new()),
             instances: Mutex::new(HashMap::new()),
@@ -209,6 +210,18 @@ impl Engine {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .get(&(namespace.to_string(), name.to_string()))
             .and_then(|memory| memory.guardrails.clone())
+    }
+
+    /// The guardrail files (AsyncAPI documents, schemas) of an Application's sources at the
+    /// commits of its last sync, as the pre-sync gate reads them (`gate::synced_files`): read
+    /// from the mirrors once per (repository, commit, path), then from memory.
+    pub async fn synced_files(&self, application: &Value) -> Vec<crate::gate::SourceFiles> {
+        crate::gate::synced_files(
+            &self.shared.repositories,
+            &self.shared.synced_files,
+            application,
+        )
+        .await
     }
 
     /// Queues one Application for reconciliation.

@@ -19,11 +19,15 @@
 //! Subscriptions and the `startingCSV` (else the channel head in `flotilla-catalog`) of the
 //! desired ones ([`operator_versions`]).
 //!
+//! The same files at the commits of an Application's last sync are what the web's live topology
+//! draws its AsyncAPI and schema edges from ([`synced_files`], kept in a [`FilesCache`] by
+//! (repository, commit, path): a commit never changes).
+//!
 //! Dependencies go one way: `reconcile` and `sync` call the gate; the gate reads the live cache,
 //! the repositories and the metrics, and knows nothing of them. It depends on `cluster`, `live`,
 //! `metrics` and `model` only.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -351,6 +355,135 @@ pub async fn repository_files(
     .unwrap_or_default()
 }
 
+/// The guardrail files of one source at one commit, as [`source_files`] reads them.
+#[derive(Clone, Debug)]
+pub struct SourceFiles {
+    pub repository: String,
+    pub commit: String,
+    pub path: String,
+    /// By path relative to the repository root.
+    pub files: Arc<BTreeMap<String, String>>,
+}
+
+/// [`source_files`] by (repository, commit, path): a commit never changes, so what was read
+/// once is read again from here.
+#[derive(Default)]
+pub struct FilesCache {
+    entries: std::sync::Mutex<HashMap<SourceKey, Arc<BTreeMap<String, String>>>>,
+}
+
+/// (repository, commit, path).
+type SourceKey = (String, String, String);
+
+/// Sources whose files are kept at once in a [`FilesCache`] (it is emptied when full).
+pub const MAX_CACHED_SOURCES: usize = 4096;
+
+impl FilesCache {
+    fn get(&self, key: &SourceKey) -> Option<Arc<BTreeMap<String, String>>> {
+        self.entries
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .get(key)
+            .cloned()
+    }
+
+    fn insert(&self, key: SourceKey, files: Arc<BTreeMap<String, String>>) {
+        let mut entries = self
+            .entries
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if entries.len() >= MAX_CACHED_SOURCES {
+            entries.clear();
+        }
+        entries.insert(key, files);
+    }
+}
+
+/// The sources of an Application's last successful sync and their commits (the last
+/// `status.history` entry: `sources` and `revisions`, else `source` and `revision`; the spec's
+/// sources when the entry names none).
+pub fn last_synced_sources(application: &Value) -> Vec<(ApplicationSource, String)> {
+    let revisions = last_synced_revisions(application);
+    let Some(last) = application["status"]["history"]
+        .as_array()
+        .and_then(|history| history.last())
+    else {
+        return Vec::new();
+    };
+    let recorded: Option<Vec<ApplicationSource>> = match last["sources"].as_array() {
+        Some(sources) => serde_json::from_value(Value::Array(sources.clone())).ok(),
+        None if last["source"].is_object() => serde_json::from_value(last["source"].clone())
+            .ok()
+            .map(|source| vec![source]),
+        None => None,
+    };
+    let sources = recorded.unwrap_or_else(|| {
+        serde_json::from_value::<crate::model::ApplicationSpec>(application["spec"].clone())
+            .map(|spec| spec.all_sources().into_iter().cloned().collect())
+            .unwrap_or_default()
+    });
+    sources.into_iter().zip(revisions).collect()
+}
+
+/// The guardrail files (AsyncAPI documents, schemas) of an Application's sources at the
+/// commits of its last sync ([`last_synced_sources`]), one entry per source, as the gate reads
+/// them (a `ref` source lends files to others and a Helm chart is no tree: neither gives any),
+/// from `cache` or else from the mirrors. A commit the mirror does not hold gives nothing (and
+/// is not remembered: it may be fetched later).
+pub async fn synced_files(
+    repositories: &flotilla_source::Repositories,
+    cache: &FilesCache,
+    application: &Value,
+) -> Vec<SourceFiles> {
+    // In the sources' order: each read from the cache, or its tree to read.
+    let mut entries = Vec::new();
+    let mut missing = Vec::new();
+    for (source, commit) in last_synced_sources(application) {
+        if source.chart.is_some() || (source.reference.is_some() && source.path.is_empty()) {
+            continue;
+        }
+        let key = (source.repo_url.clone(), commit.clone(), source.path.clone());
+        match cache.get(&key) {
+            Some(files) => entries.push((key, Some(files))),
+            None => {
+                if let Ok(tree) = repositories.tree(&source.repo_url, &commit) {
+                    missing.push((entries.len(), tree, key.2.clone()));
+                    entries.push((key, None));
+                }
+            }
+        }
+    }
+    if !missing.is_empty() {
+        let read = tokio::task::spawn_blocking(move || {
+            missing
+                .into_iter()
+                .map(|(index, tree, path)| {
+                    let mut files = BTreeMap::new();
+                    source_files(&*tree, tree.root(), &path, &mut files);
+                    (index, Arc::new(files))
+                })
+                .collect::<Vec<_>>()
+        })
+        .await
+        .unwrap_or_default();
+        for (index, files) in read {
+            cache.insert(entries[index].0.clone(), files.clone());
+            entries[index].1 = Some(files);
+        }
+    }
+    entries
+        .into_iter()
+        .filter_map(|((repository, commit, path), files)| {
+            Some(SourceFiles {
+                repository,
+                commit,
+                path,
+                files: files?,
+            })
+        })
+        .collect()
+}
+
 /// One sync (or preview) to judge: the Application, its sources at their commits, the desired
 /// objects, where the live ones are, what would be pruned and the sync's options.
 pub struct Subject<'a> {
@@ -617,6 +750,43 @@ pub async fn record(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_last_sync_names_the_sources_and_commits() {
+        let single = json!({
+            "spec": {"source": {"repoURL": "https://git/now", "path": "now"}},
+            "status": {"history": [
+                {"revision": "a1", "source": {"repoURL": "https://git/r", "path": "old"}},
+                {"revision": "b2", "source": {"repoURL": "https://git/r", "path": "apps"}},
+            ]},
+        });
+        let sources = last_synced_sources(&single);
+        assert_eq!(sources.len(), 1);
+        assert_eq!(sources[0].0.path, "apps");
+        assert_eq!(sources[0].1, "b2");
+        let multi = json!({
+            "status": {"history": [{"revisions": ["c3", "d4"], "sources": [
+                {"repoURL": "https://git/a", "path": "x"},
+                {"repoURL": "https://git/b", "ref": "values"},
+            ]}]},
+        });
+        let sources = last_synced_sources(&multi);
+        assert_eq!(
+            sources
+                .iter()
+                .map(|(source, commit)| (source.repo_url.as_str(), commit.as_str()))
+                .collect::<Vec<_>>(),
+            vec![("https://git/a", "c3"), ("https://git/b", "d4")]
+        );
+        // An entry naming no source: the spec's.
+        let bare = json!({
+            "spec": {"source": {"repoURL": "https://git/now", "path": "now"}},
+            "status": {"history": [{"revision": "e5"}]},
+        });
+        assert_eq!(last_synced_sources(&bare)[0].0.path, "now");
+        // Never synced: nothing.
+        assert!(last_synced_sources(&json!({"spec": {}})).is_empty());
+    }
 
     #[test]
     fn guardrail_files() {

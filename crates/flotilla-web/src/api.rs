@@ -692,7 +692,7 @@ pub(crate) async fn topology(
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     authorize(&state, &headers, Role::ReadOnly)?;
-    let graph = crate::topology::live(&state.api.cluster).await?;
+    let graph = crate::topology::live(&state.api.cluster, &*state.backend).await?;
     if query_map(query.as_deref())
         .get("format")
         .map(String::as_str)

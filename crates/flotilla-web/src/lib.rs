@@ -61,7 +61,19 @@ pub trait Backend: Send + Sync + 'static {
     fn guardrails(&self, _namespace: &str, _name: &str) -> Option<serde_json::Value> {
         None
     }
+    /// The repository files (AsyncAPI documents, schemas) of an Application's sources at the
+    /// commits of its last sync, as the pre-sync gate reads them
+    /// (`flotilla_engine::gate::synced_files`), for the live topology; none when this backend
+    /// cannot read them.
+    fn synced_files<'a>(&'a self, _application: &'a serde_json::Value) -> SyncedFilesFuture<'a> {
+        Box::pin(async { Vec::new() })
+    }
 }
+
+/// The answer of [`Backend::synced_files`].
+pub type SyncedFilesFuture<'a> = std::pin::Pin<
+    Box<dyn std::future::Future<Output = Vec<flotilla_engine::gate::SourceFiles>> + Send + 'a>,
+>;
 
 /// The answer of [`Backend::preview`].
 pub type PreviewFuture = std::pin::Pin<
@@ -97,6 +109,10 @@ impl Backend for flotilla_engine::Engine {
         Some(apps::guardrail_data(
             self.guardrail_findings(namespace, name).as_ref(),
         ))
+    }
+
+    fn synced_files<'a>(&'a self, application: &'a serde_json::Value) -> SyncedFilesFuture<'a> {
+        Box::pin(flotilla_engine::Engine::synced_files(self, application))
     }
 
     fn certificate_pem(&self) -> Option<String> {

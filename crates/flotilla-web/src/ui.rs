@@ -923,7 +923,7 @@ async fn topology_page(State(state): State<Arc<ApiState>>, headers: HeaderMap) -
         Ok(role) => role,
         Err(response) => return *response,
     };
-    let graph = match crate::topology::live(&state.api.cluster).await {
+    let graph = match crate::topology::live(&state.api.cluster, &*state.backend).await {
         Ok(graph) => graph,
         Err(error) => return error_page(Some(role), &error.into()),
     };
@@ -934,7 +934,8 @@ async fn topology_page(State(state): State<Arc<ApiState>>, headers: HeaderMap) -
         .collect();
     let mut body = String::from(
         "<h1>Event topology</h1><p>What the cluster's Applications produce and consume, with the \
-topics, schemas, users, connectors and queues around them, from the objects they run \
+topics, schemas, users, connectors and queues around them, from the objects they run and the \
+AsyncAPI documents and schemas of their sources at the commits they last synced \
 (<a href=\"/api/v1/topology\">JSON</a>, <a href=\"/api/v1/topology?format=dot\">DOT</a>).</p>",
     );
     if graph.nodes.is_empty() {
@@ -976,11 +977,8 @@ topics, schemas, users, connectors and queues around them, from the objects they
                 ));
             }
             let owner = node.labels.get("argocd").map(String::as_str).unwrap_or("");
-            let owner_html = if owner.is_empty() {
-                String::new()
-            } else {
-                escape(owner)
-            };
+            // Several when read from a file more than one Application's sources hold.
+            let owner_html = escape(&owner.replace(',', ", "));
             let _ = write!(
                 body,
                 "<tr id=\"{}\"><td>{}</td><td>{owner_html}</td><td>{}</td></tr>",

@@ -191,6 +191,7 @@ pub fn run(args: &TopologyArgs) -> Result<()> {
         objects: &objects,
         owners: &owners,
         files: &files,
+        file_sets: &[],
     });
     let mut stderr = std::io::stderr().lock();
     for note in &notes {

@@ -32,6 +32,40 @@ fn names(page: &Value) -> Vec<String> {
         .collect()
 }
 
+/// The Applications an `argocd` label names (several joined by `,`).
+fn argocd(item: &Value) -> Vec<String> {
+    item["labels"]["argocd"]
+        .as_str()
+        .unwrap_or("")
+        .split(',')
+        .filter(|name| !name.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// The topology node of `id`.
+fn topology_node<'a>(topology: &'a Value, id: &str) -> Option<&'a Value> {
+    topology["nodes"]
+        .as_array()?
+        .iter()
+        .find(|node| node["id"] == id)
+}
+
+/// The topology's edges of `kind` whose `source` label names `source`.
+fn edges_from<'a>(topology: &'a Value, kind: &str, source: &str) -> Vec<&'a Value> {
+    topology["edges"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|edge| {
+            edge["kind"] == kind
+                && edge["labels"]["source"]
+                    .as_str()
+                    .is_some_and(|sources| sources.split(',').any(|one| one == source))
+        })
+        .collect()
+}
+
 #[test]
 fn the_api_and_ui_serve_the_example_behind_tokens() {
     let root: PathBuf =
@@ -308,6 +342,33 @@ fn the_api_and_ui_serve_the_example_behind_tokens() {
         .expect("nodes")
         .iter()
         .any(|node| node["kind"] == "topic" && node["labels"]["argocd"] == "kafka-dev"));
+    // The repository files at the commits the Applications synced: the example's AsyncAPI
+    // document and `schemas/`, which every source holds (they are at the repository's root),
+    // kafka-dev's among them.
+    let schema = topology_node(&topology, "schema:items-value")
+        .unwrap_or_else(|| panic!("no schema of `items` in {topology}"));
+    assert_eq!(schema["kind"], "schema");
+    assert!(
+        argocd(schema).contains(&"kafka-dev".to_string()),
+        "{schema}"
+    );
+    let produced = edges_from(&topology, "produces", "asyncapi");
+    assert!(
+        !produced.is_empty(),
+        "no produces edge from AsyncAPI in {topology}"
+    );
+    assert!(
+        produced
+            .iter()
+            .all(|edge| argocd(edge).contains(&"kafka-dev".to_string())),
+        "{produced:?}"
+    );
+    assert!(
+        edges_from(&topology, "uses-schema", "schemas-directory")
+            .iter()
+            .any(|edge| edge["to"] == "schema:items-value"),
+        "{topology}"
+    );
     let dot = get("/api/v1/topology?format=dot", &as_reader);
     assert!(dot.body.starts_with("digraph topology"), "{}", dot.body);
 
@@ -500,11 +561,13 @@ fn the_api_and_ui_serve_the_example_behind_tokens() {
     );
     let topology_page = get("/topology", &[("cookie", reader_cookie.as_str())]);
     assert_eq!(topology_page.status, 200, "{}", topology_page.body);
-    assert!(
-        topology_page.body.contains("<h2>Topics"),
-        "{}",
-        topology_page.body
-    );
+    for expected in ["<h2>Topics", "<h2>Schemas", ">items-value</td>"] {
+        assert!(
+            topology_page.body.contains(expected),
+            "no {expected}: {}",
+            topology_page.body
+        );
+    }
     let diff_page = get(
         "/applications/argocd/apps-dev/diff",
         &[("cookie", reader_cookie.as_str())],
@@ -552,6 +615,13 @@ fn the_api_and_ui_serve_the_example_behind_tokens() {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
+    // Never synced: none of its files are in the topology yet.
+    let topology = get("/api/v1/topology", &as_reader).json();
+    assert!(
+        !argocd(topology_node(&topology, "schema:items-value").expect("the schema"))
+            .contains(&"manual".to_string()),
+        "{topology}"
+    );
     let tree = get("/api/v1/applications/argocd/manual/tree", &as_reader).json();
     let nodes = tree["nodes"].as_array().cloned().expect("nodes");
     assert!(!nodes.is_empty(), "{tree}");
@@ -606,6 +676,13 @@ fn the_api_and_ui_serve_the_example_behind_tokens() {
         assert!(Instant::now() < deadline, "manual did not sync: {status}");
         std::thread::sleep(Duration::from_millis(200));
     }
+    // Synced: the files at its commit are its own too.
+    let topology = get("/api/v1/topology", &as_reader).json();
+    assert!(
+        argocd(topology_node(&topology, "schema:items-value").expect("the schema"))
+            .contains(&"manual".to_string()),
+        "{topology}"
+    );
 
     // A Secret in Git: its value never appears in a diff, masked instead.
     let repository = root.join(".flotilla/example-repo");
@@ -678,6 +755,112 @@ fn the_api_and_ui_serve_the_example_behind_tokens() {
         "++++++++",
         "{}",
         secret.body
+    );
+
+    // An Application whose own source holds an AsyncAPI document and a schema of its topic:
+    // in the topology once synced, the schema node and the edges the document says owned by it
+    // alone (no other source holds these files); the schema on the topology page.
+    std::fs::create_dir_all(repository.join("events-demo/schemas")).expect("mkdir");
+    for (path, text) in [
+        (
+            "events-demo/kustomization.yaml",
+            "resources:\n- topic.yaml\n",
+        ),
+        (
+            "events-demo/topic.yaml",
+            "apiVersion: kafka.strimzi.io/v1beta2\nkind: KafkaTopic\nmetadata:\n  name: payments\n  labels:\n    strimzi.io/cluster: events\nspec:\n  partitions: 1\n  replicas: 1\n",
+        ),
+        (
+            "events-demo/asyncapi.yaml",
+            "asyncapi: 3.0.0\ninfo:\n  title: Payments\n  version: 1.0.0\nservers:\n  kafka:\n    host: events-kafka-bootstrap.events.svc:9093\n    protocol: kafka-secure\nchannels:\n  payments:\n    address: payments\n    servers: [{$ref: '#/servers/kafka'}]\n    messages:\n      payment:\n        payload:\n          schemaFormat: application/vnd.apache.avro;version=1.9.0\n          schema: {$ref: './schemas/payments-value.avsc'}\noperations:\n  pay:\n    action: send\n    x-application: checkout\n    channel: {$ref: '#/channels/payments'}\n",
+        ),
+        (
+            "events-demo/schemas/payments-value.avsc",
+            r#"{"type": "record", "name": "Payment", "namespace": "demo", "fields": [{"name": "id", "type": "string"}]}"#,
+        ),
+    ] {
+        std::fs::write(repository.join(path), text).expect("write");
+    }
+    git(&["add", "events-demo"]);
+    git(&["commit", "--quiet", "-m", "events"]);
+    let events = manual
+        .replace("\"manual\"", "\"events\"")
+        .replace("base/apps", "events-demo")
+        .replace(
+            r#""syncPolicy": {"#,
+            r#""syncPolicy": {"automated": {"prune": true}, "#,
+        );
+    let mut kubectl = Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
+        .args(["apply", "-f", "-"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("kubectl");
+    kubectl
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(events.as_bytes())
+        .expect("write");
+    assert!(kubectl.wait().expect("kubectl").success());
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let topology = loop {
+        let refreshed = request(
+            address,
+            "POST",
+            "/api/v1/applications/argocd/events/refresh?hard=true",
+            &as_admin,
+            "",
+        );
+        let topology = get("/api/v1/topology", &as_reader).json();
+        if refreshed.status == 202 && topology_node(&topology, "schema:payments-value").is_some() {
+            break topology;
+        }
+        let application = get("/api/v1/applications/argocd/events", &as_reader);
+        assert!(
+            Instant::now() < deadline,
+            "no schema of `payments` in the topology: {}",
+            application.body
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    let schema = topology_node(&topology, "schema:payments-value").expect("the schema");
+    assert_eq!(argocd(schema), ["events"], "{schema}");
+    // In the namespace `events` (the destination), of the cluster `events`.
+    let topic = "topic:events/events/payments";
+    assert_eq!(
+        argocd(topology_node(&topology, topic).expect("the topic")),
+        ["events"]
+    );
+    for source in ["schemas-directory", "asyncapi"] {
+        let uses: Vec<_> = edges_from(&topology, "uses-schema", source)
+            .into_iter()
+            .filter(|edge| edge["from"] == topic && edge["to"] == "schema:payments-value")
+            .collect();
+        assert_eq!(uses.len(), 1, "no uses-schema from {source}: {topology}");
+        assert_eq!(argocd(uses[0]), ["events"], "{}", uses[0]);
+    }
+    let produces: Vec<_> = edges_from(&topology, "produces", "asyncapi")
+        .into_iter()
+        .filter(|edge| edge["to"] == topic)
+        .collect();
+    assert_eq!(produces.len(), 1, "{topology}");
+    assert_eq!(
+        produces[0]["labels"]["document"],
+        "events-demo/asyncapi.yaml"
+    );
+    assert_eq!(argocd(produces[0]), ["events"], "{}", produces[0]);
+    let checkout = topology_node(&topology, "application:events/checkout")
+        .expect("the application the document names");
+    assert_eq!(argocd(checkout), ["events"], "{checkout}");
+    let topology_page = get("/topology", &[("cookie", reader_cookie.as_str())]);
+    assert!(
+        topology_page
+            .body
+            .contains(">payments-value</td><td>events</td>"),
+        "{}",
+        topology_page.body
     );
 
     // An Application naming a project that does not exist: its sync refused, the reason said.
