@@ -40,7 +40,11 @@ impl Field for Value {
 /// and a call to compare a handful of bytes costs more than the bytes).
 #[inline]
 fn same_key(left: &[u8], right: &[u8]) -> bool {
-    left.len() == right.len() && left.last() == right.last() && left == right
+    // Byte by byte rather than through `memcmp`: keys are a few bytes long, shorter than the
+    // call.
+    left.len() == right.len()
+        && left.last() == right.last()
+        && left.iter().zip(right).all(|(left, right)| left == right)
 }
 
 /// Which object a finding is about.
