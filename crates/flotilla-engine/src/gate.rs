@@ -361,41 +361,69 @@ pub struct SourceFiles {
     pub repository: String,
     pub commit: String,
     pub path: String,
-    /// By path relative to the repository root.
-    pub files: Arc<BTreeMap<String, String>>,
+    /// By path relative to the repository root; a text is shared by every source at the same
+    /// commit that holds the file (a monorepo's root `schemas/` is in each of them).
+    pub files: Arc<BTreeMap<String, Arc<str>>>,
 }
 
 /// [`source_files`] by (repository, commit, path): a commit never changes, so what was read
-/// once is read again from here.
+/// once is read again from here. Texts are kept once per (repository, commit, file).
 #[derive(Default)]
 pub struct FilesCache {
-    entries: std::sync::Mutex<HashMap<SourceKey, Arc<BTreeMap<String, String>>>>,
+    state: std::sync::Mutex<CachedFiles>,
 }
 
 /// (repository, commit, path).
 type SourceKey = (String, String, String);
 
-/// Sources whose files are kept at once in a [`FilesCache`] (it is emptied when full).
-pub const MAX_CACHED_SOURCES: usize = 4096;
+#[derive(Default)]
+struct CachedFiles {
+    sources: HashMap<SourceKey, Arc<BTreeMap<String, Arc<str>>>>,
+    /// By (repository, commit, file path).
+    texts: HashMap<SourceKey, Arc<str>>,
+}
+
+/// Sources whose files are kept at once in a [`FilesCache`] (it is emptied when full): more
+/// than the Applications of a large installation, each with its own path.
+pub const MAX_CACHED_SOURCES: usize = 65_536;
 
 impl FilesCache {
-    fn get(&self, key: &SourceKey) -> Option<Arc<BTreeMap<String, String>>> {
-        self.entries
+    fn get(&self, key: &SourceKey) -> Option<Arc<BTreeMap<String, Arc<str>>>> {
+        self.state
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .sources
             .get(key)
             .cloned()
     }
 
-    fn insert(&self, key: SourceKey, files: Arc<BTreeMap<String, String>>) {
-        let mut entries = self
-            .entries
+    fn insert(
+        &self,
+        key: SourceKey,
+        files: BTreeMap<String, String>,
+    ) -> Arc<BTreeMap<String, Arc<str>>> {
+        let mut state = self
+            .state
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if entries.len() >= MAX_CACHED_SOURCES {
-            entries.clear();
+        if state.sources.len() >= MAX_CACHED_SOURCES {
+            *state = CachedFiles::default();
         }
-        entries.insert(key, files);
+        let (repository, commit, _) = &key;
+        let files: BTreeMap<String, Arc<str>> = files
+            .into_iter()
+            .map(|(path, text)| {
+                let text = state
+                    .texts
+                    .entry((repository.clone(), commit.clone(), path.clone()))
+                    .or_insert_with(|| Arc::from(text))
+                    .clone();
+                (path, text)
+            })
+            .collect();
+        let files = Arc::new(files);
+        state.sources.insert(key, files.clone());
+        files
     }
 }
 
@@ -460,15 +488,14 @@ pub async fn synced_files(
                 .map(|(index, tree, path)| {
                     let mut files = BTreeMap::new();
                     source_files(&*tree, tree.root(), &path, &mut files);
-                    (index, Arc::new(files))
+                    (index, files)
                 })
                 .collect::<Vec<_>>()
         })
         .await
         .unwrap_or_default();
         for (index, files) in read {
-            cache.insert(entries[index].0.clone(), files.clone());
-            entries[index].1 = Some(files);
+            entries[index].1 = Some(cache.insert(entries[index].0.clone(), files));
         }
     }
     entries
@@ -750,6 +777,24 @@ pub async fn record(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cached_sources_at_one_commit_share_their_texts() {
+        let cache = FilesCache::default();
+        let key = |path: &str| ("repo".to_string(), "c1".to_string(), path.to_string());
+        let root = || BTreeMap::from([("schemas/orders-value.avsc".to_string(), "{}".to_string())]);
+        let dev = cache.insert(key("env/dev"), root());
+        let staging = cache.insert(key("env/staging"), root());
+        assert!(Arc::ptr_eq(
+            &dev["schemas/orders-value.avsc"],
+            &staging["schemas/orders-value.avsc"]
+        ));
+        assert!(Arc::ptr_eq(
+            &cache.get(&key("env/dev")).expect("kept"),
+            &dev
+        ));
+        assert!(cache.get(&key("env/prod")).is_none());
+    }
 
     #[test]
     fn the_last_sync_names_the_sources_and_commits() {

@@ -33,7 +33,7 @@ pub async fn live(cluster: &Cluster, backend: &dyn Backend) -> Result<Topology, 
                 .or_default();
             for (path, text) in source.files.iter() {
                 if !set.files.contains_key(path) {
-                    set.files.insert(path.clone(), text.clone());
+                    set.files.insert(path.clone(), text.to_string());
                 }
                 set.owners
                     .entry(path.clone())
