@@ -419,7 +419,8 @@ impl<'a> Index<'a> {
             cluster.id.namespace.as_str(),
             cluster.id.name.as_str(),
         )) {
-            Some(position) if self.clusters[*position].id == cluster.id => {
+            // The same object (a view made from it): no identity to compare.
+            Some(position) if std::ptr::eq(self.clusters[*position].object, cluster.object) => {
                 self.brokers.get(*position).copied().flatten()
             }
             _ => self.count_brokers(cluster),

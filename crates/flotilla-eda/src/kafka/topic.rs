@@ -537,6 +537,16 @@ fn cluster_label_rules(
 
 /// Why Kafka refuses a topic name, if it does (Kafka's `Topic.validate`).
 pub fn invalid_name_reason(name: &str) -> Option<String> {
+    let allowed = |byte: u8| byte.is_ascii_alphanumeric() || matches!(byte, b'.' | b'_' | b'-');
+    // Most names are valid: told apart without decoding characters.
+    if !name.is_empty()
+        && name.len() <= MAX_NAME_LENGTH
+        && name != "."
+        && name != ".."
+        && name.bytes().all(allowed)
+    {
+        return None;
+    }
     if name.is_empty() {
         return Some("it is empty".to_string());
     }
