@@ -337,6 +337,21 @@ async fn a_topic_removed_from_git_with_prune_is_kept_and_the_status_says_why() {
     harness.stop().await;
 }
 
+/// Waits for the sync of `revision` to fail on the `events` Application and returns its
+/// guardrail violations.
+async fn blocked_schema_change(harness: &Harness, revision: &str) -> Vec<String> {
+    let application = harness
+        .wait_app("events", "the blocked schema change", |application| {
+            application["status"]["operationState"]["syncResult"]["revision"] == json!(revision)
+                && application["status"]["operationState"]["phase"] == "Failed"
+        })
+        .await;
+    conditions(&application, "GuardrailViolation")
+        .into_iter()
+        .map(str::to_string)
+        .collect()
+}
+
 const ORDER_V1: &str = r#"{"type": "record", "name": "Order", "fields": [{"name": "id", "type": "string"}, {"name": "qty", "type": "int"}]}"#;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -374,13 +389,7 @@ async fn a_schema_change_that_breaks_backward_stops_the_application_that_ships_i
         ],
         "qty as a string",
     );
-    let application = harness
-        .wait_app("events", "the blocked schema change", |application| {
-            application["status"]["operationState"]["syncResult"]["revision"] == json!(breaking)
-                && application["status"]["operationState"]["phase"] == "Failed"
-        })
-        .await;
-    let violation = conditions(&application, "GuardrailViolation");
+    let violation = blocked_schema_change(&harness, &breaking).await;
     assert!(
         violation
             .iter()
@@ -478,13 +487,7 @@ async fn a_transitive_level_stops_a_change_that_only_an_older_version_rejects() 
         ],
         "qty without a default",
     );
-    let application = harness
-        .wait_app("events", "the blocked schema change", |application| {
-            application["status"]["operationState"]["syncResult"]["revision"] == json!(breaking)
-                && application["status"]["operationState"]["phase"] == "Failed"
-        })
-        .await;
-    let violation = conditions(&application, "GuardrailViolation");
+    let violation = blocked_schema_change(&harness, &breaking).await;
     assert!(
         violation
             .iter()
