@@ -231,6 +231,14 @@ impl Engine {
             .push((namespace.to_string(), name.to_string()));
     }
 
+    /// Drops what the engine remembers about one Application (revisions, caches, retries,
+    /// indexes, metrics), as when it is lost to another replica; its next pass starts from the
+    /// cluster alone, and the periodic refresh still reaches it. For diagnosis and tests.
+    pub fn forget(&self, namespace: &str, name: &str) {
+        self.shared
+            .forget_application(&(namespace.to_string(), name.to_string()));
+    }
+
     /// The Prometheus text exposition of the engine's metrics.
     pub fn metrics_text(&self) -> String {
         self.shared.metrics.render()
@@ -336,13 +344,7 @@ pub struct ShardView {
 pub(crate) fn app_key(shared: &Shared, application: &Value) -> Option<AppKey> {
     let namespace = application["metadata"]["namespace"].as_str()?;
     let name = application["metadata"]["name"].as_str()?;
-    if !shared.config.app_namespaces.is_empty()
-        && !shared
-            .config
-            .app_namespaces
-            .iter()
-            .any(|allowed| allowed == namespace)
-    {
+    if !serves_namespace(shared, namespace) {
         return None;
     }
     Some((namespace.to_string(), name.to_string()))
@@ -453,7 +455,13 @@ fn queue_owner(shared: &Shared, owner: AppKey, event: &LiveEvent) {
 }
 
 /// Resolves every (repository, revision) in use again; queues the Applications whose commit
-/// changed, and marks every Application for a `reconciledAt` refresh.
+/// changed, and marks the Applications refreshed for a `reconciledAt` refresh: all of them
+/// (the periodic pass), or those whose sources use `only` (a webhook).
+///
+/// The Applications are those the watch cache holds, as Argo CD requeues every Application of
+/// its informer each resync period, not only those the engine remembers: one it forgot, or
+/// whose first pass never got as far as remembering it, is refreshed too (it would otherwise
+/// wait for an event that may never come). Sharded, only this replica's own.
 async fn poll_repositories(shared: &Arc<Shared>, only: Option<&str>) {
     let in_use: Vec<(String, String)> = shared
         .revisions
@@ -483,30 +491,74 @@ async fn poll_repositories(shared: &Arc<Shared>, only: Option<&str>) {
             }
         }
     }
+    let applications = shared
+        .home
+        .watched(&format!("{GROUP}/{VERSION}"), "Application");
+    let mut keys: HashSet<AppKey> = applications
+        .as_ref()
+        .map(|applications| applications.keys())
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|(namespace, _)| serves_namespace(shared, namespace))
+        .collect();
     let memory = shared
         .memory
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
+    // Remembered but gone from the cache (deleted): the pass forgets it.
+    keys.extend(memory.keys().cloned());
     let mut refreshed = shared
         .refreshed
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    for (key, remembered) in memory.iter() {
-        let uses_moved = remembered
-            .repositories
-            .iter()
-            .any(|source| moved.contains(source));
-        let matches = only.is_none_or(|wanted| {
-            remembered
-                .repositories
-                .iter()
-                .any(|(repository, _)| same_repository(wanted, repository))
-        });
-        if uses_moved || matches {
+    for key in keys {
+        if !shared.share.assigned_here(&key) {
+            continue;
+        }
+        let remembered = memory.get(&key);
+        let wanted = match only {
+            None => true,
+            Some(wanted) => {
+                let remembered_sources = remembered.is_some_and(|remembered| {
+                    remembered
+                        .repositories
+                        .iter()
+                        .any(|source| moved.contains(source) || same_repository(wanted, &source.0))
+                });
+                // One not remembered (or not resolved yet) is matched by its spec.
+                remembered_sources
+                    || applications
+                        .as_ref()
+                        .and_then(|applications| applications.get(&key.0, &key.1))
+                        .is_some_and(|application| {
+                            source_repositories(&application)
+                                .any(|repository| same_repository(wanted, repository))
+                        })
+            }
+        };
+        if wanted {
             refreshed.insert(key.clone());
-            shared.queue.push(key.clone());
+            shared.queue.push(key);
         }
     }
+}
+
+/// Whether the engine reconciles Applications of `namespace` (`EngineConfig::app_namespaces`).
+fn serves_namespace(shared: &Shared, namespace: &str) -> bool {
+    shared.config.app_namespaces.is_empty()
+        || shared
+            .config
+            .app_namespaces
+            .iter()
+            .any(|allowed| allowed == namespace)
+}
+
+/// The `repoURL`s of an Application's sources (`spec.source`, `spec.sources`).
+fn source_repositories(application: &Value) -> impl Iterator<Item = &str> {
+    let spec = &application["spec"];
+    std::iter::once(&spec["source"])
+        .chain(spec["sources"].as_array().into_iter().flatten())
+        .filter_map(|source| source["repoURL"].as_str())
 }
 
 /// Repository URLs compare without a trailing `.git` or `/`, case-insensitively in the host.
