@@ -2,15 +2,18 @@
 //! and failed automated syncs, the wait of drift for its self-heal, delayed requeues, Argo CD's
 //! cascading delete on the resources finalizer, and forgetting an Application that is gone.
 //!
-//! Depends on `context`, `model` and `reconcile::destination`.
+//! Depends on `context`, `model`, `live`, `cluster` and `reconcile::destination`.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
 use super::destination::destination_cluster;
+use crate::cluster::ClusterError;
 use crate::context::{instance_name, AppKey, Shared};
+use crate::live::LiveCache;
 use crate::model::{ApplicationSpec, GROUP, RESOURCES_FINALIZER, VERSION};
 
 pub(super) fn next_retry(
@@ -125,8 +128,16 @@ pub(super) fn forget(shared: &Shared, key: &AppKey) {
 }
 
 /// Argo CD's cascading delete: with the `resources-finalizer.argocd.argoproj.io` finalizer, the
-/// Application's tracked objects are deleted (except `Delete=false` ones) before the finalizer is
-/// removed; without it the objects stay.
+/// Application's tracked objects in its destination cluster are deleted (except `Delete=false`
+/// ones) before the finalizer is removed; without it the objects stay.
+///
+/// As Argo CD's `finalizeApplicationDeletion`: a destination that is not defined (no cluster
+/// Secret names it, an invalid destination) has nothing to delete, and the finalizer goes; one
+/// that cannot be looked up or reached now keeps the finalizer and is tried again with backoff
+/// (another cluster's objects are never deleted in its place, and none is orphaned). The kinds
+/// the Application has had objects of (`status.resources`, what the engine remembers) are
+/// watched in the destination first, so an engine that never reconciled the Application (a
+/// restart) still finds them.
 pub(super) async fn finalize_deletion(shared: &Arc<Shared>, key: &AppKey, application: &Value) {
     let finalizers: Vec<String> = application["metadata"]["finalizers"]
         .as_array()
@@ -149,41 +160,66 @@ pub(super) async fn finalize_deletion(shared: &Arc<Shared>, key: &AppKey, applic
     let spec: ApplicationSpec =
         serde_json::from_value(application["spec"].clone()).unwrap_or_default();
     let cache = match destination_cluster(shared, &spec).await {
-        Ok((cache, _, _)) => cache,
-        Err(_) => shared.home.clone(),
-    };
-    let propagation = if finalizers
-        .iter()
-        .any(|finalizer| finalizer.ends_with("/background"))
-    {
-        "background"
-    } else {
-        "foreground"
-    };
-    let mut failed = false;
-    for live in cache.tracked_by(&instance) {
-        let keeps = live["metadata"]["annotations"]["argocd.argoproj.io/sync-options"]
-            .as_str()
-            .is_some_and(|options| {
-                options
-                    .split(',')
-                    .any(|option| option.trim() == "Delete=false")
-            });
-        if keeps {
-            continue;
-        }
-        if shared.share.fence(key).is_err() {
-            // No longer this replica's (shard): its new owner finishes the deletion.
+        Ok((cache, _, _)) => Some(cache),
+        Err(conditions) if is_transient(&conditions) => {
+            let message = conditions
+                .first()
+                .and_then(|condition| condition["message"].as_str())
+                .unwrap_or("");
+            retry_deletion(
+                shared,
+                key,
+                "cannot look the destination cluster up",
+                message,
+            );
             return;
         }
-        if let Err(error) = cache.cluster.delete_object(&live, propagation).await {
-            tracing::warn!(application = %key.1, %error, "cannot delete a tracked object");
-            failed = true;
+        Err(conditions) => {
+            let message = conditions
+                .first()
+                .and_then(|condition| condition["message"].as_str())
+                .unwrap_or("");
+            tracing::warn!(application = %key.1, message, "the destination is not defined: its objects are left, the finalizer removed");
+            None
         }
-    }
-    if failed {
-        schedule(shared, key, Duration::from_secs(5));
-        return;
+    };
+    if let Some(cache) = cache {
+        if let Err(error) = watch_application_kinds(shared, key, application, &cache).await {
+            retry_deletion(shared, key, "cannot read the destination's objects", &error);
+            return;
+        }
+        let propagation = if finalizers
+            .iter()
+            .any(|finalizer| finalizer.ends_with("/background"))
+        {
+            "background"
+        } else {
+            "foreground"
+        };
+        let mut failed = None;
+        for live in cache.tracked_by(&instance) {
+            let keeps = live["metadata"]["annotations"]["argocd.argoproj.io/sync-options"]
+                .as_str()
+                .is_some_and(|options| {
+                    options
+                        .split(',')
+                        .any(|option| option.trim() == "Delete=false")
+                });
+            if keeps {
+                continue;
+            }
+            if shared.share.fence(key).is_err() {
+                // No longer this replica's (shard): its new owner finishes the deletion.
+                return;
+            }
+            if let Err(error) = cache.cluster.delete_object(&live, propagation).await {
+                failed = Some(error.to_string());
+            }
+        }
+        if let Some(error) = failed {
+            retry_deletion(shared, key, "cannot delete a tracked object", &error);
+            return;
+        }
     }
     let remaining: Vec<String> = finalizers
         .into_iter()
@@ -210,9 +246,76 @@ pub(super) async fn finalize_deletion(shared: &Arc<Shared>, key: &AppKey, applic
     if let Err(error) = removed {
         // Tried again: forgotten now, the Application would keep its finalizer (and stay
         // undeleted) until something else queued it.
-        tracing::warn!(application = %key.1, %error, "cannot remove the Application finalizer");
-        schedule(shared, key, Duration::from_secs(5));
+        retry_deletion(
+            shared,
+            key,
+            "cannot remove the Application finalizer",
+            &error.to_string(),
+        );
         return;
     }
     forget(shared, key);
+}
+
+/// Whether the destination lookup failed for now (the cluster Secrets could not be read), not
+/// because the destination is undefined or invalid (`destination_cluster`'s conditions).
+fn is_transient(conditions: &[Value]) -> bool {
+    conditions
+        .iter()
+        .any(|condition| condition["type"] == "ComparisonError")
+}
+
+/// Runs the deletion of `key` again after the retry backoff (5 s doubling to 3 min, as the
+/// errors of a pass), keeping its finalizer meanwhile.
+fn retry_deletion(shared: &Arc<Shared>, key: &AppKey, what: &str, error: &str) {
+    let delay = next_retry(shared, key, None);
+    tracing::warn!(application = %key.1, %error, retry_in = ?delay, "{what}");
+    schedule(shared, key, delay);
+}
+
+/// Watches, in the destination `cache`, every kind the Application has had objects of: those
+/// of `status.resources` and those the engine remembers. A kind the destination does not serve
+/// has no objects to delete; any other failure is returned.
+async fn watch_application_kinds(
+    shared: &Shared,
+    key: &AppKey,
+    application: &Value,
+    cache: &LiveCache,
+) -> Result<(), String> {
+    let mut kinds: BTreeSet<(String, String)> = application["status"]["resources"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|resource| {
+            let group = resource["group"].as_str().unwrap_or("");
+            let version = resource["version"].as_str().unwrap_or("v1");
+            let api_version = if group.is_empty() {
+                version.to_string()
+            } else {
+                format!("{group}/{version}")
+            };
+            (
+                api_version,
+                resource["kind"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    if let Some(remembered) = shared
+        .memory
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .get(key)
+    {
+        kinds.extend(remembered.kinds.iter().cloned());
+    }
+    for (api_version, kind) in kinds {
+        if kind.is_empty() {
+            continue;
+        }
+        match cache.ensure(&api_version, &kind).await {
+            Ok(_) | Err(ClusterError::UnknownKind { .. }) => {}
+            Err(error) => return Err(format!("cannot watch {kind}: {error}")),
+        }
+    }
+    Ok(())
 }
