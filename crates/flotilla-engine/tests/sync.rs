@@ -464,6 +464,14 @@ async fn values_the_server_rewrites_are_in_sync_after_a_dry_run() {
             json!({"spec": {"template": {"spec": {"containers": [{"name": "web", "image": "nginx:evil", "resources": {"limits": {"cpu": "1", "memory": "1Gi"}}}]}}}}),
         )
         .await;
+    // The preview compares with the engine's watch cache (as `argocd app diff` does with the
+    // controller's): once the Application reports the drift (no self-heal), the cache holds
+    // the edit.
+    harness
+        .wait_app("previewed", "the edit seen as drift", |application| {
+            application["status"]["sync"]["status"] == "OutOfSync"
+        })
+        .await;
     let preview = harness
         .engine
         .preview("argocd", "previewed")
