@@ -243,3 +243,67 @@ async fn deletion_waits_for_a_destination_it_cannot_look_up() {
     production.shutdown().await;
     harness.stop().await;
 }
+
+/// An Application whose destination no cluster Secret defines has nothing to delete: its
+/// finalizer goes (as in Argo CD) and nothing in the controller's own cluster is deleted in
+/// that cluster's place, though an object there carries its tracking id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_with_an_undefined_destination_deletes_nothing() {
+    let harness = Harness::start("clusters-undefined", &[("app/cm.yaml", CONFIGMAP)]).await;
+    // An Application of the controller's own cluster: its ConfigMaps are watched there.
+    harness
+        .apply(&app_manifest(
+            "home",
+            "app",
+            "default",
+            json!({"automated": {}}),
+        ))
+        .await;
+    harness
+        .wait_app("home", "the sync at home", synced_and_healthy)
+        .await;
+    harness
+        .apply(&json!({
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "decoy", "namespace": "default", "annotations": {"argocd.argoproj.io/tracking-id": "to-nowhere:/ConfigMap:default/decoy"}},
+            "data": {"mode": "home"}
+        }))
+        .await;
+    let mut manifest = app_manifest("to-nowhere", "app", "default", json!({"automated": {}}));
+    manifest["spec"]["destination"] =
+        json!({"server": "https://nowhere.example.com:6443", "namespace": "default"});
+    manifest["metadata"]["finalizers"] = json!(["resources-finalizer.argocd.argoproj.io"]);
+    harness.apply(&manifest).await;
+    harness
+        .wait_app(
+            "to-nowhere",
+            "a condition about the unknown cluster",
+            |application| {
+                application["status"]["conditions"][0]["message"]
+                    .as_str()
+                    .is_some_and(|message| {
+                        message.contains("there are no clusters with this server")
+                    })
+            },
+        )
+        .await;
+    harness
+        .delete(
+            "argoproj.io/v1alpha1",
+            "Application",
+            Some("argocd"),
+            "to-nowhere",
+        )
+        .await;
+    harness
+        .wait_app("to-nowhere", "the Application deleted", |application| {
+            application.is_null()
+        })
+        .await;
+    let decoy = harness
+        .get("v1", "ConfigMap", Some("default"), "decoy")
+        .await
+        .expect("the controller's own cluster keeps its object");
+    assert!(decoy["metadata"]["deletionTimestamp"].is_null(), "{decoy}");
+    harness.stop().await;
+}
