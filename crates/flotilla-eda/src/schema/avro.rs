@@ -22,7 +22,9 @@
 //! reports that as incompatible, and so does this checker. Logical types are read and ignored,
 //! as the checker ignores them.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
+
+use foldhash::{HashMap, HashMapExt};
 
 use super::json_text::{self, Node, Position, Value};
 use super::{Problem, Roles, SchemaError, SchemaText};
@@ -184,7 +186,7 @@ impl Schema {
     }
 }
 
-fn read_json(text: &SchemaText) -> Result<Node, SchemaError> {
+fn read_json(text: &SchemaText) -> Result<Node<'_>, SchemaError> {
     json_text::parse(&text.text).map_err(|error| {
         SchemaError::new(
             &text.name,
@@ -195,15 +197,16 @@ fn read_json(text: &SchemaText) -> Result<Node, SchemaError> {
 }
 
 struct Parser<'a> {
+    // `'a`: the schema texts (file names, and the default values kept to validate).
     file: &'a str,
     types: Vec<Type>,
     positions: Vec<Position>,
     names: HashMap<String, TypeId>,
     /// Field defaults still to validate, once every type they may name is defined.
-    defaults: Vec<(String, TypeId, Node)>,
+    defaults: Vec<(String, TypeId, Node<'a>)>,
 }
 
-impl Parser<'_> {
+impl<'a> Parser<'a> {
     fn error(&self, position: Position, message: impl Into<String>) -> SchemaError {
         SchemaError::new(self.file, position, message)
     }
@@ -228,7 +231,12 @@ impl Parser<'_> {
         self.names.get(name).copied()
     }
 
-    fn parse(&mut self, node: &Node, namespace: &str, depth: usize) -> Result<TypeId, SchemaError> {
+    fn parse(
+        &mut self,
+        node: &Node<'a>,
+        namespace: &str,
+        depth: usize,
+    ) -> Result<TypeId, SchemaError> {
         if depth > MAX_NESTING {
             return Err(self.error(
                 node.position,
@@ -253,8 +261,8 @@ impl Parser<'_> {
 
     fn parse_union(
         &mut self,
-        node: &Node,
-        branches: &[Node],
+        node: &Node<'a>,
+        branches: &[Node<'a>],
         namespace: &str,
         depth: usize,
     ) -> Result<TypeId, SchemaError> {
@@ -293,7 +301,7 @@ impl Parser<'_> {
 
     fn parse_object(
         &mut self,
-        node: &Node,
+        node: &Node<'a>,
         namespace: &str,
         depth: usize,
     ) -> Result<TypeId, SchemaError> {
@@ -437,7 +445,7 @@ impl Parser<'_> {
 
     fn parse_record(
         &mut self,
-        node: &Node,
+        node: &Node<'a>,
         enclosing: &str,
         depth: usize,
     ) -> Result<TypeId, SchemaError> {
@@ -471,7 +479,7 @@ impl Parser<'_> {
                 .as_str()
                 .ok_or_else(|| self.error(name_node.position, "a field `name` must be a string"))?;
             self.check_name(name, name_node.position)?;
-            if !seen.insert(name.to_string()) {
+            if !seen.insert(name) {
                 return Err(self.error(
                     name_node.position,
                     format!("duplicate field {name} in record {}", named.full),
@@ -522,7 +530,7 @@ impl Parser<'_> {
         Ok(id)
     }
 
-    fn parse_enum(&mut self, node: &Node, enclosing: &str) -> Result<TypeId, SchemaError> {
+    fn parse_enum(&mut self, node: &Node<'a>, enclosing: &str) -> Result<TypeId, SchemaError> {
         let named = self.name(node, enclosing)?;
         let symbols_node = node.get("symbols").ok_or_else(|| {
             self.error(
@@ -570,7 +578,7 @@ impl Parser<'_> {
         )
     }
 
-    fn parse_fixed(&mut self, node: &Node, enclosing: &str) -> Result<TypeId, SchemaError> {
+    fn parse_fixed(&mut self, node: &Node<'a>, enclosing: &str) -> Result<TypeId, SchemaError> {
         let named = self.name(node, enclosing)?;
         let size = node
             .get("size")

@@ -408,7 +408,7 @@ impl Schema {
 }
 
 /// A JSON pointer (`/definitions/a`) in a document.
-fn resolve_pointer<'a>(root: &'a Node, pointer: &str) -> Option<&'a Node> {
+fn resolve_pointer<'a, 't>(root: &'a Node<'t>, pointer: &str) -> Option<&'a Node<'t>> {
     let mut node = root;
     if pointer.is_empty() {
         return Some(node);
@@ -442,8 +442,8 @@ fn percent_decode(text: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-struct Loader<'a> {
-    documents: &'a [(String, Node)],
+struct Loader<'a, 't> {
+    documents: &'a [(String, Node<'t>)],
     draft: Draft,
     nodes: Vec<SchemaNode>,
     /// Schemas loaded for `$ref` targets, by document and pointer.
@@ -454,7 +454,7 @@ struct Loader<'a> {
     ref_positions: Vec<(SchemaId, usize, Position)>,
 }
 
-impl Loader<'_> {
+impl Loader<'_, '_> {
     fn error(
         &self,
         document: usize,
@@ -864,7 +864,7 @@ impl Loader<'_> {
         }
         if let Some(multiple) = node.get("multipleOf") {
             match &multiple.value {
-                Value::Number(text) => number.multiple_of = Some(text.clone()),
+                Value::Number(text) => number.multiple_of = Some(text.to_string()),
                 _ => {
                     return Err(self.error(
                         document,
@@ -905,7 +905,7 @@ impl Loader<'_> {
                     depth,
                 )?;
                 object.properties.retain(|(existing, _)| existing != name);
-                object.properties.push((name.clone(), id));
+                object.properties.push((name.to_string(), id));
             }
         }
         if let Some(required) = node.get("required") {
@@ -953,7 +953,7 @@ impl Loader<'_> {
                     pattern,
                     depth,
                 )?;
-                object.pattern_properties.push((pattern.clone(), id));
+                object.pattern_properties.push((pattern.to_string(), id));
             }
         }
         let mut dependencies = Vec::new();
@@ -989,7 +989,7 @@ impl Loader<'_> {
                                 .to_string(),
                         );
                     }
-                    object.property_dependencies.insert(name.clone(), names);
+                    object.property_dependencies.insert(name.to_string(), names);
                 }
                 _ => {
                     let id = self.child(
@@ -999,7 +999,7 @@ impl Loader<'_> {
                         name,
                         depth,
                     )?;
-                    object.schema_dependencies.insert(name.clone(), id);
+                    object.schema_dependencies.insert(name.to_string(), id);
                 }
             }
         }

@@ -5,6 +5,7 @@
 //! ([`MAX_DEPTH`]) and so is the text ([`MAX_TEXT`]), so no input makes the reader recurse
 //! without end.
 
+use std::borrow::Cow;
 use std::fmt;
 
 /// The deepest nesting of arrays and objects read.
@@ -19,27 +20,28 @@ pub struct Position {
     pub column: u32,
 }
 
-/// A JSON value and where it starts.
+/// A JSON value and where it starts. Strings, member names and numbers borrow from the text
+/// they were read from unless an escape had to be decoded.
 #[derive(Clone, Debug)]
-pub struct Node {
-    pub value: Value,
+pub struct Node<'a> {
+    pub value: Value<'a>,
     pub position: Position,
 }
 
 #[derive(Clone, Debug)]
-pub enum Value {
+pub enum Value<'a> {
     Null,
     Bool(bool),
     /// The number as written (`1`, `-2.5e3`).
-    Number(String),
-    String(String),
-    Array(Vec<Node>),
-    Object(Vec<(String, Node)>),
+    Number(Cow<'a, str>),
+    String(Cow<'a, str>),
+    Array(Vec<Node<'a>>),
+    Object(Vec<(Cow<'a, str>, Node<'a>)>),
 }
 
-impl Node {
+impl<'a> Node<'a> {
     /// The member `key` of an object (the last one when it is repeated).
-    pub fn get(&self, key: &str) -> Option<&Node> {
+    pub fn get(&self, key: &str) -> Option<&Node<'a>> {
         match &self.value {
             Value::Object(members) => members
                 .iter()
@@ -57,14 +59,14 @@ impl Node {
         }
     }
 
-    pub fn as_array(&self) -> Option<&[Node]> {
+    pub fn as_array(&self) -> Option<&[Node<'a>]> {
         match &self.value {
             Value::Array(items) => Some(items),
             _ => None,
         }
     }
 
-    pub fn as_object(&self) -> Option<&[(String, Node)]> {
+    pub fn as_object(&self) -> Option<&[(Cow<'a, str>, Node<'a>)]> {
         match &self.value {
             Value::Object(members) => Some(members),
             _ => None,
@@ -115,14 +117,14 @@ impl Node {
             Value::Null => serde_json::Value::Null,
             Value::Bool(value) => serde_json::Value::Bool(*value),
             Value::Number(text) => serde_json::from_str(text).unwrap_or(serde_json::Value::Null),
-            Value::String(text) => serde_json::Value::String(text.clone()),
+            Value::String(text) => serde_json::Value::String(text.to_string()),
             Value::Array(items) => {
                 serde_json::Value::Array(items.iter().map(Node::to_json).collect())
             }
             Value::Object(members) => {
                 let mut object = serde_json::Map::new();
                 for (name, node) in members {
-                    object.insert(name.clone(), node.to_json());
+                    object.insert(name.to_string(), node.to_json());
                 }
                 serde_json::Value::Object(object)
             }
@@ -148,7 +150,7 @@ impl fmt::Display for SyntaxError {
 }
 
 /// Reads one JSON document.
-pub fn parse(text: &str) -> Result<Node, SyntaxError> {
+pub fn parse(text: &str) -> Result<Node<'_>, SyntaxError> {
     if text.len() > MAX_TEXT {
         return Err(SyntaxError {
             position: Position { line: 1, column: 1 },
@@ -182,7 +184,7 @@ struct Reader<'a> {
     column_mark: std::cell::Cell<(usize, usize)>,
 }
 
-impl Reader<'_> {
+impl<'a> Reader<'a> {
     /// The current position; the column is counted in characters, from where the last count
     /// stopped on the same line, so a long minified line costs no more than once.
     fn position(&self) -> Position {
@@ -220,7 +222,7 @@ impl Reader<'_> {
         }
     }
 
-    fn value(&mut self, depth: usize) -> Result<Node, SyntaxError> {
+    fn value(&mut self, depth: usize) -> Result<Node<'a>, SyntaxError> {
         let position = self.position();
         let value = match self.bytes.get(self.offset) {
             None => return Err(self.error("unexpected end of text, a value was expected")),
@@ -249,7 +251,7 @@ impl Reader<'_> {
         Ok(Node { value, position })
     }
 
-    fn word(&mut self, word: &str, value: Value) -> Result<Value, SyntaxError> {
+    fn word(&mut self, word: &str, value: Value<'a>) -> Result<Value<'a>, SyntaxError> {
         if self.text[self.offset..].starts_with(word) {
             self.offset += word.len();
             Ok(value)
@@ -258,7 +260,7 @@ impl Reader<'_> {
         }
     }
 
-    fn number(&mut self) -> Result<Value, SyntaxError> {
+    fn number(&mut self) -> Result<Value<'a>, SyntaxError> {
         let start = self.offset;
         let digits = |reader: &mut Self| {
             let from = reader.offset;
@@ -288,12 +290,24 @@ impl Reader<'_> {
                 return Err(self.error("a digit was expected in the exponent"));
             }
         }
-        Ok(Value::Number(self.text[start..self.offset].to_string()))
+        Ok(Value::Number(Cow::Borrowed(&self.text[start..self.offset])))
     }
 
-    fn string(&mut self) -> Result<String, SyntaxError> {
+    fn string(&mut self) -> Result<Cow<'a, str>, SyntaxError> {
         self.offset += 1;
-        let mut out = String::new();
+        let first = self.offset;
+        while let Some(&byte) = self.bytes.get(self.offset) {
+            if byte == b'"' || byte == b'\\' || byte < 0x20 {
+                break;
+            }
+            self.offset += 1;
+        }
+        // Without escapes (most strings) the text itself is the string.
+        if self.bytes.get(self.offset) == Some(&b'"') {
+            self.offset += 1;
+            return Ok(Cow::Borrowed(&self.text[first..self.offset - 1]));
+        }
+        let mut out = self.text[first..self.offset].to_string();
         loop {
             let start = self.offset;
             while let Some(&byte) = self.bytes.get(self.offset) {
@@ -307,7 +321,7 @@ impl Reader<'_> {
                 None => return Err(self.error("unterminated string")),
                 Some(b'"') => {
                     self.offset += 1;
-                    return Ok(out);
+                    return Ok(Cow::Owned(out));
                 }
                 Some(b'\\') => {
                     self.offset += 1;
@@ -362,7 +376,7 @@ impl Reader<'_> {
         u32::from_str_radix(digits, 16).map_err(|_| self.error("invalid \\u escape"))
     }
 
-    fn array(&mut self, depth: usize) -> Result<Value, SyntaxError> {
+    fn array(&mut self, depth: usize) -> Result<Value<'a>, SyntaxError> {
         self.offset += 1;
         let mut items = Vec::new();
         self.skip_space();
@@ -385,7 +399,7 @@ impl Reader<'_> {
         }
     }
 
-    fn object(&mut self, depth: usize) -> Result<Value, SyntaxError> {
+    fn object(&mut self, depth: usize) -> Result<Value<'a>, SyntaxError> {
         self.offset += 1;
         let mut members = Vec::new();
         self.skip_space();
