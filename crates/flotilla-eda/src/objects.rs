@@ -40,11 +40,31 @@ impl Field for Value {
 /// and a call to compare a handful of bytes costs more than the bytes).
 #[inline]
 fn same_key(left: &[u8], right: &[u8]) -> bool {
-    // Byte by byte rather than through `memcmp`: keys are a few bytes long, shorter than the
-    // call.
-    left.len() == right.len()
-        && left.last() == right.last()
-        && left.iter().zip(right).all(|(left, right)| left == right)
+    // Rather than through `memcmp` (keys are a few bytes long, shorter than the call): keys of 4
+    // to 16 bytes by two overlapping words, the first and the last of the key.
+    let length = left.len();
+    if length != right.len() {
+        return false;
+    }
+    match length {
+        8..=16 => {
+            word::<8>(left, 0) == word::<8>(right, 0)
+                && word::<8>(left, length - 8) == word::<8>(right, length - 8)
+        }
+        4..=7 => {
+            word::<4>(left, 0) == word::<4>(right, 0)
+                && word::<4>(left, length - 4) == word::<4>(right, length - 4)
+        }
+        _ => left == right,
+    }
+}
+
+/// The `N` bytes of `bytes` from `start` (the caller checked that they are there).
+#[inline]
+fn word<const N: usize>(bytes: &[u8], start: usize) -> [u8; N] {
+    let mut word = [0; N];
+    word.copy_from_slice(&bytes[start..start + N]);
+    word
 }
 
 /// Which object a finding is about.
@@ -261,6 +281,42 @@ mod tests {
             true,
         );
         assert!(change.before.is_empty());
+    }
+
+    #[test]
+    fn keys_compare_equal_exactly_when_their_bytes_do() {
+        let keys = [
+            "",
+            "a",
+            "ab",
+            "abc",
+            "kind",
+            "spec",
+            "specs",
+            "labels",
+            "metadata",
+            "metadatb",
+            "apiVersion",
+            "retention.ms",
+            "retention.mt",
+            "strimzi.io/cluster",
+            "strimzi.io/clustes",
+            "min.insync.replicas",
+            "aaaaaaaaaaaaaaaa",
+            "aaaaaaaabaaaaaaa",
+            "aaaabaaa",
+            "aaaaaaa",
+            "aaabaaa",
+        ];
+        for left in keys {
+            for right in keys {
+                assert_eq!(
+                    same_key(left.as_bytes(), right.as_bytes()),
+                    left == right,
+                    "{left} {right}"
+                );
+            }
+        }
     }
 
     #[test]
