@@ -184,8 +184,14 @@ const PROGRESS_HEARTBEAT: Duration = Duration::from_secs(10);
 /// Writes a running sync's progress into the Application's status until `messages` closes:
 /// the first write is the whole status `initial` builds (the comparison made before the sync,
 /// so sync status and revision are the new ones, not the last finished sync's) with a `Running`
-/// `operationState`; later writes change its message and `reconciledAt`. Returns the status as
-/// last written, the base of the patch that ends the sync (None: nothing was written).
+/// `operationState`; later writes change its message and `reconciledAt`. A checkpoint
+/// (`sync::Checkpoint`: before the operation's first hook, after each hook) is written at
+/// once, with the results so far in `operationState.syncResult` (`sync_result` gives its
+/// revision and source) and answered with whether the server took it; later writes keep
+/// those results. That record is what a restarted controller resumes the operation from
+/// (`reconcile::operation`). Returns the status as last written, the base of the patch that
+/// ends the sync (None: nothing was written).
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn report_progress(
     shared: &Shared,
     key: &AppKey,
@@ -193,12 +199,16 @@ pub(crate) async fn report_progress(
     initial: impl FnOnce() -> Map<String, Value>,
     operation: &Value,
     started_at: &str,
+    sync_result: &Value,
     mut messages: mpsc::UnboundedReceiver<String>,
+    mut checkpoints: mpsc::UnboundedReceiver<crate::sync::Checkpoint>,
 ) -> Option<Map<String, Value>> {
     let mut initial = Some(initial);
     let mut written: Option<Map<String, Value>> = None;
     let mut current: Option<(String, Instant)> = None;
     let mut due: Option<Instant> = None;
+    let mut recorded: Option<Vec<Value>> = None;
+    let mut checkpoints_open = true;
     loop {
         let wake = async {
             match due {
@@ -206,6 +216,7 @@ pub(crate) async fn report_progress(
                 None => std::future::pending::<()>().await,
             }
         };
+        let mut answer = None;
         tokio::select! {
             message = messages.recv() => {
                 let Some(message) = message else {
@@ -214,35 +225,59 @@ pub(crate) async fn report_progress(
                 let since = Instant::now();
                 due = Some(since + PROGRESS_DELAY);
                 current = Some((message, since));
+                continue;
             }
-            _ = wake => {
-                let Some((message, since)) = &current else {
-                    due = None;
+            checkpoint = checkpoints.recv(), if checkpoints_open => {
+                let Some(checkpoint) = checkpoint else {
+                    checkpoints_open = false;
                     continue;
                 };
-                let mut status = match (&written, initial.take()) {
-                    (Some(written), _) => written.clone(),
-                    (None, Some(build)) => build(),
-                    (None, None) => previous.clone(),
-                };
+                recorded = Some(checkpoint.resources);
+                answer = Some(checkpoint.done);
+            }
+            _ = wake => {
+                if current.is_none() {
+                    due = None;
+                    continue;
+                }
+            }
+        }
+        let mut status = match (&written, initial.take()) {
+            (Some(written), _) => written.clone(),
+            (None, Some(build)) => build(),
+            (None, None) => previous.clone(),
+        };
+        let text = match &current {
+            Some((message, since)) => {
                 let waited = since.elapsed();
                 let mut text = message.clone();
                 if waited >= PROGRESS_HEARTBEAT {
                     text.push_str(&format!(" (for {}s)", waited.as_secs()));
                 }
-                status.insert(
-                    "operationState".into(),
-                    json!({"operation": operation, "phase": "Running", "message": text, "startedAt": started_at}),
-                );
-                status.insert("reconciledAt".into(), json!(now()));
-                stamp_owner(shared, &mut status);
-                let base = written.as_ref().unwrap_or(previous);
-                let patch = json!({"status": merge_patch_between_maps(base, status.clone())});
-                if patch_status(shared, key, &patch).await.is_some() {
-                    written = Some(status);
-                }
-                due = Some(Instant::now() + PROGRESS_HEARTBEAT);
+                text
             }
+            None => "one or more tasks are running".to_string(),
+        };
+        let mut state = json!({"operation": operation, "phase": "Running", "message": text, "startedAt": started_at});
+        if let Some(resources) = &recorded {
+            let mut result = sync_result.clone();
+            result["resources"] = json!(resources);
+            state["syncResult"] = result;
+        }
+        status.insert("operationState".into(), state);
+        status.insert("reconciledAt".into(), json!(now()));
+        stamp_owner(shared, &mut status);
+        let base = written.as_ref().unwrap_or(previous);
+        let patch = json!({"status": merge_patch_between_maps(base, status.clone())});
+        let ok = patch_status(shared, key, &patch).await.is_some();
+        if ok {
+            written = Some(status);
+        }
+        if let Some(answer) = answer {
+            let _ = answer.send(ok);
+        }
+        if current.is_some() {
+            due = Some(Instant::now() + PROGRESS_HEARTBEAT);
         }
     }
 }

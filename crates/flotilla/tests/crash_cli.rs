@@ -4,18 +4,29 @@
 //! no Application ever reports a sync Succeeded at a revision whose objects the cluster does
 //! not hold (checked at every poll: each commit writes its number into the ConfigMaps); every
 //! history entry names a commit of the repository; the API server lost no acknowledged write
-//! (every Application the test created is still there after each of its restarts).
+//! (every Application the test created is still there after each of its restarts); and no hook
+//! ran twice where its delete policy forbids it ([`check_hook_runs`]).
+//!
+//! The controller reaches the server through a recording proxy in this process (the fault proxy
+//! of the engine's tests, faults off), which outlives both kinds of kill and sees every hook
+//! created, every hook deleted and every status written.
 //!
 //! `FLOTILLA_CRASH_CONTROLLER_KILLS` and `FLOTILLA_CRASH_SERVER_KILLS` raise the counts (the
-//! issue's 50 and 20); the defaults keep CI short.
+//! issue's 50 and 20); the defaults keep CI short. `FLOTILLA_CRASH_BINARY` runs another build of
+//! `flotilla` (an older one, to see what it does).
 
 mod cli_support;
 
+#[path = "../../flotilla-engine/tests/common/fault_proxy.rs"]
+mod fault_proxy;
+
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use cli_support::*;
+use fault_proxy::{FaultProxy, LoggedWrite};
 use serde_json::Value;
 
 const REPOSITORY: &str = "https://git.example.com/team/crash.git";
@@ -36,12 +47,21 @@ impl Drop for Process {
     }
 }
 
+/// The binary under test, or the one `FLOTILLA_CRASH_BINARY` names (another build, to compare).
+fn binary() -> Command {
+    match std::env::var_os("FLOTILLA_CRASH_BINARY") {
+        Some(path) => Command::new(path),
+        None => flotilla(),
+    }
+}
+
 fn server(data_dir: &Path, port: u16) -> Process {
     Process(
-        flotilla()
+        binary()
             .args([
                 "cluster",
                 "serve",
+                "--insecure-http",
                 "--simulate",
                 "--simulate-delay-ms",
                 "300",
@@ -58,7 +78,7 @@ fn server(data_dir: &Path, port: u16) -> Process {
 
 fn controller(kubeconfig: &Path, repository: &Path, cache: &Path) -> Process {
     Process(
-        flotilla()
+        binary()
             .args(["controller", "--repo-poll", "1s", "--no-sealed-secrets"])
             .arg("--kubeconfig")
             .arg(kubeconfig)
@@ -98,13 +118,27 @@ fn write(root: &Path, path: &str, text: &str) {
     std::fs::write(target, text).expect("written");
 }
 
-/// The workloads at commit `number`: each ConfigMap says which commit it is from.
+/// The workloads at commit `number`: each ConfigMap says which commit it is from; even commits
+/// declare one more ConfigMap (`extra`), which odd ones prune.
 fn workloads(repository: &Path, number: usize) {
-    for (app, wave) in [("first", 0), ("second", 1)] {
+    for (app, wave, policy) in [
+        ("first", 0, "BeforeHookCreation"),
+        ("second", 1, "BeforeHookCreation,HookSucceeded"),
+    ] {
+        let extra = if number.is_multiple_of(2) {
+            "- extra.yaml\n"
+        } else {
+            ""
+        };
         write(
             repository,
             &format!("workloads/{app}/kustomization.yaml"),
-            "resources:\n- config.yaml\n- deployment.yaml\n- hook.yaml\n",
+            &format!("resources:\n- config.yaml\n- deployment.yaml\n- hook.yaml\n{extra}"),
+        );
+        write(
+            repository,
+            &format!("workloads/{app}/extra.yaml"),
+            &format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {app}-extra\n  annotations:\n    argocd.argoproj.io/sync-wave: \"1\"\ndata:\n  commit: \"{number}\"\n"),
         );
         write(
             repository,
@@ -119,7 +153,7 @@ fn workloads(repository: &Path, number: usize) {
         write(
             repository,
             &format!("workloads/{app}/hook.yaml"),
-            &format!("apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: {app}-migrate\n  annotations:\n    argocd.argoproj.io/hook: PreSync\n    argocd.argoproj.io/hook-delete-policy: BeforeHookCreation\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n      - name: migrate\n        image: registry.example.com/migrate:{number}\n"),
+            &format!("apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: {app}-migrate\n  annotations:\n    argocd.argoproj.io/hook: PreSync\n    argocd.argoproj.io/hook-delete-policy: {policy}\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n      - name: migrate\n        image: registry.example.com/migrate:{number}\n"),
         );
         write(
             repository,
@@ -170,6 +204,213 @@ fn check_no_phantom_success(kubeconfig: &Path, commits: &[String]) -> Result<(),
     Ok(())
 }
 
+/// One thing the proxy saw that the hook rule is about, in the order the server answered.
+enum HookEvent {
+    /// A hook Job of `app` created with the spec of commit `commit`; `certain` unless the
+    /// server never answered (killed mid-request: created or not, the controller was not told).
+    Created {
+        app: String,
+        commit: usize,
+        certain: bool,
+    },
+    /// `app`'s hook Job deleted (the server said so).
+    Deleted { app: String },
+    /// An operation of `app` at commit `commit` finished (a status written with a finished
+    /// `operationState`; one the server never answered counts too, it may have been applied).
+    Finished { app: String, commit: usize },
+}
+
+/// The rule, as Argo CD's sync works (gitops-engine `pkg/sync/sync_context.go` and the
+/// controller's `processRequestedAppOperation`): a sync operation is recorded in the
+/// Application (`status.operationState`, Running, with its `startedAt`) before its first step,
+/// and each hook it runs is recorded there with its phase; a controller that restarts finds the
+/// operation Running and resumes it from that record (`WithInitialState`), so a hook the
+/// operation already created is awaited, not created again, and one it already finished (and
+/// deleted, `HookSucceeded`) is not run again. `BeforeHookCreation` deletes and re-creates a
+/// hook only when a phase starts in a new operation: a retry after a failed operation (started
+/// afresh, its results dropped), a later sync (a new commit, a self-heal). Hence:
+///
+/// **for one sync operation (one commit of one Application), each hook object is created at
+/// most once, until an operation of that commit finishes; only a new operation (a retry of a
+/// failed one, or a self-heal after a finished one) creates it again.**
+///
+/// Argo CD itself has one window where it breaks this: a controller killed after creating a
+/// `BeforeHookCreation` hook and before writing the operation state that records it deletes
+/// and re-creates the hook on resumption. flotilla closes it (the hook carries the operation's
+/// `startedAt`, `flotilla.dev/sync-operation`, and a resumed operation adopts it), so the test
+/// holds the rule without that exception.
+///
+/// A create the server never answered counts as a run when the server did apply it: when the
+/// hook was deleted after it and before the next create that succeeded (a create of a named
+/// object that already exists is refused, so a later successful create with no delete between
+/// proves it was not applied). Argo CD counts it so too: its create ended in an error, the
+/// operation failed, and only a retry (a new operation) may create it again.
+fn check_hook_runs(events: &[(std::time::SystemTime, HookEvent)]) -> (usize, usize, Vec<String>) {
+    let mut certain = 0;
+    let mut uncertain = 0;
+    let mut problems = Vec::new();
+    // (app, commit) → creations since the last finished operation of that commit.
+    let mut runs: HashMap<(String, usize), usize> = HashMap::new();
+    for (index, (_, event)) in events.iter().enumerate() {
+        match event {
+            HookEvent::Created {
+                app,
+                commit,
+                certain: was_certain,
+            } => {
+                let applied = *was_certain
+                    || {
+                        let later = &events[index + 1..];
+                        let deleted = later
+                        .iter()
+                        .take_while(|(_, later)| {
+                            !matches!(later, HookEvent::Created { app: other, certain: true, .. } if other == app)
+                        })
+                        .any(|(_, later)| matches!(later, HookEvent::Deleted { app: other } if other == app));
+                        let created_again = later.iter().any(|(_, later)| {
+                        matches!(later, HookEvent::Created { app: other, certain: true, .. } if other == app)
+                    });
+                        deleted || !created_again
+                    };
+                if *was_certain {
+                    certain += 1;
+                } else {
+                    uncertain += 1;
+                }
+                if !applied {
+                    continue;
+                }
+                let count = runs.entry((app.clone(), *commit)).or_default();
+                *count += 1;
+                if *count > 1 {
+                    problems.push(format!(
+                        "{app}-migrate created {count} times for commit {commit} within one operation (event {index})"
+                    ));
+                }
+            }
+            HookEvent::Finished { app, commit } => {
+                runs.remove(&(app.clone(), *commit));
+            }
+            HookEvent::Deleted { .. } => {}
+        }
+    }
+    (certain, uncertain, problems)
+}
+
+/// Applies a JSON merge patch (RFC 7386).
+fn merge(target: &mut Value, patch: &Value) {
+    let Value::Object(patch) = patch else {
+        *target = patch.clone();
+        return;
+    };
+    if !target.is_object() {
+        *target = Value::Object(Default::default());
+    }
+    let Value::Object(fields) = target else {
+        return;
+    };
+    for (key, value) in patch {
+        if value.is_null() {
+            fields.remove(key);
+        } else {
+            merge(fields.entry(key.clone()).or_insert(Value::Null), value);
+        }
+    }
+}
+
+/// The events of `check_hook_runs` in what the proxy logged (answered and unanswered writes).
+fn hook_events(
+    answered: &[LoggedWrite],
+    unanswered: &[LoggedWrite],
+    commits: &[String],
+) -> Vec<(std::time::SystemTime, HookEvent)> {
+    let mut writes: Vec<&LoggedWrite> = answered.iter().chain(unanswered).collect();
+    writes.sort_by_key(|write| write.ended);
+    // Each Application's status as the answered merge patches built it (a patch names only
+    // what changed, so a finished operation's phase and revision may come from earlier ones).
+    let mut statuses: HashMap<String, Value> = HashMap::new();
+    let mut events = Vec::new();
+    for write in writes {
+        let body: Value = write
+            .body
+            .as_ref()
+            .and_then(|body| serde_json::from_slice(body).ok())
+            .unwrap_or(Value::Null);
+        let answered = write.status != 0;
+        if write.method == "POST" && write.path.ends_with("/jobs") {
+            let name = body["metadata"]["name"].as_str().unwrap_or_default();
+            let image = body["spec"]["template"]["spec"]["containers"][0]["image"]
+                .as_str()
+                .unwrap_or_default();
+            let (Some(app), Some(commit)) = (
+                name.strip_suffix("-migrate"),
+                image
+                    .rsplit_once(':')
+                    .and_then(|(_, number)| number.parse().ok()),
+            ) else {
+                continue;
+            };
+            events.push((
+                write.ended,
+                HookEvent::Created {
+                    app: app.to_string(),
+                    commit,
+                    certain: answered,
+                },
+            ));
+        } else if write.method == "DELETE" && answered {
+            if let Some(app) = write
+                .path
+                .rsplit_once("/jobs/")
+                .and_then(|(_, name)| name.strip_suffix("-migrate"))
+            {
+                events.push((
+                    write.ended,
+                    HookEvent::Deleted {
+                        app: app.to_string(),
+                    },
+                ));
+            }
+        } else if write.method == "PATCH" && write.path.contains("/applications/") {
+            let app = write
+                .path
+                .rsplit('/')
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            if !body["status"]["operationState"].is_object() {
+                if answered {
+                    merge(statuses.entry(app).or_default(), &body["status"]);
+                }
+                continue;
+            }
+            let mut status = statuses.get(&app).cloned().unwrap_or_default();
+            merge(&mut status, &body["status"]);
+            let state = &status["operationState"];
+            let finished = matches!(
+                state["phase"].as_str(),
+                Some("Succeeded" | "Failed" | "Error")
+            );
+            let commit = state["syncResult"]["revision"]
+                .as_str()
+                .and_then(|revision| commits.iter().position(|commit| commit == revision));
+            if let (true, Some(commit)) = (finished, commit) {
+                events.push((
+                    write.ended,
+                    HookEvent::Finished {
+                        app: app.clone(),
+                        commit,
+                    },
+                ));
+            }
+            if answered {
+                statuses.insert(app, status);
+            }
+        }
+    }
+    events
+}
+
 #[test]
 fn the_controller_and_the_server_survive_sigkill_mid_sync() {
     let controller_kills: usize = std::env::var("FLOTILLA_CRASH_CONTROLLER_KILLS")
@@ -202,8 +443,25 @@ fn the_controller_and_the_server_survive_sigkill_mid_sync() {
         assert!(Instant::now() < deadline, "the API server did not start");
         std::thread::sleep(Duration::from_millis(200));
     }
+    // The controller talks to the server through the recording proxy.
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a runtime for the proxy");
+    let proxy = runtime.block_on(FaultProxy::start(&format!("http://127.0.0.1:{port}"), 1));
+    proxy.record_bodies(true);
+    let proxied = root.join("kubeconfig-proxy");
+    std::fs::write(
+        &proxied,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: proxy\n  cluster:\n    server: {}\nusers:\n- name: proxy\n  user: {{}}\ncontexts:\n- name: proxy\n  context:\n    cluster: proxy\n    user: proxy\ncurrent-context: proxy\n",
+            proxy.url
+        ),
+    )
+    .expect("write the proxy's kubeconfig");
     let cache = root.join("cache");
-    let mut engine = controller(&kubeconfig, &repository, &cache);
+    let mut engine = controller(&proxied, &repository, &cache);
     kubectl(&kubeconfig, &["create", "namespace", "argocd"]);
     let root_app = format!("apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: root\n  namespace: argocd\nspec:\n  project: default\n  source:\n    repoURL: {REPOSITORY}\n    targetRevision: HEAD\n    path: apps\n  destination:\n    server: https://kubernetes.default.svc\n    namespace: argocd\n  syncPolicy:\n    automated:\n      prune: true\n      selfHeal: true\n");
     std::fs::write(root.join("root.yaml"), &root_app).expect("written");
@@ -238,21 +496,49 @@ fn the_controller_and_the_server_survive_sigkill_mid_sync() {
     let total = controller_kills + server_kills;
     let mut server_left = server_kills;
     for kill in 0..total {
-        std::thread::sleep(Duration::from_millis(300 + next() % 1500));
         if kill % 2 == 0 {
             let number = commits.len();
             workloads(&repository, number);
+            git(&repository, &["add", "--all"]);
             git(
                 &repository,
-                &[
-                    "commit",
-                    "--quiet",
-                    "--all",
-                    "-m",
-                    &format!("commit {number}"),
-                ],
+                &["commit", "--quiet", "-m", &format!("commit {number}")],
             );
             commits.push(git(&repository, &["rev-parse", "HEAD"]));
+        }
+        // The moment: a random one, or just after a hook is created (during hooks), or just
+        // after something is deleted (during a prune or a hook's deletion), as the proxy sees
+        // them (a restarted controller of a debug build on a busy machine takes seconds to get
+        // there: at most 20 s' wait for one).
+        let seen = proxy
+            .stats
+            .log
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .len();
+        let wanted: Option<fn(&LoggedWrite) -> bool> = match next() % 3 {
+            0 => None,
+            1 => Some(|write| write.method == "POST" && write.path.ends_with("/jobs")),
+            _ => Some(|write| write.method == "DELETE"),
+        };
+        match wanted {
+            None => std::thread::sleep(Duration::from_millis(300 + next() % 1500)),
+            Some(wanted) => {
+                let deadline = Instant::now() + Duration::from_secs(20);
+                while Instant::now() < deadline
+                    && !proxy
+                        .stats
+                        .log
+                        .lock()
+                        .unwrap_or_else(|poisoned| poisoned.into_inner())
+                        .iter()
+                        .skip(seen)
+                        .any(wanted)
+                {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                std::thread::sleep(Duration::from_millis(next() % 100));
+            }
         }
         if let Err(problem) = check_no_phantom_success(&kubeconfig, &commits) {
             panic!("{problem}");
@@ -276,7 +562,7 @@ fn the_controller_and_the_server_survive_sigkill_mid_sync() {
             }
         } else {
             engine.kill();
-            engine = controller(&kubeconfig, &repository, &cache);
+            engine = controller(&proxied, &repository, &cache);
         }
     }
 
@@ -339,13 +625,103 @@ fn the_controller_and_the_server_survive_sigkill_mid_sync() {
         );
         std::thread::sleep(Duration::from_millis(500));
     }
+    // Prune: what the last commit declares is there, what it does not is gone, and nothing
+    // Git always declared was ever deleted.
+    for app in ["first", "second"] {
+        let extra = json(
+            &kubeconfig,
+            &["get", "configmap", "-n", "crash", &format!("{app}-extra")],
+        );
+        assert_eq!(
+            extra.is_some(),
+            last.is_multiple_of(2),
+            "{app}-extra at commit {last}"
+        );
+    }
     let deployment =
         json(&kubeconfig, &["get", "deployment", "-n", "crash", "second"]).expect("deployment");
     assert_eq!(
         deployment["spec"]["template"]["spec"]["containers"][0]["image"],
         format!("registry.example.com/second:{last}").as_str()
     );
+    // Hooks: none ran twice where its delete policy forbids it.
     drop(engine);
+    let answered = proxy
+        .stats
+        .log
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .clone();
+    let unanswered = proxy
+        .stats
+        .unanswered
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .clone();
+    let always_declared: Vec<String> = ["first", "second"]
+        .iter()
+        .flat_map(|app| {
+            [
+                format!("/api/v1/namespaces/crash/configmaps/{app}-config"),
+                format!("/apis/apps/v1/namespaces/crash/deployments/{app}"),
+            ]
+        })
+        .collect();
+    let pruned: Vec<&LoggedWrite> = answered
+        .iter()
+        .chain(&unanswered)
+        .filter(|write| write.method == "DELETE" && always_declared.contains(&write.path))
+        .collect();
+    assert!(
+        pruned.is_empty(),
+        "deleted while Git declares it: {pruned:#?}"
+    );
+    let prunes = answered
+        .iter()
+        .filter(|write| write.method == "DELETE" && write.path.contains("/configmaps/"))
+        .count();
+    let events = hook_events(&answered, &unanswered, &commits);
+    let (certain, uncertain, problems) = check_hook_runs(&events);
+    let finished = events
+        .iter()
+        .filter(|(_, event)| matches!(event, HookEvent::Finished { .. }))
+        .count();
+    println!(
+        "{total} kills ({controller_kills} controller, {server_kills} server), {} commits: {certain} hook creates answered, {uncertain} unanswered, {finished} finished operations, {prunes} ConfigMaps pruned, {} writes unanswered",
+        commits.len(),
+        unanswered.len()
+    );
+    assert!(
+        certain > 0,
+        "no hook was created: the rule was not exercised"
+    );
+    if !problems.is_empty() {
+        let trail: Vec<String> = events
+            .iter()
+            .enumerate()
+            .map(|(index, (at, event))| {
+                let at = at
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap_or_default()
+                    .as_millis();
+                match event {
+                    HookEvent::Created {
+                        app,
+                        commit,
+                        certain,
+                    } => format!("{index} {at} {app}-migrate created for commit {commit} (answered: {certain})"),
+                    HookEvent::Deleted { app } => format!("{index} {at} {app}-migrate deleted"),
+                    HookEvent::Finished { app, commit } => {
+                        format!("{index} {at} {app}: operation at commit {commit} finished")
+                    }
+                }
+            })
+            .collect();
+        panic!(
+            "hooks run twice: {problems:#?}\nevents:\n{}",
+            trail.join("\n")
+        );
+    }
     drop(api);
     let _ = std::fs::remove_dir_all(&root);
 }

@@ -22,7 +22,7 @@ use crate::context::{instance_name, AppKey, AppMemory, HoldMark, Shared};
 use crate::model::{GROUP, VERSION};
 use crate::now;
 use crate::objects::ObjectKey;
-use crate::sync::{run_sync, SyncControl, SyncRequest};
+use crate::sync::{run_sync, OperationMark, SyncControl, SyncRequest};
 
 /// Objects named in a log line, at most this many (then `… and N more`).
 const LOGGED_OBJECTS: usize = 20;
@@ -230,6 +230,51 @@ pub(super) struct Ran<'a> {
     pub(super) requeue_after: Option<Duration>,
 }
 
+/// The operation `request` runs: the one the Application's status records `Running` when a
+/// controller was killed during it (the same `operation`, at revisions this engine has neither
+/// synced nor attempted since it started), resumed with its `startedAt` and hook results as
+/// Argo CD resumes an operation; otherwise a new one, whose `startedAt` differs from the last
+/// recorded one (so no hook of an earlier operation passes for one of this one's).
+async fn operation_mark(
+    application: &Value,
+    evaluation: &Evaluation,
+    request: &SyncRequest,
+    memory: &AppMemory,
+) -> OperationMark {
+    let recorded = &application["status"]["operationState"];
+    let ours = memory.synced_revisions.as_ref() == Some(&evaluation.revisions)
+        || memory.attempted_revisions.as_ref() == Some(&evaluation.revisions);
+    let resumable = !request.dry_run
+        && !ours
+        && recorded["phase"] == "Running"
+        && recorded["operation"] == request.operation
+        && recorded["syncResult"]["revision"]
+            .as_str()
+            .is_none_or(|revision| {
+                evaluation.revisions.first().map(String::as_str) == Some(revision)
+            });
+    if let (true, Some(started)) = (resumable, recorded["startedAt"].as_str()) {
+        return OperationMark {
+            started: started.to_string(),
+            resumed: true,
+            recorded: recorded["syncResult"]["resources"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default(),
+        };
+    }
+    let mut started = now();
+    while recorded["startedAt"].as_str() == Some(started.as_str()) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        started = now();
+    }
+    OperationMark {
+        started,
+        resumed: false,
+        recorded: Vec::new(),
+    }
+}
+
 /// Runs the sync `request` asks for: the pre-sync gate, the sync with its progress reported on
 /// the status, the metrics, log line, retry backoff and history of its outcome, and the
 /// comparison made again once its writes are in the cache.
@@ -250,10 +295,19 @@ pub(super) async fn run<'a>(
 ) -> Ran<'a> {
     let drift_repair =
         request.automated && memory.synced_revisions.as_ref() == Some(&evaluation.revisions);
-    let started = now();
+    let mark = operation_mark(application, &evaluation, &request, memory).await;
+    if mark.resumed {
+        tracing::info!(
+            application = %format!("{}/{}", key.0, key.1),
+            started = %mark.started,
+            "resuming the operation a controller left running"
+        );
+    }
+    let started = mark.started.clone();
     let syncing = HoldMark::new(shared, &shared.syncing, key);
     let interrupt = || sync_interruption(shared, key, application, &evaluation, &request);
     let (progress, messages) = tokio::sync::mpsc::unbounded_channel();
+    let (checkpoints, checkpoint_requests) = tokio::sync::mpsc::unbounded_channel();
     let desired_objects = evaluation.desired_objects_owned();
     // The pre-sync gate (`gate`): a blocking finding ends the sync before its first
     // step; findings are counted and recorded as Events when they are news.
@@ -314,6 +368,9 @@ pub(super) async fn run<'a>(
             &request,
             SyncControl {
                 progress,
+                checkpoints,
+                operation: &mark,
+                started_recorded: Default::default(),
                 interrupt: &interrupt,
                 own_application: (key.0.as_str(), key.1.as_str()),
             },
@@ -334,6 +391,13 @@ pub(super) async fn run<'a>(
         );
         running
     };
+    let mut sync_result = json!({
+        "revision": evaluation.revisions.first().cloned().unwrap_or_default(),
+        "source": evaluation.sources.first(),
+    });
+    if evaluation.revisions.len() > 1 {
+        sync_result["revisions"] = json!(evaluation.revisions);
+    }
     let reporter = crate::status::report_progress(
         shared,
         key,
@@ -341,7 +405,9 @@ pub(super) async fn run<'a>(
         running_status,
         &request.operation,
         &started,
+        &sync_result,
         messages,
+        checkpoint_requests,
     );
     let (mut outcome, progress_written) = tokio::join!(sync, reporter);
     if let Some(written) = progress_written {

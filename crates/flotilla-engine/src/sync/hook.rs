@@ -1,6 +1,14 @@
 //! A hook run: created (or replaced), awaited until it finishes or the wave timeout passes, and
 //! deleted as its delete policy says; its `status.operationState` entry.
 //!
+//! Invariant, as Argo CD's: one operation creates each hook at most once, even across
+//! controller restarts. Before its first hook the operation is recorded `Running` with its
+//! `startedAt` (a checkpoint), each hook carries that `startedAt` (`OPERATION_ANNOTATION`), and
+//! a finished hook's result is recorded before its delete policy removes it; an operation
+//! resumed after a restart (`reconcile::operation`) skips the hooks it recorded as finished and
+//! adopts (awaits) the ones it finds carrying its `startedAt`, instead of replacing them. A hook
+//! is replaced (`BeforeHookCreation`) only by a new operation: a retry, a later sync.
+//!
 //! Depends on `context`, `live`, `cluster`, `objects` and `sync::{control, apply}`.
 
 use std::time::Instant;
@@ -15,9 +23,11 @@ use crate::live::LiveCache;
 use crate::objects::resource_entry;
 
 use super::apply::resource_for;
-use super::control::{display_name, phase_name, SyncControl, WaitError};
+use super::control::{display_name, phase_name, SyncControl, WaitError, OPERATION_ANNOTATION};
 
-/// Creates a hook, waits for it to finish, and applies its delete policies.
+/// Creates a hook (or adopts the one this operation created before a restart), waits for it to
+/// finish, records its result (`recorded`: the results before it) and applies its delete
+/// policies.
 pub(super) async fn run_hook(
     shared: &Shared,
     cache: &LiveCache,
@@ -25,6 +35,7 @@ pub(super) async fn run_hook(
     info: Option<ResourceInfo>,
     dry_run: bool,
     control: Option<&SyncControl<'_>>,
+    recorded: &[Value],
 ) -> Result<Value, (Value, WaitError)> {
     let mut entry = resource_entry(&task.object);
     entry["syncPhase"] = json!(phase_name(task.phase));
@@ -63,6 +74,18 @@ pub(super) async fn run_hook(
         if let Err(fenced) = control.fenced(shared) {
             return Err((entry, fenced));
         }
+        // A hook the resumed operation already ran to its end is not run again.
+        if let Some(finished) = control.operation.finished_hook(&entry) {
+            let finished = finished.clone();
+            if finished["hookPhase"] == "Succeeded" {
+                return Ok(finished);
+            }
+            let message = finished["message"]
+                .as_str()
+                .unwrap_or("hook failed")
+                .to_string();
+            return fail(finished, message);
+        }
     }
     let waits = matches!(info.resource.kind.as_str(), "Job" | "Pod");
     match cache
@@ -75,33 +98,69 @@ pub(super) async fn run_hook(
         Err(ClusterError::UnknownKind { .. }) if !waits => {}
         Err(error) => return fail(entry, error.to_string()),
     }
-    if let Some(name) = task.object["metadata"]["name"].as_str() {
-        if policies.contains(&HookDeletePolicy::BeforeHookCreation) {
-            if let Err(error) = cache
-                .cluster
-                .delete(&info, namespace.as_deref(), name, "background")
-                .await
-            {
-                return fail(entry, error.to_string());
-            }
-            // Wait until it is gone, so the create below does not collide with it.
-            let deadline = Instant::now() + shared.config.wave_timeout;
-            while cache
-                .cluster
-                .get(&info, namespace.as_deref(), name)
-                .await
-                .ok()
-                .flatten()
-                .is_some()
-                && Instant::now() < deadline
-            {
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let mut object = task.object.clone();
+    if let Some(control) = control {
+        object["metadata"]["annotations"][OPERATION_ANNOTATION] = json!(control.operation.started);
+    }
+    let name = task.object["metadata"]["name"].as_str();
+    // A resumed operation's own hook, created before the restart: awaited, not replaced.
+    let adopted = match (control, name) {
+        (Some(control), Some(name)) if control.operation.resumed => {
+            match cache.cluster.get(&info, namespace.as_deref(), name).await {
+                Ok(live) => live.filter(|live| {
+                    live["metadata"]["annotations"][OPERATION_ANNOTATION]
+                        == control.operation.started.as_str()
+                        && live["metadata"]["deletionTimestamp"].is_null()
+                }),
+                Err(error) => return fail(entry, error.to_string()),
             }
         }
-    }
-    let created = match cache.cluster.create(&info, &task.object).await {
-        Ok(created) => created,
-        Err(error) => return fail(entry, format!("{}: {error}", display_name(&task.object))),
+        _ => None,
+    };
+    let created = match adopted {
+        Some(live) => live,
+        None => {
+            if let Some(control) = control.filter(|control| !control.start_recorded()) {
+                // The operation is recorded before its first hook exists, so that a
+                // controller restarted from now on resumes it instead of starting another.
+                match control.checkpoint(recorded).await {
+                    Ok(()) => {}
+                    Err(WaitError::Failed(message)) => return fail(entry, message),
+                    Err(interrupted) => return Err((entry, interrupted)),
+                }
+            }
+            if let (Some(name), true) = (
+                name,
+                policies.contains(&HookDeletePolicy::BeforeHookCreation),
+            ) {
+                if let Err(error) = cache
+                    .cluster
+                    .delete(&info, namespace.as_deref(), name, "background")
+                    .await
+                {
+                    return fail(entry, error.to_string());
+                }
+                // Wait until it is gone, so the create below does not collide with it.
+                let deadline = Instant::now() + shared.config.wave_timeout;
+                while cache
+                    .cluster
+                    .get(&info, namespace.as_deref(), name)
+                    .await
+                    .ok()
+                    .flatten()
+                    .is_some()
+                    && Instant::now() < deadline
+                {
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+            }
+            match cache.cluster.create(&info, &object).await {
+                Ok(created) => created,
+                Err(error) => {
+                    return fail(entry, format!("{}: {error}", display_name(&task.object)))
+                }
+            }
+        }
     };
     let created = cache.record(created);
     let name = created["metadata"]["name"]
@@ -164,8 +223,27 @@ pub(super) async fn run_hook(
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     let succeeded = outcome.is_ok();
-    let delete = (succeeded && policies.contains(&HookDeletePolicy::HookSucceeded))
+    match &outcome {
+        Ok(message) => {
+            entry["status"] = json!("Synced");
+            entry["hookPhase"] = json!("Succeeded");
+            entry["message"] = json!(message);
+        }
+        Err(message) => {
+            entry["status"] = json!("SyncFailed");
+            entry["hookPhase"] = json!("Failed");
+            entry["message"] = json!(format!("{}: {message}", display_name(&created)));
+        }
+    }
+    let mut delete = (succeeded && policies.contains(&HookDeletePolicy::HookSucceeded))
         || (!succeeded && policies.contains(&HookDeletePolicy::HookFailed));
+    if let (Some(control), true) = (control, delete) {
+        // Its result is recorded before the hook goes, so a restarted controller does not run
+        // it again; when it cannot be recorded, the hook stays.
+        let mut results = recorded.to_vec();
+        results.push(entry.clone());
+        delete = control.checkpoint(&results).await.is_ok();
+    }
     if delete {
         let _ = cache
             .cluster
@@ -173,12 +251,10 @@ pub(super) async fn run_hook(
             .await;
     }
     match outcome {
-        Ok(message) => {
-            entry["status"] = json!("Synced");
-            entry["hookPhase"] = json!("Succeeded");
-            entry["message"] = json!(message);
-            Ok(entry)
+        Ok(_) => Ok(entry),
+        Err(_) => {
+            let message = entry["message"].as_str().unwrap_or_default().to_string();
+            fail(entry, message)
         }
-        Err(message) => fail(entry, format!("{}: {message}", display_name(&created))),
     }
 }

@@ -22,6 +22,10 @@
 //! cluster as it is before the sync, so a later step that depends on an earlier one (a webhook
 //! the sync installs, a PreSync hook that clears an immutable field) is refused.
 //!
+//! A sync runs one operation ([`OperationMark`]); one that a killed controller left `Running` is
+//! resumed by the next, which does not run again the hooks it already created or finished
+//! (`hook`).
+//!
 //! A sync that waits (a wave's health, a hook, a kind still to be served) says what it waits on
 //! through [`SyncControl::progress`], so the Application's status shows a `Running` operation
 //! and its message instead of the last finished one, and it stops early when
@@ -44,7 +48,7 @@ mod control;
 mod hook;
 mod wait;
 
-pub(crate) use control::{SyncControl, SyncOutcome, SyncRequest};
+pub(crate) use control::{Checkpoint, OperationMark, SyncControl, SyncOutcome, SyncRequest};
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -244,7 +248,16 @@ pub(crate) async fn run_sync(
                 .get(&key)
                 .and_then(|entry| entry.info.clone());
             if task.hook.is_some() {
-                match run_hook(shared, cache, task, info, request.dry_run, Some(&control)).await {
+                let hook = run_hook(
+                    shared,
+                    cache,
+                    task,
+                    info,
+                    request.dry_run,
+                    Some(&control),
+                    &results,
+                );
+                match hook.await {
                     Ok(entry) => {
                         applied += 1;
                         results.push(entry);
@@ -323,7 +336,7 @@ pub(crate) async fn run_sync(
             let info = desired_by_key
                 .get(&key)
                 .and_then(|entry| entry.info.clone());
-            match run_hook(shared, cache, task, info, request.dry_run, None).await {
+            match run_hook(shared, cache, task, info, request.dry_run, None, &results).await {
                 Ok(entry) | Err((entry, _)) => results.push(entry),
             }
         }

@@ -7,7 +7,9 @@
 //! It counts what passed through: requests, faults by kind, and the writes (PATCH, PUT, POST)
 //! that reached the server per object path, so a test can bound the applies per object; and
 //! each successful write with when it was sent and answered (`Stats::log`), so a test can see
-//! which writers overlapped.
+//! which writers overlapped. With [`FaultProxy::record_bodies`] each logged write keeps its
+//! request body, and writes the server never answered (it was killed mid-request) are kept apart
+//! in `Stats::unanswered`: they may or may not have been applied.
 
 #![allow(dead_code)]
 
@@ -62,6 +64,11 @@ pub struct Stats {
     pub writes: Mutex<BTreeMap<String, u64>>,
     /// Every write the server accepted (dry runs excluded), in the order they were answered.
     pub log: Mutex<Vec<LoggedWrite>>,
+    /// Writes forwarded whose answer never came (the connection to the server failed): applied
+    /// or not, nobody was told.
+    pub unanswered: Mutex<Vec<LoggedWrite>>,
+    /// Whether logged writes keep their request bodies.
+    pub bodies: std::sync::atomic::AtomicBool,
 }
 
 /// One write the server accepted.
@@ -72,8 +79,12 @@ pub struct LoggedWrite {
     pub path: String,
     /// When the proxy forwarded it.
     pub started: SystemTime,
-    /// When the server's answer reached the proxy.
+    /// When the server's answer reached the proxy (or the connection failed).
     pub ended: SystemTime,
+    /// The answer's status code (0: none came).
+    pub status: u16,
+    /// The request body, when the proxy records bodies.
+    pub body: Option<axum::body::Bytes>,
 }
 
 struct Shared {
@@ -160,6 +171,11 @@ impl FaultProxy {
         );
     }
 
+    /// Keeps the request body of each logged write (`LoggedWrite::body`).
+    pub fn record_bodies(&self, on: bool) {
+        self.stats.bodies.store(on, Ordering::SeqCst);
+    }
+
     pub fn faults(&self) -> BTreeMap<Fault, u64> {
         self.stats
             .faults
@@ -244,14 +260,38 @@ async fn forward(
             upstream = upstream.header(name, value);
         }
     }
+    let kept_body = shared
+        .stats
+        .bodies
+        .load(Ordering::SeqCst)
+        .then(|| body.clone());
     let Ok(upstream) = upstream.body(Body::from(body)) else {
         return Ok(status(500, "InternalError"));
     };
     let is_write = matches!(parts.method.as_str(), "PATCH" | "PUT" | "POST");
     let started = SystemTime::now();
+    let dry_run = path_and_query.contains("dryRun");
+    let logged = (is_write || parts.method == "DELETE") && !dry_run;
     let answer = match shared.client.request(upstream).await {
         Ok(answer) => answer,
-        Err(_) => return Ok(status(502, "BadGateway")),
+        Err(_) => {
+            if logged {
+                shared
+                    .stats
+                    .unanswered
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                    .push(LoggedWrite {
+                        method: parts.method.to_string(),
+                        path: parts.uri.path().to_string(),
+                        started,
+                        ended: SystemTime::now(),
+                        status: 0,
+                        body: kept_body,
+                    });
+            }
+            return Ok(status(502, "BadGateway"));
+        }
     };
     if is_write && answer.status().is_success() {
         *shared
@@ -262,8 +302,7 @@ async fn forward(
             .entry(parts.uri.path().to_string())
             .or_default() += 1;
     }
-    let dry_run = path_and_query.contains("dryRun");
-    if (is_write || parts.method == "DELETE") && !dry_run && answer.status().is_success() {
+    if logged && answer.status().is_success() {
         shared
             .stats
             .log
@@ -274,6 +313,8 @@ async fn forward(
                 path: parts.uri.path().to_string(),
                 started,
                 ended: SystemTime::now(),
+                status: answer.status().as_u16(),
+                body: kept_body,
             });
     }
     let (answer_parts, answer_body) = answer.into_parts();
