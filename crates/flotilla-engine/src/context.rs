@@ -334,19 +334,36 @@ impl Shared {
     /// Drops what the engine remembers about an Application: its memory, its index entries,
     /// its metrics (it is gone, or another replica owns it now).
     pub(crate) fn forget_application(&self, key: &AppKey) {
-        self.memory
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .remove(key);
+        self.forget_applications(&HashSet::from([key.clone()]));
+    }
+
+    /// Forgets many Applications at once: one pass over each index whatever their number (a
+    /// replica handing thousands over on a rejoin must not scan the indexes once per
+    /// Application, which stalled its Lease renewal for tens of seconds).
+    pub(crate) fn forget_applications(&self, keys: &HashSet<AppKey>) {
+        if keys.is_empty() {
+            return;
+        }
+        {
+            let mut memory = self
+                .memory
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            for key in keys {
+                memory.remove(key);
+            }
+        }
         self.desired_index
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .retain(|_, owner| owner != key);
+            .retain(|_, owner| !keys.contains(owner));
         self.instances
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .retain(|_, owner| owner != key);
-        self.metrics.remove_app(&key.0, &key.1);
+            .retain(|_, owner| !keys.contains(owner));
+        for key in keys {
+            self.metrics.remove_app(&key.0, &key.1);
+        }
     }
 }
 

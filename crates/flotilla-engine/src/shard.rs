@@ -494,9 +494,7 @@ fn update_share(shared: &Shared, config: &ShardConfig, view: &mut View) {
             members: view.members.len() as u64,
         });
     }
-    for key in &lost {
-        shared.forget_application(key);
-    }
+    shared.forget_applications(&lost.into_iter().collect());
     elect_unsealer(shared, config, view, now);
     for key in reconcilable.difference(&view.reconcilable) {
         shared.queue.push(key.clone());
