@@ -13,22 +13,7 @@ use common::*;
 use flotilla_engine::SelfHealBackoff;
 use serde_json::json;
 
-const DEPLOYMENT: &str = r#"apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-spec:
-  replicas: 2
-  selector:
-    matchLabels: {app: web}
-  template:
-    metadata:
-      labels: {app: web}
-    spec:
-      containers:
-      - name: web
-        image: nginx:1.27
-"#;
+const DEPLOYMENT: &str = WEB_DEPLOYMENT;
 
 const TIMEOUT: Duration = Duration::from_secs(4);
 

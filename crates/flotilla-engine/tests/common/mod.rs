@@ -15,6 +15,24 @@ use serde_json::{json, Value};
 
 pub const DEADLINE: Duration = Duration::from_secs(30);
 
+/// A two-replica Deployment `web` (nginx), as several tests deploy it.
+pub const WEB_DEPLOYMENT: &str = r#"apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+      - name: web
+        image: nginx:1.27
+"#;
+
 pub struct Harness {
     pub server: RunningServer,
     pub engine: Engine,
