@@ -19,9 +19,9 @@ use serde_json::json;
 const CONFIGMAP: &str =
     "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  mode: production\n";
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn applications_deploy_to_clusters_registered_as_secrets() {
-    let harness = Harness::start("clusters", &[("app/cm.yaml", CONFIGMAP)]).await;
+/// A second API server, registered with the harness's Argo CD namespace as the cluster
+/// `production` (a cluster Secret).
+async fn production_cluster(harness: &Harness) -> RunningServer {
     let production = tokio::time::timeout(
         DEADLINE,
         serve(ServerConfig {
@@ -41,6 +41,13 @@ async fn applications_deploy_to_clusters_registered_as_secrets() {
             "stringData": {"name": "production", "server": production.url, "config": "{\"tlsClientConfig\": {\"insecure\": false}}"}
         }))
         .await;
+    production
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn applications_deploy_to_clusters_registered_as_secrets() {
+    let harness = Harness::start("clusters", &[("app/cm.yaml", CONFIGMAP)]).await;
+    let production = production_cluster(&harness).await;
     let mut by_name = app_manifest("to-production", "app", "default", json!({"automated": {}}));
     by_name["spec"]["destination"] = json!({"name": "production", "namespace": "default"});
     harness.apply(&by_name).await;
@@ -136,25 +143,7 @@ fn client_failing_the_cluster_lookup_once(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deletion_waits_for_a_destination_it_cannot_look_up() {
     let mut harness = Harness::start("clusters-deletion", &[("app/cm.yaml", CONFIGMAP)]).await;
-    let production = tokio::time::timeout(
-        DEADLINE,
-        serve(ServerConfig {
-            listen: "127.0.0.1:0".parse().expect("address"),
-            insecure_http: true,
-            bookmark_interval: Duration::from_millis(200),
-            ..ServerConfig::default()
-        }),
-    )
-    .await
-    .expect("in time")
-    .expect("second server starts");
-    harness
-        .apply(&json!({
-            "apiVersion": "v1", "kind": "Secret",
-            "metadata": {"name": "production-cluster", "namespace": "argocd", "labels": {"argocd.argoproj.io/secret-type": "cluster"}},
-            "stringData": {"name": "production", "server": production.url, "config": "{\"tlsClientConfig\": {\"insecure\": false}}"}
-        }))
-        .await;
+    let production = production_cluster(&harness).await;
     let mut manifest = app_manifest("to-production", "app", "default", json!({"automated": {}}));
     manifest["spec"]["destination"] = json!({"name": "production", "namespace": "default"});
     manifest["metadata"]["finalizers"] = json!(["resources-finalizer.argocd.argoproj.io"]);

@@ -827,16 +827,7 @@ fn deployment_arguments_run_the_controller() {
     let output = controller.stdout.take().expect("stdout");
     let _controller = Server(controller);
     let mut reader = std::io::BufReader::new(output);
-    let mut said = String::new();
-    let endpoint = loop {
-        let mut line = String::new();
-        let read = reader.read_line(&mut line).expect("read");
-        assert!(read > 0, "the controller ended before serving");
-        said.push_str(&line);
-        if let Some(rest) = line.strip_prefix("metrics: http://") {
-            break rest.split('/').next().expect("an address").to_string();
-        }
-    };
+    let (endpoint, said) = metrics_address(&mut reader, "the controller");
     assert!(
         said.contains("shard: `flotilla-controller-5c8f9d7b64-x2x4z` (Lease `flotilla-controller-flotilla-controller-5c8f9d7b64-x2x4z`"),
         "{said}"

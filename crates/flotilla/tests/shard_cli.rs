@@ -166,16 +166,7 @@ impl Fleet {
         let output = child.stdout.take().expect("stdout");
         let process = Process(child);
         let mut reader = std::io::BufReader::new(output);
-        let mut said = String::new();
-        let metrics = loop {
-            let mut line = String::new();
-            let read = reader.read_line(&mut line).expect("read");
-            assert!(read > 0, "controller {name} ended before serving:\n{said}");
-            said.push_str(&line);
-            if let Some(rest) = line.strip_prefix("metrics: http://") {
-                break rest.split('/').next().expect("an address").to_string();
-            }
-        };
+        let (metrics, said) = metrics_address(&mut reader, &format!("controller {name}"));
         assert!(
             said.contains(&format!(
                 "shard: `{name}` (Lease `flotilla-controller-{name}`"

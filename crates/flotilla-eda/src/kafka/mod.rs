@@ -106,12 +106,7 @@ pub fn cluster_label_key(group: &str) -> &'static str {
 
 /// The cluster an object's label names (`None` when the label is missing, empty or not text).
 pub(crate) fn cluster_label<'a>(id: &ObjectId, object: &'a Value) -> Option<&'a str> {
-    object
-        .at("metadata")
-        .at("labels")
-        .at(cluster_label_key(&id.group))
-        .as_str()
-        .filter(|name| !name.is_empty())
+    read_cluster_label(id, object).name()
 }
 
 /// What an object's cluster label says.
@@ -122,6 +117,16 @@ pub(crate) enum Label<'a> {
     /// Labels or the label of another type than text: the API server refuses the object.
     Unreadable,
     Names(&'a str),
+}
+
+impl<'a> Label<'a> {
+    /// The cluster named (`None` when the label is missing, empty or not text).
+    pub fn name(self) -> Option<&'a str> {
+        match self {
+            Label::Names(name) => Some(name),
+            Label::Missing | Label::Unreadable => None,
+        }
+    }
 }
 
 /// Reads an object's cluster label, telling a missing label from one of the wrong type.

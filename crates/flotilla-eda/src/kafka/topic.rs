@@ -147,10 +147,7 @@ impl<'a, 'c> Placement<'a, 'c> {
 
     /// The cluster label's value (`None` when missing, empty or not text).
     fn label_name(&self) -> Option<&'a str> {
-        match self.label {
-            Label::Names(name) => Some(name),
-            _ => None,
-        }
+        self.label.name()
     }
 
     /// The topic's group, namespace and cluster label (see [`cluster_key`]).

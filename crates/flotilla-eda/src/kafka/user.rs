@@ -223,10 +223,7 @@ fn acl_topics(
     if !resources.iter().any(|resource| resource.kind == "topic") {
         return;
     }
-    let label = match label {
-        Label::Names(name) => Some(name),
-        Label::Missing | Label::Unreadable => None,
-    };
+    let label = label.name();
     let topics = index.topic_names(&id.group, &id.namespace, label.unwrap_or_default());
     let cluster = label.unwrap_or("its cluster");
     for resource in resources {

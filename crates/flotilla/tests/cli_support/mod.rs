@@ -2,6 +2,7 @@
 //! assertion, and git run as a test author.
 #![allow(dead_code)]
 
+use std::io::BufRead;
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -26,6 +27,22 @@ pub fn text(output: &Output) -> String {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     )
+}
+
+/// Reads a controller's standard output up to the line announcing its metrics listener:
+/// (its address, `host:port`; everything read). `who` names the controller if it ends first.
+pub fn metrics_address(reader: &mut impl BufRead, who: &str) -> (String, String) {
+    let mut said = String::new();
+    loop {
+        let mut line = String::new();
+        let read = reader.read_line(&mut line).expect("read");
+        assert!(read > 0, "{who} ended before serving:\n{said}");
+        said.push_str(&line);
+        if let Some(rest) = line.strip_prefix("metrics: http://") {
+            let address = rest.split('/').next().expect("an address").to_string();
+            return (address, said);
+        }
+    }
 }
 
 /// Runs git in `directory` as a test author; its standard output, trimmed (a failure fails the
