@@ -5,14 +5,17 @@
 //! kube-apiserver's superuser group may; ServiceAccount tokens minted by a TokenRequest
 //! (`POST …/serviceaccounts/NAME/token`, what `kubectl create token` sends) are that
 //! ServiceAccount. Minted tokens live as long as the server process and do not expire. The
-//! admin may act as another user (`Impersonate-User`, `Impersonate-Group`: kubectl's `--as`).
+//! admin may act as another user (`Impersonate-User`, `Impersonate-Group`: kubectl's `--as`);
+//! other users need the `impersonate` verb for it.
 //!
-//! Authorization: the server answers `SelfSubjectRulesReview` and `SelfSubjectAccessReview`
-//! (authorization.k8s.io/v1) from the ClusterRoles, Roles and bindings it stores
-//! (`flotilla_core::rbac`), plus what every authenticated user holds on a conformant cluster
-//! (discovery, health, its own reviews), so `kubectl auth can-i` and `flotilla controller
-//! --strict-rbac` see what a real cluster would tell them. It does not enforce RBAC: every
-//! authenticated request is served (a simulated cluster for tests and development).
+//! Authorization: what a user may do comes from the ClusterRoles, Roles and bindings the server
+//! stores (`flotilla_core::rbac`), plus what every authenticated user holds on a conformant
+//! cluster (discovery, health, its own reviews). Every request of a user outside
+//! `system:masters` is checked against it and refused with 403 when not granted
+//! (`crate::authorize`, worded as kube-apiserver words it); an impersonated user is checked as
+//! that user. The server also answers `SelfSubjectRulesReview` and `SelfSubjectAccessReview`
+//! (authorization.k8s.io/v1) from the same rules, so `kubectl auth can-i` and `flotilla
+//! controller --strict-rbac` see what a real cluster would tell them.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -37,37 +40,68 @@ pub fn admin() -> UserInfo {
     }
 }
 
-/// The user a request acts as: the one named by `Impersonate-User` (and `Impersonate-Group`)
-/// when the authenticated user is the admin (kubectl's `--as`, `--as-group`), else `user`.
-pub fn impersonated(user: UserInfo, headers: &axum::http::HeaderMap) -> UserInfo {
+/// The user a request acts as: the one named by `Impersonate-User` (and `Impersonate-Group`:
+/// kubectl's `--as`, `--as-group`), else `user`. The admin may impersonate anyone; another user
+/// needs the `impersonate` verb on the `users` (or, for `system:serviceaccount:NS:NAME`, the
+/// `serviceaccounts` in NS) and `groups` it names, or the request is refused as kube-apiserver
+/// refuses it.
+pub fn impersonated(
+    state: &ApiState,
+    user: UserInfo,
+    headers: &axum::http::HeaderMap,
+) -> Result<UserInfo, ApiError> {
     let Some(name) = headers
         .get("impersonate-user")
         .and_then(|value| value.to_str().ok())
         .filter(|name| !name.is_empty())
     else {
-        return user;
+        return Ok(user);
     };
-    if !user.groups.iter().any(|group| group == "system:masters") {
-        return user;
-    }
-    let mut impersonated = match name
+    let account = name
         .strip_prefix("system:serviceaccount:")
-        .and_then(|rest| rest.split_once(':'))
-    {
+        .and_then(|rest| rest.split_once(':'));
+    let mut impersonated = match account {
         Some((namespace, account)) => UserInfo::service_account(namespace, account),
         None => UserInfo {
             name: name.to_string(),
             groups: vec!["system:authenticated".to_string()],
         },
     };
+    let mut groups = Vec::new();
     for group in headers.get_all("impersonate-group") {
         if let Ok(group) = group.to_str() {
+            groups.push(group.to_string());
             if !impersonated.groups.iter().any(|known| known == group) {
                 impersonated.groups.push(group.to_string());
             }
         }
     }
-    impersonated
+    if crate::authorize::is_superuser(&user) {
+        return Ok(impersonated);
+    }
+    let impersonation = |resource: &str, namespace: Option<&str>, name: &str| {
+        crate::authorize::RequestAttributes::Resource {
+            verb: "impersonate".to_string(),
+            group: String::new(),
+            resource: resource.to_string(),
+            subresource: None,
+            namespace: namespace.map(str::to_string),
+            name: Some(name.to_string()),
+        }
+    };
+    let mut asked = vec![match account {
+        Some((namespace, account)) => impersonation("serviceaccounts", Some(namespace), account),
+        None => impersonation("users", None, name),
+    }];
+    asked.extend(
+        groups
+            .iter()
+            .map(|group| impersonation("groups", None, group)),
+    );
+    for attributes in &asked {
+        crate::authorize::authorize(state, &user, attributes)?;
+    }
+    Ok(impersonated)
 }
 
 /// ServiceAccount tokens minted by TokenRequests.
@@ -130,7 +164,7 @@ impl Tokens {
 
 /// The rules `user` holds in `namespace` (None: cluster-wide grants only).
 pub fn rules(state: &ApiState, user: &UserInfo, namespace: Option<&str>) -> Vec<PolicyRule> {
-    if user.groups.iter().any(|group| group == "system:masters") {
+    if crate::authorize::is_superuser(user) {
         return rbac::everything();
     }
     let mut objects = Vec::new();

@@ -261,8 +261,11 @@ impl ApiError {
         if let Some(details) = details {
             let mut details = details;
             if let Some(map) = details.as_object_mut() {
-                if map.get("group").and_then(Value::as_str) == Some("") {
-                    map.remove("group");
+                // kube leaves empty details out (a refused list names no object).
+                for key in ["group", "name"] {
+                    if map.get(key).and_then(Value::as_str) == Some("") {
+                        map.remove(key);
+                    }
                 }
             }
             status["details"] = details;

@@ -130,7 +130,10 @@ async fn handle(
         // admin's.
         (None, None) => crate::auth::admin(),
     };
-    let user = crate::auth::impersonated(user, &headers);
+    let user = match crate::auth::impersonated(&app.api, user, &headers) {
+        Ok(user) => user,
+        Err(error) => return error.into_response(),
+    };
     match route(&app, &user, &method, &uri, &headers, body).await {
         Ok(response) => response,
         Err(error) => error.into_response(),
@@ -167,6 +170,21 @@ async fn route(
         .split('/')
         .filter(|segment| !segment.is_empty())
         .collect();
+    if !crate::authorize::is_superuser(user) {
+        // Authorized before anything else, from the URL alone (`crate::authorize`). A query
+        // string that does not parse is refused with 400 below, after this check.
+        let query = Query::parse(uri).ok();
+        let attributes = crate::authorize::RequestAttributes::of(
+            method.as_str(),
+            path,
+            &segments,
+            crate::authorize::QueryAttributes {
+                watch: query.as_ref().is_some_and(|query| query.flag("watch")),
+                field_selector: query.as_ref().and_then(|query| query.get("fieldSelector")),
+            },
+        );
+        crate::authorize::authorize(&app.api, user, &attributes)?;
+    }
     let accept = accept(headers);
     let registry = &app.api.registry;
     let is_get = method == Method::GET;

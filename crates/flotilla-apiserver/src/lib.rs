@@ -7,7 +7,8 @@
 //! Modules: `storage` (objects, resourceVersion, history), `persist` (redb), `registry`
 //! (resource table), `rest` (object semantics), `apply` (field ownership, server-side apply),
 //! `crd` (custom resources), `auth` (identities, TokenRequests, SelfSubjectRulesReview and
-//! SelfSubjectAccessReview from the stored RBAC objects), `http` (routing, negotiation,
+//! SelfSubjectAccessReview from the stored RBAC objects), `authorize` (RBAC enforced on every
+//! request), `http` (routing, negotiation,
 //! patches), `protobuf` (decoding protobuf request bodies), `watch`, `discovery`,
 //! `table` and `printers` (kube's table columns per kind), `scale` (the scale subresource),
 //! `select` (selectors), `gc` (garbage collection and namespace deletion), `simulate`
@@ -15,6 +16,7 @@
 
 pub mod apply;
 pub mod auth;
+pub mod authorize;
 pub mod crd;
 pub mod discovery;
 pub mod error;
