@@ -1,9 +1,9 @@
 //! `flotilla install`: the manifests are `kubectl kustomize deploy/overlays/…` byte for byte,
 //! apply to the embedded cluster (a server-side dry run, then for real), and their RBAC grants
 //! the controller's ServiceAccount every call the engine makes and none of the verbs it never
-//! uses. The embedded API server does not authorize (it serves no SubjectAccessReview, so
-//! `kubectl auth can-i` cannot answer for a ServiceAccount): the rules are evaluated here as
-//! Kubernetes' RBAC authorizer evaluates them.
+//! uses: the rules are evaluated here as Kubernetes' RBAC authorizer evaluates them, and asked
+//! of the embedded API server with `kubectl auth can-i --as` (it answers and enforces RBAC from
+//! the objects it stores; strict_rbac_cli.rs runs a controller with the install's account).
 
 mod cli_support;
 use cli_support::*;

@@ -14,7 +14,8 @@
 //! `evaluate` (the pass's desired objects and what to prune), `compare` (desired against live,
 //! refined by the server's dry run), `report` (the status built from a comparison, metrics, the
 //! write), `operation` (running a sync: the gate, progress, interruption, outcome, history, the
-//! comparison after it), `preview` (`flotilla app diff`), and this module, the pass itself:
+//! comparison after it), `refusal` (a sync the API server refused for want of RBAC, as a
+//! `SyncError` condition saying what to grant), `preview` (`flotilla app diff`), and this module, the pass itself:
 //! evaluate, compare, decide whether to sync, report. Outside `reconcile` they depend on
 //! `context`, `objects`, `status`, `sync`, `gate`, `kind_waits`, `server_diff`, `live`,
 //! `render`, `cluster`, `metrics` and `model`; only `controller` depends on `reconcile`.
@@ -25,6 +26,7 @@ mod evaluate;
 mod lifecycle;
 mod operation;
 mod preview;
+mod refusal;
 mod report;
 mod sources;
 
@@ -340,6 +342,11 @@ pub(crate) async fn reconcile(shared: &Arc<Shared>, key: &AppKey) {
                     })
                     .unwrap_or_default(),
             );
+            // The last sync refused by the API server for want of RBAC: what to grant.
+            conditions.extend(refusal::conditions(
+                status.get("operationState"),
+                out_of_sync.is_empty(),
+            ));
             return finish(
                 shared,
                 key,
