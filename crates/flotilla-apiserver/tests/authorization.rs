@@ -136,6 +136,9 @@ async fn call(
     request_with_headers(server, method, path, &all, body).await
 }
 
+/// A request and its answer: method, path, body, code, and the message of a refusal.
+type Case<'a> = (&'a str, &'a str, Option<&'a Value>, u16, Option<String>);
+
 fn cannot(verb: &str, resource: &str, group: &str, place: &str) -> String {
     format!("User \"{DEPLOYER}\" cannot {verb} resource \"{resource}\" in API group \"{group}\" {place}")
 }
@@ -152,7 +155,7 @@ async fn a_service_account_may_do_what_its_roles_grant_and_nothing_else() {
     let review = json!({"spec": {"namespace": "team"}});
     let token_request = json!({"spec": {}});
     // (method, path, body, expected code, expected message of a refusal)
-    let cases: Vec<(&str, &str, Option<&Value>, u16, Option<String>)> = vec![
+    let cases: Vec<Case> = vec![
         (
             "POST",
             "/apis/apps/v1/namespaces/team/deployments",
