@@ -115,13 +115,118 @@ impl fmt::Display for ObjectId {
     }
 }
 
+/// Objects by identity, in identity order: one side of a [`Change`]. A sorted list rather than a
+/// tree: it is built once from a rendered list (one sort), then only read, and reading a list in
+/// order or by binary search touches less memory than a tree's nodes.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Objects {
+    /// Sorted by identity, each identity once.
+    entries: Vec<(ObjectId, Value)>,
+}
+
+impl Objects {
+    /// Objects from (identity, object) pairs in any order; a later pair with the same identity
+    /// replaces an earlier one.
+    pub fn from_entries(mut entries: Vec<(ObjectId, Value)>) -> Objects {
+        // A stable sort keeps equal identities in their order (a rendered list is mostly in
+        // order already, which the sort notices); the last of each run is kept.
+        entries.sort_by(|left, right| left.0.cmp(&right.0));
+        let mut kept: Vec<(ObjectId, Value)> = Vec::with_capacity(entries.len());
+        for entry in entries {
+            match kept.last_mut() {
+                Some(last) if last.0 == entry.0 => *last = entry,
+                _ => kept.push(entry),
+            }
+        }
+        Objects { entries: kept }
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The object with identity `id`.
+    pub fn get(&self, id: &ObjectId) -> Option<&Value> {
+        self.get_key_value(id).map(|(_, object)| object)
+    }
+
+    /// The stored identity and object for `id`.
+    pub fn get_key_value(&self, id: &ObjectId) -> Option<(&ObjectId, &Value)> {
+        self.entries
+            .binary_search_by(|(other, _)| other.cmp(id))
+            .ok()
+            .map(|position| {
+                let (id, object) = &self.entries[position];
+                (id, object)
+            })
+    }
+
+    pub fn contains_key(&self, id: &ObjectId) -> bool {
+        self.get_key_value(id).is_some()
+    }
+
+    /// Every (identity, object), in identity order.
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = (&ObjectId, &Value)> + '_ {
+        self.entries.iter().map(|(id, object)| (id, object))
+    }
+
+    pub fn keys(&self) -> impl DoubleEndedIterator<Item = &ObjectId> + '_ {
+        self.entries.iter().map(|(id, _)| id)
+    }
+
+    pub fn values(&self) -> impl DoubleEndedIterator<Item = &Value> + '_ {
+        self.entries.iter().map(|(_, object)| object)
+    }
+
+    /// The objects of one group and kind, in identity order (identities sort by group, then
+    /// kind, so they are one run of the list).
+    pub fn of_kind<'a>(
+        &'a self,
+        group: &str,
+        kind: &str,
+    ) -> impl Iterator<Item = (&'a ObjectId, &'a Value)> + 'a {
+        self.run(group, kind)
+            .iter()
+            .map(|(id, object)| (id, object))
+    }
+
+    fn run(&self, group: &str, kind: &str) -> &[(ObjectId, Value)] {
+        let key = |id: &ObjectId| (id.group.as_str(), id.kind.as_str()).cmp(&(group, kind));
+        let start = self.entries.partition_point(|(id, _)| key(id).is_lt());
+        let end = start + self.entries[start..].partition_point(|(id, _)| key(id).is_eq());
+        &self.entries[start..end]
+    }
+}
+
+impl<'a> IntoIterator for &'a Objects {
+    type Item = (&'a ObjectId, &'a Value);
+    type IntoIter = std::iter::Map<
+        std::slice::Iter<'a, (ObjectId, Value)>,
+        fn(&'a (ObjectId, Value)) -> (&'a ObjectId, &'a Value),
+    >;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.entries.iter().map(|(id, object)| (id, object))
+    }
+}
+
+impl FromIterator<(ObjectId, Value)> for Objects {
+    fn from_iter<I: IntoIterator<Item = (ObjectId, Value)>>(entries: I) -> Objects {
+        Objects::from_entries(entries.into_iter().collect())
+    }
+}
+
 /// What a change does: the objects before and after it, and the context the rules may use.
 #[derive(Clone, Debug, Default)]
 pub struct Change {
     /// The objects before the change (the previous revision, or the live objects), by identity.
-    pub before: BTreeMap<ObjectId, Value>,
+    pub before: Objects,
     /// The objects the change wants, by identity.
-    pub after: BTreeMap<ObjectId, Value>,
+    pub after: Objects,
     /// Whether objects in `before` and missing from `after` are deleted (a sync with prune), or
     /// only left behind (Argo CD without prune: they stay, OutOfSync).
     pub prune: bool,
@@ -151,10 +256,7 @@ impl Change {
                     entries.push((id, object));
                 }
             }
-            // Building a map from a list sorts it stably (a rendered list is mostly in order
-            // already, which the sort notices) and keeps the last of equal identities, as a
-            // later object with the same identity replaces an earlier one.
-            entries.into_iter().collect::<BTreeMap<_, _>>()
+            Objects::from_entries(entries)
         };
         Change {
             before: index(before),
@@ -212,37 +314,24 @@ impl Change {
 }
 
 /// The objects of `objects` of any of `groups` and any of `kinds`, in identity order, read from
-/// the ranges of the map that hold them (identities sort by group, then kind), so a rule about
+/// the runs of the list that hold them (identities sort by group, then kind), so a rule about
 /// one kind does not scan every object.
 pub fn of_kinds<'a>(
-    objects: &'a BTreeMap<ObjectId, Value>,
+    objects: &'a Objects,
     groups: &[&str],
     kinds: &[&str],
 ) -> impl Iterator<Item = (&'a ObjectId, &'a Value)> + 'a {
-    let mut groups: Vec<String> = groups.iter().map(|group| group.to_string()).collect();
-    groups.sort_unstable();
-    groups.dedup();
-    let mut kinds: Vec<String> = kinds.iter().map(|kind| kind.to_string()).collect();
-    kinds.sort_unstable();
-    kinds.dedup();
-    let mut ranges = Vec::with_capacity(groups.len() * kinds.len());
-    for group in &groups {
-        for kind in &kinds {
-            let start = ObjectId {
-                group: group.clone(),
-                kind: kind.clone(),
-                namespace: String::new(),
-                name: String::new(),
-            };
-            let (group, kind) = (group.clone(), kind.clone());
-            ranges.push(
-                objects
-                    .range(start..)
-                    .take_while(move |(id, _)| id.group == group && id.kind == kind),
-            );
-        }
-    }
-    ranges.into_iter().flatten()
+    let mut pairs: Vec<(&str, &str)> = groups
+        .iter()
+        .flat_map(|group| kinds.iter().map(move |kind| (*group, *kind)))
+        .collect();
+    pairs.sort_unstable();
+    pairs.dedup();
+    let runs: Vec<&'a [(ObjectId, Value)]> = pairs
+        .into_iter()
+        .map(|(group, kind)| objects.run(group, kind))
+        .collect();
+    runs.into_iter().flatten().map(|(id, object)| (id, object))
 }
 
 #[cfg(test)]

@@ -157,7 +157,7 @@ impl<'c> TopicIndex<'c> {
 
 /// The Kafka (or EventStreams) object named `cluster` in `namespace` among `objects`.
 pub fn kafka_cluster<'o>(
-    objects: &'o std::collections::BTreeMap<ObjectId, Value>,
+    objects: &'o crate::objects::Objects,
     cluster: Option<&str>,
     namespace: &str,
 ) -> Option<&'o Value> {
@@ -371,7 +371,7 @@ impl Rules<'_, '_> {
 
     fn cluster_of(
         &self,
-        objects: &std::collections::BTreeMap<ObjectId, Value>,
+        objects: &crate::objects::Objects,
         id: &ObjectId,
         object: &Value,
     ) -> Option<Value> {

@@ -23,7 +23,6 @@ pub mod user;
 
 use crate::objects::Field;
 use std::cell::OnceCell;
-use std::collections::BTreeMap;
 
 use foldhash::{HashMap, HashMapExt, HashSet};
 
@@ -43,8 +42,7 @@ pub const STRIMZI_CLUSTER_LABEL: &str = "strimzi.io/cluster";
 /// The label naming the cluster of an Event Streams topic, user or node pool.
 pub const EVENT_STREAMS_CLUSTER_LABEL: &str = "eventstreams.ibm.com/cluster";
 
-/// Objects by identity (one side of a [`Change`]).
-pub type Objects = BTreeMap<ObjectId, Value>;
+pub use crate::objects::Objects;
 
 /// Runs every Kafka rule.
 pub fn check(change: &Change, findings: &mut Vec<Finding>) {
@@ -131,14 +129,19 @@ impl<'a> Label<'a> {
 
 /// Reads an object's cluster label, telling a missing label from one of the wrong type.
 pub(crate) fn read_cluster_label<'a>(id: &ObjectId, object: &'a Value) -> Label<'a> {
-    let labels = object.at("metadata").at("labels");
+    read_cluster_label_in(&id.group, object.at("metadata"))
+}
+
+/// [`read_cluster_label`] from an object's `metadata`, for an object of `group`.
+pub(crate) fn read_cluster_label_in<'a>(group: &str, metadata: &'a Value) -> Label<'a> {
+    let labels = metadata.at("labels");
     if labels.is_null() {
         return Label::Missing;
     }
     if !labels.is_object() {
         return Label::Unreadable;
     }
-    match labels.at(cluster_label_key(&id.group)) {
+    match labels.at(cluster_label_key(group)) {
         Value::Null => Label::Missing,
         Value::String(name) if name.is_empty() => Label::Missing,
         Value::String(name) => Label::Names(name),
@@ -155,6 +158,8 @@ pub(crate) struct ClusterView<'a> {
     pub root: &'a Value,
     /// That place as a finding's path.
     pub root_path: &'static str,
+    /// The broker configuration, read once (every topic's rules read the cluster's defaults).
+    config: &'a Value,
 }
 
 impl<'a> ClusterView<'a> {
@@ -163,21 +168,21 @@ impl<'a> ClusterView<'a> {
         if !KAFKA_GROUPS.contains(&id.group.as_str()) {
             return None;
         }
-        match id.kind.as_str() {
-            "Kafka" => Some(ClusterView {
-                id,
-                object,
-                root: object.at("spec"),
-                root_path: "spec",
-            }),
-            "EventStreams" if id.group == EVENT_STREAMS_GROUP => Some(ClusterView {
-                id,
-                object,
-                root: object.at("spec").at("strimziOverrides"),
-                root_path: "spec.strimziOverrides",
-            }),
-            _ => None,
-        }
+        let (root, root_path) = match id.kind.as_str() {
+            "Kafka" => (object.at("spec"), "spec"),
+            "EventStreams" if id.group == EVENT_STREAMS_GROUP => (
+                object.at("spec").at("strimziOverrides"),
+                "spec.strimziOverrides",
+            ),
+            _ => return None,
+        };
+        Some(ClusterView {
+            id,
+            object,
+            root,
+            root_path,
+            config: root.at("kafka").at("config"),
+        })
     }
 
     /// `spec.kafka` (or `spec.strimziOverrides.kafka`).
@@ -192,7 +197,7 @@ impl<'a> ClusterView<'a> {
 
     /// The broker configuration (`spec.kafka.config`).
     pub fn config(&self) -> &'a Value {
-        self.kafka().at("config")
+        self.config
     }
 
     /// Whether Cruise Control is deployed (`spec.cruiseControl` present, `{}` included).

@@ -24,7 +24,7 @@ use serde_json::Value;
 use crate::finding::{new_findings, Finding, Severity};
 use crate::kafka::{
     cluster_label, cluster_label_key, config_integer, config_path, count, describe,
-    read_cluster_label, ClusterView, EntityOperator, Index, Label, Objects, KAFKA_GROUPS,
+    read_cluster_label_in, ClusterView, EntityOperator, Index, Label, Objects, KAFKA_GROUPS,
 };
 use crate::objects::{Change, ObjectId};
 
@@ -80,22 +80,21 @@ pub(crate) fn check(
         let Some(topic) = topic else {
             continue;
         };
-        let placed = Placement::of(after_index, id, topic);
-        check_object(after_index, id, topic, &placed, &mut after);
+        let topic_fields = TopicFields::of(id, topic);
+        let placed = Placement::of(after_index, &topic_fields);
+        check_object(after_index, &topic_fields, &placed, &mut after);
         groups
-            .entry((
-                placed.cluster_key(id),
-                collision_name(topic_name(id, topic)),
-            ))
+            .entry((placed.cluster_key(id), collision_name(topic_fields.name)))
             .or_default()
             .push((id, topic, before));
         let Some(before) = before else {
             continue;
         };
-        partitions(id, before, topic, findings);
-        replicas_changed(id, before, topic, &placed, findings);
-        name_changed(id, before, topic, findings);
-        retention(before_index, id, before, topic, &placed, findings);
+        let before = TopicFields::of(id, before);
+        partitions(&before, &topic_fields, findings);
+        replicas_changed(&before, &topic_fields, &placed, findings);
+        name_changed(&before, &topic_fields, findings);
+        retention(before_index, &before, &topic_fields, &placed, findings);
     }
     removed_and_renamed(change, &pairs, findings);
     duplicated(&groups, findings);
@@ -105,8 +104,9 @@ pub(crate) fn check(
     let flagged: BTreeSet<&ObjectId> = after.iter().map(|finding| &finding.object).collect();
     for id in flagged {
         if let Some((id, topic)) = before_index.objects.get_key_value(id) {
-            let placed = Placement::of(before_index, id, topic);
-            check_object(before_index, id, topic, &placed, &mut before);
+            let topic = TopicFields::of(id, topic);
+            let placed = Placement::of(before_index, &topic);
+            check_object(before_index, &topic, &placed, &mut before);
         }
     }
     findings.extend(new_findings(before, after));
@@ -115,14 +115,49 @@ pub(crate) fn check(
 /// The rules about one state of one topic (every finding is on that topic).
 fn check_object(
     index: &Index<'_>,
-    id: &ObjectId,
-    topic: &Value,
+    topic: &TopicFields<'_>,
     placed: &Placement<'_, '_>,
     findings: &mut Vec<Finding>,
 ) {
-    cluster_label_rules(index, id, topic, placed, findings);
-    name_rules(id, topic, findings);
-    replication_rules(index, id, topic, placed, findings);
+    cluster_label_rules(index, topic, placed, findings);
+    name_rules(topic, findings);
+    replication_rules(index, topic, placed, findings);
+}
+
+/// One side of a KafkaTopic, with what the rules read of it looked up once: the rules read
+/// tens of fields of each of thousands of topics, and every lookup walks a mapping's keys.
+#[derive(Clone, Copy)]
+struct TopicFields<'a> {
+    id: &'a ObjectId,
+    metadata: &'a Value,
+    spec: &'a Value,
+    /// `spec.config`.
+    config: &'a Value,
+    label: Label<'a>,
+    /// The topic name the object resolves to ([`topic_name`]).
+    name: &'a str,
+    /// Whether `spec.topicName` is text (a finding about the name is then about that field).
+    names_topic: bool,
+}
+
+impl<'a> TopicFields<'a> {
+    fn of(id: &'a ObjectId, topic: &'a Value) -> TopicFields<'a> {
+        let metadata = topic.at("metadata");
+        let spec = topic.at("spec");
+        let topic_name = spec.at("topicName");
+        TopicFields {
+            id,
+            metadata,
+            spec,
+            config: spec.at("config"),
+            label: read_cluster_label_in(&id.group, metadata),
+            name: topic_name
+                .as_str()
+                .filter(|name| !name.is_empty())
+                .unwrap_or(&id.name),
+            names_topic: topic_name.is_string(),
+        }
+    }
 }
 
 /// Where a topic is on one side of the change: what its cluster label says and the cluster
@@ -134,15 +169,18 @@ struct Placement<'a, 'c> {
 }
 
 impl<'a, 'c> Placement<'a, 'c> {
-    fn of(index: &Index<'c>, id: &ObjectId, topic: &'a Value) -> Placement<'a, 'c> {
-        let label = read_cluster_label(id, topic);
-        let cluster = match label {
+    fn of(index: &Index<'c>, topic: &TopicFields<'a>) -> Placement<'a, 'c> {
+        let id = topic.id;
+        let cluster = match topic.label {
             Label::Names(name) => {
                 index.find_cluster(&id.group, &id.namespace, name, EntityOperator::Topic)
             }
             _ => None,
         };
-        Placement { label, cluster }
+        Placement {
+            label: topic.label,
+            cluster,
+        }
     }
 
     /// The cluster label's value (`None` when missing, empty or not text).
@@ -193,10 +231,11 @@ fn cluster_key<'a>(id: &'a ObjectId, topic: &'a Value) -> ClusterKey<'a> {
     )
 }
 
-fn partitions(id: &ObjectId, before: &Value, after: &Value, findings: &mut Vec<Finding>) {
+fn partitions(before: &TopicFields<'_>, after: &TopicFields<'_>, findings: &mut Vec<Finding>) {
+    let id = after.id;
     let (Some(old), Some(new)) = (
-        count(before.at("spec").at("partitions")),
-        count(after.at("spec").at("partitions")),
+        count(before.spec.at("partitions")),
+        count(after.spec.at("partitions")),
     ) else {
         return;
     };
@@ -222,15 +261,15 @@ fn partitions(id: &ObjectId, before: &Value, after: &Value, findings: &mut Vec<F
 }
 
 fn replicas_changed(
-    id: &ObjectId,
-    before: &Value,
-    after: &Value,
+    before: &TopicFields<'_>,
+    after: &TopicFields<'_>,
     placed: &Placement<'_, '_>,
     findings: &mut Vec<Finding>,
 ) {
+    let id = after.id;
     let (Some(old), Some(new)) = (
-        count(before.at("spec").at("replicas")),
-        count(after.at("spec").at("replicas")),
+        count(before.spec.at("replicas")),
+        count(after.spec.at("replicas")),
     ) else {
         return;
     };
@@ -263,8 +302,8 @@ fn replicas_changed(
     ));
 }
 
-fn name_changed(id: &ObjectId, before: &Value, after: &Value, findings: &mut Vec<Finding>) {
-    let (old, new) = (topic_name(id, before), topic_name(id, after));
+fn name_changed(before: &TopicFields<'_>, after: &TopicFields<'_>, findings: &mut Vec<Finding>) {
+    let (id, old, new) = (after.id, before.name, after.name);
     if old == new {
         return;
     }
@@ -485,11 +524,11 @@ fn duplicated(groups: &Groups<'_>, findings: &mut Vec<Finding>) {
 
 fn cluster_label_rules(
     index: &Index<'_>,
-    id: &ObjectId,
-    topic: &Value,
+    topic: &TopicFields<'_>,
     placed: &Placement<'_, '_>,
     findings: &mut Vec<Finding>,
 ) {
+    let id = topic.id;
     let label = cluster_label_key(&id.group);
     let path = || format!("metadata.labels['{label}']");
     match placed.label {
@@ -500,7 +539,7 @@ fn cluster_label_rules(
             } else {
                 crate::kafka::STRIMZI_CLUSTER_LABEL
             };
-            let extra = if topic.at("metadata").at("labels").at(other).is_string() {
+            let extra = if topic.metadata.at("labels").at(other).is_string() {
                 format!(
                     " (it has `{other}`, which the operator of `{}` does not read)",
                     id.group
@@ -513,7 +552,7 @@ fn cluster_label_rules(
                 Severity::Block,
                 id,
                 &path(),
-                format!("the KafkaTopic has no `{label}` label{extra}: no Topic Operator picks it up, so the topic `{}` is never created and the KafkaTopic never becomes Ready", topic_name(id, topic)),
+                format!("the KafkaTopic has no `{label}` label{extra}: no Topic Operator picks it up, so the topic `{}` is never created and the KafkaTopic never becomes Ready", topic.name),
                 format!("label it `{label}: <cluster name>` with the name of the Kafka cluster that should hold it"),
             ));
         }
@@ -570,9 +609,9 @@ pub fn invalid_name_reason(name: &str) -> Option<String> {
     None
 }
 
-fn name_rules(id: &ObjectId, topic: &Value, findings: &mut Vec<Finding>) {
-    let name = topic_name(id, topic);
-    let path = if topic.at("spec").at("topicName").is_string() {
+fn name_rules(topic: &TopicFields<'_>, findings: &mut Vec<Finding>) {
+    let (id, name) = (topic.id, topic.name);
+    let path = if topic.names_topic {
         "spec.topicName"
     } else {
         "metadata.name"
@@ -606,14 +645,14 @@ fn name_rules(id: &ObjectId, topic: &Value, findings: &mut Vec<Finding>) {
 
 fn replication_rules(
     index: &Index<'_>,
-    id: &ObjectId,
-    topic: &Value,
+    topic: &TopicFields<'_>,
     placed: &Placement<'_, '_>,
     findings: &mut Vec<Finding>,
 ) {
+    let id = topic.id;
     let cluster = placed.cluster;
-    let topic_replicas = count(topic.at("spec").at("replicas"));
-    let topic_min_insync = config_integer(topic.at("spec").at("config").at("min.insync.replicas"))
+    let topic_replicas = count(topic.spec.at("replicas"));
+    let topic_min_insync = config_integer(topic.config.at("min.insync.replicas"))
         .filter(|min_insync| *min_insync >= 1);
     let cluster_config = cluster.map(|cluster| cluster.config());
     let replicas = topic_replicas.or_else(|| {
@@ -677,9 +716,13 @@ fn replication_rules(
 
 /// A topic's effective retention: its own setting, else the cluster's broker default, else
 /// Kafka's default; `None` for no limit (`-1`).
-fn effective_retention(topic: &Value, placed: &Placement<'_, '_>, key: &str) -> Option<i64> {
+fn effective_retention(
+    topic: &TopicFields<'_>,
+    placed: &Placement<'_, '_>,
+    key: &str,
+) -> Option<i64> {
     let limit = |value: i64| if value < 0 { None } else { Some(value) };
-    if let Some(value) = config_integer(topic.at("spec").at("config").at(key)) {
+    if let Some(value) = config_integer(topic.config.at(key)) {
         return limit(value);
     }
     let cluster = placed.cluster;
@@ -702,10 +745,9 @@ fn effective_retention(topic: &Value, placed: &Placement<'_, '_>, key: &str) -> 
 }
 
 /// Whether a topic only compacts (retention does not delete its records).
-fn compact_only(topic: &Value) -> bool {
+fn compact_only(topic: &TopicFields<'_>) -> bool {
     topic
-        .at("spec")
-        .at("config")
+        .config
         .at("cleanup.policy")
         .as_str()
         .is_some_and(|policy| {
@@ -716,12 +758,12 @@ fn compact_only(topic: &Value) -> bool {
 
 fn retention(
     before_index: &Index<'_>,
-    id: &ObjectId,
-    before: &Value,
-    after: &Value,
+    before: &TopicFields<'_>,
+    after: &TopicFields<'_>,
     placed_after: &Placement<'_, '_>,
     findings: &mut Vec<Finding>,
 ) {
+    let id = after.id;
     if compact_only(after) {
         return;
     }
@@ -729,15 +771,13 @@ fn retention(
     let mut placed_before = None;
     for key in ["retention.ms", "retention.bytes"] {
         // Only when the topic sets it on one side: a cluster default changed is the cluster's.
-        if before.at("spec").at("config").at(key).is_null()
-            && after.at("spec").at("config").at(key).is_null()
-        {
+        if before.config.at(key).is_null() && after.config.at(key).is_null() {
             continue;
         }
         let (old, new) = (
             effective_retention(
                 before,
-                placed_before.get_or_insert_with(|| Placement::of(before_index, id, before)),
+                placed_before.get_or_insert_with(|| Placement::of(before_index, before)),
                 key,
             ),
             effective_retention(after, placed_after, key),

@@ -702,14 +702,14 @@ struct Checker<'a> {
     too_deep: Option<TypeId>,
 }
 
-impl Checker<'_> {
+impl<'a> Checker<'a> {
     /// Java's `getCompatibility`: memoised, and a pair met again while in progress counts as
     /// compatible.
     fn compatibility(
         &mut self,
         reader: TypeId,
         writer: TypeId,
-        path: &mut Vec<String>,
+        path: &mut Vec<&'a str>,
     ) -> Vec<Problem> {
         match self.memo.get(&(reader, writer)) {
             Some(Memo::InProgress) => return Vec::new(),
@@ -732,7 +732,7 @@ impl Checker<'_> {
         problems
     }
 
-    fn path_text(path: &[String]) -> String {
+    fn path_text(path: &[&str]) -> String {
         let mut text = String::new();
         for part in path {
             if !text.is_empty() && !part.starts_with('[') && !part.starts_with('{') {
@@ -744,7 +744,7 @@ impl Checker<'_> {
     }
 
     /// `field "qty"` for a path that ends in a field, the whole schema otherwise.
-    fn subject(path: &[String]) -> String {
+    fn subject(path: &[&str]) -> String {
         if path.is_empty() {
             "the schema".to_string()
         } else {
@@ -752,7 +752,7 @@ impl Checker<'_> {
         }
     }
 
-    fn problem(&self, rule: &str, path: &[String], message: String) -> Problem {
+    fn problem(&self, rule: &str, path: &[&str], message: String) -> Problem {
         Problem {
             rule: rule.to_string(),
             path: Self::path_text(path),
@@ -760,7 +760,7 @@ impl Checker<'_> {
         }
     }
 
-    fn type_mismatch(&self, reader: TypeId, writer: TypeId, path: &[String]) -> Problem {
+    fn type_mismatch(&self, reader: TypeId, writer: TypeId, path: &[&str]) -> Problem {
         let (old, new) = self
             .roles
             .old_new(self.reader.describe(reader), self.writer.describe(writer));
@@ -775,20 +775,23 @@ impl Checker<'_> {
         &mut self,
         reader_id: TypeId,
         writer_id: TypeId,
-        path: &mut Vec<String>,
+        path: &mut Vec<&'a str>,
     ) -> Vec<Problem> {
-        let reader = &self.reader.types[reader_id];
-        let writer = &self.writer.types[writer_id];
+        // Borrowed for the schemas' lifetime, not the checker's: the memo is written while the
+        // types are read.
+        let (reader_schema, writer_schema): (&'a Schema, &'a Schema) = (self.reader, self.writer);
+        let reader = &reader_schema.types[reader_id];
+        let writer = &writer_schema.types[writer_id];
         let mut problems = Vec::new();
         if reader.same_kind(writer) {
             match (reader, writer) {
                 (Type::Array(reader_items), Type::Array(writer_items)) => {
-                    path.push("[]".to_string());
+                    path.push("[]");
                     problems = self.compatibility(*reader_items, *writer_items, path);
                     path.pop();
                 }
                 (Type::Map(reader_values), Type::Map(writer_values)) => {
-                    path.push("{}".to_string());
+                    path.push("{}");
                     problems = self.compatibility(*reader_values, *writer_values, path);
                     path.pop();
                 }
@@ -846,17 +849,15 @@ impl Checker<'_> {
                     Type::Record(writer_named, writer_fields),
                 ) => {
                     problems.extend(self.check_names(reader_named, writer_named, "record", path));
-                    let reader_fields = reader_fields.clone();
-                    let writer_fields = writer_fields.clone();
                     problems.extend(self.check_fields(
-                        &reader_fields,
-                        &writer_fields,
+                        reader_fields,
+                        writer_fields,
                         writer_id,
                         path,
                     ));
                 }
                 (Type::Union(_), Type::Union(writer_branches)) => {
-                    for branch in writer_branches.clone() {
+                    for &branch in writer_branches {
                         if !self.compatibility(reader_id, branch, path).is_empty() {
                             problems.push(self.missing_branch(branch, path));
                         }
@@ -867,7 +868,7 @@ impl Checker<'_> {
             return problems;
         }
         if let Type::Union(writer_branches) = writer {
-            for branch in writer_branches.clone() {
+            for &branch in writer_branches {
                 problems.extend(self.compatibility(reader_id, branch, path));
             }
             return problems;
@@ -884,7 +885,7 @@ impl Checker<'_> {
             return problems;
         }
         if let Type::Union(reader_branches) = reader {
-            for branch in reader_branches.clone() {
+            for &branch in reader_branches {
                 if self.compatibility(branch, writer_id, path).is_empty() {
                     return problems;
                 }
@@ -896,7 +897,7 @@ impl Checker<'_> {
         problems
     }
 
-    fn missing_branch(&self, writer_branch: TypeId, path: &[String]) -> Problem {
+    fn missing_branch(&self, writer_branch: TypeId, path: &[&str]) -> Problem {
         let branch = self.writer.describe(writer_branch);
         let message = if self.roles.reader_is_new {
             format!(
@@ -919,7 +920,7 @@ impl Checker<'_> {
         reader: &Named,
         writer: &Named,
         kind: &str,
-        path: &[String],
+        path: &[&str],
     ) -> Option<Problem> {
         if reader.name == writer.name || reader.aliases.contains(&writer.full) {
             return None;
@@ -939,10 +940,10 @@ impl Checker<'_> {
 
     fn check_fields(
         &mut self,
-        reader_fields: &[Field],
-        writer_fields: &[Field],
+        reader_fields: &'a [Field],
+        writer_fields: &'a [Field],
         writer_id: TypeId,
-        path: &mut Vec<String>,
+        path: &mut Vec<&'a str>,
     ) -> Vec<Problem> {
         let by_name: HashMap<&str, &Field> = writer_fields
             .iter()
@@ -950,8 +951,10 @@ impl Checker<'_> {
             .collect();
         let mut problems = Vec::new();
         for reader_field in reader_fields {
-            path.push(reader_field.name.clone());
-            let matches = by_name
+            path.push(&reader_field.name);
+            // The writer fields the reader field's name and aliases find: none, one, or more
+            // (only whether there is a second one matters).
+            let mut matches = by_name
                 .get(reader_field.name.as_str())
                 .into_iter()
                 .chain(
@@ -960,10 +963,9 @@ impl Checker<'_> {
                         .iter()
                         .filter_map(|alias| by_name.get(alias.as_str())),
                 )
-                .copied()
-                .collect::<Vec<_>>();
-            match matches.as_slice() {
-                [] => {
+                .copied();
+            match (matches.next(), matches.next()) {
+                (None, _) => {
                     if !reader_field.has_default {
                         let enum_default = matches!(
                             &self.reader.types[reader_field.type_id],
@@ -995,7 +997,7 @@ impl Checker<'_> {
                         }
                     }
                 }
-                [writer_field] => {
+                (Some(writer_field), None) => {
                     let writer_type = writer_field.type_id;
                     problems.extend(self.compatibility(reader_field.type_id, writer_type, path));
                 }

@@ -164,6 +164,7 @@ pub fn parse(text: &str) -> Result<Node<'_>, SyntaxError> {
         line: 1,
         line_start: 0,
         column_mark: std::cell::Cell::new((0, 0)),
+        ascii: text.is_ascii(),
     };
     reader.skip_space();
     let node = reader.value(0)?;
@@ -182,12 +183,20 @@ struct Reader<'a> {
     line_start: usize,
     /// Where the column was last counted: the offset and its 0-based column.
     column_mark: std::cell::Cell<(usize, usize)>,
+    /// Whether the text is ASCII: columns are then byte distances, counted without decoding.
+    ascii: bool,
 }
 
 impl<'a> Reader<'a> {
     /// The current position; the column is counted in characters, from where the last count
     /// stopped on the same line, so a long minified line costs no more than once.
     fn position(&self) -> Position {
+        if self.ascii {
+            return Position {
+                line: self.line,
+                column: u32::try_from(self.offset - self.line_start + 1).unwrap_or(u32::MAX),
+            };
+        }
         let (mut from, mut column) = self.column_mark.get();
         if from < self.line_start || from > self.offset {
             from = self.line_start;
@@ -449,5 +458,34 @@ mod tests {
         assert_eq!(error.position.line, 2);
         let deep = "[".repeat(MAX_DEPTH + 5);
         assert!(parse(&deep).is_err());
+    }
+
+    #[test]
+    fn columns_count_characters_in_ascii_and_other_text() {
+        // ASCII text counts columns by bytes; other text by characters, on every line.
+        let ascii = parse("{\"a\": 1,\n \"b\": [true, x]}").expect_err("invalid");
+        assert_eq!(
+            ascii.position,
+            Position {
+                line: 2,
+                column: 14
+            }
+        );
+        let accented = parse("{\"é\": 1,\n \"ü\": [true, x]}").expect_err("invalid");
+        assert_eq!(
+            accented.position,
+            Position {
+                line: 2,
+                column: 14
+            }
+        );
+        let first_line = parse("{\"éé\": [1, x]}").expect_err("invalid");
+        assert_eq!(
+            first_line.position,
+            Position {
+                line: 1,
+                column: 12
+            }
+        );
     }
 }
