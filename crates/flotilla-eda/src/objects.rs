@@ -131,14 +131,15 @@ impl Objects {
         // A stable sort keeps equal identities in their order (a rendered list is mostly in
         // order already, which the sort notices); the last of each run is kept.
         entries.sort_by(|left, right| left.0.cmp(&right.0));
-        let mut kept: Vec<(ObjectId, Value)> = Vec::with_capacity(entries.len());
-        for entry in entries {
-            match kept.last_mut() {
-                Some(last) if last.0 == entry.0 => *last = entry,
-                _ => kept.push(entry),
+        // `dedup_by` keeps the first of a run: the later entry is moved into its place first.
+        entries.dedup_by(|later, earlier| {
+            let same = later.0 == earlier.0;
+            if same {
+                std::mem::swap(later, earlier);
             }
-        }
-        Objects { entries: kept }
+            same
+        });
+        Objects { entries }
     }
 
     pub fn len(&self) -> usize {

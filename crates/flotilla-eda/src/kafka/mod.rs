@@ -291,7 +291,7 @@ pub(crate) struct Index<'a> {
 
 /// (group, namespace, cluster label) → the topic names its KafkaTopics resolve to; hashed, as
 /// only membership is asked.
-type TopicNames<'a> = HashMap<(&'a str, &'a str, &'a str), HashSet<&'a str>>;
+pub(crate) type TopicNames<'a> = HashMap<(&'a str, &'a str, &'a str), HashSet<&'a str>>;
 
 impl<'a> Index<'a> {
     pub fn new(objects: &'a Objects) -> Index<'a> {
@@ -447,6 +447,13 @@ impl<'a> Index<'a> {
             return Some(total);
         }
         count(cluster.kafka().at("replicas"))
+    }
+
+    /// Gives the index the topic names of its side, read by a pass over its topics that reads
+    /// each topic's label and name anyway (the topic rules'), so that they are not read again;
+    /// ignored when they were read already.
+    pub fn provide_topic_names(&self, names: TopicNames<'a>) {
+        let _ = self.topic_names.set(names);
     }
 
     /// The topic names the KafkaTopics of `group` in `namespace` labelled `cluster` declare.

@@ -24,7 +24,8 @@ use serde_json::Value;
 use crate::finding::{new_findings, Finding, Severity};
 use crate::kafka::{
     cluster_label, cluster_label_key, config_integer, config_path, count, describe,
-    read_cluster_label_in, ClusterView, EntityOperator, Index, Label, Objects, KAFKA_GROUPS,
+    read_cluster_label_in, ClusterView, EntityOperator, Index, Label, Objects, TopicNames,
+    KAFKA_GROUPS,
 };
 use crate::objects::{Change, ObjectId};
 
@@ -64,10 +65,10 @@ const MAX_NAME_LENGTH: usize = 249;
 /// Kafka's default `log.retention.hours`.
 const DEFAULT_RETENTION_MS: i64 = 168 * 3_600_000;
 
-pub(crate) fn check(
-    change: &Change,
-    before_index: &Index<'_>,
-    after_index: &Index<'_>,
+pub(crate) fn check<'c>(
+    change: &'c Change,
+    before_index: &Index<'c>,
+    after_index: &Index<'c>,
     findings: &mut Vec<Finding>,
 ) {
     let pairs = change.pairs(KAFKA_GROUPS, "KafkaTopic");
@@ -76,11 +77,21 @@ pub(crate) fn check(
     // grouping by name for duplicates).
     let mut after = Vec::new();
     let mut groups = Groups::with_capacity(pairs.len());
+    // The topic names each cluster declares after the change, for the user rules.
+    let mut declared = TopicNames::new();
     for &(id, before, topic) in &pairs {
         let Some(topic) = topic else {
             continue;
         };
         let topic_fields = TopicFields::of(id, topic);
+        declared
+            .entry((
+                id.group.as_str(),
+                id.namespace.as_str(),
+                topic_fields.label.name().unwrap_or_default(),
+            ))
+            .or_default()
+            .insert(topic_fields.name);
         let placed = Placement::of(after_index, &topic_fields);
         check_object(after_index, &topic_fields, &placed, &mut after);
         groups
@@ -96,6 +107,7 @@ pub(crate) fn check(
         name_changed(&before, &topic_fields, findings);
         retention(before_index, &before, &topic_fields, &placed, findings);
     }
+    after_index.provide_topic_names(declared);
     removed_and_renamed(change, &pairs, findings);
     duplicated(&groups, findings);
     // Every rule about one state reports on the topic it reads, so what the topics flagged after

@@ -24,7 +24,7 @@
 
 use std::collections::BTreeSet;
 
-use foldhash::{HashMap, HashMapExt};
+use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 
 use super::json_text::{self, Node, Position, Value};
 use super::{Problem, Roles, SchemaError, SchemaText};
@@ -33,6 +33,9 @@ use super::{Problem, Roles, SchemaError, SchemaText};
 const MAX_NESTING: usize = 128;
 
 type TypeId = usize;
+
+/// Records with up to this many fields find duplicate names without a set.
+const SMALL_RECORD: usize = 16;
 
 /// A parsed Avro schema: its types in an arena (named types referred to by index, so recursive
 /// schemas are cycles of indexes) and the root.
@@ -49,8 +52,8 @@ pub struct Schema {
 struct Named {
     /// The full name (`com.example.Order`).
     full: String,
-    /// The unqualified name (`Order`).
-    name: String,
+    /// Where the unqualified name (`Order`) starts in `full`.
+    simple_start: usize,
     /// The aliases, qualified with the type's namespace when written unqualified.
     aliases: Vec<String>,
 }
@@ -79,6 +82,18 @@ enum Type {
     Record(Named, Vec<Field>),
     Enum(Named, Vec<String>, Option<String>),
     Fixed(Named, u64),
+}
+
+impl Named {
+    /// The unqualified name (`Order`).
+    fn simple(&self) -> &str {
+        &self.full[self.simple_start..]
+    }
+
+    /// The namespace (`com.example`), empty for the null namespace.
+    fn namespace(&self) -> &str {
+        self.full[..self.simple_start].trim_end_matches('.')
+    }
 }
 
 impl Type {
@@ -151,6 +166,14 @@ impl Schema {
             positions: parser.positions,
             root,
         })
+    }
+
+    /// Whether a type is a record, an enum or a fixed (a type with a name).
+    fn is_named(&self, id: TypeId) -> bool {
+        matches!(
+            self.types.get(id),
+            Some(Type::Record(..) | Type::Enum(..) | Type::Fixed(..))
+        )
     }
 
     /// A short description of a type for messages: `int`, `record Order`, `array<int>`,
@@ -356,23 +379,27 @@ impl<'a> Parser<'a> {
         let name = name_node
             .as_str()
             .ok_or_else(|| self.error(name_node.position, "`name` must be a string"))?;
-        let space = match self.text(node, "namespace")? {
-            Some(space) => space.to_string(),
-            None => enclosing.to_string(),
+        let enclosing_or_own = match self.text(node, "namespace")? {
+            Some(space) => space,
+            None => enclosing,
         };
-        let (space, simple) = match name.rsplit_once('.') {
-            Some((space, simple)) => (space.to_string(), simple.to_string()),
-            None => (space, name.to_string()),
+        // A dotted name is full; otherwise it is qualified with the namespace. One allocation:
+        // the full name, the unqualified name a suffix of it.
+        let (full, simple_start) = match name.rsplit_once('.') {
+            // `.Order`: the null namespace.
+            Some(("", simple)) => (simple.to_string(), 0),
+            Some((_, simple)) => (name.to_string(), name.len() - simple.len()),
+            None if enclosing_or_own.is_empty() => (name.to_string(), 0),
+            None => (
+                format!("{enclosing_or_own}.{name}"),
+                enclosing_or_own.len() + 1,
+            ),
         };
-        self.check_name(&simple, name_node.position)?;
+        let space = full[..simple_start].trim_end_matches('.');
+        self.check_name(&full[simple_start..], name_node.position)?;
         for part in space.split('.').filter(|_| !space.is_empty()) {
             self.check_name(part, name_node.position)?;
         }
-        let full = if space.is_empty() {
-            simple.clone()
-        } else {
-            format!("{space}.{simple}")
-        };
         let mut aliases = Vec::new();
         if let Some(list) = node.get("aliases") {
             let items = list
@@ -391,7 +418,7 @@ impl<'a> Parser<'a> {
         }
         Ok(Named {
             full,
-            name: simple,
+            simple_start,
             aliases,
         })
     }
@@ -435,14 +462,6 @@ impl<'a> Parser<'a> {
         Ok(id)
     }
 
-    fn space_of(named: &Named) -> String {
-        named
-            .full
-            .rsplit_once('.')
-            .map(|(space, _)| space.to_string())
-            .unwrap_or_default()
-    }
-
     fn parse_record(
         &mut self,
         node: &Node<'a>,
@@ -465,10 +484,14 @@ impl<'a> Parser<'a> {
             Type::Record(named.clone(), Vec::new()),
             node.position,
         )?;
-        let space = Self::space_of(&named);
+        let space = named.namespace();
         let mut fields: Vec<Field> = Vec::new();
-        let mut seen = BTreeSet::new();
-        for field in fields_node.as_array().unwrap_or_default() {
+        let field_nodes = fields_node.as_array().unwrap_or_default();
+        // Duplicate names: found among the fields read so far in a small record, through a set
+        // in a large one (an enormous record stays linear).
+        let mut seen: Option<HashSet<&str>> =
+            (field_nodes.len() > SMALL_RECORD).then(|| HashSet::with_capacity(field_nodes.len()));
+        for field in field_nodes {
             if field.as_object().is_none() {
                 return Err(self.error(field.position, "a field must be an object"));
             }
@@ -479,7 +502,11 @@ impl<'a> Parser<'a> {
                 .as_str()
                 .ok_or_else(|| self.error(name_node.position, "a field `name` must be a string"))?;
             self.check_name(name, name_node.position)?;
-            if !seen.insert(name) {
+            let duplicate = match seen.as_mut() {
+                Some(seen) => !seen.insert(name),
+                None => fields.iter().any(|field| field.name == name),
+            };
+            if duplicate {
                 return Err(self.error(
                     name_node.position,
                     format!("duplicate field {name} in record {}", named.full),
@@ -488,7 +515,7 @@ impl<'a> Parser<'a> {
             let type_node = field
                 .get("type")
                 .ok_or_else(|| self.error(field.position, format!("field {name} has no `type`")))?;
-            let type_id = self.parse(type_node, &space, depth + 1)?;
+            let type_id = self.parse(type_node, space, depth + 1)?;
             let mut aliases = Vec::new();
             if let Some(list) = field.get("aliases") {
                 let items = list.as_array().ok_or_else(|| {
@@ -711,6 +738,20 @@ impl<'a> Checker<'a> {
         writer: TypeId,
         path: &mut Vec<&'a str>,
     ) -> Vec<Problem> {
+        // Only pairs with a named type are remembered: every cycle runs through one (a schema
+        // recurses only by name), and the other pairs are cheaper to compare again than to
+        // look up.
+        if !(self.reader.is_named(reader) || self.writer.is_named(writer)) {
+            if self.depth >= MAX_COMPARE_DEPTH {
+                self.too_deep.get_or_insert(reader);
+                return Vec::new();
+            }
+            self.depth += 1;
+            let mut problems = self.calculate(reader, writer, path);
+            self.depth -= 1;
+            problems.truncate(MAX_PROBLEMS);
+            return problems;
+        }
         match self.memo.get(&(reader, writer)) {
             Some(Memo::InProgress) => return Vec::new(),
             Some(Memo::Done(problems)) => return problems.clone(),
@@ -922,7 +963,7 @@ impl<'a> Checker<'a> {
         kind: &str,
         path: &[&str],
     ) -> Option<Problem> {
-        if reader.name == writer.name || reader.aliases.contains(&writer.full) {
+        if reader.simple() == writer.simple() || reader.aliases.contains(&writer.full) {
             return None;
         }
         let (old, new) = self.roles.old_new(&reader.full, &writer.full);
