@@ -90,23 +90,24 @@ pub fn allowed_rules(object: &serde_json::Value) -> Vec<String> {
 }
 
 /// Marks the findings their object overrides. Findings of one object next to each other (as
-/// [`crate::evaluate`] sorts them) look their object up once.
+/// [`crate::evaluate`] sorts them) look their object up once, and findings in identity order
+/// look it up from where the previous one was found.
 pub fn apply_overrides(change: &Change, findings: &mut [Finding]) {
-    let mut last: Option<(ObjectId, Vec<String>)> = None;
-    for finding in findings.iter_mut() {
-        if last.as_ref().map(|(id, _)| id) != Some(&finding.object) {
-            let allowed = change
+    let (mut after_cursor, mut before_cursor) = (0, 0);
+    let mut allowed: Vec<String> = Vec::new();
+    for index in 0..findings.len() {
+        if index == 0 || findings[index - 1].object != findings[index].object {
+            let object = &findings[index].object;
+            allowed = change
                 .after
-                .get(&finding.object)
-                .or_else(|| change.before.get(&finding.object))
+                .seek(object, &mut after_cursor)
+                .or_else(|| change.before.seek(object, &mut before_cursor))
                 .map(allowed_rules)
                 .unwrap_or_default();
-            last = Some((finding.object.clone(), allowed));
         }
-        if let Some((_, allowed)) = &last {
-            if allowed.iter().any(|rule| rule == &finding.rule) {
-                finding.overridden = true;
-            }
+        let finding = &mut findings[index];
+        if allowed.iter().any(|rule| rule == &finding.rule) {
+            finding.overridden = true;
         }
     }
 }
