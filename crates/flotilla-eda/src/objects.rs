@@ -93,16 +93,18 @@ impl ObjectId {
             .rsplit_once('/')
             .map(|(group, _)| group)
             .unwrap_or_default();
+        let kind = object.at("kind").as_str()?;
+        let metadata = object.at("metadata");
+        let name = metadata.at("name").as_str()?;
         Some(ObjectId {
             group: group.to_string(),
-            kind: object.at("kind").as_str()?.to_string(),
-            namespace: object
-                .at("metadata")
+            kind: kind.to_string(),
+            namespace: metadata
                 .at("namespace")
                 .as_str()
                 .unwrap_or_default()
                 .to_string(),
-            name: object.at("metadata").at("name").as_str()?.to_string(),
+            name: name.to_string(),
         })
     }
 }
@@ -411,7 +413,9 @@ mod tests {
         };
         let change = Change::new(
             Vec::new(),
-            (0..100).map(|index| object(format!("c{:03}", index * 2))).collect(),
+            (0..100)
+                .map(|index| object(format!("c{:03}", index * 2)))
+                .collect(),
             true,
         );
         let id = |index: usize| ObjectId {

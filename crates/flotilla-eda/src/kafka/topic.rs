@@ -15,6 +15,7 @@
 
 use crate::objects::Field;
 use std::borrow::Cow;
+use std::collections::hash_map::Entry;
 use std::collections::BTreeSet;
 
 use foldhash::{HashMap, HashMapExt, HashSet};
@@ -77,6 +78,8 @@ pub(crate) fn check<'c>(
     // grouping by name for duplicates).
     let mut after = Vec::new();
     let mut groups = Groups::with_capacity(pairs.len());
+    let mut after_placer = Placer::new(after_index);
+    let mut before_placer = Placer::new(before_index);
     // The topic names each cluster declares after the change, for the user rules.
     let mut declared = TopicNames::new();
     for &(id, before, topic) in &pairs {
@@ -92,12 +95,15 @@ pub(crate) fn check<'c>(
             ))
             .or_default()
             .insert(topic_fields.name);
-        let placed = Placement::of(after_index, &topic_fields);
+        let placed = after_placer.place(&topic_fields);
         check_object(after_index, &topic_fields, &placed, &mut after);
-        groups
-            .entry((placed.cluster_key(id), collision_name(topic_fields.name)))
-            .or_default()
-            .push((id, topic, before));
+        let member = (id, topic, before);
+        match groups.entry((placed.cluster_key(id), collision_name(topic_fields.name))) {
+            Entry::Occupied(mut group) => group.get_mut().1.push(member),
+            Entry::Vacant(group) => {
+                group.insert((member, Vec::new()));
+            }
+        }
         let Some(before) = before else {
             continue;
         };
@@ -105,7 +111,13 @@ pub(crate) fn check<'c>(
         partitions(&before, &topic_fields, findings);
         replicas_changed(&before, &topic_fields, &placed, findings);
         name_changed(&before, &topic_fields, findings);
-        retention(before_index, &before, &topic_fields, &placed, findings);
+        retention(
+            &mut before_placer,
+            &before,
+            &topic_fields,
+            &placed,
+            findings,
+        );
     }
     after_index.provide_topic_names(declared);
     removed_and_renamed(change, &pairs, findings);
@@ -117,7 +129,7 @@ pub(crate) fn check<'c>(
     for id in flagged {
         if let Some((id, topic)) = before_index.objects.get_key_value(id) {
             let topic = TopicFields::of(id, topic);
-            let placed = Placement::of(before_index, &topic);
+            let placed = before_placer.place(&topic);
             check_object(before_index, &topic, &placed, &mut before);
         }
     }
@@ -133,7 +145,7 @@ fn check_object(
 ) {
     cluster_label_rules(index, topic, placed, findings);
     name_rules(topic, findings);
-    replication_rules(index, topic, placed, findings);
+    replication_rules(topic, placed, findings);
 }
 
 /// One side of a KafkaTopic, with what the rules read of it looked up once: the rules read
@@ -178,23 +190,52 @@ impl<'a> TopicFields<'a> {
 struct Placement<'a, 'c> {
     label: Label<'a>,
     cluster: Option<ClusterView<'c>>,
+    /// The cluster's broker count, when known.
+    brokers: Option<i64>,
 }
 
-impl<'a, 'c> Placement<'a, 'c> {
-    fn of(index: &Index<'c>, topic: &TopicFields<'a>) -> Placement<'a, 'c> {
+/// Places the topics of one side of the change, remembering the last cluster it looked up:
+/// topics in identity order come cluster by cluster, so most lookups are the previous one's.
+struct Placer<'i, 'c> {
+    index: &'i Index<'c>,
+    last: Option<(ClusterKey<'c>, Option<ClusterView<'c>>, Option<i64>)>,
+}
+
+impl<'i, 'c> Placer<'i, 'c> {
+    fn new(index: &'i Index<'c>) -> Placer<'i, 'c> {
+        Placer { index, last: None }
+    }
+
+    fn place(&mut self, topic: &TopicFields<'c>) -> Placement<'c, 'c> {
         let id = topic.id;
-        let cluster = match topic.label {
-            Label::Names(name) => {
-                index.find_cluster(&id.group, &id.namespace, name, EntityOperator::Topic)
+        let Label::Names(name) = topic.label else {
+            return Placement {
+                label: topic.label,
+                cluster: None,
+                brokers: None,
+            };
+        };
+        let key = (id.group.as_str(), id.namespace.as_str(), name);
+        let (cluster, brokers) = match self.last {
+            Some((last_key, cluster, brokers)) if last_key == key => (cluster, brokers),
+            _ => {
+                let cluster = self
+                    .index
+                    .find_cluster(key.0, key.1, name, EntityOperator::Topic);
+                let brokers = cluster.and_then(|cluster| self.index.broker_count(&cluster));
+                self.last = Some((key, cluster, brokers));
+                (cluster, brokers)
             }
-            _ => None,
         };
         Placement {
             label: topic.label,
             cluster,
+            brokers,
         }
     }
+}
 
+impl<'a, 'c> Placement<'a, 'c> {
     /// The cluster label's value (`None` when missing, empty or not text).
     fn label_name(&self) -> Option<&'a str> {
         self.label.name()
@@ -483,9 +524,13 @@ fn collision_name(name: &str) -> Cow<'_, str> {
 
 /// The topics after the change by cluster and collision name, each with its object before
 /// (hashed: ten thousand topics of one cluster share long key prefixes, which an ordered map
-/// compares again at every level; members keep identity order, and findings are sorted).
-type Groups<'a> =
-    HashMap<(ClusterKey<'a>, Cow<'a, str>), Vec<(&'a ObjectId, &'a Value, Option<&'a Value>)>>;
+/// compares again at every level; members keep identity order, and findings are sorted). A
+/// group holds its first member inline: nearly every topic is alone in its group, and a list
+/// per topic would be an allocation per topic.
+type Groups<'a> = HashMap<(ClusterKey<'a>, Cow<'a, str>), (Member<'a>, Vec<Member<'a>>)>;
+
+/// A topic after the change and its object before the change.
+type Member<'a> = (&'a ObjectId, &'a Value, Option<&'a Value>);
 
 fn duplicated(groups: &Groups<'_>, findings: &mut Vec<Finding>) {
     // Objects added, or whose resolved name or cluster changed, are the change's doing.
@@ -496,7 +541,10 @@ fn duplicated(groups: &Groups<'_>, findings: &mut Vec<Finding>) {
         }
         None => true,
     };
-    for members in groups.values().filter(|members| members.len() > 1) {
+    for (first, rest) in groups.values().filter(|(_, rest)| !rest.is_empty()) {
+        let members: Vec<Member<'_>> = std::iter::once(*first)
+            .chain(rest.iter().copied())
+            .collect();
         for (id, topic, _) in members
             .iter()
             .filter(|(id, topic, before)| is_new(id, topic, *before))
@@ -656,7 +704,6 @@ fn name_rules(topic: &TopicFields<'_>, findings: &mut Vec<Finding>) {
 }
 
 fn replication_rules(
-    index: &Index<'_>,
     topic: &TopicFields<'_>,
     placed: &Placement<'_, '_>,
     findings: &mut Vec<Finding>,
@@ -673,7 +720,7 @@ fn replication_rules(
     let min_insync = topic_min_insync.or_else(|| {
         cluster_config.and_then(|config| config_integer(config.at("min.insync.replicas")))
     });
-    let brokers = cluster.and_then(|cluster| index.broker_count(&cluster));
+    let brokers = placed.brokers;
 
     if let (Some(replicas), Some(brokers), Some(cluster)) = (topic_replicas, brokers, cluster) {
         if replicas > brokers {
@@ -768,10 +815,10 @@ fn compact_only(topic: &TopicFields<'_>) -> bool {
         })
 }
 
-fn retention(
-    before_index: &Index<'_>,
-    before: &TopicFields<'_>,
-    after: &TopicFields<'_>,
+fn retention<'c>(
+    before_placer: &mut Placer<'_, 'c>,
+    before: &TopicFields<'c>,
+    after: &TopicFields<'c>,
     placed_after: &Placement<'_, '_>,
     findings: &mut Vec<Finding>,
 ) {
@@ -789,7 +836,7 @@ fn retention(
         let (old, new) = (
             effective_retention(
                 before,
-                placed_before.get_or_insert_with(|| Placement::of(before_index, before)),
+                placed_before.get_or_insert_with(|| before_placer.place(before)),
                 key,
             ),
             effective_retention(after, placed_after, key),
