@@ -28,16 +28,13 @@ pub fn check(change: &Change, findings: &mut Vec<Finding>) {
 }
 
 /// The (group, kind) last looked up and the operators that own it.
-type Owners<'a> = (
-    Option<(&'a String, &'a String)>,
-    Vec<(&'a Package, &'a OwnedCrd)>,
-);
+type Owners<'a> = (Option<(&'a str, &'a str)>, Vec<(&'a Package, &'a OwnedCrd)>);
 
 /// The rules against a given catalog.
 pub fn check_with(catalog: &Catalog, change: &Change, findings: &mut Vec<Finding>) {
     let mut owners: Owners<'_> = (None, Vec::new());
     for (id, object) in &change.after {
-        if id.group.is_empty() {
+        if id.group().is_empty() {
             continue;
         }
         let Some(version) = object
@@ -50,10 +47,10 @@ pub fn check_with(catalog: &Catalog, change: &Change, findings: &mut Vec<Finding
             continue;
         };
         // Objects come in identity order, kind by kind: the owners are looked up once a kind.
-        if owners.0.as_ref() != Some(&(&id.group, &id.kind)) {
+        if owners.0 != Some((id.group(), id.kind())) {
             owners = (
-                Some((&id.group, &id.kind)),
-                catalog.owner_of(&id.group, &id.kind),
+                Some((id.group(), id.kind())),
+                catalog.owner_of(id.group(), id.kind()),
             );
         }
         for &(package, crd) in &owners.1 {
@@ -80,8 +77,8 @@ fn judge(
             Severity::Block,
             id,
             "apiVersion",
-            format!("{operator_name} does not serve {} at all (its CRD {} is not part of that version): the manifest cannot be applied", id.kind, crd.name()),
-            format!("install a version of {} that serves {}, or remove the manifest", package.name, id.kind),
+            format!("{operator_name} does not serve {} at all (its CRD {} is not part of that version): the manifest cannot be applied", id.kind(), crd.name()),
+            format!("install a version of {} that serves {}, or remove the manifest", package.name, id.kind()),
         ));
         return;
     }
@@ -96,7 +93,7 @@ fn judge(
         .find(|entry| entry.at("storage").as_bool() == Some(true))
         .and_then(|entry| entry.at("name").as_str())
         .unwrap_or_default();
-    let group_version = |name: &str| format!("{}/{name}", id.group);
+    let group_version = |name: &str| format!("{}/{name}", id.group());
     let entry = versions
         .iter()
         .find(|entry| entry.at("name").as_str() == Some(version));

@@ -102,7 +102,7 @@ fn check_object(
             Severity::Block,
             id,
             "spec.license.accept",
-            format!("`spec.license.accept` is not true: the operator deploys no {} until the licence is accepted, so nothing is created and the {} reports the licence as not accepted", id.kind, id.kind),
+            format!("`spec.license.accept` is not true: the operator deploys no {} until the licence is accepted, so nothing is created and the {} reports the licence as not accepted", id.kind(), id.kind()),
             "read the licence named in `spec.license.license` and set `spec.license.accept: true` if you accept it",
         ));
     }
@@ -115,7 +115,7 @@ fn check_object(
             Severity::Warn,
             id,
             "spec.license.license",
-            format!("no licence id (`spec.license.license`): whether the licence covers this {} cannot be checked, and current operators refuse an operand without one", id.kind),
+            format!("no licence id (`spec.license.license`): whether the licence covers this {} cannot be checked, and current operators refuse an operand without one", id.kind()),
             suggestion(product, version, license.at("use").as_str()),
         ));
         return;
@@ -130,7 +130,7 @@ fn check_object(
             Severity::Warn,
             id,
             "spec.license.license",
-            format!("the licence id {licence_id} is not in flotilla's licence data for {} (checked {}): whether it covers this {} cannot be checked", product.product, product.checked, id.kind),
+            format!("the licence id {licence_id} is not in flotilla's licence data for {} (checked {}): whether it covers this {} cannot be checked", product.product, product.checked, id.kind()),
             format!("check the id against IBM's licensing reference for {}; {}", product.product, suggestion(product, version, license.at("use").as_str())),
         ));
         return;
@@ -142,7 +142,7 @@ fn check_object(
                 Severity::Block,
                 id,
                 "spec.version",
-                format!("the licence {} ({}) covers {} versions {}, not {version}: the operator refuses the licence for this version, so the {} is not deployed or upgraded", licence.id, licence.name, product.product, licence.versions.as_ref().map(ToString::to_string).unwrap_or_default(), id.kind),
+                format!("the licence {} ({}) covers {} versions {}, not {version}: the operator refuses the licence for this version, so the {} is not deployed or upgraded", licence.id, licence.name, product.product, licence.versions.as_ref().map(ToString::to_string).unwrap_or_default(), id.kind()),
                 suggestion(product, Some(version), license.at("use").as_str()),
             ));
         }
@@ -154,7 +154,7 @@ fn check_object(
                 Severity::Block,
                 id,
                 "spec.license.use",
-                format!("the licence {} ({}) allows the use {}, not {use_}: the operator refuses the combination, so the {} is not deployed", licence.id, licence.name, licence.uses.join(", "), id.kind),
+                format!("the licence {} ({}) allows the use {}, not {use_}: the operator refuses the combination, so the {} is not deployed", licence.id, licence.name, licence.uses.join(", "), id.kind()),
                 format!("set `spec.license.use` to one of {} as your entitlement allows, or use a licence id that allows {use_}", licence.uses.join(", ")),
             ));
         }

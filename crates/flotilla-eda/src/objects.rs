@@ -74,18 +74,67 @@ fn word<const N: usize>(bytes: &[u8], start: usize) -> [u8; N] {
     word
 }
 
-/// Which object a finding is about.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+/// Which object a finding is about: API group (empty for the core group), kind, namespace
+/// (empty for cluster-scoped objects) and name.
+///
+/// One allocation per identity (a change pairs tens of thousands of them): the four parts are
+/// kept in one text, each followed by a NUL, so that comparing two identities is one
+/// comparison of their texts. Invariant: identities order as the tuples (group, kind,
+/// namespace, name) do when no part holds a NUL (no Kubernetes name, kind or group does; the
+/// starts break ties otherwise, so parts are never confused).
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ObjectId {
-    /// The API group (`kafka.strimzi.io`), empty for the core group.
-    pub group: String,
-    pub kind: String,
-    /// Empty for cluster-scoped objects.
-    pub namespace: String,
-    pub name: String,
+    /// `group\0kind\0namespace\0name\0`.
+    text: Box<str>,
+    /// Where kind, namespace and name start in `text`.
+    starts: [u32; 3],
 }
 
 impl ObjectId {
+    pub fn new(group: &str, kind: &str, namespace: &str, name: &str) -> ObjectId {
+        let mut text =
+            String::with_capacity(group.len() + kind.len() + namespace.len() + name.len() + 4);
+        let mut starts = [0; 3];
+        for (position, part) in [group, kind, namespace, name].into_iter().enumerate() {
+            if position > 0 {
+                // Object texts are far below 4 GiB; a larger one saturates and still parts
+                // the text consistently.
+                starts[position - 1] = u32::try_from(text.len()).unwrap_or(u32::MAX);
+            }
+            text.push_str(part);
+            text.push('\0');
+        }
+        ObjectId {
+            text: text.into_boxed_str(),
+            starts,
+        }
+    }
+
+    /// The part from `start` to the NUL that ends it.
+    fn part(&self, start: usize, end: usize) -> &str {
+        self.text
+            .get(start..end.saturating_sub(1))
+            .unwrap_or_default()
+    }
+
+    /// The API group (`kafka.strimzi.io`), empty for the core group.
+    pub fn group(&self) -> &str {
+        self.part(0, self.starts[0] as usize)
+    }
+
+    pub fn kind(&self) -> &str {
+        self.part(self.starts[0] as usize, self.starts[1] as usize)
+    }
+
+    /// Empty for cluster-scoped objects.
+    pub fn namespace(&self) -> &str {
+        self.part(self.starts[1] as usize, self.starts[2] as usize)
+    }
+
+    pub fn name(&self) -> &str {
+        self.part(self.starts[2] as usize, self.text.len())
+    }
+
     /// The identity of an object (`None` when it has no kind or name).
     pub fn of(object: &Value) -> Option<ObjectId> {
         let api_version = object.at("apiVersion").as_str()?;
@@ -96,30 +145,46 @@ impl ObjectId {
         let kind = object.at("kind").as_str()?;
         let metadata = object.at("metadata");
         let name = metadata.at("name").as_str()?;
-        Some(ObjectId {
-            group: group.to_string(),
-            kind: kind.to_string(),
-            namespace: metadata
-                .at("namespace")
-                .as_str()
-                .unwrap_or_default()
-                .to_string(),
-            name: name.to_string(),
-        })
+        let namespace = metadata.at("namespace").as_str().unwrap_or_default();
+        Some(ObjectId::new(group, kind, namespace, name))
+    }
+}
+
+impl fmt::Debug for ObjectId {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter
+            .debug_struct("ObjectId")
+            .field("group", &self.group())
+            .field("kind", &self.kind())
+            .field("namespace", &self.namespace())
+            .field("name", &self.name())
+            .finish()
+    }
+}
+
+impl Serialize for ObjectId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut fields = serializer.serialize_struct("ObjectId", 4)?;
+        fields.serialize_field("group", self.group())?;
+        fields.serialize_field("kind", self.kind())?;
+        fields.serialize_field("namespace", self.namespace())?;
+        fields.serialize_field("name", self.name())?;
+        fields.end()
     }
 }
 
 impl fmt::Display for ObjectId {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let kind = if self.group.is_empty() {
-            self.kind.clone()
+        let kind = if self.group().is_empty() {
+            self.kind().to_string()
         } else {
-            format!("{}.{}", self.kind, self.group)
+            format!("{}.{}", self.kind(), self.group())
         };
-        if self.namespace.is_empty() {
-            write!(formatter, "{kind}/{}", self.name)
+        if self.namespace().is_empty() {
+            write!(formatter, "{kind}/{}", self.name())
         } else {
-            write!(formatter, "{kind} {}/{}", self.namespace, self.name)
+            write!(formatter, "{kind} {}/{}", self.namespace(), self.name())
         }
     }
 }
@@ -228,7 +293,7 @@ impl Objects {
     }
 
     fn run(&self, group: &str, kind: &str) -> &[(ObjectId, Value)] {
-        let key = |id: &ObjectId| (id.group.as_str(), id.kind.as_str()).cmp(&(group, kind));
+        let key = |id: &ObjectId| (id.group(), id.kind()).cmp(&(group, kind));
         let start = self.entries.partition_point(|(id, _)| key(id).is_lt());
         let end = start + self.entries[start..].partition_point(|(id, _)| key(id).is_eq());
         &self.entries[start..end]
@@ -388,7 +453,7 @@ mod tests {
             ],
             true,
         );
-        let names: Vec<&str> = change.after.keys().map(|id| id.name.as_str()).collect();
+        let names: Vec<&str> = change.after.keys().map(|id| id.name()).collect();
         assert_eq!(names, ["a", "b", "c"]);
         let kept = change
             .after
@@ -406,6 +471,56 @@ mod tests {
     }
 
     #[test]
+    fn identities_keep_their_parts_and_order_as_the_tuples_of_their_parts() {
+        let parts = [
+            ("", "ConfigMap", "n", "a"),
+            ("", "ConfigMap", "", "a"),
+            ("", "Config", "n", "a"),
+            ("apps", "Deployment", "n", "web"),
+            ("kafka.strimzi.io", "KafkaTopic", "kafka", "orders"),
+            ("kafka.strimzi.io", "KafkaTopic", "kafka", "orders.v2"),
+            ("kafka.strimzi.io", "KafkaTopic", "kafka2", "a"),
+            ("kafka.strimzi.io", "Kafka", "kafka", "events"),
+            ("kafka.strimzi.io", "KafkaTopicX", "a", "a"),
+            ("a", "", "", ""),
+            ("", "", "", ""),
+        ];
+        for (group, kind, namespace, name) in parts {
+            let id = ObjectId::new(group, kind, namespace, name);
+            assert_eq!(
+                (id.group(), id.kind(), id.namespace(), id.name()),
+                (group, kind, namespace, name)
+            );
+        }
+        for left in parts {
+            for right in parts {
+                let (left_id, right_id) = (
+                    ObjectId::new(left.0, left.1, left.2, left.3),
+                    ObjectId::new(right.0, right.1, right.2, right.3),
+                );
+                assert_eq!(
+                    left_id.cmp(&right_id),
+                    left.cmp(&right),
+                    "{left:?} {right:?}"
+                );
+            }
+        }
+        // Parts holding the separator are not confused with other parts.
+        assert_ne!(
+            ObjectId::new("a\0b", "c", "", ""),
+            ObjectId::new("a", "b\0c", "", "")
+        );
+        let id = ObjectId::new("apps", "Deployment", "n", "web");
+        assert_eq!(
+            serde_json::to_value(&id).ok(),
+            Some(
+                serde_json::json!({"group": "apps", "kind": "Deployment", "namespace": "n", "name": "web"})
+            )
+        );
+        assert_eq!(id.to_string(), "Deployment.apps n/web");
+    }
+
+    #[test]
     fn seeking_finds_what_a_lookup_finds_in_any_order() {
         let object = |name: String| {
             serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
@@ -418,12 +533,7 @@ mod tests {
                 .collect(),
             true,
         );
-        let id = |index: usize| ObjectId {
-            group: String::new(),
-            kind: "ConfigMap".to_string(),
-            namespace: "n".to_string(),
-            name: format!("c{index:03}"),
-        };
+        let id = |index: usize| ObjectId::new("", "ConfigMap", "n", &format!("c{index:03}"));
         // In order, backwards, and scattered; present (even) and absent (odd) names.
         let orders: [Vec<usize>; 3] = [
             (0..202).collect(),

@@ -49,12 +49,7 @@ fn subject_of(path: &str) -> Option<(String, String, SchemaKind)> {
 }
 
 fn file_object(path: &str) -> ObjectId {
-    ObjectId {
-        group: String::new(),
-        kind: "Schema".to_string(),
-        namespace: String::new(),
-        name: path.to_string(),
-    }
+    ObjectId::new("", "Schema", "", path)
 }
 
 /// The levels a `compatibility.yaml` sets: (default, per subject), or the text of an unknown

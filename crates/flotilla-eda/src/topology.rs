@@ -238,7 +238,7 @@ fn text(value: &Value) -> String {
 
 /// The workload kinds whose pods are applications, and where their pod spec is.
 fn pod_spec(id: &ObjectId, object: &Value) -> Option<Value> {
-    let spec = match (id.group.as_str(), id.kind.as_str()) {
+    let spec = match (id.group(), id.kind()) {
         ("apps", "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet")
         | ("batch", "Job")
         | ("apps.openshift.io", "DeploymentConfig")
@@ -465,7 +465,7 @@ impl<'a> Builder<'a> {
             .unwrap_or_default();
         labels([
             ("object", id.to_string()),
-            ("namespace", id.namespace.clone()),
+            ("namespace", id.namespace().to_string()),
             ("argocd", owner),
         ])
     }
@@ -473,7 +473,7 @@ impl<'a> Builder<'a> {
     fn of_kind(&self, groups: &[&str], kind: &str) -> Vec<(ObjectId, &'a Value)> {
         self.objects
             .iter()
-            .filter(|(id, _)| id.kind == kind && groups.contains(&id.group.as_str()))
+            .filter(|(id, _)| id.kind() == kind && groups.contains(&id.group()))
             .map(|(id, object)| (id.clone(), *object))
             .collect()
     }
@@ -513,9 +513,9 @@ impl<'a> Builder<'a> {
                     ("version", version),
                 ]));
                 self.graph.node(
-                    &Self::kafka_id(&id.namespace, &id.name),
+                    &Self::kafka_id(id.namespace(), id.name()),
                     "kafka",
-                    &id.name,
+                    id.name(),
                     labels,
                 );
             }
@@ -534,10 +534,10 @@ impl<'a> Builder<'a> {
                 ("cleanup.policy", text(&spec["config"]["cleanup.policy"])),
                 ("retention.ms", text(&spec["config"]["retention.ms"])),
             ]));
-            let id = Self::topic_id(&info.id.namespace, &cluster, &info.name);
+            let id = Self::topic_id(info.id.namespace(), &cluster, &info.name);
             self.graph.node(&id, "topic", &info.name, labels);
             if !cluster.is_empty() {
-                let kafka = Self::kafka_id(&info.id.namespace, &cluster);
+                let kafka = Self::kafka_id(info.id.namespace(), &cluster);
                 if self.graph.nodes.contains_key(&kafka) {
                     self.graph.edge("hosts", &kafka, &id, BTreeMap::new());
                 }
@@ -577,7 +577,7 @@ impl<'a> Builder<'a> {
             .topics
             .iter()
             .filter(|info| {
-                info.id.namespace == namespace
+                info.id.namespace() == namespace
                     && info.cluster.as_deref() == Some(cluster)
                     && if prefix {
                         info.name.starts_with(pattern)
@@ -604,9 +604,9 @@ impl<'a> Builder<'a> {
                     text(&user["spec"]["authentication"]["type"]),
                 ),
             ]));
-            let user_id = node_id("user", &[&id.namespace, &id.name]);
+            let user_id = node_id("user", &[id.namespace(), id.name()]);
             let owner = node_labels.get("argocd").cloned().unwrap_or_default();
-            self.graph.node(&user_id, "user", &id.name, node_labels);
+            self.graph.node(&user_id, "user", id.name(), node_labels);
             let acls = user["spec"]["authorization"]["acls"]
                 .as_array()
                 .cloned()
@@ -631,17 +631,17 @@ impl<'a> Builder<'a> {
                 ]);
                 let targets = match resource["type"].as_str() {
                     Some("topic") => {
-                        self.acl_topics(topics, &id.namespace, &cluster, pattern, prefix, &user_id)
+                        self.acl_topics(topics, id.namespace(), &cluster, pattern, prefix, &user_id)
                     }
                     Some("group") if !pattern.is_empty() => {
-                        let group = node_id("group", &[&id.namespace, &cluster, pattern]);
+                        let group = node_id("group", &[id.namespace(), &cluster, pattern]);
                         self.graph.node(
                             &group,
                             "group",
                             pattern,
                             labels([
                                 ("cluster", cluster.clone()),
-                                ("namespace", id.namespace.clone()),
+                                ("namespace", id.namespace().to_string()),
                                 (
                                     "pattern",
                                     if prefix { "prefix" } else { "literal" }.to_string(),
@@ -677,20 +677,20 @@ impl<'a> Builder<'a> {
             .collect();
         for (id, object, pod) in workloads {
             let mut labels = self.base_labels(&id, &object);
-            labels.insert("workload".to_string(), id.kind.clone());
-            let application = node_id("application", &[&id.namespace, &id.name]);
+            labels.insert("workload".to_string(), id.kind().to_string());
+            let application = node_id("application", &[id.namespace(), id.name()]);
             self.graph
-                .node(&application, "application", &id.name, labels);
+                .node(&application, "application", id.name(), labels);
             for (user_id, user) in &users {
-                if user_id.namespace != id.namespace {
+                if user_id.namespace() != id.namespace() {
                     continue;
                 }
-                let via = names_user(&pod, &user_id.name)
-                    .or_else(|| (user_id.name == id.name).then_some("name"));
+                let via = names_user(&pod, user_id.name())
+                    .or_else(|| (user_id.name() == id.name()).then_some("name"));
                 let Some(via) = via else {
                     continue;
                 };
-                let user_node = node_id("user", &[&user_id.namespace, &user_id.name]);
+                let user_node = node_id("user", &[user_id.namespace(), user_id.name()]);
                 self.graph.edge(
                     "runs-as",
                     &application,
@@ -722,7 +722,7 @@ impl<'a> Builder<'a> {
                     let user_node_id = user_node.clone();
                     let targets = self.acl_topics(
                         topics,
-                        &user_id.namespace,
+                        user_id.namespace(),
                         &cluster,
                         pattern,
                         prefix,
@@ -765,15 +765,18 @@ impl<'a> Builder<'a> {
                 ("cluster", cluster),
             ]));
             self.graph.node(
-                &node_id("connect", &[&id.namespace, &id.name]),
+                &node_id("connect", &[id.namespace(), id.name()]),
                 "connect",
-                &id.name,
+                id.name(),
                 labels,
             );
             let kafka = cluster_of_bootstrap(&bootstrap).map(|(cluster, namespace)| {
-                (namespace.unwrap_or_else(|| id.namespace.clone()), cluster)
+                (
+                    namespace.unwrap_or_else(|| id.namespace().to_string()),
+                    cluster,
+                )
             });
-            connect_clusters.insert((id.namespace.clone(), id.name.clone()), kafka);
+            connect_clusters.insert((id.namespace().to_string(), id.name().to_string()), kafka);
         }
         for (id, connector) in self.of_kind(crate::kafka::KAFKA_GROUPS, "KafkaConnector") {
             let spec = &connector["spec"];
@@ -799,10 +802,10 @@ impl<'a> Builder<'a> {
                 ("topics.regex", text(&config["topics.regex"])),
                 ("topic.prefix", text(&config["topic.prefix"])),
             ]));
-            let connector_id = node_id("connector", &[&id.namespace, &id.name]);
+            let connector_id = node_id("connector", &[id.namespace(), id.name()]);
             self.graph
-                .node(&connector_id, "connector", &id.name, labels);
-            let connect_id = node_id("connect", &[&id.namespace, &connect]);
+                .node(&connector_id, "connector", id.name(), labels);
+            let connect_id = node_id("connect", &[id.namespace(), &connect]);
             if !connect.is_empty() {
                 if !self.graph.nodes.contains_key(&connect_id) {
                     self.graph.node(
@@ -816,7 +819,7 @@ impl<'a> Builder<'a> {
                     .edge("hosts", &connect_id, &connector_id, BTreeMap::new());
             }
             let kafka = connect_clusters
-                .get(&(id.namespace.clone(), connect.clone()))
+                .get(&(id.namespace().to_string(), connect.clone()))
                 .cloned()
                 .flatten();
             let mut names: Vec<String> = Vec::new();
@@ -840,10 +843,10 @@ impl<'a> Builder<'a> {
                             .find(|info| {
                                 info.name == name
                                     && info.cluster.as_deref() == Some(cluster.as_str())
-                                    && (info.id.namespace == *namespace
-                                        || info.id.namespace.is_empty())
+                                    && (info.id.namespace() == *namespace
+                                        || info.id.namespace().is_empty())
                             })
-                            .map(|info| Self::topic_id(&info.id.namespace, cluster, &info.name));
+                            .map(|info| Self::topic_id(info.id.namespace(), cluster, &info.name));
                         vec![target.unwrap_or_else(|| {
                             self.named_topic(namespace, cluster, &name, &connector_id)
                         })]
@@ -852,17 +855,19 @@ impl<'a> Builder<'a> {
                         let found: Vec<String> = topics
                             .topics
                             .iter()
-                            .filter(|info| info.name == name && info.id.namespace == id.namespace)
+                            .filter(|info| {
+                                info.name == name && info.id.namespace() == id.namespace()
+                            })
                             .map(|info| {
                                 Self::topic_id(
-                                    &info.id.namespace,
+                                    info.id.namespace(),
                                     info.cluster.as_deref().unwrap_or_default(),
                                     &info.name,
                                 )
                             })
                             .collect();
                         if found.is_empty() {
-                            vec![self.named_topic(&id.namespace, "", &name, &connector_id)]
+                            vec![self.named_topic(id.namespace(), "", &name, &connector_id)]
                         } else {
                             found
                         }
@@ -915,8 +920,8 @@ impl<'a> Builder<'a> {
                     alias if !alias.is_empty() => alias,
                     _ => target_alias.clone(),
                 };
-                let from = self.mirror_cluster(&id.namespace, &source_alias, &aliases);
-                let to = self.mirror_cluster(&id.namespace, &target, &aliases);
+                let from = self.mirror_cluster(id.namespace(), &source_alias, &aliases);
+                let to = self.mirror_cluster(id.namespace(), &target, &aliases);
                 self.graph.edge(
                     "mirrors",
                     &from,
@@ -924,7 +929,7 @@ impl<'a> Builder<'a> {
                     labels([
                         (
                             "mirrorMaker",
-                            [id.namespace.as_str(), id.name.as_str()]
+                            [id.namespace(), id.name()]
                                 .iter()
                                 .filter(|part| !part.is_empty())
                                 .copied()
@@ -981,7 +986,7 @@ impl<'a> Builder<'a> {
             let spec = &manager["spec"];
             let mut node_labels = self.base_labels(&id, manager);
             let queue_manager = text(&spec["queueManager"]["name"]);
-            let manager_id = node_id("queue-manager", &[&id.namespace, &id.name]);
+            let manager_id = node_id("queue-manager", &[id.namespace(), id.name()]);
             let mut queues = Vec::new();
             let mut dead_letter = None;
             for source in spec["queueManager"]["mqsc"]
@@ -1000,13 +1005,13 @@ impl<'a> Builder<'a> {
                     .collect();
                 let config_map = config_maps
                     .iter()
-                    .filter(|(cm, _)| cm.namespace == id.namespace)
-                    .find(|(cm, _)| cm.name == name)
+                    .filter(|(cm, _)| cm.namespace() == id.namespace())
+                    .find(|(cm, _)| cm.name() == name)
                     .or_else(|| {
                         config_maps
                             .iter()
-                            .filter(|(cm, _)| cm.namespace == id.namespace)
-                            .find(|(cm, _)| is_hashed_name(&cm.name, name))
+                            .filter(|(cm, _)| cm.namespace() == id.namespace())
+                            .find(|(cm, _)| is_hashed_name(cm.name(), name))
                     });
                 let Some((cm_id, config_map)) = config_map else {
                     continue;
@@ -1024,7 +1029,7 @@ impl<'a> Builder<'a> {
                     queues.extend(
                         found
                             .into_iter()
-                            .map(|queue| (queue, format!("{}:{key}", cm_id.name), owner.clone())),
+                            .map(|queue| (queue, format!("{}:{key}", cm_id.name()), owner.clone())),
                     );
                 }
             }
@@ -1034,13 +1039,13 @@ impl<'a> Builder<'a> {
                 ("deadLetterQueue", dead_letter.unwrap_or_default()),
             ]));
             self.graph
-                .node(&manager_id, "queue-manager", &id.name, node_labels);
+                .node(&manager_id, "queue-manager", id.name(), node_labels);
             for (queue, defined_in, owner) in queues {
-                let queue_id = node_id("queue", &[&id.namespace, &id.name, &queue.name]);
+                let queue_id = node_id("queue", &[id.namespace(), id.name(), &queue.name]);
                 let mut queue_labels = labels([
                     ("type", queue.kind.to_string()),
                     ("definedIn", defined_in),
-                    ("namespace", id.namespace.clone()),
+                    ("namespace", id.namespace().to_string()),
                     ("argocd", owner),
                 ]);
                 queue_labels.extend(queue.attributes);
@@ -1085,7 +1090,7 @@ impl<'a> Builder<'a> {
                     ]),
                 );
                 let topic = Self::topic_id(
-                    &info.id.namespace,
+                    info.id.namespace(),
                     info.cluster.as_deref().unwrap_or_default(),
                     &info.name,
                 );
@@ -1299,7 +1304,7 @@ impl<'a> Builder<'a> {
             .iter()
             .map(|info| {
                 Self::topic_id(
-                    &info.id.namespace,
+                    info.id.namespace(),
                     info.cluster.as_deref().unwrap_or_default(),
                     &info.name,
                 )
@@ -1333,7 +1338,7 @@ pub fn build(sources: &Sources<'_>) -> Topology {
     let topic_objects: Vec<(ObjectId, Value)> = objects
         .iter()
         .filter(|(id, _)| {
-            id.kind == "KafkaTopic" && crate::kafka::KAFKA_GROUPS.contains(&id.group.as_str())
+            id.kind() == "KafkaTopic" && crate::kafka::KAFKA_GROUPS.contains(&id.group())
         })
         .map(|(id, object)| (id.clone(), (*object).clone()))
         .collect();

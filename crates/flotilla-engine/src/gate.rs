@@ -611,21 +611,21 @@ impl GateReport {
             let message = format!("blocked by guardrail {}: {}", finding.rule, finding.message);
             let object = &finding.object;
             if let Some(entry) = entries.iter_mut().find(|entry| {
-                entry["kind"] == object.kind.as_str()
-                    && entry["name"] == object.name.as_str()
-                    && entry["namespace"].as_str().unwrap_or("") == object.namespace
-                    && entry["group"].as_str().unwrap_or("") == object.group
+                entry["kind"] == object.kind()
+                    && entry["name"] == object.name()
+                    && entry["namespace"].as_str().unwrap_or("") == object.namespace()
+                    && entry["group"].as_str().unwrap_or("") == object.group()
             }) {
                 let joined = format!("{}; {message}", entry["message"].as_str().unwrap_or(""));
                 entry["message"] = json!(joined);
                 continue;
             }
-            let mut entry = json!({"kind": object.kind, "name": object.name, "status": "SyncFailed", "message": message, "syncPhase": "PreSync"});
-            if !object.group.is_empty() {
-                entry["group"] = json!(object.group);
+            let mut entry = json!({"kind": object.kind(), "name": object.name(), "status": "SyncFailed", "message": message, "syncPhase": "PreSync"});
+            if !object.group().is_empty() {
+                entry["group"] = json!(object.group());
             }
-            if !object.namespace.is_empty() {
-                entry["namespace"] = json!(object.namespace);
+            if !object.namespace().is_empty() {
+                entry["namespace"] = json!(object.namespace());
             }
             entries.push(entry);
         }
@@ -853,12 +853,7 @@ mod tests {
             findings: vec![Finding::new(
                 "kafka-topic-partitions-increased",
                 Severity::Warn,
-                &flotilla_eda::ObjectId {
-                    group: "kafka.strimzi.io".into(),
-                    kind: "KafkaTopic".into(),
-                    namespace: "kafka".into(),
-                    name: "orders".into(),
-                },
+                &flotilla_eda::ObjectId::new("kafka.strimzi.io", "KafkaTopic", "kafka", "orders"),
                 "spec.partitions",
                 "partitions increased",
                 "check consumers",

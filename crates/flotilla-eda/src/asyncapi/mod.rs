@@ -427,12 +427,7 @@ fn looks_like_asyncapi(text: &str) -> bool {
 
 /// The pseudo-object findings about a document are on: kind `AsyncAPI`, named by its path.
 pub fn document_object(path: &str) -> ObjectId {
-    ObjectId {
-        group: String::new(),
-        kind: "AsyncAPI".to_string(),
-        namespace: String::new(),
-        name: path.to_string(),
-    }
+    ObjectId::new("", "AsyncAPI", "", path)
 }
 
 /// Most nodes the reference check walks per document (its files included).

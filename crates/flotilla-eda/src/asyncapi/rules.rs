@@ -124,7 +124,7 @@ impl<'c> TopicIndex<'c> {
                 object,
                 name: object["spec"]["topicName"]
                     .as_str()
-                    .unwrap_or(&id.name)
+                    .unwrap_or(id.name())
                     .to_string(),
                 cluster: cluster_label(object).map(str::to_string),
             })
@@ -142,7 +142,7 @@ impl<'c> TopicIndex<'c> {
             .iter()
             .filter(|info| {
                 info.name == topic
-                    && in_clusters(info.cluster.as_deref(), &info.id.namespace, clusters)
+                    && in_clusters(info.cluster.as_deref(), info.id.namespace(), clusters)
             })
             .collect()
     }
@@ -151,7 +151,7 @@ impl<'c> TopicIndex<'c> {
     pub fn any_in(&self, clusters: &[(String, Option<String>)]) -> bool {
         self.topics
             .iter()
-            .any(|info| in_clusters(info.cluster.as_deref(), &info.id.namespace, clusters))
+            .any(|info| in_clusters(info.cluster.as_deref(), info.id.namespace(), clusters))
     }
 }
 
@@ -165,10 +165,10 @@ pub fn kafka_cluster<'o>(
     objects
         .iter()
         .find(|(id, _)| {
-            id.name == cluster
-                && id.namespace == namespace
-                && ((id.kind == "Kafka" && id.group == "kafka.strimzi.io")
-                    || (id.kind == "EventStreams" && id.group == "eventstreams.ibm.com"))
+            id.name() == cluster
+                && id.namespace() == namespace
+                && ((id.kind() == "Kafka" && id.group() == "kafka.strimzi.io")
+                    || (id.kind() == "EventStreams" && id.group() == "eventstreams.ibm.com"))
         })
         .map(|(_, object)| object)
 }
@@ -375,7 +375,7 @@ impl Rules<'_, '_> {
         id: &ObjectId,
         object: &Value,
     ) -> Option<Value> {
-        kafka_cluster(objects, cluster_label(object), &id.namespace).cloned()
+        kafka_cluster(objects, cluster_label(object), id.namespace()).cloned()
     }
 
     fn channel(&self, channel: &Channel, findings: &mut Vec<Finding>) {
@@ -615,11 +615,12 @@ impl Rules<'_, '_> {
             .topics
             .topics
             .iter()
-            .find(|info| info.id.name == topic && info.name != topic)
+            .find(|info| info.id.name() == topic && info.name != topic)
             .map(|info| {
                 format!(
                     " (KafkaTopic `{}` is named like it but its `spec.topicName` is `{}`)",
-                    info.id.name, info.name
+                    info.id.name(),
+                    info.name
                 )
             })
             .unwrap_or_default();
@@ -659,7 +660,7 @@ impl Rules<'_, '_> {
                     info.cluster.clone().map(|cluster| {
                         (
                             cluster,
-                            Some(info.id.namespace.clone()).filter(|ns| !ns.is_empty()),
+                            Some(info.id.namespace().to_string()).filter(|ns| !ns.is_empty()),
                         )
                     })
                 })
@@ -668,12 +669,12 @@ impl Rules<'_, '_> {
         let users: Vec<(&ObjectId, &Value)> = self
             .change
             .after_of(KAFKA_GROUPS, "KafkaUser")
-            .filter(|(id, object)| in_clusters(cluster_label(object), &id.namespace, &clusters))
+            .filter(|(id, object)| in_clusters(cluster_label(object), id.namespace(), &clusters))
             .collect();
         let (candidates, explicit) = operation.user_candidates(self.document);
         let Some(name) = candidates
             .iter()
-            .find(|name| users.iter().any(|(id, _)| &id.name == *name))
+            .find(|name| users.iter().any(|(id, _)| id.name() == *name))
         else {
             if explicit && !users.is_empty() {
                 findings.push(Finding::new(
@@ -692,8 +693,8 @@ impl Rules<'_, '_> {
             }
             return;
         };
-        for (id, user) in users.iter().filter(|(id, _)| &id.name == name) {
-            let cluster = kafka_cluster(&self.change.after, cluster_label(user), &id.namespace);
+        for (id, user) in users.iter().filter(|(id, _)| id.name() == name) {
+            let cluster = kafka_cluster(&self.change.after, cluster_label(user), id.namespace());
             if let Some(cluster) = cluster {
                 let authorization = &kafka_section(cluster)["authorization"];
                 if authorization.is_null() {

@@ -94,7 +94,7 @@ pub(crate) fn check_state(index: &Index<'_>, findings: &mut Vec<Finding>) {
         ) {
             push_issue(findings, cluster.id, issue);
         }
-        if cluster.id.kind == "EventStreams" {
+        if cluster.id.kind() == "EventStreams" {
             for pool in index
                 .pools_of(cluster)
                 .iter()
@@ -111,7 +111,7 @@ pub(crate) fn check_state(index: &Index<'_>, findings: &mut Vec<Finding>) {
     }
     for (id, pool) in objects
         .iter()
-        .filter(|(id, _)| id.kind == "KafkaNodePool" && KAFKA_GROUPS.contains(&id.group.as_str()))
+        .filter(|(id, _)| id.kind() == "KafkaNodePool" && KAFKA_GROUPS.contains(&id.group()))
     {
         if let Some(issue) = storage::duplicate_ids(pool.at("spec").at("storage"), "spec.storage") {
             push_issue(findings, id, issue);
@@ -404,7 +404,7 @@ fn prune_disabled(object: &Value) -> bool {
 fn node_pool<'a>(id: &'a ObjectId, object: &'a Value) -> Pool<'a> {
     Pool {
         owner: id,
-        name: id.name.clone(),
+        name: id.name().to_string(),
         path: "spec".to_string(),
         spec: object.at("spec"),
     }
@@ -425,10 +425,10 @@ fn node_pools(change: &Change, findings: &mut Vec<Finding>) {
                 // A controller pool added to a cluster that already runs.
                 let runs = cluster_label(id, after).is_some_and(|name| {
                     change.before.keys().any(|other| {
-                        (other.kind == "Kafka" || other.kind == "EventStreams")
-                            && other.group == id.group
-                            && other.namespace == id.namespace
-                            && other.name == name
+                        (other.kind() == "Kafka" || other.kind() == "EventStreams")
+                            && other.group() == id.group()
+                            && other.namespace() == id.namespace()
+                            && other.name() == name
                     })
                 });
                 if runs {
@@ -448,7 +448,7 @@ fn inline_pools(
     new: &ClusterView<'_>,
     findings: &mut Vec<Finding>,
 ) {
-    if new.id.kind != "EventStreams"
+    if new.id.kind() != "EventStreams"
         || !crate::kafka::inline_pools_readable(old)
         || !crate::kafka::inline_pools_readable(new)
     {

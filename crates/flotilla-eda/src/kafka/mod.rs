@@ -129,7 +129,7 @@ impl<'a> Label<'a> {
 
 /// Reads an object's cluster label, telling a missing label from one of the wrong type.
 pub(crate) fn read_cluster_label<'a>(id: &ObjectId, object: &'a Value) -> Label<'a> {
-    read_cluster_label_in(&id.group, object.at("metadata"))
+    read_cluster_label_in(id.group(), object.at("metadata"))
 }
 
 /// [`read_cluster_label`] from an object's `metadata`, for an object of `group`.
@@ -165,12 +165,12 @@ pub(crate) struct ClusterView<'a> {
 impl<'a> ClusterView<'a> {
     /// The cluster view of an object, when it is a Kafka or an EventStreams.
     pub fn of(id: &'a ObjectId, object: &'a Value) -> Option<ClusterView<'a>> {
-        if !KAFKA_GROUPS.contains(&id.group.as_str()) {
+        if !KAFKA_GROUPS.contains(&id.group()) {
             return None;
         }
-        let (root, root_path) = match id.kind.as_str() {
+        let (root, root_path) = match id.kind() {
             "Kafka" => (object.at("spec"), "spec"),
-            "EventStreams" if id.group == EVENT_STREAMS_GROUP => (
+            "EventStreams" if id.group() == EVENT_STREAMS_GROUP => (
                 object.at("spec").at("strimziOverrides"),
                 "spec.strimziOverrides",
             ),
@@ -220,7 +220,7 @@ impl<'a> ClusterView<'a> {
                 .as_str()
                 == Some("enabled")
             || self.kafka().at("replicas").is_null()
-            || self.id.kind == "EventStreams" && self.root.at("nodePools").is_array()
+            || self.id.kind() == "EventStreams" && self.root.at("nodePools").is_array()
     }
 }
 
@@ -312,7 +312,7 @@ impl<'a> Index<'a> {
                 index.clusters.push(cluster);
                 index
                     .by_name
-                    .entry((&id.group, &id.namespace, &id.name))
+                    .entry((id.group(), id.namespace(), id.name()))
                     .or_insert(position);
                 for (operator, key) in [
                     (EntityOperator::Topic, "topicOperator"),
@@ -327,17 +327,17 @@ impl<'a> Index<'a> {
                     {
                         index
                             .by_watched
-                            .entry((operator, &id.group, watched, &id.name))
+                            .entry((operator, id.group(), watched, id.name()))
                             .or_insert(position);
                     }
                 }
                 continue;
             }
-            if id.kind == "KafkaNodePool" {
+            if id.kind() == "KafkaNodePool" {
                 if let Some(name) = cluster_label(id, object) {
                     index
                         .node_pools
-                        .entry((&id.namespace, name))
+                        .entry((id.namespace(), name))
                         .or_default()
                         .push((id, object));
                 }
@@ -360,7 +360,7 @@ impl<'a> Index<'a> {
     pub fn declares_clusters(&self, group: &str) -> bool {
         self.clusters
             .iter()
-            .any(|cluster| cluster.id.group == group)
+            .any(|cluster| cluster.id.group() == group)
     }
 
     /// The cluster an object of `group` labelled `name` in `namespace` belongs to: a cluster of
@@ -384,17 +384,17 @@ impl<'a> Index<'a> {
     pub fn pools_of<'s>(&'s self, cluster: &ClusterView<'s>) -> Vec<Pool<'s>> {
         let mut pools: Vec<Pool<'s>> = self
             .node_pools
-            .get(&(cluster.id.namespace.as_str(), cluster.id.name.as_str()))
+            .get(&(cluster.id.namespace(), cluster.id.name()))
             .into_iter()
             .flatten()
             .map(|(id, object)| Pool {
                 owner: id,
-                name: id.name.clone(),
+                name: id.name().to_string(),
                 path: "spec".to_string(),
                 spec: object.at("spec"),
             })
             .collect();
-        if cluster.id.kind == "EventStreams" {
+        if cluster.id.kind() == "EventStreams" {
             if let Some(entries) = cluster.root.at("nodePools").as_array() {
                 for (index, entry) in entries.iter().enumerate() {
                     // An entry without a name cannot be told apart from another: skipped (the
@@ -425,9 +425,9 @@ impl<'a> Index<'a> {
     /// broker pool without a replica count, no count at all).
     pub fn broker_count(&self, cluster: &ClusterView<'_>) -> Option<i64> {
         match self.by_name.get(&(
-            cluster.id.group.as_str(),
-            cluster.id.namespace.as_str(),
-            cluster.id.name.as_str(),
+            cluster.id.group(),
+            cluster.id.namespace(),
+            cluster.id.name(),
         )) {
             // The same object (a view made from it): no identity to compare.
             Some(position) if std::ptr::eq(self.clusters[*position].object, cluster.object) => {
@@ -470,7 +470,7 @@ impl<'a> Index<'a> {
             {
                 let label = cluster_label(id, object).unwrap_or_default();
                 names
-                    .entry((id.group.as_str(), id.namespace.as_str(), label))
+                    .entry((id.group(), id.namespace(), label))
                     .or_default()
                     .insert(topic::topic_name(id, object));
             }
@@ -482,12 +482,14 @@ impl<'a> Index<'a> {
 
 /// A short description of a cluster for messages (`Kafka kafka/events`).
 pub(crate) fn describe(cluster: &ClusterView<'_>) -> String {
-    if cluster.id.namespace.is_empty() {
-        format!("{} {}", cluster.id.kind, cluster.id.name)
+    if cluster.id.namespace().is_empty() {
+        format!("{} {}", cluster.id.kind(), cluster.id.name())
     } else {
         format!(
             "{} {}/{}",
-            cluster.id.kind, cluster.id.namespace, cluster.id.name
+            cluster.id.kind(),
+            cluster.id.namespace(),
+            cluster.id.name()
         )
     }
 }

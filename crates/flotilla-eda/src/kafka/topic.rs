@@ -89,8 +89,8 @@ pub(crate) fn check<'c>(
         let topic_fields = TopicFields::of(id, topic);
         declared
             .entry((
-                id.group.as_str(),
-                id.namespace.as_str(),
+                id.group(),
+                id.namespace(),
                 topic_fields.label.name().unwrap_or_default(),
             ))
             .or_default()
@@ -174,11 +174,11 @@ impl<'a> TopicFields<'a> {
             metadata,
             spec,
             config: spec.at("config"),
-            label: read_cluster_label_in(&id.group, metadata),
+            label: read_cluster_label_in(id.group(), metadata),
             name: topic_name
                 .as_str()
                 .filter(|name| !name.is_empty())
-                .unwrap_or(&id.name),
+                .unwrap_or(id.name()),
             names_topic: topic_name.is_string(),
         }
     }
@@ -215,7 +215,7 @@ impl<'i, 'c> Placer<'i, 'c> {
                 brokers: None,
             };
         };
-        let key = (id.group.as_str(), id.namespace.as_str(), name);
+        let key = (id.group(), id.namespace(), name);
         let (cluster, brokers) = match self.last {
             Some((last_key, cluster, brokers)) if last_key == key => (cluster, brokers),
             _ => {
@@ -247,8 +247,8 @@ impl<'a, 'c> Placement<'a, 'c> {
         'a: 'k,
     {
         (
-            &id.group,
-            &id.namespace,
+            id.group(),
+            id.namespace(),
             self.label_name().unwrap_or_default(),
         )
     }
@@ -265,7 +265,7 @@ pub fn topic_name<'a>(id: &'a ObjectId, topic: &'a Value) -> &'a str {
         .at("topicName")
         .as_str()
         .filter(|name| !name.is_empty())
-        .unwrap_or(&id.name)
+        .unwrap_or(id.name())
 }
 
 /// A topic's group, namespace and cluster label.
@@ -278,8 +278,8 @@ type Pairs<'a> = [(&'a ObjectId, Option<&'a Value>, Option<&'a Value>)];
 /// of that cluster owns every topic with that key and name).
 fn cluster_key<'a>(id: &'a ObjectId, topic: &'a Value) -> ClusterKey<'a> {
     (
-        &id.group,
-        &id.namespace,
+        id.group(),
+        id.namespace(),
         cluster_label(id, topic).unwrap_or_default(),
     )
 }
@@ -589,7 +589,7 @@ fn cluster_label_rules(
     findings: &mut Vec<Finding>,
 ) {
     let id = topic.id;
-    let label = cluster_label_key(&id.group);
+    let label = cluster_label_key(id.group());
     let path = || format!("metadata.labels['{label}']");
     match placed.label {
         Label::Unreadable => {}
@@ -602,7 +602,7 @@ fn cluster_label_rules(
             let extra = if topic.metadata.at("labels").at(other).is_string() {
                 format!(
                     " (it has `{other}`, which the operator of `{}` does not read)",
-                    id.group
+                    id.group()
                 )
             } else {
                 String::new()
@@ -617,13 +617,13 @@ fn cluster_label_rules(
             ));
         }
         Label::Names(name) => {
-            if index.declares_clusters(&id.group) && placed.cluster.is_none() {
+            if index.declares_clusters(id.group()) && placed.cluster.is_none() {
                 findings.push(Finding::new(
                     CLUSTER_UNKNOWN,
                     Severity::Block,
                     id,
                     &path(),
-                    format!("the label names the cluster `{name}`, which this change does not declare in the namespace `{}` (it declares other clusters): no Topic Operator picks the KafkaTopic up and the topic is never created", id.namespace),
+                    format!("the label names the cluster `{name}`, which this change does not declare in the namespace `{}` (it declares other clusters): no Topic Operator picks the KafkaTopic up and the topic is never created", id.namespace()),
                     format!("set `{label}` to the name of one of the declared clusters, or add the cluster `{name}`"),
                 ));
             }

@@ -82,8 +82,8 @@ fn authentication(id: &ObjectId, before: &Value, after: &Value, findings: &mut V
         return;
     }
     let message = match new {
-        Some(new) => format!("authentication changes from {old} to {new}: the User Operator replaces the user's credentials (the Secret `{}` is rewritten), so clients that use the {old} credentials are refused until they are reconfigured", id.name),
-        None => format!("authentication ({old}) is removed: the User Operator deletes the user's credentials, so its clients can no longer connect as `{}`", id.name),
+        Some(new) => format!("authentication changes from {old} to {new}: the User Operator replaces the user's credentials (the Secret `{}` is rewritten), so clients that use the {old} credentials are refused until they are reconfigured", id.name()),
+        None => format!("authentication ({old}) is removed: the User Operator deletes the user's credentials, so its clients can no longer connect as `{}`", id.name()),
     };
     findings.push(Finding::new(
         AUTHENTICATION_CHANGED,
@@ -134,8 +134,8 @@ fn declared_topics<'s>(
 ) -> impl Iterator<Item = &'s str> + 's {
     index
         .topic_names(
-            &id.group,
-            &id.namespace,
+            id.group(),
+            id.namespace(),
             cluster_label(id, user).unwrap_or_default(),
         )
         .into_iter()
@@ -207,7 +207,7 @@ fn removed(
         Severity::Warn,
         id,
         "spec.authorization.acls",
-        format!("the KafkaUser is removed and would be pruned while its ACLs grant access to {}: the User Operator deletes the user, its credentials and its ACLs, so every client using `{}` loses access", what.join(" and "), id.name),
+        format!("the KafkaUser is removed and would be pruned while its ACLs grant access to {}: the User Operator deletes the user, its credentials and its ACLs, so every client using `{}` loses access", what.join(" and "), id.name()),
         "move the clients to another user first, or keep the KafkaUser until they no longer use it",
     ));
 }
@@ -224,7 +224,7 @@ fn acl_topics(
         return;
     }
     let label = label.name();
-    let topics = index.topic_names(&id.group, &id.namespace, label.unwrap_or_default());
+    let topics = index.topic_names(id.group(), id.namespace(), label.unwrap_or_default());
     let cluster = label.unwrap_or("its cluster");
     for resource in resources {
         if resource.kind != "topic" || resource.prefix || resource.name == "*" {
@@ -250,7 +250,7 @@ fn cluster_label_rules(
     label_value: Label<'_>,
     findings: &mut Vec<Finding>,
 ) {
-    let label = cluster_label_key(&id.group);
+    let label = cluster_label_key(id.group());
     let path = || format!("metadata.labels['{label}']");
     match label_value {
         Label::Unreadable => {}
@@ -263,9 +263,9 @@ fn cluster_label_rules(
             format!("label it `{label}: <cluster name>` with the name of the Kafka cluster it belongs to"),
         )),
         Label::Names(name) => {
-            if index.declares_clusters(&id.group)
+            if index.declares_clusters(id.group())
                 && index
-                    .find_cluster(&id.group, &id.namespace, name, EntityOperator::User)
+                    .find_cluster(id.group(), id.namespace(), name, EntityOperator::User)
                     .is_none()
             {
                 findings.push(Finding::new(
@@ -273,7 +273,7 @@ fn cluster_label_rules(
                     Severity::Block,
                     id,
                     &path(),
-                    format!("the label names the cluster `{name}`, which this change does not declare in the namespace `{}` (it declares other clusters): no User Operator picks the KafkaUser up", id.namespace),
+                    format!("the label names the cluster `{name}`, which this change does not declare in the namespace `{}` (it declares other clusters): no User Operator picks the KafkaUser up", id.namespace()),
                     format!("set `{label}` to the name of one of the declared clusters, or add the cluster `{name}`"),
                 ));
             }
