@@ -10,6 +10,9 @@
 //! No reference tool runs here: a real OLM on a cluster takes tens of seconds per operator
 //! (pulling the bundle and operator images), which this does not simulate.
 
+#[path = "../../../benches/benchmarks_md.rs"]
+mod benchmarks_md;
+
 use std::time::{Duration, Instant};
 
 use flotilla_apiserver::openshift::OpenShiftConfig;
@@ -259,20 +262,5 @@ first write to the last CSV `Succeeded`.\n\n\
         parse = milliseconds(parse),
     );
     println!("{table}");
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../BENCHMARKS.md");
-    if let Ok(current) = std::fs::read_to_string(&path) {
-        let section = format!("<!-- olm-bench -->\n{table}<!-- /olm-bench -->");
-        let next = match (
-            current.find("<!-- olm-bench -->"),
-            current.find("<!-- /olm-bench -->"),
-        ) {
-            (Some(start), Some(end)) => format!(
-                "{}{section}{}",
-                &current[..start],
-                &current[end + "<!-- /olm-bench -->".len()..]
-            ),
-            _ => format!("{}\n{section}\n", current.trim_end()),
-        };
-        let _ = std::fs::write(&path, next);
-    }
+    benchmarks_md::write("olm-bench", &table);
 }

@@ -23,6 +23,7 @@ use std::sync::Mutex;
 use flotilla_core::rbac::{self, PolicyRule, UserInfo};
 use serde_json::{json, Value};
 
+use crate::authorize::RequestAttributes;
 use crate::error::ApiError;
 use crate::rest::ApiState;
 
@@ -216,29 +217,35 @@ pub fn rules_review(state: &ApiState, user: &UserInfo, body: &Value) -> Result<V
 /// what `spec.resourceAttributes` or `spec.nonResourceAttributes` say.
 pub fn access_review(state: &ApiState, user: &UserInfo, body: &Value) -> Result<Value, ApiError> {
     let spec = &body["spec"];
-    let allowed = if let Some(attributes) = spec["resourceAttributes"].as_object() {
-        let text = |key: &str| attributes.get(key).and_then(Value::as_str).unwrap_or("");
-        let namespace = Some(text("namespace")).filter(|namespace| !namespace.is_empty());
-        let resource = match text("subresource") {
-            "" => text("resource").to_string(),
-            subresource => format!("{}/{subresource}", text("resource")),
-        };
-        let name = Some(text("name")).filter(|name| !name.is_empty());
-        rbac::allows(
-            &rules(state, user, namespace),
-            text("verb"),
-            text("group"),
-            &resource,
-            name,
-        )
+    // The review is decided as a request with these attributes would be (`authorize`).
+    let text = |attributes: &serde_json::Map<String, Value>, key: &str| {
+        attributes
+            .get(key)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    let attributes = if let Some(attributes) = spec["resourceAttributes"].as_object() {
+        let optional = |key: &str| Some(text(attributes, key)).filter(|value| !value.is_empty());
+        RequestAttributes::Resource {
+            verb: text(attributes, "verb"),
+            group: text(attributes, "group"),
+            resource: text(attributes, "resource"),
+            subresource: optional("subresource"),
+            namespace: optional("namespace"),
+            name: optional("name"),
+        }
     } else if let Some(attributes) = spec["nonResourceAttributes"].as_object() {
-        let text = |key: &str| attributes.get(key).and_then(Value::as_str).unwrap_or("");
-        rbac::allows_url(&rules(state, user, None), text("verb"), text("path"))
+        RequestAttributes::NonResource {
+            verb: text(attributes, "verb"),
+            path: text(attributes, "path"),
+        }
     } else {
         return Err(ApiError::bad_request(
             "spec: one of resourceAttributes and nonResourceAttributes is required",
         ));
     };
+    let allowed = attributes.allowed_by(&rules(state, user, attributes.namespace()));
     let mut status = json!({"allowed": allowed});
     if allowed {
         status["reason"] = json!("allowed by the RBAC objects the embedded server stores");

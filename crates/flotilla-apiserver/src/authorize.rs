@@ -137,13 +137,13 @@ impl RequestAttributes {
                 subresource,
                 name,
                 ..
-            } => {
-                let resource = match subresource {
-                    Some(subresource) => format!("{resource}/{subresource}"),
-                    None => resource.clone(),
-                };
-                rbac::allows(rules, verb, group, &resource, name.as_deref())
-            }
+            } => rbac::allows(
+                rules,
+                verb,
+                group,
+                &with_subresource(resource, subresource.as_deref()),
+                name.as_deref(),
+            ),
             RequestAttributes::NonResource { verb, path } => rbac::allows_url(rules, verb, path),
         }
     }
@@ -168,10 +168,7 @@ impl RequestAttributes {
                 namespace,
                 name,
             } => {
-                let what = match subresource {
-                    Some(subresource) => format!("{resource}/{subresource}"),
-                    None => resource.clone(),
-                };
+                let what = with_subresource(resource, subresource.as_deref());
                 let scope = match namespace {
                     Some(namespace) => format!("in the namespace {}", quote(namespace)),
                     None => "at the cluster scope".to_string(),
@@ -207,6 +204,14 @@ impl RequestAttributes {
                 ),
             },
         }
+    }
+}
+
+/// A resource as RBAC rules name it: `plural` or `plural/subresource`.
+fn with_subresource(resource: &str, subresource: Option<&str>) -> String {
+    match subresource {
+        Some(subresource) => format!("{resource}/{subresource}"),
+        None => resource.to_string(),
     }
 }
 

@@ -282,16 +282,6 @@ impl Objects {
 
     /// The objects of one group and kind, in identity order (identities sort by group, then
     /// kind, so they are one run of the list).
-    pub fn of_kind<'a>(
-        &'a self,
-        group: &str,
-        kind: &str,
-    ) -> impl Iterator<Item = (&'a ObjectId, &'a Value)> + 'a {
-        self.run(group, kind)
-            .iter()
-            .map(|(id, object)| (id, object))
-    }
-
     fn run(&self, group: &str, kind: &str) -> &[(ObjectId, Value)] {
         let key = |id: &ObjectId| (id.group(), id.kind()).cmp(&(group, kind));
         let start = self.entries.partition_point(|(id, _)| key(id).is_lt());

@@ -14,6 +14,9 @@
 //! the range of the rates, and the CPU each Application cost, which does not depend on how busy
 //! the machine was, only on how fast its cores are). Writes the table between `<!-- engine-bench -->` markers in BENCHMARKS.md.
 
+#[path = "../../../benches/benchmarks_md.rs"]
+mod benchmarks_md;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -446,27 +449,6 @@ async fn scale(apps: usize, root: &Path, port: u16) -> ScaleResult {
     }
 }
 
-fn write_section(table: &str) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../BENCHMARKS.md");
-    let existing = std::fs::read_to_string(&path).unwrap_or_default();
-    let section = format!("<!-- engine-bench -->\n{table}<!-- /engine-bench -->\n");
-    let updated = match (
-        existing.find("<!-- engine-bench -->"),
-        existing.find("<!-- /engine-bench -->"),
-    ) {
-        (Some(start), Some(end)) => {
-            let end = end + "<!-- /engine-bench -->\n".len();
-            format!(
-                "{}{section}{}",
-                &existing[..start],
-                &existing[end.min(existing.len())..]
-            )
-        }
-        _ => format!("{existing}\n{section}"),
-    };
-    std::fs::write(&path, updated).expect("write BENCHMARKS.md");
-}
-
 fn main() {
     let changes = argument("--changes", 1000);
     let apps = argument("--apps", 1000);
@@ -557,6 +539,6 @@ fn main() {
         noop_wall * 1e3,
     );
     print!("{table}");
-    write_section(&table);
+    benchmarks_md::write("engine-bench", &table);
     let _ = std::fs::remove_dir_all(&root);
 }

@@ -219,6 +219,28 @@ impl RetryPolicy {
     }
 }
 
+/// The kinds an Application's `status.resources` lists, as (apiVersion, kind): the kinds of
+/// what it last synced (the core group has no `group`; a missing version reads as `v1`).
+pub fn status_resource_kinds(application: &Value) -> impl Iterator<Item = (String, String)> + '_ {
+    application["status"]["resources"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|resource| {
+            let group = resource["group"].as_str().unwrap_or("");
+            let version = resource["version"].as_str().unwrap_or("v1");
+            let api_version = if group.is_empty() {
+                version.to_string()
+            } else {
+                format!("{group}/{version}")
+            };
+            (
+                api_version,
+                resource["kind"].as_str().unwrap_or("").to_string(),
+            )
+        })
+}
+
 /// A Go-style duration (`5s`, `2m`, `1h30m`, `250ms`) or a bare number of seconds.
 pub fn parse_duration(text: &str) -> Option<std::time::Duration> {
     let text = text.trim();

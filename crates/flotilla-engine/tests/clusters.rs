@@ -44,6 +44,31 @@ async fn production_cluster(harness: &Harness) -> RunningServer {
     production
 }
 
+/// Applies the Application `to-nowhere`, whose destination no cluster Secret defines (with
+/// `finalizer`, if any), and waits for the condition saying there is no such cluster.
+async fn apply_app_to_nowhere(harness: &Harness, finalizer: Option<&str>) {
+    let mut manifest = app_manifest("to-nowhere", "app", "default", json!({"automated": {}}));
+    manifest["spec"]["destination"] =
+        json!({"server": "https://nowhere.example.com:6443", "namespace": "default"});
+    if let Some(finalizer) = finalizer {
+        manifest["metadata"]["finalizers"] = json!([finalizer]);
+    }
+    harness.apply(&manifest).await;
+    harness
+        .wait_app(
+            "to-nowhere",
+            "a condition about the unknown cluster",
+            |application| {
+                application["status"]["conditions"][0]["message"]
+                    .as_str()
+                    .is_some_and(|message| {
+                        message.contains("there are no clusters with this server")
+                    })
+            },
+        )
+        .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn applications_deploy_to_clusters_registered_as_secrets() {
     let harness = Harness::start("clusters", &[("app/cm.yaml", CONFIGMAP)]).await;
@@ -79,23 +104,7 @@ async fn applications_deploy_to_clusters_registered_as_secrets() {
         "the controller's own cluster gets nothing"
     );
 
-    let mut unknown = app_manifest("to-nowhere", "app", "default", json!({"automated": {}}));
-    unknown["spec"]["destination"] =
-        json!({"server": "https://nowhere.example.com:6443", "namespace": "default"});
-    harness.apply(&unknown).await;
-    harness
-        .wait_app(
-            "to-nowhere",
-            "a condition about the unknown cluster",
-            |application| {
-                application["status"]["conditions"][0]["message"]
-                    .as_str()
-                    .is_some_and(|message| {
-                        message.contains("there are no clusters with this server")
-                    })
-            },
-        )
-        .await;
+    apply_app_to_nowhere(&harness, None).await;
     production.shutdown().await;
     harness.stop().await;
 }
@@ -258,24 +267,7 @@ async fn deleting_with_an_undefined_destination_deletes_nothing() {
             "data": {"mode": "home"}
         }))
         .await;
-    let mut manifest = app_manifest("to-nowhere", "app", "default", json!({"automated": {}}));
-    manifest["spec"]["destination"] =
-        json!({"server": "https://nowhere.example.com:6443", "namespace": "default"});
-    manifest["metadata"]["finalizers"] = json!(["resources-finalizer.argocd.argoproj.io"]);
-    harness.apply(&manifest).await;
-    harness
-        .wait_app(
-            "to-nowhere",
-            "a condition about the unknown cluster",
-            |application| {
-                application["status"]["conditions"][0]["message"]
-                    .as_str()
-                    .is_some_and(|message| {
-                        message.contains("there are no clusters with this server")
-                    })
-            },
-        )
-        .await;
+    apply_app_to_nowhere(&harness, Some("resources-finalizer.argocd.argoproj.io")).await;
     harness
         .delete(
             "argoproj.io/v1alpha1",

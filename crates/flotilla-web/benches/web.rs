@@ -19,6 +19,9 @@
 //! `cargo bench -p flotilla-web --bench web -- [--apps A] [--objects O] [--rounds R]`. Writes the
 //! table between `<!-- web-bench -->` markers in BENCHMARKS.md.
 
+#[path = "../../../benches/benchmarks_md.rs"]
+mod benchmarks_md;
+
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -222,27 +225,6 @@ fn browser_rows(
     Ok(rows)
 }
 
-fn write_section(table: &str) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../BENCHMARKS.md");
-    let existing = std::fs::read_to_string(&path).unwrap_or_default();
-    let section = format!("<!-- web-bench -->\n{table}<!-- /web-bench -->\n");
-    let updated = match (
-        existing.find("<!-- web-bench -->"),
-        existing.find("<!-- /web-bench -->"),
-    ) {
-        (Some(start), Some(end)) => {
-            let end = end + "<!-- /web-bench -->\n".len();
-            format!(
-                "{}{section}{}",
-                &existing[..start],
-                &existing[end.min(existing.len())..]
-            )
-        }
-        _ => format!("{existing}\n{section}"),
-    };
-    std::fs::write(&path, updated).expect("write BENCHMARKS.md");
-}
-
 fn main() {
     let apps = argument("--apps", 5000);
     let objects = argument("--objects", 2000);
@@ -363,7 +345,7 @@ fn main() {
             "\nGoals (issue 16): the list's first page in under 300 ms of server time and usable in the browser within 1 s; a 2,000-object tree interactive within 2 s. Anchors: Argo CD's list takes 35 s to 2 min at 4,000–8,000 applications, because it loads every one; its trees freeze at about 1,500 objects. Lists page over the summaries one Application watch keeps (no list of the cluster per request, no full objects); the tree is one list per kind and namespace, rendered on the server as nested lists, with no script work per node.\n",
         );
         print!("{table}");
-        write_section(&table);
+        benchmarks_md::write("web-bench", &table);
         server.shutdown().await;
     });
 }

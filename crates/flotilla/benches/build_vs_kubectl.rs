@@ -22,6 +22,9 @@
 //!
 //! Needs `kubectl` on PATH for the comparison.
 
+#[path = "../../../benches/benchmarks_md.rs"]
+mod benchmarks_md;
+
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -671,7 +674,7 @@ fn main() {
         let _ = write!(options, " --small {}", args.small_cases);
     }
     let mut section = format!(
-        "<!-- build-bench -->\n## `flotilla build` vs `kubectl kustomize`\n\nMeasured by `cargo bench -p flotilla --bench build_vs_kubectl -- {options}` on {date} ({cores} cores): every tool run {} times on each input, alternating{} on the same input; medians of wall time, with the range in brackets, and of CPU time (user and system, from `wait4`: what other work on the machine disturbs least); peak RSS from `wait4` (the largest of the runs); outputs compared byte for byte with kubectl's. Objects: documents in the output (for the small trees, summed over the cases).\n\n{}",
+        "## `flotilla build` vs `kubectl kustomize`\n\nMeasured by `cargo bench -p flotilla --bench build_vs_kubectl -- {options}` on {date} ({cores} cores): every tool run {} times on each input, alternating{} on the same input; medians of wall time, with the range in brackets, and of CPU time (user and system, from `wait4`: what other work on the machine disturbs least); peak RSS from `wait4` (the largest of the runs); outputs compared byte for byte with kubectl's. Objects: documents in the output (for the small trees, summed over the cases).\n\n{}",
         args.runs,
         if baseline.is_some() {
             " (flotilla before, flotilla, kubectl)"
@@ -680,9 +683,8 @@ fn main() {
         },
         table(&rows, baseline.is_some()),
     );
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../BENCHMARKS.md");
-    let existing =
-        std::fs::read_to_string(&path).unwrap_or_else(|_| "# Benchmarks\n\n".to_string());
+    // The section as it stands, for the large tree's note.
+    let existing = std::fs::read_to_string(benchmarks_md::path()).unwrap_or_default();
     // The large tree takes kubectl about half an hour a run: its note stays as measured on its
     // own date unless this run measured it again.
     let large_note = match &large {
@@ -705,24 +707,8 @@ fn main() {
         section.push('\n');
         section.push_str(&large_note);
     }
-    section.push_str("<!-- /build-bench -->\n");
     print!("{section}");
-    let updated = match (
-        existing.find("<!-- build-bench -->"),
-        existing.find("<!-- /build-bench -->"),
-    ) {
-        (Some(start), Some(end)) => {
-            let end = end + "<!-- /build-bench -->\n".len();
-            format!(
-                "{}{}{}",
-                &existing[..start],
-                section,
-                existing.get(end..).unwrap_or("")
-            )
-        }
-        _ => format!("{existing}{section}"),
-    };
-    std::fs::write(&path, updated).expect("write BENCHMARKS.md");
+    benchmarks_md::write("build-bench", &section);
     if !keep {
         let _ = std::fs::remove_dir_all(&work);
     }

@@ -10,6 +10,9 @@
 //! Run: `cargo bench -p flotilla --bench guardrails [-- --objects N --rounds R]`.
 //! Goal (issue 14): checking costs less than 10% of rendering.
 
+#[path = "../../../benches/benchmarks_md.rs"]
+mod benchmarks_md;
+
 use std::fmt::Write as _;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -181,18 +184,5 @@ Goal (issue 14): checking costs less than 10% of rendering.\n",
         both_share = share(rules_median + schema_median),
     );
     println!("{table}");
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../BENCHMARKS.md");
-    if let Ok(current) = std::fs::read_to_string(&path) {
-        let (open, close) = ("<!-- guardrails-bench -->", "<!-- /guardrails-bench -->");
-        let section = format!("{open}\n{table}{close}");
-        let next = match (current.find(open), current.find(close)) {
-            (Some(start), Some(end)) => format!(
-                "{}{section}{}",
-                &current[..start],
-                &current[end + close.len()..]
-            ),
-            _ => format!("{}\n{section}\n", current.trim_end()),
-        };
-        let _ = std::fs::write(&path, next);
-    }
+    benchmarks_md::write("guardrails-bench", &table);
 }

@@ -28,6 +28,9 @@
 //! first. Writes its table between `<!-- scale-bench -->` markers in BENCHMARKS.md. Reports
 //! numbers; asserts nothing about times.
 
+#[path = "../../../benches/benchmarks_md.rs"]
+mod benchmarks_md;
+
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -1404,25 +1407,6 @@ apart from the detection within one retry period).",
     text
 }
 
-fn write_section(table: &str) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../BENCHMARKS.md");
-    let existing = std::fs::read_to_string(&path).unwrap_or_default();
-    let (open, close) = ("<!-- scale-bench -->", "<!-- /scale-bench -->");
-    let section = format!("{open}\n{table}{close}\n");
-    let updated = match (existing.find(open), existing.find(close)) {
-        (Some(start), Some(end)) => {
-            let end = end + close.len() + 1;
-            format!(
-                "{}{section}{}",
-                &existing[..start],
-                &existing[end.min(existing.len())..]
-            )
-        }
-        _ => format!("{existing}\n{section}"),
-    };
-    std::fs::write(&path, updated).expect("write BENCHMARKS.md");
-}
-
 fn main() {
     let apps = number("--apps", 10_000);
     let objects = number("--objects", 20);
@@ -1482,7 +1466,7 @@ fn main() {
     );
     print!("{text}");
     if !flag("--no-write") {
-        write_section(&text);
+        benchmarks_md::write("scale-bench", &text);
     }
     let _ = std::fs::remove_dir_all(&root);
 }

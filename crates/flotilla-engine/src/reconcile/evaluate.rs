@@ -16,7 +16,7 @@ use super::sources::{render_cached, resolve_revision};
 use crate::cluster::ClusterError;
 use crate::context::{instance_name, AppKey, AppMemory, DesiredCache, Shared};
 use crate::live::{LiveCache, TRACKING_ANNOTATION};
-use crate::model::{ApplicationSource, ApplicationSpec, REFRESH_ANNOTATION};
+use crate::model::{status_resource_kinds, ApplicationSource, ApplicationSpec, REFRESH_ANNOTATION};
 use crate::objects::{is_hook, object_key, Desired, ObjectKey};
 use crate::status::condition;
 
@@ -379,27 +379,7 @@ pub(super) async fn evaluate(
     // Watch every kind involved, including kinds this Application had before (for pruning),
     // and index the desired objects: needed only when they were rebuilt.
     if rebuilt {
-        let previous_kinds: Vec<(String, String)> = application["status"]["resources"]
-            .as_array()
-            .map(|resources| {
-                resources
-                    .iter()
-                    .map(|resource| {
-                        let group = resource["group"].as_str().unwrap_or("");
-                        let version = resource["version"].as_str().unwrap_or("v1");
-                        let api_version = if group.is_empty() {
-                            version.to_string()
-                        } else {
-                            format!("{group}/{version}")
-                        };
-                        (
-                            api_version,
-                            resource["kind"].as_str().unwrap_or("").to_string(),
-                        )
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
+        let previous_kinds: Vec<(String, String)> = status_resource_kinds(application).collect();
         let remembered_kinds = shared
             .memory
             .lock()

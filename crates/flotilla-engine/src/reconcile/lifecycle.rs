@@ -14,7 +14,7 @@ use super::destination::destination_cluster;
 use crate::cluster::ClusterError;
 use crate::context::{instance_name, AppKey, Shared};
 use crate::live::LiveCache;
-use crate::model::{ApplicationSpec, GROUP, RESOURCES_FINALIZER, VERSION};
+use crate::model::{status_resource_kinds, ApplicationSpec, GROUP, RESOURCES_FINALIZER, VERSION};
 
 pub(super) fn next_retry(
     shared: &Shared,
@@ -282,24 +282,7 @@ async fn watch_application_kinds(
     application: &Value,
     cache: &LiveCache,
 ) -> Result<(), String> {
-    let mut kinds: BTreeSet<(String, String)> = application["status"]["resources"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|resource| {
-            let group = resource["group"].as_str().unwrap_or("");
-            let version = resource["version"].as_str().unwrap_or("v1");
-            let api_version = if group.is_empty() {
-                version.to_string()
-            } else {
-                format!("{group}/{version}")
-            };
-            (
-                api_version,
-                resource["kind"].as_str().unwrap_or("").to_string(),
-            )
-        })
-        .collect();
+    let mut kinds: BTreeSet<(String, String)> = status_resource_kinds(application).collect();
     if let Some(remembered) = shared
         .memory
         .lock()

@@ -272,6 +272,15 @@ async fn forward(
     let started = SystemTime::now();
     let dry_run = path_and_query.contains("dryRun");
     let logged = (is_write || parts.method == "DELETE") && !dry_run;
+    // The write as logged, once its answer (or its lack: status 0) is known.
+    let logged_write = |status: u16| LoggedWrite {
+        method: parts.method.to_string(),
+        path: parts.uri.path().to_string(),
+        started,
+        ended: SystemTime::now(),
+        status,
+        body: kept_body,
+    };
     let answer = match shared.client.request(upstream).await {
         Ok(answer) => answer,
         Err(_) => {
@@ -281,14 +290,7 @@ async fn forward(
                     .unanswered
                     .lock()
                     .unwrap_or_else(|poisoned| poisoned.into_inner())
-                    .push(LoggedWrite {
-                        method: parts.method.to_string(),
-                        path: parts.uri.path().to_string(),
-                        started,
-                        ended: SystemTime::now(),
-                        status: 0,
-                        body: kept_body,
-                    });
+                    .push(logged_write(0));
             }
             return Ok(status(502, "BadGateway"));
         }
@@ -308,14 +310,7 @@ async fn forward(
             .log
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .push(LoggedWrite {
-                method: parts.method.to_string(),
-                path: parts.uri.path().to_string(),
-                started,
-                ended: SystemTime::now(),
-                status: answer.status().as_u16(),
-                body: kept_body,
-            });
+            .push(logged_write(answer.status().as_u16()));
     }
     let (answer_parts, answer_body) = answer.into_parts();
     match fault {
