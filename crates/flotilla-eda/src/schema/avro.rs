@@ -22,7 +22,9 @@
 //! reports that as incompatible, and so does this checker. Logical types are read and ignored,
 //! as the checker ignores them.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
+use std::hash::BuildHasher;
 
 use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 
@@ -34,40 +36,43 @@ const MAX_NESTING: usize = 128;
 
 type TypeId = usize;
 
-/// Records with up to this many fields find duplicate names without a set.
-const SMALL_RECORD: usize = 16;
+/// Records, enums and unions with up to this many members find duplicates among the members
+/// read so far, without a set; larger ones through a set (an enormous record stays linear).
+const SMALL_LIST: usize = 16;
 
 /// A parsed Avro schema: its types in an arena (named types referred to by index, so recursive
-/// schemas are cycles of indexes) and the root.
+/// schemas are cycles of indexes) and the root. Names, symbols and aliases borrow from the
+/// schema text (`'a`) unless the text escapes them or a namespace qualifies them, so parsing a
+/// schema allocates little more than the arena.
 #[derive(Clone, Debug)]
-pub struct Schema {
-    file: String,
-    types: Vec<Type>,
+pub struct Schema<'a> {
+    file: &'a str,
+    types: Vec<Type<'a>>,
     /// Where each type is written (the file's start for primitives).
     positions: Vec<Position>,
     root: TypeId,
 }
 
 #[derive(Clone, Debug)]
-struct Named {
+struct Named<'a> {
     /// The full name (`com.example.Order`).
-    full: String,
+    full: Cow<'a, str>,
     /// Where the unqualified name (`Order`) starts in `full`.
     simple_start: usize,
     /// The aliases, qualified with the type's namespace when written unqualified.
-    aliases: Vec<String>,
+    aliases: Vec<Cow<'a, str>>,
 }
 
 #[derive(Clone, Debug)]
-struct Field {
-    name: String,
-    aliases: Vec<String>,
+struct Field<'a> {
+    name: Cow<'a, str>,
+    aliases: Vec<Cow<'a, str>>,
     type_id: TypeId,
     has_default: bool,
 }
 
 #[derive(Clone, Debug)]
-enum Type {
+enum Type<'a> {
     Null,
     Boolean,
     Int,
@@ -79,24 +84,19 @@ enum Type {
     Array(TypeId),
     Map(TypeId),
     Union(Vec<TypeId>),
-    Record(Named, Vec<Field>),
-    Enum(Named, Vec<String>, Option<String>),
-    Fixed(Named, u64),
+    Record(Named<'a>, Vec<Field<'a>>),
+    Enum(Named<'a>, Vec<Cow<'a, str>>, Option<Cow<'a, str>>),
+    Fixed(Named<'a>, u64),
 }
 
-impl Named {
+impl Named<'_> {
     /// The unqualified name (`Order`).
     fn simple(&self) -> &str {
         &self.full[self.simple_start..]
     }
-
-    /// The namespace (`com.example`), empty for the null namespace.
-    fn namespace(&self) -> &str {
-        self.full[..self.simple_start].trim_end_matches('.')
-    }
 }
 
-impl Type {
+impl<'a> Type<'a> {
     /// The Avro type name (`record`, `int`).
     fn kind(&self) -> &'static str {
         match self {
@@ -120,9 +120,25 @@ impl Type {
     fn same_kind(&self, other: &Type) -> bool {
         std::mem::discriminant(self) == std::mem::discriminant(other)
     }
+
+    /// The name of a record, enum or fixed.
+    fn named(&self) -> Option<&Named<'a>> {
+        match self {
+            Type::Record(named, _) | Type::Enum(named, ..) | Type::Fixed(named, _) => Some(named),
+            _ => None,
+        }
+    }
+
+    /// What a union may hold once: a named type by its full name, any other by its kind.
+    fn union_key(&self) -> &str {
+        match self.named() {
+            Some(named) => &named.full,
+            None => self.kind(),
+        }
+    }
 }
 
-const PRIMITIVES: [(&str, Type); 8] = [
+const PRIMITIVES: [(&str, Type<'static>); 8] = [
     ("null", Type::Null),
     ("boolean", Type::Boolean),
     ("int", Type::Int),
@@ -139,29 +155,65 @@ fn primitive(name: &str) -> Option<TypeId> {
         .position(|(primitive, _)| *primitive == name)
 }
 
-impl Schema {
+/// A string node's text, borrowed from the schema text when it is written without escapes.
+fn string_of<'a>(node: &Node<'a>) -> Option<Cow<'a, str>> {
+    match &node.value {
+        Value::String(text) => Some(text.clone()),
+        _ => None,
+    }
+}
+
+/// The part `range` of a text, borrowed from the schema text when the text is.
+fn part_of<'a>(text: &Cow<'a, str>, range: std::ops::Range<usize>) -> Cow<'a, str> {
+    match text {
+        Cow::Borrowed(text) => Cow::Borrowed(&text[range]),
+        Cow::Owned(text) => Cow::Owned(text[range].to_string()),
+    }
+}
+
+/// Whether `items` holds a repeated key: by comparing each with those before it in a short
+/// list, through a set in a long one. Answers the first repeated item.
+fn first_repeated<'k>(keys: impl ExactSizeIterator<Item = &'k str>) -> Option<usize> {
+    let count = keys.len();
+    if count <= SMALL_LIST {
+        let keys: Vec<&str> = keys.collect();
+        (1..keys.len()).find(|&index| keys[..index].contains(&keys[index]))
+    } else {
+        let mut seen = HashSet::with_capacity(count);
+        keys.enumerate()
+            .find(|(_, key)| !seen.insert(*key))
+            .map(|(index, _)| index)
+    }
+}
+
+impl<'a> Schema<'a> {
     /// Parses an Avro schema (JSON), after the named types its references define.
-    pub fn parse(text: &SchemaText) -> Result<Schema, SchemaError> {
+    pub fn parse(text: &'a SchemaText) -> Result<Schema<'a>, SchemaError> {
         let mut parser = Parser {
             file: &text.name,
-            types: PRIMITIVES.iter().map(|(_, kind)| kind.clone()).collect(),
-            positions: vec![Position::default(); PRIMITIVES.len()],
-            names: HashMap::new(),
+            types: Vec::with_capacity(PRIMITIVES.len() + 8),
+            positions: Vec::with_capacity(PRIMITIVES.len() + 8),
+            names: hashbrown::HashTable::new(),
+            hasher: foldhash::fast::RandomState::default(),
             defaults: Vec::new(),
         };
+        for (_, kind) in &PRIMITIVES {
+            parser.push(kind.clone(), Position::default());
+        }
+        let empty = Cow::Borrowed("");
         for reference in &text.references {
             let node = read_json(reference)?;
             let file = parser.file;
             parser.file = &reference.name;
-            parser.parse(&node, "", 0)?;
+            parser.parse(&node, &empty, 0)?;
             parser.check_defaults()?;
             parser.file = file;
         }
         let node = read_json(text)?;
-        let root = parser.parse(&node, "", 0)?;
+        let root = parser.parse(&node, &empty, 0)?;
         parser.check_defaults()?;
         Ok(Schema {
-            file: text.name.clone(),
+            file: &text.name,
             types: parser.types,
             positions: parser.positions,
             root,
@@ -170,10 +222,7 @@ impl Schema {
 
     /// Whether a type is a record, an enum or a fixed (a type with a name).
     fn is_named(&self, id: TypeId) -> bool {
-        matches!(
-            self.types.get(id),
-            Some(Type::Record(..) | Type::Enum(..) | Type::Fixed(..))
-        )
+        self.types.get(id).and_then(Type::named).is_some()
     }
 
     /// A short description of a type for messages: `int`, `record Order`, `array<int>`,
@@ -219,25 +268,50 @@ fn read_json(text: &SchemaText) -> Result<Node<'_>, SchemaError> {
     })
 }
 
-struct Parser<'a> {
-    // `'a`: the schema texts (file names, and the default values kept to validate).
-    file: &'a str,
-    types: Vec<Type>,
-    positions: Vec<Position>,
-    names: HashMap<String, TypeId>,
-    /// Field defaults still to validate, once every type they may name is defined.
-    defaults: Vec<(String, TypeId, Node<'a>)>,
+/// A field default still to validate: the record and the field's index in it, the field's
+/// type, and the value.
+struct PendingDefault<'a> {
+    record: TypeId,
+    field: usize,
+    type_id: TypeId,
+    value: Node<'a>,
 }
 
+struct Parser<'a> {
+    // `'a`: the schema texts (file names, names, and the default values kept to validate).
+    file: &'a str,
+    types: Vec<Type<'a>>,
+    positions: Vec<Position>,
+    /// The named types defined so far, found by full name (hashed with `hasher`; the names
+    /// themselves are the types', not copied).
+    names: hashbrown::HashTable<TypeId>,
+    hasher: foldhash::fast::RandomState,
+    /// Field defaults still to validate, once every type they may name is defined.
+    defaults: Vec<PendingDefault<'a>>,
+}
+
+// Namespaces are passed as `&Cow<'a, str>`, not `&str`, so that the names they qualify borrow
+// from the schema text (`'a`) instead of being copied.
+#[allow(clippy::ptr_arg)]
 impl<'a> Parser<'a> {
     fn error(&self, position: Position, message: impl Into<String>) -> SchemaError {
         SchemaError::new(self.file, position, message)
     }
 
-    fn push(&mut self, kind: Type, position: Position) -> TypeId {
+    fn push(&mut self, kind: Type<'a>, position: Position) -> TypeId {
         self.types.push(kind);
         self.positions.push(position);
         self.types.len() - 1
+    }
+
+    /// The named type whose full name is `full`.
+    fn named_type(&self, full: &str) -> Option<TypeId> {
+        let types = &self.types;
+        self.names
+            .find(self.hasher.hash_one(full), |&id| {
+                types[id].named().is_some_and(|named| named.full == full)
+            })
+            .copied()
     }
 
     /// A name used as a type: a primitive, or a named type looked up in the enclosing namespace
@@ -247,17 +321,17 @@ impl<'a> Parser<'a> {
             return Some(id);
         }
         if !name.contains('.') && !namespace.is_empty() {
-            if let Some(id) = self.names.get(&format!("{namespace}.{name}")) {
-                return Some(*id);
+            if let Some(id) = self.named_type(&format!("{namespace}.{name}")) {
+                return Some(id);
             }
         }
-        self.names.get(name).copied()
+        self.named_type(name)
     }
 
     fn parse(
         &mut self,
         node: &Node<'a>,
-        namespace: &str,
+        namespace: &Cow<'a, str>,
         depth: usize,
     ) -> Result<TypeId, SchemaError> {
         if depth > MAX_NESTING {
@@ -286,23 +360,27 @@ impl<'a> Parser<'a> {
         &mut self,
         node: &Node<'a>,
         branches: &[Node<'a>],
-        namespace: &str,
+        namespace: &Cow<'a, str>,
         depth: usize,
     ) -> Result<TypeId, SchemaError> {
-        let mut ids = Vec::new();
-        let mut seen = BTreeSet::new();
+        let mut ids = Vec::with_capacity(branches.len());
+        // Large unions find repeated branches through a set of their keys.
+        let mut seen: Option<HashSet<String>> =
+            (branches.len() > SMALL_LIST).then(|| HashSet::with_capacity(branches.len()));
         for branch in branches {
             let id = self.parse(branch, namespace, depth + 1)?;
-            let key = match &self.types[id] {
-                Type::Union(_) => {
-                    return Err(self.error(branch.position, "a union may not contain a union"))
-                }
-                Type::Record(named, _) | Type::Enum(named, ..) | Type::Fixed(named, _) => {
-                    named.full.clone()
-                }
-                other => other.kind().to_string(),
+            let kind = &self.types[id];
+            if matches!(kind, Type::Union(_)) {
+                return Err(self.error(branch.position, "a union may not contain a union"));
+            }
+            let key = kind.union_key();
+            let repeated = match seen.as_mut() {
+                Some(seen) => !seen.insert(key.to_string()),
+                None => ids
+                    .iter()
+                    .any(|&earlier: &TypeId| self.types[earlier].union_key() == key),
             };
-            if !seen.insert(key.clone()) {
+            if repeated {
                 return Err(self.error(branch.position, format!("duplicate in union: {key}")));
             }
             ids.push(id);
@@ -310,22 +388,21 @@ impl<'a> Parser<'a> {
         Ok(self.push(Type::Union(ids), node.position))
     }
 
-    fn text<'n>(&self, node: &'n Node, key: &str) -> Result<Option<&'n str>, SchemaError> {
+    fn text<'n>(&self, node: &'n Node<'a>, key: &str) -> Result<Option<&'n Node<'a>>, SchemaError> {
         match node.get(key) {
             None => Ok(None),
-            Some(value) => value.as_str().map(Some).ok_or_else(|| {
-                self.error(
-                    value.position,
-                    format!("`{key}` must be a string, not {}", value.type_name()),
-                )
-            }),
+            Some(value) if value.as_str().is_some() => Ok(Some(value)),
+            Some(value) => Err(self.error(
+                value.position,
+                format!("`{key}` must be a string, not {}", value.type_name()),
+            )),
         }
     }
 
     fn parse_object(
         &mut self,
         node: &Node<'a>,
-        namespace: &str,
+        namespace: &Cow<'a, str>,
         depth: usize,
     ) -> Result<TypeId, SchemaError> {
         let kind = match node.get("type") {
@@ -371,31 +448,36 @@ impl<'a> Parser<'a> {
     }
 
     /// The full name of a named type and its namespace (Java's `Name`): a dotted name is full;
-    /// otherwise `namespace`, or the enclosing namespace.
-    fn name(&self, node: &Node, enclosing: &str) -> Result<Named, SchemaError> {
+    /// otherwise `namespace`, or the enclosing namespace. The namespace is answered too, for
+    /// the names inside the type.
+    fn name(
+        &self,
+        node: &Node<'a>,
+        enclosing: &Cow<'a, str>,
+    ) -> Result<(Named<'a>, Cow<'a, str>), SchemaError> {
         let name_node = node
             .get("name")
             .ok_or_else(|| self.error(node.position, "no `name` in named schema"))?;
-        let name = name_node
-            .as_str()
+        let name = string_of(name_node)
             .ok_or_else(|| self.error(name_node.position, "`name` must be a string"))?;
         let enclosing_or_own = match self.text(node, "namespace")? {
-            Some(space) => space,
-            None => enclosing,
+            Some(space) => string_of(space).unwrap_or_default(),
+            None => enclosing.clone(),
         };
-        // A dotted name is full; otherwise it is qualified with the namespace. One allocation:
-        // the full name, the unqualified name a suffix of it.
-        let (full, simple_start) = match name.rsplit_once('.') {
+        // A dotted name is full; otherwise it is qualified with the namespace. The full name
+        // borrows from the text unless it has to be put together; the unqualified name is a
+        // suffix of it.
+        let (full, simple_start, space) = match name.rfind('.') {
             // `.Order`: the null namespace.
-            Some(("", simple)) => (simple.to_string(), 0),
-            Some((_, simple)) => (name.to_string(), name.len() - simple.len()),
-            None if enclosing_or_own.is_empty() => (name.to_string(), 0),
+            Some(0) => (part_of(&name, 1..name.len()), 0, Cow::Borrowed("")),
+            Some(dot) => (name.clone(), dot + 1, part_of(&name, 0..dot)),
+            None if enclosing_or_own.is_empty() => (name, 0, Cow::Borrowed("")),
             None => (
-                format!("{enclosing_or_own}.{name}"),
+                Cow::Owned(format!("{enclosing_or_own}.{name}")),
                 enclosing_or_own.len() + 1,
+                enclosing_or_own,
             ),
         };
-        let space = full[..simple_start].trim_end_matches('.');
         self.check_name(&full[simple_start..], name_node.position)?;
         for part in space.split('.').filter(|_| !space.is_empty()) {
             self.check_name(part, name_node.position)?;
@@ -406,21 +488,23 @@ impl<'a> Parser<'a> {
                 .as_array()
                 .ok_or_else(|| self.error(list.position, "`aliases` must be an array of names"))?;
             for alias in items {
-                let alias_name = alias
-                    .as_str()
+                let alias_name = string_of(alias)
                     .ok_or_else(|| self.error(alias.position, "an alias must be a string"))?;
                 aliases.push(if alias_name.contains('.') || space.is_empty() {
-                    alias_name.to_string()
+                    alias_name
                 } else {
-                    format!("{space}.{alias_name}")
+                    Cow::Owned(format!("{space}.{alias_name}"))
                 });
             }
         }
-        Ok(Named {
-            full,
-            simple_start,
-            aliases,
-        })
+        Ok((
+            Named {
+                full,
+                simple_start,
+                aliases,
+            },
+            space,
+        ))
     }
 
     fn check_name(&self, name: &str, position: Position) -> Result<(), SchemaError> {
@@ -441,37 +525,42 @@ impl<'a> Parser<'a> {
         }
     }
 
-    /// Registers a named type before its body is read, so that it may refer to itself.
-    fn define(
-        &mut self,
-        named: &Named,
-        kind: Type,
-        position: Position,
-    ) -> Result<TypeId, SchemaError> {
-        if primitive(&named.full).is_some() {
+    /// Registers a named type (`kind` holds its name) before its body is read, so that it may
+    /// refer to itself.
+    fn define(&mut self, kind: Type<'a>, position: Position) -> Result<TypeId, SchemaError> {
+        let full = kind
+            .named()
+            .map(|named| named.full.as_ref())
+            .unwrap_or_default();
+        if primitive(full).is_some() {
             return Err(self.error(
                 position,
-                format!("schemas may not be named after primitives: {}", named.full),
+                format!("schemas may not be named after primitives: {full}"),
             ));
         }
-        if self.names.contains_key(&named.full) {
-            return Err(self.error(position, format!("can't redefine: {}", named.full)));
+        if self.named_type(full).is_some() {
+            return Err(self.error(position, format!("can't redefine: {full}")));
         }
+        let hash = self.hasher.hash_one(full);
         let id = self.push(kind, position);
-        self.names.insert(named.full.clone(), id);
+        let (types, hasher) = (&self.types, &self.hasher);
+        self.names.insert_unique(hash, id, |&other| {
+            hasher.hash_one(types[other].named().map_or("", |named| named.full.as_ref()))
+        });
         Ok(id)
     }
 
     fn parse_record(
         &mut self,
         node: &Node<'a>,
-        enclosing: &str,
+        enclosing: &Cow<'a, str>,
         depth: usize,
     ) -> Result<TypeId, SchemaError> {
-        let named = self.name(node, enclosing)?;
-        let fields_node = match node.get("fields") {
-            Some(fields) if fields.as_array().is_some() => fields,
-            Some(fields) => return Err(self.error(fields.position, "`fields` must be an array")),
+        let (named, space) = self.name(node, enclosing)?;
+        let field_nodes = match node.get("fields") {
+            Some(fields) => fields
+                .as_array()
+                .ok_or_else(|| self.error(fields.position, "`fields` must be an array"))?,
             None => {
                 return Err(self.error(
                     node.position,
@@ -479,18 +568,8 @@ impl<'a> Parser<'a> {
                 ))
             }
         };
-        let id = self.define(
-            &named,
-            Type::Record(named.clone(), Vec::new()),
-            node.position,
-        )?;
-        let space = named.namespace();
-        let mut fields: Vec<Field> = Vec::new();
-        let field_nodes = fields_node.as_array().unwrap_or_default();
-        // Duplicate names: found among the fields read so far in a small record, through a set
-        // in a large one (an enormous record stays linear).
-        let mut seen: Option<HashSet<&str>> =
-            (field_nodes.len() > SMALL_RECORD).then(|| HashSet::with_capacity(field_nodes.len()));
+        let id = self.define(Type::Record(named, Vec::new()), node.position)?;
+        let mut fields: Vec<Field<'a>> = Vec::with_capacity(field_nodes.len());
         for field in field_nodes {
             if field.as_object().is_none() {
                 return Err(self.error(field.position, "a field must be an object"));
@@ -498,24 +577,13 @@ impl<'a> Parser<'a> {
             let name_node = field
                 .get("name")
                 .ok_or_else(|| self.error(field.position, "no field `name`"))?;
-            let name = name_node
-                .as_str()
+            let name = string_of(name_node)
                 .ok_or_else(|| self.error(name_node.position, "a field `name` must be a string"))?;
-            self.check_name(name, name_node.position)?;
-            let duplicate = match seen.as_mut() {
-                Some(seen) => !seen.insert(name),
-                None => fields.iter().any(|field| field.name == name),
-            };
-            if duplicate {
-                return Err(self.error(
-                    name_node.position,
-                    format!("duplicate field {name} in record {}", named.full),
-                ));
-            }
+            self.check_name(&name, name_node.position)?;
             let type_node = field
                 .get("type")
                 .ok_or_else(|| self.error(field.position, format!("field {name} has no `type`")))?;
-            let type_id = self.parse(type_node, space, depth + 1)?;
+            let type_id = self.parse(type_node, &space, depth + 1)?;
             let mut aliases = Vec::new();
             if let Some(list) = field.get("aliases") {
                 let items = list.as_array().ok_or_else(|| {
@@ -523,10 +591,9 @@ impl<'a> Parser<'a> {
                 })?;
                 for alias in items {
                     aliases.push(
-                        alias
-                            .as_str()
-                            .ok_or_else(|| self.error(alias.position, "an alias must be a string"))?
-                            .to_string(),
+                        string_of(alias).ok_or_else(|| {
+                            self.error(alias.position, "an alias must be a string")
+                        })?,
                     );
                 }
             }
@@ -543,22 +610,43 @@ impl<'a> Parser<'a> {
             }
             let default = field.get("default");
             if let Some(default) = default {
-                self.defaults
-                    .push((format!("{}.{name}", named.full), type_id, default.clone()));
+                self.defaults.push(PendingDefault {
+                    record: id,
+                    field: fields.len(),
+                    type_id,
+                    value: default.clone(),
+                });
             }
             fields.push(Field {
-                name: name.to_string(),
+                name,
                 aliases,
                 type_id,
                 has_default: default.is_some(),
             });
         }
-        self.types[id] = Type::Record(named, fields);
+        if let Some(repeated) = first_repeated(fields.iter().map(|field| field.name.as_ref())) {
+            let (record, name) = (&self.types[id], &fields[repeated].name);
+            let full = record
+                .named()
+                .map(|named| named.full.as_ref())
+                .unwrap_or_default();
+            let position = field_nodes[repeated]
+                .get("name")
+                .map_or(node.position, |name| name.position);
+            return Err(self.error(position, format!("duplicate field {name} in record {full}")));
+        }
+        if let Type::Record(_, slot) = &mut self.types[id] {
+            *slot = fields;
+        }
         Ok(id)
     }
 
-    fn parse_enum(&mut self, node: &Node<'a>, enclosing: &str) -> Result<TypeId, SchemaError> {
-        let named = self.name(node, enclosing)?;
+    fn parse_enum(
+        &mut self,
+        node: &Node<'a>,
+        enclosing: &Cow<'a, str>,
+    ) -> Result<TypeId, SchemaError> {
+        let (named, _) = self.name(node, enclosing)?;
         let symbols_node = node.get("symbols").ok_or_else(|| {
             self.error(
                 node.position,
@@ -568,25 +656,31 @@ impl<'a> Parser<'a> {
         let items = symbols_node
             .as_array()
             .ok_or_else(|| self.error(symbols_node.position, "`symbols` must be an array"))?;
-        let mut symbols: Vec<String> = Vec::new();
-        let mut seen_symbols = BTreeSet::new();
+        let mut symbols: Vec<Cow<'a, str>> = Vec::with_capacity(items.len());
+        // Symbols are checked one by one, as Java's `EnumSchema` does: each name, then whether
+        // it repeats one before it (through a set in a long list).
+        let mut seen: Option<HashSet<&str>> =
+            (items.len() > SMALL_LIST).then(|| HashSet::with_capacity(items.len()));
         for symbol in items {
-            let text = symbol
-                .as_str()
+            let text = string_of(symbol)
                 .ok_or_else(|| self.error(symbol.position, "an enum symbol must be a string"))?;
-            self.check_name(text, symbol.position)?;
-            if !seen_symbols.insert(text.to_string()) {
+            self.check_name(&text, symbol.position)?;
+            let repeated = match (seen.as_mut(), symbol.as_str()) {
+                (Some(seen), Some(key)) => !seen.insert(key),
+                _ => symbols.contains(&text),
+            };
+            if repeated {
                 return Err(self.error(symbol.position, format!("duplicate enum symbol: {text}")));
             }
-            symbols.push(text.to_string());
+            symbols.push(text);
         }
         let default = match node.get("default") {
             None => None,
             Some(default) => {
-                let text = default.as_str().ok_or_else(|| {
+                let text = string_of(default).ok_or_else(|| {
                     self.error(default.position, "an enum `default` must be a string")
                 })?;
-                if !symbols.iter().any(|symbol| symbol == text) {
+                if !symbols.contains(&text) {
                     return Err(self.error(
                         default.position,
                         format!(
@@ -595,18 +689,18 @@ impl<'a> Parser<'a> {
                         ),
                     ));
                 }
-                Some(text.to_string())
+                Some(text)
             }
         };
-        self.define(
-            &named,
-            Type::Enum(named.clone(), symbols, default),
-            node.position,
-        )
+        self.define(Type::Enum(named, symbols, default), node.position)
     }
 
-    fn parse_fixed(&mut self, node: &Node<'a>, enclosing: &str) -> Result<TypeId, SchemaError> {
-        let named = self.name(node, enclosing)?;
+    fn parse_fixed(
+        &mut self,
+        node: &Node<'a>,
+        enclosing: &Cow<'a, str>,
+    ) -> Result<TypeId, SchemaError> {
+        let (named, _) = self.name(node, enclosing)?;
         let size = node
             .get("size")
             .and_then(|size| size.as_i64())
@@ -618,8 +712,7 @@ impl<'a> Parser<'a> {
                 )
             })?;
         self.define(
-            &named,
-            Type::Fixed(named.clone(), u64::try_from(size).unwrap_or_default()),
+            Type::Fixed(named, u64::try_from(size).unwrap_or_default()),
             node.position,
         )
     }
@@ -627,14 +720,24 @@ impl<'a> Parser<'a> {
     /// Field defaults must be values of the field's type (a union's: of any branch), as the Java
     /// parser checks them for a new schema.
     fn check_defaults(&mut self) -> Result<(), SchemaError> {
-        for (field, type_id, default) in std::mem::take(&mut self.defaults) {
-            if !self.valid_default(type_id, &default, 0) {
+        for pending in std::mem::take(&mut self.defaults) {
+            if !self.valid_default(pending.type_id, &pending.value, 0) {
+                let field = match &self.types[pending.record] {
+                    Type::Record(named, fields) => format!(
+                        "{}.{}",
+                        named.full,
+                        fields
+                            .get(pending.field)
+                            .map_or("", |field| field.name.as_ref())
+                    ),
+                    _ => String::new(),
+                };
                 return Err(self.error(
-                    default.position,
+                    pending.value.position,
                     format!(
                         "invalid default for field {field}: {} is not a {}",
-                        default.to_json(),
-                        self.types[type_id].kind()
+                        pending.value.to_json(),
+                        self.types[pending.type_id].kind()
                     ),
                 ));
             }
@@ -684,8 +787,8 @@ impl<'a> Parser<'a> {
 
 /// Whether `reader` reads what `writer` wrote; the problems found, empty when it does.
 pub(crate) fn check(
-    reader: &Schema,
-    writer: &Schema,
+    reader: &Schema<'_>,
+    writer: &Schema<'_>,
     roles: Roles,
 ) -> Result<Vec<Problem>, SchemaError> {
     let mut checker = Checker {
@@ -700,7 +803,7 @@ pub(crate) fn check(
     let problems = checker.compatibility(reader.root, writer.root, &mut path);
     match checker.too_deep {
         Some(type_id) => Err(SchemaError::new(
-            &reader.file,
+            reader.file,
             reader.positions[type_id],
             format!("the schema nests deeper than {MAX_COMPARE_DEPTH} types through named references; not compared"),
         )),
@@ -719,9 +822,9 @@ enum Memo {
     Done(Vec<Problem>),
 }
 
-struct Checker<'a> {
-    reader: &'a Schema,
-    writer: &'a Schema,
+struct Checker<'a, 't> {
+    reader: &'a Schema<'t>,
+    writer: &'a Schema<'t>,
     roles: Roles,
     memo: HashMap<(TypeId, TypeId), Memo>,
     depth: usize,
@@ -729,7 +832,7 @@ struct Checker<'a> {
     too_deep: Option<TypeId>,
 }
 
-impl<'a> Checker<'a> {
+impl<'a, 't> Checker<'a, 't> {
     /// Java's `getCompatibility`: memoised, and a pair met again while in progress counts as
     /// compatible.
     fn compatibility(
@@ -820,7 +923,8 @@ impl<'a> Checker<'a> {
     ) -> Vec<Problem> {
         // Borrowed for the schemas' lifetime, not the checker's: the memo is written while the
         // types are read.
-        let (reader_schema, writer_schema): (&'a Schema, &'a Schema) = (self.reader, self.writer);
+        let (reader_schema, writer_schema): (&'a Schema<'t>, &'a Schema<'t>) =
+            (self.reader, self.writer);
         let reader = &reader_schema.types[reader_id];
         let writer = &writer_schema.types[writer_id];
         let mut problems = Vec::new();
@@ -858,19 +962,16 @@ impl<'a> Checker<'a> {
                     Type::Enum(writer_named, writer_symbols, _),
                 ) => {
                     problems.extend(self.check_names(reader_named, writer_named, "enum", path));
-                    let missing: BTreeSet<&String> = writer_symbols
+                    let missing: BTreeSet<&str> = writer_symbols
                         .iter()
                         .filter(|symbol| !reader_symbols.contains(symbol))
+                        .map(|symbol| symbol.as_ref())
                         .collect();
                     let defaulted = reader_default
                         .as_ref()
                         .is_some_and(|default| reader_symbols.contains(default));
                     if !missing.is_empty() && !defaulted {
-                        let list = missing
-                            .iter()
-                            .map(|symbol| symbol.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ");
+                        let list = missing.into_iter().collect::<Vec<_>>().join(", ");
                         let message = if self.roles.reader_is_new {
                             format!(
                                 "enum {} lost symbols [{list}] and declares no default",
@@ -958,8 +1059,8 @@ impl<'a> Checker<'a> {
     /// reader's aliases.
     fn check_names(
         &self,
-        reader: &Named,
-        writer: &Named,
+        reader: &Named<'t>,
+        writer: &Named<'t>,
         kind: &str,
         path: &[&str],
     ) -> Option<Problem> {
@@ -981,30 +1082,35 @@ impl<'a> Checker<'a> {
 
     fn check_fields(
         &mut self,
-        reader_fields: &'a [Field],
-        writer_fields: &'a [Field],
+        reader_fields: &'a [Field<'t>],
+        writer_fields: &'a [Field<'t>],
         writer_id: TypeId,
         path: &mut Vec<&'a str>,
     ) -> Vec<Problem> {
-        let by_name: HashMap<&str, &Field> = writer_fields
-            .iter()
-            .map(|field| (field.name.as_str(), field))
-            .collect();
+        // The writer's fields by name: searched in order in a small record, through a map in a
+        // large one.
+        let by_name: Option<HashMap<&str, &Field>> =
+            (writer_fields.len() > SMALL_LIST).then(|| {
+                writer_fields
+                    .iter()
+                    .map(|field| (field.name.as_ref(), field))
+                    .collect()
+            });
+        let writer_field = |name: &str| match &by_name {
+            Some(by_name) => by_name.get(name).copied(),
+            None => writer_fields.iter().find(|field| field.name == name),
+        };
         let mut problems = Vec::new();
         for reader_field in reader_fields {
             path.push(&reader_field.name);
             // The writer fields the reader field's name and aliases find: none, one, or more
             // (only whether there is a second one matters).
-            let mut matches = by_name
-                .get(reader_field.name.as_str())
-                .into_iter()
-                .chain(
-                    reader_field
-                        .aliases
-                        .iter()
-                        .filter_map(|alias| by_name.get(alias.as_str())),
-                )
-                .copied();
+            let mut matches = writer_field(&reader_field.name).into_iter().chain(
+                reader_field
+                    .aliases
+                    .iter()
+                    .filter_map(|alias| writer_field(alias)),
+            );
             match (matches.next(), matches.next()) {
                 (None, _) => {
                     if !reader_field.has_default {
@@ -1064,14 +1170,15 @@ impl<'a> Checker<'a> {
 mod tests {
     use super::*;
 
-    fn schema(text: &str) -> Schema {
-        Schema::parse(&SchemaText::new("test.avsc", text)).expect("valid schema")
-    }
-
     fn backward(new: &str, old: &str) -> Vec<Problem> {
+        let (new, old) = (
+            SchemaText::new("new.avsc", new),
+            SchemaText::new("old.avsc", old),
+        );
+        let parsed = |text| Schema::parse(text).expect("valid schema");
         check(
-            &schema(new),
-            &schema(old),
+            &parsed(&new),
+            &parsed(&old),
             Roles {
                 reader_is_new: true,
             },

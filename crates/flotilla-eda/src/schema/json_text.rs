@@ -167,13 +167,17 @@ pub fn parse(text: &str) -> Result<Node<'_>, SyntaxError> {
         ascii: text.is_ascii(),
     };
     reader.skip_space();
-    let node = reader.value(0)?;
+    let node = reader.value(0).map_err(|error| *error)?;
     reader.skip_space();
     if reader.offset < reader.bytes.len() {
-        return Err(reader.error("unexpected text after the JSON value"));
+        return Err(*reader.error("unexpected text after the JSON value"));
     }
     Ok(node)
 }
+
+/// What the reader's steps answer: the error boxed, so that a step's result is little more than
+/// its value (results are moved up every level of nesting).
+type Read<T> = Result<T, Box<SyntaxError>>;
 
 struct Reader<'a> {
     bytes: &'a [u8],
@@ -210,11 +214,11 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn error(&self, message: impl Into<String>) -> SyntaxError {
-        SyntaxError {
+    fn error(&self, message: impl Into<String>) -> Box<SyntaxError> {
+        Box::new(SyntaxError {
             position: self.position(),
             message: message.into(),
-        }
+        })
     }
 
     fn skip_space(&mut self) {
@@ -231,7 +235,7 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn value(&mut self, depth: usize) -> Result<Node<'a>, SyntaxError> {
+    fn value(&mut self, depth: usize) -> Read<Node<'a>> {
         let position = self.position();
         let value = match self.bytes.get(self.offset) {
             None => return Err(self.error("unexpected end of text, a value was expected")),
@@ -260,7 +264,7 @@ impl<'a> Reader<'a> {
         Ok(Node { value, position })
     }
 
-    fn word(&mut self, word: &str, value: Value<'a>) -> Result<Value<'a>, SyntaxError> {
+    fn word(&mut self, word: &str, value: Value<'a>) -> Read<Value<'a>> {
         if self.text[self.offset..].starts_with(word) {
             self.offset += word.len();
             Ok(value)
@@ -269,7 +273,7 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn number(&mut self) -> Result<Value<'a>, SyntaxError> {
+    fn number(&mut self) -> Read<Value<'a>> {
         let start = self.offset;
         let digits = |reader: &mut Self| {
             let from = reader.offset;
@@ -302,7 +306,7 @@ impl<'a> Reader<'a> {
         Ok(Value::Number(Cow::Borrowed(&self.text[start..self.offset])))
     }
 
-    fn string(&mut self) -> Result<Cow<'a, str>, SyntaxError> {
+    fn string(&mut self) -> Read<Cow<'a, str>> {
         self.offset += 1;
         let first = self.offset;
         while let Some(&byte) = self.bytes.get(self.offset) {
@@ -375,7 +379,7 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn hex4(&mut self) -> Result<u32, SyntaxError> {
+    fn hex4(&mut self) -> Read<u32> {
         let digits = self
             .text
             .get(self.offset..self.offset + 4)
@@ -385,7 +389,7 @@ impl<'a> Reader<'a> {
         u32::from_str_radix(digits, 16).map_err(|_| self.error("invalid \\u escape"))
     }
 
-    fn array(&mut self, depth: usize) -> Result<Value<'a>, SyntaxError> {
+    fn array(&mut self, depth: usize) -> Read<Value<'a>> {
         self.offset += 1;
         let mut items = Vec::new();
         self.skip_space();
@@ -408,7 +412,7 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn object(&mut self, depth: usize) -> Result<Value<'a>, SyntaxError> {
+    fn object(&mut self, depth: usize) -> Read<Value<'a>> {
         self.offset += 1;
         let mut members = Vec::new();
         self.skip_space();

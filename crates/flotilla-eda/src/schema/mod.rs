@@ -227,13 +227,13 @@ pub(crate) struct Problem {
 }
 
 /// A parsed version of any kind.
-enum Parsed {
-    Avro(avro::Schema),
+enum Parsed<'a> {
+    Avro(avro::Schema<'a>),
     Json(json_schema::Schema),
     Protobuf(protobuf::Schema),
 }
 
-fn parse(kind: SchemaKind, text: &SchemaText) -> Result<Parsed, SchemaError> {
+fn parse(kind: SchemaKind, text: &SchemaText) -> Result<Parsed<'_>, SchemaError> {
     Ok(match kind {
         SchemaKind::Avro => Parsed::Avro(avro::Schema::parse(text)?),
         SchemaKind::Json => Parsed::Json(json_schema::Schema::parse(text)?),
@@ -242,7 +242,11 @@ fn parse(kind: SchemaKind, text: &SchemaText) -> Result<Parsed, SchemaError> {
 }
 
 /// Whether `reader` reads what `writer` wrote, by each format's registry rules.
-fn reads(reader: &Parsed, writer: &Parsed, roles: Roles) -> Result<Vec<Problem>, SchemaError> {
+fn reads(
+    reader: &Parsed<'_>,
+    writer: &Parsed<'_>,
+    roles: Roles,
+) -> Result<Vec<Problem>, SchemaError> {
     match (reader, writer) {
         (Parsed::Avro(reader), Parsed::Avro(writer)) => avro::check(reader, writer, roles),
         (Parsed::Json(reader), Parsed::Json(writer)) => json_schema::check(reader, writer, roles),
