@@ -278,14 +278,14 @@ pub fn check(
         return Ok(found);
     };
     for older in level.earlier_versions(parsed.len()) {
-        let mut directions = Vec::new();
-        if level.backward() {
-            directions.push(Direction::Backward);
-        }
-        if level.forward() {
-            directions.push(Direction::Forward);
-        }
-        for direction in directions {
+        let directions = [
+            (level.backward(), Direction::Backward),
+            (level.forward(), Direction::Forward),
+        ];
+        for direction in directions
+            .into_iter()
+            .filter_map(|(checked, direction)| checked.then_some(direction))
+        {
             let problems = match direction {
                 Direction::Backward => reads(
                     &parsed[newest],
