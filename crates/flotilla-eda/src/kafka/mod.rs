@@ -22,9 +22,11 @@ pub mod topic;
 pub mod user;
 
 use crate::objects::Field;
+use std::borrow::Cow;
 use std::cell::OnceCell;
+use std::collections::hash_map::Entry;
 
-use foldhash::{HashMap, HashMapExt, HashSet};
+use foldhash::{HashMap, HashMapExt};
 
 use serde_json::Value;
 
@@ -284,14 +286,105 @@ pub(crate) struct Index<'a> {
     node_pools: HashMap<(&'a str, &'a str), Vec<(&'a ObjectId, &'a Value)>>,
     /// Broker count per cluster (same order as `clusters`).
     brokers: Vec<Option<i64>>,
-    /// (group, namespace, cluster label) → the topic names its KafkaTopics resolve to: read on
-    /// first use (the side before the change rarely needs it).
-    topic_names: OnceCell<TopicNames<'a>>,
+    /// The KafkaTopics by cluster and name: given by the topic rules' pass for the side after
+    /// the change, read on first use for the side before it (which rarely needs it).
+    topics: OnceCell<TopicGroups<'a>>,
 }
 
-/// (group, namespace, cluster label) → the topic names its KafkaTopics resolve to; hashed, as
-/// only membership is asked.
-pub(crate) type TopicNames<'a> = HashMap<(&'a str, &'a str, &'a str), HashSet<&'a str>>;
+/// A topic's group, namespace and cluster label: where its topic lives (the Topic Operator of
+/// that cluster owns every topic with that key and name).
+pub(crate) type ClusterKey<'a> = (&'a str, &'a str, &'a str);
+
+/// The name Kafka compares topic names by: `.` and `_` collide in metric names.
+pub(crate) fn collision_name(name: &str) -> Cow<'_, str> {
+    if name.contains('.') {
+        Cow::Owned(name.replace('.', "_"))
+    } else {
+        Cow::Borrowed(name)
+    }
+}
+
+/// A KafkaTopic of one side of a change: its identity, the object, the object before the change
+/// (when the change keeps it) and the topic name it resolves to.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct TopicMember<'a> {
+    pub id: &'a ObjectId,
+    pub topic: &'a Value,
+    pub before: Option<&'a Value>,
+    pub name: &'a str,
+}
+
+/// The KafkaTopics of one side of a change by where their topic lives ([`ClusterKey`]) and the
+/// name Kafka compares ([`collision_name`]). One table answers both which topics collide (the
+/// duplicate-name rule) and whether a cluster declares a topic (the user rules), so the topic
+/// pass hashes each topic once. Hashed, not ordered: ten thousand topics of one cluster share
+/// long key prefixes, which an ordered map compares again at every level. A group holds its
+/// first member inline (nearly every topic is alone in its group, and a list per topic would be
+/// an allocation per topic); members keep the order they were added in.
+#[derive(Default)]
+pub(crate) struct TopicGroups<'a> {
+    groups: HashMap<(ClusterKey<'a>, Cow<'a, str>), (TopicMember<'a>, Vec<TopicMember<'a>>)>,
+    /// The names each cluster declares, gathered on first use (a removed user asks).
+    names_by_cluster: OnceCell<HashMap<ClusterKey<'a>, Vec<&'a str>>>,
+}
+
+impl<'a> TopicGroups<'a> {
+    pub fn with_capacity(capacity: usize) -> TopicGroups<'a> {
+        TopicGroups {
+            groups: HashMap::with_capacity(capacity),
+            names_by_cluster: OnceCell::new(),
+        }
+    }
+
+    /// Adds a topic of `cluster`.
+    pub fn add(&mut self, cluster: ClusterKey<'a>, member: TopicMember<'a>) {
+        match self.groups.entry((cluster, collision_name(member.name))) {
+            Entry::Occupied(mut group) => group.get_mut().1.push(member),
+            Entry::Vacant(group) => {
+                group.insert((member, Vec::new()));
+            }
+        }
+    }
+
+    /// Whether a KafkaTopic of `cluster` resolves to exactly `name`.
+    pub fn declares(&self, cluster: ClusterKey<'_>, name: &str) -> bool {
+        let groups = &self.groups;
+        groups
+            .get(&(cluster, collision_name(name)))
+            .is_some_and(|(first, rest)| {
+                first.name == name || rest.iter().any(|member| member.name == name)
+            })
+    }
+
+    /// The topic names the KafkaTopics of `cluster` resolve to, each once.
+    pub fn names_in<'s>(&'s self, cluster: ClusterKey<'s>) -> &'s [&'a str] {
+        let by_cluster = self.names_by_cluster.get_or_init(|| {
+            let mut by_cluster: HashMap<ClusterKey<'a>, Vec<&'a str>> = HashMap::new();
+            for ((key, _), (first, rest)) in &self.groups {
+                let names = by_cluster.entry(*key).or_default();
+                // Names of one group differ from every other group's; within a group they
+                // may repeat (duplicates).
+                let start = names.len();
+                for member in std::iter::once(first).chain(rest) {
+                    if !names[start..].contains(&member.name) {
+                        names.push(member.name);
+                    }
+                }
+            }
+            by_cluster
+        });
+        let by_cluster: &'s HashMap<ClusterKey<'s>, Vec<&'a str>> = by_cluster;
+        by_cluster.get(&cluster).map_or(&[], Vec::as_slice)
+    }
+
+    /// The groups of more than one topic: the first member and the others.
+    pub fn collisions(&self) -> impl Iterator<Item = (&TopicMember<'a>, &[TopicMember<'a>])> {
+        self.groups
+            .values()
+            .filter(|(_, rest)| !rest.is_empty())
+            .map(|(first, rest)| (first, rest.as_slice()))
+    }
+}
 
 impl<'a> Index<'a> {
     pub fn new(objects: &'a Objects) -> Index<'a> {
@@ -302,7 +395,7 @@ impl<'a> Index<'a> {
             by_watched: HashMap::new(),
             node_pools: HashMap::new(),
             brokers: Vec::new(),
-            topic_names: OnceCell::new(),
+            topics: OnceCell::new(),
         };
         // Only the kinds indexed, read from their ranges of the map.
         let kinds = ["EventStreams", "Kafka", "KafkaNodePool"];
@@ -449,34 +542,31 @@ impl<'a> Index<'a> {
         count(cluster.kafka().at("replicas"))
     }
 
-    /// Gives the index the topic names of its side, read by a pass over its topics that reads
+    /// Gives the index the KafkaTopics of its side, grouped by a pass over its topics that reads
     /// each topic's label and name anyway (the topic rules'), so that they are not read again;
     /// ignored when they were read already.
-    pub fn provide_topic_names(&self, names: TopicNames<'a>) {
-        let _ = self.topic_names.set(names);
+    pub fn provide_topics(&self, topics: TopicGroups<'a>) {
+        let _ = self.topics.set(topics);
     }
 
-    /// The topic names the KafkaTopics of `group` in `namespace` labelled `cluster` declare.
-    pub fn topic_names<'s>(
-        &'s self,
-        group: &'s str,
-        namespace: &'s str,
-        cluster: &'s str,
-    ) -> Option<&'s HashSet<&'s str>> {
-        let names: &'s TopicNames<'s> = self.topic_names.get_or_init(|| {
-            let mut names = TopicNames::with_capacity(self.clusters.len().max(1));
+    /// The KafkaTopics of this side by cluster and name.
+    pub fn topics(&self) -> &TopicGroups<'a> {
+        self.topics.get_or_init(|| {
+            let mut topics = TopicGroups::default();
             for (id, object) in
                 crate::objects::of_kinds(self.objects, KAFKA_GROUPS, &["KafkaTopic"])
             {
                 let label = cluster_label(id, object).unwrap_or_default();
-                names
-                    .entry((id.group(), id.namespace(), label))
-                    .or_default()
-                    .insert(topic::topic_name(id, object));
+                let member = TopicMember {
+                    id,
+                    topic: object,
+                    before: None,
+                    name: topic::topic_name(id, object),
+                };
+                topics.add((id.group(), id.namespace(), label), member);
             }
-            names
-        });
-        names.get(&(group, namespace, cluster))
+            topics
+        })
     }
 }
 

@@ -14,8 +14,6 @@
 //! are a rename.
 
 use crate::objects::Field;
-use std::borrow::Cow;
-use std::collections::hash_map::Entry;
 use std::collections::BTreeSet;
 
 use foldhash::{HashMap, HashMapExt, HashSet};
@@ -25,8 +23,8 @@ use serde_json::Value;
 use crate::finding::{new_findings, Finding, Severity};
 use crate::kafka::{
     cluster_label, cluster_label_key, config_integer, config_path, count, describe,
-    read_cluster_label_in, ClusterView, EntityOperator, Index, Label, Objects, TopicNames,
-    KAFKA_GROUPS,
+    read_cluster_label_in, ClusterKey, ClusterView, EntityOperator, Index, Label, Objects,
+    TopicGroups, TopicMember, KAFKA_GROUPS,
 };
 use crate::objects::{Change, ObjectId};
 
@@ -77,33 +75,23 @@ pub(crate) fn check<'c>(
     // rules on the topics after the change, in identity order, and the
     // grouping by name for duplicates).
     let mut after = Vec::new();
-    let mut groups = Groups::with_capacity(pairs.len());
+    let mut groups = TopicGroups::with_capacity(pairs.len());
     let mut after_placer = Placer::new(after_index);
     let mut before_placer = Placer::new(before_index);
-    // The topic names each cluster declares after the change, for the user rules.
-    let mut declared = TopicNames::new();
     for &(id, before, topic) in &pairs {
         let Some(topic) = topic else {
             continue;
         };
         let topic_fields = TopicFields::of(id, topic);
-        declared
-            .entry((
-                id.group(),
-                id.namespace(),
-                topic_fields.label.name().unwrap_or_default(),
-            ))
-            .or_default()
-            .insert(topic_fields.name);
         let placed = after_placer.place(&topic_fields);
         check_object(after_index, &topic_fields, &placed, &mut after);
-        let member = (id, topic, before);
-        match groups.entry((placed.cluster_key(id), collision_name(topic_fields.name))) {
-            Entry::Occupied(mut group) => group.get_mut().1.push(member),
-            Entry::Vacant(group) => {
-                group.insert((member, Vec::new()));
-            }
-        }
+        let member = TopicMember {
+            id,
+            topic,
+            before,
+            name: topic_fields.name,
+        };
+        groups.add(placed.cluster_key(id), member);
         let Some(before) = before else {
             continue;
         };
@@ -119,9 +107,10 @@ pub(crate) fn check<'c>(
             findings,
         );
     }
-    after_index.provide_topic_names(declared);
     removed_and_renamed(change, &pairs, findings);
     duplicated(&groups, findings);
+    // The user rules ask which topics each cluster declares after the change.
+    after_index.provide_topics(groups);
     // Every rule about one state reports on the topic it reads, so what the topics flagged after
     // the change were already flagged for before is read from those topics alone.
     let mut before = Vec::new();
@@ -267,9 +256,6 @@ pub fn topic_name<'a>(id: &'a ObjectId, topic: &'a Value) -> &'a str {
         .filter(|name| !name.is_empty())
         .unwrap_or(id.name())
 }
-
-/// A topic's group, namespace and cluster label.
-type ClusterKey<'a> = (&'a str, &'a str, &'a str);
 
 /// The topics of a change, paired (`Change::pairs`).
 type Pairs<'a> = [(&'a ObjectId, Option<&'a Value>, Option<&'a Value>)];
@@ -513,58 +499,33 @@ fn removed_and_renamed(change: &Change, pairs: &Pairs<'_>, findings: &mut Vec<Fi
     }
 }
 
-/// The name Kafka uses to tell topics apart in metric names: `.` and `_` are the same.
-fn collision_name(name: &str) -> Cow<'_, str> {
-    if name.contains('.') {
-        Cow::Owned(name.replace('.', "_"))
-    } else {
-        Cow::Borrowed(name)
-    }
-}
-
-/// The topics after the change by cluster and collision name, each with its object before
-/// (hashed: ten thousand topics of one cluster share long key prefixes, which an ordered map
-/// compares again at every level; members keep identity order, and findings are sorted). A
-/// group holds its first member inline: nearly every topic is alone in its group, and a list
-/// per topic would be an allocation per topic.
-type Groups<'a> = HashMap<(ClusterKey<'a>, Cow<'a, str>), (Member<'a>, Vec<Member<'a>>)>;
-
-/// A topic after the change and its object before the change.
-type Member<'a> = (&'a ObjectId, &'a Value, Option<&'a Value>);
-
-fn duplicated(groups: &Groups<'_>, findings: &mut Vec<Finding>) {
+fn duplicated(groups: &TopicGroups<'_>, findings: &mut Vec<Finding>) {
     // Objects added, or whose resolved name or cluster changed, are the change's doing.
-    let is_new = |id: &ObjectId, topic: &Value, before: Option<&Value>| match before {
+    let is_new = |member: &TopicMember<'_>| match member.before {
         Some(before) => {
-            topic_name(id, before) != topic_name(id, topic)
-                || cluster_key(id, before) != cluster_key(id, topic)
+            topic_name(member.id, before) != member.name
+                || cluster_key(member.id, before) != cluster_key(member.id, member.topic)
         }
         None => true,
     };
-    for (first, rest) in groups.values().filter(|(_, rest)| !rest.is_empty()) {
-        let members: Vec<Member<'_>> = std::iter::once(*first)
-            .chain(rest.iter().copied())
-            .collect();
-        for (id, topic, _) in members
-            .iter()
-            .filter(|(id, topic, before)| is_new(id, topic, *before))
-        {
-            let name = topic_name(id, topic);
+    for (first, rest) in groups.collisions() {
+        let members: Vec<&TopicMember<'_>> = std::iter::once(first).chain(rest).collect();
+        for member in members.iter().filter(|member| is_new(member)) {
+            let (id, name) = (member.id, member.name);
             let others: Vec<String> = members
                 .iter()
-                .filter(|(other, _, _)| other != id)
-                .map(|(other, other_topic, _)| {
-                    let other_name = topic_name(other, other_topic);
-                    if other_name == name {
-                        other.to_string()
+                .filter(|other| other.id != id)
+                .map(|other| {
+                    if other.name == name {
+                        other.id.to_string()
                     } else {
-                        format!("{other} (`{other_name}`)")
+                        format!("{} (`{}`)", other.id, other.name)
                     }
                 })
                 .collect();
-            let exact = members.iter().any(|(other, other_topic, _)| {
-                other != id && topic_name(other, other_topic) == name
-            });
+            let exact = members
+                .iter()
+                .any(|other| other.id != id && other.name == name);
             let message = if exact {
                 format!("the topic `{name}` is also declared by {}: the Topic Operator manages a topic from one KafkaTopic (the oldest) and sets the others NotReady, so which spec applies depends on creation order", others.join(", "))
             } else {
@@ -912,6 +873,7 @@ pub fn human_bytes(bytes: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kafka::collision_name;
 
     #[test]
     fn topic_names_are_validated_as_kafka_does() {

@@ -127,20 +127,9 @@ fn acl_resources(user: &Value) -> Vec<AclResource<'_>> {
 
 /// The topic names the KafkaTopics of a user's cluster declare (same group, namespace and
 /// cluster label).
-fn declared_topics<'s>(
-    index: &'s Index<'_>,
-    id: &'s ObjectId,
-    user: &'s Value,
-) -> impl Iterator<Item = &'s str> + 's {
-    index
-        .topic_names(
-            id.group(),
-            id.namespace(),
-            cluster_label(id, user).unwrap_or_default(),
-        )
-        .into_iter()
-        .flatten()
-        .copied()
+fn declared_topics<'s>(index: &'s Index<'_>, id: &'s ObjectId, user: &'s Value) -> &'s [&'s str] {
+    let label = cluster_label(id, user).unwrap_or_default();
+    index.topics().names_in((id.group(), id.namespace(), label))
 }
 
 fn removed(
@@ -164,13 +153,13 @@ fn removed(
     if !pruned {
         return;
     }
-    let topics: Vec<&str> = declared_topics(after_index, id, before).collect();
+    let topics = declared_topics(after_index, id, before);
     let mut granted_topics = BTreeSet::new();
     let mut groups = BTreeSet::new();
     for resource in acl_resources(before) {
         match resource.kind {
             "topic" => {
-                for topic in &topics {
+                for topic in topics {
                     let matches = if resource.prefix {
                         topic.starts_with(resource.name)
                     } else {
@@ -224,13 +213,14 @@ fn acl_topics(
         return;
     }
     let label = label.name();
-    let topics = index.topic_names(id.group(), id.namespace(), label.unwrap_or_default());
+    let topics = index.topics();
+    let key = (id.group(), id.namespace(), label.unwrap_or_default());
     let cluster = label.unwrap_or("its cluster");
     for resource in resources {
         if resource.kind != "topic" || resource.prefix || resource.name == "*" {
             continue;
         }
-        if topics.is_some_and(|topics| topics.contains(resource.name)) {
+        if topics.declares(key, resource.name) {
             continue;
         }
         findings.push(Finding::new(
