@@ -815,23 +815,18 @@ fn retention<'c>(
             ("retention.ms", Some(ms)) => human_duration(ms),
             (_, Some(bytes)) => human_bytes(bytes),
         };
+        let (old, new) = (show(old), show(new));
         let what = if key == "retention.ms" {
-            format!(
-                "records older than {} are deleted at the next retention check, read by consumers or not",
-                show(new)
-            )
+            format!("records older than {new} are deleted at the next retention check, read by consumers or not")
         } else {
-            format!(
-                "the oldest log segments of each partition beyond {} are deleted at the next retention check, read by consumers or not",
-                show(new)
-            )
+            format!("the oldest log segments of each partition beyond {new} are deleted at the next retention check, read by consumers or not")
         };
         findings.push(Finding::new(
             RETENTION_DECREASED,
             Severity::Warn,
             id,
             &config_path("spec.config", key),
-            format!("{key} lowered from {} to {}: {what}", show(old), show(new)),
+            format!("{key} lowered from {old} to {new}: {what}"),
             "make sure no consumer or replay needs the older data (lagging consumers, reprocessing), or keep the retention",
         ));
     }

@@ -103,26 +103,24 @@ struct AclResource<'a> {
     prefix: bool,
 }
 
-fn acl_resources(user: &Value) -> Vec<AclResource<'_>> {
+/// The resources of a user's ACL rules, in order (read as they are used: no list per user).
+fn acl_resources(user: &Value) -> impl Iterator<Item = AclResource<'_>> {
     user.at("spec")
         .at("authorization")
         .at("acls")
         .as_array()
-        .map(|acls| {
-            acls.iter()
-                .enumerate()
-                .filter_map(|(index, acl)| {
-                    let resource = acl.at("resource");
-                    Some(AclResource {
-                        index,
-                        kind: resource.at("type").as_str()?,
-                        name: resource.at("name").as_str().unwrap_or("*"),
-                        prefix: resource.at("patternType").as_str() == Some("prefix"),
-                    })
-                })
-                .collect()
+        .into_iter()
+        .flatten()
+        .enumerate()
+        .filter_map(|(index, acl)| {
+            let resource = acl.at("resource");
+            Some(AclResource {
+                index,
+                kind: resource.at("type").as_str()?,
+                name: resource.at("name").as_str().unwrap_or("*"),
+                prefix: resource.at("patternType").as_str() == Some("prefix"),
+            })
         })
-        .unwrap_or_default()
 }
 
 /// The topic names the KafkaTopics of a user's cluster declare (same group, namespace and
@@ -208,15 +206,11 @@ fn acl_topics(
     label: Label<'_>,
     findings: &mut Vec<Finding>,
 ) {
-    let resources = acl_resources(user);
-    if !resources.iter().any(|resource| resource.kind == "topic") {
-        return;
-    }
     let label = label.name();
     let topics = index.topics();
     let key = (id.group(), id.namespace(), label.unwrap_or_default());
     let cluster = label.unwrap_or("its cluster");
-    for resource in resources {
+    for resource in acl_resources(user) {
         if resource.kind != "topic" || resource.prefix || resource.name == "*" {
             continue;
         }
