@@ -22,6 +22,7 @@ const LINEAR_SEARCH_LIMIT: usize = 16;
 static NULL: Value = Value::Null;
 
 impl Field for Value {
+    #[inline]
     fn at(&self, key: &str) -> &Value {
         match self {
             Value::Object(map) if map.len() <= LINEAR_SEARCH_LIMIT => map
