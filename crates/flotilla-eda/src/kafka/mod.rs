@@ -12,9 +12,9 @@
 //! This module holds what the rules share: the API groups, the cluster label, a view of a Kafka
 //! cluster whether it is a Strimzi `Kafka` or an `EventStreams` (which wraps a `Kafka` spec
 //! under `spec.strimziOverrides`), an `Index` of each side of the change (clusters by name and
-//! watched namespace, node pools, broker counts, declared topic names: built once, so the rules
-//! stay near-linear in the number of objects), and readers for untyped fields (a field of the
-//! wrong type reads as absent: the CRD schema refuses it, the rules skip it).
+//! watched namespace, node pools, broker counts, topics by cluster and name: built once, so the
+//! rules stay near-linear in the number of objects), and readers for untyped fields (a field of
+//! the wrong type reads as absent: the CRD schema refuses it, the rules skip it).
 
 pub mod cluster;
 pub mod storage;
@@ -272,7 +272,7 @@ pub(crate) enum EntityOperator {
 }
 
 /// The Kafka objects of one side of a change, indexed once so that rules over thousands of
-/// topics and users look clusters, node pools, broker counts and declared topic names up
+/// topics and users look clusters, node pools, broker counts and topics by cluster and name up
 /// instead of scanning every object for each.
 pub(crate) struct Index<'a> {
     pub objects: &'a Objects,
@@ -348,8 +348,7 @@ impl<'a> TopicGroups<'a> {
 
     /// Whether a KafkaTopic of `cluster` resolves to exactly `name`.
     pub fn declares(&self, cluster: ClusterKey<'_>, name: &str) -> bool {
-        let groups = &self.groups;
-        groups
+        self.groups
             .get(&(cluster, collision_name(name)))
             .is_some_and(|(first, rest)| {
                 first.name == name || rest.iter().any(|member| member.name == name)

@@ -207,14 +207,15 @@ fn acl_topics(
     findings: &mut Vec<Finding>,
 ) {
     let label = label.name();
-    let topics = index.topics();
     let key = (id.group(), id.namespace(), label.unwrap_or_default());
     let cluster = label.unwrap_or("its cluster");
     for resource in acl_resources(user) {
         if resource.kind != "topic" || resource.prefix || resource.name == "*" {
             continue;
         }
-        if topics.declares(key, resource.name) {
+        // Asked only for a literal topic ACL: the side before the change groups its topics on
+        // first use.
+        if index.topics().declares(key, resource.name) {
             continue;
         }
         findings.push(Finding::new(

@@ -171,18 +171,18 @@ fn part_of<'a>(text: &Cow<'a, str>, range: std::ops::Range<usize>) -> Cow<'a, st
     }
 }
 
-/// Whether `items` holds a repeated key: by comparing each with those before it in a short
-/// list, through a set in a long one. Answers the first repeated item.
-fn first_repeated<'k>(keys: impl ExactSizeIterator<Item = &'k str>) -> Option<usize> {
-    let count = keys.len();
-    if count <= SMALL_LIST {
-        let keys: Vec<&str> = keys.collect();
-        (1..keys.len()).find(|&index| keys[..index].contains(&keys[index]))
+/// The first of `items` whose key an earlier item has: found by comparing each with those
+/// before it in a short list, through a set in a long one.
+fn first_repeated<T>(items: &[T], key: impl Fn(&T) -> &str) -> Option<usize> {
+    if items.len() <= SMALL_LIST {
+        (1..items.len()).find(|&index| {
+            items[..index]
+                .iter()
+                .any(|earlier| key(earlier) == key(&items[index]))
+        })
     } else {
-        let mut seen = HashSet::with_capacity(count);
-        keys.enumerate()
-            .find(|(_, key)| !seen.insert(*key))
-            .map(|(index, _)| index)
+        let mut seen = HashSet::with_capacity(items.len());
+        items.iter().position(|item| !seen.insert(key(item)))
     }
 }
 
@@ -388,14 +388,17 @@ impl<'a> Parser<'a> {
         Ok(self.push(Type::Union(ids), node.position))
     }
 
-    fn text<'n>(&self, node: &'n Node<'a>, key: &str) -> Result<Option<&'n Node<'a>>, SchemaError> {
+    /// The string member `key` of an object, absent or an error naming its type when it is
+    /// not a string.
+    fn text(&self, node: &Node<'a>, key: &str) -> Result<Option<Cow<'a, str>>, SchemaError> {
         match node.get(key) {
             None => Ok(None),
-            Some(value) if value.as_str().is_some() => Ok(Some(value)),
-            Some(value) => Err(self.error(
-                value.position,
-                format!("`{key}` must be a string, not {}", value.type_name()),
-            )),
+            Some(value) => string_of(value).map(Some).ok_or_else(|| {
+                self.error(
+                    value.position,
+                    format!("`{key}` must be a string, not {}", value.type_name()),
+                )
+            }),
         }
     }
 
@@ -460,10 +463,9 @@ impl<'a> Parser<'a> {
             .ok_or_else(|| self.error(node.position, "no `name` in named schema"))?;
         let name = string_of(name_node)
             .ok_or_else(|| self.error(name_node.position, "`name` must be a string"))?;
-        let enclosing_or_own = match self.text(node, "namespace")? {
-            Some(space) => string_of(space).unwrap_or_default(),
-            None => enclosing.clone(),
-        };
+        let enclosing_or_own = self
+            .text(node, "namespace")?
+            .unwrap_or_else(|| enclosing.clone());
         // A dotted name is full; otherwise it is qualified with the namespace. The full name
         // borrows from the text unless it has to be put together; the unqualified name is a
         // suffix of it.
@@ -624,7 +626,7 @@ impl<'a> Parser<'a> {
                 has_default: default.is_some(),
             });
         }
-        if let Some(repeated) = first_repeated(fields.iter().map(|field| field.name.as_ref())) {
+        if let Some(repeated) = first_repeated(&fields, |field| &field.name) {
             let (record, name) = (&self.types[id], &fields[repeated].name);
             let full = record
                 .named()
