@@ -264,6 +264,74 @@ async fn manual_sync_without_automation_and_out_of_sync_reasons() {
     harness.stop().await;
 }
 
+/// An object this Application tracks but Git does not name makes it OutOfSync; deleted by
+/// hand, it leaves nothing to prune and the status says Synced again at once. Nothing the
+/// comparison caches changed (the desired objects and their live versions are the same), so
+/// the pass that sees the deletion must still see that the status it wrote is no longer true.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stray_object_deleted_by_hand_leaves_the_status_in_sync() {
+    let harness = Harness::start("stray", &[("app/cm.yaml", CONFIGMAP)]).await;
+    harness
+        .apply(&app_manifest(
+            "stray",
+            "app",
+            "default",
+            json!({"automated": {"prune": false}}),
+        ))
+        .await;
+    harness
+        .wait_app("stray", "the first sync", synced_and_healthy)
+        .await;
+    harness
+        .apply(&json!({
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {
+                "name": "stray",
+                "namespace": "default",
+                "annotations": {"argocd.argoproj.io/tracking-id": "stray:/ConfigMap:default/stray"}
+            },
+            "data": {"a": "b"}
+        }))
+        .await;
+    let requires_pruning = |application: &Value| {
+        application["status"]["resources"]
+            .as_array()
+            .is_some_and(|resources| {
+                resources.iter().any(|resource| {
+                    resource["name"] == "stray" && resource["requiresPruning"] == true
+                })
+            })
+    };
+    let out_of_sync = harness
+        .wait_app("stray", "the stray object to prune", |application| {
+            application["status"]["sync"]["status"] == "OutOfSync" && requires_pruning(application)
+        })
+        .await;
+    assert_eq!(
+        out_of_sync["status"]["operationState"]["phase"], "Succeeded",
+        "nothing pruned: the policy does not prune"
+    );
+    harness
+        .delete("v1", "ConfigMap", Some("default"), "stray")
+        .await;
+    let synced = harness
+        .wait_app(
+            "stray",
+            "Synced once the stray object is gone",
+            |application| {
+                application["status"]["sync"]["status"] == "Synced"
+                    && !requires_pruning(application)
+            },
+        )
+        .await;
+    assert_eq!(
+        synced["status"]["resources"].as_array().map(Vec::len),
+        Some(1)
+    );
+    harness.stop().await;
+}
+
 /// A kustomization naming a remote base (`https://…//path?ref=`): the base is fetched through
 /// the engine's `--repo-mirror` rewrites, as the Application's own repository is, and its
 /// objects are applied with the overlay's changes.

@@ -47,7 +47,7 @@ use crate::status::{condition, write_status, STATUS_WRITE_RETRY};
 use crate::sync::SyncRequest;
 use crate::{now, parse_timestamp};
 use compare::{check_with_server, compare_all, resource_values};
-use evaluate::evaluate;
+use evaluate::{evaluate, Evaluation};
 use lifecycle::{
     finalize_deletion, forget, next_retry, schedule, self_heal_settled, self_heal_started,
     self_heal_wait,
@@ -55,6 +55,25 @@ use lifecycle::{
 use report::finish;
 
 /// One pass over the Application `key`: what the controller's workers run for each queue entry.
+/// Whether the Application's status already says what a pass with nothing out of sync and
+/// nothing to prune would write: Synced at the evaluated revision, no object awaiting pruning.
+/// The engine's own last status can say otherwise with nothing cached having changed since: it
+/// was built when a pruned object was still in the cache (the watch reports the deletion after
+/// the sync's comparison), and only the deletion, not a new comparison, follows.
+fn status_says_in_sync(application: &Value, evaluation: &Evaluation) -> bool {
+    let sync = &application["status"]["sync"];
+    sync["status"] == "Synced"
+        && sync["revision"].as_str().unwrap_or("")
+            == evaluation.revisions.first().map_or("", String::as_str)
+        && !application["status"]["resources"]
+            .as_array()
+            .is_some_and(|resources| {
+                resources
+                    .iter()
+                    .any(|resource| resource["requiresPruning"] == true)
+            })
+}
+
 pub(crate) async fn reconcile(shared: &Arc<Shared>, key: &AppKey) {
     let api_version = format!("{GROUP}/{VERSION}");
     let Some(applications) = shared.home.watched(&api_version, "Application") else {
@@ -117,6 +136,7 @@ pub(crate) async fn reconcile(shared: &Arc<Shared>, key: &AppKey) {
             && evaluation.to_prune.is_empty()
             && conditions.is_empty()
             && status_is_ours
+            && status_says_in_sync(&application, evaluation)
             && !application["operation"].is_object()
             && !application["metadata"]["annotations"][REFRESH_ANNOTATION].is_string()
             && (!refreshed || reconciled_recently);
