@@ -6,11 +6,14 @@
 //! waits for it); after a watch error or an expired resourceVersion the kind is listed again and
 //! objects that disappeared meanwhile are reported as deleted, so no change is lost silently; a
 //! change is announced only once the cache holds it, so the Application it queues never reads
-//! the state before it (and, its comparison cached, takes that for nothing new).
+//! the state before it (and, its comparison cached, takes that for nothing new); the answer to
+//! one of the engine's own writes, recorded at once (`LiveCache::record`), never replaces a later
+//! state the watch reported, nor brings back an object the watch has since reported deleted.
 //!
 //! Depends on `cluster` only.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
@@ -103,6 +106,13 @@ pub struct KindCache {
     /// every pass, should parsing them ever cost more than the memory saved).
     compact: bool,
     listed: watch::Receiver<bool>,
+    /// The resourceVersion through which the watch has applied every event of this kind (0:
+    /// none yet, or versions that are not numbers). Changed only under `objects`' write lock,
+    /// together with the objects. A write's answer at or below it, for an object the cache no
+    /// longer holds, describes an object deleted since: `record` leaves it out instead of
+    /// bringing a deleted object back (an answer can arrive after the watch reported the
+    /// deletion that followed it).
+    seen_through: AtomicU64,
 }
 
 fn instance_of(object: &Value) -> Option<&str> {
@@ -139,35 +149,87 @@ impl KindCache {
         }
     }
 
-    /// Inserts or replaces an object (`text`: as the server sent it, when untrimmed), keeping
-    /// the instance index current.
+    /// Inserts or replaces an object the watch reported (`text`: as the server sent it, when
+    /// untrimmed), keeping the instance index current; the cache has then seen every event of
+    /// the kind through its version.
     fn upsert(&self, object: Arc<Value>, text: Option<String>) {
         let key = object_key(&object);
         let stored = Stored::new(object, text, self.compact);
         let instance = stored.instance.clone();
-        let previous = self
-            .objects
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .insert(key.clone(), stored);
+        let previous = {
+            let mut objects = self
+                .objects
+                .write()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            self.advance(&stored.version);
+            objects.insert(key.clone(), stored)
+        };
         if let Some(previous) = previous {
             self.index_remove(previous.instance.as_deref(), &key);
         }
         self.index_add(instance.as_deref(), &key);
     }
 
-    fn remove(&self, key: &ObjectKey) {
-        let previous = self
-            .objects
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .remove(key);
+    /// Inserts the answer to a write unless the cache knows a later state: a newer version of
+    /// the object, or (the object absent) a watch that has passed the answer's version, so the
+    /// object was deleted after this write. Whether it was inserted.
+    fn upsert_answer(&self, object: Arc<Value>, text: Option<String>) -> bool {
+        let key = object_key(&object);
+        let stored = Stored::new(object, text, self.compact);
+        let instance = stored.instance.clone();
+        let written = resource_version_number(&stored.version);
+        let previous = {
+            let mut objects = self
+                .objects
+                .write()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let newer = match objects.get(&key) {
+                // Only the version is compared: the cached object is not parsed.
+                Some(current) => {
+                    written.unwrap_or(0) > resource_version_number(&current.version).unwrap_or(0)
+                }
+                None => written
+                    .is_none_or(|written| written > self.seen_through.load(Ordering::Relaxed)),
+            };
+            if !newer {
+                return false;
+            }
+            objects.insert(key.clone(), stored)
+        };
+        if let Some(previous) = previous {
+            self.index_remove(previous.instance.as_deref(), &key);
+        }
+        self.index_add(instance.as_deref(), &key);
+        true
+    }
+
+    /// Removes an object; `version`: the watch reported its deletion at this resourceVersion.
+    fn remove(&self, key: &ObjectKey, version: Option<&str>) {
+        let previous = {
+            let mut objects = self
+                .objects
+                .write()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            if let Some(version) = version {
+                self.advance(version);
+            }
+            objects.remove(key)
+        };
         if let Some(previous) = previous {
             self.index_remove(previous.instance.as_deref(), key);
         }
     }
 
-    fn replace_all(&self, fresh: HashMap<ObjectKey, Value>) {
+    /// The watch has applied every event through `version` (called under `objects`' write
+    /// lock when objects change with it).
+    fn advance(&self, version: &str) {
+        if let Some(version) = resource_version_number(version) {
+            self.seen_through.fetch_max(version, Ordering::Relaxed);
+        }
+    }
+
+    /// Replaces every object with a list's, taken at `version`.
+    fn replace_all(&self, fresh: HashMap<ObjectKey, Value>, version: &str) {
         let mut index: HashMap<String, std::collections::HashSet<ObjectKey>> = HashMap::new();
         let mut stored = HashMap::with_capacity(fresh.len());
         for (key, object) in fresh {
@@ -180,10 +242,14 @@ impl KindCache {
             }
             stored.insert(key, entry);
         }
-        *self
-            .objects
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = stored;
+        {
+            let mut objects = self
+                .objects
+                .write()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            self.advance(version);
+            *objects = stored;
+        }
         *self
             .by_instance
             .write()
@@ -330,6 +396,7 @@ impl LiveCache {
                         by_instance: RwLock::new(HashMap::new()),
                         compact: true,
                         listed,
+                        seen_through: AtomicU64::new(0),
                     });
                     kinds.insert(key, cache.clone());
                     tokio::spawn(run_watch(
@@ -418,18 +485,7 @@ impl LiveCache {
         let api_version = object["apiVersion"].as_str().unwrap_or("");
         let kind = object["kind"].as_str().unwrap_or("");
         if let Some(cache) = self.watched(api_version, kind) {
-            let version = |text: &str| text.parse::<u64>().unwrap_or(0);
-            let written = object["metadata"]["resourceVersion"].as_str().unwrap_or("");
-            // Only the version is compared: the cached object is not parsed.
-            let newer = cache
-                .version(
-                    object["metadata"]["namespace"].as_str().unwrap_or(""),
-                    object["metadata"]["name"].as_str().unwrap_or(""),
-                )
-                .is_none_or(|current| version(written) > version(&current));
-            if newer {
-                cache.upsert(object.clone(), text);
-            }
+            cache.upsert_answer(object.clone(), text);
         }
         object
     }
@@ -437,7 +493,7 @@ impl LiveCache {
     /// Removes a deleted object from the cache at once.
     pub fn forget(&self, api_version: &str, kind: &str, namespace: &str, name: &str) {
         if let Some(cache) = self.watched(api_version, kind) {
-            cache.remove(&(namespace.to_string(), name.to_string()));
+            cache.remove(&(namespace.to_string(), name.to_string()), None);
         }
     }
 
@@ -495,6 +551,12 @@ impl EventHead<'_> {
                 .as_deref()
                 .is_some_and(|api_version| api_version.starts_with("argoproj.io/"))
     }
+}
+
+/// A resourceVersion as a number, when it is one (etcd's revisions and the embedded server's
+/// are; the API calls them opaque, so a version that is not a number is never compared).
+fn resource_version_number(version: &str) -> Option<u64> {
+    version.parse().ok()
 }
 
 fn object_key(object: &Value) -> ObjectKey {
@@ -616,7 +678,7 @@ async fn run_watch(
                     }
                 }
             }
-            cache.replace_all(fresh);
+            cache.replace_all(fresh, &resource_version);
             for (namespace, name, version, instance, deleted) in changes {
                 announce(namespace, name, version, instance, deleted);
             }
@@ -658,6 +720,7 @@ async fn run_watch(
                             resource_version = version.to_string();
                         }
                         if let Some(instance) = cache.held_instance(&head) {
+                            cache.advance(&resource_version);
                             // This exact state is already cached: the engine wrote it and
                             // recorded the server's answer (`LiveCache::record`), and the
                             // Application that wrote it compared it then. Nothing changed.
@@ -697,11 +760,15 @@ async fn run_watch(
                         if let Some(version) = object["metadata"]["resourceVersion"].as_str() {
                             resource_version = version.to_string();
                         }
-                        cache.remove(&object_key(&object));
+                        cache.remove(
+                            &object_key(&object),
+                            object["metadata"]["resourceVersion"].as_str(),
+                        );
                         notify(&object, true);
                     }
                     Ok(WatchEvent::Bookmark(bookmark)) => {
                         resource_version = bookmark.metadata.resource_version.clone();
+                        cache.advance(&resource_version);
                     }
                     Ok(WatchEvent::Error(_)) | Err(_) => {
                         relist = true;
@@ -713,5 +780,72 @@ async fn run_watch(
                 break;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cache() -> KindCache {
+        let (_, listed) = watch::channel(true);
+        KindCache {
+            info: crate::cluster::guessed_resource("v1", "ConfigMap", true),
+            objects: RwLock::new(HashMap::new()),
+            by_instance: RwLock::new(HashMap::new()),
+            compact: true,
+            listed,
+            seen_through: AtomicU64::new(0),
+        }
+    }
+
+    fn config_map(name: &str, version: &str) -> Arc<Value> {
+        Arc::new(serde_json::json!({
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"namespace": "team", "name": name, "resourceVersion": version},
+        }))
+    }
+
+    #[test]
+    fn an_answer_the_watch_has_passed_never_brings_a_deleted_object_back() {
+        let cache = cache();
+        cache.upsert(config_map("settings", "5"), None);
+        // The engine's write answered at 6; the watch then reported the deletion at 7 before
+        // the answer arrived.
+        cache.remove(&("team".into(), "settings".into()), Some("7"));
+        assert!(!cache.upsert_answer(config_map("settings", "6"), None));
+        assert!(cache.get("team", "settings").is_none());
+        // An answer the watch has not reached yet is cached (its event follows).
+        assert!(cache.upsert_answer(config_map("created", "8"), None));
+        assert_eq!(cache.version("team", "created").as_deref(), Some("8"));
+    }
+
+    #[test]
+    fn an_answer_replaces_only_an_older_state() {
+        let cache = cache();
+        cache.upsert(config_map("settings", "10"), None);
+        assert!(!cache.upsert_answer(config_map("settings", "9"), None));
+        assert!(!cache.upsert_answer(config_map("settings", "10"), None));
+        assert!(cache.upsert_answer(config_map("settings", "11"), None));
+        assert_eq!(cache.version("team", "settings").as_deref(), Some("11"));
+    }
+
+    #[test]
+    fn versions_that_are_not_numbers_are_never_compared_with_the_watch() {
+        let cache = cache();
+        cache.upsert(config_map("other", "12"), None);
+        cache.remove(&("team".into(), "settings".into()), Some("13"));
+        assert!(cache.upsert_answer(config_map("settings", "opaque"), None));
+    }
+
+    #[test]
+    fn a_list_and_a_bookmark_move_what_the_watch_has_seen() {
+        let cache = cache();
+        cache.replace_all(HashMap::new(), "20");
+        assert!(!cache.upsert_answer(config_map("gone", "19"), None));
+        cache.advance("30");
+        assert!(!cache.upsert_answer(config_map("gone", "25"), None));
+        assert!(cache.upsert_answer(config_map("new", "31"), None));
     }
 }
