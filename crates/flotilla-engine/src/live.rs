@@ -150,48 +150,48 @@ impl KindCache {
     }
 
     /// Inserts or replaces an object the watch reported (`text`: as the server sent it, when
-    /// untrimmed), keeping the instance index current; the cache has then seen every event of
-    /// the kind through its version.
+    /// untrimmed); the cache has then seen every event of the kind through its version.
     fn upsert(&self, object: Arc<Value>, text: Option<String>) {
-        let key = object_key(&object);
-        let stored = Stored::new(object, text, self.compact);
-        let instance = stored.instance.clone();
-        let previous = {
-            let mut objects = self
-                .objects
-                .write()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
+        self.store(object, text, |_, stored| {
             self.advance(&stored.version);
-            objects.insert(key.clone(), stored)
-        };
-        if let Some(previous) = previous {
-            self.index_remove(previous.instance.as_deref(), &key);
-        }
-        self.index_add(instance.as_deref(), &key);
+            true
+        });
     }
 
     /// Inserts the answer to a write unless the cache knows a later state: a newer version of
     /// the object, or (the object absent) a watch that has passed the answer's version, so the
     /// object was deleted after this write. Whether it was inserted.
     fn upsert_answer(&self, object: Arc<Value>, text: Option<String>) -> bool {
-        let key = object_key(&object);
-        let stored = Stored::new(object, text, self.compact);
-        let instance = stored.instance.clone();
-        let written = resource_version_number(&stored.version);
-        let previous = {
-            let mut objects = self
-                .objects
-                .write()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            let newer = match objects.get(&key) {
+        self.store(object, text, |current, stored| {
+            let written = resource_version_number(&stored.version);
+            match current {
                 // Only the version is compared: the cached object is not parsed.
                 Some(current) => {
                     written.unwrap_or(0) > resource_version_number(&current.version).unwrap_or(0)
                 }
                 None => written
                     .is_none_or(|written| written > self.seen_through.load(Ordering::Relaxed)),
-            };
-            if !newer {
+            }
+        })
+    }
+
+    /// Stores an object if `admit` (asked under the objects' write lock, with the object cached
+    /// now) agrees, keeping the instance index current. Whether it was stored.
+    fn store(
+        &self,
+        object: Arc<Value>,
+        text: Option<String>,
+        admit: impl FnOnce(Option<&Stored>, &Stored) -> bool,
+    ) -> bool {
+        let key = object_key(&object);
+        let stored = Stored::new(object, text, self.compact);
+        let instance = stored.instance.clone();
+        let previous = {
+            let mut objects = self
+                .objects
+                .write()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            if !admit(objects.get(&key), &stored) {
                 return false;
             }
             objects.insert(key.clone(), stored)
