@@ -184,10 +184,16 @@ async fn automated_sync_follows_git_prunes_and_self_heals() {
             |object| object.is_some_and(|object| object["metadata"]["deletionTimestamp"].is_null()),
         )
         .await;
-    assert!(
-        harness.engine.metrics().drift_repairs() >= 2,
-        "drift repairs counted"
-    );
+    // Counted when the repairing sync ends, which is after its apply brought the object back.
+    let deadline = std::time::Instant::now() + DEADLINE;
+    while harness.engine.metrics().drift_repairs() < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "drift repairs counted: {} of 2",
+            harness.engine.metrics().drift_repairs()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     let metrics = harness.engine.metrics_text();
     assert!(
         metrics.contains("flotilla_app_info{namespace=\"argocd\",name=\"web\""),
